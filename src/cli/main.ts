@@ -1,0 +1,96 @@
+import { parseArgs } from 'node:util';
+import { describeError, TuneloopError } from '../core/errors';
+import { describeCheckpoint } from '../core/models/describe';
+import { inspectCheckpoint } from '../core/models/inspect';
+import { VERSION } from '../core/version';
+
+/**
+ * The `tuneloop` command: a thin shell over the core. One entry per subcommand; each parses its own
+ * options, prints its own help, and returns the exit status.
+ */
+interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  run(args: string[]): Promise<number> | number;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  info: {
+    summary: 'describe a Hugging Face checkpoint folder: architecture, parameters, shapes',
+    usage: `tuneloop info DIR [--json]
+
+Reads DIR/config.json and the safetensors headers (model.safetensors or a sharded index),
+checks that the weights on disk are those the config describes, and prints a summary.
+
+  --json   print the summary as JSON`,
+    run(args) {
+      const { values, positionals } = parseArgs({ args, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+      if (values.help) return help('info');
+      if (positionals.length !== 1) throw new UsageError('info takes exactly one checkpoint folder');
+      const summary = inspectCheckpoint(positionals[0]!);
+      if (values.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+      else process.stdout.write(`${positionals[0]}\n${describeCheckpoint(summary).map((l) => `  ${l}`).join('\n')}\n`);
+      return 0;
+    },
+  },
+};
+
+class UsageError extends Error {}
+
+function help(command?: string): number {
+  if (command) {
+    process.stdout.write(`usage: ${COMMANDS[command]!.usage}\n`);
+    return 0;
+  }
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  process.stdout.write(
+    `tuneloop ${VERSION}: prompt files, local inference and LoRA fine-tuning, headless
+
+usage: tuneloop COMMAND [options]    (tuneloop COMMAND --help for more)
+
+commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join('\n')}
+`,
+  );
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') return help(rest[0] && COMMANDS[rest[0]] ? rest[0] : undefined);
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const command = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
+    process.stderr.write(`tuneloop: unknown command "${name}"; run tuneloop --help for the list\n`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`tuneloop ${name}: ${(e as Error).message}\nusage: ${command.usage.split('\n')[0]}\n`);
+      return 2;
+    }
+    if (e instanceof TuneloopError) {
+      process.stderr.write(`tuneloop ${name}: error: ${e.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`tuneloop ${name}: internal error: ${describeError(e)}\n${(e as Error).stack ?? ''}\n`);
+    return 70;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`tuneloop: ${describeError(e)}\n`);
+      process.exitCode = 70;
+    },
+  );
+}

@@ -1,0 +1,4 @@
+export * from './dtype';
+export * from './read';
+export * from './write';
+export * from './checkpoint';

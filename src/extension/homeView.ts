@@ -1,0 +1,61 @@
+import * as vscode from 'vscode';
+import { VERSION } from '../core/version';
+import type { Log } from './log';
+import { webviewHtml, webviewOptions } from './webview/html';
+import { FromWebview, type ToWebview } from './webview/protocol';
+
+/** The Home view in the Tuneloop activity bar: what to do first, and what the workspace holds. */
+export class HomeViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
+  static readonly id = 'tuneloop.home';
+  private view: vscode.WebviewView | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly log: Log,
+  ) {
+    this.disposables.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void this.pushState()));
+  }
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    view.webview.options = webviewOptions(this.extensionUri);
+    view.webview.html = webviewHtml(view.webview, this.extensionUri, 'Tuneloop');
+    this.disposables.push(
+      view.webview.onDidReceiveMessage((raw: unknown) => {
+        const parsed = FromWebview.safeParse(raw);
+        if (!parsed.success) {
+          this.log.warn(`home view: ignored an invalid message: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+          return;
+        }
+        const m = parsed.data;
+        if (m.type === 'ready') void this.pushState();
+        else void vscode.commands.executeCommand(m.command);
+      }),
+      view.onDidDispose(() => {
+        this.view = undefined;
+      }),
+    );
+  }
+
+  private async pushState(): Promise<void> {
+    if (!this.view) return;
+    const [prompts, adapters] = await Promise.all([
+      vscode.workspace.findFiles('**/*.prompt.{yml,yaml}', '**/node_modules/**', 1000),
+      vscode.workspace.findFiles('**/*.adapter.{yml,yaml}', '**/node_modules/**', 1000),
+    ]);
+    const state: ToWebview = {
+      type: 'state',
+      version: VERSION,
+      trusted: vscode.workspace.isTrusted,
+      hasWorkspace: (vscode.workspace.workspaceFolders?.length ?? 0) > 0,
+      promptFiles: prompts.length,
+      adapterRecipes: adapters.length,
+    };
+    await this.view.webview.postMessage(state);
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+}

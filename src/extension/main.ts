@@ -1,0 +1,86 @@
+import * as vscode from 'vscode';
+import { VERSION } from '../core/version';
+import { WorkerClient, WorkerError } from '../worker/client';
+import { HomeViewProvider } from './homeView';
+import { Log } from './log';
+
+/**
+ * The extension is a thin shell over the core: it registers commands and views, and hands model work
+ * to the worker process so that the extension host never blocks.
+ */
+
+interface CommandSpec {
+  /** Runs a model or training: refused in an untrusted workspace. */
+  readonly needsTrust: boolean;
+  run(ctx: CommandContext, ...args: unknown[]): Promise<void> | void;
+}
+
+interface CommandContext {
+  readonly log: Log;
+  readonly worker: WorkerClient;
+}
+
+/** Declared in package.json for the panel, runs and training to come; they say so rather than fail. */
+const notYet = (what: string): CommandSpec => ({
+  needsTrust: true,
+  run: () => void vscode.window.showInformationMessage(`Tuneloop ${VERSION}: ${what} is not available in this version yet.`),
+});
+
+const COMMANDS: Readonly<Record<string, CommandSpec>> = {
+  'tuneloop.openPanel': notYet('the run and compare panel'),
+  'tuneloop.runPrompt': notYet('running prompts'),
+  'tuneloop.comparePrompt': notYet('comparing base and adapters'),
+  'tuneloop.previewPrompt': notYet('the rendered prompt preview'),
+  'tuneloop.trainAdapter': notYet('fine-tuning'),
+  'tuneloop.cancelRun': notYet('cancelling runs'),
+  'tuneloop.resumeRun': notYet('resuming runs'),
+  'tuneloop.clearCache': notYet('the export cache'),
+  'tuneloop.showLog': { needsTrust: false, run: ({ log }) => log.show() },
+  'tuneloop.describeModel': {
+    // Reads config.json and safetensors headers only; nothing is executed.
+    needsTrust: false,
+    async run({ log, worker }, arg) {
+      const folder = arg instanceof vscode.Uri ? arg : (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Describe model' }))?.[0];
+      if (!folder) return;
+      const d = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Tuneloop: reading checkpoint' }, () =>
+        worker.request('describeCheckpoint', { dir: folder.fsPath }),
+      );
+      log.info(`${folder.fsPath}\n  ${d.lines.join('\n  ')}`);
+      log.show();
+      void vscode.window.showInformationMessage(`${d.architecture}: ${d.parameters.toLocaleString('en-US')} parameters`);
+    },
+  },
+};
+
+export function activate(context: vscode.ExtensionContext): { commands: string[] } {
+  const log = new Log();
+  const worker = new WorkerClient({ entry: context.asAbsolutePath('dist/worker.js'), onLog: (level, m) => log.write(level, m) });
+  const home = new HomeViewProvider(context.extensionUri, log);
+  context.subscriptions.push(log, { dispose: () => worker.dispose() }, home, vscode.window.registerWebviewViewProvider(HomeViewProvider.id, home));
+  context.subscriptions.push(vscode.window.registerTreeDataProvider('tuneloop.runs', { getTreeItem: (e: vscode.TreeItem) => e, getChildren: () => [] }));
+
+  const ctx: CommandContext = { log, worker };
+  for (const [id, spec] of Object.entries(COMMANDS)) {
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+        if (spec.needsTrust && !vscode.workspace.isTrusted) {
+          void vscode.window.showWarningMessage('Tuneloop runs no model and no training in an untrusted workspace. Trust the workspace to continue.');
+          return;
+        }
+        try {
+          await spec.run(ctx, ...args);
+        } catch (e) {
+          // Errors end here: shown to the user, logged, never thrown into the extension host.
+          const user = e instanceof WorkerError && e.info.user;
+          const message = e instanceof Error ? e.message : String(e);
+          log.error(`${id}: ${message}`);
+          void vscode.window.showErrorMessage(user ? message : `Tuneloop: ${id} failed: ${message.split('\n')[0]} (see the Tuneloop log)`);
+        }
+      }),
+    );
+  }
+  log.info(`Tuneloop ${VERSION} activated (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'untrusted'})`);
+  return { commands: Object.keys(COMMANDS) };
+}
+
+export function deactivate(): void {}

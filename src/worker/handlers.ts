@@ -1,0 +1,21 @@
+import { TuneloopError } from '../core/errors';
+import { describeCheckpoint } from '../core/models/describe';
+import { inspectCheckpoint } from '../core/models/inspect';
+import { VERSION } from '../core/version';
+import type { Params, RequestMethod, Result } from './protocol';
+
+/** What the worker does for each request: one entry per method of the protocol. */
+export const HANDLERS: { [M in RequestMethod]: (params: Params<M>, signal: AbortSignal) => Promise<Result<M>> | Result<M> } = {
+  ping: () => ({ pid: process.pid, version: VERSION }),
+  describeCheckpoint: ({ dir }) => {
+    const s = inspectCheckpoint(dir);
+    return { architecture: s.architecture, modelType: s.config.modelType, parameters: s.parameters, lines: describeCheckpoint(s) };
+  },
+};
+
+export function errorInfo(e: unknown): { message: string; file?: string; key?: string; user: boolean } {
+  if (e instanceof TuneloopError) {
+    return { message: e.message, ...(e.file !== undefined && { file: e.file }), ...(e.key !== undefined && { key: e.key }), user: true };
+  }
+  return { message: e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e), user: false };
+}

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/**
+ * extension (or CLI, or test) ⇄ worker process. The worker is forked with an IPC channel; every
+ * message is a JSON value checked against these schemas on receipt, on both sides.
+ *
+ * Each request type is a descriptor pairing its params with its result, so that `WorkerClient.request`
+ * is typed end to end (as rust-analyzer's `lsp_ext` request descriptors are).
+ */
+
+const ErrorInfo = z.object({
+  message: z.string(),
+  file: z.string().optional(),
+  key: z.string().optional(),
+  /** True for errors about the user's input (TuneloopError); false for bugs. */
+  user: z.boolean(),
+});
+export type ErrorInfo = z.infer<typeof ErrorInfo>;
+
+export const CheckpointDescription = z.object({
+  architecture: z.string(),
+  modelType: z.string(),
+  parameters: z.number().int().nonnegative(),
+  lines: z.array(z.string()),
+});
+export type CheckpointDescription = z.infer<typeof CheckpointDescription>;
+
+export const REQUESTS = {
+  ping: { params: z.object({}), result: z.object({ pid: z.number().int(), version: z.string() }) },
+  describeCheckpoint: { params: z.object({ dir: z.string().min(1) }), result: CheckpointDescription },
+} as const;
+
+export type RequestMethod = keyof typeof REQUESTS;
+export type Params<M extends RequestMethod> = z.infer<(typeof REQUESTS)[M]['params']>;
+export type Result<M extends RequestMethod> = z.infer<(typeof REQUESTS)[M]['result']>;
+
+const methodNames = Object.keys(REQUESTS) as [RequestMethod, ...RequestMethod[]];
+
+/** Host → worker. */
+export const ToWorker = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('request'), id: z.number().int(), method: z.enum(methodNames), params: z.unknown() }),
+  z.object({ kind: z.literal('cancel'), id: z.number().int() }),
+]);
+export type ToWorker = z.infer<typeof ToWorker>;
+
+/** Worker → host. */
+export const FromWorker = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('ready'), pid: z.number().int() }),
+  z.object({ kind: z.literal('result'), id: z.number().int(), result: z.unknown() }),
+  z.object({ kind: z.literal('error'), id: z.number().int(), error: ErrorInfo }),
+  z.object({ kind: z.literal('log'), level: z.enum(['error', 'warn', 'info', 'debug']), message: z.string() }),
+]);
+export type FromWorker = z.infer<typeof FromWorker>;
+
+/** A readable description of what failed validation, for logs. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; ');
+}

@@ -1,0 +1,16 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** The repository root (tests run from out/test/...). */
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
+export const GOLDEN = path.join(FIXTURES, 'golden');
+export const GOLDEN_ARCHS = fs.readdirSync(GOLDEN).filter((d) => fs.existsSync(path.join(GOLDEN, d, 'config.json'))).sort();
+
+/** A fresh temporary folder, removed when the process exits. */
+export function tempDir(prefix = 'tuneloop-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
