@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import { describeError, TuneloopError } from '../core/errors';
-import { describeCheckpoint } from '../core/models/describe';
-import { inspectCheckpoint } from '../core/models/inspect';
+import { describeModelFolder } from '../core/models/describe';
 import { VERSION } from '../core/version';
 
 /**
@@ -20,16 +19,21 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     usage: `tuneloop info DIR [--json]
 
 Reads DIR/config.json and the safetensors headers (model.safetensors or a sharded index),
-checks that the weights on disk are those the config describes, and prints a summary.
+checks that the weights on disk are those the config describes, loads the tokenizer
+(tokenizer.json + tokenizer_config.json) through transformers.js, and prints a summary.
 
   --json   print the summary as JSON`,
-    run(args) {
+    async run(args) {
       const { values, positionals } = parseArgs({ args, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
       if (values.help) return help('info');
       if (positionals.length !== 1) throw new UsageError('info takes exactly one checkpoint folder');
-      const summary = inspectCheckpoint(positionals[0]!);
-      if (values.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
-      else process.stdout.write(`${positionals[0]}\n${describeCheckpoint(summary).map((l) => `  ${l}`).join('\n')}\n`);
+      const dir = positionals[0]!;
+      const { summary, tokenizer, lines } = await describeModelFolder(dir);
+      if (values.json) {
+        process.stdout.write(JSON.stringify({ ...summary, tokenizer }, null, 2) + '\n');
+        return 0;
+      }
+      process.stdout.write(`${dir}\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
       return 0;
     },
   },

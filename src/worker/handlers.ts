@@ -1,15 +1,14 @@
 import { TuneloopError } from '../core/errors';
-import { describeCheckpoint } from '../core/models/describe';
-import { inspectCheckpoint } from '../core/models/inspect';
+import { describeModelFolder } from '../core/models/describe';
 import { VERSION } from '../core/version';
 import type { Params, RequestMethod, Result } from './protocol';
 
 /** What the worker does for each request: one entry per method of the protocol. */
 export const HANDLERS: { [M in RequestMethod]: (params: Params<M>, signal: AbortSignal) => Promise<Result<M>> | Result<M> } = {
   ping: () => ({ pid: process.pid, version: VERSION }),
-  describeCheckpoint: ({ dir }) => {
-    const s = inspectCheckpoint(dir);
-    return { architecture: s.architecture, modelType: s.config.modelType, parameters: s.parameters, lines: describeCheckpoint(s) };
+  describeCheckpoint: async ({ dir }) => {
+    const { summary, lines } = await describeModelFolder(dir);
+    return { architecture: summary.architecture, modelType: summary.config.modelType, parameters: summary.parameters, lines };
   },
 };
 

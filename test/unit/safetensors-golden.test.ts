@@ -27,7 +27,7 @@ function findSafetensors(dir: string, rel = ''): string[] {
   return out.sort();
 }
 
-const torchToDtype = new Map(Object.entries(DTYPES).map(([k, v]) => [v.torch, k]));
+const torchToDtype = new Map<string, string>(Object.entries(DTYPES).map(([k, v]) => [v.torch, k]));
 
 describe('safetensors reader against Python safetensors (golden manifests)', () => {
   it('finds the four golden folders', () => {

@@ -1,5 +1,6 @@
+import { loadTokenizer, summarizeTokenizer, type TokenizerSummary } from '../infer/tokenizer';
 import type { ModelConfig } from './config';
-import type { CheckpointSummary } from './inspect';
+import { type CheckpointSummary, inspectCheckpoint } from './inspect';
 
 const int = (n: number) => n.toLocaleString('en-US');
 
@@ -51,4 +52,15 @@ export function describeCheckpoint(s: CheckpointSummary): string[] {
   ];
   if (s.ignored.length > 0) lines.push(`ignored       ${s.ignored.length} tensor(s) transformers also ignores, e.g. ${s.ignored[0]}`);
   return lines;
+}
+
+/** Everything `tuneloop info` shows: the checkpoint (config + weight headers) and its tokenizer. */
+export async function describeModelFolder(dir: string): Promise<{ summary: CheckpointSummary; tokenizer: TokenizerSummary; lines: string[] }> {
+  const summary = inspectCheckpoint(dir);
+  const tokenizer = summarizeTokenizer(await loadTokenizer(dir));
+  const lines = [
+    ...describeCheckpoint(summary),
+    `tokenizer     ${int(tokenizer.vocabSize)} tokens, special ${tokenizer.specialTokens.join(' ')}, chat template ${tokenizer.hasChatTemplate ? 'yes' : 'no'}`,
+  ];
+  return { summary, tokenizer, lines };
 }

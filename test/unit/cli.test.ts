@@ -1,0 +1,59 @@
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { GOLDEN, ROOT, tempDir } from '../helpers';
+
+/** The bundled CLI (dist/cli.js), run as users run it. */
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('tuneloop CLI', () => {
+  it('info describes a checkpoint: architecture and the parameter count of its weights', () => {
+    const r = cli('info', path.join(GOLDEN, 'llama'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /LlamaForCausalLM \(model_type llama\)/);
+    // 2 layers × (4·64² q,o + 2·(32·64) k,v + 3·176·64 mlp + 2·64 norms) + 2·512·64 + 64
+    const expected = 2 * (2 * 64 * 64 + 2 * 32 * 64 + 3 * 176 * 64 + 2 * 64) + 2 * 512 * 64 + 64;
+    assert.match(r.stdout, new RegExp(`parameters +${expected.toLocaleString('en-US')} \\(from config\\.json\\); on disk ${expected.toLocaleString('en-US')} in 21 tensors`));
+    assert.match(r.stdout, /grouped-query \(2 query heads per kv head\)/);
+  });
+
+  it('info --json gives the summary as JSON', () => {
+    const r = cli('info', path.join(GOLDEN, 'mistral'), '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.architecture, 'MistralForCausalLM');
+    assert.deepEqual(j.config.attention.slidingWindow, [8, 8]);
+  });
+
+  it('info on a folder with a bad config exits 1 with an error naming the file and key', () => {
+    const d = tempDir();
+    fs.copyFileSync(path.join(GOLDEN, 'llama', 'model.safetensors'), path.join(d, 'model.safetensors'));
+    fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({ model_type: 'bert' }));
+    const r = cli('info', d);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`tuneloop info: error: ${path.join(d, 'config.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: model_type: unsupported architecture "bert"`));
+  });
+
+  it('usage errors exit 2; unknown commands too', () => {
+    assert.equal(cli('info').status, 2);
+    assert.match(cli('info').stderr, /info takes exactly one checkpoint folder/);
+    assert.equal(cli('info', '--bogus', 'x').status, 2);
+    const r = cli('frobnicate');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown command "frobnicate"/);
+  });
+
+  it('--help lists the commands and each command has its own --help; --version prints the version', () => {
+    const h = cli('--help');
+    assert.equal(h.status, 0);
+    assert.match(h.stdout, /usage: tuneloop COMMAND/);
+    assert.match(h.stdout, /\n {2}info {2}describe a Hugging Face checkpoint folder/);
+    assert.match(cli('info', '--help').stdout, /usage: tuneloop info DIR \[--json\]/);
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    assert.equal(cli('--version').stdout.trim(), pkg.version);
+  });
+});

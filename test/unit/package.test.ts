@@ -1,0 +1,98 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ROOT } from '../helpers';
+
+/** The extension manifest, the bundles, and what each platform's .vsix would carry. */
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8'));
+
+describe('extension manifest', () => {
+  it('is named tuneloop, targets VS Code 1.100 and its types match the engine', () => {
+    assert.equal(pkg.name, 'tuneloop');
+    assert.equal(pkg.engines.vscode, '^1.100.0');
+    const types = lock.packages['node_modules/@types/vscode'].version as string;
+    assert.match(types, /^1\.100\./, `@types/vscode ${types} must match the engine`);
+    assert.equal(pkg.main, './dist/extension.js');
+  });
+
+  it('activates narrowly: on prompt or adapter files present (commands and views activate implicitly)', () => {
+    assert.ok(pkg.activationEvents.length > 0);
+    for (const e of pkg.activationEvents as string[]) {
+      assert.match(e, /^(workspaceContains:\*\*\/\*\.(prompt|adapter)\.ya?ml|onLanguage:tuneloop-(prompt|adapter))$/, e);
+    }
+  });
+
+  it('declares every command it refers to, and registers every command it declares', () => {
+    const declared = new Set((pkg.contributes.commands as { command: string }[]).map((c) => c.command));
+    const referenced = [
+      ...Object.values(pkg.contributes.menus as Record<string, { command: string }[]>).flat().map((m) => m.command),
+      ...(pkg.contributes.viewsWelcome as { contents: string }[]).flatMap((v) => [...v.contents.matchAll(/command:([\w.]+)/g)].map((m) => m[1]!)),
+    ];
+    for (const c of referenced) assert.ok(declared.has(c), `${c} is used but not declared`);
+    // The extension's command table (src/extension/main.ts) registers exactly the declared set.
+    const source = fs.readFileSync(path.join(ROOT, 'src/extension/main.ts'), 'utf8');
+    const table = source.slice(source.indexOf('const COMMANDS'), source.indexOf('export function activate'));
+    const registered = new Set([...table.matchAll(/^ {2}'(tuneloop\.[\w]+)':/gm)].map((m) => m[1]!));
+    assert.deepEqual([...registered].sort(), [...declared].sort());
+  });
+
+  it('declares its views, settings, languages and untrusted-workspace behaviour', () => {
+    const views = pkg.contributes.views.tuneloop.map((v: { id: string }) => v.id);
+    assert.deepEqual(views, ['tuneloop.home', 'tuneloop.runs']);
+    assert.ok(pkg.contributes.viewsContainers.activitybar.some((c: { id: string }) => c.id === 'tuneloop'));
+    const settings = Object.keys(pkg.contributes.configuration.properties);
+    for (const s of ['tuneloop.defaultModel', 'tuneloop.threads', 'tuneloop.cacheFolder', 'tuneloop.runsFolder', 'tuneloop.logLevel']) assert.ok(settings.includes(s), s);
+    assert.deepEqual(pkg.contributes.languages.map((l: { id: string }) => l.id), ['tuneloop-prompt', 'tuneloop-adapter']);
+    for (const g of pkg.contributes.grammars) JSON.parse(fs.readFileSync(path.join(ROOT, g.path), 'utf8'));
+    assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
+  });
+
+  it('has a tuneloop bin: the bundled CLI with a node shebang', () => {
+    assert.deepEqual(pkg.bin, { tuneloop: 'dist/cli.js' });
+    assert.match(fs.readFileSync(path.join(ROOT, 'dist/cli.js'), 'utf8').slice(0, 30), /^#!\/usr\/bin\/env node\n/);
+  });
+});
+
+describe('bundles', () => {
+  for (const b of ['extension', 'worker', 'cli']) {
+    it(`dist/${b}.js keeps vscode and onnxruntime external and leaves sharp out`, () => {
+      const js = fs.readFileSync(path.join(ROOT, 'dist', `${b}.js`), 'utf8');
+      const required = new Set([...js.matchAll(/require\("([^"./][^"]*)"\)/g)].map((m) => m[1]!));
+      for (const r of required) assert.match(r, /^(node:.*|vscode|onnxruntime-(node|common)|fs|path|url|module|stream|stream\/promises|crypto|os|child_process|util|worker_threads)$/, `${b} requires ${r} at run time`);
+      assert.ok(!required.has('sharp'), 'sharp is stubbed out');
+    });
+  }
+
+  it('the CLI and worker bundle transformers.js (its version string is inside)', () => {
+    const v = lock.packages['node_modules/@huggingface/transformers'].version as string;
+    for (const b of ['cli', 'worker']) assert.ok(fs.readFileSync(path.join(ROOT, 'dist', `${b}.js`), 'utf8').includes(v), b);
+  });
+});
+
+describe('platform packages (.vsix file lists)', function () {
+  this.timeout(120_000);
+  const targetsModule = import(path.join(ROOT, 'scripts/vsix-targets.mjs')) as Promise<{ TARGETS: Record<string, string>; writeIgnoreFile(root: string, target: string, out: string): string }>;
+  const vsce = require('@vscode/vsce') as { listFiles(o: object): Promise<string[]> };
+  const tmp = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'tuneloop-vsix-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('each target carries its own onnxruntime binaries and nothing of the others', async () => {
+    const { TARGETS, writeIgnoreFile } = await targetsModule;
+    assert.deepEqual(Object.keys(TARGETS).sort(), ['darwin-arm64', 'linux-arm64', 'linux-x64', 'win32-arm64', 'win32-x64']);
+    for (const [target, folder] of Object.entries(TARGETS)) {
+      const files = (await vsce.listFiles({ cwd: ROOT, ignoreFile: writeIgnoreFile(ROOT, target, tmp), dependencies: true })).sort();
+      const natives = files.filter((f) => f.includes('/bin/napi-v6/'));
+      assert.ok(natives.length >= 2, `${target}: native files present`);
+      for (const f of natives) assert.ok(f.startsWith(`node_modules/onnxruntime-node/bin/napi-v6/${folder}/`), `${target} carries ${f}`);
+      assert.ok(natives.includes(`node_modules/onnxruntime-node/bin/napi-v6/${folder}/onnxruntime_binding.node`), `${target}: binding`);
+      for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/extension.js', 'dist/worker.js', 'dist/webview.js', 'media/main.css', 'media/tuneloop.svg', 'node_modules/onnxruntime-node/dist/index.js', 'node_modules/onnxruntime-common/dist/cjs/index.js']) {
+        assert.ok(files.includes(f), `${target} lacks ${f}`);
+      }
+      for (const f of files) {
+        assert.doesNotMatch(f, /(^|\/)(sharp|@img|@huggingface|onnxruntime-web|src|test|bench|scripts)\//, `${target} should not carry ${f}`);
+        assert.doesNotMatch(f, /\.(map|ts)$/, `${target} should not carry ${f}`);
+      }
+    }
+  });
+});
