@@ -12,7 +12,8 @@ import { Log } from './log';
 interface CommandSpec {
   /** Runs a model or training: refused in an untrusted workspace. */
   readonly needsTrust: boolean;
-  run(ctx: CommandContext, ...args: unknown[]): Promise<void> | void;
+  /** What it returns reaches `executeCommand`'s caller (tests, other extensions). */
+  run(ctx: CommandContext, ...args: unknown[]): Promise<unknown> | unknown;
 }
 
 interface CommandContext {
@@ -48,6 +49,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       log.info(`${folder.fsPath}\n  ${d.lines.join('\n  ')}`);
       log.show();
       void vscode.window.showInformationMessage(`${d.architecture}: ${d.parameters.toLocaleString('en-US')} parameters`);
+      return d;
     },
   },
 };
@@ -68,13 +70,14 @@ export function activate(context: vscode.ExtensionContext): { commands: string[]
           return;
         }
         try {
-          await spec.run(ctx, ...args);
+          return await spec.run(ctx, ...args);
         } catch (e) {
           // Errors end here: shown to the user, logged, never thrown into the extension host.
           const user = e instanceof WorkerError && e.info.user;
           const message = e instanceof Error ? e.message : String(e);
           log.error(`${id}: ${message}`);
           void vscode.window.showErrorMessage(user ? message : `Tuneloop: ${id} failed: ${message.split('\n')[0]} (see the Tuneloop log)`);
+          return undefined;
         }
       }),
     );

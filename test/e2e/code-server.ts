@@ -1,0 +1,117 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+
+/**
+ * A real VS Code for end-to-end tests: code-server 4.100.3 (VS Code 1.100.3) from .e2e/ (installed by
+ * test/e2e/setup.sh), driven in Debian's headless Chromium by playwright-core.
+ */
+export const ROOT = path.resolve(__dirname, '..', '..', '..');
+export const CODE_SERVER = path.join(ROOT, '.e2e', 'code-server', 'node_modules', '.bin', 'code-server');
+
+export interface Session {
+  readonly page: Page;
+  readonly userDataDir: string;
+  readonly workspace: string;
+  close(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Install a .vsix into a fresh extensions folder. */
+export function installVsix(vsix: string, extensionsDir: string): string {
+  return execFileSync(CODE_SERVER, ['--install-extension', vsix, '--extensions-dir', extensionsDir], { encoding: 'utf8' });
+}
+
+/** Start code-server on `workspace` with the given extensions folder and open it in Chromium. */
+export async function openCodeServer(workspace: string, extensionsDir: string, log: (s: string) => void): Promise<Session> {
+  const port = await freePort();
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-cs-user-'));
+  fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
+  fs.writeFileSync(
+    path.join(userDataDir, 'User', 'settings.json'),
+    JSON.stringify({ 'workbench.startupEditor': 'none', 'security.workspace.trust.enabled': false, 'telemetry.telemetryLevel': 'off', 'workbench.tips.enabled': false }),
+  );
+  const server: ChildProcess = spawn(
+    CODE_SERVER,
+    ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, workspace],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let serverLog = '';
+  server.stdout!.on('data', (d: Buffer) => (serverLog += d.toString()));
+  server.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
+  await waitFor('code-server to listen', 60_000, async () => {
+    if (server.exitCode !== null) throw new Error(`code-server exited: ${serverLog}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+      return r.ok ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  log(`code-server on port ${port}`);
+  const browser: Browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'], // playwright gives it a fresh profile
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
+  await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+  return {
+    page,
+    userDataDir,
+    workspace,
+    async close() {
+      await browser.close();
+      server.kill();
+    },
+  };
+}
+
+/** The text of the extension's output channel (a LogOutputChannel writes a file under the user data dir). */
+export function outputChannelText(userDataDir: string, channel: string): string {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(`${channel}.log`)) found.push(p);
+    }
+  };
+  const logs = path.join(userDataDir, 'logs');
+  if (fs.existsSync(logs)) walk(logs);
+  return found.map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+}
+
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await page.locator('.monaco-workbench .part.editor').click({ position: { x: 400, y: 300 } });
+  await page.keyboard.press('Control+Shift+P');
+  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+  await page.keyboard.type(title);
+  await page.waitForTimeout(400);
+  await page.keyboard.press('Enter');
+}
+
+export { waitFor };
