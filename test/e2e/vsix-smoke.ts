@@ -51,9 +51,12 @@ async function main(): Promise<void> {
     await runCommand(s.page, 'Tuneloop: Describe Model Folder');
     const input = s.page.locator('.quick-input-widget input');
     await input.waitFor({ state: 'visible' });
+    // The dialog fills in its starting folder asynchronously; type only once it has, or it overwrites us.
+    await waitFor('the folder dialog to settle', 20_000, async () => ((await input.inputValue()).endsWith('/') ? true : undefined));
     await input.fill(model + '/');
-    await s.page.waitForTimeout(500);
-    await s.page.keyboard.press('Enter');
+    // A folder dialog lists folders only: the fixture's adapter_trained/ shows it has entered llama/.
+    await s.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'adapter_trained' }).first().waitFor({ timeout: 20_000 });
+    await s.page.locator('.quick-input-widget').getByRole('button', { name: 'Describe model' }).click();
     const described = await waitFor('the model description in the log', 60_000, () => {
       const text = outputChannelText(s.userDataDir, 'Tuneloop');
       return text.includes('LlamaForCausalLM (model_type llama)') ? text : undefined;
