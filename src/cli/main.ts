@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { describeError, TuneloopError } from '../core/errors';
 import { describeModelFolder } from '../core/models/describe';
+import { CHECK_NAMES, type CheckResult, runGolden } from '../core/golden/run';
 import { VERSION } from '../core/version';
 
 /**
@@ -35,6 +36,45 @@ checks that the weights on disk are those the config describes, loads the tokeni
       }
       process.stdout.write(`${dir}\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
       return 0;
+    },
+  },
+  golden: {
+    summary: 'check the engine against Hugging Face reference outputs in a golden folder',
+    usage: `tuneloop golden DIR [--json] [--only CHECK,...] [--threads N] [--cache DIR]
+
+DIR holds a Hugging Face checkpoint and the references Python computed on it (golden.json,
+golden.safetensors). The checkpoint is exported to ONNX (cached), then each check compares one
+golden key: one line per check with its max error and tolerance. Exit status 1 if any fails.
+
+  --json          print {ok, checks: [{name, maxAbsErr, tol, ok}]}
+  --only LIST     run only these checks (${'${CHECK_NAMES}'})
+  --threads N     onnxruntime threads (default: its own choice)
+  --cache DIR     export cache folder (default: $TUNELOOP_CACHE or ~/.cache/tuneloop)`.replace('${CHECK_NAMES}', CHECK_NAMES.join(', ')),
+    async run(args) {
+      const { values, positionals } = parseArgs({
+        args,
+        options: { json: { type: 'boolean' }, only: { type: 'string' }, threads: { type: 'string' }, cache: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+        allowPositionals: true,
+      });
+      if (values.help) return help('golden');
+      if (positionals.length !== 1) throw new UsageError('golden takes exactly one folder');
+      const threads = values.threads === undefined ? undefined : Number(values.threads);
+      if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError('--threads takes a positive integer');
+      const line = (r: CheckResult) =>
+        `${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(22)} max_abs_err ${r.maxAbsErr.toExponential(2).padEnd(9)} tol ${r.tol.toExponential(1)}${r.detail ? `  (${r.detail})` : ''}`;
+      const result = await runGolden(positionals[0]!, {
+        ...(threads ? { threads } : {}),
+        ...(values.cache ? { cacheDir: values.cache } : {}),
+        ...(values.only ? { only: values.only.split(',').map((s) => s.trim()) } : {}),
+        ...(values.json ? {} : { onResult: (r: CheckResult) => process.stdout.write(line(r) + '\n') }),
+      });
+      if (values.json) {
+        const checks = result.checks.map(({ name, maxAbsErr, tol, ok, detail }) => ({ name, maxAbsErr: Number.isFinite(maxAbsErr) ? maxAbsErr : null, tol, ok, ...(detail ? { detail } : {}) }));
+        process.stdout.write(JSON.stringify({ ok: result.ok, checks }, null, 2) + '\n');
+      } else {
+        process.stdout.write(`${result.ok ? 'all' : 'NOT all'} ${result.checks.length} checks passed for ${positionals[0]}\n`);
+      }
+      return result.ok ? 0 : 1;
     },
   },
 };

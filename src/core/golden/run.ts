@@ -1,0 +1,160 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TuneloopError } from '../errors';
+import { generate } from '../infer/generate';
+import { type LoadedModel, loadCausalLM } from '../infer/load';
+import { exportCheckpoint } from '../models/export';
+import { decoderShapeOf, openSession, runDecoderFull } from '../onnx/session';
+import { TensorStore } from '../safetensors/checkpoint';
+import { toNumbers } from '../safetensors/dtype';
+
+/**
+ * `tuneloop golden DIR`: the engine against the Hugging Face (+ PEFT) references in DIR, as defined
+ * in the golden folders' README. One entry per check, named by the golden key it compares; later
+ * engine parts add their entries to the table.
+ */
+export interface CheckResult {
+  readonly name: string;
+  readonly maxAbsErr: number;
+  readonly tol: number;
+  readonly ok: boolean;
+  readonly detail?: string;
+}
+
+export interface GoldenOptions {
+  readonly cacheDir?: string;
+  readonly threads?: number;
+  /** Run only these checks. */
+  readonly only?: readonly string[];
+  readonly onResult?: (r: CheckResult) => void;
+  readonly onProgress?: (message: string) => void;
+}
+
+export const LOGITS_TOL = 2e-4;
+export const TIE_GAP = 4e-4;
+
+interface GoldenJson {
+  greedy_base: number[];
+  greedy_gaps_base: number[];
+  [key: string]: unknown;
+}
+
+/** What the checks share, made on first use. */
+class Context {
+  private exported: Promise<string> | undefined;
+  private loaded: Promise<LoadedModel> | undefined;
+  readonly golden: TensorStore;
+  readonly json: GoldenJson;
+
+  constructor(
+    readonly dir: string,
+    readonly options: GoldenOptions,
+  ) {
+    const st = path.join(dir, 'golden.safetensors');
+    const js = path.join(dir, 'golden.json');
+    for (const f of [st, js]) if (!fs.existsSync(f)) throw new TuneloopError('missing golden reference file', { file: f }, 'a golden folder holds config.json, model.safetensors, tokenizer files, golden.json and golden.safetensors');
+    this.golden = TensorStore.openFiles([st]);
+    this.json = JSON.parse(fs.readFileSync(js, 'utf8')) as GoldenJson;
+  }
+
+  exportDir(): Promise<string> {
+    this.exported ??= exportCheckpoint(this.dir, { ...(this.options.cacheDir ? { cacheDir: this.options.cacheDir } : {}), ...(this.options.onProgress ? { onProgress: this.options.onProgress } : {}) }).then((r) => r.dir);
+    return this.exported;
+  }
+
+  model(): Promise<LoadedModel> {
+    this.loaded ??= this.exportDir().then((d) => loadCausalLM(d, this.options.threads ? { threads: this.options.threads } : {}));
+    return this.loaded;
+  }
+
+  ids(key: string): { data: BigInt64Array; dims: [number, number] } {
+    const t = this.golden.read(key);
+    return { data: new BigInt64Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 8), dims: [t.shape[0]!, t.shape[1]!] };
+  }
+
+  async close(): Promise<void> {
+    this.golden.close();
+    if (this.loaded) await (await this.loaded).dispose();
+  }
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
+
+/** Greedy token ids against the reference; a differing step whose recorded gap is under TIE_GAP is a tie. */
+export function compareGreedy(name: string, got: readonly number[], want: readonly number[], gaps: readonly number[], promptLength: number): CheckResult {
+  for (let t = promptLength; t < want.length; t++) {
+    if (got[t] === want[t]) continue;
+    const step = t - promptLength;
+    const gap = gaps[step] ?? Infinity;
+    if (gap < TIE_GAP) return { name, maxAbsErr: 0, tol: 0, ok: true, detail: `tie at step ${step} (gap ${gap.toExponential(2)}), compared up to there` };
+    return { name, maxAbsErr: 1, tol: 0, ok: false, detail: `first difference at step ${step}: got ${got[t] ?? 'nothing'}, expected ${want[t]} (recorded gap ${gap.toExponential(2)})` };
+  }
+  if (got.length !== want.length) return { name, maxAbsErr: 1, tol: 0, ok: false, detail: `${got.length - promptLength} tokens generated, expected ${want.length - promptLength}` };
+  return { name, maxAbsErr: 0, tol: 0, ok: true };
+}
+
+interface Check {
+  readonly name: string;
+  run(ctx: Context): Promise<CheckResult>;
+}
+
+const CHECKS: readonly Check[] = [
+  {
+    name: 'logits_base',
+    async run(ctx) {
+      const dir = await ctx.exportDir();
+      const session = await openSession(path.join(dir, 'onnx', 'model.onnx'), ctx.options.threads);
+      try {
+        const { data, dims } = ctx.ids('input_ids');
+        const { logits } = await runDecoderFull(session, decoderShapeOf(dir), data, dims);
+        const err = maxAbsDiff(logits, ctx.golden.readFloat32('logits_base'));
+        return { name: 'logits_base', maxAbsErr: err, tol: LOGITS_TOL, ok: err <= LOGITS_TOL };
+      } finally {
+        await session.release();
+      }
+    },
+  },
+  {
+    name: 'greedy_base',
+    async run(ctx) {
+      const lm = await ctx.model();
+      const prompt = toNumbers('I64', ctx.golden.readBytes('prompt_ids'));
+      const want = ctx.json.greedy_base;
+      const r = await generate(lm, { ids: prompt }, { maxTokens: want.length - prompt.length });
+      return compareGreedy('greedy_base', [...prompt, ...r.tokens.map((t) => t.id)], want, ctx.json.greedy_gaps_base, prompt.length);
+    },
+  },
+];
+
+export const CHECK_NAMES = CHECKS.map((c) => c.name);
+
+export async function runGolden(dir: string, options: GoldenOptions = {}): Promise<{ ok: boolean; checks: CheckResult[] }> {
+  for (const n of options.only ?? []) if (!CHECK_NAMES.includes(n)) throw new TuneloopError(`unknown check "${n}"`, {}, `checks: ${CHECK_NAMES.join(', ')}`);
+  const ctx = new Context(dir, options);
+  const checks: CheckResult[] = [];
+  try {
+    for (const c of CHECKS) {
+      if (options.only && !options.only.includes(c.name)) continue;
+      let r: CheckResult;
+      try {
+        r = await c.run(ctx);
+      } catch (e) {
+        if (e instanceof TuneloopError) throw e;
+        r = { name: c.name, maxAbsErr: Infinity, tol: 0, ok: false, detail: `failed to run: ${(e as Error).message}` };
+      }
+      checks.push(r);
+      options.onResult?.(r);
+    }
+  } finally {
+    await ctx.close();
+  }
+  return { ok: checks.every((c) => c.ok), checks };
+}

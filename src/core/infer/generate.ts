@@ -1,0 +1,180 @@
+import * as crypto from 'node:crypto';
+import { BaseStreamer, type LogitsProcessor, random, StoppingCriteria, Tensor } from '@huggingface/transformers';
+import { TuneloopError } from '../errors';
+import type { LoadedModel } from './load';
+import { RecordLogProbs, RepetitionPenalty, Temperature, TopK, TopP } from './processors';
+
+export interface ChatMessage {
+  readonly role: 'system' | 'user' | 'assistant';
+  readonly content: string;
+}
+
+/** Token ids as they are, plain text (tokenized with the model's special tokens), or chat messages (its chat template, with the generation prompt). */
+export type Prompt = { readonly ids: readonly number[] } | { readonly text: string } | { readonly messages: readonly ChatMessage[] };
+
+export interface GenerationParams {
+  readonly maxTokens: number;
+  /** 0 or absent: greedy. */
+  readonly temperature?: number;
+  /** 0 or absent: no top-k. */
+  readonly topK?: number;
+  /** 1 or absent: no top-p. */
+  readonly topP?: number;
+  /** 1 or absent: none. */
+  readonly repetitionPenalty?: number;
+  /** Makes sampling reproducible; absent: a fresh random seed. */
+  readonly seed?: number;
+  /** Generation stops when the text contains one of these; the text returned ends before it. */
+  readonly stop?: readonly string[];
+}
+
+export interface GeneratedToken {
+  readonly id: number;
+  /** Text this token added to the output (may be empty while a multi-byte character is incomplete). */
+  readonly text: string;
+  /** log p(token) under the model's own distribution at that step (before penalties and sampling warps). */
+  readonly logprob: number;
+}
+
+export type FinishReason = 'eos' | 'length' | 'stop' | 'cancelled';
+
+export interface GenerationResult {
+  readonly promptIds: readonly number[];
+  readonly tokens: readonly GeneratedToken[];
+  readonly text: string;
+  readonly finish: FinishReason;
+  readonly timeToFirstTokenMs: number;
+  readonly tokensPerSecond: number;
+  readonly seconds: number;
+}
+
+export interface GenerationCallbacks {
+  readonly onToken?: (token: GeneratedToken) => void;
+  readonly signal?: AbortSignal;
+}
+
+export function validateParams(p: GenerationParams): void {
+  const bad = (key: string, why: string): never => {
+    throw new TuneloopError(`${why}`, { key });
+  };
+  if (!Number.isInteger(p.maxTokens) || p.maxTokens < 1) bad('maxTokens', `must be a positive integer, found ${p.maxTokens}`);
+  if (p.temperature !== undefined && !(p.temperature >= 0)) bad('temperature', `must be 0 or more, found ${p.temperature}`);
+  if (p.topK !== undefined && (!Number.isInteger(p.topK) || p.topK < 0)) bad('topK', `must be a non-negative integer, found ${p.topK}`);
+  if (p.topP !== undefined && !(p.topP > 0 && p.topP <= 1)) bad('topP', `must be in (0, 1], found ${p.topP}`);
+  if (p.repetitionPenalty !== undefined && !(p.repetitionPenalty > 0)) bad('repetitionPenalty', `must be positive, found ${p.repetitionPenalty}`);
+  if (p.seed !== undefined && (!Number.isInteger(p.seed) || p.seed < 0)) bad('seed', `must be a non-negative integer, found ${p.seed}`);
+}
+
+export function promptIds(lm: LoadedModel, prompt: Prompt): number[] {
+  if ('ids' in prompt) return [...prompt.ids];
+  if ('text' in prompt) return lm.tokenizer.encode(prompt.text);
+  const ids = lm.tokenizer.apply_chat_template(prompt.messages as ChatMessage[], { add_generation_prompt: true, tokenize: true, return_dict: false, return_tensor: false }) as unknown;
+  if (!Array.isArray(ids)) throw new Error('apply_chat_template returned no ids');
+  return (ids as (number | bigint)[]).map(Number);
+}
+
+/** transformers.js samples with one global generator: generations in a process run one at a time. */
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Generate from a loaded model, streaming each token as it is chosen. Cancellation is checked after
+ * every token, so it stops within one.
+ */
+export function generate(lm: LoadedModel, prompt: Prompt, params: GenerationParams, callbacks: GenerationCallbacks = {}): Promise<GenerationResult> {
+  validateParams(params);
+  const run = queue.then(() => generateNow(lm, prompt, params, callbacks));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function generateNow(lm: LoadedModel, prompt: Prompt, params: GenerationParams, callbacks: GenerationCallbacks): Promise<GenerationResult> {
+  const ids = promptIds(lm, prompt);
+  if (ids.length === 0) throw new TuneloopError('the prompt is empty');
+  const sampling = (params.temperature ?? 0) > 0;
+  const record = new RecordLogProbs();
+  const processors: LogitsProcessor[] = [record];
+  if (params.repetitionPenalty !== undefined && params.repetitionPenalty !== 1) processors.push(new RepetitionPenalty(params.repetitionPenalty));
+  if (sampling) {
+    if (params.temperature !== 1) processors.push(new Temperature(params.temperature!));
+    if (params.topK) processors.push(new TopK(params.topK));
+    if (params.topP !== undefined && params.topP < 1) processors.push(new TopP(params.topP));
+    random.seed(params.seed ?? crypto.randomInt(2 ** 31));
+  }
+
+  const started = performance.now();
+  let firstTokenAt = 0;
+  const tokens: GeneratedToken[] = [];
+  const generated: number[] = [];
+  let text = '';
+  let stopHit: { index: number } | undefined;
+  const stops = (params.stop ?? []).filter((s) => s.length > 0);
+  const eos = new Set(lm.eosTokenIds);
+  const tokenizer = lm.tokenizer;
+
+  class Streamer extends BaseStreamer {
+    private sawPrompt = false;
+    override put(value: bigint[][]): void {
+      if (!this.sawPrompt) {
+        this.sawPrompt = true;
+        return;
+      }
+      const id = Number(value[0]![0]!);
+      if (tokens.length === 0) firstTokenAt = performance.now();
+      generated.push(id);
+      // Decode the whole output each time and hold back an unfinished multi-byte character.
+      let full = tokenizer.decode(generated, { skip_special_tokens: true });
+      if (full.endsWith('\uFFFD')) full = full.slice(0, full.lastIndexOf('\uFFFD'));
+      const delta = full.startsWith(text) ? full.slice(text.length) : '';
+      if (full.length >= text.length) text = full;
+      for (const s of stops) {
+        const at = text.indexOf(s);
+        if (at >= 0 && (stopHit === undefined || at < stopHit.index)) stopHit = { index: at };
+      }
+      const token = { id, text: delta, logprob: record.last[0]?.[id] ?? Number.NaN };
+      tokens.push(token);
+      callbacks.onToken?.(token);
+    }
+    override end(): void {}
+  }
+
+  class Stop extends StoppingCriteria {
+    override _call(inputIds: number[][]): boolean[] {
+      return inputIds.map(() => callbacks.signal?.aborted === true || stopHit !== undefined);
+    }
+  }
+
+  await lm.model.generate({
+    inputs: new Tensor('int64', BigInt64Array.from(ids, (i) => BigInt(i)), [1, ids.length]),
+    attention_mask: new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
+    max_new_tokens: params.maxTokens,
+    do_sample: sampling,
+    top_k: 0,
+    temperature: 1,
+    repetition_penalty: 1,
+    eos_token_id: [...eos],
+    logits_processor: processors,
+    stopping_criteria: [new Stop()],
+    streamer: new Streamer(),
+  } as unknown as Parameters<typeof lm.model.generate>[0]);
+
+  const finished = performance.now();
+  const finalText = tokenizer.decode(generated, { skip_special_tokens: true });
+  let finish: FinishReason = 'length';
+  let outText = finalText;
+  if (callbacks.signal?.aborted) finish = 'cancelled';
+  else if (stopHit !== undefined) {
+    finish = 'stop';
+    const at = Math.min(...stops.map((s) => finalText.indexOf(s)).filter((i) => i >= 0));
+    outText = finalText.slice(0, at);
+  } else if (generated.length > 0 && eos.has(generated.at(-1)!)) finish = 'eos';
+  const decodeSeconds = (finished - firstTokenAt) / 1000;
+  return {
+    promptIds: ids,
+    tokens,
+    text: outText,
+    finish,
+    timeToFirstTokenMs: tokens.length ? firstTokenAt - started : 0,
+    tokensPerSecond: tokens.length > 1 && decodeSeconds > 0 ? (tokens.length - 1) / decodeSeconds : 0,
+    seconds: (finished - started) / 1000,
+  };
+}

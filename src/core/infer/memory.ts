@@ -1,0 +1,53 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TuneloopError } from '../errors';
+import { formatBytes } from '../models/describe';
+
+/** Memory the system can give a new process now: MemAvailable on Linux (page cache counts), else free memory. */
+export function availableMemory(): number {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return os.freemem();
+}
+
+export interface InferenceEstimate {
+  readonly weightBytes: number;
+  /** Cache bytes per token of context (all layers, keys and values). */
+  readonly kvBytesPerToken: number;
+  readonly totalBytes: number;
+}
+
+/**
+ * What loading an exported model and generating `contextTokens` tokens needs: onnxruntime holds the
+ * weights, briefly twice while it pre-packs the matrix operands, plus the KV cache (float32).
+ */
+export function estimateInference(modelDir: string, contextTokens: number): InferenceEstimate {
+  const onnx = path.join(modelDir, 'onnx');
+  let weightBytes = 0;
+  for (const f of fs.existsSync(onnx) ? fs.readdirSync(onnx) : []) if (/^model\.onnx(_data.*)?$/.test(f)) weightBytes += fs.statSync(path.join(onnx, f)).size;
+  const cfg = JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8')) as Record<string, number | undefined>;
+  const layers = cfg.num_hidden_layers ?? cfg.n_layer ?? 0;
+  const heads = cfg.num_key_value_heads ?? cfg.num_attention_heads ?? cfg.n_head ?? 0;
+  const hidden = cfg.hidden_size ?? cfg.n_embd ?? 0;
+  const headDim = cfg.head_dim ?? (heads ? hidden / (cfg.num_attention_heads ?? cfg.n_head ?? heads) : 0);
+  const kvBytesPerToken = 2 * layers * heads * headDim * 4;
+  return { weightBytes, kvBytesPerToken, totalBytes: Math.ceil(2 * weightBytes + kvBytesPerToken * contextTokens + 64 * 2 ** 20) };
+}
+
+/** Refuse, with a message that says what to do, when the machine cannot hold the model. */
+export function assertFitsInMemory(modelDir: string, contextTokens: number, available = availableMemory()): InferenceEstimate {
+  const e = estimateInference(modelDir, contextTokens);
+  if (e.totalBytes > available) {
+    throw new TuneloopError(
+      `the model needs about ${formatBytes(e.totalBytes)} (${formatBytes(e.weightBytes)} of weights, loaded with pre-packing, plus the cache for ${contextTokens} tokens) but ${formatBytes(available)} is available`,
+      { file: modelDir },
+      'close other programs, or pick a smaller model or a quantized export',
+    );
+  }
+  return e;
+}

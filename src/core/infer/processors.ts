@@ -1,0 +1,96 @@
+import { LogitsProcessor, type Tensor } from '@huggingface/transformers';
+
+/**
+ * Logits processors with Hugging Face's semantics, applied in Hugging Face's order (repetition
+ * penalty, temperature, top-k, top-p). transformers.js 4.3 declares top-k/top-p warpers without
+ * implementing them and samples top-k only, so Tuneloop applies all four itself; the first
+ * processor records the model's own distribution, for the log-probability of each chosen token.
+ */
+type Row = Float32Array;
+
+function rows(logits: Tensor): Row[] {
+  const [batch, vocab] = logits.dims as [number, number];
+  const data = logits.data as Float32Array;
+  return Array.from({ length: batch }, (_, b) => data.subarray(b * vocab, (b + 1) * vocab));
+}
+
+abstract class RowProcessor extends LogitsProcessor {
+  abstract process(ids: readonly bigint[], row: Row): void;
+  override _call(inputIds: bigint[][], logits: Tensor): Tensor {
+    rows(logits).forEach((row, b) => this.process(inputIds[b]!, row));
+    return logits;
+  }
+}
+
+/** log softmax(row)[i] for every i. */
+export function logSoftmax(row: Row): Float64Array {
+  let max = -Infinity;
+  for (const v of row) if (v > max) max = v;
+  let sum = 0;
+  for (const v of row) sum += Math.exp(v - max);
+  const lse = max + Math.log(sum);
+  return Float64Array.from(row, (v) => v - lse);
+}
+
+/** Keeps the model's log-probabilities of the last step, before any other processor touches them. */
+export class RecordLogProbs extends RowProcessor {
+  last: Float64Array[] = [];
+  override _call(inputIds: bigint[][], logits: Tensor): Tensor {
+    this.last = rows(logits).map(logSoftmax);
+    return logits;
+  }
+  process(): void {}
+}
+
+export class RepetitionPenalty extends RowProcessor {
+  constructor(readonly penalty: number) {
+    super();
+  }
+  process(ids: readonly bigint[], row: Row): void {
+    for (const id of new Set(ids)) {
+      const i = Number(id);
+      const v = row[i]!;
+      row[i] = v < 0 ? v * this.penalty : v / this.penalty;
+    }
+  }
+}
+
+export class Temperature extends RowProcessor {
+  constructor(readonly temperature: number) {
+    super();
+  }
+  process(_: readonly bigint[], row: Row): void {
+    for (let i = 0; i < row.length; i++) row[i] = row[i]! / this.temperature;
+  }
+}
+
+/** Keep the k largest logits (and any equal to the k-th), as TopKLogitsWarper does. */
+export class TopK extends RowProcessor {
+  constructor(readonly k: number) {
+    super();
+  }
+  process(_: readonly bigint[], row: Row): void {
+    if (this.k >= row.length) return;
+    const kth = Float32Array.from(row).sort().at(-this.k)!;
+    for (let i = 0; i < row.length; i++) if (row[i]! < kth) row[i] = -Infinity;
+  }
+}
+
+/** Keep the smallest set of most probable tokens whose probabilities add up to at least p. */
+export class TopP extends RowProcessor {
+  constructor(readonly p: number) {
+    super();
+  }
+  process(_: readonly bigint[], row: Row): void {
+    if (this.p >= 1) return;
+    const order = Array.from(row.keys()).sort((a, b) => row[a]! - row[b]!); // ascending, as HF sorts
+    const logp = logSoftmax(row);
+    // HF removes tokens whose ascending cumulative probability is <= 1 - p, keeping at least one.
+    let cum = 0;
+    for (let j = 0; j < order.length - 1; j++) {
+      cum += Math.exp(logp[order[j]!]!);
+      if (cum <= 1 - this.p) row[order[j]!] = -Infinity;
+      else break;
+    }
+  }
+}

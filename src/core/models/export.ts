@@ -1,0 +1,214 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TuneloopError } from '../errors';
+import { writeFileAtomic } from '../fs/atomic';
+import { encodeModel, type ExternalData } from '../onnx/model';
+import { TensorStore } from '../safetensors/checkpoint';
+import { VERSION } from '../version';
+import { loadModelConfig, type ModelConfig } from './config';
+import { defaultCacheDir, fileSha256, folderBytes } from './cache';
+import { buildDecoderModel } from './graph';
+import { WeightReader } from './graph/weights';
+
+/**
+ * Hugging Face checkpoint folder → transformers.js model folder:
+ *   config.json, generation_config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx
+ * Exports are cached under `<cacheDir>/exports/<hash>-<model_type>/`, keyed by the content of the
+ * checkpoint's files and the exporter's version, so a second export of the same checkpoint is a
+ * lookup. A folder appears in the cache only when complete (built under a temporary name, renamed).
+ */
+
+/** Bump when the graphs change, so that older exports are not reused. */
+export const EXPORT_FORMAT = 1;
+const MARKER = 'tuneloop-export.json';
+/** Above this, initializers go to onnx/model.onnx_data (protobuf messages are limited to 2 GiB). */
+const EXTERNAL_DATA_ABOVE = 1.8 * 2 ** 30;
+const COPIED_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'];
+
+export interface ExportOptions {
+  readonly cacheDir?: string;
+  readonly onProgress?: (message: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface ExportResult {
+  readonly dir: string;
+  readonly cached: boolean;
+  readonly key: string;
+  readonly seconds: number;
+}
+
+export interface ExportManifest {
+  readonly format: number;
+  readonly tuneloop: string;
+  readonly key: string;
+  readonly source: string;
+  readonly modelType: string;
+  readonly created: string;
+  readonly externalData: boolean;
+}
+
+function checkCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new TuneloopError('export cancelled');
+}
+
+/** The files whose content defines an export. */
+function sourceFiles(dir: string, store: TensorStore): string[] {
+  const files = ['config.json', ...COPIED_FILES].map((f) => path.join(dir, f)).filter((f) => fs.existsSync(f));
+  files.push(...store.files.map((f) => f.path));
+  if (store.source.endsWith('.index.json')) files.push(store.source);
+  return files;
+}
+
+export function exportKey(dir: string, cacheDir = defaultCacheDir()): string {
+  const store = TensorStore.openDir(dir);
+  try {
+    return keyOf(dir, store, cacheDir);
+  } finally {
+    store.close();
+  }
+}
+
+function keyOf(dir: string, store: TensorStore, cacheDir: string): string {
+  const h = crypto.createHash('sha256').update(`tuneloop-export-${EXPORT_FORMAT}\n`);
+  for (const f of sourceFiles(dir, store)) h.update(`${path.basename(f)} ${fileSha256(f, cacheDir)}\n`);
+  return h.digest('hex');
+}
+
+/** Config for transformers.js: the original, plus the derived values it reads directly. */
+function exportedConfig(raw: Record<string, unknown>, cfg: ModelConfig, externalData: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...raw };
+  if (cfg.family !== 'gpt2') {
+    out.num_key_value_heads = cfg.numKvHeads;
+    out.head_dim = cfg.headDim;
+  }
+  if (externalData) {
+    const js = (typeof raw['transformers.js_config'] === 'object' && raw['transformers.js_config']) || {};
+    out['transformers.js_config'] = { ...js, use_external_data_format: { 'model.onnx': 1 } };
+  }
+  return out;
+}
+
+export async function exportCheckpoint(src: string, options: ExportOptions = {}): Promise<ExportResult> {
+  const started = Date.now();
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const progress = options.onProgress ?? (() => undefined);
+  const cfg = loadModelConfig(src);
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
+    if (!fs.existsSync(path.join(src, f))) throw new TuneloopError(`missing ${f}`, { file: path.join(src, f) }, 'transformers.js needs the tokenizer beside the model');
+  }
+  const store = TensorStore.openDir(src);
+  try {
+    progress('hashing checkpoint');
+    const key = keyOf(src, store, cacheDir);
+    const exportsDir = path.join(cacheDir, 'exports');
+    const target = path.join(exportsDir, `${key.slice(0, 16)}-${cfg.modelType}`);
+    if (fs.existsSync(path.join(target, MARKER))) {
+      return { dir: target, cached: true, key, seconds: (Date.now() - started) / 1000 };
+    }
+    checkCancelled(options.signal);
+    fs.mkdirSync(exportsDir, { recursive: true });
+    const tmp = fs.mkdtempSync(path.join(exportsDir, '.partial-'));
+    try {
+      progress('building graph');
+      const model = buildDecoderModel(cfg, new WeightReader(cfg, store));
+      checkCancelled(options.signal);
+      const weightBytes = model.graph.initializers.reduce((a, t) => a + t.data.byteLength, 0);
+      const externalData = weightBytes > EXTERNAL_DATA_ABOVE;
+      progress(`writing ONNX (${(weightBytes / 2 ** 20).toFixed(0)} MiB of weights${externalData ? ', external data' : ''})`);
+      fs.mkdirSync(path.join(tmp, 'onnx'));
+      writeOnnx(path.join(tmp, 'onnx', 'model.onnx'), model, externalData);
+      const raw = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')) as Record<string, unknown>;
+      fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(exportedConfig(raw, cfg, externalData), null, 2) + '\n');
+      for (const f of COPIED_FILES) if (fs.existsSync(path.join(src, f))) fs.copyFileSync(path.join(src, f), path.join(tmp, f));
+      if (!fs.existsSync(path.join(tmp, 'generation_config.json'))) {
+        const gen = { bos_token_id: cfg.bosTokenId, eos_token_id: cfg.eosTokenIds.length === 1 ? cfg.eosTokenIds[0] : cfg.eosTokenIds, pad_token_id: cfg.padTokenId };
+        fs.writeFileSync(path.join(tmp, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
+      }
+      const manifest: ExportManifest = { format: EXPORT_FORMAT, tuneloop: VERSION, key, source: path.resolve(src), modelType: cfg.modelType, created: new Date().toISOString(), externalData };
+      fs.writeFileSync(path.join(tmp, MARKER), JSON.stringify(manifest, null, 2) + '\n');
+      checkCancelled(options.signal);
+      try {
+        fs.renameSync(tmp, target);
+      } catch (e) {
+        // Another process finished the same export first: theirs is as good as ours.
+        if (!fs.existsSync(path.join(target, MARKER))) throw e;
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
+      progress('done');
+      return { dir: target, cached: false, key, seconds: (Date.now() - started) / 1000 };
+    } catch (e) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  } finally {
+    store.close();
+  }
+}
+
+/** Write a model; with external data, initializers go to `<file>_data` at 4 KiB-aligned offsets. */
+export function writeOnnx(file: string, model: ReturnType<typeof buildDecoderModel>, externalData: boolean): void {
+  let dataFd: number | undefined;
+  let dataPos = 0;
+  const external: ExternalData | undefined = externalData
+    ? {
+        location: `${path.basename(file)}_data`,
+        minBytes: 1024,
+        append(data) {
+          dataFd ??= fs.openSync(`${file}_data`, 'w');
+          const pad = (4096 - (dataPos % 4096)) % 4096;
+          if (pad) fs.writeSync(dataFd, new Uint8Array(pad));
+          const offset = dataPos + pad;
+          fs.writeSync(dataFd, data);
+          dataPos = offset + data.byteLength;
+          return offset;
+        },
+      }
+    : undefined;
+  const chunks = encodeModel(model, external);
+  if (dataFd !== undefined) fs.closeSync(dataFd);
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (const c of chunks) fs.writeSync(fd, c);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export interface CachedExport extends ExportManifest {
+  readonly dir: string;
+  readonly bytes: number;
+}
+
+/** Exports in the cache, newest first, with their sizes. */
+export function listExports(cacheDir = defaultCacheDir()): CachedExport[] {
+  const exportsDir = path.join(cacheDir, 'exports');
+  if (!fs.existsSync(exportsDir)) return [];
+  const out: CachedExport[] = [];
+  for (const name of fs.readdirSync(exportsDir)) {
+    const dir = path.join(exportsDir, name);
+    try {
+      const m = JSON.parse(fs.readFileSync(path.join(dir, MARKER), 'utf8')) as ExportManifest;
+      out.push({ ...m, dir, bytes: folderBytes(dir) });
+    } catch {
+      // a partial export of a process that died, or not ours: clearExports removes it
+    }
+  }
+  return out.sort((a, b) => b.created.localeCompare(a.created));
+}
+
+/** Remove every export (or those whose key starts with `keyPrefix`) and leftover partial folders; returns bytes freed. */
+export function clearExports(cacheDir = defaultCacheDir(), keyPrefix?: string): number {
+  const exportsDir = path.join(cacheDir, 'exports');
+  if (!fs.existsSync(exportsDir)) return 0;
+  let freed = 0;
+  for (const name of fs.readdirSync(exportsDir)) {
+    const dir = path.join(exportsDir, name);
+    if (keyPrefix && !name.startsWith(keyPrefix)) continue;
+    freed += folderBytes(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  if (!keyPrefix) writeFileAtomic(path.join(cacheDir, 'hashes.json'), '{}');
+  return freed;
+}

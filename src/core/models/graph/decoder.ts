@@ -1,0 +1,211 @@
+import type { GraphBuilder, Value } from '../../onnx/builder';
+import type { ModelConfig, RopeConfig } from '../config';
+
+/**
+ * What every causal decoder graph shares: the inputs and outputs transformers.js feeds and reads
+ * (names and layouts as its exported models have them), the attention mask, rotary tables and
+ * attention over a KV cache.
+ *
+ * Shapes: B batch, S new tokens, P past tokens, T = P + S, H hidden, nH / kvH query / kv heads,
+ * d head_dim.
+ */
+
+/** The most negative float32: masked scores get this (finite, so a fully masked row is uniform, not NaN). */
+export const MASK_VALUE = -3.4028234663852886e38;
+
+export interface DecoderInputs {
+  /** [B, S] int64 */
+  readonly inputIds: Value;
+  /** [B, T] int64, 1 for real tokens */
+  readonly attentionMask: Value;
+  /** [B, S] int64 */
+  readonly positionIds: Value;
+  /** Per layer: [B, kvH, P, d] float32 */
+  readonly past: readonly { readonly key: Value; readonly value: Value }[];
+}
+
+export function declareDecoderInputs(g: GraphBuilder, cfg: ModelConfig): DecoderInputs {
+  // transformers.js requires the batch dimension to be named exactly batch_size.
+  const inputIds = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
+  const attentionMask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
+  const positionIds = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
+  const past = Array.from({ length: cfg.numLayers }, (_, i) => ({
+    key: g.input(`past_key_values.${i}.key`, 'float32', ['batch_size', cfg.numKvHeads, 'past_sequence_length', cfg.headDim]),
+    value: g.input(`past_key_values.${i}.value`, 'float32', ['batch_size', cfg.numKvHeads, 'past_sequence_length', cfg.headDim]),
+  }));
+  return { inputIds, attentionMask, positionIds, past };
+}
+
+export function declareDecoderOutputs(g: GraphBuilder, cfg: ModelConfig, logits: Value, present: readonly { key: Value; value: Value }[]): void {
+  g.output(logits, 'logits', ['batch_size', 'sequence_length', cfg.vocabSize]);
+  present.forEach((p, i) => {
+    g.output(p.key, `present.${i}.key`, ['batch_size', cfg.numKvHeads, 'total_sequence_length', cfg.headDim]);
+    g.output(p.value, `present.${i}.value`, ['batch_size', cfg.numKvHeads, 'total_sequence_length', cfg.headDim]);
+  });
+}
+
+/**
+ * Boolean masks of allowed (query, key) pairs, [B, 1, S, T], one per distinct sliding window:
+ * key j is visible from query i (at absolute position P + i) when j ≤ P + i, when P + i − j < window
+ * (if the layer has one), and when attention_mask[b, j] is 1. Positions are absolute indices in the
+ * sequence, padding included, as transformers' cache_position is.
+ */
+export function attentionMasks(g: GraphBuilder, io: DecoderInputs, cfg: ModelConfig): (layer: number) => Value {
+  return g.scope('mask', () => {
+    const zero = g.scalarI(0);
+    const one = g.scalarI(1);
+    const past = g.squeeze(g.dim(io.past[0]!.key, 2), [0]); // P, scalar
+    const total = g.squeeze(g.dim(io.attentionMask, 1), [0]); // T, scalar
+    const kvIdx = g.unsqueeze(g.range(zero, total, one), [0]); // [1, T]
+    const qIdx = g.unsqueeze(g.range(past, total, one), [1]); // [S, 1]
+    const causal = g.lessOrEqual(kvIdx, qIdx); // [S, T]
+    const padding = g.unsqueeze(g.equal(io.attentionMask, one), [1, 2]); // [B, 1, 1, T]
+    const byWindow = new Map<number | null, Value>();
+    const maskFor = (window: number | null): Value => {
+      let m = byWindow.get(window);
+      if (!m) {
+        let allowed = causal;
+        if (window !== null) allowed = g.and(causal, g.greater(kvIdx, g.sub(qIdx, g.scalarI(window)))); // [S, T]
+        m = g.and(padding, allowed); // [B, 1, S, T]
+        byWindow.set(window, m);
+      }
+      return m;
+    };
+    for (const w of cfg.attention.slidingWindow) maskFor(w);
+    return (layer: number) => maskFor(cfg.attention.slidingWindow[layer] ?? null);
+  });
+}
+
+/** Inverse frequencies of the rotary embedding, as transformers computes them (float32 at the end). */
+export function ropeInverseFrequencies(rope: RopeConfig, headDim: number): Float32Array {
+  const half = headDim / 2;
+  const inv = new Float32Array(half);
+  for (let i = 0; i < half; i++) {
+    // torch: 1.0 / (base ** (arange(0, dim, 2).float() / dim)), in float32
+    const exponent = Math.fround((2 * i) / headDim);
+    inv[i] = Math.fround(1 / Math.fround(Math.pow(rope.theta, exponent)));
+  }
+  if (rope.type === 'linear') {
+    for (let i = 0; i < half; i++) inv[i] = Math.fround(inv[i]! / rope.factor);
+  } else if (rope.type === 'llama3') {
+    // transformers' _compute_llama3_parameters
+    const lowFreqWavelen = rope.originalMaxPositionEmbeddings / rope.lowFreqFactor;
+    const highFreqWavelen = rope.originalMaxPositionEmbeddings / rope.highFreqFactor;
+    for (let i = 0; i < half; i++) {
+      const f = inv[i]!;
+      const wavelen = (2 * Math.PI) / f;
+      let out = wavelen > lowFreqWavelen ? f / rope.factor : f;
+      const isMedium = !(wavelen < highFreqWavelen) && !(wavelen > lowFreqWavelen);
+      if (isMedium) {
+        const smooth = (rope.originalMaxPositionEmbeddings / wavelen - rope.lowFreqFactor) / (rope.highFreqFactor - rope.lowFreqFactor);
+        out = ((1 - smooth) * out) / rope.factor + smooth * out;
+      }
+      inv[i] = Math.fround(out);
+    }
+  }
+  return inv;
+}
+
+/** cos and sin tables for the given positions, [B, 1, S, d], shared by every layer. */
+export function ropeTables(g: GraphBuilder, cfg: ModelConfig, positionIds: Value): { cos: Value; sin: Value } {
+  if (cfg.positions.type !== 'rope') throw new Error('ropeTables on a model without rotary embeddings');
+  const rope = cfg.positions.rope;
+  return g.scope('rope', () => {
+    const inv = ropeInverseFrequencies(rope, cfg.headDim);
+    const invFreq = g.constant('float32', Array.from(inv), [inv.length]); // [d/2]
+    const pos = g.unsqueeze(g.cast(positionIds, 'float32'), [2]); // [B, S, 1]
+    const freqs = g.mul(pos, invFreq); // [B, S, d/2]
+    const emb = g.concat([freqs, freqs], 2); // [B, S, d]
+    return { cos: g.unsqueeze(g.cos(emb), [1]), sin: g.unsqueeze(g.sin(emb), [1]) }; // [B, 1, S, d]
+  });
+}
+
+/** x·cos + rotate_half(x)·sin, with rotate_half(x) = [−x₂, x₁]; x is [B, h, S, d]. */
+export function applyRope(g: GraphBuilder, x: Value, cos: Value, sin: Value, headDim: number): Value {
+  const half = headDim / 2;
+  const [x1, x2] = g.split(x, 3, [half, half]);
+  const rotated = g.concat([g.neg(x2!), x1!], 3);
+  return g.add(g.mul(x, cos), g.mul(rotated, sin));
+}
+
+/** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · w. */
+export function rmsNorm(g: GraphBuilder, x: Value, weight: Value, eps: number): Value {
+  const variance = g.reduceMean(g.mul(x, x), [-1]);
+  const inv = g.reciprocal(g.sqrt(g.add(variance, g.scalarF(eps))));
+  return g.mul(g.mul(x, inv), weight);
+}
+
+export function activation(g: GraphBuilder, x: Value, act: ModelConfig['activation']): Value {
+  switch (act) {
+    case 'silu':
+      return g.mul(x, g.sigmoid(x));
+    case 'relu':
+      return g.op('Relu', [x]);
+    case 'gelu': // 0.5·x·(1 + erf(x/√2)); ONNX's Gelu op needs opset 20
+      return g.mul(g.mul(x, g.scalarF(0.5)), g.add(g.op('Erf', [g.mul(x, g.scalarF(Math.SQRT1_2))]), g.scalarF(1)));
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh': {
+      // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+      const x3 = g.mul(g.mul(x, x), x);
+      const inner = g.mul(g.add(x, g.mul(x3, g.scalarF(0.044715))), g.scalarF(Math.sqrt(2 / Math.PI)));
+      return g.mul(g.mul(x, g.scalarF(0.5)), g.add(g.tanh(inner), g.scalarF(1)));
+    }
+  }
+}
+
+export interface AttentionArgs {
+  readonly cfg: ModelConfig;
+  readonly layer: number;
+  /** [B, S, nH·d], [B, S, kvH·d], [B, S, kvH·d] */
+  readonly q: Value;
+  readonly k: Value;
+  readonly v: Value;
+  readonly past: { readonly key: Value; readonly value: Value };
+  /** [B, 1, S, T] bool */
+  readonly mask: Value;
+  readonly rope?: { readonly cos: Value; readonly sin: Value };
+  /** Per-head RMSNorm weights for q and k (qwen3). */
+  readonly qkNorm?: { readonly q: Value; readonly k: Value; readonly eps: number };
+}
+
+/**
+ * Scaled dot-product attention over the cache, with grouped-query heads handled without copying
+ * keys and values: the nH query heads are viewed as kvH groups of (nH/kvH)·S rows.
+ * Returns the attended values [B, S, nH·d] and the new cache entries [B, kvH, T, d].
+ */
+export function attention(g: GraphBuilder, a: AttentionArgs): { out: Value; present: { key: Value; value: Value } } {
+  const { cfg } = a;
+  const d = cfg.headDim;
+  const nH = cfg.numHeads;
+  const kvH = cfg.numKvHeads;
+  const heads = (x: Value, n: number, norm?: Value) => {
+    let h = g.reshape(x, [0, 0, n, d]); // [B, S, n, d]
+    if (norm && a.qkNorm) h = rmsNorm(g, h, norm, a.qkNorm.eps);
+    return g.transpose(h, [0, 2, 1, 3]); // [B, n, S, d]
+  };
+  let q = heads(a.q, nH, a.qkNorm?.q);
+  let k = heads(a.k, kvH, a.qkNorm?.k);
+  const v = heads(a.v, kvH);
+  if (a.rope) {
+    q = applyRope(g, q, a.rope.cos, a.rope.sin, d);
+    k = applyRope(g, k, a.rope.cos, a.rope.sin, d);
+  }
+  const key = g.concat([a.past.key, k], 2); // [B, kvH, T, d]
+  const value = g.concat([a.past.value, v], 2); // [B, kvH, T, d]
+
+  const qGroups = g.reshape(q, [0, kvH, -1, d]); // [B, kvH, rep·S, d]
+  const scores = g.matmul(qGroups, g.transpose(key, [0, 1, 3, 2])); // [B, kvH, rep·S, T]
+  const scaled = g.mul(g.reshape(scores, [0, nH, -1, 0]), g.scalarF(cfg.attention.scale[a.layer]!)); // [B, nH, S, T]
+  const masked = g.where(a.mask, scaled, g.scalarF(MASK_VALUE));
+  const probs = g.reshape(g.softmax(masked, -1), [0, kvH, -1, 0]); // [B, kvH, rep·S, T]
+  const ctx = g.reshape(g.matmul(probs, value), [0, nH, -1, d]); // [B, nH, S, d]
+  const out = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [0, 0, nH * d]); // [B, S, nH·d]
+  return { out, present: { key, value } };
+}
+
+/** logits [B, S, V] = x [B, S, H] · Eᵀ with E [V, H] kept as stored (a tied embedding is not copied). */
+export function headFromRows(g: GraphBuilder, x: Value, table: Value, io: DecoderInputs, vocab: number, hidden: number): Value {
+  const flat = g.reshape(x, [-1, hidden]); // [B·S, H]
+  const logits = g.gemmTransB(flat, table); // [B·S, V]
+  return g.reshape(logits, g.concat([g.shape(io.inputIds), g.i64(vocab)], 0));
+}

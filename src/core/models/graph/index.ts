@@ -1,0 +1,23 @@
+import { GraphBuilder } from '../../onnx/builder';
+import type { ModelDef } from '../../onnx/model';
+import { VERSION } from '../../version';
+import type { Family, ModelConfig } from '../config';
+import { buildGpt2Graph } from './gpt2';
+import { buildLlamaGraph } from './llama';
+import type { WeightReader } from './weights';
+
+/** One graph builder per architecture family. */
+const BUILDERS: Readonly<Record<Family, (g: GraphBuilder, cfg: ModelConfig, w: WeightReader) => void>> = {
+  llama: buildLlamaGraph,
+  mistral: buildLlamaGraph,
+  qwen2: buildLlamaGraph,
+  qwen3: buildLlamaGraph,
+  gpt2: buildGpt2Graph,
+};
+
+/** The inference graph (with KV cache) of a checkpoint, as transformers.js loads it. */
+export function buildDecoderModel(cfg: ModelConfig, weights: WeightReader): ModelDef {
+  const g = new GraphBuilder(`tuneloop-${cfg.modelType}`);
+  BUILDERS[cfg.family](g, cfg, weights);
+  return g.model({ producerName: 'tuneloop', producerVersion: VERSION });
+}

@@ -1,0 +1,263 @@
+import { type AttributeValue, type Dim, type DType, type GraphDef, type ModelDef, type NodeDef, type TensorDef, type ValueInfo } from './model';
+
+/**
+ * Builds an ONNX graph from typed op calls. Values are named in the order they are made, so the same
+ * sequence of calls always gives the same model, byte for byte.
+ *
+ * Shapes in comments use B = batch, S = new tokens, P = past tokens, T = P + S, H = hidden size.
+ */
+export interface Value {
+  readonly name: string;
+  readonly dtype: DType;
+}
+
+type Attr = number | string | readonly number[] | { readonly floats: readonly number[] } | { readonly float: number } | TensorDef;
+
+function attribute(a: Attr): AttributeValue {
+  if (typeof a === 'number') return { kind: 'int', value: a };
+  if (typeof a === 'string') return { kind: 'string', value: a };
+  if (Array.isArray(a)) return { kind: 'ints', value: a as readonly number[] };
+  if ('floats' in a) return { kind: 'floats', value: a.floats };
+  if ('float' in a) return { kind: 'float', value: a.float };
+  return { kind: 'tensor', value: a as TensorDef };
+}
+
+export const OPSET = 18;
+export const IR_VERSION = 8;
+
+export class GraphBuilder {
+  private readonly nodes: NodeDef[] = [];
+  private readonly initializers: TensorDef[] = [];
+  private readonly inputs: ValueInfo[] = [];
+  private readonly outputs: ValueInfo[] = [];
+  private readonly names = new Set<string>();
+  private readonly constants = new Map<string, Value>();
+  private counter = 0;
+  private scopeStack: string[] = [];
+
+  constructor(readonly name: string) {}
+
+  // ---- naming ----------------------------------------------------------------------------------
+
+  /** Prefix the names of the values and nodes made inside `body` (e.g. `layers.3/attn`). */
+  scope<T>(prefix: string, body: () => T): T {
+    this.scopeStack.push(prefix);
+    try {
+      return body();
+    } finally {
+      this.scopeStack.pop();
+    }
+  }
+
+  private fresh(base: string): string {
+    const scoped = this.scopeStack.length ? `/${this.scopeStack.join('/')}/${base}` : `/${base}`;
+    let name = `${scoped}_${this.counter++}`;
+    while (this.names.has(name)) name = `${scoped}_${this.counter++}`;
+    this.names.add(name);
+    return name;
+  }
+
+  private claim(name: string): string {
+    if (this.names.has(name)) throw new Error(`duplicate value name ${name}`);
+    this.names.add(name);
+    return name;
+  }
+
+  // ---- graph interface ---------------------------------------------------------------------------
+
+  input(name: string, dtype: DType, dims: readonly Dim[]): Value {
+    this.inputs.push({ name: this.claim(name), dtype, dims });
+    return { name, dtype };
+  }
+
+  /** Mark `v` as a graph output called `name` (an Identity renames it when needed). */
+  output(v: Value, name: string, dims: readonly Dim[]): void {
+    let src = v;
+    if (v.name !== name) {
+      this.claim(name);
+      this.nodes.push({ opType: 'Identity', domain: '', name: `${name}/Identity`, inputs: [v.name], outputs: [name], attributes: [] });
+      src = { name, dtype: v.dtype };
+    }
+    this.outputs.push({ name: src.name, dtype: v.dtype, dims });
+  }
+
+  /** A named initializer (a weight). */
+  initializer(name: string, dtype: DType, dims: readonly number[], data: Uint8Array): Value {
+    this.initializers.push({ name: this.claim(name), dtype, dims, data });
+    return { name, dtype };
+  }
+
+  /** A small constant initializer, shared between identical uses. */
+  constant(dtype: 'float32' | 'int64', values: readonly number[], dims: readonly number[] = [values.length]): Value {
+    const key = `${dtype}:${dims.join('x')}:${values.join(',')}`;
+    const known = this.constants.get(key);
+    if (known) return known;
+    const data = dtype === 'float32' ? new Uint8Array(new Float32Array(values).buffer) : new Uint8Array(BigInt64Array.from(values.map((v) => BigInt(v))).buffer);
+    const name = this.fresh(`const_${dtype === 'float32' ? 'f' : 'i'}`);
+    this.names.delete(name);
+    const v = this.initializer(name, dtype, dims, data);
+    this.constants.set(key, v);
+    return v;
+  }
+
+  i64(...values: number[]): Value {
+    return this.constant('int64', values);
+  }
+
+  scalarF(value: number): Value {
+    return this.constant('float32', [value], []);
+  }
+
+  scalarI(value: number): Value {
+    return this.constant('int64', [value], []);
+  }
+
+  /** Add a node; returns its outputs. `dtypes` gives each output's type (default: the first input's). */
+  node(opType: string, inputs: readonly (Value | undefined)[], attrs: Record<string, Attr> = {}, dtypes?: readonly DType[], domain = ''): Value[] {
+    const outDtypes = dtypes ?? [inputs[0]!.dtype];
+    const outputs = outDtypes.map((dtype) => ({ name: this.fresh(opType), dtype }));
+    this.nodes.push({
+      opType,
+      domain,
+      name: `${outputs[0]!.name}/node`,
+      inputs: inputs.map((i) => i?.name ?? ''),
+      outputs: outputs.map((o) => o.name),
+      attributes: Object.entries(attrs).map(([k, v]) => [k, attribute(v)] as const),
+    });
+    return outputs;
+  }
+
+  op(opType: string, inputs: readonly (Value | undefined)[], attrs: Record<string, Attr> = {}, dtype?: DType): Value {
+    return this.node(opType, inputs, attrs, dtype ? [dtype] : undefined)[0]!;
+  }
+
+  // ---- ops ---------------------------------------------------------------------------------------
+
+  add(a: Value, b: Value): Value {
+    return this.op('Add', [a, b]);
+  }
+  sub(a: Value, b: Value): Value {
+    return this.op('Sub', [a, b]);
+  }
+  mul(a: Value, b: Value): Value {
+    return this.op('Mul', [a, b]);
+  }
+  div(a: Value, b: Value): Value {
+    return this.op('Div', [a, b]);
+  }
+  neg(a: Value): Value {
+    return this.op('Neg', [a]);
+  }
+  sqrt(a: Value): Value {
+    return this.op('Sqrt', [a]);
+  }
+  reciprocal(a: Value): Value {
+    return this.op('Reciprocal', [a]);
+  }
+  tanh(a: Value): Value {
+    return this.op('Tanh', [a]);
+  }
+  sigmoid(a: Value): Value {
+    return this.op('Sigmoid', [a]);
+  }
+  cos(a: Value): Value {
+    return this.op('Cos', [a]);
+  }
+  sin(a: Value): Value {
+    return this.op('Sin', [a]);
+  }
+  matmul(a: Value, b: Value): Value {
+    return this.op('MatMul', [a, b]);
+  }
+  /** Y = A·Bᵀ + C for 2-D A [M, K] and B [N, K]. */
+  gemmTransB(a: Value, b: Value, c?: Value): Value {
+    return this.op('Gemm', c ? [a, b, c] : [a, b], { transB: 1 });
+  }
+  cast(a: Value, to: DType): Value {
+    const codes: Record<DType, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16 };
+    return this.op('Cast', [a], { to: codes[to] }, to);
+  }
+  reshape(a: Value, shape: Value | readonly number[]): Value {
+    return this.op('Reshape', [a, Array.isArray(shape) ? this.i64(...(shape as number[])) : (shape as Value)]);
+  }
+  transpose(a: Value, perm: readonly number[]): Value {
+    return this.op('Transpose', [a], { perm });
+  }
+  concat(values: readonly Value[], axis: number): Value {
+    return this.op('Concat', values, { axis });
+  }
+  /** Split along `axis` into pieces of the given sizes. */
+  split(a: Value, axis: number, sizes: readonly number[]): Value[] {
+    return this.node('Split', [a, this.i64(...sizes)], { axis }, sizes.map(() => a.dtype));
+  }
+  slice(a: Value, starts: readonly number[] | Value, ends: readonly number[] | Value, axes: readonly number[]): Value {
+    const v = (x: readonly number[] | Value) => (Array.isArray(x) ? this.i64(...(x as number[])) : (x as Value));
+    return this.op('Slice', [a, v(starts), v(ends), this.i64(...axes)]);
+  }
+  unsqueeze(a: Value, axes: readonly number[]): Value {
+    return this.op('Unsqueeze', [a, this.i64(...axes)]);
+  }
+  squeeze(a: Value, axes: readonly number[]): Value {
+    return this.op('Squeeze', [a, this.i64(...axes)]);
+  }
+  gather(data: Value, indices: Value, axis = 0): Value {
+    return this.op('Gather', [data, indices], { axis });
+  }
+  shape(a: Value, start?: number, end?: number): Value {
+    const attrs: Record<string, Attr> = {};
+    if (start !== undefined) attrs.start = start;
+    if (end !== undefined) attrs.end = end;
+    return this.op('Shape', [a], attrs, 'int64');
+  }
+  /** Size of dimension `axis` as a 1-element int64 tensor. */
+  dim(a: Value, axis: number): Value {
+    return this.shape(a, axis, axis + 1);
+  }
+  range(start: Value, limit: Value, delta: Value): Value {
+    return this.op('Range', [start, limit, delta]);
+  }
+  softmax(a: Value, axis = -1): Value {
+    return this.op('Softmax', [a], { axis });
+  }
+  reduceMean(a: Value, axes: readonly number[], keepdims = 1): Value {
+    return this.op('ReduceMean', [a, this.i64(...axes)], { keepdims });
+  }
+  where(cond: Value, a: Value, b: Value): Value {
+    return this.op('Where', [cond, a, b], {}, a.dtype);
+  }
+  less(a: Value, b: Value): Value {
+    return this.op('Less', [a, b], {}, 'bool');
+  }
+  lessOrEqual(a: Value, b: Value): Value {
+    return this.op('LessOrEqual', [a, b], {}, 'bool');
+  }
+  greater(a: Value, b: Value): Value {
+    return this.op('Greater', [a, b], {}, 'bool');
+  }
+  equal(a: Value, b: Value): Value {
+    return this.op('Equal', [a, b], {}, 'bool');
+  }
+  and(a: Value, b: Value): Value {
+    return this.op('And', [a, b], {}, 'bool');
+  }
+  layerNorm(x: Value, scale: Value, bias: Value, epsilon: number): Value {
+    return this.op('LayerNormalization', [x, scale, bias], { axis: -1, epsilon: { float: epsilon } });
+  }
+
+  // ---- result ------------------------------------------------------------------------------------
+
+  graph(): GraphDef {
+    return { name: this.name, nodes: this.nodes, initializers: this.initializers, inputs: this.inputs, outputs: this.outputs };
+  }
+
+  model(meta: { producerName: string; producerVersion: string; metadata?: Record<string, string> }): ModelDef {
+    return {
+      irVersion: IR_VERSION,
+      opsets: [{ domain: '', version: OPSET }],
+      producerName: meta.producerName,
+      producerVersion: meta.producerVersion,
+      graph: this.graph(),
+      ...(meta.metadata ? { metadata: meta.metadata } : {}),
+    };
+  }
+}

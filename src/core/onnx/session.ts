@@ -1,0 +1,63 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { TuneloopError } from '../errors';
+
+/**
+ * Direct onnxruntime access for exported decoder graphs (checks and benchmarks run the full
+ * sequence through the graph without transformers.js in between).
+ */
+export interface DecoderShape {
+  readonly numLayers: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+}
+
+export function decoderShapeOf(exportDir: string): DecoderShape {
+  const c = JSON.parse(fs.readFileSync(path.join(exportDir, 'config.json'), 'utf8')) as Record<string, number>;
+  if (c.n_layer !== undefined) return { numLayers: c.n_layer, numKvHeads: c.n_head!, headDim: c.n_embd! / c.n_head! };
+  return { numLayers: c.num_hidden_layers!, numKvHeads: c.num_key_value_heads!, headDim: c.head_dim! };
+}
+
+export async function openSession(onnxPath: string, threads?: number): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(onnxPath, threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {});
+  } catch (e) {
+    throw new TuneloopError(`onnxruntime could not load the model: ${(e as Error).message.split('\n')[0]}`, { file: onnxPath }, 'export it again');
+  }
+}
+
+/**
+ * Logits [B, S, V] for a batch with no cache: positions 0..S−1 where the mask is all ones, else
+ * positions counted over real tokens (as transformers.js and Hugging Face derive them).
+ */
+export async function runDecoderFull(
+  session: ort.InferenceSession,
+  shape: DecoderShape,
+  inputIds: BigInt64Array,
+  dims: readonly [number, number],
+  attentionMask?: BigInt64Array,
+): Promise<{ logits: Float32Array; dims: readonly number[] }> {
+  const [B, S] = dims;
+  const mask = attentionMask ?? new BigInt64Array(B * S).fill(1n);
+  const positions = new BigInt64Array(B * S);
+  for (let b = 0; b < B; b++) {
+    let seen = 0n;
+    for (let t = 0; t < S; t++) {
+      const m = mask[b * S + t]!;
+      positions[b * S + t] = m ? seen : 1n; // padded positions: 1, as masked_fill(mask == 0, 1) does
+      seen += m;
+    }
+  }
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor('int64', inputIds, [B, S]),
+    attention_mask: new ort.Tensor('int64', mask, [B, S]),
+    position_ids: new ort.Tensor('int64', positions, [B, S]),
+  };
+  for (let i = 0; i < shape.numLayers; i++) {
+    for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [B, shape.numKvHeads, 0, shape.headDim]);
+  }
+  const out = await session.run(feeds, ['logits']);
+  const logits = out.logits!;
+  return { logits: logits.data as Float32Array, dims: logits.dims };
+}
