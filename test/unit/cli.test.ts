@@ -51,7 +51,7 @@ describe('tuneloop CLI', () => {
     const h = cli('--help');
     assert.equal(h.status, 0);
     assert.match(h.stdout, /usage: tuneloop COMMAND/);
-    assert.match(h.stdout, /\n {2}info {2}describe a Hugging Face checkpoint folder/);
+    assert.match(h.stdout, /\n {2}info +describe a Hugging Face checkpoint folder/);
     assert.match(cli('info', '--help').stdout, /usage: tuneloop info DIR \[--json\]/);
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
     assert.equal(cli('--version').stdout.trim(), pkg.version);

@@ -5,6 +5,7 @@ import { TuneloopError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic';
 import { encodeModel, type ExternalData } from '../onnx/model';
 import { TensorStore } from '../safetensors/checkpoint';
+import { numel } from '../safetensors/dtype';
 import { VERSION } from '../version';
 import { loadModelConfig, type ModelConfig } from './config';
 import { defaultCacheDir, fileSha256, folderBytes } from './cache';
@@ -28,6 +29,8 @@ const COPIED_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens
 
 export interface ExportOptions {
   readonly cacheDir?: string;
+  /** Store weights in onnx/model.onnx_data when they total more than this (default 1.8 GiB; protobuf stops at 2 GiB). */
+  readonly externalDataAboveBytes?: number;
   readonly onProgress?: (message: string) => void;
   readonly signal?: AbortSignal;
 }
@@ -70,8 +73,8 @@ export function exportKey(dir: string, cacheDir = defaultCacheDir()): string {
   }
 }
 
-function keyOf(dir: string, store: TensorStore, cacheDir: string): string {
-  const h = crypto.createHash('sha256').update(`tuneloop-export-${EXPORT_FORMAT}\n`);
+function keyOf(dir: string, store: TensorStore, cacheDir: string, external = false): string {
+  const h = crypto.createHash('sha256').update(`tuneloop-export-${EXPORT_FORMAT}${external ? '-external' : ''}\n`);
   for (const f of sourceFiles(dir, store)) h.update(`${path.basename(f)} ${fileSha256(f, cacheDir)}\n`);
   return h.digest('hex');
 }
@@ -101,7 +104,10 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
   const store = TensorStore.openDir(src);
   try {
     progress('hashing checkpoint');
-    const key = keyOf(src, store, cacheDir);
+    // The graph holds every weight as float32; decide up front whether they go to external data.
+    const fp32Bytes = store.names().reduce((a, n) => a + numel(store.info(n).shape) * 4, 0);
+    const externalData = fp32Bytes > (options.externalDataAboveBytes ?? EXTERNAL_DATA_ABOVE);
+    const key = keyOf(src, store, cacheDir, externalData);
     const exportsDir = path.join(cacheDir, 'exports');
     const target = path.join(exportsDir, `${key.slice(0, 16)}-${cfg.modelType}`);
     if (fs.existsSync(path.join(target, MARKER))) {
@@ -115,7 +121,6 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
       const model = buildDecoderModel(cfg, new WeightReader(cfg, store));
       checkCancelled(options.signal);
       const weightBytes = model.graph.initializers.reduce((a, t) => a + t.data.byteLength, 0);
-      const externalData = weightBytes > EXTERNAL_DATA_ABOVE;
       progress(`writing ONNX (${(weightBytes / 2 ** 20).toFixed(0)} MiB of weights${externalData ? ', external data' : ''})`);
       fs.mkdirSync(path.join(tmp, 'onnx'));
       writeOnnx(path.join(tmp, 'onnx', 'model.onnx'), model, externalData);
