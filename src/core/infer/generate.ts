@@ -81,7 +81,11 @@ let queue: Promise<unknown> = Promise.resolve();
  * every token, so it stops within one.
  */
 export function generate(lm: LoadedModel, prompt: Prompt, params: GenerationParams, callbacks: GenerationCallbacks = {}): Promise<GenerationResult> {
-  validateParams(params);
+  try {
+    validateParams(params);
+  } catch (e) {
+    return Promise.reject(e);
+  }
   const run = queue.then(() => generateNow(lm, prompt, params, callbacks));
   queue = run.catch(() => undefined);
   return run;
@@ -158,14 +162,13 @@ async function generateNow(lm: LoadedModel, prompt: Prompt, params: GenerationPa
   } as unknown as Parameters<typeof lm.model.generate>[0]);
 
   const finished = performance.now();
-  const finalText = tokenizer.decode(generated, { skip_special_tokens: true });
+  // The text is what was streamed: a multi-byte character left incomplete at the end is dropped.
   let finish: FinishReason = 'length';
-  let outText = finalText;
+  let outText = text;
   if (callbacks.signal?.aborted) finish = 'cancelled';
   else if (stopHit !== undefined) {
     finish = 'stop';
-    const at = Math.min(...stops.map((s) => finalText.indexOf(s)).filter((i) => i >= 0));
-    outText = finalText.slice(0, at);
+    outText = text.slice(0, stopHit.index);
   } else if (generated.length > 0 && eos.has(generated.at(-1)!)) finish = 'eos';
   const decodeSeconds = (finished - firstTokenAt) / 1000;
   return {
