@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { TuneloopError } from '../core/errors';
-import { describeIssues, FromWorker, type ErrorInfo, type Params, type RequestMethod, REQUESTS, type Result, type ToWorker } from './protocol';
+import { describeIssues, FromWorker, type ErrorInfo, type Params, type RequestEvent, type RequestMethod, REQUESTS, type Result, type ToWorker } from './protocol';
 
 export class WorkerError extends Error {
   constructor(readonly info: ErrorInfo) {
@@ -11,6 +11,7 @@ export class WorkerError extends Error {
 
 interface Pending {
   method: RequestMethod;
+  onEvent: ((e: RequestEvent) => void) | undefined;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
 }
@@ -34,7 +35,7 @@ export class WorkerClient {
 
   constructor(private readonly options: WorkerClientOptions) {}
 
-  request<M extends RequestMethod>(method: M, params: Params<M>, signal?: AbortSignal): Promise<Result<M>> {
+  request<M extends RequestMethod>(method: M, params: Params<M>, signal?: AbortSignal, onEvent?: (e: RequestEvent) => void): Promise<Result<M>> {
     const checked = REQUESTS[method].params.safeParse(params);
     if (!checked.success) return Promise.reject(new TuneloopError(`invalid params for ${method}: ${describeIssues(checked.error)}`));
     return this.start().then(
@@ -42,7 +43,7 @@ export class WorkerClient {
         new Promise<Result<M>>((resolve, reject) => {
           if (signal?.aborted) return reject(new Error('cancelled'));
           const id = this.nextId++;
-          this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject });
+          this.pending.set(id, { method, onEvent, resolve: resolve as (v: unknown) => void, reject });
           signal?.addEventListener('abort', () => this.post({ kind: 'cancel', id }), { once: true });
           this.post({ kind: 'request', id, method, params: checked.data });
         }),
@@ -82,6 +83,7 @@ export class WorkerClient {
         if (m.kind === 'log') return this.options.onLog?.(m.level, m.message);
         const p = this.pending.get(m.id);
         if (!p) return;
+        if (m.kind === 'event') return p.onEvent?.(m.event);
         this.pending.delete(m.id);
         if (m.kind === 'error') return p.reject(new WorkerError(m.error));
         const result = REQUESTS[p.method].result.safeParse(m.result);

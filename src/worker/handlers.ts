@@ -1,11 +1,27 @@
 import { TuneloopError } from '../core/errors';
 import { describeModelFolder } from '../core/models/describe';
 import { VERSION } from '../core/version';
-import type { Params, RequestMethod, Result } from './protocol';
+import { InProcessInference } from '../core/infer/service';
+import { fetchModel } from '../core/hub';
+import type { Params, RequestEvent, RequestMethod, Result } from './protocol';
+
+export interface HandlerContext {
+  readonly signal: AbortSignal;
+  emit(event: RequestEvent): void;
+}
+
+/** Models live in the worker; the host holds handles. Hub downloads happen only when a request allows them. */
+const inference = new InProcessInference(async (id) => (await fetchModel(id)).dir);
 
 /** What the worker does for each request: one entry per method of the protocol. */
-export const HANDLERS: { [M in RequestMethod]: (params: Params<M>, signal: AbortSignal) => Promise<Result<M>> | Result<M> } = {
+export const HANDLERS: { [M in RequestMethod]: (params: Params<M>, ctx: HandlerContext) => Promise<Result<M>> | Result<M> } = {
   ping: () => ({ pid: process.pid, version: VERSION }),
+  loadModel: ({ source, ...options }, ctx) => inference.load(source, options, { signal: ctx.signal, onProgress: (message) => ctx.emit({ type: 'progress', message }) }),
+  generate: ({ handle, prompt, params }, ctx) => inference.generate(handle, prompt, params, { signal: ctx.signal, onToken: (token) => ctx.emit({ type: 'token', token }) }),
+  unloadModel: async ({ handle }) => {
+    await inference.unload(handle);
+    return {};
+  },
   describeCheckpoint: async ({ dir }) => {
     const { summary, lines } = await describeModelFolder(dir);
     return { architecture: summary.architecture, modelType: summary.config.modelType, parameters: summary.parameters, lines };

@@ -1,4 +1,4 @@
-import { HANDLERS, errorInfo } from './handlers';
+import { errorInfo, type HandlerContext, HANDLERS } from './handlers';
 import { describeIssues, type FromWorker, type RequestMethod, REQUESTS, ToWorker } from './protocol';
 
 /**
@@ -31,8 +31,9 @@ async function handle(message: unknown): Promise<void> {
   const controller = new AbortController();
   running.set(m.id, controller);
   try {
-    const handler = HANDLERS[method] as (p: unknown, s: AbortSignal) => unknown;
-    const result = await handler(params.data, controller.signal);
+    const handler = HANDLERS[method] as (p: unknown, ctx: HandlerContext) => unknown;
+    const id = m.id;
+    const result = await handler(params.data, { signal: controller.signal, emit: (event) => send({ kind: 'event', id, event }) });
     send({ kind: 'result', id: m.id, result });
   } catch (e) {
     send({ kind: 'error', id: m.id, error: errorInfo(e) });

@@ -25,10 +25,55 @@ export const CheckpointDescription = z.object({
 });
 export type CheckpointDescription = z.infer<typeof CheckpointDescription>;
 
+const ChatMessage = z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string() });
+export const PromptSchema = z.union([
+  z.object({ ids: z.array(z.number().int().nonnegative()).readonly() }),
+  z.object({ text: z.string() }),
+  z.object({ messages: z.array(ChatMessage).readonly() }),
+]);
+export const GenerationParamsSchema = z.object({
+  maxTokens: z.number().int().positive(),
+  temperature: z.number().nonnegative().optional(),
+  topK: z.number().int().nonnegative().optional(),
+  topP: z.number().gt(0).lte(1).optional(),
+  repetitionPenalty: z.number().positive().optional(),
+  seed: z.number().int().nonnegative().optional(),
+  stop: z.array(z.string()).readonly().optional(),
+});
+const Token = z.object({ id: z.number().int(), text: z.string(), logprob: z.number() });
+const GenerationResultSchema = z.object({
+  promptIds: z.array(z.number().int()).readonly(),
+  tokens: z.array(Token).readonly(),
+  text: z.string(),
+  finish: z.enum(['eos', 'length', 'stop', 'cancelled']),
+  timeToFirstTokenMs: z.number(),
+  tokensPerSecond: z.number(),
+  seconds: z.number(),
+});
+
 export const REQUESTS = {
   ping: { params: z.object({}), result: z.object({ pid: z.number().int(), version: z.string() }) },
   describeCheckpoint: { params: z.object({ dir: z.string().min(1) }), result: CheckpointDescription },
+  loadModel: {
+    params: z.object({
+      source: z.string().min(1),
+      threads: z.number().int().nonnegative().optional(),
+      cacheDir: z.string().optional(),
+      contextTokens: z.number().int().positive().optional(),
+      allowDownload: z.boolean().optional(),
+    }),
+    result: z.object({ handle: z.string(), dir: z.string(), modelType: z.string() }),
+  },
+  generate: { params: z.object({ handle: z.string(), prompt: PromptSchema, params: GenerationParamsSchema }), result: GenerationResultSchema },
+  unloadModel: { params: z.object({ handle: z.string() }), result: z.object({}) },
 } as const;
+
+/** Events a request streams before its result. */
+export const RequestEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('token'), token: Token }),
+  z.object({ type: z.literal('progress'), message: z.string() }),
+]);
+export type RequestEvent = z.infer<typeof RequestEvent>;
 
 export type RequestMethod = keyof typeof REQUESTS;
 export type Params<M extends RequestMethod> = z.infer<(typeof REQUESTS)[M]['params']>;
@@ -47,6 +92,7 @@ export type ToWorker = z.infer<typeof ToWorker>;
 export const FromWorker = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('ready'), pid: z.number().int() }),
   z.object({ kind: z.literal('result'), id: z.number().int(), result: z.unknown() }),
+  z.object({ kind: z.literal('event'), id: z.number().int(), event: RequestEvent }),
   z.object({ kind: z.literal('error'), id: z.number().int(), error: ErrorInfo }),
   z.object({ kind: z.literal('log'), level: z.enum(['error', 'warn', 'info', 'debug']), message: z.string() }),
 ]);
