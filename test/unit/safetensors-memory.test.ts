@@ -13,6 +13,6 @@ describe('safetensors reader memory', function () {
     assert.equal(r.tensorBytes, 512 * 2 ** 20, 'every byte was read');
     assert.ok(r.ratio <= 1.2, `peak RSS rose by ${(r.ratio * 100).toFixed(1)}% of the file size`);
     // And the check is not vacuous: the tensors really were held in memory.
-    assert.ok(r.ratio >= 0.9, `peak RSS rose by only ${(r.ratio * 100).toFixed(1)}%: was anything read?`);
+    assert.ok(r.ratio >= 0.5, `peak RSS rose by only ${(r.ratio * 100).toFixed(1)}%: was anything read?`);
   });
 });

@@ -134,7 +134,7 @@ async function generateNow(lm: LoadedModel, prompt: Prompt, params: GenerationPa
         const at = text.indexOf(s);
         if (at >= 0 && (stopHit === undefined || at < stopHit.index)) stopHit = { index: at };
       }
-      const token = { id, text: delta, logprob: record.last[0]?.[id] ?? Number.NaN };
+      const token = { id, text: delta, logprob: record.logprob(0, id) };
       tokens.push(token);
       callbacks.onToken?.(token);
     }

@@ -22,24 +22,36 @@ abstract class RowProcessor extends LogitsProcessor {
   }
 }
 
-/** log softmax(row)[i] for every i. */
-export function logSoftmax(row: Row): Float64Array {
+/** log Σ exp(row), computed stably. Indexed loops: this runs over the vocabulary at every token. */
+export function logSumExp(row: Row): number {
   let max = -Infinity;
-  for (const v of row) if (v > max) max = v;
+  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
   let sum = 0;
-  for (const v of row) sum += Math.exp(v - max);
-  const lse = max + Math.log(sum);
-  return Float64Array.from(row, (v) => v - lse);
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
+  return max + Math.log(sum);
 }
 
-/** Keeps the model's log-probabilities of the last step, before any other processor touches them. */
+/** log softmax(row)[i] for every i. */
+export function logSoftmax(row: Row): Float64Array {
+  const lse = logSumExp(row);
+  const out = new Float64Array(row.length);
+  for (let i = 0; i < row.length; i++) out[i] = row[i]! - lse;
+  return out;
+}
+
+/** Keeps the model's logits of the last step, before any other processor touches them. */
 export class RecordLogProbs extends RowProcessor {
-  last: Float64Array[] = [];
+  private last: Float32Array[] = [];
   override _call(inputIds: bigint[][], logits: Tensor): Tensor {
-    this.last = rows(logits).map(logSoftmax);
+    this.last = rows(logits).map((r) => r.slice());
     return logits;
   }
   process(): void {}
+  /** log p(token) at the last step for batch row `b`. */
+  logprob(b: number, token: number): number {
+    const row = this.last[b];
+    return row ? row[token]! - logSumExp(row) : Number.NaN;
+  }
 }
 
 export class RepetitionPenalty extends RowProcessor {

@@ -32,6 +32,8 @@ export class GraphBuilder {
   private readonly outputs: ValueInfo[] = [];
   private readonly names = new Set<string>();
   private readonly constants = new Map<string, Value>();
+  /** Values renamed by `output`; later uses of the old name are redirected. */
+  private readonly renamed = new Map<string, string>();
   private counter = 0;
   private scopeStack: string[] = [];
 
@@ -70,15 +72,27 @@ export class GraphBuilder {
     return { name, dtype };
   }
 
-  /** Mark `v` as a graph output called `name` (an Identity renames it when needed). */
+  /**
+   * Mark `v` as a graph output called `name`. A value made by a node here is renamed in place (no
+   * extra node at run time); an input or initializer gets an Identity.
+   */
   output(v: Value, name: string, dims: readonly Dim[]): void {
-    let src = v;
     if (v.name !== name) {
       this.claim(name);
-      this.nodes.push({ opType: 'Identity', domain: '', name: `${name}/Identity`, inputs: [v.name], outputs: [name], attributes: [] });
-      src = { name, dtype: v.dtype };
+      const producer = this.nodes.findIndex((n) => n.outputs.includes(v.name));
+      const isOutput = this.outputs.some((o) => o.name === v.name);
+      if (producer >= 0 && !isOutput) {
+        const rename = (names: readonly string[]) => names.map((n) => (n === v.name ? name : n));
+        for (let i = producer; i < this.nodes.length; i++) {
+          const n = this.nodes[i]!;
+          this.nodes[i] = { ...n, inputs: rename(n.inputs), outputs: rename(n.outputs) };
+        }
+        this.renamed.set(v.name, name);
+      } else {
+        this.nodes.push({ opType: 'Identity', domain: '', name: `${name}/Identity`, inputs: [v.name], outputs: [name], attributes: [] });
+      }
     }
-    this.outputs.push({ name: src.name, dtype: v.dtype, dims });
+    this.outputs.push({ name, dtype: v.dtype, dims });
   }
 
   /** A named initializer (a weight). */
@@ -120,7 +134,7 @@ export class GraphBuilder {
       opType,
       domain,
       name: `${outputs[0]!.name}/node`,
-      inputs: inputs.map((i) => i?.name ?? ''),
+      inputs: inputs.map((i) => (i ? (this.renamed.get(i.name) ?? i.name) : '')),
       outputs: outputs.map((o) => o.name),
       attributes: Object.entries(attrs).map(([k, v]) => [k, attribute(v)] as const),
     });

@@ -128,11 +128,13 @@ export function applyRope(g: GraphBuilder, x: Value, cos: Value, sin: Value, hea
   return g.add(g.mul(x, cos), g.mul(rotated, sin));
 }
 
-/** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · w. */
+/**
+ * RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · w, written as Pow → ReduceMean → Add → Sqrt →
+ * Div → Mul, the pattern onnxruntime fuses into one SimplifiedLayerNormalization kernel.
+ */
 export function rmsNorm(g: GraphBuilder, x: Value, weight: Value, eps: number): Value {
-  const variance = g.reduceMean(g.mul(x, x), [-1]);
-  const inv = g.reciprocal(g.sqrt(g.add(variance, g.scalarF(eps))));
-  return g.mul(g.mul(x, inv), weight);
+  const variance = g.reduceMean(g.op('Pow', [x, g.scalarF(2)]), [-1]);
+  return g.mul(g.div(x, g.sqrt(g.add(variance, g.scalarF(eps)))), weight);
 }
 
 export function activation(g: GraphBuilder, x: Value, act: ModelConfig['activation']): Value {
