@@ -2,6 +2,9 @@ import { parseArgs } from 'node:util';
 import { describeError, TuneloopError } from '../core/errors';
 import { describeModelFolder } from '../core/models/describe';
 import { CHECK_NAMES, type CheckResult, runGolden } from '../core/golden/run';
+import { defaultCacheDir } from '../core/models/cache';
+import { formatBytes } from '../core/format';
+import { clearExports, listExports } from '../core/models/export';
 import { VERSION } from '../core/version';
 
 /**
@@ -36,6 +39,34 @@ checks that the weights on disk are those the config describes, loads the tokeni
       }
       process.stdout.write(`${dir}\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
       return 0;
+    },
+  },
+  cache: {
+    summary: 'list or clear the exported models in the cache',
+    usage: `tuneloop cache [list|clear] [--key PREFIX] [--cache DIR]
+
+Exports of Hugging Face checkpoints are cached by content hash, so a second run is instant.
+  list            each export: key, model type, size, source checkpoint, date (the default)
+  clear           remove exports (all, or those whose key starts with --key) and partial leftovers
+  --cache DIR     the cache folder (default: $TUNELOOP_CACHE or ~/.cache/tuneloop)`,
+    run(args) {
+      const { values, positionals } = parseArgs({ args, options: { key: { type: 'string' }, cache: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+      if (values.help) return help('cache');
+      const action = positionals[0] ?? 'list';
+      const dir = values.cache ?? defaultCacheDir();
+      if (action === 'list') {
+        const all = listExports(dir);
+        if (all.length === 0) process.stdout.write(`no exports in ${dir}\n`);
+        for (const e of all) process.stdout.write(`${e.key.slice(0, 16)}  ${e.modelType.padEnd(8)} ${formatBytes(e.bytes).padStart(10)}  ${e.created.slice(0, 19)}  ${e.source}\n`);
+        if (all.length > 0) process.stdout.write(`${all.length} export(s), ${formatBytes(all.reduce((a, e) => a + e.bytes, 0))} in ${dir}\n`);
+        return 0;
+      }
+      if (action === 'clear') {
+        const freed = clearExports(dir, values.key);
+        process.stdout.write(`freed ${formatBytes(freed)} in ${dir}\n`);
+        return 0;
+      }
+      throw new UsageError(`unknown action "${action}" (list or clear)`);
     },
   },
   golden: {

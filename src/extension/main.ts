@@ -1,7 +1,10 @@
 import * as vscode from 'vscode';
 import { VERSION } from '../core/version';
 import { WorkerClient, WorkerError } from '../worker/client';
+import { formatBytes } from '../core/format';
+import { clearExports, listExports } from '../core/models/export';
 import { HomeViewProvider } from './homeView';
+import { cacheFolder } from './settings';
 import { Log } from './log';
 
 /**
@@ -35,7 +38,27 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   'tuneloop.trainAdapter': notYet('fine-tuning'),
   'tuneloop.cancelRun': notYet('cancelling runs'),
   'tuneloop.resumeRun': notYet('resuming runs'),
-  'tuneloop.clearCache': notYet('the export cache'),
+  'tuneloop.clearCache': {
+    // Deletes files in the cache folder only; no model runs.
+    needsTrust: false,
+    async run({ log }) {
+      const dir = cacheFolder();
+      const exports = listExports(dir);
+      if (exports.length === 0) {
+        void vscode.window.showInformationMessage(`Tuneloop: no exported models in ${dir}.`);
+        return 0;
+      }
+      const total = exports.reduce((a, e) => a + e.bytes, 0);
+      const all = { label: `$(trash) Clear all ${exports.length} exports (${formatBytes(total)})`, key: undefined as string | undefined };
+      const items = [all, ...exports.map((e) => ({ label: `${e.modelType} ${formatBytes(e.bytes)}`, description: e.source, detail: `exported ${e.created.slice(0, 19).replace('T', ' ')} · ${e.key.slice(0, 16)}`, key: e.key.slice(0, 16) as string | undefined }))];
+      const picked = await vscode.window.showQuickPick(items, { title: `Tuneloop export cache (${dir})`, placeHolder: 'Pick an export to delete, or clear all' });
+      if (!picked) return 0;
+      const freed = clearExports(dir, picked.key);
+      log.info(`export cache: freed ${formatBytes(freed)} in ${dir}`);
+      void vscode.window.showInformationMessage(`Tuneloop: freed ${formatBytes(freed)}.`);
+      return freed;
+    },
+  },
   'tuneloop.showLog': { needsTrust: false, run: ({ log }) => log.show() },
   'tuneloop.describeModel': {
     // Reads config.json and safetensors headers only; nothing is executed.

@@ -64,6 +64,12 @@ describe('bundles', () => {
     });
   }
 
+  it('the extension host bundle stays light: no transformers.js, no onnxruntime (models load in the worker)', () => {
+    const js = fs.readFileSync(path.join(ROOT, 'dist', 'extension.js'), 'utf8');
+    assert.ok(!/require\("onnxruntime-(node|common)"\)/.test(js), 'extension.js loads onnxruntime');
+    assert.ok(!js.includes('@huggingface/transformers') && !js.includes('AutoModelForCausalLM'), 'extension.js bundles transformers.js');
+  });
+
   it('the CLI and worker bundle transformers.js (its version string is inside)', () => {
     const v = lock.packages['node_modules/@huggingface/transformers'].version as string;
     for (const b of ['cli', 'worker']) assert.ok(fs.readFileSync(path.join(ROOT, 'dist', `${b}.js`), 'utf8').includes(v), b);

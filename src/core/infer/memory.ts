@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TuneloopError } from '../errors';
-import { formatBytes } from '../models/describe';
+import { formatBytes } from '../format';
 
 /** Memory the system can give a new process now: MemAvailable on Linux (page cache counts), else free memory. */
 export function availableMemory(): number {

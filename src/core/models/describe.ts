@@ -1,19 +1,9 @@
 import { loadTokenizer, summarizeTokenizer, type TokenizerSummary } from '../infer/tokenizer';
+import { formatBytes } from '../format';
 import type { ModelConfig } from './config';
 import { type CheckpointSummary, inspectCheckpoint } from './inspect';
 
 const int = (n: number) => n.toLocaleString('en-US');
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let u = 0;
-  let v = n;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
-}
 
 function describeRope(cfg: ModelConfig): string {
   if (cfg.positions.type === 'learned') return `learned absolute positions (${int(cfg.maxPositionEmbeddings)})`;
