@@ -38,6 +38,25 @@ describe('tuneloop CLI', () => {
     assert.match(r.stderr, new RegExp(`tuneloop info: error: ${path.join(d, 'config.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: model_type: unsupported architecture "bert"`));
   });
 
+  it('golden --json reports each check; a failing check exits 1', function () {
+    this.timeout(60_000);
+    const cache = tempDir();
+    const ok = cli('golden', path.join(GOLDEN, 'qwen2'), '--json', '--cache', cache);
+    assert.equal(ok.status, 0, ok.stderr);
+    const j = JSON.parse(ok.stdout);
+    assert.equal(j.ok, true);
+    assert.deepEqual(j.checks.map((c: { name: string }) => c.name), ['logits_base', 'greedy_base']);
+    assert.ok(j.checks.every((c: { maxAbsErr: number; tol: number; ok: boolean }) => c.ok && c.maxAbsErr <= c.tol));
+    const d = tempDir();
+    fs.cpSync(path.join(GOLDEN, 'qwen2'), d, { recursive: true });
+    const cfg = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
+    fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({ ...cfg, rms_norm_eps: 0.5 }));
+    const bad = cli('golden', d, '--cache', cache);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stdout, /^FAIL +logits_base +max_abs_err/m);
+    assert.match(bad.stdout, /NOT all 2 checks passed/);
+  });
+
   it('usage errors exit 2; unknown commands too', () => {
     assert.equal(cli('info').status, 2);
     assert.match(cli('info').stderr, /info takes exactly one checkpoint folder/);
