@@ -45,13 +45,13 @@ describe('tuneloop CLI', () => {
     assert.equal(ok.status, 0, ok.stderr);
     const j = JSON.parse(ok.stdout);
     assert.equal(j.ok, true);
-    assert.deepEqual(j.checks.map((c: { name: string }) => c.name), ['logits_base', 'greedy_base']);
+    assert.deepEqual(j.checks.map((c: { name: string }) => c.name), ['logits_base', 'greedy_base', 'logits_lora', 'logits_trained', 'logits_merged_trained', 'greedy_lora']);
     assert.ok(j.checks.every((c: { maxAbsErr: number; tol: number; ok: boolean }) => c.ok && c.maxAbsErr <= c.tol));
     const d = tempDir();
     fs.cpSync(path.join(GOLDEN, 'qwen2'), d, { recursive: true });
     const cfg = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
     fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({ ...cfg, rms_norm_eps: 0.5 }));
-    const bad = cli('golden', d, '--cache', cache);
+    const bad = cli('golden', d, '--cache', cache, '--only', 'logits_base,greedy_base');
     assert.equal(bad.status, 1);
     assert.match(bad.stdout, /^FAIL +logits_base +max_abs_err/m);
     assert.match(bad.stdout, /NOT all 2 checks passed/);

@@ -13,10 +13,10 @@ describe('golden parity (tuneloop golden)', function () {
   const cacheDir = tempDir();
 
   for (const arch of GOLDEN_ARCHS) {
-    it(`${arch}: logits_base and greedy_base pass`, async () => {
+    it(`${arch}: every check passes (base, LoRA unmerged, trained, merged, greedy with the adapter)`, async () => {
       const r = await runGolden(path.join(GOLDEN, arch), { cacheDir, threads: 2 });
       for (const c of r.checks) assert.ok(c.ok, `${c.name}: ${c.maxAbsErr} > ${c.tol} ${c.detail ?? ''}`);
-      assert.deepEqual(r.checks.map((c) => c.name), ['logits_base', 'greedy_base']);
+      assert.deepEqual(r.checks.map((c) => c.name), ['logits_base', 'greedy_base', 'logits_lora', 'logits_trained', 'logits_merged_trained', 'greedy_lora']);
       assert.ok(r.checks[0]!.maxAbsErr < 1e-5, `logits within float32 rounding: ${r.checks[0]!.maxAbsErr}`);
     });
   }

@@ -4,7 +4,13 @@ import { TuneloopError } from '../errors';
 import { generate } from '../infer/generate';
 import { type LoadedModel, loadCausalLM } from '../infer/load';
 import { exportCheckpoint } from '../models/export';
-import { decoderShapeOf, openSession, runDecoderFull } from '../onnx/session';
+import { readAdapter } from '../lora/adapter';
+import { initializerLora } from '../lora/graph';
+import { loadModelConfig } from '../models/config';
+import { buildDecoderModel } from '../models/graph';
+import { WeightReader } from '../models/graph/weights';
+import { encodeModel } from '../onnx/model';
+import { decoderShapeOf, openSession, openSessionFromBytes, runDecoderFull } from '../onnx/session';
 import { TensorStore } from '../safetensors/checkpoint';
 import { toNumbers } from '../safetensors/dtype';
 
@@ -36,6 +42,8 @@ export const TIE_GAP = 4e-4;
 interface GoldenJson {
   greedy_base: number[];
   greedy_gaps_base: number[];
+  greedy_lora: number[];
+  greedy_gaps_lora: number[];
   [key: string]: unknown;
 }
 
@@ -43,6 +51,7 @@ interface GoldenJson {
 class Context {
   private exported: Promise<string> | undefined;
   private loaded: Promise<LoadedModel> | undefined;
+  private readonly merged = new Map<string, Promise<string>>();
   readonly golden: TensorStore;
   readonly json: GoldenJson;
 
@@ -60,6 +69,34 @@ class Context {
   exportDir(): Promise<string> {
     this.exported ??= exportCheckpoint(this.dir, { ...(this.options.cacheDir ? { cacheDir: this.options.cacheDir } : {}), ...(this.options.onProgress ? { onProgress: this.options.onProgress } : {}) }).then((r) => r.dir);
     return this.exported;
+  }
+
+  /** The export with an adapter folder (relative to DIR) merged into the weights. */
+  mergedExportDir(adapter: string): Promise<string> {
+    let p = this.merged.get(adapter);
+    if (!p) {
+      p = exportCheckpoint(this.dir, { adapterDir: path.join(this.dir, adapter), ...(this.options.cacheDir ? { cacheDir: this.options.cacheDir } : {}) }).then((r) => r.dir);
+      this.merged.set(adapter, p);
+    }
+    return p;
+  }
+
+  /** Full-sequence logits of `input_ids` with an adapter kept as separate LoRA branches (PEFT's unmerged forward). */
+  async logitsWithBranches(adapter: string, key = 'input_ids'): Promise<Float32Array> {
+    const cfg = loadModelConfig(this.dir);
+    const store = TensorStore.openDir(this.dir);
+    try {
+      const model = buildDecoderModel(cfg, new WeightReader(cfg, store), { lora: initializerLora(readAdapter(path.join(this.dir, adapter), cfg)) });
+      const session = await openSessionFromBytes(Buffer.concat(encodeModel(model)), this.options.threads);
+      try {
+        const { data, dims } = this.ids(key);
+        return (await runDecoderFull(session, { numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim }, data, dims)).logits;
+      } finally {
+        await session.release();
+      }
+    } finally {
+      store.close();
+    }
   }
 
   model(): Promise<LoadedModel> {
@@ -106,22 +143,8 @@ interface Check {
   run(ctx: Context): Promise<CheckResult>;
 }
 
-const CHECKS: readonly Check[] = [
-  {
-    name: 'logits_base',
-    async run(ctx) {
-      const dir = await ctx.exportDir();
-      const session = await openSession(path.join(dir, 'onnx', 'model.onnx'), ctx.options.threads);
-      try {
-        const { data, dims } = ctx.ids('input_ids');
-        const { logits } = await runDecoderFull(session, decoderShapeOf(dir), data, dims);
-        const err = maxAbsDiff(logits, ctx.golden.readFloat32('logits_base'));
-        return { name: 'logits_base', maxAbsErr: err, tol: LOGITS_TOL, ok: err <= LOGITS_TOL };
-      } finally {
-        await session.release();
-      }
-    },
-  },
+const CHECKS: Check[] = [
+  logitsCheck('logits_base', async (ctx) => exportedLogits(ctx, await ctx.exportDir())),
   {
     name: 'greedy_base',
     async run(ctx) {
@@ -133,6 +156,47 @@ const CHECKS: readonly Check[] = [
     },
   },
 ];
+
+/** A logits check: the reference tensor `name` against what `compute` gives. */
+function logitsCheck(name: string, compute: (ctx: Context) => Promise<Float32Array>): Check {
+  return {
+    name,
+    async run(ctx) {
+      const err = maxAbsDiff(await compute(ctx), ctx.golden.readFloat32(name));
+      return { name, maxAbsErr: err, tol: LOGITS_TOL, ok: err <= LOGITS_TOL };
+    },
+  };
+}
+
+async function exportedLogits(ctx: Context, dir: string): Promise<Float32Array> {
+  const session = await openSession(path.join(dir, 'onnx', 'model.onnx'), ctx.options.threads);
+  try {
+    const { data, dims } = ctx.ids('input_ids');
+    return (await runDecoderFull(session, decoderShapeOf(dir), data, dims)).logits;
+  } finally {
+    await session.release();
+  }
+}
+
+CHECKS.push(
+  logitsCheck('logits_lora', (ctx) => ctx.logitsWithBranches('adapter')),
+  logitsCheck('logits_trained', (ctx) => ctx.logitsWithBranches('adapter_trained')),
+  logitsCheck('logits_merged_trained', async (ctx) => exportedLogits(ctx, await ctx.mergedExportDir('adapter_trained'))),
+  {
+    name: 'greedy_lora',
+    async run(ctx) {
+      const lm = await loadCausalLM(await ctx.mergedExportDir('adapter'), ctx.options.threads ? { threads: ctx.options.threads } : {});
+      try {
+        const prompt = toNumbers('I64', ctx.golden.readBytes('prompt_ids'));
+        const want = ctx.json.greedy_lora;
+        const r = await generate(lm, { ids: prompt }, { maxTokens: want.length - prompt.length });
+        return compareGreedy('greedy_lora', [...prompt, ...r.tokens.map((t) => t.id)], want, ctx.json.greedy_gaps_lora, prompt.length);
+      } finally {
+        await lm.dispose();
+      }
+    },
+  },
+);
 
 export const CHECK_NAMES = CHECKS.map((c) => c.name);
 

@@ -10,6 +10,9 @@ import { VERSION } from '../version';
 import { loadModelConfig, type ModelConfig } from './config';
 import { defaultCacheDir, fileSha256, folderBytes } from './cache';
 import { buildDecoderModel } from './graph';
+import { readAdapter } from '../lora/adapter';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../lora/config';
+import { mergeTransform } from '../lora/graph';
 import { WeightReader } from './graph/weights';
 
 /**
@@ -29,6 +32,8 @@ const COPIED_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens
 
 export interface ExportOptions {
   readonly cacheDir?: string;
+  /** A PEFT adapter folder to merge into the weights (the export is the merged model). */
+  readonly adapterDir?: string;
   /** Store weights in onnx/model.onnx_data when they total more than this (default 1.8 GiB; protobuf stops at 2 GiB). */
   readonly externalDataAboveBytes?: number;
   readonly onProgress?: (message: string) => void;
@@ -47,6 +52,8 @@ export interface ExportManifest {
   readonly tuneloop: string;
   readonly key: string;
   readonly source: string;
+  /** The adapter merged into the weights, if any. */
+  readonly adapter?: string;
   readonly modelType: string;
   readonly created: string;
   readonly externalData: boolean;
@@ -57,10 +64,11 @@ function checkCancelled(signal: AbortSignal | undefined): void {
 }
 
 /** The files whose content defines an export. */
-function sourceFiles(dir: string, store: TensorStore): string[] {
+function sourceFiles(dir: string, store: TensorStore, adapterDir?: string): string[] {
   const files = ['config.json', ...COPIED_FILES].map((f) => path.join(dir, f)).filter((f) => fs.existsSync(f));
   files.push(...store.files.map((f) => f.path));
   if (store.source.endsWith('.index.json')) files.push(store.source);
+  if (adapterDir) files.push(path.join(adapterDir, ADAPTER_CONFIG), path.join(adapterDir, ADAPTER_WEIGHTS));
   return files;
 }
 
@@ -73,9 +81,9 @@ export function exportKey(dir: string, cacheDir = defaultCacheDir()): string {
   }
 }
 
-function keyOf(dir: string, store: TensorStore, cacheDir: string, external = false): string {
-  const h = crypto.createHash('sha256').update(`tuneloop-export-${EXPORT_FORMAT}${external ? '-external' : ''}\n`);
-  for (const f of sourceFiles(dir, store)) h.update(`${path.basename(f)} ${fileSha256(f, cacheDir)}\n`);
+function keyOf(dir: string, store: TensorStore, cacheDir: string, external = false, adapterDir?: string): string {
+  const h = crypto.createHash('sha256').update(`tuneloop-export-${EXPORT_FORMAT}${external ? '-external' : ''}${adapterDir ? '-merged' : ''}\n`);
+  for (const f of sourceFiles(dir, store, adapterDir)) h.update(`${path.basename(f)} ${fileSha256(f, cacheDir)}\n`);
   return h.digest('hex');
 }
 
@@ -107,9 +115,10 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
     // The graph holds every weight as float32; decide up front whether they go to external data.
     const fp32Bytes = store.names().reduce((a, n) => a + numel(store.info(n).shape) * 4, 0);
     const externalData = fp32Bytes > (options.externalDataAboveBytes ?? EXTERNAL_DATA_ABOVE);
-    const key = keyOf(src, store, cacheDir, externalData);
+    const adapter = options.adapterDir ? readAdapter(options.adapterDir, cfg) : undefined;
+    const key = keyOf(src, store, cacheDir, externalData, options.adapterDir);
     const exportsDir = path.join(cacheDir, 'exports');
-    const target = path.join(exportsDir, `${key.slice(0, 16)}-${cfg.modelType}`);
+    const target = path.join(exportsDir, `${key.slice(0, 16)}-${cfg.modelType}${adapter ? '-lora' : ''}`);
     if (fs.existsSync(path.join(target, MARKER))) {
       return { dir: target, cached: true, key, seconds: (Date.now() - started) / 1000 };
     }
@@ -118,7 +127,7 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
     const tmp = fs.mkdtempSync(path.join(exportsDir, '.partial-'));
     try {
       progress('building graph');
-      const model = buildDecoderModel(cfg, new WeightReader(cfg, store));
+      const model = buildDecoderModel(cfg, new WeightReader(cfg, store, adapter ? mergeTransform(cfg, adapter) : undefined));
       checkCancelled(options.signal);
       const weightBytes = model.graph.initializers.reduce((a, t) => a + t.data.byteLength, 0);
       progress(`writing ONNX (${(weightBytes / 2 ** 20).toFixed(0)} MiB of weights${externalData ? ', external data' : ''})`);
@@ -131,7 +140,16 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
         const gen = { bos_token_id: cfg.bosTokenId, eos_token_id: cfg.eosTokenIds.length === 1 ? cfg.eosTokenIds[0] : cfg.eosTokenIds, pad_token_id: cfg.padTokenId };
         fs.writeFileSync(path.join(tmp, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
       }
-      const manifest: ExportManifest = { format: EXPORT_FORMAT, tuneloop: VERSION, key, source: path.resolve(src), modelType: cfg.modelType, created: new Date().toISOString(), externalData };
+      const manifest: ExportManifest = {
+        format: EXPORT_FORMAT,
+        tuneloop: VERSION,
+        key,
+        source: path.resolve(src),
+        ...(options.adapterDir ? { adapter: path.resolve(options.adapterDir) } : {}),
+        modelType: cfg.modelType,
+        created: new Date().toISOString(),
+        externalData,
+      };
       fs.writeFileSync(path.join(tmp, MARKER), JSON.stringify(manifest, null, 2) + '\n');
       checkCancelled(options.signal);
       try {

@@ -27,6 +27,11 @@ export async function openSession(onnxPath: string, threads?: number): Promise<o
   }
 }
 
+/** A session from model bytes held in memory (graphs built for a check, never written to disk). */
+export async function openSessionFromBytes(bytes: Uint8Array, threads?: number): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {});
+}
+
 /**
  * Logits [B, S, V] for a batch with no cache: positions 0..S−1 where the mask is all ones, else
  * positions counted over real tokens (as transformers.js and Hugging Face derive them).

@@ -10,6 +10,31 @@ import type { ModelConfig, RopeConfig } from '../config';
  * d head_dim.
  */
 
+/** A LoRA branch on one linear module: y + scale · (x·Aᵀ)·Bᵀ, with A [r, in] and B [out, r] as PEFT stores them. */
+export interface LoraBranch {
+  readonly a: Value;
+  readonly b: Value;
+  readonly scale: number;
+}
+
+/** Gives the LoRA branch of a module (by Hugging Face module path), or undefined for none. */
+export type LoraProvider = (g: GraphBuilder, module: string) => LoraBranch | undefined;
+
+export interface DecoderOptions {
+  readonly lora?: LoraProvider;
+}
+
+/** y [.., out] plus the module's LoRA branch applied to its input x [.., in], when it has one. */
+export function withLora(g: GraphBuilder, x: Value, y: Value, module: string, lora: LoraProvider | undefined): Value {
+  const branch = lora?.(g, module);
+  if (!branch) return y;
+  return g.scope(`${module}.lora`, () => {
+    const down = g.matmul(x, g.transpose(branch.a, [1, 0])); // [.., r]
+    const up = g.matmul(down, g.transpose(branch.b, [1, 0])); // [.., out]
+    return g.add(y, g.mul(up, g.scalarF(branch.scale)));
+  });
+}
+
 /** The most negative float32: masked scores get this (finite, so a fully masked row is uniform, not NaN). */
 export const MASK_VALUE = -3.4028234663852886e38;
 

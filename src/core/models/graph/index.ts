@@ -4,10 +4,11 @@ import { VERSION } from '../../version';
 import type { Family, ModelConfig } from '../config';
 import { buildGpt2Graph } from './gpt2';
 import { buildLlamaGraph } from './llama';
+import type { DecoderOptions } from './decoder';
 import type { WeightReader } from './weights';
 
 /** One graph builder per architecture family. */
-const BUILDERS: Readonly<Record<Family, (g: GraphBuilder, cfg: ModelConfig, w: WeightReader) => void>> = {
+const BUILDERS: Readonly<Record<Family, (g: GraphBuilder, cfg: ModelConfig, w: WeightReader, options: DecoderOptions) => void>> = {
   llama: buildLlamaGraph,
   mistral: buildLlamaGraph,
   qwen2: buildLlamaGraph,
@@ -16,8 +17,8 @@ const BUILDERS: Readonly<Record<Family, (g: GraphBuilder, cfg: ModelConfig, w: W
 };
 
 /** The inference graph (with KV cache) of a checkpoint, as transformers.js loads it. */
-export function buildDecoderModel(cfg: ModelConfig, weights: WeightReader): ModelDef {
+export function buildDecoderModel(cfg: ModelConfig, weights: WeightReader, options: DecoderOptions = {}): ModelDef {
   const g = new GraphBuilder(`tuneloop-${cfg.modelType}`);
-  BUILDERS[cfg.family](g, cfg, weights);
+  BUILDERS[cfg.family](g, cfg, weights, options);
   return g.model({ producerName: 'tuneloop', producerVersion: VERSION });
 }

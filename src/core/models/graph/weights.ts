@@ -12,6 +12,8 @@ export class WeightReader {
   constructor(
     readonly config: ModelConfig,
     private readonly store: TensorStore,
+    /** Applied to each tensor as read, in its stored layout (merging an adapter, for one). */
+    private readonly transform?: (name: string, data: Float32Array) => Float32Array,
   ) {
     const m = matchWeights(config, store.names());
     const missing = m.missing[0];
@@ -30,9 +32,9 @@ export class WeightReader {
     if (actual.length !== shape.length || actual.some((d, i) => d !== shape[i])) {
       throw new TuneloopError(`has shape [${actual.join(', ')}], expected [${shape.join(', ')}]`, { file: this.store.source, key: name });
     }
-    const data = this.store.readFloat32(this.resolve(name));
     // A view of the read buffer is fine: each read allocates its own buffer.
-    return data;
+    const data = this.store.readFloat32(this.resolve(name));
+    return this.transform ? this.transform(name, data) : data;
   }
 
   /** A `[rows, cols]` matrix transposed to `[cols, rows]` (Hugging Face Linear weights are [out, in]). */
