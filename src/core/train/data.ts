@@ -1,0 +1,245 @@
+import * as fs from 'node:fs';
+import type { PreTrainedTokenizer } from '@huggingface/transformers';
+import { TuneloopError } from '../errors';
+import type { ChatMessage } from '../infer/generate';
+
+/**
+ * Training data: JSONL rows in the formats users bring, turned into token ids and a loss mask.
+ * `mask[t]` is 1 where token t is a target (its prediction counts in the loss), so completion-only
+ * loss, chat assistant turns and padding are all the same mechanism.
+ */
+export type DatasetFormat = 'text' | 'prompt-completion' | 'messages' | 'alpaca';
+
+export interface Example {
+  /** 1-based line in the source file. */
+  readonly line: number;
+  readonly ids: readonly number[];
+  readonly mask: readonly number[];
+}
+
+export interface TokenizeReport {
+  readonly examples: Example[];
+  /** Examples longer than max_seq_len, cut to it. */
+  readonly truncated: number;
+  readonly tokensCut: number;
+}
+
+type Row = Record<string, unknown>;
+
+/** Which keys identify each format; one entry per format. */
+const FORMATS: Readonly<Record<DatasetFormat, { readonly keys: readonly string[]; readonly optional?: readonly string[] }>> = {
+  text: { keys: ['text'] },
+  'prompt-completion': { keys: ['prompt', 'completion'] },
+  messages: { keys: ['messages'] },
+  alpaca: { keys: ['instruction', 'output'], optional: ['input'] },
+};
+
+export function detectFormat(row: Row): DatasetFormat | undefined {
+  const keys = new Set(Object.keys(row));
+  return (Object.keys(FORMATS) as DatasetFormat[]).find((f) => FORMATS[f].keys.every((k) => keys.has(k)));
+}
+
+/** Read JSONL rows; a malformed line is an error naming the file and line (empty lines are allowed). */
+export function readJsonl(file: string): { line: number; row: Row }[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new TuneloopError(`cannot read the dataset: ${(e as NodeJS.ErrnoException).code ?? e}`, { file });
+  }
+  const rows: { line: number; row: Row }[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = i + 1;
+    if (raw.trim() === '') return;
+    let row: unknown;
+    try {
+      row = JSON.parse(raw);
+    } catch (e) {
+      throw new TuneloopError(`not valid JSON: ${(e as Error).message}`, { file, line }, 'each line of a .jsonl file is one JSON object');
+    }
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new TuneloopError('must be a JSON object', { file, line });
+    rows.push({ line, row: row as Row });
+  });
+  if (rows.length === 0) throw new TuneloopError('the dataset has no rows', { file });
+  return rows;
+}
+
+function str(row: Row, key: string, file: string, line: number): string {
+  const v = row[key];
+  if (typeof v !== 'string') throw new TuneloopError(`"${key}" must be a string, found ${v === undefined ? 'nothing' : JSON.stringify(v).slice(0, 40)}`, { file, line });
+  return v;
+}
+
+function messagesOf(row: Row, file: string, line: number): ChatMessage[] {
+  const m = row.messages;
+  if (!Array.isArray(m) || m.length === 0) throw new TuneloopError('"messages" must be a non-empty list', { file, line });
+  return m.map((x, i) => {
+    const o = x as Row;
+    if (typeof o !== 'object' || o === null || !['system', 'user', 'assistant'].includes(o.role as string) || typeof o.content !== 'string') {
+      throw new TuneloopError(`messages[${i}] must be {role: system|user|assistant, content: string}`, { file, line });
+    }
+    return { role: o.role as ChatMessage['role'], content: o.content };
+  });
+}
+
+function chatIds(tok: PreTrainedTokenizer, messages: readonly ChatMessage[], addGenerationPrompt: boolean): number[] {
+  const ids = tok.apply_chat_template(messages as ChatMessage[], { add_generation_prompt: addGenerationPrompt, tokenize: true, return_dict: false, return_tensor: false }) as unknown;
+  return (ids as (number | bigint)[]).map(Number);
+}
+
+/**
+ * Ids and mask for chat messages: the template renders the conversation, and the loss covers each
+ * assistant turn with its end token: the tokens between the conversation so far with the generation
+ * prompt and the conversation including that turn.
+ */
+function tokenizeMessages(tok: PreTrainedTokenizer, messages: readonly ChatMessage[], file: string, line: number): { ids: number[]; mask: number[] } {
+  if (!tok.chat_template) throw new TuneloopError('the tokenizer has no chat template, so "messages" rows cannot be rendered', { file, line }, 'use a model whose tokenizer_config.json has chat_template, or the prompt/completion format');
+  const ids = chatIds(tok, messages, false);
+  const mask = new Array<number>(ids.length).fill(0);
+  messages.forEach((m, k) => {
+    if (m.role !== 'assistant') return;
+    const before = chatIds(tok, messages.slice(0, k), true);
+    const through = chatIds(tok, messages.slice(0, k + 1), false);
+    const prefix = (a: number[], b: number[]) => a.length <= b.length && a.every((x, i) => x === b[i]);
+    if (!prefix(before, through) || !prefix(through, ids)) {
+      throw new TuneloopError(`the chat template does not render message ${k} as a continuation of the ones before`, { file, line }, 'this template cannot mark assistant turns; use the prompt/completion format');
+    }
+    for (let t = before.length; t < through.length; t++) mask[t] = 1;
+  });
+  return { ids, mask };
+}
+
+const ALPACA = (instruction: string, input: string) =>
+  input
+    ? `Below is an instruction that describes a task, paired with an input that provides further context. Write a response that appropriately completes the request.\n\n### Instruction:\n${instruction}\n\n### Input:\n${input}\n\n### Response:\n`
+    : `Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\n${instruction}\n\n### Response:\n`;
+
+export interface TokenizeOptions {
+  readonly format?: DatasetFormat;
+  readonly maxSeqLen: number;
+  /** Loss on the prompt too (default: completion only, where the format has a prompt). */
+  readonly trainOnPrompt?: boolean;
+  readonly eosTokenId: number;
+}
+
+/** Tokenize rows into examples; truncation to max_seq_len is counted, never silent. */
+export function tokenizeRows(tok: PreTrainedTokenizer, rows: readonly { line: number; row: Row }[], file: string, options: TokenizeOptions): TokenizeReport {
+  const format = options.format ?? detectFormat(rows[0]!.row);
+  if (!format) throw new TuneloopError(`cannot tell the format from keys ${JSON.stringify(Object.keys(rows[0]!.row))}`, { file, line: rows[0]!.line }, `rows must have ${Object.values(FORMATS).map((f) => f.keys.join('+')).join(', or ')}`);
+  const examples: Example[] = [];
+  let truncated = 0;
+  let tokensCut = 0;
+  for (const { line, row } of rows) {
+    const missing = FORMATS[format].keys.filter((k) => !(k in row));
+    if (missing.length) throw new TuneloopError(`missing "${missing[0]}" for the ${format} format`, { file, line });
+    let ids: number[];
+    let mask: number[];
+    const promptThenCompletion = (prompt: string, completion: string) => {
+      const p = tok.encode(prompt);
+      const c = [...tok.encode(completion, { add_special_tokens: false }), options.eosTokenId];
+      ids = [...p, ...c];
+      mask = [...p.map(() => (options.trainOnPrompt ? 1 : 0)), ...c.map(() => 1)];
+    };
+    switch (format) {
+      case 'text': {
+        ids = [...tok.encode(str(row, 'text', file, line)), options.eosTokenId];
+        mask = ids.map(() => 1);
+        break;
+      }
+      case 'prompt-completion':
+        promptThenCompletion(str(row, 'prompt', file, line), str(row, 'completion', file, line));
+        break;
+      case 'alpaca': {
+        const input = row.input === undefined ? '' : str(row, 'input', file, line);
+        const instruction = str(row, 'instruction', file, line);
+        const output = str(row, 'output', file, line);
+        if (tok.chat_template) {
+          ({ ids, mask } = tokenizeMessages(tok, [{ role: 'user', content: input ? `${instruction}\n\n${input}` : instruction }, { role: 'assistant', content: output }], file, line));
+        } else promptThenCompletion(ALPACA(instruction, input), output);
+        break;
+      }
+      case 'messages':
+        ({ ids, mask } = tokenizeMessages(tok, messagesOf(row, file, line), file, line));
+        if (options.trainOnPrompt) mask = ids.map(() => 1);
+        break;
+    }
+    if (ids!.length > options.maxSeqLen) {
+      truncated++;
+      tokensCut += ids!.length - options.maxSeqLen;
+      ids = ids!.slice(0, options.maxSeqLen);
+      mask = mask!.slice(0, options.maxSeqLen);
+    }
+    if (!mask!.some((x, t) => x === 1 && t > 0)) {
+      throw new TuneloopError('has no tokens to learn from (after truncation to max_seq_len, nothing of the completion is left)', { file, line }, 'raise max_seq_len or shorten the prompt');
+    }
+    examples.push({ line, ids: ids!, mask: mask! });
+  }
+  return { examples, truncated, tokensCut };
+}
+
+/** A seeded generator (mulberry32): the same seed gives the same shuffle on every machine. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function shuffle<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  const r = seededRandom(seed);
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** Shuffle with `seed`, then hold out a fraction (0 ≤ f < 1) or a count for validation. */
+export function splitTrainValidation<T>(items: readonly T[], validation: number, seed: number): { train: T[]; validation: T[] } {
+  const shuffled = shuffle(items, seed);
+  const n = validation >= 1 ? Math.floor(validation) : Math.round(items.length * validation);
+  if (n >= items.length) throw new TuneloopError(`a validation split of ${validation} leaves no training rows out of ${items.length}`, { key: 'validation_split' });
+  return { train: shuffled.slice(n), validation: shuffled.slice(0, n) };
+}
+
+/** A padded batch: right padding with pad_id; `targets[t]` is ids[t+1] and `weights[t]` says whether it counts. */
+export interface Batch {
+  readonly size: number;
+  readonly length: number;
+  /** [B·S] */
+  readonly inputIds: BigInt64Array;
+  readonly attentionMask: BigInt64Array;
+  readonly targets: BigInt64Array;
+  readonly weights: Float32Array;
+  /** Counted targets in this batch. */
+  readonly counted: number;
+}
+
+export function makeBatch(examples: readonly Example[], padId: number, length = Math.max(...examples.map((e) => e.ids.length))): Batch {
+  const B = examples.length;
+  const S = length;
+  const inputIds = new BigInt64Array(B * S).fill(BigInt(padId));
+  const attentionMask = new BigInt64Array(B * S);
+  const targets = new BigInt64Array(B * S);
+  const weights = new Float32Array(B * S);
+  let counted = 0;
+  examples.forEach((e, b) => {
+    for (let t = 0; t < e.ids.length; t++) {
+      inputIds[b * S + t] = BigInt(e.ids[t]!);
+      attentionMask[b * S + t] = 1n;
+    }
+    for (let t = 0; t + 1 < e.ids.length; t++) {
+      targets[b * S + t] = BigInt(e.ids[t + 1]!);
+      if (e.mask[t + 1] === 1) {
+        weights[b * S + t] = 1;
+        counted++;
+      }
+    }
+  });
+  return { size: B, length: S, inputIds, attentionMask, targets, weights, counted };
+}
