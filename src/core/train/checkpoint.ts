@@ -1,0 +1,93 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TuneloopError } from '../errors';
+import { writeFileAtomic } from '../fs/atomic';
+import { readSafetensors, SafetensorsFile, writeSafetensors } from '../safetensors';
+import { toFloat32 } from '../safetensors/dtype';
+import type { TrainState } from './loop';
+
+/**
+ * A checkpoint folder, `checkpoints/step-N/`: the trainable tensors (a PEFT adapter for LoRA, the
+ * weights for full fine-tuning: the format is the caller's), `optimizer.safetensors` (AdamW's m and v
+ * per tensor) and `state.json` (step; the data position and every random draw derive from the step
+ * and the seed, which are recorded). Written under a temporary name and renamed: a checkpoint is
+ * complete or absent.
+ */
+export interface ParamsFormat {
+  write(dir: string, params: ReadonlyMap<string, Float32Array>): void;
+  read(dir: string): Map<string, Float32Array>;
+}
+
+export interface CheckpointState {
+  readonly format: 1;
+  readonly step: number;
+  readonly seed: number;
+  /** Examples consumed: step × batch size × gradient accumulation. */
+  readonly dataPosition: number;
+}
+
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const STATE_FILE = 'state.json';
+
+export function saveCheckpoint(dir: string, state: TrainState, format: ParamsFormat, meta: { seed: number; examplesPerStep: number }): string {
+  const tmp = `${dir}.partial-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  try {
+    format.write(tmp, state.params);
+    const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Uint8Array }>();
+    for (const [name, m] of state.optimizer.m) tensors.set(`m.${name}`, { dtype: 'F32', shape: [m.length], data: new Uint8Array(m.buffer, m.byteOffset, m.byteLength) });
+    for (const [name, v] of state.optimizer.v) tensors.set(`v.${name}`, { dtype: 'F32', shape: [v.length], data: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });
+    writeSafetensors(path.join(tmp, OPTIMIZER_FILE), tensors, { optimizer: 'adamw', step: String(state.optimizer.step) });
+    const s: CheckpointState = { format: 1, step: state.step, seed: meta.seed, dataPosition: state.step * meta.examplesPerStep };
+    writeFileAtomic(path.join(tmp, STATE_FILE), JSON.stringify(s, null, 2) + '\n');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+    return dir;
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export function loadCheckpoint(dir: string, format: ParamsFormat): { state: TrainState; meta: CheckpointState } {
+  const stateFile = path.join(dir, STATE_FILE);
+  if (!fs.existsSync(stateFile)) throw new TuneloopError('not a checkpoint (no state.json)', { file: dir }, 'pick a folder under the run\'s checkpoints/');
+  const meta = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as CheckpointState;
+  if (meta.format !== 1 || !Number.isInteger(meta.step)) throw new TuneloopError('unknown checkpoint format', { file: stateFile });
+  const params = format.read(dir);
+  const opt = readSafetensors(path.join(dir, OPTIMIZER_FILE));
+  const m = new Map<string, Float32Array>();
+  const v = new Map<string, Float32Array>();
+  for (const [key, t] of opt) {
+    const target = key.startsWith('m.') ? m : key.startsWith('v.') ? v : undefined;
+    if (!target) throw new TuneloopError('unexpected optimizer tensor', { file: path.join(dir, OPTIMIZER_FILE), key });
+    target.set(key.slice(2), toFloat32(t.dtype, t.data).slice());
+  }
+  for (const name of params.keys()) {
+    if (!m.has(name) || !v.has(name)) throw new TuneloopError(`optimizer state lacks "${name}"`, { file: path.join(dir, OPTIMIZER_FILE) }, 'the checkpoint is incomplete');
+  }
+  const optimizerStep = readOptimizerStep(path.join(dir, OPTIMIZER_FILE));
+  return { state: { step: meta.step, params, optimizer: { step: optimizerStep, m, v } }, meta };
+}
+
+/** AdamW's step count (for bias correction), kept in the optimizer file's metadata. */
+function readOptimizerStep(file: string): number {
+  const f = SafetensorsFile.open(file);
+  try {
+    return Number(f.metadata?.step ?? 0);
+  } finally {
+    f.close();
+  }
+}
+
+/** A plain safetensors file of the tensors (used for full fine-tuning state and in tests). */
+export const SAFETENSORS_PARAMS: ParamsFormat = {
+  write(dir, params) {
+    const t = new Map([...params].map(([k, p]) => [k, { dtype: 'F32' as const, shape: [p.length], data: new Uint8Array(p.buffer, p.byteOffset, p.byteLength) }]));
+    writeSafetensors(path.join(dir, 'params.safetensors'), t);
+  },
+  read(dir) {
+    return new Map([...readSafetensors(path.join(dir, 'params.safetensors'))].map(([k, t]) => [k, toFloat32(t.dtype, t.data).slice()]));
+  },
+};

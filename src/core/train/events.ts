@@ -1,0 +1,120 @@
+import * as fs from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * A run's events.jsonl: one JSON event per line, appended and flushed as it happens. It is the source
+ * of truth that the trainer writes and that the panel, the CLI and a reloaded window read; this
+ * schema is checked on every line read.
+ */
+export const RunEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('started'), time: z.string(), pid: z.number().int(), totalSteps: z.number().int(), resumedFrom: z.number().int().optional(), trainExamples: z.number().int(), validationExamples: z.number().int() }),
+  z.object({
+    type: z.literal('step'),
+    time: z.string(),
+    step: z.number().int(),
+    loss: z.number(),
+    lr: z.number(),
+    gradNorm: z.number(),
+    tokensPerSecond: z.number(),
+    etaSeconds: z.number(),
+  }),
+  z.object({ type: z.literal('eval'), time: z.string(), step: z.number().int(), loss: z.number() }),
+  z.object({ type: z.literal('checkpoint'), time: z.string(), step: z.number().int(), path: z.string() }),
+  z.object({ type: z.literal('sample'), time: z.string(), step: z.number().int(), prompt: z.string(), output: z.string() }),
+  z.object({ type: z.literal('log'), time: z.string(), level: z.enum(['info', 'warn']), message: z.string() }),
+  z.object({ type: z.literal('done'), time: z.string(), step: z.number().int(), adapter: z.string() }),
+  z.object({ type: z.literal('cancelled'), time: z.string(), step: z.number().int(), checkpoint: z.string() }),
+  z.object({ type: z.literal('failed'), time: z.string(), message: z.string(), stderr: z.string().optional() }),
+]);
+export type RunEvent = z.infer<typeof RunEvent>;
+type Payload<E> = E extends unknown ? Omit<E, 'time'> : never;
+export type RunEventPayload = Payload<RunEvent>;
+
+export const TERMINAL: ReadonlySet<RunEvent['type']> = new Set(['done', 'cancelled', 'failed']);
+
+/** Appends events, each flushed to disk before `append` returns, so that nothing written is lost. */
+export class EventWriter {
+  private readonly fd: number;
+
+  constructor(readonly file: string) {
+    this.fd = fs.openSync(file, 'a');
+  }
+
+  append(e: RunEventPayload): RunEvent {
+    const event = { ...e, time: new Date().toISOString() } as RunEvent;
+    fs.writeSync(this.fd, JSON.stringify(event) + '\n');
+    fs.fsyncSync(this.fd);
+    return event;
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+}
+
+/**
+ * Reads events from a byte offset: complete lines only (a line still being written is left for the
+ * next read). An invalid line is reported, not skipped silently.
+ */
+export function readEvents(file: string, offset = 0): { events: RunEvent[]; offset: number; invalid: { line: string; why: string }[] } {
+  if (!fs.existsSync(file)) return { events: [], offset, invalid: [] };
+  const size = fs.statSync(file).size;
+  if (size <= offset) return { events: [], offset, invalid: [] };
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.alloc(size - offset);
+  try {
+    fs.readSync(fd, buf, 0, buf.length, offset);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const text = buf.toString('utf8');
+  const end = text.lastIndexOf('\n');
+  if (end < 0) return { events: [], offset, invalid: [] };
+  const events: RunEvent[] = [];
+  const invalid: { line: string; why: string }[] = [];
+  for (const line of text.slice(0, end).split('\n')) {
+    if (!line.trim()) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch (e) {
+      invalid.push({ line, why: (e as Error).message });
+      continue;
+    }
+    const r = RunEvent.safeParse(parsed);
+    if (r.success) events.push(r.data);
+    else invalid.push({ line, why: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+  }
+  return { events, offset: offset + Buffer.byteLength(text.slice(0, end + 1), 'utf8'), invalid };
+}
+
+/**
+ * Follow a run from another process: calls `onEvent` for every event already written and every event
+ * appended after, until a terminal event, the signal, or the owner dying without one (then it
+ * reports a failure itself, reading the owner's pid from the lock).
+ */
+export async function followEvents(file: string, onEvent: (e: RunEvent) => void, options: { signal?: AbortSignal; pollMs?: number; isOwnerAlive?: () => boolean } = {}): Promise<RunEvent | undefined> {
+  let offset = 0;
+  const poll = options.pollMs ?? 100;
+  for (;;) {
+    const r = readEvents(file, offset);
+    offset = r.offset;
+    for (const e of r.events) {
+      onEvent(e);
+      if (TERMINAL.has(e.type)) return e;
+    }
+    if (options.signal?.aborted) return undefined;
+    if (options.isOwnerAlive && !options.isOwnerAlive()) {
+      // One more read: the owner may have written its last event just before exiting.
+      const last = readEvents(file, offset);
+      for (const e of last.events) {
+        onEvent(e);
+        if (TERMINAL.has(e.type)) return e;
+      }
+      const failed: RunEvent = { type: 'failed', time: new Date().toISOString(), message: 'the trainer process ended without finishing the run' };
+      onEvent(failed);
+      return failed;
+    }
+    await new Promise((res) => setTimeout(res, poll));
+  }
+}
