@@ -1,0 +1,97 @@
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { followEvents, type RunEvent } from '../../src/core/train/events';
+import { acquireLock, createRunDir, EVENTS, inspectRun, isProcessAlive, launchDetached, listRuns, ownerAlive, readLock, requestCancel } from '../../src/core/train/run';
+import { ROOT, tempDir } from '../helpers';
+
+/**
+ * Process mechanics of runs with a stand-in trainer (a few lines of Node that write events the way
+ * the trainer does): detached launch, following from another process, cancellation, crash records.
+ */
+const FAKE = `
+const fs = require('fs'), path = require('path');
+const dir = process.cwd(), mode = process.argv[2];
+fs.writeFileSync(path.join(dir, 'owner.lock'), JSON.stringify({ pid: process.pid, host: require('os').hostname(), started: new Date().toISOString() }));
+const ev = (e) => fs.appendFileSync(path.join(dir, 'events.jsonl'), JSON.stringify({ ...e, time: new Date().toISOString() }) + '\\n');
+ev({ type: 'started', pid: process.pid, totalSteps: 20, trainExamples: 4, validationExamples: 0 });
+let step = 0;
+process.on('SIGTERM', () => { ev({ type: 'cancelled', step, checkpoint: 'checkpoints/step-' + step }); fs.rmSync(path.join(dir, 'owner.lock')); process.exit(0); });
+const t = setInterval(() => {
+  step++;
+  ev({ type: 'step', step, loss: 5 - step / 10, lr: 0.001, gradNorm: 1, tokensPerSecond: 100, etaSeconds: 1 });
+  if (mode === 'crash' && step === 3) { process.stderr.write('RangeError: out of memory in the step graph\\n'); process.exit(3); }
+  if (step === 20) { clearInterval(t); ev({ type: 'done', step, adapter: 'adapter' }); fs.rmSync(path.join(dir, 'owner.lock')); }
+}, ${'${DELAY}'});
+`;
+
+function fakeTrainer(delayMs: number): string {
+  const f = path.join(tempDir(), 'fake-trainer.js');
+  fs.writeFileSync(f, FAKE.replace('${DELAY}', String(delayMs)));
+  return f;
+}
+
+async function waitFor(what: string, probe: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!probe()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('run folders and the trainer process', function () {
+  this.timeout(30_000);
+
+  it('names runs by UTC time and recipe, never reusing a folder', () => {
+    const runs = tempDir();
+    const now = new Date('2026-11-28T09:08:07.123Z');
+    const a = createRunDir(runs, 'support tone', now);
+    const b = createRunDir(runs, 'support tone', now);
+    assert.equal(path.basename(a), '20261128T090807Z-support-tone');
+    assert.equal(path.basename(b), '20261128T090807Z-support-tone-1');
+  });
+
+  it('a detached trainer outlives the process that started it, and a second process follows it to the end', async () => {
+    const runs = tempDir();
+    const dir = createRunDir(runs, 'detached');
+    const entry = fakeTrainer(40);
+    // The launcher is a separate Node process that starts the trainer and exits at once.
+    const launcher = spawnSync(process.execPath, ['-e', `const {launchDetached} = require(${JSON.stringify(path.join(ROOT, 'out/src/core/train/run.js'))}); console.log(launchDetached(${JSON.stringify(entry)}, [], ${JSON.stringify(dir)}));`], { encoding: 'utf8' });
+    assert.equal(launcher.status, 0, launcher.stderr);
+    const pid = Number(launcher.stdout.trim());
+    await waitFor('the lock', () => readLock(dir)?.pid === pid);
+    assert.ok(isProcessAlive(pid), 'the trainer is alive after its launcher exited');
+    const seen: RunEvent[] = [];
+    const last = await followEvents(path.join(dir, EVENTS), (e) => seen.push(e), { pollMs: 20, isOwnerAlive: () => ownerAlive(dir) });
+    assert.equal(last?.type, 'done');
+    assert.equal(seen.filter((e) => e.type === 'step').length, 20);
+    const summary = listRuns(runs)[0]!;
+    assert.deepEqual([summary.state, summary.lastStep, summary.totalSteps], ['done', 20, 20]);
+  });
+
+  it('cancels a running trainer', async () => {
+    const dir = createRunDir(tempDir(), 'cancel');
+    const pid = launchDetached(fakeTrainer(50), [], dir);
+    await waitFor('a few steps', () => inspectRun(dir).lastStep >= 2);
+    assert.equal(requestCancel(dir), true);
+    await waitFor('the trainer to exit', () => !isProcessAlive(pid));
+    const s = inspectRun(dir);
+    assert.equal(s.state, 'cancelled');
+    assert.ok(s.lastStep < 20);
+  });
+
+  it('records a crash with the tail of its stderr, and refuses a second owner while one is alive', async () => {
+    const dir = createRunDir(tempDir(), 'crash');
+    const pid = launchDetached(fakeTrainer(20), ['crash'], dir);
+    await waitFor('the lock', () => readLock(dir)?.pid === pid);
+    if (isProcessAlive(pid)) assert.throws(() => acquireLock(dir), /owned by process/);
+    await waitFor('the crash', () => !isProcessAlive(pid));
+    const s = inspectRun(dir);
+    assert.equal(s.state, 'failed');
+    const failed = s.events.at(-1)!;
+    assert.ok(failed.type === 'failed' && failed.stderr?.includes('out of memory in the step graph'));
+    assert.equal(s.lastStep, 3, 'the steps written before the crash are kept');
+    acquireLock(dir); // the owner is dead: the run can be taken over (to resume it)
+  });
+});
