@@ -1,5 +1,6 @@
 import type { GraphBuilder, Value } from '../../onnx/builder';
 import type { ModelConfig, RopeConfig } from '../config';
+import { bytes, concatColumns, transpose, type WeightReader } from './weights';
 
 /**
  * What every causal decoder graph shares: the inputs and outputs transformers.js feeds and reads
@@ -22,6 +23,71 @@ export type LoraProvider = (g: GraphBuilder, module: string) => LoraBranch | und
 
 export interface DecoderOptions {
   readonly lora?: LoraProvider;
+  /**
+   * Inference graphs (the default) read and return a KV cache; training graphs have none and fixed
+   * [batch, seq] inputs, so that every tensor has a static shape for differentiation.
+   */
+  readonly training?: { readonly batch: number; readonly seq: number };
+  /** Every weight a graph input in its stored layout (full fine-tuning), rather than an initializer. */
+  readonly weightsAsInputs?: boolean;
+}
+
+/**
+ * Weights for a graph: initializers read from the checkpoint (frozen), or graph inputs of the same
+ * name and layout (trainable, fed by the caller). Frozen projections that read the same input are
+ * fused into one MatMul with the weights transposed to [in, out] and concatenated, since onnxruntime
+ * pre-packs a constant second MatMul operand; trainable ones stay separate so that each gradient is
+ * the tensor's own.
+ */
+export class Params {
+  constructor(
+    private readonly g: GraphBuilder,
+    private readonly w: WeightReader,
+    private readonly asInputs: boolean,
+  ) {}
+
+  get(name: string, shape: number[]): Value {
+    return this.asInputs ? this.g.input(name, 'float32', shape) : this.g.initializer(name, 'float32', shape, bytes(this.w.f32(name, shape)));
+  }
+
+  /**
+   * Linear layers `modules` (Hugging Face Linear weights [out, in]) over the same input x [.., in]:
+   * their outputs, in order, each with its LoRA branch when it has one.
+   */
+  linears(x: Value, inF: number, modules: readonly { readonly name: string; readonly out: number }[], bias: boolean, lora: LoraProvider | undefined): Value[] {
+    const g = this.g;
+    let outs: Value[];
+    if (this.asInputs) {
+      outs = modules.map((m) => {
+        const y = g.matmul(x, g.transpose(this.get(`${m.name}.weight`, [m.out, inF]), [1, 0]));
+        return bias ? g.add(y, this.get(`${m.name}.bias`, [m.out])) : y;
+      });
+    } else {
+      const widths = modules.map((m) => m.out);
+      const total = widths.reduce((a, b) => a + b, 0);
+      const fusedName = modules.length === 1 ? `${modules[0]!.name}.weight_t` : `${commonPrefix(modules.map((m) => m.name))}fused_${modules.map((m) => m.name.split('.').at(-1)).join('_')}.weight_t`;
+      const W = concatColumns(modules.map((m) => transpose(this.w.f32(`${m.name}.weight`, [m.out, inF]), m.out, inF)), inF, widths);
+      let y = g.matmul(x, g.initializer(fusedName, 'float32', [inF, total], bytes(W))); // [.., Σ out]
+      if (bias) {
+        const b = new Float32Array(total);
+        let off = 0;
+        modules.forEach((m) => {
+          b.set(this.w.f32(`${m.name}.bias`, [m.out]), off);
+          off += m.out;
+        });
+        y = g.add(y, g.initializer(fusedName.replace(/weight_t$/, 'bias'), 'float32', [total], bytes(b)));
+      }
+      outs = modules.length === 1 ? [y] : g.split(y, -1, widths);
+    }
+    return outs.map((y, k) => withLora(g, x, y, modules[k]!.name, lora));
+  }
+}
+
+function commonPrefix(names: readonly string[]): string {
+  const first = names[0]!;
+  let n = first.lastIndexOf('.') + 1;
+  while (n > 0 && !names.every((x) => x.startsWith(first.slice(0, n)))) n = first.lastIndexOf('.', n - 2) + 1;
+  return first.slice(0, n);
 }
 
 /** y [.., out] plus the module's LoRA branch applied to its input x [.., in], when it has one. */
@@ -45,11 +111,18 @@ export interface DecoderInputs {
   readonly attentionMask: Value;
   /** [B, S] int64 */
   readonly positionIds: Value;
-  /** Per layer: [B, kvH, P, d] float32 */
+  /** Per layer: [B, kvH, P, d] float32; empty for training graphs, which have no cache. */
   readonly past: readonly { readonly key: Value; readonly value: Value }[];
 }
 
-export function declareDecoderInputs(g: GraphBuilder, cfg: ModelConfig): DecoderInputs {
+export function declareDecoderInputs(g: GraphBuilder, cfg: ModelConfig, options: DecoderOptions = {}): DecoderInputs {
+  const t = options.training;
+  if (t) {
+    const inputIds = g.input('input_ids', 'int64', [t.batch, t.seq]);
+    const attentionMask = g.input('attention_mask', 'int64', [t.batch, t.seq]);
+    const positionIds = g.input('position_ids', 'int64', [t.batch, t.seq]);
+    return { inputIds, attentionMask, positionIds, past: [] };
+  }
   // transformers.js requires the batch dimension to be named exactly batch_size.
   const inputIds = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const attentionMask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
@@ -61,7 +134,11 @@ export function declareDecoderInputs(g: GraphBuilder, cfg: ModelConfig): Decoder
   return { inputIds, attentionMask, positionIds, past };
 }
 
-export function declareDecoderOutputs(g: GraphBuilder, cfg: ModelConfig, logits: Value, present: readonly { key: Value; value: Value }[]): void {
+export function declareDecoderOutputs(g: GraphBuilder, cfg: ModelConfig, logits: Value, present: readonly { key: Value; value: Value }[], options: DecoderOptions = {}): void {
+  if (options.training) {
+    g.output(logits, 'logits', [options.training.batch, options.training.seq, cfg.vocabSize]);
+    return;
+  }
   g.output(logits, 'logits', ['batch_size', 'sequence_length', cfg.vocabSize]);
   present.forEach((p, i) => {
     g.output(p.key, `present.${i}.key`, ['batch_size', cfg.numKvHeads, 'total_sequence_length', cfg.headDim]);
@@ -79,7 +156,7 @@ export function attentionMasks(g: GraphBuilder, io: DecoderInputs, cfg: ModelCon
   return g.scope('mask', () => {
     const zero = g.scalarI(0);
     const one = g.scalarI(1);
-    const past = g.squeeze(g.dim(io.past[0]!.key, 2), [0]); // P, scalar
+    const past = io.past[0] ? g.squeeze(g.dim(io.past[0].key, 2), [0]) : zero; // P, scalar
     const total = g.squeeze(g.dim(io.attentionMask, 1), [0]); // T, scalar
     const kvIdx = g.unsqueeze(g.range(zero, total, one), [0]); // [1, T]
     const qIdx = g.unsqueeze(g.range(past, total, one), [1]); // [S, 1]
@@ -187,7 +264,8 @@ export interface AttentionArgs {
   readonly q: Value;
   readonly k: Value;
   readonly v: Value;
-  readonly past: { readonly key: Value; readonly value: Value };
+  /** The layer's cache; absent in training graphs. */
+  readonly past: { readonly key: Value; readonly value: Value } | undefined;
   /** [B, 1, S, T] bool */
   readonly mask: Value;
   readonly rope?: { readonly cos: Value; readonly sin: Value };
@@ -217,8 +295,8 @@ export function attention(g: GraphBuilder, a: AttentionArgs): { out: Value; pres
     q = applyRope(g, q, a.rope.cos, a.rope.sin, d);
     k = applyRope(g, k, a.rope.cos, a.rope.sin, d);
   }
-  const key = g.concat([a.past.key, k], 2); // [B, kvH, T, d]
-  const value = g.concat([a.past.value, v], 2); // [B, kvH, T, d]
+  const key = a.past ? g.concat([a.past.key, k], 2) : k; // [B, kvH, T, d]
+  const value = a.past ? g.concat([a.past.value, v], 2) : v; // [B, kvH, T, d]
 
   const qGroups = g.reshape(q, [0, kvH, -1, d]); // [B, kvH, rep·S, d]
   const scores = g.matmul(qGroups, g.transpose(key, [0, 1, 3, 2])); // [B, kvH, rep·S, T]
@@ -231,7 +309,8 @@ export function attention(g: GraphBuilder, a: AttentionArgs): { out: Value; pres
 }
 
 /** logits [B, S, V] = x [B, S, H] · Eᵀ with E [V, H] kept as stored (a tied embedding is not copied). */
-export function headFromRows(g: GraphBuilder, x: Value, table: Value, io: DecoderInputs, vocab: number, hidden: number): Value {
+export function headFromRows(g: GraphBuilder, x: Value, table: Value, io: DecoderInputs, vocab: number, hidden: number, options: DecoderOptions = {}): Value {
+  if (options.training) return g.matmul(x, g.transpose(table, [1, 0])); // static shapes: plain MatMul
   const flat = g.reshape(x, [-1, hidden]); // [B·S, H]
   const logits = g.gemmTransB(flat, table); // [B·S, V]
   return g.reshape(logits, g.concat([g.shape(io.inputIds), g.i64(vocab)], 0));

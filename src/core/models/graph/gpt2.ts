@@ -1,7 +1,7 @@
 import type { GraphBuilder, Value } from '../../onnx/builder';
 import type { ModelConfig } from '../config';
-import { activation, attention, attentionMasks, declareDecoderInputs, declareDecoderOutputs, type DecoderOptions, headFromRows, withLora } from './decoder';
-import { bytes, type WeightReader } from './weights';
+import { activation, attention, attentionMasks, declareDecoderInputs, declareDecoderOutputs, type DecoderOptions, headFromRows, Params, withLora } from './decoder';
+import type { WeightReader } from './weights';
 
 /**
  * GPT-2: learned absolute positions, pre-LayerNorm blocks, fused q/k/v (`c_attn`), and Conv1D
@@ -10,11 +10,14 @@ import { bytes, type WeightReader } from './weights';
 export function buildGpt2Graph(g: GraphBuilder, cfg: ModelConfig, w: WeightReader, options: DecoderOptions = {}): void {
   const lora = options.lora;
   const { hiddenSize: H, intermediateSize: I, vocabSize: V } = cfg;
-  const io = declareDecoderInputs(g, cfg);
-  const f32 = (name: string, shape: number[]) => g.initializer(name, 'float32', shape, bytes(w.f32(name, shape)));
+  const io = declareDecoderInputs(g, cfg, options);
+  const params = new Params(g, w, options.weightsAsInputs === true);
+  /** Conv1D: y = x·W + b with W [in, out]; the LoRA branch as on any linear. */
+  const conv = (x: Value, name: string, inF: number, outF: number) =>
+    withLora(g, x, g.add(g.matmul(x, params.get(`${name}.weight`, [inF, outF])), params.get(`${name}.bias`, [outF])), name, lora);
 
-  const wte = f32('transformer.wte.weight', [V, H]);
-  const wpe = f32('transformer.wpe.weight', [cfg.maxPositionEmbeddings, H]);
+  const wte = params.get('transformer.wte.weight', [V, H]);
+  const wpe = params.get('transformer.wpe.weight', [cfg.maxPositionEmbeddings, H]);
   let x = g.add(g.gather(wte, io.inputIds), g.gather(wpe, io.positionIds)); // [B, S, H]
   const maskFor = attentionMasks(g, io, cfg);
   const present: { key: Value; value: Value }[] = [];
@@ -23,21 +26,18 @@ export function buildGpt2Graph(g: GraphBuilder, cfg: ModelConfig, w: WeightReade
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `transformer.h.${i}`;
     x = g.scope(`h.${i}`, () => {
-      const h = g.layerNorm(x, f32(`${p}.ln_1.weight`, [H]), f32(`${p}.ln_1.bias`, [H]), eps);
-      const qkv = withLora(g, h, g.add(g.matmul(h, f32(`${p}.attn.c_attn.weight`, [H, 3 * H])), f32(`${p}.attn.c_attn.bias`, [3 * H])), `${p}.attn.c_attn`, lora); // [B, S, 3H]
+      const h = g.layerNorm(x, params.get(`${p}.ln_1.weight`, [H]), params.get(`${p}.ln_1.bias`, [H]), eps);
+      const qkv = conv(h, `${p}.attn.c_attn`, H, 3 * H); // [B, S, 3H]
       const [q, k, v] = g.split(qkv, 2, [H, H, H]);
-      const att = attention(g, { cfg, layer: i, q: q!, k: k!, v: v!, past: io.past[i]!, mask: maskFor(i) });
+      const att = attention(g, { cfg, layer: i, q: q!, k: k!, v: v!, past: io.past[i], mask: maskFor(i) });
       present.push(att.present);
-      const o = withLora(g, att.out, g.add(g.matmul(att.out, f32(`${p}.attn.c_proj.weight`, [H, H])), f32(`${p}.attn.c_proj.bias`, [H])), `${p}.attn.c_proj`, lora);
-      const r = g.add(x, o);
-      const h2 = g.layerNorm(r, f32(`${p}.ln_2.weight`, [H]), f32(`${p}.ln_2.bias`, [H]), eps);
-      const fc = withLora(g, h2, g.add(g.matmul(h2, f32(`${p}.mlp.c_fc.weight`, [H, I])), f32(`${p}.mlp.c_fc.bias`, [I])), `${p}.mlp.c_fc`, lora);
-      const act = activation(g, fc, cfg.activation);
-      const proj = withLora(g, act, g.add(g.matmul(act, f32(`${p}.mlp.c_proj.weight`, [I, H])), f32(`${p}.mlp.c_proj.bias`, [H])), `${p}.mlp.c_proj`, lora);
-      return g.add(r, proj);
+      const r = g.add(x, conv(att.out, `${p}.attn.c_proj`, H, H));
+      const h2 = g.layerNorm(r, params.get(`${p}.ln_2.weight`, [H]), params.get(`${p}.ln_2.bias`, [H]), eps);
+      const act = activation(g, conv(h2, `${p}.mlp.c_fc`, H, I), cfg.activation); // [B, S, I]
+      return g.add(r, conv(act, `${p}.mlp.c_proj`, I, H));
     });
   }
-  const normed = g.layerNorm(x, f32('transformer.ln_f.weight', [H]), f32('transformer.ln_f.bias', [H]), eps);
-  const table = cfg.tieWordEmbeddings ? wte : f32('lm_head.weight', [V, H]);
-  declareDecoderOutputs(g, cfg, withLora(g, normed, headFromRows(g, normed, table, io, V, H), 'lm_head', lora), present);
+  const normed = g.layerNorm(x, params.get('transformer.ln_f.weight', [H]), params.get('transformer.ln_f.bias', [H]), eps);
+  const table = cfg.tieWordEmbeddings ? wte : params.get('lm_head.weight', [V, H]);
+  declareDecoderOutputs(g, cfg, withLora(g, normed, headFromRows(g, normed, table, io, V, H, options), 'lm_head', lora), present, options);
 }
