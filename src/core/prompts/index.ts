@@ -1,0 +1,16 @@
+/**
+ * Prompt files (`*.prompt.yml`, compatible with GitHub Models): parse and validate, render through a
+ * model's chat template, run evaluators, check files for the CLI, and position facts for the
+ * editor. No `vscode` import: the extension, the CLI and the tests share all of it.
+ */
+export * from './types';
+export { parsePrompt, placeholders, renderTemplate, variableNames, valueText, type Placeholder } from './parse';
+export { renderMessages, renderChat, renderForModel, type ChatMessage, type ModelInput, type RenderedChat, type Variables } from './render';
+export { evaluate, evaluateOne, casePassed, passRate, type EvaluationResult } from './evaluate';
+export { checkFiles, findPromptFiles, formatDiagnostic, countDiagnostics, PROMPT_FILE } from './check';
+export { positionInfo, type PositionInfo } from './position';
+export { templateVariables, testVariables, valuesOf, type CaseValue } from './variables';
+export { keysAt, keyDoc, valuesAt, placeOf, KEY_DOCS, GITHUB_JUDGES, type KeyPath } from './schema';
+export { hostedModel, type HostedModel } from './hosted';
+export { validateJson, checkSchema, type SchemaViolation } from './json-schema';
+export { suggest, editDistance } from './suggest';

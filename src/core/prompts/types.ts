@@ -1,0 +1,170 @@
+/**
+ * Prompt files (`NAME.prompt.yml` / `NAME.prompt.yaml`): the format of GitHub Models prompt files
+ * (`github/gh-models`), which Tuneloop reads unchanged, plus a few optional Tuneloop keys (marked
+ * below). A file written for GitHub stays valid here; a file using Tuneloop's keys is still
+ * readable by GitHub, which ignores keys it does not know.
+ */
+
+/** A place in the source text: 0-based offsets and 1-based lines and columns (UTF-16 units). */
+export interface Span {
+  readonly start: number;
+  readonly end: number;
+  readonly line: number;
+  readonly column: number;
+  readonly endLine: number;
+  readonly endColumn: number;
+}
+
+export type Severity = 'error' | 'warning' | 'info';
+
+/** One problem found in a prompt file. `message` says what to do about it. */
+export interface Diagnostic {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly endLine: number;
+  readonly endColumn: number;
+  readonly severity: Severity;
+  readonly message: string;
+  /** A stable identifier of the kind of problem, for filtering and tests (see DiagnosticCode). */
+  readonly code: DiagnosticCode;
+}
+
+export type DiagnosticCode =
+  | 'yaml-syntax'
+  | 'yaml-warning'
+  | 'type'
+  | 'range'
+  | 'required'
+  | 'unknown-key'
+  | 'unknown-value'
+  | 'unknown-role'
+  | 'no-messages'
+  | 'no-content'
+  | 'evaluator-kind'
+  | 'evaluator-conflict'
+  | 'string-check'
+  | 'regex'
+  | 'json-schema'
+  | 'missing-variable'
+  | 'unused-variable'
+  | 'hosted-judge'
+  | 'hosted-model'
+  | 'duplicate-name'
+  | 'file';
+
+export const ROLES = ['system', 'user', 'assistant'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface PromptMessage {
+  readonly role: Role;
+  /** May hold `{{variable}}` placeholders. */
+  readonly content: string;
+  readonly span?: Span;
+}
+
+export const RESPONSE_FORMATS = ['text', 'json_object', 'json_schema'] as const;
+export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
+
+export interface ModelParameters {
+  /** Integer ≥ 1. */
+  readonly maxTokens?: number;
+  /** 0 ≤ t ≤ 2 (0 means greedy). */
+  readonly temperature?: number;
+  /** 0 < p ≤ 1. */
+  readonly topP?: number;
+  /** Tuneloop: integer ≥ 0 (0 turns top-k off, as in Hugging Face). */
+  readonly topK?: number;
+  /** Tuneloop: > 0 (1 turns it off). */
+  readonly repetitionPenalty?: number;
+  /** Tuneloop: integer ≥ 0, for reproducible sampling. */
+  readonly seed?: number;
+  /** Tuneloop: stop strings; the file may give one string or a list, this is always a list. */
+  readonly stop?: readonly string[];
+}
+
+/** A JSON value, as test data and JSON schemas hold them. */
+export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+export type JsonObject = { readonly [key: string]: JsonValue };
+
+/** A test value: any YAML scalar or structure (rendered into templates by renderTemplate). */
+export type TestValue = JsonValue;
+
+export interface TestCase {
+  /** Variable name → value. `expected` is conventional (hosted judges compare against it). */
+  readonly values: { readonly [name: string]: TestValue };
+  readonly span?: Span;
+  /** Where each variable's key is written, for hover and diagnostics. */
+  readonly keys?: { readonly [name: string]: Span };
+}
+
+export const STRING_CHECKS = ['equals', 'contains', 'startsWith', 'endsWith'] as const;
+export type StringCheck = (typeof STRING_CHECKS)[number];
+
+/** An `llm:` evaluator: a judge model on GitHub Models, kept as written (not run locally). */
+export interface LlmJudge {
+  readonly modelId?: string;
+  readonly prompt?: string;
+  readonly systemPrompt?: string;
+  readonly choices?: readonly { readonly choice: string; readonly score: number }[];
+}
+
+/** What an evaluator checks; `kind` is the key of the evaluator tables in parse and evaluate. */
+export type EvaluatorCheck =
+  /** GitHub: `string: {equals|contains|startsWith|endsWith: template}`. */
+  | { readonly kind: 'string'; readonly check: StringCheck; readonly value: string }
+  /** Tuneloop: `regex: pattern`, optional `flags` (of i, m, s, u). */
+  | { readonly kind: 'regex'; readonly pattern: string; readonly flags: string }
+  /** Tuneloop: `json: true` (against the file's jsonSchema if it has one) or `json: {schema}`. */
+  | { readonly kind: 'json'; readonly schema?: JsonObject }
+  /** Tuneloop: `maxLength: n`, the output's length in characters (code points). */
+  | { readonly kind: 'maxLength'; readonly max: number }
+  /** GitHub: `uses: github/similarity` and its siblings; hosted, not run locally. */
+  | { readonly kind: 'uses'; readonly uses: string }
+  /** GitHub: `llm: {...}`; hosted, not run locally. */
+  | { readonly kind: 'llm'; readonly llm: LlmJudge };
+
+export type EvaluatorKind = EvaluatorCheck['kind'];
+
+export type Evaluator = {
+  readonly name: string;
+  /** Tuneloop: `not: true` negates the check. */
+  readonly not: boolean;
+  readonly span?: Span;
+} & EvaluatorCheck;
+
+/** Tuneloop: an adapter to run the prompt on (a recipe `*.adapter.yml` or a PEFT adapter folder). */
+export interface AdapterEntry {
+  /** As written, relative to the prompt file unless absolute. */
+  readonly path: string;
+  /** Overrides the file's minPassRate for this adapter. */
+  readonly minPassRate?: number;
+  readonly span?: Span;
+}
+
+export interface PromptFile {
+  readonly name?: string;
+  readonly description?: string;
+  /** A Hub id, a local folder, or a hosted GitHub Models id (then the configured local model runs). */
+  readonly model?: string;
+  readonly modelParameters: ModelParameters;
+  readonly responseFormat?: ResponseFormat;
+  /** The schema itself; GitHub's `{name, strict, schema}` wrapper and JSON strings are unwrapped. */
+  readonly jsonSchema?: JsonObject;
+  readonly messages: readonly PromptMessage[];
+  /** Absent when the file has none: values then come from the user at run time. */
+  readonly testData?: readonly TestCase[];
+  readonly evaluators: readonly Evaluator[];
+  /** Tuneloop. */
+  readonly adapters: readonly AdapterEntry[];
+  /** Tuneloop: the share of test cases (0..1) whose evaluators must all pass, per variant. */
+  readonly minPassRate?: number;
+  /** Tuneloop: the snapshot file, relative to the prompt file. */
+  readonly snapshot?: string;
+}
+
+export interface ParseResult {
+  /** Absent when the file cannot be read as a prompt at all (YAML syntax errors, not a mapping). */
+  readonly prompt?: PromptFile;
+  readonly diagnostics: Diagnostic[];
+}
