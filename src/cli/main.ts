@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { describeError, TuneloopError } from '../core/errors';
 import { describeModelFolder } from '../core/models/describe';
+import { checkFiles, countDiagnostics, findPromptFiles, formatDiagnostic } from '../core/prompts';
+import { checkRecipeFile, findRecipeFiles, RECIPE_FILE } from '../core/recipes/recipe';
 import { CHECK_NAMES, type CheckResult, runGolden } from '../core/golden/run';
 import { defaultCacheDir } from '../core/models/cache';
 import { formatBytes } from '../core/format';
@@ -39,6 +41,28 @@ checks that the weights on disk are those the config describes, loads the tokeni
       }
       process.stdout.write(`${dir}\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
       return 0;
+    },
+  },
+  check: {
+    summary: 'validate prompt files and adapter recipes: one line per problem, exit 1 on errors',
+    usage: `tuneloop check FILE|FOLDER...
+
+Validates GitHub Models prompt files (with Tuneloop's additions) and adapter recipes
+(*.adapter.yml). Folders are searched for *.prompt.yml/.yaml and *.adapter.yml/.yaml.
+Prints FILE:LINE:COL: error|warning|note: message per diagnostic; exit status 1 if any
+is an error, 0 otherwise.`,
+    run(args) {
+      const { values, positionals } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+      if (values.help) return help('check');
+      if (positionals.length === 0) throw new UsageError('check takes one or more files or folders');
+      const recipes = findRecipeFiles(positionals);
+      const promptPaths = positionals.filter((p) => !RECIPE_FILE.test(p));
+      const diagnostics = [...(promptPaths.length ? checkFiles(promptPaths) : []), ...recipes.flatMap((f) => checkRecipeFile(f).diagnostics)];
+      for (const d of diagnostics) process.stdout.write(formatDiagnostic(d) + '\n');
+      const n = countDiagnostics(diagnostics);
+      const files = (promptPaths.length ? findPromptFiles(promptPaths).length : 0) + recipes.length;
+      process.stderr.write(`${files} file(s) checked: ${n.error} error(s), ${n.warning} warning(s)\n`);
+      return n.error > 0 ? 1 : 0;
     },
   },
   cache: {

@@ -73,7 +73,8 @@ export function parsePrompt(text: string, file = '<prompt>'): ParseResult {
   return { prompt, diagnostics: sorted(r) };
 }
 
-function reportYaml(r: Reader, e: YAMLError, severity: 'error' | 'warning'): void {
+/** A YAML syntax error or warning as a positioned diagnostic with advice (shared with adapter recipes). */
+export function reportYaml(r: Reader, e: YAMLError, severity: 'error' | 'warning'): void {
   const [start, end] = e.pos;
   // The parser notices a missing closing quote where the file ends; point at the opening quote,
   // which is where the mistake is.
@@ -97,7 +98,7 @@ function openingQuote(text: string, quote: string, before: number): number {
   return i;
 }
 
-function sorted(r: Reader) {
+export function sorted(r: Reader) {
   return [...r.diagnostics].sort((a, b) => a.line - b.line || a.column - b.column);
 }
 

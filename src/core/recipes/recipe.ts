@@ -1,0 +1,289 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
+import { reportYaml, sorted } from '../prompts/parse';
+import { didYouMean } from '../prompts/suggest';
+import type { Diagnostic } from '../prompts/types';
+import { describe, type Entry, type NumberRule, Reader } from '../prompts/yaml-reader';
+import type { DatasetFormat } from '../train/data';
+import type { ScheduleName } from '../train/schedule';
+
+/**
+ * Adapter recipes, `NAME.adapter.yml`: the file users commit to say how an adapter is trained. LoRA
+ * settings use PEFT's names (r, lora_alpha, lora_dropout, target_modules, use_rslora). Parsed with
+ * the prompt files' YAML reader, so diagnostics have the same positions and style.
+ */
+export interface Recipe {
+  readonly file: string;
+  readonly name: string;
+  /** A local folder (relative to the recipe) or a Hub id, optionally `@revision`. */
+  readonly baseModel: string;
+  readonly dataset: { readonly path: string; readonly format?: DatasetFormat | 'prompt-file'; readonly promptFile?: string; readonly validationSplit: number };
+  readonly method: 'lora' | 'full';
+  readonly lora: { readonly r: number; readonly loraAlpha: number; readonly loraDropout: number; readonly targetModules: string | readonly string[]; readonly useRslora: boolean };
+  readonly training: {
+    readonly learningRate: number;
+    readonly epochs?: number;
+    readonly maxSteps?: number;
+    readonly batchSize: number;
+    readonly gradientAccumulation: number;
+    readonly maxSeqLen: number;
+    readonly schedule: ScheduleName;
+    readonly warmupSteps: number;
+    readonly weightDecay: number;
+    readonly maxGradNorm: number;
+    readonly seed: number;
+    readonly evalEvery?: number;
+    readonly checkpointEvery?: number;
+    readonly trainOnPrompt: boolean;
+  };
+  /** Where the final adapter is copied, relative to the recipe (optional). */
+  readonly output?: string;
+}
+
+/** Keys by place, with their documentation: what validation, completion, hover and the JSON schema read. */
+export const RECIPE_KEYS: { readonly [place: string]: { readonly [key: string]: string } } = {
+  '': {
+    name: 'The run name (default: the file name without .adapter.yml).',
+    base_model: 'The base model: a local Hugging Face checkpoint folder (relative to this file) or a Hub id, optionally with @revision.',
+    dataset: 'The training data: path (JSONL, relative to this file), format, prompt_file, validation_split.',
+    method: 'lora (train low-rank adapters, the default) or full (train every weight).',
+    lora: "LoRA settings under PEFT's names: r, lora_alpha, lora_dropout, target_modules, use_rslora.",
+    training: 'Optimisation: learning_rate, epochs or max_steps, batch_size, gradient_accumulation, max_seq_len, schedule, warmup_steps, weight_decay, max_grad_norm, seed, eval_every, checkpoint_every, train_on_prompt.',
+    output: 'A folder (relative to this file) to copy the finished adapter to.',
+  },
+  dataset: {
+    path: 'The JSONL file, relative to this recipe.',
+    format: 'text, prompt-completion, messages, alpaca, or prompt-file (rows of variables for prompt_file); detected from the first row when absent.',
+    prompt_file: 'A prompt file whose messages format each row (with format prompt-file), so training and inference use the same template.',
+    validation_split: 'A fraction (0 ≤ f < 1) or a count of rows held out to measure validation loss (default 0.1).',
+  },
+  lora: {
+    r: 'The rank of the adapter (an integer ≥ 1; default 8).',
+    lora_alpha: 'The scale numerator: updates are scaled by lora_alpha / r (default 16).',
+    lora_dropout: 'Dropout on the adapter input during training, 0 ≤ p < 1 (default 0).',
+    target_modules: 'Module names to adapt (e.g. [q_proj, v_proj]), a regular expression, or all-linear (default).',
+    use_rslora: 'Scale by lora_alpha / √r instead (rank-stabilised LoRA).',
+  },
+  training: {
+    learning_rate: 'The peak learning rate (default 2e-4 for LoRA, 2e-5 for full).',
+    epochs: 'Passes over the training rows (default 1); max_steps wins when both are given.',
+    max_steps: 'Optimizer steps to take.',
+    batch_size: 'Rows per micro-batch (default 4).',
+    gradient_accumulation: 'Micro-batches per optimizer step (default 1).',
+    max_seq_len: 'Tokens per row; longer rows are cut and counted (default 512).',
+    schedule: 'constant, linear or cosine (default), each with warm-up.',
+    warmup_steps: 'Steps of linear warm-up from 0 (default 0).',
+    weight_decay: 'AdamW weight decay (default 0).',
+    max_grad_norm: 'Clip the global gradient norm to this; 0 turns clipping off (default 1).',
+    seed: 'Seed for the shuffle, the split, initialisation and dropout (default 42).',
+    eval_every: 'Validation loss every N steps (default: 10 evaluations per run).',
+    checkpoint_every: 'A checkpoint every N steps (default: none but the cancel and the end).',
+    train_on_prompt: 'Loss on the prompt tokens too (default false: completion only).',
+  },
+};
+
+export const RECIPE_VALUES: { readonly [placeAndKey: string]: readonly string[] } = {
+  method: ['lora', 'full'],
+  'dataset.format': ['text', 'prompt-completion', 'messages', 'alpaca', 'prompt-file'],
+  'training.schedule': ['constant', 'linear', 'cosine'],
+};
+
+const N = {
+  int1: { integer: true, min: 1, text: 'an integer ≥ 1' },
+  int0: { integer: true, min: 0, text: 'an integer ≥ 0' },
+  positive: { min: 0, minExclusive: true, text: 'a number greater than 0' },
+  nonNeg: { min: 0, text: 'a number ≥ 0' },
+  dropout: { min: 0, max: 0.99, text: 'a number from 0 to below 1' },
+  split: { min: 0, text: 'a fraction below 1 or a whole number of rows' },
+} as const satisfies Record<string, NumberRule>;
+
+export interface RecipeParseResult {
+  readonly recipe?: Recipe;
+  readonly diagnostics: Diagnostic[];
+}
+
+function entriesOf(r: Reader, map: YAMLMap, place: string): Map<string, Entry> {
+  const entries = r.entries(map, undefined, false);
+  const known = Object.keys(RECIPE_KEYS[place] ?? {});
+  for (const e of entries.values()) {
+    if (!known.includes(e.key)) r.warn(e.keyNode, 'unknown-key', `unknown key "${e.key}" ${place ? `in ${place}` : 'at the top level'}; it is ignored${didYouMean(e.key, known)}`);
+  }
+  return entries;
+}
+
+function choice<T extends string>(r: Reader, e: Entry | undefined, key: string, fallback: T): T {
+  if (!e) return fallback;
+  const v = r.string(e);
+  if (v === undefined) return fallback;
+  const allowed = RECIPE_VALUES[key]!;
+  if (!allowed.includes(v)) {
+    r.error(r.valueSpan(e), 'unknown-value', `"${e.key}" must be one of ${allowed.join(', ')}, got "${v}"${didYouMean(v, allowed)}`);
+    return fallback;
+  }
+  return v as T;
+}
+
+export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const r = new Reader(file, text, lineCounter, doc);
+  for (const e of doc.errors) reportYaml(r, e, 'error');
+  for (const w of doc.warnings) reportYaml(r, w, 'warning');
+  if (doc.errors.length) return { diagnostics: sorted(r) };
+  const root = doc.contents as Node | null;
+  if (!isMap(root)) {
+    r.error(root ?? r.span(0, 0), 'type', `an adapter recipe must be a mapping (base_model, dataset, lora, training, ...), got ${describe(root)}`);
+    return { diagnostics: sorted(r) };
+  }
+  const top = entriesOf(r, root, '');
+  const num = (m: Map<string, Entry>, key: string, rule: NumberRule, fallback?: number) => {
+    const e = m.get(key);
+    return e ? (r.number(e, rule) ?? fallback) : fallback;
+  };
+  const section = (key: string): Map<string, Entry> => {
+    const e = top.get(key);
+    if (!e) return new Map();
+    const m = r.map(e, Object.keys(RECIPE_KEYS[key] ?? {}).join(', '));
+    return m ? entriesOf(r, m, key) : new Map();
+  };
+
+  const baseEntry = top.get('base_model');
+  const baseModel = baseEntry ? r.string(baseEntry) : undefined;
+  if (!baseEntry) r.error(r.span(0, 0), 'required', 'missing "base_model": name a local checkpoint folder or a Hub id, e.g. base_model: HuggingFaceTB/SmolLM2-135M');
+
+  const ds = section('dataset');
+  const dsEntry = top.get('dataset');
+  if (!dsEntry) r.error(r.span(0, 0), 'required', 'missing "dataset": add dataset: {path: data/train.jsonl}');
+  const dsPath = ds.get('path') ? r.string(ds.get('path')!) : undefined;
+  if (dsEntry && !ds.get('path')) r.error(dsEntry.keyNode, 'required', 'missing "dataset.path": the JSONL file of training rows, relative to this recipe');
+  const format = ds.get('format') ? choice<DatasetFormat | 'prompt-file'>(r, ds.get('format'), 'dataset.format', 'text') : undefined;
+  const promptFile = ds.get('prompt_file') ? r.string(ds.get('prompt_file')!) : undefined;
+  if (format === 'prompt-file' && !promptFile) r.error(ds.get('format')!.keyNode, 'required', 'format prompt-file needs "prompt_file": the prompt file whose messages format each row');
+  const validationSplit = num(ds, 'validation_split', N.split, 0.1)!;
+  if (validationSplit >= 1 && !Number.isInteger(validationSplit)) {
+    r.error(r.valueSpan(ds.get('validation_split')!), 'range', '"validation_split" must be a fraction below 1 or a whole number of rows');
+  }
+
+  const method = choice<'lora' | 'full'>(r, top.get('method'), 'method', 'lora');
+  const lo = section('lora');
+  if (method === 'full' && top.get('lora')) r.warn(top.get('lora')!.keyNode, 'unknown-key', '"lora" settings are ignored with method: full');
+  let targetModules: string | string[] = 'all-linear';
+  const tm = lo.get('target_modules');
+  if (tm) {
+    if (isSeq(tm.value)) {
+      const names = r.items(tm.value).map((n) => (isScalar(n) && typeof n.value === 'string' ? n.value : undefined));
+      if (names.some((n) => n === undefined) || names.length === 0) r.error(r.valueSpan(tm), 'type', '"target_modules" must be a non-empty list of module names, a regular expression, or all-linear');
+      else targetModules = names as string[];
+    } else {
+      const s = r.string(tm);
+      if (s !== undefined) {
+        try {
+          new RegExp(s);
+          targetModules = s;
+        } catch (e) {
+          r.error(r.valueSpan(tm), 'regex', `"target_modules" is not a valid regular expression: ${(e as Error).message}`);
+        }
+      }
+    }
+  }
+  const tr = section('training');
+  const epochs = num(tr, 'epochs', N.positive);
+  const maxSteps = num(tr, 'max_steps', N.int1);
+  const seed = num(tr, 'seed', N.int0, 42)!;
+  const evalEvery = num(tr, 'eval_every', N.int1);
+  const checkpointEvery = num(tr, 'checkpoint_every', N.int1);
+  const trainOnPrompt = tr.get('train_on_prompt') ? (r.boolean(tr.get('train_on_prompt')!) ?? false) : false;
+  const output = top.get('output') ? r.string(top.get('output')!) : undefined;
+  const nameEntry = top.get('name');
+  const name = (nameEntry ? r.string(nameEntry) : undefined) ?? path.basename(file).replace(/\.adapter\.ya?ml$/, '');
+
+  const recipe: Recipe | undefined =
+    baseModel !== undefined && dsPath !== undefined
+      ? {
+          file,
+          name,
+          baseModel,
+          dataset: { path: dsPath, ...(format ? { format } : {}), ...(promptFile ? { promptFile } : {}), validationSplit },
+          method,
+          lora: {
+            r: num(lo, 'r', N.int1, 8)!,
+            loraAlpha: num(lo, 'lora_alpha', N.positive, 16)!,
+            loraDropout: num(lo, 'lora_dropout', N.dropout, 0)!,
+            targetModules,
+            useRslora: lo.get('use_rslora') ? (r.boolean(lo.get('use_rslora')!) ?? false) : false,
+          },
+          training: {
+            learningRate: num(tr, 'learning_rate', N.positive, method === 'lora' ? 2e-4 : 2e-5)!,
+            ...(epochs !== undefined ? { epochs } : {}),
+            ...(maxSteps !== undefined ? { maxSteps } : {}),
+            batchSize: num(tr, 'batch_size', N.int1, 4)!,
+            gradientAccumulation: num(tr, 'gradient_accumulation', N.int1, 1)!,
+            maxSeqLen: num(tr, 'max_seq_len', N.int1, 512)!,
+            schedule: choice<ScheduleName>(r, tr.get('schedule'), 'training.schedule', 'cosine'),
+            warmupSteps: num(tr, 'warmup_steps', N.int0, 0)!,
+            weightDecay: num(tr, 'weight_decay', N.nonNeg, 0)!,
+            maxGradNorm: num(tr, 'max_grad_norm', N.nonNeg, 1)!,
+            seed,
+            ...(evalEvery !== undefined ? { evalEvery } : {}),
+            ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
+            trainOnPrompt,
+          },
+          ...(output !== undefined ? { output } : {}),
+        }
+      : undefined;
+  return recipe ? { recipe, diagnostics: sorted(r) } : { diagnostics: sorted(r) };
+}
+
+/** Parse a recipe file and check the paths it names (dataset, prompt file, a local base model). */
+export function checkRecipeFile(file: string): RecipeParseResult {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    return { diagnostics: [{ file, line: 1, column: 1, endLine: 1, endColumn: 1, severity: 'error', code: 'file', message: `cannot read the recipe (${(e as NodeJS.ErrnoException).code ?? e}): check the path` }] };
+  }
+  const res = parseRecipe(text, file);
+  if (!res.recipe) return res;
+  const diagnostics = [...res.diagnostics];
+  const near = (rel: string) => path.resolve(path.dirname(file), rel);
+  const missing = (what: string, rel: string, key: string) => {
+    const at = locateKey(text, key);
+    diagnostics.push({ file, line: at.line, column: at.column, endLine: at.line, endColumn: at.column + key.length, severity: 'error', code: 'file', message: `${what} "${rel}" not found (looked for ${near(rel)}): paths are relative to the recipe` });
+  };
+  if (!fs.existsSync(near(res.recipe.dataset.path))) missing('dataset', res.recipe.dataset.path, 'path');
+  if (res.recipe.dataset.promptFile && !fs.existsSync(near(res.recipe.dataset.promptFile))) missing('prompt file', res.recipe.dataset.promptFile, 'prompt_file');
+  const base = res.recipe.baseModel;
+  const looksLocal = base.startsWith('.') || base.startsWith('/') || !/^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(base);
+  if (looksLocal && !fs.existsSync(near(base))) missing('base model folder', base, 'base_model');
+  return { recipe: res.recipe, diagnostics: diagnostics.sort((a, b) => a.line - b.line || a.column - b.column) };
+}
+
+function locateKey(text: string, key: string): { line: number; column: number } {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const c = lines[i]!.search(new RegExp(`\\b${key}\\s*:`));
+    if (c >= 0) return { line: i + 1, column: c + 1 };
+  }
+  return { line: 1, column: 1 };
+}
+
+export const RECIPE_FILE = /\.adapter\.ya?ml$/;
+
+/** Recipe files among `paths`: files as given, and *.adapter.yml / .yaml inside folders (node_modules and dot-folders skipped). */
+export function findRecipeFiles(paths: readonly string[]): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (e.name.startsWith('.') || e.name === 'node_modules') continue;
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (RECIPE_FILE.test(e.name)) out.push(p);
+    }
+  };
+  for (const p of paths) {
+    if (fs.existsSync(p) && fs.statSync(p).isDirectory()) walk(p);
+    else if (RECIPE_FILE.test(p)) out.push(p);
+  }
+  return out.sort();
+}
