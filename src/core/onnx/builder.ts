@@ -1,4 +1,7 @@
 import { type AttributeValue, type Dim, type DType, type GraphDef, type ModelDef, type NodeDef, type TensorDef, type ValueInfo } from './model';
+import { type Attr, type Attrs, inferShapes, type Known } from './shapes';
+
+export type { Attr, Attrs } from './shapes';
 
 /**
  * Builds an ONNX graph from typed op calls. Values are named in the order they are made, so the same
@@ -9,9 +12,40 @@ import { type AttributeValue, type Dim, type DType, type GraphDef, type ModelDef
 export interface Value {
   readonly name: string;
   readonly dtype: DType;
+  /**
+   * The static shape, where every dim is known when the graph is built (training graphs declare
+   * numeric dims); absent where a symbolic dim is involved (inference graphs).
+   */
+  readonly shape?: readonly number[];
 }
 
-type Attr = number | string | readonly number[] | { readonly floats: readonly number[] } | { readonly float: number } | TensorDef;
+/** One op call as the builder recorded it: the Values it read and made, and its attributes (for autodiff). */
+export interface RecordedNode {
+  readonly opType: string;
+  readonly domain: string;
+  /** `undefined` for an omitted optional input. */
+  readonly inputs: readonly (Value | undefined)[];
+  readonly outputs: readonly Value[];
+  readonly attrs: Attrs;
+}
+
+export interface GraphBuilderOptions {
+  /**
+   * Type of the constants `scalarF` makes (default float32). float64 builds the same graph code in
+   * double precision, which gradient checks need.
+   */
+  readonly floatType?: 'float32' | 'float64';
+  /**
+   * Sizes for symbolic dims (`batch_size: 2`): inputs and outputs declared with these names get the
+   * numeric dims, so their values get static shapes (a training graph is built for one batch shape).
+   */
+  readonly dims?: Readonly<Record<string, number>>;
+  /**
+   * Initializers to declare as graph inputs instead (trainable tensors, fed at each step). Their data
+   * stays available, as the initial values, from `trainableTensors()`.
+   */
+  readonly trainable?: (name: string) => boolean;
+}
 
 function attribute(a: Attr): AttributeValue {
   if (typeof a === 'number') return { kind: 'int', value: a };
@@ -20,6 +54,10 @@ function attribute(a: Attr): AttributeValue {
   if ('floats' in a) return { kind: 'floats', value: a.floats };
   if ('float' in a) return { kind: 'float', value: a.float };
   return { kind: 'tensor', value: a as TensorDef };
+}
+
+function withShape(name: string, dtype: DType, k: Known | undefined): Value {
+  return k?.shape ? { name, dtype, shape: k.shape } : { name, dtype };
 }
 
 export const OPSET = 18;
@@ -36,8 +74,22 @@ export class GraphBuilder {
   private readonly renamed = new Map<string, string>();
   private counter = 0;
   private scopeStack: string[] = [];
+  /** Every op call, in order, with its Values (the tape autodiff walks back). */
+  private readonly tape: RecordedNode[] = [];
+  /** What is known at build time (shape, small values) of each value, by its name when made. */
+  private readonly facts = new Map<string, Known>();
+  private readonly initializerNames = new Set<string>();
+  private readonly trainables: TensorDef[] = [];
+  /** The Value behind each graph output, by output name. */
+  private readonly outputValues = new Map<string, Value>();
+  private readonly floatType: 'float32' | 'float64';
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    private readonly options: GraphBuilderOptions = {},
+  ) {
+    this.floatType = options.floatType ?? 'float32';
+  }
 
   // ---- naming ----------------------------------------------------------------------------------
 
@@ -65,51 +117,85 @@ export class GraphBuilder {
     return name;
   }
 
+  /** Symbolic dims bound by `options.dims` become numbers. */
+  private bind(dims: readonly Dim[]): readonly Dim[] {
+    const sizes = this.options.dims;
+    if (!sizes) return dims;
+    return dims.map((d) => (typeof d === 'string' && sizes[d] !== undefined ? sizes[d] : d));
+  }
+
   // ---- graph interface ---------------------------------------------------------------------------
 
   input(name: string, dtype: DType, dims: readonly Dim[]): Value {
-    this.inputs.push({ name: this.claim(name), dtype, dims });
-    return { name, dtype };
+    const bound = this.bind(dims);
+    this.inputs.push({ name: this.claim(name), dtype, dims: bound });
+    const numeric = bound.every((d): d is number => typeof d === 'number');
+    const shape = numeric ? (bound as readonly number[]) : undefined;
+    this.facts.set(name, shape ? { shape } : {});
+    return withShape(name, dtype, { shape });
   }
 
   /**
    * Mark `v` as a graph output called `name`. A value made by a node here is renamed in place (no
-   * extra node at run time); an input or initializer gets an Identity.
+   * extra node at run time); an input or initializer, or a value already an output, gets an Identity.
    */
   output(v: Value, name: string, dims: readonly Dim[]): void {
-    if (v.name !== name) {
+    // A value already renamed by an earlier output() is known by its new name now.
+    const current = this.renamed.get(v.name) ?? v.name;
+    if (current !== name) {
       this.claim(name);
-      const producer = this.nodes.findIndex((n) => n.outputs.includes(v.name));
-      const isOutput = this.outputs.some((o) => o.name === v.name);
+      const producer = this.nodes.findIndex((n) => n.outputs.includes(current));
+      const isOutput = this.outputs.some((o) => o.name === current);
       if (producer >= 0 && !isOutput) {
-        const rename = (names: readonly string[]) => names.map((n) => (n === v.name ? name : n));
+        const rename = (names: readonly string[]) => names.map((n) => (n === current ? name : n));
         for (let i = producer; i < this.nodes.length; i++) {
           const n = this.nodes[i]!;
           this.nodes[i] = { ...n, inputs: rename(n.inputs), outputs: rename(n.outputs) };
         }
         this.renamed.set(v.name, name);
       } else {
-        this.nodes.push({ opType: 'Identity', domain: '', name: `${name}/Identity`, inputs: [v.name], outputs: [name], attributes: [] });
+        this.nodes.push({ opType: 'Identity', domain: '', name: `${name}/Identity`, inputs: [current], outputs: [name], attributes: [] });
       }
     }
-    this.outputs.push({ name, dtype: v.dtype, dims });
+    this.outputs.push({ name, dtype: v.dtype, dims: this.bind(dims) });
+    this.outputValues.set(name, v);
   }
 
-  /** A named initializer (a weight). */
+  /**
+   * A named initializer (a weight). Where `options.trainable` accepts the name it is declared as a
+   * graph input instead, with the data kept as its initial value.
+   */
   initializer(name: string, dtype: DType, dims: readonly number[], data: Uint8Array): Value {
-    this.initializers.push({ name: this.claim(name), dtype, dims, data });
-    return { name, dtype };
+    if (this.options.trainable?.(name)) {
+      this.inputs.push({ name: this.claim(name), dtype, dims });
+      this.trainables.push({ name, dtype, dims, data });
+    } else {
+      this.initializers.push({ name: this.claim(name), dtype, dims, data });
+      this.initializerNames.add(name);
+    }
+    this.facts.set(name, { shape: dims });
+    return { name, dtype, shape: dims };
   }
 
   /** A small constant initializer, shared between identical uses. */
-  constant(dtype: 'float32' | 'int64', values: readonly number[], dims: readonly number[] = [values.length]): Value {
+  constant(dtype: 'float32' | 'float64' | 'int64', values: readonly number[], dims: readonly number[] = [values.length]): Value {
     const key = `${dtype}:${dims.join('x')}:${values.join(',')}`;
     const known = this.constants.get(key);
     if (known) return known;
-    const data = dtype === 'float32' ? new Uint8Array(new Float32Array(values).buffer) : new Uint8Array(BigInt64Array.from(values.map((v) => BigInt(v))).buffer);
-    const name = this.fresh(`const_${dtype === 'float32' ? 'f' : 'i'}`);
+    const data =
+      dtype === 'float32'
+        ? new Uint8Array(new Float32Array(values).buffer)
+        : dtype === 'float64'
+          ? new Uint8Array(new Float64Array(values).buffer)
+          : new Uint8Array(BigInt64Array.from(values.map((v) => BigInt(v))).buffer);
+    const name = this.fresh(`const_${dtype === 'float32' ? 'f' : dtype === 'float64' ? 'd' : 'i'}`);
     this.names.delete(name);
-    const v = this.initializer(name, dtype, dims, data);
+    // Constants are never trainable, whatever their generated name.
+    this.initializers.push({ name: this.claim(name), dtype, dims, data });
+    this.initializerNames.add(name);
+    // Keep the values (as stored: float32 rounds) so shape inference and backward rules can read them.
+    this.facts.set(name, { shape: dims, values: dtype === 'float32' ? values.map(Math.fround) : values });
+    const v: Value = { name, dtype, shape: dims };
     this.constants.set(key, v);
     return v;
   }
@@ -118,18 +204,28 @@ export class GraphBuilder {
     return this.constant('int64', values);
   }
 
+  /** A float constant of the builder's float type (`options.floatType`, float32 by default). */
   scalarF(value: number): Value {
-    return this.constant('float32', [value], []);
+    return this.constant(this.floatType, [value], []);
   }
 
   scalarI(value: number): Value {
     return this.constant('int64', [value], []);
   }
 
+  /** A scalar constant of the given type, so that code generic over float32/float64 emits matching constants. */
+  scalar(dtype: DType, value: number): Value {
+    if (dtype === 'float32' || dtype === 'float64' || dtype === 'int64') return this.constant(dtype, [value], []);
+    throw new Error(`scalar: no constants of type ${dtype}`);
+  }
+
   /** Add a node; returns its outputs. `dtypes` gives each output's type (default: the first input's). */
   node(opType: string, inputs: readonly (Value | undefined)[], attrs: Record<string, Attr> = {}, dtypes?: readonly DType[], domain = ''): Value[] {
     const outDtypes = dtypes ?? [inputs[0]!.dtype];
-    const outputs = outDtypes.map((dtype) => ({ name: this.fresh(opType), dtype }));
+    const names = outDtypes.map(() => this.fresh(opType));
+    const facts = inferShapes(opType, domain, inputs.map((i) => (i ? this.knownOf(i) : undefined)), attrs, outDtypes);
+    const outputs = outDtypes.map((dtype, k) => withShape(names[k]!, dtype, facts[k]));
+    outputs.forEach((o, k) => this.facts.set(o.name, facts[k]!));
     this.nodes.push({
       opType,
       domain,
@@ -138,11 +234,48 @@ export class GraphBuilder {
       outputs: outputs.map((o) => o.name),
       attributes: Object.entries(attrs).map(([k, v]) => [k, attribute(v)] as const),
     });
+    this.tape.push({ opType, domain, inputs, outputs, attrs: { ...attrs } });
     return outputs;
   }
 
   op(opType: string, inputs: readonly (Value | undefined)[], attrs: Record<string, Attr> = {}, dtype?: DType): Value {
     return this.node(opType, inputs, attrs, dtype ? [dtype] : undefined)[0]!;
+  }
+
+  // ---- what is known at build time -----------------------------------------------------------------
+
+  private knownOf(v: Value): Known {
+    return this.facts.get(v.name) ?? (v.shape ? { shape: v.shape } : {});
+  }
+
+  /** The static shape of `v`, where known. */
+  shapeOf(v: Value): readonly number[] | undefined {
+    return this.knownOf(v).shape;
+  }
+
+  /** The elements of `v` where known at build time (constants, and shape arithmetic on small tensors). */
+  valuesOf(v: Value): readonly number[] | undefined {
+    return this.knownOf(v).values;
+  }
+
+  /** Whether `v` is an initializer (a constant of the graph, never differentiated). */
+  isInitializer(v: Value): boolean {
+    return this.initializerNames.has(v.name);
+  }
+
+  /** The Value marked as graph output `name` (to build a loss on graph code that declares its outputs). */
+  outputValue(name: string): Value | undefined {
+    return this.outputValues.get(name);
+  }
+
+  /** The op calls made so far, in order. */
+  recorded(): readonly RecordedNode[] {
+    return this.tape;
+  }
+
+  /** Initializers declared as inputs by `options.trainable`, with their data (the initial values). */
+  trainableTensors(): readonly TensorDef[] {
+    return this.trainables;
   }
 
   // ---- ops ---------------------------------------------------------------------------------------

@@ -33,8 +33,10 @@ export async function openSessionFromBytes(bytes: Uint8Array, threads?: number):
 }
 
 /**
- * Logits [B, S, V] for a batch with no cache: positions 0..S−1 where the mask is all ones, else
- * positions counted over real tokens (as transformers.js and Hugging Face derive them).
+ * Logits [B, S, V] for a batch with no cache. Positions are counted over real tokens, as generation
+ * derives them (transformers.js, and Hugging Face's generate: padded slots get 1), or with
+ * `positions: 'arange'` are 0..S−1 in every row, as Hugging Face's forward pass numbers them when it
+ * is given no position_ids (the same for the real tokens of a right-padded batch).
  */
 export async function runDecoderFull(
   session: ort.InferenceSession,
@@ -42,6 +44,7 @@ export async function runDecoderFull(
   inputIds: BigInt64Array,
   dims: readonly [number, number],
   attentionMask?: BigInt64Array,
+  positionsFrom: 'mask' | 'arange' = 'mask',
 ): Promise<{ logits: Float32Array; dims: readonly number[] }> {
   const [B, S] = dims;
   const mask = attentionMask ?? new BigInt64Array(B * S).fill(1n);
@@ -50,7 +53,7 @@ export async function runDecoderFull(
     let seen = 0n;
     for (let t = 0; t < S; t++) {
       const m = mask[b * S + t]!;
-      positions[b * S + t] = m ? seen : 1n; // padded positions: 1, as masked_fill(mask == 0, 1) does
+      positions[b * S + t] = positionsFrom === 'arange' ? BigInt(t) : m ? seen : 1n;
       seen += m;
     }
   }

@@ -1,0 +1,100 @@
+import type { GraphBuilder, RecordedNode, Value } from '../builder';
+import { sameShape } from '../shapes';
+import { BACKWARD, FLOAT_TYPES, NO_GRADIENT, shapeOf, zeros } from './rules';
+
+/**
+ * Reverse-mode automatic differentiation over the builder's recorded op calls.
+ *
+ * The forward graph is whatever has been built so far; `addGradients` appends the backward graph to
+ * the same builder, so a training step is one ONNX model: forward, loss, backward, with the
+ * gradients marked as outputs by the caller. Frozen weights are initializers (constants, never
+ * differentiated); trained tensors are graph inputs (or any floating-point value made by a node).
+ */
+
+export interface GradientOptions {
+  /** dL/dloss, shaped as `loss` (default: ones, i.e. the gradient of Σ loss). */
+  readonly seed?: Value;
+}
+
+/**
+ * Append nodes computing d(loss)/d(w) for each `w` in `wrt`, and return them (each shaped as its `w`).
+ *
+ * Only nodes on a path from a `wrt` value to `loss` are differentiated: a forward sweep marks the
+ * values that depend on some `w`, then a reverse sweep over the tape carries gradients from `loss`
+ * back through the marked nodes. A value used by several nodes gets the sum of their contributions
+ * (one Add, or one Sum for three and more). A `w` that `loss` does not depend on gets zeros.
+ */
+export function addGradients(g: GraphBuilder, loss: Value, wrt: readonly Value[], options: GradientOptions = {}): Value[] {
+  // Snapshot: the backward nodes appended below are not part of the graph being differentiated.
+  const tape: readonly RecordedNode[] = g.recorded().slice();
+  if (!FLOAT_TYPES.has(loss.dtype)) throw new Error(`autodiff: the loss ${loss.name} is ${loss.dtype}, not floating-point`);
+  const lossShape = shapeOf(g, loss);
+  for (const w of wrt) {
+    if (!FLOAT_TYPES.has(w.dtype)) throw new Error(`autodiff: cannot differentiate with respect to ${w.name}: it is ${w.dtype}`);
+    if (g.isInitializer(w)) throw new Error(`autodiff: ${w.name} is an initializer (a constant); declare a trained tensor as a graph input`);
+    shapeOf(g, w);
+  }
+
+  // Forward sweep: values that depend on some w (only floating-point values carry gradients).
+  const active = new Set(wrt.map((w) => w.name));
+  for (const n of tape) {
+    if (n.inputs.some((v) => v !== undefined && active.has(v.name))) {
+      for (const o of n.outputs) if (FLOAT_TYPES.has(o.dtype)) active.add(o.name);
+    }
+  }
+
+  return g.scope('grad', () => {
+    /** Gradient contributions per value name, summed once every consumer has contributed. */
+    const parts = new Map<string, Value[]>();
+    const totals = new Map<string, Value>();
+    const total = (v: Value): Value | undefined => {
+      const done = totals.get(v.name);
+      if (done) return done;
+      const list = parts.get(v.name);
+      if (!list) return undefined;
+      const sum = list.length === 1 ? list[0]! : list.length === 2 ? g.add(list[0]!, list[1]!) : g.op('Sum', list);
+      totals.set(v.name, sum);
+      return sum;
+    };
+    const contribute = (v: Value, d: Value, from: RecordedNode) => {
+      const want = shapeOf(g, v);
+      const got = d.shape ?? g.shapeOf(d);
+      if (!got || !sameShape(got, want) || d.dtype !== v.dtype) {
+        throw new Error(`autodiff: the ${from.opType} rule gave ${v.name} a gradient of ${d.dtype} [${got?.join(', ') ?? '?'}], expected ${v.dtype} [${want.join(', ')}]`);
+      }
+      if (totals.has(v.name)) throw new Error(`autodiff: ${v.name} received a gradient after it was summed (tape out of order)`);
+      const list = parts.get(v.name);
+      if (list) list.push(d);
+      else parts.set(v.name, [d]);
+    };
+
+    const seed = options.seed ?? onesLike(g, loss, lossShape); // dL/dL: loss's shape
+    const seedShape = seed.shape ?? g.shapeOf(seed);
+    if (!seedShape || !sameShape(seedShape, lossShape) || seed.dtype !== loss.dtype) throw new Error(`autodiff: the seed must be ${loss.dtype} [${lossShape.join(', ')}]`);
+    parts.set(loss.name, [seed]);
+
+    // Reverse sweep: every consumer of a value comes after it on the tape, so by the time its
+    // producer is reached, its gradient is complete.
+    for (let i = tape.length - 1; i >= 0; i--) {
+      const node = tape[i]!;
+      const needs = node.inputs.map((v) => v !== undefined && active.has(v.name));
+      if (!needs.some(Boolean)) continue;
+      const dys = node.outputs.map((o) => (active.has(o.name) ? total(o) : undefined));
+      if (dys.every((d) => d === undefined)) continue;
+      const rule = BACKWARD[node.opType];
+      if (rule === undefined || node.domain !== '') throw new Error(`autodiff: no backward rule for ${node.domain ? `${node.domain}.` : ''}${node.opType} (making ${node.outputs[0]?.name})`);
+      if (rule === NO_GRADIENT) continue;
+      const dxs = rule({ g, node, dys, needs });
+      node.inputs.forEach((v, k) => {
+        const d = dxs[k];
+        if (v && needs[k] && d) contribute(v, d, node);
+      });
+    }
+    return wrt.map((w) => total(w) ?? zeros(g, w.dtype, shapeOf(g, w)));
+  });
+}
+
+function onesLike(g: GraphBuilder, v: Value, shape: readonly number[]): Value {
+  const one = g.scalar(v.dtype, 1);
+  return shape.length === 0 ? one : g.op('Expand', [one, g.i64(...shape)]);
+}
