@@ -41,6 +41,7 @@ const node = {
 await Promise.all([
   esbuild.build({ ...node, entryPoints: { extension: 'src/extension/main.ts' }, outdir: 'dist' }),
   esbuild.build({ ...node, entryPoints: { worker: 'src/worker/main.ts' }, outdir: 'dist' }),
+  esbuild.build({ ...node, entryPoints: { trainer: 'src/worker/trainer.ts' }, outdir: 'dist' }),
   esbuild.build({ ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } }),
   esbuild.build({
     bundle: true,

@@ -13,10 +13,17 @@ describe('golden parity (tuneloop golden)', function () {
   const cacheDir = tempDir();
 
   for (const arch of GOLDEN_ARCHS) {
-    it(`${arch}: every check passes (base, LoRA unmerged, trained, merged, greedy with the adapter)`, async () => {
+    it(`${arch}: every check passes (inference, LoRA, chat template, gradients, AdamW, train2, adapter files)`, async () => {
       const r = await runGolden(path.join(GOLDEN, arch), { cacheDir, threads: 2 });
       for (const c of r.checks) assert.ok(c.ok, `${c.name}: ${c.maxAbsErr} > ${c.tol} ${c.detail ?? ''}`);
-      assert.deepEqual(r.checks.map((c) => c.name), ['logits_base', 'greedy_base', 'logits_lora', 'logits_trained', 'logits_merged_trained', 'greedy_lora']);
+      const names = r.checks.map((c) => c.name);
+      const grads = JSON.parse(fs.readFileSync(path.join(GOLDEN, arch, 'manifest.json'), 'utf8'))['golden.safetensors'];
+      const gradKeys = Object.keys(grads).filter((k) => k.startsWith('grad.')).sort();
+      assert.deepEqual(names.filter((n) => n.startsWith('grad.')).sort(), gradKeys, 'one check per grad.* tensor');
+      assert.deepEqual(
+        names.filter((n) => !n.startsWith('grad.')),
+        ['logits_base', 'greedy_base', 'logits_lora', 'logits_trained', 'logits_merged_trained', 'greedy_lora', 'chat', 'adamw', 'train2.losses', 'train2.grad_norms_before_clip', 'train2.logits_trained', 'adapter_files'],
+      );
       assert.ok(r.checks[0]!.maxAbsErr < 1e-5, `logits within float32 rounding: ${r.checks[0]!.maxAbsErr}`);
     });
   }

@@ -5,6 +5,10 @@ import { generate } from '../infer/generate';
 import { type LoadedModel, loadCausalLM } from '../infer/load';
 import { exportCheckpoint } from '../models/export';
 import { readAdapter } from '../lora/adapter';
+import { type CheckResult, maxAbsDiff } from './compare';
+import { TRAINING_CHECKS } from './training';
+import { loadTokenizer } from '../infer/tokenizer';
+import { type ChatMessage, renderChat } from '../prompts';
 import { initializerLora } from '../lora/graph';
 import { loadModelConfig } from '../models/config';
 import { buildDecoderModel } from '../models/graph';
@@ -19,13 +23,7 @@ import { toNumbers } from '../safetensors/dtype';
  * in the golden folders' README. One entry per check, named by the golden key it compares; later
  * engine parts add their entries to the table.
  */
-export interface CheckResult {
-  readonly name: string;
-  readonly maxAbsErr: number;
-  readonly tol: number;
-  readonly ok: boolean;
-  readonly detail?: string;
-}
+export type { CheckResult } from './compare';
 
 export interface GoldenOptions {
   readonly cacheDir?: string;
@@ -48,10 +46,11 @@ interface GoldenJson {
 }
 
 /** What the checks share, made on first use. */
-class Context {
+export class Context {
   private exported: Promise<string> | undefined;
   private loaded: Promise<LoadedModel> | undefined;
   private readonly merged = new Map<string, Promise<string>>();
+  private readonly closers: (() => Promise<void>)[] = [];
   readonly golden: TensorStore;
   readonly json: GoldenJson;
 
@@ -109,20 +108,16 @@ class Context {
     return { data: new BigInt64Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 8), dims: [t.shape[0]!, t.shape[1]!] };
   }
 
+  /** Run `f` when the checks are done (to release sessions a check opened). */
+  onClose(f: () => Promise<void>): void {
+    this.closers.push(f);
+  }
+
   async close(): Promise<void> {
+    for (const f of this.closers) await f();
     this.golden.close();
     if (this.loaded) await (await this.loaded).dispose();
   }
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return Infinity;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
-  }
-  return m;
 }
 
 /** Greedy token ids against the reference; a differing step whose recorded gap is under TIE_GAP is a tie. */
@@ -138,9 +133,10 @@ export function compareGreedy(name: string, got: readonly number[], want: readon
   return { name, maxAbsErr: 0, tol: 0, ok: true };
 }
 
-interface Check {
+export interface Check {
   readonly name: string;
-  run(ctx: Context): Promise<CheckResult>;
+  /** One result, or several named by their golden keys (grad.<PEFT key>, train2.losses, ...). */
+  run(ctx: Context): Promise<CheckResult | CheckResult[]>;
 }
 
 const CHECKS: Check[] = [
@@ -198,6 +194,24 @@ CHECKS.push(
   },
 );
 
+CHECKS.push({
+  // The chat template through transformers.js' Jinja against Hugging Face's apply_chat_template.
+  name: 'chat',
+  async run(ctx) {
+    const chat = ctx.json.chat as { messages: ChatMessage[]; text_full: string; ids_full: number[]; text_generation_prompt: string; ids_generation_prompt: number[] };
+    const tok = await loadTokenizer(ctx.dir);
+    const full = renderChat(tok, chat.messages, false);
+    const gen = renderChat(tok, chat.messages.slice(0, 2), true);
+    const problems: string[] = [];
+    if (full.text !== chat.text_full) problems.push('text_full differs');
+    if (JSON.stringify(full.ids) !== JSON.stringify(chat.ids_full)) problems.push('ids_full differ');
+    if (gen.text !== chat.text_generation_prompt) problems.push('text_generation_prompt differs');
+    if (JSON.stringify(gen.ids) !== JSON.stringify(chat.ids_generation_prompt)) problems.push('ids_generation_prompt differ');
+    return { name: 'chat', maxAbsErr: problems.length, tol: 0, ok: problems.length === 0, ...(problems.length ? { detail: problems.join('; ') } : {}) };
+  },
+});
+CHECKS.push(...TRAINING_CHECKS);
+
 export const CHECK_NAMES = CHECKS.map((c) => c.name);
 
 export async function runGolden(dir: string, options: GoldenOptions = {}): Promise<{ ok: boolean; checks: CheckResult[] }> {
@@ -207,15 +221,18 @@ export async function runGolden(dir: string, options: GoldenOptions = {}): Promi
   try {
     for (const c of CHECKS) {
       if (options.only && !options.only.includes(c.name)) continue;
-      let r: CheckResult;
+      let rs: CheckResult[];
       try {
-        r = await c.run(ctx);
+        const r = await c.run(ctx);
+        rs = Array.isArray(r) ? r : [r];
       } catch (e) {
         if (e instanceof TuneloopError) throw e;
-        r = { name: c.name, maxAbsErr: Infinity, tol: 0, ok: false, detail: `failed to run: ${(e as Error).message}` };
+        rs = [{ name: c.name, maxAbsErr: Infinity, tol: 0, ok: false, detail: `failed to run: ${(e as Error).stack ?? (e as Error).message}` }];
       }
-      checks.push(r);
-      options.onResult?.(r);
+      for (const r of rs) {
+        checks.push(r);
+        options.onResult?.(r);
+      }
     }
   } finally {
     await ctx.close();

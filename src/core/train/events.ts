@@ -93,8 +93,13 @@ export function readEvents(file: string, offset = 0): { events: RunEvent[]; offs
  * appended after, until a terminal event, the signal, or the owner dying without one (then it
  * reports a failure itself, reading the owner's pid from the lock).
  */
-export async function followEvents(file: string, onEvent: (e: RunEvent) => void, options: { signal?: AbortSignal; pollMs?: number; isOwnerAlive?: () => boolean } = {}): Promise<RunEvent | undefined> {
-  let offset = 0;
+export async function followEvents(
+  file: string,
+  onEvent: (e: RunEvent) => void,
+  /** `offset`: start at this byte (e.g. the file's size before a resume, to skip the earlier part's end). */
+  options: { signal?: AbortSignal; pollMs?: number; isOwnerAlive?: () => boolean; offset?: number } = {},
+): Promise<RunEvent | undefined> {
+  let offset = options.offset ?? 0;
   const poll = options.pollMs ?? 100;
   for (;;) {
     const r = readEvents(file, offset);

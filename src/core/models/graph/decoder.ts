@@ -16,6 +16,8 @@ export interface LoraBranch {
   readonly a: Value;
   readonly b: Value;
   readonly scale: number;
+  /** PEFT's lora_dropout on the branch's input: a mask of 0 and 1/(1−p), fed per step. */
+  readonly inputMask?: Value;
 }
 
 /** Gives the LoRA branch of a module (by Hugging Face module path), or undefined for none. */
@@ -27,7 +29,13 @@ export interface DecoderOptions {
    * Inference graphs (the default) read and return a KV cache; training graphs have none and fixed
    * [batch, seq] inputs, so that every tensor has a static shape for differentiation.
    */
-  readonly training?: { readonly batch: number; readonly seq: number };
+  readonly training?: {
+    readonly batch: number;
+    readonly seq: number;
+    /** Receives the logits [B, S, V] (to build the loss on); they are a graph output only with `outputLogits`. */
+    readonly onLogits?: (logits: Value) => void;
+    readonly outputLogits?: boolean;
+  };
   /** Every weight a graph input in its stored layout (full fine-tuning), rather than an initializer. */
   readonly weightsAsInputs?: boolean;
 }
@@ -95,7 +103,8 @@ export function withLora(g: GraphBuilder, x: Value, y: Value, module: string, lo
   const branch = lora?.(g, module);
   if (!branch) return y;
   return g.scope(`${module}.lora`, () => {
-    const down = g.matmul(x, g.transpose(branch.a, [1, 0])); // [.., r]
+    const xin = branch.inputMask ? g.mul(x, branch.inputMask) : x; // dropout(x)
+    const down = g.matmul(xin, g.transpose(branch.a, [1, 0])); // [.., r]
     const up = g.matmul(down, g.transpose(branch.b, [1, 0])); // [.., out]
     return g.add(y, g.mul(up, g.scalarF(branch.scale)));
   });
@@ -136,7 +145,8 @@ export function declareDecoderInputs(g: GraphBuilder, cfg: ModelConfig, options:
 
 export function declareDecoderOutputs(g: GraphBuilder, cfg: ModelConfig, logits: Value, present: readonly { key: Value; value: Value }[], options: DecoderOptions = {}): void {
   if (options.training) {
-    g.output(logits, 'logits', [options.training.batch, options.training.seq, cfg.vocabSize]);
+    options.training.onLogits?.(logits);
+    if (options.training.outputLogits !== false) g.output(logits, 'logits', [options.training.batch, options.training.seq, cfg.vocabSize]);
     return;
   }
   g.output(logits, 'logits', ['batch_size', 'sequence_length', cfg.vocabSize]);

@@ -16,6 +16,11 @@ const BUILDERS: Readonly<Record<Family, (g: GraphBuilder, cfg: ModelConfig, w: W
   gpt2: buildGpt2Graph,
 };
 
+/** Add the family's decoder graph to `g` (for training graphs, which add a loss and gradients after). */
+export function buildDecoderInto(g: GraphBuilder, cfg: ModelConfig, weights: WeightReader, options: DecoderOptions = {}): void {
+  BUILDERS[cfg.family](g, cfg, weights, options);
+}
+
 /** The inference graph (with KV cache) of a checkpoint, as transformers.js loads it. */
 export function buildDecoderModel(cfg: ModelConfig, weights: WeightReader, options: DecoderOptions = {}): ModelDef {
   const g = new GraphBuilder(`tuneloop-${cfg.modelType}`);

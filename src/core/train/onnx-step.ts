@@ -1,0 +1,103 @@
+import * as ort from 'onnxruntime-node';
+import type { ModelConfig } from '../models/config';
+import { WeightReader } from '../models/graph/weights';
+import { encodeModel } from '../onnx/model';
+import type { TensorStore } from '../safetensors/checkpoint';
+import type { Batch } from './data';
+import { seededRandom } from './data';
+import { buildTrainingGraph, type TrainingGraph, type TrainingGraphSpec } from './graph';
+import type { StepModel } from './loop';
+
+/**
+ * The loop's StepModel on onnxruntime: one training-step session per batch shape (graphs have static
+ * shapes), built on first use and kept. Positions are 0..S−1 in every row, as Hugging Face's forward
+ * pass numbers them for right-padded batches.
+ */
+export interface OnnxStepOptions {
+  readonly spec: Omit<TrainingGraphSpec, 'batch' | 'seq' | 'lossOnly' | 'outputLogits'>;
+  readonly threads?: number;
+  /** Seeds the LoRA dropout masks (per step, micro-batch and module). */
+  readonly seed: number;
+}
+
+interface Compiled {
+  readonly session: ort.InferenceSession;
+  readonly graph: TrainingGraph;
+}
+
+export class OnnxStepModel implements StepModel {
+  private readonly sessions = new Map<string, Promise<Compiled>>();
+
+  constructor(
+    readonly cfg: ModelConfig,
+    private readonly store: TensorStore,
+    private readonly options: OnnxStepOptions,
+  ) {}
+
+  private compiled(batch: number, seq: number, lossOnly: boolean): Promise<Compiled> {
+    const key = `${batch}x${seq}${lossOnly ? '-loss' : ''}`;
+    let c = this.sessions.get(key);
+    if (!c) {
+      c = (async () => {
+        const graph = buildTrainingGraph(this.cfg, new WeightReader(this.cfg, this.store), { ...this.options.spec, batch, seq, lossOnly });
+        const bytes = Buffer.concat(encodeModel(graph.model));
+        const session = await ort.InferenceSession.create(bytes, {
+          ...(this.options.threads ? { intraOpNumThreads: this.options.threads, interOpNumThreads: 1 } : {}),
+          graphOptimizationLevel: 'all',
+        });
+        return { session, graph };
+      })();
+      this.sessions.set(key, c);
+    }
+    return c;
+  }
+
+  private feeds(batch: Batch, params: ReadonlyMap<string, Float32Array>, graph: TrainingGraph, where?: { step: number; micro: number }): Record<string, ort.Tensor> {
+    const { size: B, length: S } = batch;
+    const positions = new BigInt64Array(B * S);
+    for (let i = 0; i < B * S; i++) positions[i] = BigInt(i % S);
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', batch.inputIds, [B, S]),
+      attention_mask: new ort.Tensor('int64', batch.attentionMask, [B, S]),
+      position_ids: new ort.Tensor('int64', positions, [B, S]),
+      targets: new ort.Tensor('int64', batch.targets, [B, S]),
+      weights: new ort.Tensor('float32', batch.weights, [B, S]),
+    };
+    for (const t of graph.trainable) {
+      const p = params.get(t.name);
+      if (!p) throw new Error(`no value for trainable tensor ${t.name}`);
+      feeds[t.name] = new ort.Tensor('float32', p, [...t.shape]);
+    }
+    const p = this.options.spec.loraDropout ?? 0;
+    graph.dropoutInputs.forEach((d, k) => {
+      const n = d.shape.reduce((a, b) => a * b, 1);
+      const mask = new Float32Array(n);
+      if (where) {
+        const r = seededRandom((this.options.seed * 1_000_003 + where.step * 1009 + where.micro * 101 + k) >>> 0);
+        const keep = 1 / (1 - p);
+        for (let i = 0; i < n; i++) mask[i] = r() >= p ? keep : 0;
+      } else mask.fill(1); // evaluation: no dropout
+      feeds[d.name] = new ort.Tensor('float32', mask, [...d.shape]);
+    });
+    return feeds;
+  }
+
+  async lossAndGrads(batch: Batch, params: ReadonlyMap<string, Float32Array>, where: { step: number; micro: number }) {
+    const { session, graph } = await this.compiled(batch.size, batch.length, false);
+    const out = await session.run(this.feeds(batch, params, graph, where));
+    const grads = new Map<string, Float32Array>();
+    for (const t of graph.trainable) grads.set(t.name, out[`grad.${t.name}`]!.data as Float32Array);
+    return { lossSum: (out.loss_sum!.data as Float32Array)[0]!, grads };
+  }
+
+  async lossSum(batch: Batch, params: ReadonlyMap<string, Float32Array>): Promise<number> {
+    const { session, graph } = await this.compiled(batch.size, batch.length, true);
+    const out = await session.run(this.feeds(batch, params, graph), ['loss_sum']);
+    return (out.loss_sum!.data as Float32Array)[0]!;
+  }
+
+  async dispose(): Promise<void> {
+    for (const c of this.sessions.values()) await (await c).session.release();
+    this.sessions.clear();
+  }
+}

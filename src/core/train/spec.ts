@@ -1,0 +1,137 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { PreTrainedTokenizer } from '@huggingface/transformers';
+import { TuneloopError } from '../errors';
+import { writeFileAtomic } from '../fs/atomic';
+import { defaultCacheDir, fileSha256 } from '../models/cache';
+import { parsePrompt, renderMessages } from '../prompts';
+import type { Recipe } from '../recipes/recipe';
+import { checkRecipeFile } from '../recipes/recipe';
+import { TensorStore } from '../safetensors/checkpoint';
+import { type Example, readJsonl, splitTrainValidation, tokenizeRows } from './data';
+
+/**
+ * What a run needs, resolved from its recipe once, at launch: absolute paths, the base model's and
+ * dataset's content hashes, and every setting. The trainer reads this (spec.json); recipe.yml beside
+ * it is the recipe as written, plus the resolved values, for people.
+ */
+export interface RunSpec {
+  readonly format: 1;
+  readonly recipeFile: string;
+  readonly name: string;
+  readonly baseModel: string;
+  readonly baseDir: string;
+  readonly baseSha256: string;
+  readonly dataset: string;
+  readonly datasetSha256: string;
+  readonly datasetFormat?: Recipe['dataset']['format'];
+  readonly promptFile?: string;
+  readonly validationSplit: number;
+  readonly method: Recipe['method'];
+  readonly lora: Recipe['lora'];
+  readonly training: Recipe['training'];
+  readonly output?: string;
+  readonly threads?: number;
+}
+
+export const SPEC_FILE = 'spec.json';
+
+/** The recipe's problems as one error (the first error, positioned), or the recipe. */
+export function loadRecipe(file: string): Recipe {
+  const r = checkRecipeFile(file);
+  const err = r.diagnostics.find((d) => d.severity === 'error');
+  if (err || !r.recipe) {
+    const d = err ?? r.diagnostics[0];
+    throw new TuneloopError(d ? d.message : 'cannot read the recipe', { file, ...(d ? { line: d.line, column: d.column } : {}) }, 'run tuneloop check on it for every problem');
+  }
+  return r.recipe;
+}
+
+/** Content hash of a checkpoint folder's config and weights. */
+export function checkpointSha256(dir: string, cacheDir = defaultCacheDir()): string {
+  const store = TensorStore.openDir(dir);
+  try {
+    const files = [path.join(dir, 'config.json'), ...store.files.map((f) => f.path)];
+    const h = crypto.createHash('sha256');
+    for (const f of files) h.update(`${path.basename(f)} ${fileSha256(f, cacheDir)}\n`);
+    return h.digest('hex');
+  } finally {
+    store.close();
+  }
+}
+
+export function resolveSpec(recipe: Recipe, baseDir: string, options: { threads?: number; cacheDir?: string } = {}): RunSpec {
+  const near = (rel: string) => path.resolve(path.dirname(recipe.file), rel);
+  const dataset = near(recipe.dataset.path);
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  return {
+    format: 1,
+    recipeFile: path.resolve(recipe.file),
+    name: recipe.name,
+    baseModel: recipe.baseModel,
+    baseDir,
+    baseSha256: checkpointSha256(baseDir, cacheDir),
+    dataset,
+    datasetSha256: fileSha256(dataset, cacheDir),
+    ...(recipe.dataset.format ? { datasetFormat: recipe.dataset.format } : {}),
+    ...(recipe.dataset.promptFile ? { promptFile: near(recipe.dataset.promptFile) } : {}),
+    validationSplit: recipe.dataset.validationSplit,
+    method: recipe.method,
+    lora: recipe.lora,
+    training: recipe.training,
+    ...(recipe.output ? { output: near(recipe.output) } : {}),
+    ...(options.threads ? { threads: options.threads } : {}),
+  };
+}
+
+/** Write spec.json and recipe.yml (the recipe as written, then what it resolved to). */
+export function writeSpec(runDir: string, spec: RunSpec): void {
+  writeFileAtomic(path.join(runDir, SPEC_FILE), JSON.stringify(spec, null, 2) + '\n');
+  const original = fs.readFileSync(spec.recipeFile, 'utf8');
+  const resolved = [
+    '',
+    '# Resolved by tuneloop when this run started:',
+    'resolved:',
+    `  recipe: ${JSON.stringify(spec.recipeFile)}`,
+    `  base_model_dir: ${JSON.stringify(spec.baseDir)}`,
+    `  base_model_sha256: ${spec.baseSha256}`,
+    `  dataset: ${JSON.stringify(spec.dataset)}`,
+    `  dataset_sha256: ${spec.datasetSha256}`,
+    '',
+  ].join('\n');
+  writeFileAtomic(path.join(runDir, 'recipe.yml'), original.trimEnd() + '\n' + resolved);
+}
+
+export function readSpec(runDir: string): RunSpec {
+  const file = path.join(runDir, SPEC_FILE);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as RunSpec;
+  } catch (e) {
+    throw new TuneloopError(`cannot read the run's spec: ${(e as Error).message}`, { file });
+  }
+}
+
+/** Rows of the dataset as examples, split into training and validation as the spec says. */
+export function prepareData(spec: RunSpec, tok: PreTrainedTokenizer, eosTokenId: number): { train: Example[]; validation: Example[]; truncated: number; tokensCut: number } {
+  let rows = readJsonl(spec.dataset);
+  let format = spec.datasetFormat;
+  if (format === 'prompt-file') {
+    // Each row holds the prompt file's variables plus the answer (completion or expected): the
+    // prompt file's messages, rendered, and the answer as the assistant turn.
+    const promptFile = spec.promptFile!;
+    const parsed = parsePrompt(fs.readFileSync(promptFile, 'utf8'), promptFile);
+    if (!parsed.prompt) throw new TuneloopError('the prompt file has errors', { file: promptFile }, 'run tuneloop check on it');
+    const prompt = parsed.prompt;
+    rows = rows.map(({ line, row }) => {
+      const answer = row.completion ?? row.expected;
+      if (typeof answer !== 'string') throw new TuneloopError('a prompt-file row needs "completion" (or "expected"): the answer to learn', { file: spec.dataset, line });
+      const messages = [...renderMessages(prompt, row as Record<string, string>), { role: 'assistant' as const, content: answer }];
+      return { line, row: { messages } };
+    });
+    format = 'messages';
+  }
+  const report = tokenizeRows(tok, rows, spec.dataset, { ...(format ? { format } : {}), maxSeqLen: spec.training.maxSeqLen, trainOnPrompt: spec.training.trainOnPrompt, eosTokenId });
+  const split = splitTrainValidation(report.examples, spec.validationSplit, spec.training.seed);
+  return { ...split, truncated: report.truncated, tokensCut: report.tokensCut };
+}
