@@ -11,6 +11,7 @@ import { TensorStore } from '../safetensors/checkpoint';
 import { loadCheckpoint, type ParamsFormat, saveCheckpoint } from './checkpoint';
 import { EventWriter, type RunEventPayload } from './events';
 import { totalSteps, train, type TrainConfig, type TrainState } from './loop';
+import { fullParamsFormat, initFull } from './full-params';
 import { initLora, type LoraModuleSpec, loraParamsFormat } from './lora-params';
 import { OnnxStepModel } from './onnx-step';
 import { newAdamWState } from './optim';
@@ -57,7 +58,6 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
   let model: OnnxStepModel | undefined;
   try {
     const spec = readSpec(runDir);
-    if (spec.method !== 'lora') throw new TuneloopError('full fine-tuning runs are not available from recipes yet', { file: spec.recipeFile, key: 'method' }, 'use method: lora');
     const cfg = loadModelConfig(spec.baseDir);
     store = TensorStore.openDir(spec.baseDir);
     const tok = await loadTokenizer(spec.baseDir);
@@ -65,8 +65,8 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     if (eos === undefined) throw new TuneloopError('the model names no end-of-sequence token', { file: path.join(spec.baseDir, 'config.json'), key: 'eos_token_id' });
     const data = prepareData(spec, tok, eos);
     if (data.truncated > 0) emit({ type: 'log', level: 'warn', message: `${data.truncated} row(s) were longer than max_seq_len ${spec.training.maxSeqLen}: ${data.tokensCut} token(s) cut` });
-    const { modules, config: loraConfig } = loraSpecOf(cfg, spec);
-    const trainable = modules.reduce((a, m) => a + m.r * (m.module.inFeatures + m.module.outFeatures), 0);
+    const lora = spec.method === 'lora' ? loraSpecOf(cfg, spec) : undefined;
+    const trainable = lora ? lora.modules.reduce((a, m) => a + m.r * (m.module.inFeatures + m.module.outFeatures), 0) : parameterCount(cfg);
     const need = estimateTrainingBytes(cfg, spec, trainable);
     const have = options.availableMemory ?? availableMemory();
     if (need > have) {
@@ -93,26 +93,35 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     };
     // Ten validation measurements a run unless the recipe says otherwise.
     const config: TrainConfig = { ...base, evalEvery: t.evalEvery ?? Math.max(1, Math.round(totalSteps(base, data.train.length) / 10)) };
-    const format: ParamsFormat = loraParamsFormat(cfg, modules, { ...loraConfig, baseModelNameOrPath: spec.baseModel });
+    const openStore = store;
+    const format: ParamsFormat = lora
+      ? loraParamsFormat(cfg, lora.modules, { ...lora.config, baseModelNameOrPath: spec.baseModel })
+      : fullParamsFormat(spec.baseDir, new Map(openStore.names().map((n) => [n, openStore.info(n).shape])));
     let state: TrainState;
     if (options.resume) {
       state = loadCheckpoint(options.resume, format).state;
     } else {
-      state = { step: 0, params: initLora(modules, t.seed), optimizer: newAdamWState() };
+      state = { step: 0, params: lora ? initLora(lora.modules, t.seed) : initFull(openStore), optimizer: newAdamWState() };
     }
-    model = new OnnxStepModel(cfg, store, { spec: { mode: 'lora', lora: modules, loraDropout: spec.lora.loraDropout }, seed: t.seed, ...(spec.threads ? { threads: spec.threads } : {}) });
+    model = new OnnxStepModel(cfg, store, {
+      spec: lora ? { mode: 'lora', lora: lora.modules, loraDropout: spec.lora.loraDropout } : { mode: 'full' },
+      seed: t.seed,
+      ...(spec.threads ? { threads: spec.threads } : {}),
+    });
     const total = totalSteps(config, data.train.length);
     emit({ type: 'started', pid: process.pid, totalSteps: total, ...(options.resume ? { resumedFrom: state.step } : {}), trainExamples: data.train.length, validationExamples: data.validation.length });
     const examplesPerStep = config.batchSize * config.gradAccum;
     const checkpoint = (s: TrainState) => saveCheckpoint(path.join(runDir, 'checkpoints', `step-${s.step}`), s, format, { seed: t.seed, examplesPerStep });
     const outcome = await train(model, config, data, state, { emit, checkpoint, ...(options.signal ? { signal: options.signal } : {}) });
     if (outcome === 'cancelled') return 'cancelled';
-    const final = path.join(runDir, 'adapter');
+    // The result: adapter/ (a PEFT adapter) or model/ (a full checkpoint), written whole then renamed.
+    const kind = lora ? 'adapter' : 'model';
+    const final = path.join(runDir, kind);
     const tmp = path.join(runDir, '.final');
     fs.rmSync(tmp, { recursive: true, force: true });
     format.write(tmp, state.params);
     fs.rmSync(final, { recursive: true, force: true });
-    fs.renameSync(path.join(tmp, 'adapter'), final);
+    fs.renameSync(path.join(tmp, kind), final);
     fs.rmSync(tmp, { recursive: true, force: true });
     if (spec.output) {
       fs.rmSync(spec.output, { recursive: true, force: true });
