@@ -47,20 +47,32 @@ async function main(): Promise<void> {
     await s.page.screenshot({ path: path.join(shots, 'home-view.png') });
     log('home view shows the workspace state');
 
-    // Describe a model folder: the command's folder picker is code-server's simple dialog.
-    await runCommand(s.page, 'Tuneloop: Describe Model Folder');
-    const input = s.page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible' });
-    // The dialog fills in its starting folder asynchronously; type only once it has, or it overwrites us.
-    await waitFor('the folder dialog to settle', 20_000, async () => ((await input.inputValue()).endsWith('/') ? true : undefined));
-    await input.fill(model + '/');
-    // A folder dialog lists folders only: the fixture's adapter_trained/ shows it has entered llama/.
-    await s.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'adapter_trained' }).first().waitFor({ timeout: 20_000 });
-    await s.page.locator('.quick-input-widget').getByRole('button', { name: 'Describe model' }).click();
-    const described = await waitFor('the model description in the log', 60_000, () => {
-      const text = outputChannelText(s.userDataDir, 'Tuneloop');
-      return text.includes('LlamaForCausalLM (model_type llama)') ? text : undefined;
-    });
+    // Describe a model folder: the command's folder picker is code-server's simple dialog, which fills
+    // itself in asynchronously and can swallow input on a loaded machine: try up to three times.
+    const describeOnce = async (): Promise<string | undefined> => {
+      await runCommand(s.page, 'Tuneloop: Describe Model Folder');
+      const input = s.page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible' });
+      await waitFor('the folder dialog to settle', 20_000, async () => ((await input.inputValue()).endsWith('/') ? true : undefined));
+      await s.page.waitForTimeout(300);
+      await input.fill(model + '/');
+      // A folder dialog lists folders only: the fixture's adapter_trained/ shows it has entered llama/.
+      await s.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'adapter_trained' }).first().waitFor({ timeout: 20_000 });
+      await s.page.locator('.quick-input-widget').getByRole('button', { name: 'Describe model' }).click();
+      return waitFor('the model description in the log', 20_000, () => {
+        const text = outputChannelText(s.userDataDir, 'Tuneloop');
+        return text.includes('LlamaForCausalLM (model_type llama)') ? text : undefined;
+      }).catch(() => undefined);
+    };
+    let described: string | undefined;
+    for (let attempt = 1; attempt <= 3 && described === undefined; attempt++) {
+      described = await describeOnce().catch((e: unknown) => {
+        log(`describe attempt ${attempt} failed: ${(e as Error).message.split('\n')[0]}`);
+        return undefined;
+      });
+      if (described === undefined) await s.page.keyboard.press('Escape');
+    }
+    if (described === undefined) throw new Error('the model description never reached the log');
     await s.page.screenshot({ path: path.join(shots, 'describe-model.png') });
     log(`described through the worker: ${described.split('\n').find((l) => l.includes('parameters'))?.trim()}`);
     log('PASSED');
