@@ -1,4 +1,3 @@
-import { crossEntropySum } from '../onnx/autodiff';
 import { addGradients } from '../onnx/autodiff';
 import { GraphBuilder, type Value } from '../onnx/builder';
 import type { ModelDef } from '../onnx/model';
@@ -87,10 +86,22 @@ export function buildTrainingGraph(cfg: ModelConfig, weights: WeightReader, spec
   }
   const targets = g.input('targets', 'int64', [spec.batch, spec.seq]);
   const weightsIn = g.input('weights', 'float32', [spec.batch, spec.seq]);
-  const loss = crossEntropySum(g, logits!, targets, weightsIn); // []
+  const { loss, dlogits } = g.scope('loss', () => {
+    const logProbs = g.op('LogSoftmax', [logits!], { axis: -1 }); // [B, S, V]
+    const idx = g.unsqueeze(targets, [-1]); // [B, S, 1]
+    const w = g.unsqueeze(weightsIn, [-1]); // [B, S, 1]
+    const picked = g.op('GatherElements', [logProbs, idx], { axis: -1 }); // [B, S, 1]
+    const lossSum = g.neg(g.op('ReduceSum', [g.mul(picked, w)], { keepdims: 0 })); // []
+    // d lossSum / d logits = w · (softmax − onehot(target)), written directly: softmax is exp of the
+    // log-probabilities already computed, and the one-hot part is a scatter-add of −w at the target.
+    // Differentiating the ops above instead would build [B, S, V] selections several times over.
+    const dlogits = g.op('ScatterElements', [g.mul(g.op('Exp', [logProbs]), w), idx, g.neg(w)], { axis: -1, reduction: 'add' }); // [B, S, V]
+    return { loss: lossSum, dlogits };
+  });
   g.output(loss, 'loss_sum', []);
   if (!spec.lossOnly) {
-    const grads = addGradients(g, loss, trainable.map((t) => t.value));
+    // Back-propagate from the logits, seeded with the loss gradient computed above.
+    const grads = addGradients(g, logits!, trainable.map((t) => t.value), { seed: dlogits });
     grads.forEach((grad, k) => g.output(grad, `grad.${trainable[k]!.name}`, trainable[k]!.shape));
   }
   return {

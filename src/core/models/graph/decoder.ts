@@ -157,7 +157,7 @@ export function declareDecoderOutputs(g: GraphBuilder, cfg: ModelConfig, logits:
 }
 
 /**
- * Boolean masks of allowed (query, key) pairs, [B, 1, S, T], one per distinct sliding window:
+ * Attention biases [B, 1, S, T] (0 for allowed pairs, MASK_VALUE for the rest), one per distinct sliding window:
  * key j is visible from query i (at absolute position P + i) when j ≤ P + i, when P + i − j < window
  * (if the layer has one), and when attention_mask[b, j] is 1. Positions are absolute indices in the
  * sequence, padding included, as transformers' cache_position is.
@@ -178,7 +178,10 @@ export function attentionMasks(g: GraphBuilder, io: DecoderInputs, cfg: ModelCon
       if (!m) {
         let allowed = causal;
         if (window !== null) allowed = g.and(causal, g.greater(kvIdx, g.sub(qIdx, g.scalarI(window)))); // [S, T]
-        m = g.and(padding, allowed); // [B, 1, S, T]
+        // An additive bias, 0 where allowed and the most negative float32 elsewhere, made once and
+        // added to every layer's scores: a broadcast Add is much cheaper than a Where per layer (and
+        // its gradient is the identity). A fully masked row stays finite, so softmax makes it uniform.
+        m = g.where(g.and(padding, allowed), g.scalarF(0), g.scalarF(MASK_VALUE)); // [B, 1, S, T]
         byWindow.set(window, m);
       }
       return m;
@@ -276,7 +279,7 @@ export interface AttentionArgs {
   readonly v: Value;
   /** The layer's cache; absent in training graphs. */
   readonly past: { readonly key: Value; readonly value: Value } | undefined;
-  /** [B, 1, S, T] bool */
+  /** [B, 1, S, T] float: 0 where attention is allowed, MASK_VALUE elsewhere */
   readonly mask: Value;
   readonly rope?: { readonly cos: Value; readonly sin: Value };
   /** Per-head RMSNorm weights for q and k (qwen3). */
@@ -311,7 +314,7 @@ export function attention(g: GraphBuilder, a: AttentionArgs): { out: Value; pres
   const qGroups = g.reshape(q, [0, kvH, -1, d]); // [B, kvH, rep·S, d]
   const scores = g.matmul(qGroups, g.transpose(key, [0, 1, 3, 2])); // [B, kvH, rep·S, T]
   const scaled = g.mul(g.reshape(scores, [0, nH, -1, 0]), g.scalarF(cfg.attention.scale[a.layer]!)); // [B, nH, S, T]
-  const masked = g.where(a.mask, scaled, g.scalarF(MASK_VALUE));
+  const masked = g.add(scaled, a.mask); // masked scores: score + MASK_VALUE rounds to MASK_VALUE
   const probs = g.reshape(g.softmax(masked, -1), [0, kvH, -1, 0]); // [B, kvH, rep·S, T]
   const ctx = g.reshape(g.matmul(probs, value), [0, nH, -1, d]); // [B, nH, S, d]
   const out = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [0, 0, nH * d]); // [B, S, nH·d]
