@@ -81,6 +81,10 @@ describe('LoRA training from a recipe, in the detached trainer', function () {
     const evals = uninterrupted.filter((e): e is Extract<RunEvent, { type: 'eval' }> => e.type === 'eval');
     assert.equal(evals.length, 3);
     assert.ok(evals.at(-1)!.loss < evals[0]!.loss * 0.8, `validation loss ${evals.map((e) => e.loss.toFixed(3)).join(' → ')}`);
+    const samples = uninterrupted.filter((e): e is Extract<RunEvent, { type: 'sample' }> => e.type === 'sample');
+    assert.equal(samples.length, 3, 'a sample generation at each evaluation');
+    assert.match(samples[0]!.prompt, /^color \d+: \w+\?$/);
+    assert.match(samples.at(-1)!.output, /a color/, `the tuned model continues the pattern: ${JSON.stringify(samples.map((s) => s.output))}`);
     const started = uninterrupted[0]!;
     assert.ok(started.type === 'started' && started.trainExamples === 32 && started.validationExamples === 8);
     // The adapter is PEFT's format, for the base model, and was copied to the recipe's output.

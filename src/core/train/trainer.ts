@@ -14,6 +14,7 @@ import { totalSteps, train, type TrainConfig, type TrainState } from './loop';
 import { fullParamsFormat, initFull } from './full-params';
 import { initLora, type LoraModuleSpec, loraParamsFormat } from './lora-params';
 import { OnnxStepModel } from './onnx-step';
+import { TrainingSampler } from './sampler';
 import { newAdamWState } from './optim';
 import { acquireLock, cancelRequested, EVENTS, releaseLock } from './run';
 import { prepareData, readSpec, type RunSpec } from './spec';
@@ -56,6 +57,7 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
   const emit = (e: RunEventPayload) => events.append(e);
   let store: TensorStore | undefined;
   let model: OnnxStepModel | undefined;
+  let sampler: TrainingSampler | undefined;
   try {
     const spec = readSpec(runDir);
     const cfg = loadModelConfig(spec.baseDir);
@@ -112,7 +114,11 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     emit({ type: 'started', pid: process.pid, totalSteps: total, ...(options.resume ? { resumedFrom: state.step } : {}), trainExamples: data.train.length, validationExamples: data.validation.length });
     const examplesPerStep = config.batchSize * config.gradAccum;
     const checkpoint = (s: TrainState) => saveCheckpoint(path.join(runDir, 'checkpoints', `step-${s.step}`), s, format, { seed: t.seed, examplesPerStep });
-    const outcome = await train(model, config, data, state, { emit, checkpoint, ...(options.signal ? { signal: options.signal } : {}) });
+    // Samples at each evaluation: the first validation row's prompt, greedy, with the weights of the moment.
+    const probe = data.validation[0];
+    sampler = probe ? new TrainingSampler(cfg, store, tok, lora?.modules, { eosTokenIds: cfg.eosTokenIds, ...(spec.threads ? { threads: spec.threads } : {}) }) : undefined;
+    const sample = sampler && probe ? (s: TrainState) => sampler!.sample(TrainingSampler.promptOf(probe), s.params) : undefined;
+    const outcome = await train(model, config, data, state, { emit, checkpoint, ...(options.signal ? { signal: options.signal } : {}), ...(sample ? { sample } : {}) });
     if (outcome === 'cancelled') return 'cancelled';
     // The result: adapter/ (a PEFT adapter) or model/ (a full checkpoint), written whole then renamed.
     const kind = lora ? 'adapter' : 'model';
@@ -136,6 +142,7 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     return 'failed';
   } finally {
     await model?.dispose();
+    await sampler?.dispose();
     store?.close();
     events.close();
     releaseLock(runDir);
