@@ -13,7 +13,8 @@ import { loraInputName } from '../../src/core/train/graph';
 import { initLora } from '../../src/core/train/lora-params';
 import { OnnxStepModel } from '../../src/core/train/onnx-step';
 import { createRunDir, EVENTS } from '../../src/core/train/run';
-import { loadRecipe, resolveSpec, writeSpec } from '../../src/core/train/spec';
+import { loadRecipe, prepareData, resolveSpec, writeSpec } from '../../src/core/train/spec';
+import { loadTokenizer } from '../../src/core/infer/tokenizer';
 import { runTraining } from '../../src/core/train/trainer';
 import { GOLDEN, tempDir } from '../helpers';
 
@@ -86,5 +87,47 @@ describe('full fine-tuning', function () {
     assert.equal(await runTraining(runDir, { availableMemory: 10_000_000 }), 'failed');
     const last = readEvents(path.join(runDir, EVENTS)).events.at(-1)!;
     assert.ok(last.type === 'failed' && /training needs about .* but 9\.5 MiB is available \(lower batch_size or max_seq_len/.test(last.message), JSON.stringify(last));
+  });
+});
+
+describe('LoRA dropout and prompt-file datasets', function () {
+  this.timeout(60_000);
+
+  it('dropout masks are seeded: the same step gives the same gradients, another step others, evaluation none', async () => {
+    const cfg = loadModelConfig(dir);
+    const store = TensorStore.openDir(dir);
+    const lcfg = parseLoraConfig({ r: 2, lora_alpha: 4, target_modules: ['q_proj'] });
+    const modules = targetedModules(cfg, lcfg).map((module) => ({ module, ...moduleScale(lcfg, module.name) }));
+    const params = initLora(modules, 1);
+    for (const [k, v] of params) if (k.endsWith('lora_B')) v.fill(0.05); // make the branch matter
+    const batch = makeBatch([{ line: 1, ids: [1, 5, 9, 13, 17, 21], mask: [0, 1, 1, 1, 1, 1] }], 0, 6);
+    const dropped = new OnnxStepModel(cfg, store, { spec: { mode: 'lora', lora: modules, loraDropout: 0.5 }, seed: 4 });
+    const plain = new OnnxStepModel(cfg, store, { spec: { mode: 'lora', lora: modules }, seed: 4 });
+    const a = await dropped.lossAndGrads(batch, params, { step: 3, micro: 0 });
+    const b = await dropped.lossAndGrads(batch, params, { step: 3, micro: 0 });
+    const c = await dropped.lossAndGrads(batch, params, { step: 4, micro: 0 });
+    const key = loraInputName(modules[0]!.module.name, 'A');
+    assert.deepEqual(a.grads.get(key), b.grads.get(key));
+    assert.notDeepEqual(a.grads.get(key), c.grads.get(key));
+    const p = await plain.lossAndGrads(batch, params, { step: 3, micro: 0 });
+    assert.notEqual(a.lossSum, p.lossSum, 'dropout changes the training loss');
+    assert.ok(Math.abs((await dropped.lossSum(batch, params)) - p.lossSum) < 1e-4, 'evaluation runs without dropout');
+    await dropped.dispose();
+    await plain.dispose();
+    store.close();
+  });
+
+  it('rows of variables for a prompt file train on its rendered messages with the answer as the assistant turn', async () => {
+    const ws = tempDir();
+    fs.writeFileSync(path.join(ws, 'ask.prompt.yml'), 'messages:\n  - role: system\n    content: Answer in one word.\n  - role: user\n    content: "What colour is {{thing}}?"\n');
+    fs.writeFileSync(path.join(ws, 'd.jsonl'), [JSON.stringify({ thing: 'grass', completion: 'green' }), JSON.stringify({ thing: 'sky', expected: 'blue' })].join('\n'));
+    fs.writeFileSync(path.join(ws, 'r.adapter.yml'), `base_model: ${dir}\ndataset:\n  path: d.jsonl\n  format: prompt-file\n  prompt_file: ask.prompt.yml\n  validation_split: 0\n`);
+    const spec = resolveSpec(loadRecipe(path.join(ws, 'r.adapter.yml')), dir, { cacheDir: tempDir() });
+    const tok = await loadTokenizer(dir);
+    const data = prepareData(spec, tok, 2);
+    const texts = data.train.map((e) => tok.decode([...e.ids], { skip_special_tokens: false })).sort();
+    assert.match(texts[0]!, /<\|im_start\|>system\nAnswer in one word\.<\|im_end\|>\n<\|im_start\|>user\nWhat colour is grass\?<\|im_end\|>\n<\|im_start\|>assistant\ngreen<\|im_end\|>/);
+    const learned = data.train.map((e) => tok.decode(e.ids.filter((_, t) => e.mask[t] === 1), { skip_special_tokens: false })).sort();
+    assert.deepEqual(learned.map((t) => t.replace(/<\|im_end\|>\n?$/, '')), ['blue', 'green']);
   });
 });
