@@ -1,4 +1,6 @@
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { trainCommand, TRAIN_USAGE } from './train';
 import { describeError, TuneloopError } from '../core/errors';
 import { describeModelFolder } from '../core/models/describe';
 import { checkFiles, countDiagnostics, findPromptFiles, formatDiagnostic } from '../core/prompts';
@@ -64,6 +66,11 @@ is an error, 0 otherwise.`,
       process.stderr.write(`${files} file(s) checked: ${n.error} error(s), ${n.warning} warning(s)\n`);
       return n.error > 0 ? 1 : 0;
     },
+  },
+  train: {
+    summary: 'fine-tune an adapter from a recipe in a background process, with progress; resume or follow runs',
+    usage: TRAIN_USAGE,
+    run: (args) => trainCommand(args, path.join(__dirname, 'trainer.js')),
   },
   cache: {
     summary: 'list or clear the exported models in the cache',

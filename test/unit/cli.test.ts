@@ -57,6 +57,27 @@ describe('tuneloop CLI', () => {
     assert.match(bad.stdout, /NOT all 2 checks passed/);
   });
 
+  it('train runs a recipe in the background trainer with progress; --follow replays a finished run', function () {
+    this.timeout(60_000);
+    const ws = tempDir();
+    fs.writeFileSync(path.join(ws, 'd.jsonl'), Array.from({ length: 12 }, (_, i) => JSON.stringify({ prompt: `q${i % 3}`, completion: ` a${i % 3}` })).join('\n'));
+    fs.writeFileSync(path.join(ws, 'r.adapter.yml'), `base_model: ${path.join(GOLDEN, 'llama')}\ndataset:\n  path: d.jsonl\n  validation_split: 2\ntraining:\n  max_steps: 6\n  batch_size: 2\n  eval_every: 3\n`);
+    const runs = path.join(ws, 'runs');
+    const r = cli('train', path.join(ws, 'r.adapter.yml'), '--runs', runs, '--threads', '1');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^started: 10 training rows, 2 for validation, 6 steps/m);
+    assert.match(r.stdout, /step 6\/6 {2}loss \d+\.\d{4} {2}lr /);
+    assert.match(r.stdout, /step 3: validation loss \d/);
+    assert.match(r.stdout, /^done after 6 steps: .*adapter$/m);
+    const runDir = path.join(runs, fs.readdirSync(runs)[0]!);
+    const f = cli('train', '--follow', runDir);
+    assert.equal(f.status, 0);
+    assert.match(f.stdout, /done after 6 steps/);
+    const bad = cli('train', path.join(ws, 'nope.adapter.yml'));
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /cannot read the recipe/);
+  });
+
   it('usage errors exit 2; unknown commands too', () => {
     assert.equal(cli('info').status, 2);
     assert.match(cli('info').stderr, /info takes exactly one checkpoint folder/);

@@ -1,0 +1,140 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { TuneloopError } from '../core/errors';
+import { followEvents, type RunEvent } from '../core/train/events';
+import { EVENTS, inspectRun, ownerAlive, requestCancel } from '../core/train/run';
+import { resumeRun, startRun } from '../core/train/start';
+
+/**
+ * `tuneloop train`: start a run in the detached trainer and follow it with a progress line; Ctrl-C asks
+ * the trainer to checkpoint and stop. `--resume RUN` continues a run; `--follow RUN` watches one.
+ */
+export const TRAIN_USAGE = `tuneloop train RECIPE.adapter.yml [--runs DIR] [--threads N] [--detach]
+       tuneloop train --resume RUN_DIR
+       tuneloop train --follow RUN_DIR
+
+Trains the adapter a recipe describes, in a background process that keeps going if this
+command stops (--detach returns at once). Progress: step, loss, learning rate, tokens/s and
+ETA. Ctrl-C checkpoints and stops the run; --resume continues it from its last checkpoint.
+
+  --runs DIR     where run folders go (default: .tuneloop/runs under the current folder)
+  --threads N    onnxruntime threads (default: its own choice)
+  --download     allow downloading a Hub base model
+Exit status: 0 when the run finishes, 1 when it fails, 130 when it is cancelled.`;
+
+function progressLine(e: Extract<RunEvent, { type: 'step' }>, total: number | undefined): string {
+  const eta = e.etaSeconds >= 60 ? `${Math.floor(e.etaSeconds / 60)}m${String(Math.round(e.etaSeconds % 60)).padStart(2, '0')}s` : `${Math.round(e.etaSeconds)}s`;
+  const width = 24;
+  const done = total ? Math.round((e.step / total) * width) : 0;
+  const bar = total ? `[${'#'.repeat(done)}${'.'.repeat(width - done)}] ` : '';
+  return `${bar}step ${e.step}${total ? `/${total}` : ''}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${e.tokensPerSecond.toFixed(0)} tok/s  ETA ${eta}`;
+}
+
+async function follow(runDir: string, out: NodeJS.WriteStream, offset = 0, cancelOnInterrupt = true): Promise<number> {
+  let total: number | undefined;
+  let lastWasProgress = false;
+  const tty = out.isTTY === true;
+  const print = (line: string, progress = false) => {
+    if (tty && lastWasProgress) out.write('\r\x1b[2K');
+    else if (lastWasProgress) out.write('\n');
+    out.write(progress && tty ? line : `${line}\n`);
+    lastWasProgress = progress && tty;
+  };
+  let interrupted = false;
+  const onInt = () => {
+    if (!cancelOnInterrupt) process.exit(0);
+    if (interrupted) return;
+    interrupted = true;
+    print('cancelling: the trainer writes a checkpoint and stops…');
+    requestCancel(runDir);
+  };
+  process.on('SIGINT', onInt);
+  // Until the trainer has taken its lock, "no live owner" means "not started yet" (for up to 30 s).
+  let started = false;
+  const startedAt = Date.now();
+  try {
+    const last = await followEvents(
+      path.join(runDir, EVENTS),
+      (e) => {
+        switch (e.type) {
+          case 'started':
+            total = e.totalSteps;
+            print(`${e.resumedFrom !== undefined ? `resumed at step ${e.resumedFrom}` : 'started'}: ${e.trainExamples} training rows, ${e.validationExamples} for validation, ${e.totalSteps} steps (pid ${e.pid})`);
+            break;
+          case 'step':
+            if (tty || e.step === 1 || e.step % 10 === 0 || e.step === total) print(progressLine(e, total), true);
+            break;
+          case 'eval':
+            print(`step ${e.step}: validation loss ${e.loss.toFixed(4)}`);
+            break;
+          case 'sample':
+            print(`step ${e.step}: sample ${JSON.stringify(e.prompt.slice(-60))} → ${JSON.stringify(e.output.slice(0, 80))}`);
+            break;
+          case 'checkpoint':
+            print(`step ${e.step}: checkpoint ${e.path}`);
+            break;
+          case 'log':
+            print(`${e.level}: ${e.message}`);
+            break;
+          case 'done':
+            print(`done after ${e.step} steps: ${e.adapter}`);
+            break;
+          case 'cancelled':
+            print(`cancelled at step ${e.step}; resume with: tuneloop train --resume ${runDir}`);
+            break;
+          case 'failed':
+            print(`failed: ${e.message}${e.stderr ? `\n${e.stderr.trim()}` : ''}`);
+            break;
+        }
+      },
+      { offset, isOwnerAlive: () => (ownerAlive(runDir) ? (started = true) : !started && Date.now() - startedAt < 30_000) },
+    );
+    if (last?.type === 'failed') inspectRun(runDir); // records a dead owner's failure with its stderr tail
+    return last?.type === 'done' ? 0 : last?.type === 'cancelled' ? 130 : 1;
+  } finally {
+    process.off('SIGINT', onInt);
+  }
+}
+export async function trainCommand(args: string[], trainerEntry: string): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      runs: { type: 'string' },
+      threads: { type: 'string' },
+      resume: { type: 'string' },
+      follow: { type: 'string' },
+      detach: { type: 'boolean' },
+      download: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(`usage: ${TRAIN_USAGE}\n`);
+    return 0;
+  }
+  if (values.follow) return follow(path.resolve(values.follow), process.stdout, 0, false);
+  if (values.resume) {
+    const runDir = path.resolve(values.resume);
+    const offset = fs.statSync(path.join(runDir, EVENTS)).size; // follow only what the resumed part writes
+    const { checkpoint } = resumeRun(runDir, { trainerEntry });
+    process.stdout.write(`resuming ${runDir} from ${path.basename(checkpoint)}\n`);
+    return follow(runDir, process.stdout, offset);
+  }
+  if (positionals.length !== 1) throw new TuneloopError('train takes one recipe file (or --resume RUN / --follow RUN)');
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new TuneloopError('--threads takes a positive integer');
+  const { runDir, pid } = await startRun(path.resolve(positionals[0]!), {
+    runsDir: path.resolve(values.runs ?? path.join('.tuneloop', 'runs')),
+    trainerEntry,
+    ...(threads ? { threads } : {}),
+    ...(values.download ? { allowDownload: true } : {}),
+  });
+  process.stdout.write(`run ${runDir} (trainer pid ${pid})\n`);
+  if (values.detach) {
+    process.stdout.write(`follow it with: tuneloop train --follow ${runDir}\n`);
+    return 0;
+  }
+  return follow(runDir, process.stdout);
+}
