@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { EVAL_USAGE, evalCommand, RUN_USAGE, runCommand } from './compare';
 import { trainCommand, TRAIN_USAGE } from './train';
 import { describeError, TuneloopError } from '../core/errors';
 import { describeModelFolder } from '../core/models/describe';
@@ -66,6 +67,16 @@ is an error, 0 otherwise.`,
       process.stderr.write(`${files} file(s) checked: ${n.error} error(s), ${n.warning} warning(s)\n`);
       return n.error > 0 ? 1 : 0;
     },
+  },
+  run: {
+    summary: 'stream a prompt file’s outputs on the base model and each adapter, with word diffs',
+    usage: RUN_USAGE,
+    run: runCommand,
+  },
+  eval: {
+    summary: 'run every test case on every variant with evaluators and snapshots; exit 1 on regressions',
+    usage: EVAL_USAGE,
+    run: evalCommand,
   },
   train: {
     summary: 'fine-tune an adapter from a recipe in a background process, with progress; resume or follow runs',

@@ -1,0 +1,198 @@
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { type Matrix, runMatrix } from '../core/compare/matrix';
+import { compareSnapshot, readSnapshot, type Snapshot, type SnapshotChange, writeSnapshot } from '../core/compare/snapshot';
+import { formatDiff, wordDiff } from '../core/compare/words';
+import { TuneloopError } from '../core/errors';
+
+/** `tuneloop run` and `tuneloop eval`: the compare core, printed for terminals and CI. */
+
+/** The embedded default model shipped beside the CLI (models/default), unless TUNELOOP_MODEL names another. */
+export function defaultModelDir(): string {
+  return process.env.TUNELOOP_MODEL ?? path.resolve(__dirname, '..', 'models', 'default');
+}
+
+const colour = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
+
+export const RUN_USAGE = `tuneloop run FILE.prompt.yml [--case N] [--var NAME=VALUE]... [--model DIR] [--variant NAME]...
+
+Streams the output of the base model and of each adapter the prompt file lists for one test case
+(the first unless --case), then shows each adapter's output as a word diff against the base, and
+the evaluators' results. A file without testData takes its values from --var.
+
+  --model DIR    the base model (default: the prompt's model if local, else the embedded model)
+  --threads N    onnxruntime threads`;
+
+export async function runCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { case: { type: 'string' }, var: { type: 'string', multiple: true }, model: { type: 'string' }, variant: { type: 'string', multiple: true }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(`usage: ${RUN_USAGE}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new TuneloopError('run takes one prompt file');
+  const vars: Record<string, string> = {};
+  for (const kv of values.var ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new TuneloopError(`--var takes NAME=VALUE, got "${kv}"`);
+    vars[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  const caseIndex = values.case === undefined ? 0 : Number(values.case);
+  let current = '';
+  const m = await runMatrix(path.resolve(positionals[0]!), {
+    defaultModel: defaultModelDir(),
+    ...(values.model ? { model: values.model } : {}),
+    ...(values.threads ? { threads: Number(values.threads) } : {}),
+    ...(values.variant ? { variants: values.variant } : {}),
+    cases: [caseIndex],
+    vars,
+    onVariant: (v) => {
+      if (current) process.stdout.write('\n');
+      current = v.name;
+      process.stdout.write(`── ${v.name}${v.adapterDir ? ` (${path.relative(process.cwd(), v.adapterDir)})` : ''} ──\n`);
+    },
+    onToken: (_v, _c, t) => process.stdout.write(t.text),
+    onCell: (_v, _c, cell) => process.stdout.write(`\n   ${cell.tokens.length} tokens, first after ${cell.timeToFirstTokenMs.toFixed(0)} ms, ${cell.tokensPerSecond.toFixed(1)} tokens/s\n`),
+  });
+  const base = m.results.base?.[caseIndex];
+  for (const v of m.variants) {
+    const cell = m.results[v.name]?.[caseIndex];
+    if (!cell) continue;
+    if (v.name !== 'base' && base) process.stdout.write(`\n── ${v.name} vs base ──\n${formatDiff(wordDiff(base.text, cell.text), colour())}\n`);
+  }
+  if (m.prompt.evaluators.length) {
+    process.stdout.write('\nevaluators:\n');
+    for (const v of m.variants) {
+      const cell = m.results[v.name]?.[caseIndex];
+      if (!cell) continue;
+      for (const e of cell.evaluations) process.stdout.write(`  ${v.name.padEnd(12)} ${e.passed === undefined ? 'not run' : e.passed ? 'pass   ' : 'FAIL   '} ${e.name}: ${e.detail}\n`);
+    }
+  }
+  return 0;
+}
+
+export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [--update-snapshots] [--model DIR] [--threads N]
+
+Runs every test case of each prompt file on the base model and each adapter it lists, runs the
+evaluators, and compares the outputs with the prompt file's snapshot (its \`snapshot\` key).
+Exit status 1 when a snapshot changed or a variant's pass rate is under its minPassRate
+(default 1), 0 otherwise; --update-snapshots writes the snapshots instead of comparing.`;
+
+interface FileReport {
+  readonly matrix: Matrix;
+  readonly snapshot?: { readonly file: string; readonly status: 'same' | 'changed' | 'missing' | 'updated'; readonly changes: readonly SnapshotChange[] };
+  readonly failures: readonly string[];
+}
+
+function outputsOf(m: Matrix): Snapshot['outputs'] {
+  return Object.fromEntries(Object.entries(m.results).map(([v, cells]) => [v, Object.fromEntries(Object.entries(cells).map(([i, c]) => [i, c.text]))]));
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+}
+
+function tableReport(r: FileReport): string {
+  const m = r.matrix;
+  const lines = [`${path.relative(process.cwd(), m.file)}  (model ${m.model.id}${m.model.hosted ? `, for hosted ${m.model.hosted}` : ''})`];
+  const width = Math.max(4, ...m.variants.map((v) => v.name.length));
+  lines.push(`  case  ${m.variants.map((v) => v.name.padEnd(width)).join('  ')}`);
+  for (const c of m.cases) lines.push(`  ${String(c.index).padStart(4)}  ${m.variants.map((v) => (m.results[v.name]?.[c.index]?.passed ? 'pass' : 'FAIL').padEnd(width)).join('  ')}`);
+  for (const v of m.variants) {
+    const rate = m.passRates[v.name] ?? 0;
+    lines.push(`  ${v.name.padEnd(width)} pass rate ${(rate * 100).toFixed(0)}% (required ${(v.minPassRate * 100).toFixed(0)}%)${rate < v.minPassRate ? '  FAIL' : ''}`);
+  }
+  if (r.snapshot) {
+    const s = r.snapshot;
+    lines.push(`  snapshot ${path.relative(process.cwd(), s.file)}: ${s.status}${s.changes.length ? ` (${s.changes.length} output(s))` : ''}`);
+    for (const ch of s.changes.slice(0, 10)) {
+      lines.push(`    ${ch.variant} case ${ch.caseIndex} ${ch.kind}${ch.kind === 'changed' ? `: ${formatDiff(wordDiff(ch.before!, ch.after!), colour())}` : ''}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function junitReport(reports: readonly FileReport[]): string {
+  const suites = reports.flatMap((r) =>
+    r.matrix.variants.map((v) => {
+      const cases = r.matrix.cases.map((c) => {
+        const cell = r.matrix.results[v.name]?.[c.index];
+        const failed = cell?.evaluations.filter((e) => e.passed === false) ?? [];
+        const body = failed.length ? `<failure message="${escapeXml(failed.map((e) => e.name).join(', '))}">${escapeXml(failed.map((e) => `${e.name}: ${e.detail}`).join('\n'))}</failure>` : '';
+        return `    <testcase classname="${escapeXml(path.basename(r.matrix.file))}.${escapeXml(v.name)}" name="case ${c.index}">${body}<system-out>${escapeXml(cell?.text ?? '')}</system-out></testcase>`;
+      });
+      const failures = r.matrix.cases.filter((c) => !r.matrix.results[v.name]?.[c.index]?.passed).length;
+      return `  <testsuite name="${escapeXml(path.basename(r.matrix.file))} [${escapeXml(v.name)}]" tests="${r.matrix.cases.length}" failures="${failures}">\n${cases.join('\n')}\n  </testsuite>`;
+    }),
+  );
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n${suites.join('\n')}\n</testsuites>`;
+}
+
+export async function evalCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { reporter: { type: 'string' }, 'update-snapshots': { type: 'boolean' }, model: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(`usage: ${EVAL_USAGE}\n`);
+    return 0;
+  }
+  const reporter = values.reporter ?? 'table';
+  if (!['table', 'json', 'junit'].includes(reporter)) throw new TuneloopError(`unknown reporter "${reporter}" (table, json or junit)`);
+  if (positionals.length === 0) throw new TuneloopError('eval takes one or more prompt files');
+  const reports: FileReport[] = [];
+  for (const f of positionals) {
+    const file = path.resolve(f);
+    const progress = (msg: string) => process.stderr.write(`${path.basename(file)}: ${msg}\n`);
+    const m = await runMatrix(file, {
+      defaultModel: defaultModelDir(),
+      ...(values.model ? { model: values.model } : {}),
+      ...(values.threads ? { threads: Number(values.threads) } : {}),
+      onVariant: (v) => progress(`running ${v.name}`),
+      onProgress: progress,
+    });
+    const failures: string[] = [];
+    for (const v of m.variants) if ((m.passRates[v.name] ?? 0) < v.minPassRate) failures.push(`${v.name}: pass rate ${((m.passRates[v.name] ?? 0) * 100).toFixed(0)}% is under the required ${(v.minPassRate * 100).toFixed(0)}%`);
+    let snapshot: FileReport['snapshot'];
+    if (m.prompt.snapshot) {
+      const sfile = path.resolve(path.dirname(file), m.prompt.snapshot);
+      const outputs = outputsOf(m);
+      if (values['update-snapshots']) {
+        writeSnapshot(sfile, { version: 1, model: { id: m.model.id === defaultModelDir() ? 'tuneloop/default' : m.model.id, sha256: m.model.sha256 }, outputs });
+        snapshot = { file: sfile, status: 'updated', changes: [] };
+      } else {
+        const s = readSnapshot(sfile);
+        if (!s) {
+          snapshot = { file: sfile, status: 'missing', changes: [] };
+          failures.push(`no snapshot at ${sfile}: accept the outputs with tuneloop eval --update-snapshots`);
+        } else {
+          const changes = compareSnapshot(s, outputs);
+          if (s.model.sha256 !== m.model.sha256) failures.push(`the snapshot was taken with another model (${s.model.id})`);
+          snapshot = { file: sfile, status: changes.length ? 'changed' : 'same', changes };
+          if (changes.length) failures.push(`${changes.length} output(s) differ from the snapshot ${path.relative(process.cwd(), sfile)}`);
+        }
+      }
+    }
+    reports.push({ matrix: m, ...(snapshot ? { snapshot } : {}), failures });
+  }
+  if (reporter === 'table') for (const r of reports) process.stdout.write(`${tableReport(r)}\n`);
+  else if (reporter === 'junit') process.stdout.write(`${junitReport(reports)}\n`);
+  else {
+    const json = reports.map((r) => ({
+      file: r.matrix.file,
+      model: r.matrix.model,
+      variants: r.matrix.variants.map((v) => ({ name: v.name, adapter: v.adapterDir ?? null, passRate: r.matrix.passRates[v.name] ?? 0, minPassRate: v.minPassRate })),
+      cases: r.matrix.cases.map((c) => ({ index: c.index, vars: c.vars, outputs: Object.fromEntries(r.matrix.variants.map((v) => [v.name, r.matrix.results[v.name]?.[c.index]])) })),
+      snapshot: r.snapshot ?? null,
+      failures: r.failures,
+    }));
+    process.stdout.write(JSON.stringify({ ok: reports.every((r) => r.failures.length === 0), files: json }, null, 2) + '\n');
+  }
+  const failures = reports.flatMap((r) => r.failures.map((f) => `${path.relative(process.cwd(), r.matrix.file)}: ${f}`));
+  for (const f of failures) process.stderr.write(`tuneloop eval: ${f}\n`);
+  return failures.length ? 1 : 0;
+}

@@ -1,0 +1,86 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TuneloopError } from '../errors';
+import { ADAPTER_CONFIG } from '../lora/config';
+import { hostedModel, type PromptFile } from '../prompts';
+import { readEvents } from '../train/events';
+import { EVENTS } from '../train/run';
+import { loadRecipe, readSpec } from '../train/spec';
+
+/**
+ * What a prompt file is run on: the base model and each adapter it lists. An adapter entry is a PEFT
+ * adapter folder, or an adapter recipe whose trained adapter is found in its `output` folder or in
+ * the newest finished run of that recipe.
+ */
+export interface Variant {
+  readonly name: string;
+  readonly adapterDir?: string;
+  readonly minPassRate: number;
+}
+
+export interface ModelChoice {
+  /** The model as named (a folder or a Hub id), for reports and snapshots. */
+  readonly id: string;
+  /** Why this one: the --model flag, the prompt's `model`, or the default. */
+  readonly from: 'option' | 'prompt' | 'default';
+  /** Set when the prompt names a hosted model that runs locally as the default instead. */
+  readonly hosted?: string;
+}
+
+/** The model to run: an explicit choice, the prompt's `model` unless it is hosted, else the default. */
+export function chooseModel(prompt: PromptFile, promptFile: string, options: { model?: string; defaultModel: string }): ModelChoice {
+  if (options.model) return { id: options.model, from: 'option' };
+  if (prompt.model) {
+    const hosted = hostedModel(prompt.model);
+    if (!hosted) {
+      const local = path.resolve(path.dirname(promptFile), prompt.model);
+      return { id: fs.existsSync(local) ? local : prompt.model, from: 'prompt' };
+    }
+    return { id: options.defaultModel, from: 'default', hosted: prompt.model };
+  }
+  return { id: options.defaultModel, from: 'default' };
+}
+
+/** The adapter a recipe produced: its output folder, else the newest run of it that finished. */
+export function trainedAdapterOf(recipeFile: string, runsDirs: readonly string[]): string {
+  const recipe = loadRecipe(recipeFile);
+  if (recipe.output) {
+    const out = path.resolve(path.dirname(recipeFile), recipe.output);
+    if (fs.existsSync(path.join(out, ADAPTER_CONFIG))) return out;
+  }
+  const abs = path.resolve(recipeFile);
+  let best: { dir: string; name: string } | undefined;
+  for (const runs of runsDirs) {
+    if (!fs.existsSync(runs)) continue;
+    for (const name of fs.readdirSync(runs)) {
+      const dir = path.join(runs, name);
+      try {
+        if (readSpec(dir).recipeFile !== abs) continue;
+      } catch {
+        continue;
+      }
+      const done = readEvents(path.join(dir, EVENTS)).events.some((e) => e.type === 'done');
+      if (done && fs.existsSync(path.join(dir, 'adapter', ADAPTER_CONFIG)) && (!best || name > best.name)) best = { dir: path.join(dir, 'adapter'), name };
+    }
+  }
+  if (!best) throw new TuneloopError('this adapter recipe has not been trained yet', { file: recipeFile }, `run: tuneloop train ${path.relative(process.cwd(), recipeFile) || recipeFile}`);
+  return best.dir;
+}
+
+export function resolveVariants(prompt: PromptFile, promptFile: string, options: { runsDirs: readonly string[] }): Variant[] {
+  const base: Variant = { name: 'base', minPassRate: prompt.minPassRate ?? 1 };
+  const seen = new Set(['base']);
+  const adapters = prompt.adapters.map((a) => {
+    const p = path.resolve(path.dirname(promptFile), a.path);
+    const isRecipe = /\.adapter\.ya?ml$/.test(p);
+    const adapterDir = isRecipe ? trainedAdapterOf(p, options.runsDirs) : p;
+    if (!isRecipe && !fs.existsSync(path.join(p, ADAPTER_CONFIG))) {
+      throw new TuneloopError(`adapter "${a.path}" is neither an adapter recipe nor a PEFT adapter folder`, { file: promptFile, ...(a.span ? { line: a.span.line, column: a.span.column } : {}) });
+    }
+    let name = path.basename(p).replace(/\.adapter\.ya?ml$/, '');
+    for (let i = 2; seen.has(name); i++) name = `${path.basename(p)}-${i}`;
+    seen.add(name);
+    return { name, adapterDir, minPassRate: a.minPassRate ?? prompt.minPassRate ?? 1 };
+  });
+  return [base, ...adapters];
+}
