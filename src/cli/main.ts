@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EVAL_USAGE, evalCommand, RUN_USAGE, runCommand } from './compare';
+import { EXPORT_USAGE, exportCommand, MODELS_USAGE, modelsCommand } from './models';
 import { trainCommand, TRAIN_USAGE } from './train';
 import { describeError, TuneloopError } from '../core/errors';
 import { describeModelFolder } from '../core/models/describe';
@@ -77,6 +78,16 @@ is an error, 0 otherwise.`,
     summary: 'run every test case on every variant with evaluators and snapshots; exit 1 on regressions',
     usage: EVAL_USAGE,
     run: evalCommand,
+  },
+  export: {
+    summary: 'write a transformers.js model folder from a checkpoint, an adapter or a run',
+    usage: EXPORT_USAGE,
+    run: exportCommand,
+  },
+  models: {
+    summary: 'list local models: the embedded default, the Hugging Face cache, exports',
+    usage: MODELS_USAGE,
+    run: modelsCommand,
   },
   train: {
     summary: 'fine-tune an adapter from a recipe in a background process, with progress; resume or follow runs',

@@ -78,6 +78,22 @@ describe('tuneloop CLI', () => {
     assert.match(bad.stderr, /cannot read the recipe/);
   });
 
+  it('export merges an adapter into its base as a transformers.js folder; models lists the caches', () => {
+    const ws = tempDir();
+    const env = { TUNELOOP_CACHE: path.join(ws, 'cache'), HF_HUB_CACHE: path.join(ws, 'hf') };
+    const run = (...a: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...a], { encoding: 'utf8', env: { ...process.env, ...env } });
+    const r = run('export', path.join(GOLDEN, 'llama', 'adapter'), '--base', path.join(GOLDEN, 'llama'), '--out', path.join(ws, 'out'));
+    assert.equal(r.status, 0, r.stderr);
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']) assert.ok(fs.existsSync(path.join(ws, 'out', f)), f);
+    const again = run('export', path.join(GOLDEN, 'llama', 'adapter'), '--out', path.join(ws, 'out'));
+    assert.equal(again.status, 1);
+    assert.match(again.stderr, /the output folder is not empty/);
+    const m = run('models');
+    assert.equal(m.status, 0);
+    assert.match(m.stdout, /Hugging Face cache \(.*hf\): empty/);
+    assert.match(m.stdout, /llama .* \+ .*adapter/);
+  });
+
   it('usage errors exit 2; unknown commands too', () => {
     assert.equal(cli('info').status, 2);
     assert.match(cli('info').stderr, /info takes exactly one checkpoint folder/);
