@@ -22,9 +22,10 @@ export interface RunSpec {
   readonly name: string;
   readonly baseModel: string;
   readonly baseDir: string;
-  readonly baseSha256: string;
+  /** Content hashes, recorded by the trainer when the run starts (hashing a large checkpoint takes a while). */
+  readonly baseSha256?: string;
   readonly dataset: string;
-  readonly datasetSha256: string;
+  readonly datasetSha256?: string;
   readonly datasetFormat?: Recipe['dataset']['format'];
   readonly promptFile?: string;
   readonly validationSplit: number;
@@ -61,19 +62,17 @@ export function checkpointSha256(dir: string, cacheDir = defaultCacheDir()): str
   }
 }
 
-export function resolveSpec(recipe: Recipe, baseDir: string, options: { threads?: number; cacheDir?: string } = {}): RunSpec {
+/** The spec of a recipe, without hashes: cheap enough for an extension host or a CLI to make. */
+export function resolveSpec(recipe: Recipe, baseDir: string, options: { threads?: number } = {}): RunSpec {
   const near = (rel: string) => path.resolve(path.dirname(recipe.file), rel);
   const dataset = near(recipe.dataset.path);
-  const cacheDir = options.cacheDir ?? defaultCacheDir();
   return {
     format: 1,
     recipeFile: path.resolve(recipe.file),
     name: recipe.name,
     baseModel: recipe.baseModel,
     baseDir,
-    baseSha256: checkpointSha256(baseDir, cacheDir),
     dataset,
-    datasetSha256: fileSha256(dataset, cacheDir),
     ...(recipe.dataset.format ? { datasetFormat: recipe.dataset.format } : {}),
     ...(recipe.dataset.promptFile ? { promptFile: near(recipe.dataset.promptFile) } : {}),
     validationSplit: recipe.dataset.validationSplit,
@@ -83,6 +82,11 @@ export function resolveSpec(recipe: Recipe, baseDir: string, options: { threads?
     ...(recipe.output ? { output: near(recipe.output) } : {}),
     ...(options.threads ? { threads: options.threads } : {}),
   };
+}
+
+/** The spec with the base model's and dataset's content hashes (the trainer records them as it starts). */
+export function withHashes(spec: RunSpec, cacheDir = defaultCacheDir()): RunSpec {
+  return { ...spec, baseSha256: spec.baseSha256 ?? checkpointSha256(spec.baseDir, cacheDir), datasetSha256: spec.datasetSha256 ?? fileSha256(spec.dataset, cacheDir) };
 }
 
 /** Write spec.json and recipe.yml (the recipe as written, then what it resolved to). */
@@ -95,9 +99,9 @@ export function writeSpec(runDir: string, spec: RunSpec): void {
     'resolved:',
     `  recipe: ${JSON.stringify(spec.recipeFile)}`,
     `  base_model_dir: ${JSON.stringify(spec.baseDir)}`,
-    `  base_model_sha256: ${spec.baseSha256}`,
+    `  base_model_sha256: ${spec.baseSha256 ?? 'pending'}`,
     `  dataset: ${JSON.stringify(spec.dataset)}`,
-    `  dataset_sha256: ${spec.datasetSha256}`,
+    `  dataset_sha256: ${spec.datasetSha256 ?? 'pending'}`,
     '',
   ].join('\n');
   writeFileAtomic(path.join(runDir, 'recipe.yml'), original.trimEnd() + '\n' + resolved);

@@ -38,7 +38,7 @@ async function resolveBaseDir(baseModel: string, recipeFile: string, options: St
 export async function startRun(recipeFile: string, options: StartOptions): Promise<{ runDir: string; pid: number }> {
   const recipe = loadRecipe(recipeFile);
   const baseDir = await resolveBaseDir(recipe.baseModel, recipeFile, options);
-  const spec = resolveSpec(recipe, baseDir, { ...(options.threads ? { threads: options.threads } : {}), ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}) });
+  const spec = resolveSpec(recipe, baseDir, options.threads ? { threads: options.threads } : {});
   const runDir = createRunDir(options.runsDir, recipe.name);
   writeSpec(runDir, spec);
   const pid = launchDetached(options.trainerEntry, [runDir], runDir, options.env);

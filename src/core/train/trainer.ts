@@ -17,7 +17,7 @@ import { OnnxStepModel } from './onnx-step';
 import { TrainingSampler } from './sampler';
 import { newAdamWState } from './optim';
 import { acquireLock, cancelRequested, EVENTS, releaseLock } from './run';
-import { prepareData, readSpec, type RunSpec } from './spec';
+import { prepareData, readSpec, type RunSpec, withHashes, writeSpec } from './spec';
 
 /**
  * A training run, start to end, in the process that owns it (the detached trainer, or a test). Every
@@ -59,7 +59,11 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
   let model: OnnxStepModel | undefined;
   let sampler: TrainingSampler | undefined;
   try {
-    const spec = readSpec(runDir);
+    let spec = readSpec(runDir);
+    if (!spec.baseSha256 || !spec.datasetSha256) {
+      spec = withHashes(spec);
+      writeSpec(runDir, spec);
+    }
     const cfg = loadModelConfig(spec.baseDir);
     store = TensorStore.openDir(spec.baseDir);
     const tok = await loadTokenizer(spec.baseDir);
