@@ -4,7 +4,9 @@ import { WorkerClient, WorkerError } from '../worker/client';
 import { formatBytes } from '../core/format';
 import { clearExports, listExports } from '../core/models/export';
 import { HomeViewProvider } from './homeView';
+import { openPreview, registerLanguageFeatures } from './language';
 import { cacheFolder } from './settings';
+import { cancelRun, reattach, resume, RunsTree, trainAdapter, type TrainingContext } from './training';
 import { Log } from './log';
 
 /**
@@ -22,6 +24,7 @@ interface CommandSpec {
 interface CommandContext {
   readonly log: Log;
   readonly worker: WorkerClient;
+  readonly training: TrainingContext;
 }
 
 /** Declared in package.json for the panel, runs and training to come; they say so rather than fail. */
@@ -34,10 +37,12 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   'tuneloop.openPanel': notYet('the run and compare panel'),
   'tuneloop.runPrompt': notYet('running prompts'),
   'tuneloop.comparePrompt': notYet('comparing base and adapters'),
-  'tuneloop.previewPrompt': notYet('the rendered prompt preview'),
-  'tuneloop.trainAdapter': notYet('fine-tuning'),
-  'tuneloop.cancelRun': notYet('cancelling runs'),
-  'tuneloop.resumeRun': notYet('resuming runs'),
+  // Reads the prompt and, in a trusted workspace only, the model's tokenizer files: no model runs.
+  'tuneloop.previewPrompt': { needsTrust: false, run: (_ctx, arg) => openPreview(arg) },
+  'tuneloop.trainAdapter': { needsTrust: true, run: ({ training }, arg) => trainAdapter(training, arg) },
+  // Cancelling stops a process; it runs no model, so it is allowed everywhere.
+  'tuneloop.cancelRun': { needsTrust: false, run: ({ training }, arg) => cancelRun(training, arg) },
+  'tuneloop.resumeRun': { needsTrust: true, run: ({ training }, arg) => resume(training, arg) },
   'tuneloop.clearCache': {
     // Deletes files in the cache folder only; no model runs.
     needsTrust: false,
@@ -82,9 +87,17 @@ export function activate(context: vscode.ExtensionContext): { commands: string[]
   const worker = new WorkerClient({ entry: context.asAbsolutePath('dist/worker.js'), onLog: (level, m) => log.write(level, m) });
   const home = new HomeViewProvider(context.extensionUri, log);
   context.subscriptions.push(log, { dispose: () => worker.dispose() }, home, vscode.window.registerWebviewViewProvider(HomeViewProvider.id, home));
-  context.subscriptions.push(vscode.window.registerTreeDataProvider('tuneloop.runs', { getTreeItem: (e: vscode.TreeItem) => e, getChildren: () => [] }));
+  const tree = new RunsTree();
+  const status = vscode.window.createStatusBarItem('tuneloop.run', vscode.StatusBarAlignment.Left, 50);
+  status.name = 'Tuneloop run';
+  status.command = 'workbench.view.extension.tuneloop';
+  context.subscriptions.push(tree, status, vscode.window.registerTreeDataProvider('tuneloop.runs', tree));
+  const training: TrainingContext = { log, trainerEntry: context.asAbsolutePath('dist/trainer.js'), status, tree };
+  registerLanguageFeatures(context, log, worker);
 
-  const ctx: CommandContext = { log, worker };
+  const ctx: CommandContext = { log, worker, training };
+  // Runs started before a window reload are still going: follow them again.
+  if (vscode.workspace.isTrusted) reattach(training);
   for (const [id, spec] of Object.entries(COMMANDS)) {
     context.subscriptions.push(
       vscode.commands.registerCommand(id, async (...args: unknown[]) => {

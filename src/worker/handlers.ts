@@ -4,6 +4,7 @@ import { VERSION } from '../core/version';
 import { InProcessInference } from '../core/infer/service';
 import { fetchModel } from '../core/hub';
 import type { Params, RequestEvent, RequestMethod, Result } from './protocol';
+import { renderPrompt } from './render';
 
 export interface HandlerContext {
   readonly signal: AbortSignal;
@@ -22,6 +23,7 @@ export const HANDLERS: { [M in RequestMethod]: (params: Params<M>, ctx: HandlerC
     await inference.unload(handle);
     return {};
   },
+  renderPrompt: (params) => renderPrompt(params),
   describeCheckpoint: async ({ dir }) => {
     const { summary, lines } = await describeModelFolder(dir);
     return { architecture: summary.architecture, modelType: summary.config.modelType, parameters: summary.parameters, lines };

@@ -51,6 +51,9 @@ const GenerationResultSchema = z.object({
   seconds: z.number(),
 });
 
+/** One conversation through a tokenizer's chat template (renderPrompt), or why the template refused it. */
+const RenderedCase = z.union([z.object({ text: z.string(), tokenCount: z.number().int().nonnegative() }), z.object({ error: z.string() })]);
+
 export const REQUESTS = {
   ping: { params: z.object({}), result: z.object({ pid: z.number().int(), version: z.string() }) },
   describeCheckpoint: { params: z.object({ dir: z.string().min(1) }), result: CheckpointDescription },
@@ -66,6 +69,11 @@ export const REQUESTS = {
   },
   generate: { params: z.object({ handle: z.string(), prompt: PromptSchema, params: GenerationParamsSchema }), result: GenerationResultSchema },
   unloadModel: { params: z.object({ handle: z.string() }), result: z.object({}) },
+  /** The rendered-prompt preview: each conversation as the model sees it, with its token count (tokenizer only, no weights). */
+  renderPrompt: {
+    params: z.object({ model: z.string().min(1), conversations: z.array(z.array(ChatMessage).readonly()).readonly() }),
+    result: z.object({ template: z.enum(['model', 'plain']), cases: z.array(RenderedCase).readonly() }),
+  },
 } as const;
 
 /** Events a request streams before its result. */

@@ -1,17 +1,122 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Page } from 'playwright-core';
 import { CODE_SERVER, installVsix, openCodeServer, outputChannelText, ROOT, runCommand, waitFor } from './code-server';
 
 /**
  * The linux-x64 .vsix in a real VS Code (code-server 4.100.3): it installs, activates on a workspace
- * holding a prompt file, shows its Home view, and describes a model folder through its worker process
- * (which loads transformers.js and onnxruntime-node's native binding inside code-server's Node).
+ * holding a prompt file, shows its Home view, describes a model folder through its worker process
+ * (which loads transformers.js and onnxruntime-node's native binding inside code-server's Node), and
+ * edits prompt files: the grammar's scopes, live diagnostics in the Problems panel, the CodeLens,
+ * hover and completion of {{variables}}, and the rendered-prompt preview with its token count.
  *
  *   node out/test/e2e/vsix-smoke.js dist-vsix/tuneloop-linux-x64-<version>.vsix
  * Screenshots go to test-results/vsix-smoke/.
  */
 const log = (s: string) => console.log(`vsix smoke: ${s}`);
+
+/** A prompt with a mistake (an unknown role) for the Problems panel, and placeholders to hover and complete. */
+const BROKEN_PROMPT = `name: Greeting
+messages:
+  - role: bot
+    content: Say hello to {{name}} in {{language}}.
+testData:
+  - name: Ada
+    language: French
+  - name: Grace
+    language: Welsh
+`;
+
+/** A prompt on the workspace's model folder, for the preview through its chat template. */
+const PREVIEW_PROMPT = BROKEN_PROMPT.replace('role: bot', 'role: user').replace('name: Greeting', 'name: Greeting\nmodel: ./llama');
+
+/** Opens a workspace file through Quick Open and waits for its editor tab. */
+async function openFile(page: Page, name: string): Promise<void> {
+  await page.locator('.monaco-workbench .part.editor').click({ position: { x: 400, y: 300 } });
+  await page.keyboard.press('Control+P');
+  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+  await page.keyboard.type(name);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 20_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 20_000 });
+}
+
+/** Runs a palette command without clicking first (runCommand's click would move the cursor). */
+async function palette(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('Control+Shift+P');
+  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+  await page.keyboard.type(title);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+}
+
+/** The token whose text is exactly `text` on the active editor's line holding `line` (Monaco renders a span per token). */
+function token(page: Page, line: string, text: string) {
+  const exactly = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  return page.locator('.editor-group-container.active .monaco-editor .view-lines .view-line', { hasText: line }).locator('span > span', { hasText: exactly }).first();
+}
+
+/** Prompt-file editing in the editor: grammar, diagnostics, CodeLens, hover, completion, preview. */
+async function languageFeatures(page: Page, shots: string): Promise<void> {
+  await openFile(page, 'broken.prompt.yml');
+  const lens = page.locator('.editor-group-container.active .codelens-decoration');
+  await lens.filter({ hasText: 'Run' }).first().waitFor({ timeout: 30_000 });
+  const lensText = (await lens.first().innerText()).replace(/\s+/g, ' ').trim();
+  if (!/Run \| .*Compare \| .*Preview/.test(lensText)) throw new Error(`unexpected CodeLens line: ${lensText}`);
+  log(`CodeLens above the prompt: ${lensText}`);
+  await page.screenshot({ path: path.join(shots, 'prompt-codelens.png') });
+  await page.locator('.editor-group-container.active .monaco-editor').first().screenshot({ path: path.join(shots, 'prompt-editor.png') });
+
+  // The grammar, through VS Code's own TextMate engine: the scopes under the cursor.
+  await token(page, 'Say hello', 'name').click();
+  await palette(page, 'Developer: Inspect Editor Tokens and Scopes');
+  const inspect = page.locator('.token-inspect-widget');
+  await inspect.getByText('variable.other.placeholder.tuneloop').first().waitFor({ timeout: 20_000 });
+  await page.screenshot({ path: path.join(shots, 'placeholder-scopes.png') });
+  log(`the placeholder's scopes: ${(await inspect.innerText()).replace(/\s+/g, ' ').trim()}`);
+  await page.keyboard.press('Escape');
+
+  // Live diagnostics reach the Problems panel.
+  await palette(page, 'View: Focus Problems');
+  const problem = page.locator('.markers-panel', { hasText: 'unknown role "bot"' });
+  await problem.first().waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: path.join(shots, 'problems.png') });
+  log('the Problems panel shows: unknown role "bot"');
+
+  // Hover on a placeholder: its value in each test case.
+  await token(page, 'Say hello', 'language').hover();
+  const hover = page.locator('.monaco-hover', { hasText: 'Given by all 2 test cases' });
+  await hover.first().waitFor({ timeout: 20_000 });
+  const hoverText = (await hover.first().innerText()).replace(/\s+/g, ' ');
+  if (!hoverText.includes('French') || !hoverText.includes('Welsh')) throw new Error(`hover lacks the test values: ${hoverText}`);
+  await page.screenshot({ path: path.join(shots, 'hover.png') });
+  log(`hover: ${hoverText.trim()}`);
+
+  // Completion inside {{ }}: typing the braces opens the list of test variables.
+  await token(page, 'Say hello', 'language').click();
+  await page.keyboard.press('End');
+  await page.keyboard.type(' {{');
+  const suggest = page.locator('.suggest-widget.visible');
+  await suggest.locator('.monaco-list-row', { hasText: 'language' }).first().waitFor({ timeout: 20_000 });
+  const labels = (await suggest.locator('.monaco-list-row .label-name').allInnerTexts()).map((l) => l.trim());
+  if (!labels.includes('name')) throw new Error(`completion lacks "name": ${labels.join(', ')}`);
+  await page.screenshot({ path: path.join(shots, 'completion.png') });
+  log(`completion inside {{ }}: ${labels.join(', ')}`);
+  await page.keyboard.press('Escape');
+
+  // The Preview lens: the rendered messages, the chat template's text and the token count, from the worker.
+  await openFile(page, 'greet.prompt.yml');
+  await page.locator('.editor-group-container.active .codelens-decoration a', { hasText: 'Preview' }).first().click();
+  // Markdown wraps long lines, so the count may sit on the next visual line: match up to the number
+  // (Monaco renders spaces as no-break spaces, which \s matches).
+  const counted = page.locator('.monaco-editor .view-line', { hasText: /Test\s+case\s+1\s+of\s+2\s+\(line\s+\d+\)\s+·\s+\d+/ });
+  await counted.first().waitFor({ timeout: 60_000 });
+  await page.locator('.monaco-editor .view-line', { hasText: /<\|im_start\|>user/ }).first().waitFor({ timeout: 10_000 });
+  await page.screenshot({ path: path.join(shots, 'preview.png') });
+  const tokens = /·\s+(\d+)/.exec(await counted.first().innerText())?.[1];
+  log(`preview of greet.prompt.yml through ./llama's chat template: test case 1 is ${tokens} tokens`);
+}
 
 async function main(): Promise<void> {
   const vsix = path.resolve(process.argv[2] ?? '');
@@ -29,6 +134,8 @@ async function main(): Promise<void> {
 
   const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-cs-ws-'));
   fs.copyFileSync(path.join(ROOT, 'test/fixtures/examples/github/sample_prompt.yml'), path.join(workspace, 'summarize.prompt.yml'));
+  fs.writeFileSync(path.join(workspace, 'broken.prompt.yml'), BROKEN_PROMPT);
+  fs.writeFileSync(path.join(workspace, 'greet.prompt.yml'), PREVIEW_PROMPT);
   const model = path.join(workspace, 'llama');
   fs.cpSync(path.join(ROOT, 'test/fixtures/golden/llama'), model, { recursive: true });
 
@@ -43,7 +150,7 @@ async function main(): Promise<void> {
     // The Home view in the activity bar renders the empty state from validated messages.
     await s.page.locator('.activitybar [aria-label^="Tuneloop"]').first().click();
     const home = s.page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
-    await home.getByText('This workspace has 1 prompt file(s)').waitFor({ timeout: 60_000 });
+    await home.getByText('This workspace has 3 prompt file(s)').waitFor({ timeout: 60_000 });
     await s.page.screenshot({ path: path.join(shots, 'home-view.png') });
     log('home view shows the workspace state');
 
@@ -75,6 +182,8 @@ async function main(): Promise<void> {
     if (described === undefined) throw new Error('the model description never reached the log');
     await s.page.screenshot({ path: path.join(shots, 'describe-model.png') });
     log(`described through the worker: ${described.split('\n').find((l) => l.includes('parameters'))?.trim()}`);
+
+    await languageFeatures(s.page, shots);
     log('PASSED');
   } catch (e) {
     await s.page.screenshot({ path: path.join(shots, 'failure.png') }).catch(() => undefined);

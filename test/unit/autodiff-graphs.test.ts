@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { parseModelConfig } from '../../src/core/models/config';
-import { activation, attention, rmsNorm, ropeInverseFrequencies } from '../../src/core/models/graph/decoder';
+import { activation, attention, MASK_VALUE, rmsNorm, ropeInverseFrequencies } from '../../src/core/models/graph/decoder';
 import { buildGpt2Graph } from '../../src/core/models/graph/gpt2';
 import { buildLlamaGraph } from '../../src/core/models/graph/llama';
 import { WeightReader } from '../../src/core/models/graph/weights';
@@ -88,11 +88,12 @@ describe('autodiff: whole graphs against finite differences', function () {
         const idx = g.range(g.scalarI(0), g.scalarI(S), g.scalarI(1)); // [S]
         const causal = g.lessOrEqual(g.unsqueeze(idx, [0]), g.unsqueeze(idx, [1])); // [S, S]
         const allowed = g.and(g.unsqueeze(g.equal(mask, g.scalarI(1)), [1, 2]), causal); // [B, 1, S, S]
+        const bias = g.where(allowed, g.scalarF(0), g.scalarF(MASK_VALUE)); // the additive form attention() takes
 
         const x = g.gather(embed, ids); // [B, S, H]
         const h = rmsNorm(g, x, norm1, eps);
         const [q, k, v] = g.split(g.matmul(h, qkvW), 2, [nH * d, kvH * d, kvH * d]);
-        const att = attention(g, { cfg, layer: 0, q: q!, k: k!, v: v!, past, mask: allowed, rope: { cos: ropeCos, sin: ropeSin } });
+        const att = attention(g, { cfg, layer: 0, q: q!, k: k!, v: v!, past, mask: bias, rope: { cos: ropeCos, sin: ropeSin } });
         const r1 = g.add(x, g.matmul(att.out, oW));
         const [gate, up] = g.split(g.matmul(rmsNorm(g, r1, norm2, eps), guW), 2, [I, I]);
         const y = g.add(r1, g.matmul(g.mul(activation(g, gate!, 'silu'), up!), downW));

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { looksLikeHubId } from '../hub/id';
 import { hostedModel } from './hosted';
@@ -276,9 +277,9 @@ class ParseMemo<T> {
 
 const prompts = new ParseMemo((text) => parsePrompt(text));
 
-/** The parse of a prompt text, shared by all features (`fresh` skips the memo, for benchmarks). */
-export function analyzePrompt(text: string, fresh = false): ParseResult {
-  return fresh ? parsePrompt(text) : prompts.get(text);
+/** The parse of a prompt text, shared by all features: read it, never change it. */
+export function analyzePrompt(text: string): ParseResult {
+  return prompts.get(text);
 }
 
 /** Forget the memoised parses (benchmarks measure a cold start with it). */
@@ -344,13 +345,12 @@ export function triggerFits(text: string, offset: number, info: PositionInfo, tr
 
 type Info<K extends PositionInfo['kind']> = Extract<PositionInfo, { kind: K }>;
 
-/** What a variable name is known by: the test cases that give it a value and the templates that use it. */
+/** A variable name offered inside `{{ }}`: how many test cases give it a value, of how many. */
 interface VariableFacts {
   readonly name: string;
-  /** Test cases giving it a value, and how many there are (undefined: the file has no test data). */
   readonly inCases: number;
+  /** undefined: the test data is unknown (no testData key, or the file does not parse). */
   readonly cases: number | undefined;
-  readonly inTemplates: boolean;
 }
 
 function variableFacts(text: string, prompt: PromptFile | undefined, exclude: Info<'placeholder'>): VariableFacts[] {
@@ -365,8 +365,13 @@ function variableFacts(text: string, prompt: PromptFile | undefined, exclude: In
     name,
     inCases: prompt?.testData ? prompt.testData.filter((t) => Object.hasOwn(t.values, name)).length : testNames.includes(name) ? 1 : 0,
     cases,
-    inTemplates: templateNames.includes(name),
   }));
+}
+
+function variableDetail(f: VariableFacts): string {
+  if (f.cases === undefined) return f.inCases > 0 ? 'a test variable' : 'used by the templates; no test data';
+  if (f.inCases === 0) return 'no test case gives it';
+  return f.inCases === f.cases ? `given by all ${f.cases} test cases` : `given by ${f.inCases} of ${f.cases} test cases`;
 }
 
 function variableCompletions(text: string, offset: number, info: Info<'placeholder'>): CompletionEntry[] {
@@ -375,18 +380,12 @@ function variableCompletions(text: string, offset: number, info: Info<'placehold
   const range = inName ? { start: info.nameStart, end: info.nameEnd } : { start: offset, end: offset };
   return variableFacts(text, prompt, info).map((f) => {
     const everywhere = f.cases !== undefined && f.inCases === f.cases;
-    const detail =
-      f.cases === undefined
-        ? f.inCases > 0
-          ? 'a test variable'
-          : 'used by the templates; no test data'
-        : `${f.inCases === 0 ? 'no test case gives it' : everywhere ? `given by all ${f.cases} test cases` : `given by ${f.inCases} of ${f.cases} test cases`}`;
     return {
       label: f.name,
       kind: 'variable' as const,
       snippet: escapeSnippet(f.name) + (info.closed ? '' : '}}'),
       range,
-      detail,
+      detail: variableDetail(f),
       ...(prompt ? { documentation: valuesMarkdown(prompt, f.name, 5) } : {}),
       sortText: `${everywhere ? 0 : f.inCases > 0 ? 1 : 2}${f.name}`,
     };
@@ -446,7 +445,7 @@ export function valueCompletions(v: Vocabulary, info: Info<'value'>): Completion
     kind: 'value' as const,
     snippet: escapeSnippet(value),
     range: { start: info.start, end: info.end },
-    ...(doc !== undefined ? { documentation: doc } : {}),
+    ...optional('documentation', doc),
     sortText: String(i).padStart(3, '0'),
   }));
 }
@@ -518,11 +517,11 @@ export function siblingKeys(text: string, keyStart: number): Set<string> {
   const startsItem = /-\s+$/.test(text.slice(lineStart, keyStart));
   const visit = (i: number, upwards: boolean): boolean => {
     const line = lines[i]!.replace(/\r$/, '');
-    const m = /^(\s*)((?:-\s+)*)(?:"([^"]*)"|'([^']*)'|([^\s:#"'{[][^:#]*?))?\s*(:(?:\s|$))?/.exec(line)!;
-    const indent = m[1]!.length;
     if (line.trim() === '' || line.trim().startsWith('#')) return true;
+    const m = /^(\s*)((?:-\s+)*)(?:(?:"([^"]*)"|'([^']*)'|([^\s:#"'{[][^:#]*?))\s*:(?:\s|$))?/.exec(line)!;
+    const indent = m[1]!.length;
     const keyCol = indent + m[2]!.length;
-    const key = m[6] !== undefined ? (m[3] ?? m[4] ?? m[5]) : undefined;
+    const key = m[3] ?? m[4] ?? m[5];
     const dashed = m[2]!.length > 0;
     if (keyCol === col && key !== undefined) {
       // Going down, a dash before a key at our column starts the next item of the list.
@@ -608,14 +607,16 @@ function testKeyHover(text: string, info: Info<'key'>): HoverInfo | undefined {
 
 /** A variable's value in each test case, as a Markdown list; `limit` cuts long lists. */
 export function valuesMarkdown(prompt: PromptFile, name: string, limit = 20): string {
-  if (prompt.testData === undefined) return 'The file has no test data: the value is asked for when the prompt runs.';
+  const cases = prompt.testData;
+  if (cases === undefined) return 'The file has no test data: the value is asked for when the prompt runs.';
   const values = valuesOf(prompt, name);
   if (values.length === 0) return 'The test data is empty.';
   const missing = values.filter((c) => c.value === undefined).length;
   const head = missing === 0 ? `Given by all ${values.length} test cases:` : missing === values.length ? `**No test case gives a value**: the model would see \`{{${name}}}\` as written.` : `**Missing in ${missing} of ${values.length} test cases**, where the model would see \`{{${name}}}\` as written:`;
   if (missing === values.length) return head;
   const lines = values.slice(0, limit).map((c) => {
-    const where = `${c.caseIndex + 1}${prompt.testData?.[c.caseIndex]?.span ? ` (line ${prompt.testData[c.caseIndex]!.span!.line})` : ''}`;
+    const line = cases[c.caseIndex]?.span?.line;
+    const where = `${c.caseIndex + 1}${line !== undefined ? ` (line ${line})` : ''}`;
     return c.value === undefined ? `- case ${where}: ⚠ *missing*` : `- case ${where}: ${inlineCode(clip(valueText(c.value)))}`;
   });
   if (values.length > limit) lines.push(`- … and ${values.length - limit} more`);
@@ -682,7 +683,7 @@ export interface PreviewModelInput {
 export function resolvePreviewModel(input: PreviewModelInput): PreviewModel {
   const notes: string[] = [];
   const tryId = (id: string, base: string | undefined, from: 'prompt' | 'setting'): PreviewModel | undefined => {
-    const expanded = id.startsWith('~/') ? path.join(process.env['HOME'] ?? '~', id.slice(2)) : id;
+    const expanded = id.startsWith('~/') ? path.join(os.homedir(), id.slice(2)) : id;
     const local = base !== undefined || path.isAbsolute(expanded) ? path.resolve(base ?? '', expanded) : undefined;
     if (local !== undefined && input.isDirectory(local)) return { kind: 'model', dir: local, from, label: id };
     const cached = looksLikeHubId(id) ? input.cachedHubModel(id) : undefined;
@@ -714,10 +715,11 @@ export interface PreviewCase {
 
 /** The cases the preview shows: one per test case, or one with no values when there is no test data. */
 export function previewCases(prompt: PromptFile): PreviewCase[] {
+  const data = prompt.testData ?? [];
   const cases: { title: string; values: { readonly [name: string]: TestValue } }[] =
-    prompt.testData === undefined || prompt.testData.length === 0
+    data.length === 0
       ? [{ title: 'No test data: placeholders are shown as written', values: {} }]
-      : prompt.testData.map((t, i) => ({ title: `Test case ${i + 1} of ${prompt.testData!.length}${t.span ? ` (line ${t.span.line})` : ''}`, values: t.values }));
+      : data.map((t, i) => ({ title: `Test case ${i + 1} of ${data.length}${t.span ? ` (line ${t.span.line})` : ''}`, values: t.values }));
   const names = templateVariables({ messages: prompt.messages, evaluators: [] });
   return cases.map((c) => ({
     title: c.title,

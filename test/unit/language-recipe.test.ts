@@ -1,0 +1,90 @@
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { recipeCodeLenses, recipeCompletionsAt, recipeDiagnostics, recipeHoverAt } from '../../src/core/recipes/language';
+import { RECIPE_KEYS, RECIPE_VALUES } from '../../src/core/recipes/recipe';
+
+function cursor(textWithCursor: string): { text: string; offset: number } {
+  const offset = textWithCursor.indexOf('‸');
+  return { text: textWithCursor.slice(0, offset) + textWithCursor.slice(offset + 1), offset };
+}
+
+const labels = (textWithCursor: string, trigger?: string) => {
+  const { text, offset } = cursor(textWithCursor);
+  return recipeCompletionsAt(text, offset, trigger).map((i) => i.label);
+};
+
+const RECIPE = `name: support-tone
+base_model: ./models/base
+dataset:
+  path: data/train.jsonl
+  format: messages
+method: lora
+lora:
+  r: 8
+  lora_alpha: 16
+training:
+  max_steps: 20
+`;
+
+describe('adapter recipe language', () => {
+  it('completes the lora: keys not yet written, with their docs', () => {
+    const { text, offset } = cursor(RECIPE.replace('  lora_alpha: 16\n', '  lora_alpha: 16\n  ‸\n'));
+    const items = recipeCompletionsAt(text, offset);
+    assert.deepEqual(
+      items.map((i) => i.label),
+      ['lora_dropout', 'target_modules', 'use_rslora'],
+    );
+    assert.equal(items[0]!.documentation, RECIPE_KEYS['lora']!['lora_dropout']);
+    assert.equal(items.find((i) => i.label === 'use_rslora')!.snippet, 'use_rslora: ${1|true,false|}');
+  });
+
+  it('completes method:, schedule: and format: values from RECIPE_VALUES', () => {
+    assert.deepEqual(labels('method: ‸', ' '), [...RECIPE_VALUES['method']!]);
+    assert.deepEqual(labels('training:\n  schedule: ‸', ' '), [...RECIPE_VALUES['training.schedule']!]);
+    assert.deepEqual(labels('dataset:\n  format: mes‸'), [...RECIPE_VALUES['dataset.format']!]);
+    assert.deepEqual(labels('lora:\n  use_rslora: ‸', ' '), ['true', 'false']);
+    assert.deepEqual(labels('base_model: ‸', ' '), []);
+  });
+
+  it('completes top-level keys as blocks or choices', () => {
+    const { text, offset } = cursor('base_model: x\n‸');
+    const items = recipeCompletionsAt(text, offset);
+    assert.deepEqual(
+      items.map((i) => i.label),
+      Object.keys(RECIPE_KEYS['']!).filter((k) => k !== 'base_model'),
+    );
+    assert.equal(items.find((i) => i.label === 'training')!.snippet, 'training:\n\t$0');
+    assert.equal(items.find((i) => i.label === 'method')!.snippet, 'method: ${1|lora,full|}');
+  });
+
+  it('hovers keys with their documentation and enumerated values with the choices', () => {
+    const k = cursor(RECIPE.replace('  lora_alpha', '  lora_al‸pha'));
+    const h = recipeHoverAt(k.text, k.offset)!;
+    assert.ok(h.markdown.startsWith('**lora_alpha** (number > 0)'));
+    assert.ok(h.markdown.includes(RECIPE_KEYS['lora']!['lora_alpha']!));
+    const v = cursor(RECIPE.replace('method: lora', 'method: lo‸ra'));
+    assert.match(recipeHoverAt(v.text, v.offset)!.markdown, /^\*\*method\*\*: `lora`, `full`/);
+  });
+
+  it('puts a Fine-tune lens above the recipe', () => {
+    const lenses = recipeCodeLenses(`# comment\n${RECIPE}`);
+    assert.equal(lenses.length, 1);
+    assert.equal(lenses[0]!.command, 'tuneloop.trainAdapter');
+    assert.equal(lenses[0]!.offset, '# comment\n'.length);
+    assert.match(lenses[0]!.tooltip, /LoRA r=8 of \.\/models\/base/);
+  });
+
+  it('diagnoses the recipe and the paths it names, at their values', () => {
+    const file = path.join(path.sep, 'w', 'x.adapter.yml');
+    const exists = (p: string) => p === path.join(path.sep, 'w', 'data', 'train.jsonl');
+    const ds = recipeDiagnostics(RECIPE.replace('method: lora', 'method: lorra'), file, exists);
+    assert.ok(ds.some((d) => d.code === 'unknown-value' && /did you mean "lora"/.test(d.message)));
+    const missing = ds.filter((d) => d.code === 'file');
+    assert.equal(missing.length, 1);
+    assert.match(missing[0]!.message, /base model folder "\.\/models\/base" not found/);
+    assert.deepEqual([missing[0]!.line, missing[0]!.column, missing[0]!.endColumn], [2, 13, 26]);
+    // A Hub id is not looked for on disk; an unsaved recipe has no folder to look in.
+    assert.equal(recipeDiagnostics(RECIPE.replace('./models/base', 'HuggingFaceTB/SmolLM2-135M'), file, exists).length, 0);
+    assert.equal(recipeDiagnostics(RECIPE, undefined, () => false).length, 0);
+  });
+});
