@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EVAL_USAGE, evalCommand, RUN_USAGE, runCommand } from './compare';
+import { DEMO_USAGE, demoCommand } from './demo';
 import { EXPORT_USAGE, exportCommand, MODELS_USAGE, modelsCommand } from './models';
 import { trainCommand, TRAIN_USAGE } from './train';
 import { describeError, TuneloopError } from '../core/errors';
@@ -88,6 +89,11 @@ is an error, 0 otherwise.`,
     summary: 'list local models: the embedded default, the Hugging Face cache, exports',
     usage: MODELS_USAGE,
     run: modelsCommand,
+  },
+  demo: {
+    summary: 'the whole loop on the example workspace: base, fine-tune, comparison',
+    usage: DEMO_USAGE,
+    run: (args) => demoCommand(args, path.join(__dirname, 'trainer.js')),
   },
   train: {
     summary: 'fine-tune an adapter from a recipe in a background process, with progress; resume or follow runs',

@@ -1,0 +1,135 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { type Matrix, readPromptFile, runMatrix } from '../core/compare/matrix';
+import { formatDiff, wordDiff } from '../core/compare/words';
+import { TuneloopError } from '../core/errors';
+import { followEvents, type RunEvent } from '../core/train/events';
+import { EVENTS, ownerAlive, requestCancel } from '../core/train/run';
+import { startRun } from '../core/train/start';
+import { defaultModelDir } from './compare';
+
+/**
+ * `tuneloop demo`: the whole loop on the example workspace, in a copy of it (the repository is left as
+ * it is): the prompt on the base model, a LoRA fine-tune in the background trainer, and the
+ * comparison: outputs side by side with word diffs, pass rates before and after.
+ */
+export const DEMO_USAGE = `tuneloop demo [FOLDER] [--threads N] [--keep]
+
+Runs the example workspace (default: the examples/ folder shipped with Tuneloop) end to end in a
+temporary copy: evaluates its prompt file on the base model, fine-tunes the adapter its recipe
+describes, and prints the comparison. --keep leaves the copy for you to open.`;
+
+const tty = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
+const bold = (s: string) => (tty() ? `\x1b[1m${s}\x1b[0m` : s);
+const say = (s = '') => process.stdout.write(`${s}\n`);
+
+function findExample(dir: string): { prompt: string; recipe: string } {
+  for (const f of fs.readdirSync(dir).sort()) {
+    if (!/\.prompt\.ya?ml$/.test(f)) continue;
+    const prompt = readPromptFile(path.join(dir, f));
+    const recipe = prompt.adapters.map((a) => a.path).find((p) => /\.adapter\.ya?ml$/.test(p));
+    if (recipe) return { prompt: path.join(dir, f), recipe: path.resolve(dir, recipe) };
+  }
+  throw new TuneloopError('no prompt file with an adapter recipe in this folder', { file: dir });
+}
+
+async function evaluateWithProgress(file: string, label: string, options: { threads?: number; variants: string[]; runsDirs: string[] }): Promise<Matrix> {
+  let done = 0;
+  const total = readPromptFile(file).testData?.length ?? 1;
+  const m = await runMatrix(file, {
+    defaultModel: defaultModelDir(),
+    variants: options.variants,
+    runsDirs: options.runsDirs,
+    ...(options.threads ? { threads: options.threads } : {}),
+    onCell: (v) => {
+      done++;
+      process.stdout.write(tty() ? `\r  ${label}: ${done}/${total * options.variants.length} outputs (${v})` : done % 10 === 0 ? `  ${label}: ${done} outputs\n` : '');
+    },
+  });
+  if (tty()) process.stdout.write('\n');
+  return m;
+}
+
+export async function demoCommand(args: string[], trainerEntry: string): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { threads: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+  if (values.help) {
+    say(`usage: ${DEMO_USAGE}`);
+    return 0;
+  }
+  const started = Date.now();
+  const source = path.resolve(positionals[0] ?? path.join(__dirname, '..', 'examples'));
+  if (!fs.existsSync(source)) throw new TuneloopError('no example workspace here', { file: source });
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-demo-'));
+  fs.cpSync(source, ws, { recursive: true, filter: (p) => !p.includes(`${path.sep}.tuneloop`) && !p.includes(`${path.sep}adapters${path.sep}`) && !p.endsWith(`${path.sep}adapters`) });
+  const threads = values.threads ? Number(values.threads) : undefined;
+  try {
+    const { prompt, recipe } = findExample(ws);
+    const p = readPromptFile(prompt);
+    const runsDirs = [path.join(ws, '.tuneloop', 'runs')];
+    say(bold(`Tuneloop demo: ${p.name ?? path.basename(prompt)}`));
+    say(`  model: ${defaultModelDir()} (trained from scratch by Tuneloop's engine)`);
+    say(`  prompt file: ${path.basename(prompt)}, ${p.testData?.length ?? 0} test cases, evaluators: ${p.evaluators.map((e) => e.name).join(', ')}`);
+    say();
+    say(bold('1. The prompt on the base model'));
+    const before = await evaluateWithProgress(prompt, 'base', { variants: ['base'], runsDirs, ...(threads ? { threads } : {}) });
+    say(`  base model passes ${(before.passRates.base! * 100).toFixed(0)}% of the test cases`);
+    say();
+    say(bold(`2. Fine-tuning a LoRA adapter (${path.basename(recipe)}) in the background trainer`));
+    const { runDir } = await startRun(recipe, { runsDir: runsDirs[0]!, trainerEntry, ...(threads ? { threads } : {}) });
+    const onInt = () => requestCancel(runDir);
+    process.on('SIGINT', onInt);
+    let total = 0;
+    let seenOwner = false;
+    const t0 = Date.now();
+    const last = await followEvents(
+      path.join(runDir, EVENTS),
+      (e: RunEvent) => {
+        if (e.type === 'started') total = e.totalSteps;
+        if (e.type === 'step') {
+          const line = `  step ${e.step}/${total}  loss ${e.loss.toFixed(3)}  ${e.tokensPerSecond.toFixed(0)} tokens/s  ETA ${Math.round(e.etaSeconds)} s`;
+          if (tty()) process.stdout.write(`\r\x1b[2K${line}`);
+          else if (e.step % 10 === 0 || e.step === total) say(line);
+        }
+        if (e.type === 'eval') {
+          if (tty()) process.stdout.write('\n');
+          say(`  validation loss ${e.loss.toFixed(3)} at step ${e.step}`);
+        }
+        if (e.type === 'failed') say(`  training failed: ${e.message}`);
+      },
+      { isOwnerAlive: () => (ownerAlive(runDir) ? (seenOwner = true) : !seenOwner && Date.now() - t0 < 30_000) },
+    );
+    process.off('SIGINT', onInt);
+    if (last?.type !== 'done') throw new TuneloopError(`the fine-tune did not finish (${last?.type ?? 'no events'})`, { file: runDir });
+    say(`  done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    say();
+    say(bold('3. Base and tuned, side by side'));
+    const after = await evaluateWithProgress(prompt, 'compare', { variants: ['base', path.basename(recipe).replace(/\.adapter\.ya?ml$/, '')], runsDirs, ...(threads ? { threads } : {}) });
+    const tuned = after.variants[1]!.name;
+    const shown = after.cases.slice(0, 6);
+    for (const c of shown) {
+      const question = Object.entries(c.vars).filter(([k]) => k !== 'expected').map(([, v]) => String(v)).join(' ');
+      const b = after.results.base![c.index]!;
+      const t = after.results[tuned]![c.index]!;
+      say(`  ${bold(`case ${c.index}`)} ${question}`);
+      say(`    base  ${b.passed ? 'pass' : 'FAIL'}  ${b.text.replace(/\n/g, ' ')}`);
+      say(`    tuned ${t.passed ? 'pass' : 'FAIL'}  ${formatDiff(wordDiff(b.text, t.text), tty()).replace(/\n/g, ' ')}`);
+    }
+    say();
+    say(`  pass rate: base ${(after.passRates.base! * 100).toFixed(0)}%  →  tuned ${(after.passRates[tuned]! * 100).toFixed(0)}%  (${after.cases.length} test cases the adapter never saw)`);
+    say();
+    say(bold('What you just saw'));
+    say('  A prompt file with test cases and evaluators ran on a local model; an adapter recipe fine-tuned a');
+    say('  LoRA adapter in a background process; the same prompt ran on base and tuned, with word diffs and');
+    say('  evaluator pass rates. Everything ran locally on ONNX Runtime, and the adapter is in PEFT format.');
+    say(bold('Where to go next'));
+    say(`  Open the examples folder in VS Code with the Tuneloop extension: CodeLens runs and compares the`);
+    say(`  prompt file, the recipe fine-tunes from the editor, and \`npx tuneloop eval examples/*.prompt.yml\``);
+    say(`  checks the committed snapshots as CI does.  (${((Date.now() - started) / 1000).toFixed(0)} s in all)`);
+    if (values.keep) say(`  The workspace copy is kept at ${ws}`);
+    return after.passRates[tuned]! >= (after.variants[1]!.minPassRate ?? 0) ? 0 : 1;
+  } finally {
+    if (!values.keep) fs.rmSync(ws, { recursive: true, force: true });
+  }
+}
