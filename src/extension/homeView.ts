@@ -20,7 +20,7 @@ export class HomeViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
     view.webview.options = webviewOptions(this.extensionUri);
-    view.webview.html = webviewHtml(view.webview, this.extensionUri, 'Tuneloop');
+    view.webview.html = webviewHtml(view.webview, this.extensionUri, 'Tuneloop', 'home');
     this.disposables.push(
       view.webview.onDidReceiveMessage((raw: unknown) => {
         const parsed = FromWebview.safeParse(raw);
@@ -30,7 +30,8 @@ export class HomeViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         }
         const m = parsed.data;
         if (m.type === 'ready') void this.pushState();
-        else void vscode.commands.executeCommand(m.command);
+        else if (m.type === 'runCommand') void vscode.commands.executeCommand(m.command);
+        else this.log.debug(`home view: ignored a panel message (${m.type})`);
       }),
       view.onDidDispose(() => {
         this.view = undefined;

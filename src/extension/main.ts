@@ -8,6 +8,7 @@ import { openPreview, registerLanguageFeatures } from './language';
 import { cacheFolder } from './settings';
 import { cancelRun, reattach, resume, RunsTree, trainAdapter, type TrainingContext } from './training';
 import { Log } from './log';
+import { promptFileOf, TuneloopPanel } from './panel/panel';
 
 /**
  * The extension is a thin shell over the core: it registers commands and views, and hands model work
@@ -25,18 +26,20 @@ interface CommandContext {
   readonly log: Log;
   readonly worker: WorkerClient;
   readonly training: TrainingContext;
+  readonly panel: TuneloopPanel;
 }
 
-/** Declared in package.json for the panel, runs and training to come; they say so rather than fail. */
-const notYet = (what: string): CommandSpec => ({
-  needsTrust: true,
-  run: () => void vscode.window.showInformationMessage(`Tuneloop ${VERSION}: ${what} is not available in this version yet.`),
-});
-
 const COMMANDS: Readonly<Record<string, CommandSpec>> = {
-  'tuneloop.openPanel': notYet('the run and compare panel'),
-  'tuneloop.runPrompt': notYet('running prompts'),
-  'tuneloop.comparePrompt': notYet('comparing base and adapters'),
+  // The panel opens everywhere: in an untrusted workspace it reads and checks files, and says why it runs nothing.
+  'tuneloop.openPanel': {
+    needsTrust: false,
+    run: ({ panel }, arg) => {
+      const file = promptFileOf(arg);
+      return panel.open(file ? { file } : {});
+    },
+  },
+  'tuneloop.runPrompt': { needsTrust: false, run: ({ panel }, arg) => openOnPrompt(panel, arg, 'run') },
+  'tuneloop.comparePrompt': { needsTrust: false, run: ({ panel }, arg) => openOnPrompt(panel, arg, 'compare') },
   // Reads the prompt and, in a trusted workspace only, the model's tokenizer files: no model runs.
   'tuneloop.previewPrompt': { needsTrust: false, run: (_ctx, arg) => openPreview(arg) },
   'tuneloop.trainAdapter': { needsTrust: true, run: ({ training }, arg) => trainAdapter(training, arg) },
@@ -82,6 +85,16 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
 };
 
+/** Run / Compare (the prompt file's CodeLens, the editor title, the palette): the panel on that file, running at once. */
+function openOnPrompt(panel: TuneloopPanel, arg: unknown, autorun: 'run' | 'compare'): Promise<void> | undefined {
+  const file = promptFileOf(arg);
+  if (!file) {
+    void vscode.window.showInformationMessage('Tuneloop: open a prompt file (NAME.prompt.yml) to run it.');
+    return undefined;
+  }
+  return panel.open({ tab: 'compare', file, ...(vscode.workspace.isTrusted ? { autorun } : {}) });
+}
+
 export function activate(context: vscode.ExtensionContext): { commands: string[] } {
   const log = new Log();
   const worker = new WorkerClient({ entry: context.asAbsolutePath('dist/worker.js'), onLog: (level, m) => log.write(level, m) });
@@ -95,7 +108,9 @@ export function activate(context: vscode.ExtensionContext): { commands: string[]
   const training: TrainingContext = { log, trainerEntry: context.asAbsolutePath('dist/trainer.js'), status, tree };
   registerLanguageFeatures(context, log, worker);
 
-  const ctx: CommandContext = { log, worker, training };
+  const panel = new TuneloopPanel(context.extensionUri, log, worker, training);
+  context.subscriptions.push(panel);
+  const ctx: CommandContext = { log, worker, training, panel };
   // Runs started before a window reload are still going: follow them again.
   if (vscode.workspace.isTrusted) reattach(training);
   for (const [id, spec] of Object.entries(COMMANDS)) {

@@ -4,6 +4,7 @@ import { VERSION } from '../core/version';
 import { InProcessInference } from '../core/infer/service';
 import { fetchModel } from '../core/hub';
 import type { Params, RequestEvent, RequestMethod, Result } from './protocol';
+import { runMatrixRequest } from './matrix';
 import { renderPrompt } from './render';
 
 export interface HandlerContext {
@@ -24,6 +25,7 @@ export const HANDLERS: { [M in RequestMethod]: (params: Params<M>, ctx: HandlerC
     return {};
   },
   renderPrompt: (params) => renderPrompt(params),
+  runMatrix: (params, ctx) => runMatrixRequest(params, ctx),
   describeCheckpoint: async ({ dir }) => {
     const { summary, lines } = await describeModelFolder(dir);
     return { architecture: summary.architecture, modelType: summary.config.modelType, parameters: summary.parameters, lines };

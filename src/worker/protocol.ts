@@ -51,6 +51,20 @@ const GenerationResultSchema = z.object({
   seconds: z.number(),
 });
 
+/** One variant of a matrix run: the base model, the base with a PEFT adapter merged in, or other full weights. */
+const MatrixVariant = z.object({ name: z.string().min(1), adapterDir: z.string().min(1).optional(), modelDir: z.string().min(1).optional() });
+const Evaluation = z.object({ name: z.string(), passed: z.boolean().nullable(), detail: z.string() });
+export const MatrixCell = z.object({
+  text: z.string(),
+  tokens: z.array(Token).readonly(),
+  evaluations: z.array(Evaluation).readonly(),
+  passed: z.boolean(),
+  finish: z.enum(['eos', 'length', 'stop', 'cancelled']),
+  timeToFirstTokenMs: z.number(),
+  tokensPerSecond: z.number(),
+});
+export type MatrixCell = z.infer<typeof MatrixCell>;
+
 /** One conversation through a tokenizer's chat template (renderPrompt), or why the template refused it. */
 const RenderedCase = z.union([z.object({ text: z.string(), tokenCount: z.number().int().nonnegative() }), z.object({ error: z.string() })]);
 
@@ -74,12 +88,41 @@ export const REQUESTS = {
     params: z.object({ model: z.string().min(1), conversations: z.array(z.array(ChatMessage).readonly()).readonly() }),
     result: z.object({ template: z.enum(['model', 'plain']), cases: z.array(RenderedCase).readonly() }),
   },
+  /**
+   * Test cases × variants of a prompt (the panel's compare view and matrix): each variant's model
+   * loaded (and an adapter merged into the base: CPU-heavy, so here and not in the extension host),
+   * each case generated with streamed tokens and evaluated. A variant that cannot load is reported
+   * (event variantError) and the others still run. Cancelling stops at once; cells done so far stay.
+   */
+  runMatrix: {
+    params: z.object({
+      /** The prompt file (for messages, relative paths and errors) and its text as the editor holds it. */
+      promptFile: z.string().min(1),
+      promptText: z.string(),
+      /** The base model: a Hugging Face checkpoint folder (adapters merge into it) or a transformers.js folder. */
+      model: z.string().min(1),
+      variants: z.array(MatrixVariant).min(1),
+      cases: z.array(z.object({ index: z.number().int().nonnegative(), vars: z.record(z.string(), z.unknown()) })).min(1),
+      params: GenerationParamsSchema,
+      threads: z.number().int().nonnegative().optional(),
+      cacheDir: z.string().optional(),
+      /** Also hash the base model (for a snapshot file). */
+      hashModel: z.boolean().optional(),
+    }),
+    result: z.object({ passRates: z.record(z.string(), z.number()), cancelled: z.boolean(), modelSha256: z.string().optional() }),
+  },
 } as const;
 
 /** Events a request streams before its result. */
 export const RequestEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('token'), token: Token }),
   z.object({ type: z.literal('progress'), message: z.string() }),
+  // runMatrix: a cell starts, streams its tokens, ends; or a whole variant fails to load.
+  z.object({ type: z.literal('cellStart'), variant: z.string(), caseIndex: z.number().int() }),
+  z.object({ type: z.literal('cellToken'), variant: z.string(), caseIndex: z.number().int(), token: Token }),
+  z.object({ type: z.literal('cell'), variant: z.string(), caseIndex: z.number().int(), cell: MatrixCell }),
+  z.object({ type: z.literal('cellError'), variant: z.string(), caseIndex: z.number().int(), message: z.string() }),
+  z.object({ type: z.literal('variantError'), variant: z.string(), message: z.string() }),
 ]);
 export type RequestEvent = z.infer<typeof RequestEvent>;
 

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Frame, type Page } from 'playwright-core';
 
 /**
  * A real VS Code for end-to-end tests: code-server 4.100.3 (VS Code 1.100.3) from .e2e/ (installed by
@@ -115,3 +115,40 @@ export async function runCommand(page: Page, title: string): Promise<void> {
 }
 
 export { waitFor };
+
+/** Opens a workspace file through Quick Open and waits for its editor tab. */
+export async function openFile(page: Page, name: string): Promise<void> {
+  await page.locator('.monaco-workbench .part.editor').click({ position: { x: 400, y: 300 } });
+  await page.keyboard.press('Control+P');
+  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+  await page.keyboard.type(name);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 20_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 20_000 });
+}
+
+/** Runs a palette command without clicking first, once its row shows (the list fills in asynchronously). */
+export async function palette(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('Control+Shift+P');
+  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+  await page.keyboard.type(title);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+}
+
+/**
+ * The frame of an extension webview whose app is `view` (`main#app[data-view=...]`): VS Code nests the
+ * page in two iframes, and several webviews (the Home view, the panel) may be open at once.
+ */
+export async function webviewFrame(page: Page, view: 'home' | 'panel', ms = 60_000): Promise<Frame> {
+  return waitFor(`the ${view} webview`, ms, async () => {
+    for (const f of page.frames()) {
+      try {
+        if (await f.$(`main#app[data-view="${view}"]`)) return f;
+      } catch {
+        // a frame that navigated away meanwhile
+      }
+    }
+    return undefined;
+  });
+}

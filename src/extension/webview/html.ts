@@ -1,36 +1,24 @@
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
+import { shellHtml, type WebviewKind } from './shell';
+
+export type { WebviewKind } from './shell';
 
 /**
- * The HTML shell of every Tuneloop webview: a strict Content Security Policy (nothing by default;
- * styles and scripts from the extension's media only, scripts only with a fresh nonce), no inline
- * data: state reaches the page as validated messages after it says it is ready.
+ * The HTML of a Tuneloop webview (see shell.ts): the bundled script with a fresh nonce from crypto,
+ * media/main.css, and for the panel uPlot's stylesheet (copied from the package into media/; a test
+ * keeps them equal).
  */
-export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string): string {
-  const nonce = crypto.randomBytes(16).toString('base64');
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
-  const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'main.css'));
-  const csp = [
-    "default-src 'none'",
-    `style-src ${webview.cspSource}`,
-    `font-src ${webview.cspSource}`,
-    `img-src ${webview.cspSource}`,
-    `script-src 'nonce-${nonce}'`,
-  ].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}">
-<title>${title}</title>
-</head>
-<body>
-<main id="app" aria-live="polite"></main>
-<script nonce="${nonce}" src="${script}"></script>
-</body>
-</html>`;
+export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string, kind: WebviewKind = 'home'): string {
+  const uri = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...p)).toString();
+  return shellHtml({
+    cspSource: webview.cspSource,
+    nonce: crypto.randomBytes(16).toString('base64'),
+    script: uri('dist', 'webview.js'),
+    styles: [...(kind === 'panel' ? [uri('media', 'uplot.css')] : []), uri('media', 'main.css')],
+    title,
+    kind,
+  });
 }
 
 /** Options for a webview: scripts on, resources from the extension's media and bundles only. */

@@ -1,0 +1,98 @@
+import type { CellInfo, FileEntry, GenerationOverrides, PromptInfo, RunHeader, RunRow, Tab, TokenInfo, TrainEvent } from '../../src/extension/webview/protocol';
+
+/** What the page knows: sent by the extension (validated), plus the user's choices. */
+export interface CellView {
+  tokens: TokenInfo[];
+  cell?: CellInfo;
+  running: boolean;
+}
+
+export interface RunView {
+  readonly header: RunHeader;
+  readonly cells: Map<string, CellView>;
+  readonly variantErrors: Map<string, string>;
+  progress?: string;
+  end?: { status: 'done' | 'cancelled' | 'failed'; message?: string; passRates: Record<string, number> };
+  snapshotWritten?: string;
+}
+
+export interface PanelState {
+  version: string;
+  trusted: boolean;
+  hasWorkspace: boolean;
+  prompts: FileEntry[];
+  recipes: FileEntry[];
+  initialised: boolean;
+  tab: Tab;
+  file: string | undefined;
+  info: PromptInfo | undefined;
+  /** The test case: an index, or the values typed in. */
+  caseChoice: number | 'typed';
+  typed: Record<string, string>;
+  /** Selected variant ids, per prompt file. */
+  variants: Map<string, Set<string>>;
+  overrides: GenerationOverrides;
+  shade: boolean;
+  diff: boolean;
+  onlyDiffering: boolean;
+  compare: RunView | undefined;
+  matrix: RunView | undefined;
+  runs: RunRow[];
+  runsFolder: string | undefined;
+  selectedRun: string | undefined;
+  trainEvents: TrainEvent[];
+  recipe: string | undefined;
+}
+
+export function newState(): PanelState {
+  return {
+    version: '',
+    trusted: true,
+    hasWorkspace: true,
+    prompts: [],
+    recipes: [],
+    initialised: false,
+    tab: 'compare',
+    file: undefined,
+    info: undefined,
+    caseChoice: 0,
+    typed: {},
+    variants: new Map(),
+    overrides: {},
+    shade: false,
+    diff: true,
+    onlyDiffering: false,
+    compare: undefined,
+    matrix: undefined,
+    runs: [],
+    runsFolder: undefined,
+    selectedRun: undefined,
+    trainEvents: [],
+    recipe: undefined,
+  };
+}
+
+export const cellKey = (variant: string, caseIndex: number) => `${variant}\n${caseIndex}`;
+
+/** The text of a cell so far: the final text once done (stop strings cut), else the tokens streamed. */
+export function cellText(c: CellView | undefined): string {
+  if (!c) return '';
+  return c.cell ? c.cell.text : c.tokens.map((t) => t.text).join('');
+}
+
+export function isRunning(run: RunView | undefined): boolean {
+  return run !== undefined && run.end === undefined;
+}
+
+/** The selected variants of the current prompt file (base and the file's adapters unless the user chose). */
+export function selectedVariants(s: PanelState): Set<string> {
+  const info = s.info;
+  if (!info) return new Set();
+  let set = s.variants.get(info.file);
+  if (!set) {
+    set = new Set(info.variants.filter((v) => v.available && v.listed).map((v) => v.id));
+    s.variants.set(info.file, set);
+  }
+  for (const id of [...set]) if (!info.variants.some((v) => v.id === id && v.available)) set.delete(id);
+  return set;
+}

@@ -1,0 +1,311 @@
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { readSnapshot } from '../../src/core/compare/snapshot';
+import { requestCancel } from '../../src/core/train/run';
+import { resumeRun, startRun } from '../../src/core/train/start';
+import { PanelController, type PanelEnv } from '../../src/extension/panel/controller';
+import { type FromWebview, ToWebview } from '../../src/extension/webview/protocol';
+import { WorkerClient } from '../../src/worker/client';
+import { GOLDEN, ROOT, tempDir } from '../helpers';
+
+/**
+ * The panel's controller driven as VS Code drives it, with a stand-in page (every message it posts is
+ * validated against the protocol, as the real page does) and a real worker process: base against an
+ * adapter, streamed; Stop; the matrix and "accept as snapshot" (checked by `tuneloop eval`); a
+ * fine-tune in the detached trainer followed to the end; and the extension host's event loop,
+ * measured while the worker loads models and merges the adapter.
+ */
+const LLAMA = path.join(GOLDEN, 'llama');
+const TRAINER = path.join(ROOT, 'dist', 'trainer.js');
+
+class FakePage {
+  /** As the page receives them: serialized (postMessage clones), validated when the test reads them. */
+  private readonly raw: unknown[] = [];
+  private waiters: { test: (m: ToWebview) => boolean; resolve: (m: ToWebview) => void }[] = [];
+
+  post(message: unknown): void {
+    const m = JSON.parse(JSON.stringify(message)) as { type: string };
+    this.raw.push(m);
+    if (this.waiters.length) this.waiters = this.waiters.filter((w) => (w.test(this.check(m)) ? (w.resolve(this.check(m)), false) : true));
+  }
+
+  /** The page's own check: what the controller sends must pass the protocol. */
+  private check(m: unknown): ToWebview {
+    return ToWebview.parse(m);
+  }
+
+  get received(): ToWebview[] {
+    return this.raw.map((m) => this.check(m));
+  }
+
+  of<T extends ToWebview['type']>(type: T): Extract<ToWebview, { type: T }>[] {
+    return this.received.filter((m): m is Extract<ToWebview, { type: T }> => m.type === type);
+  }
+
+  wait<T extends ToWebview['type']>(type: T, test: (m: Extract<ToWebview, { type: T }>) => boolean = () => true, ms = 120_000): Promise<Extract<ToWebview, { type: T }>> {
+    const found = this.of(type).find(test);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${type} message within ${ms} ms; got ${this.received.map((m) => m.type).join(', ')}`)), ms);
+      this.waiters.push({
+        test: (m) => m.type === type && test(m as Extract<ToWebview, { type: T }>),
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m as Extract<ToWebview, { type: T }>);
+        },
+      });
+    });
+  }
+}
+
+interface Fixture {
+  readonly ws: string;
+  readonly page: FakePage;
+  readonly env: PanelEnv & { trusted: boolean; diffs: { left: string; right: string; title: string }[]; logs: string[] };
+  readonly controller: PanelController;
+  send(m: FromWebview): Promise<void>;
+}
+
+const PROMPT = (snapshot = true) => `name: colours
+model: ${LLAMA}
+messages:
+  - role: user
+    content: "Name a colour like {{word}}."
+testData:
+  - word: red
+  - word: blue
+evaluators:
+  - name: short
+    maxLength: 400
+adapters:
+  - path: ${path.join(LLAMA, 'adapter_trained')}
+${snapshot ? 'snapshot: colours.snapshot.json\n' : ''}modelParameters:
+  maxTokens: 12
+`;
+
+function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, string> = { 'colours.prompt.yml': PROMPT() }): Fixture {
+  const ws = tempDir('tuneloop-panel-');
+  for (const [name, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(ws, name)), { recursive: true });
+    fs.writeFileSync(path.join(ws, name), text);
+  }
+  const page = new FakePage();
+  const env = {
+    trusted: true,
+    diffs: [] as { left: string; right: string; title: string }[],
+    logs: [] as string[],
+    post: (m: ToWebview) => page.post(m),
+    isTrusted: () => env.trusted,
+    hasWorkspace: () => true,
+    runsFolder: () => path.join(ws, '.tuneloop', 'runs'),
+    findFiles: async (kind: 'prompt' | 'recipe') => Object.keys(files).filter((f) => (kind === 'prompt' ? /\.prompt\.ya?ml$/ : /\.adapter\.ya?ml$/).test(f)).map((f) => path.join(ws, f)),
+    readDocument: (file: string) => fs.promises.readFile(file, 'utf8'),
+    // One onnxruntime thread: on a 2-core machine the worker then leaves a core to the host, whose delays are measured.
+    settings: () => ({ defaultModel: '', settingBase: ws, threads: 1, cacheDir }),
+    inWorkspace: (p: string) => !path.relative(ws, p).startsWith('..'),
+    label: (p: string) => (p.startsWith(ws) ? path.relative(ws, p) : p),
+    pickFolder: async () => undefined,
+    openDiff: async (left: { title: string; text: string }, right: { title: string; text: string }, title: string) => void env.diffs.push({ left: left.text, right: right.text, title }),
+    openFile: async () => undefined,
+    revealFolder: async () => undefined,
+    train: {
+      start: async (recipe: string) => (await startRun(recipe, { runsDir: path.join(ws, '.tuneloop', 'runs'), trainerEntry: TRAINER, threads: 2, cacheDir })).runDir,
+      cancel: (dir: string) => void requestCancel(dir),
+      resume: (dir: string) => void resumeRun(dir, { trainerEntry: TRAINER }),
+    },
+    log: { info: (m: string) => env.logs.push(m), warn: (m: string) => env.logs.push(m), error: (m: string) => env.logs.push(m), debug: () => undefined },
+  };
+  const controller = new PanelController(env, worker);
+  return { ws, page, env, controller, send: (m) => controller.receive(m) };
+}
+
+describe('panel controller (stand-in page, real worker)', function () {
+  this.timeout(240_000);
+  let worker: WorkerClient;
+  let cacheDir: string;
+  const fixtures: Fixture[] = [];
+  const make = (files?: Record<string, string>) => {
+    const f = fixture(worker, cacheDir, files);
+    fixtures.push(f);
+    return f;
+  };
+
+  before(() => {
+    worker = new WorkerClient({ entry: path.join(ROOT, 'dist', 'worker.js') });
+    cacheDir = tempDir('tuneloop-panel-cache-');
+  });
+  afterEach(() => {
+    for (const f of fixtures.splice(0)) f.controller.dispose();
+  });
+  after(() => worker.dispose());
+
+  it('lists the workspace, describes the prompt, and runs base against an adapter in the worker without blocking the host', async () => {
+    const f = make();
+    const file = path.join(f.ws, 'colours.prompt.yml');
+    await f.send({ type: 'panel/ready' });
+    const init = await f.page.wait('panel/init');
+    assert.deepEqual(init.prompts.map((p) => p.label), ['colours.prompt.yml']);
+    const { info } = await f.page.wait('panel/prompt');
+    assert.equal(info.model, LLAMA);
+    assert.deepEqual(info.variants.map((v) => [v.name, v.kind, v.available, v.listed]), [['base', 'base', true, true], ['adapter_trained', 'adapter', true, true]]);
+    assert.deepEqual(info.cases.map((c) => c.values.word), ['red', 'blue']);
+    assert.equal(info.params.maxTokens, 12);
+
+    // The host's event loop, measured while the worker exports the checkpoint, merges the adapter,
+    // loads both models and generates (a cold cache: the heaviest a run gets).
+    const delay = monitorEventLoopDelay({ resolution: 5 });
+    delay.enable();
+    const started = Date.now();
+    await f.send({ type: 'run/start', mode: 'compare', file, model: LLAMA, variants: ['base', info.variants[1]!.id], cases: [1], params: {} });
+    delay.disable();
+    const end = await f.page.wait('run/end');
+    assert.equal(end.status, 'done', end.message);
+    const maxMs = delay.max / 1e6;
+    console.log(`      host event loop during a ${((Date.now() - started) / 1000).toFixed(1)} s run: max delay ${maxMs.toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms`);
+    assert.ok(maxMs < 50, `the extension host's event loop was blocked for ${maxMs.toFixed(1)} ms`);
+
+    const cells = f.page.of('run/cell');
+    assert.equal(cells.length, 2);
+    for (const c of cells) {
+      assert.equal(c.caseIndex, 1);
+      assert.ok(c.cell.tokens.length > 0 && c.cell.timeToFirstTokenMs > 0 && c.cell.tokensPerSecond > 0, JSON.stringify(c.cell));
+      assert.deepEqual(c.cell.evaluations.map((e) => [e.name, e.passed]), [['short', true]]);
+    }
+    // Tokens streamed before each cell ended, batched.
+    const streamed = f.page.of('run/tokens');
+    assert.ok(streamed.some((t) => t.variant === 'base') && streamed.some((t) => t.variant !== 'base'));
+    assert.notEqual(cells[0]!.cell.text, cells[1]!.cell.text, 'the trained adapter changes the output');
+    const progress = f.page.of('run/progress').map((p) => p.message);
+    assert.ok(progress.some((m) => /merging the adapter/.test(m)), progress.join('\n'));
+
+    // A page rebuilt (the panel hidden and shown again) gets everything back: the lists, the prompt, the run.
+    const before = f.page.received.length;
+    await f.send({ type: 'panel/ready' });
+    await f.page.wait('run/end', () => f.page.received.length > before + 3);
+    const replay = f.page.received.slice(before).map((m) => m.type);
+    for (const t of ['panel/init', 'runs/list', 'panel/prompt', 'run/start', 'run/cell', 'run/end'] as const) assert.ok(replay.includes(t), `${t} not replayed: ${replay.join(', ')}`);
+    assert.equal(replay.filter((t) => t === 'run/cell').length, 2);
+
+    // Any two outputs in the diff editor.
+    await f.send({ type: 'run/openDiff', runId: end.runId, left: { variant: 'base', caseIndex: 1 }, right: { variant: info.variants[1]!.id, caseIndex: 1 } });
+    assert.equal(f.env.diffs.length, 1);
+    assert.equal(f.env.diffs[0]!.left, cells.find((c) => c.variant === 'base')!.cell.text);
+    assert.match(f.env.diffs[0]!.title, /colours\.prompt\.yml: base ↔ adapter_trained/);
+  });
+
+  it('Stop cancels every running column at once', async () => {
+    const f = make({ 'long.prompt.yml': PROMPT(false).replace('maxTokens: 12', 'maxTokens: 4000') });
+    const file = path.join(f.ws, 'long.prompt.yml');
+    await f.send({ type: 'panel/ready' });
+    const { info } = await f.page.wait('panel/prompt');
+    const run = f.send({ type: 'run/start', mode: 'compare', file, model: LLAMA, variants: info.variants.map((v) => v.id), cases: [0], params: { maxTokens: 4000 } });
+    await f.page.wait('run/tokens');
+    const stopAt = Date.now();
+    await f.send({ type: 'run/stop' });
+    await run;
+    const end = await f.page.wait('run/end');
+    assert.equal(end.status, 'cancelled');
+    assert.ok(Date.now() - stopAt < 5000, `stopped after ${Date.now() - stopAt} ms`);
+    const cells = f.page.of('run/cell');
+    assert.ok(cells.every((c) => c.cell.finish === 'cancelled'), JSON.stringify(cells.map((c) => c.cell.finish)));
+    assert.equal(cells.length, 1, 'the second column never started');
+    assert.deepEqual(end.passRates, {});
+  });
+
+  it('runs the matrix with pass rates, and accepts it as the snapshot that tuneloop eval then passes', async () => {
+    const f = make();
+    const file = path.join(f.ws, 'colours.prompt.yml');
+    await f.send({ type: 'panel/ready' });
+    const { info } = await f.page.wait('panel/prompt');
+    assert.deepEqual(info.snapshot, { label: 'colours.snapshot.json', exists: false });
+    await f.send({ type: 'run/start', mode: 'matrix', file, model: LLAMA, variants: info.variants.map((v) => v.id), params: {} });
+    const end = await f.page.wait('run/end');
+    assert.equal(end.status, 'done', end.message);
+    assert.deepEqual(end.passRates, { base: 1, [info.variants[1]!.id]: 1 });
+    const cells = f.page.of('run/cell');
+    assert.equal(cells.length, 4);
+    assert.ok(cells.every((c) => c.cell.snapshot === 'new'));
+
+    // Overridden settings would make a snapshot eval cannot reproduce: refused.
+    await f.send({ type: 'run/start', mode: 'matrix', file, model: LLAMA, variants: info.variants.map((v) => v.id), params: { maxTokens: 3 } });
+    const overridden = await f.page.wait('run/end', (m) => m.runId !== end.runId);
+    await f.send({ type: 'snapshot/accept', runId: overridden.runId });
+    assert.match(f.page.of('panel/notice').at(-1)!.message, /settings other than the prompt file's/);
+
+    await f.send({ type: 'snapshot/accept', runId: end.runId });
+    const written = await f.page.wait('snapshot/written');
+    assert.equal(written.label, 'colours.snapshot.json');
+    const snap = readSnapshot(path.join(f.ws, 'colours.snapshot.json'))!;
+    assert.deepEqual(Object.keys(snap.outputs), ['adapter_trained', 'base']);
+    assert.equal(snap.model.id, LLAMA);
+    assert.match(snap.model.sha256, /^[0-9a-f]{64}$/);
+    // The CLI, as CI runs it, finds the same outputs.
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'eval', 'colours.prompt.yml'], { cwd: f.ws, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: cacheDir } });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /snapshot colours\.snapshot\.json: same/);
+  });
+
+  it('writes no snapshot outside the workspace', async () => {
+    const f = make({ 'out.prompt.yml': PROMPT().replace(/adapters:\n.*\n/, '').replace('snapshot: colours.snapshot.json', 'snapshot: ../escaped.snapshot.json') });
+    await f.send({ type: 'panel/ready' });
+    const { info } = await f.page.wait('panel/prompt');
+    await f.send({ type: 'run/start', mode: 'matrix', file: info.file, model: LLAMA, variants: ['base'], params: {} });
+    const end = await f.page.wait('run/end');
+    assert.equal(end.status, 'done');
+    await f.send({ type: 'snapshot/accept', runId: end.runId });
+    assert.match(f.page.of('panel/notice').at(-1)!.message, /is outside the workspace/);
+    assert.equal(fs.existsSync(path.join(path.dirname(f.ws), 'escaped.snapshot.json')), false);
+  });
+
+  it('runs no model in an untrusted workspace, and drops invalid messages', async () => {
+    const f = make();
+    f.env.trusted = false;
+    await f.send({ type: 'panel/ready' });
+    const init = await f.page.wait('panel/init');
+    assert.equal(init.trusted, false);
+    const { info } = await f.page.wait('panel/prompt');
+    await f.send({ type: 'run/start', mode: 'compare', file: info.file, model: LLAMA, variants: ['base'], cases: [0], params: {} });
+    assert.match(f.page.of('panel/notice').at(-1)!.message, /untrusted workspace/);
+    assert.equal(f.page.of('run/start').length, 0);
+    await f.controller.receive({ type: 'run/start', file: '/etc/passwd' });
+    await f.controller.receive({ type: 'runCommand', command: 'workbench.action.terminal.new' });
+    assert.ok(f.env.logs.filter((l) => /ignored an invalid message/.test(l)).length === 2, f.env.logs.join('\n'));
+    // Ids the controller never sent are refused.
+    f.env.trusted = true;
+    await f.send({ type: 'run/start', mode: 'compare', file: '/etc/hosts', model: LLAMA, variants: ['base'], cases: [0], params: {} });
+    assert.match(f.page.of('panel/notice').at(-1)!.message, /unknown prompt file/);
+    await f.send({ type: 'run/start', mode: 'compare', file: info.file, model: '/', variants: ['base'], cases: [0], params: {} });
+    assert.match(f.page.of('panel/notice').at(-1)!.message, /unknown model/);
+  });
+
+  it('fine-tunes in the detached trainer: live loss events, the run listed and finished, its adapter a variant', async () => {
+    const words = ['red', 'blue', 'green', 'gold'];
+    const rows = Array.from({ length: 24 }, (_, i) => JSON.stringify({ prompt: `color ${i}: ${words[i % 4]}?`, completion: ` ${words[i % 4]} is a color.` })).join('\n');
+    const f = make({
+      'colours.prompt.yml': PROMPT(false),
+      'data/colors.jsonl': rows + '\n',
+      'colors.adapter.yml': `base_model: ${LLAMA}\ndataset:\n  path: data/colors.jsonl\n  validation_split: 4\nlora:\n  r: 4\n  lora_alpha: 8\n  target_modules: all-linear\ntraining:\n  learning_rate: 0.01\n  max_steps: 12\n  batch_size: 4\n  schedule: constant\n  seed: 3\n  eval_every: 4\n  checkpoint_every: 4\n`,
+    });
+    await f.send({ type: 'panel/ready' });
+    const init = await f.page.wait('panel/init');
+    assert.deepEqual(init.recipes.map((r) => r.label), ['colors.adapter.yml']);
+    await f.page.wait('panel/prompt');
+    await f.send({ type: 'train/start', recipe: init.recipes[0]!.file });
+    const show = await f.page.wait('panel/show', (m) => m.tab === 'train');
+    assert.ok(show.run);
+    const done = await f.page.wait('runs/list', (m) => m.runs.some((r) => r.state === 'done'), 180_000);
+    assert.equal(done.runs[0]!.lastStep, 12);
+    const events = f.page.of('runs/events').flatMap((m) => m.events);
+    assert.equal(events.filter((e) => e.type === 'step').length, 12);
+    assert.equal(events.filter((e) => e.type === 'eval').length, 3);
+    assert.ok(events.some((e) => e.type === 'sample'));
+    assert.equal(events.at(-1)!.type, 'done');
+    assert.ok(f.page.of('runs/events').filter((m) => !m.reset && m.events.length).length >= 2, 'events arrive as the run goes');
+    // The finished run's adapter is offered as a variant of the prompt.
+    const after = await f.page.wait('panel/prompt', (m) => m.info.variants.some((v) => v.kind === 'run' && v.available));
+    assert.ok(after.info.variants.some((v) => v.kind === 'checkpoint' && v.name.endsWith('@8')));
+  });
+});

@@ -1,0 +1,395 @@
+import * as assert from 'node:assert/strict';
+import type { Browser } from 'playwright-core';
+import type { CellInfo, PromptInfo, RunHeader, ToWebview, TrainEvent } from '../../src/extension/webview/protocol';
+import { type Host, launch, startHost, WebviewPage } from './host';
+import type { ThemeName } from './themes';
+
+/**
+ * The webview app in headless Chromium (Debian's chromium, driven by playwright-core) against a
+ * stand-in host: the page under the real Content Security Policy, host messages replayed into it,
+ * what it posts back validated with the shared protocol. Screenshots in light, dark and high
+ * contrast at 800 px go to test-results/webview/.
+ */
+const FILE = '/ws/support.prompt.yml';
+const ADAPTER = 'adapter:/ws/tone.adapter.yml';
+const CHECKPOINT = 'checkpoint:/ws/.tuneloop/runs/20250101T000000Z-tone/checkpoints/step-8';
+
+const INFO: PromptInfo = {
+  file: FILE,
+  label: 'support.prompt.yml',
+  name: 'Support reply',
+  description: 'Answers a customer in two sentences.',
+  problems: [],
+  variables: ['customer', 'question'],
+  hasTestData: true,
+  cases: [
+    { index: 0, label: 'Case 1: customer = Ada', values: { customer: 'Ada', question: 'Where is my parcel?' } },
+    { index: 1, label: 'Case 2: customer = Grace', values: { customer: 'Grace', question: 'Can I change my order?' } },
+  ],
+  params: { maxTokens: 64, temperature: 0 },
+  models: [{ id: '/ws/llama', label: 'llama', from: 'prompt' }],
+  model: '/ws/llama',
+  variants: [
+    { id: 'base', name: 'base', kind: 'base', detail: 'llama', available: true, listed: true },
+    { id: ADAPTER, name: 'tone', kind: 'recipe', detail: 'tone.adapter.yml → .tuneloop/runs/…/adapter', available: true, listed: true },
+    { id: CHECKPOINT, name: '20250101T000000Z-tone@8', kind: 'checkpoint', detail: 'checkpoints/step-8', available: true, listed: false },
+    { id: 'adapter:/ws/other', name: 'other', kind: 'adapter', detail: 'other', available: false, listed: false, reason: 'trained on gpt2, not on the selected model' },
+  ],
+  evaluators: [
+    { name: 'polite', kind: 'string', local: true },
+    { name: 'short', kind: 'maxLength', local: true },
+  ],
+  snapshot: { label: 'support.snapshot.json', exists: false },
+};
+
+const INIT: ToWebview = {
+  type: 'panel/init',
+  version: '0.1.0',
+  trusted: true,
+  hasWorkspace: true,
+  prompts: [
+    { file: FILE, label: 'support.prompt.yml' },
+    { file: '/ws/other.prompt.yml', label: 'other.prompt.yml' },
+  ],
+  recipes: [{ file: '/ws/tone.adapter.yml', label: 'tone.adapter.yml' }],
+};
+
+const tokens = (text: string, logprobs: number[]) =>
+  text
+    .split(/(?<= )/)
+    .map((t, i) => ({ text: t, logprob: logprobs[i % logprobs.length]! }));
+
+function cell(text: string, extra: Partial<CellInfo> = {}): CellInfo {
+  return {
+    text,
+    tokens: tokens(text, [-0.01, -0.5, -1.6, -0.2, -3]),
+    evaluations: [
+      { name: 'polite', passed: /please|thank/i.test(text), detail: 'contains "please"' },
+      { name: 'short', passed: true, detail: 'at most 400 characters' },
+    ],
+    passed: /please|thank/i.test(text),
+    timeToFirstTokenMs: 84,
+    tokensPerSecond: 41.5,
+    finish: 'eos',
+    ...extra,
+  };
+}
+
+const BASE_TEXT = 'Your parcel is on its way and should arrive tomorrow.';
+const TUNED_TEXT = 'Thank you for asking, Ada! Your parcel is on its way and arrives tomorrow.';
+
+function compareHeader(runId = 'run-1'): RunHeader {
+  return {
+    runId,
+    mode: 'compare',
+    file: FILE,
+    fileLabel: 'support.prompt.yml',
+    modelLabel: 'llama',
+    variants: [
+      { id: 'base', name: 'base', kind: 'base', minPassRate: 1 },
+      { id: ADAPTER, name: 'tone', kind: 'recipe', minPassRate: 0.5 },
+    ],
+    cases: [{ index: 0, label: 'Case 1: customer = Ada' }],
+    hasSnapshot: true,
+  };
+}
+
+const STEPS: TrainEvent[] = [
+  { type: 'started', time: 't', totalSteps: 24, trainExamples: 32, validationExamples: 8 },
+  ...Array.from({ length: 12 }, (_, i): TrainEvent => ({ type: 'step', time: 't', step: i + 1, loss: 3.2 * Math.exp(-i / 6) + 0.4, lr: 0.01, tokensPerSecond: 900, etaSeconds: 30 - i })),
+  { type: 'eval', time: 't', step: 4, loss: 2.9 },
+  { type: 'sample', time: 't', step: 4, prompt: 'color 3: gold?', output: ' gold gold is' },
+  { type: 'eval', time: 't', step: 8, loss: 1.9 },
+  { type: 'sample', time: 't', step: 8, prompt: 'color 3: gold?', output: ' gold is a color.' },
+];
+
+const RUNS: ToWebview = {
+  type: 'runs/list',
+  runsFolder: '.tuneloop/runs',
+  runs: [
+    { dir: '/ws/.tuneloop/runs/20250102T000000Z-tone', name: '20250102T000000Z-tone', recipe: 'tone.adapter.yml', state: 'running', lastStep: 12, totalSteps: 24, lastLoss: 0.84, resumable: false },
+    { dir: '/ws/.tuneloop/runs/20250101T000000Z-tone', name: '20250101T000000Z-tone', recipe: 'tone.adapter.yml', state: 'cancelled', lastStep: 8, totalSteps: 24, lastLoss: 1.2, resumable: true },
+  ],
+};
+
+describe('webview app in headless Chromium', function () {
+  this.timeout(60_000);
+  let host: Host;
+  let browser: Browser;
+  const pages: WebviewPage[] = [];
+
+  before(async () => {
+    host = await startHost();
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await host?.close();
+  });
+  afterEach(async function () {
+    for (const p of pages.splice(0)) {
+      // Every page ran without script errors and without a single CSP violation.
+      assert.deepEqual(p.errors, [], `${this.currentTest?.title}: ${p.errors.join('\n')}`);
+      assert.deepEqual(await p.cspViolations(), []);
+      await p.page.close();
+    }
+  });
+
+  const open = async (options: { theme?: ThemeName; view?: 'home' | 'panel'; width?: number } = {}) => {
+    const p = await WebviewPage.open(browser, host, options);
+    pages.push(p);
+    return p;
+  };
+
+  async function comparePage(theme: ThemeName = 'dark', width = 800): Promise<WebviewPage> {
+    const p = await open({ theme, width });
+    await p.waitPosted('panel/ready');
+    await p.send(INIT, { type: 'panel/prompt', info: INFO, autorun: 'compare' });
+    return p;
+  }
+
+  async function streamCompare(p: WebviewPage): Promise<void> {
+    const h = compareHeader();
+    await p.send({ type: 'run/start', header: h }, { type: 'run/progress', runId: h.runId, message: 'base: loading the model' }, { type: 'run/cellStart', runId: h.runId, variant: 'base', caseIndex: 0 });
+    await p.send({ type: 'run/tokens', runId: h.runId, variant: 'base', caseIndex: 0, tokens: tokens('Your parcel is ', [-0.1]) });
+  }
+
+  it('shows a first-time user what to do when the workspace has no prompt file', async () => {
+    for (const theme of ['light', 'dark'] as const) {
+      const p = await open({ theme });
+      await p.waitPosted('panel/ready');
+      await p.send({ ...INIT, prompts: [], recipes: [] });
+      await p.page.getByRole('heading', { name: 'No prompt file in this workspace yet' }).waitFor();
+      assert.ok(await p.page.getByText('NAME.prompt.yml').first().isVisible());
+      await p.shot(`empty-${theme}`);
+      await p.page.getByRole('tab', { name: 'Fine-tune' }).click();
+      await p.page.getByText('No adapter recipe in this workspace yet.').waitFor();
+    }
+  });
+
+  it('compare: autoruns base and adapter, streams into columns, shades tokens, diffs words, opens the diff editor, stops', async () => {
+    const p = await comparePage();
+    const run = (await p.waitPosted('run/start'))[0]!;
+    assert.deepEqual(run, { type: 'run/start', mode: 'compare', file: FILE, model: '/ws/llama', variants: ['base', ADAPTER], params: {}, cases: [0] });
+
+    await streamCompare(p);
+    const base = p.page.locator('.output[data-variant="base"]');
+    assert.match(await base.innerText(), /^Your parcel is/);
+    assert.equal(await base.getAttribute('data-state'), 'running');
+    assert.match(await p.page.locator('.column[data-variant="base"] .stats').innerText(), /streaming · 3 token/);
+    // Stop: every running column at once, from the button or Escape.
+    await p.page.getByRole('button', { name: 'Stop' }).first().click();
+    await p.page.keyboard.press('Escape');
+    assert.equal((await p.postedOf('run/stop')).length, 2);
+
+    const h = compareHeader();
+    await p.send(
+      { type: 'run/cell', runId: h.runId, variant: 'base', caseIndex: 0, cell: cell(BASE_TEXT) },
+      { type: 'run/cellStart', runId: h.runId, variant: ADAPTER, caseIndex: 0 },
+      { type: 'run/tokens', runId: h.runId, variant: ADAPTER, caseIndex: 0, tokens: tokens('Thank you for asking, ', [-0.2]) },
+    );
+    await p.shot('compare-streaming-dark');
+    await p.send({ type: 'run/cell', runId: h.runId, variant: ADAPTER, caseIndex: 0, cell: cell(TUNED_TEXT, { timeToFirstTokenMs: 97, tokensPerSecond: 38.2 }) }, { type: 'run/end', runId: h.runId, status: 'done', passRates: { base: 0, [ADAPTER]: 1 } });
+
+    // Time to first token and tokens per second, per column; evaluator results.
+    const stats = await p.page.locator('.column .stats').allInnerTexts();
+    assert.match(stats[0]!, /first token 84 ms · 41\.5 tokens\/s · \d+ token\(s\) · end of text/);
+    assert.match(stats[1]!, /first token 97 ms · 38\.2 tokens\/s/);
+    assert.match(await p.page.locator('.column[data-variant="base"] .evals').innerText(), /✗ polite[\s\S]*✓ short/);
+
+    // The word diff against base (on by default): what the adapter added and removed.
+    const tuned = p.page.locator(`.output[data-variant="${ADAPTER}"]`);
+    const added = await tuned.locator('ins.added').allInnerTexts();
+    const removed = await tuned.locator('del.removed').allInnerTexts();
+    assert.equal(added[0], 'Thank you for asking, Ada! ');
+    assert.ok(added.includes('arrives') && removed.includes('should'), `added ${JSON.stringify(added)}, removed ${JSON.stringify(removed)}`);
+    assert.equal(await p.page.locator('.output[data-variant="base"] ins, .output[data-variant="base"] del').count(), 0, 'the base column is not diffed');
+    await p.shot('compare-diff-dark');
+
+    // Shading by probability: one span per token, classed by its probability.
+    await p.page.getByLabel('Shade tokens by probability').check();
+    await p.page.getByLabel(/Word diff against/).uncheck();
+    const spans = p.page.locator('.output[data-variant="base"] span.tok');
+    assert.equal(await spans.count(), BASE_TEXT.split(' ').length);
+    assert.deepEqual((await spans.evaluateAll((es) => es.map((e) => e.className))).slice(0, 5), ['tok p0', 'tok p2', 'tok p4', 'tok p1', 'tok p5']);
+    assert.equal(await spans.first().getAttribute('title'), 'p = 0.990');
+    await p.shot('compare-shaded-dark');
+
+    // Any two outputs in VS Code's diff editor.
+    await p.page.getByRole('button', { name: 'Open in diff editor' }).click();
+    const diff = (await p.waitPosted('run/openDiff'))[0];
+    assert.deepEqual(diff, { type: 'run/openDiff', runId: 'run-1', left: { variant: 'base', caseIndex: 0 }, right: { variant: ADAPTER, caseIndex: 0 } });
+    await p.page.locator(`.column[data-variant="${ADAPTER}"]`).getByRole('button', { name: 'Diff editor' }).click();
+    assert.equal((await p.postedOf('run/openDiff')).length, 2);
+  });
+
+  it('screenshots of the compare view in light, dark and high contrast at 800 px', async () => {
+    for (const theme of ['light', 'dark', 'high-contrast'] as const) {
+      const p = await comparePage(theme);
+      await p.waitPosted('run/start');
+      const h = compareHeader();
+      await p.send({ type: 'run/start', header: h }, { type: 'run/cell', runId: h.runId, variant: 'base', caseIndex: 0, cell: cell(BASE_TEXT) }, { type: 'run/cell', runId: h.runId, variant: ADAPTER, caseIndex: 0, cell: cell(TUNED_TEXT) }, { type: 'run/end', runId: h.runId, status: 'done', passRates: {} });
+      await p.page.getByLabel('Shade tokens by probability').check();
+      // Usable at 800 px: nothing wider than the window.
+      const overflow = (await p.page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
+      assert.ok(overflow <= 0, `${theme}: the page is ${overflow} px wider than 800 px`);
+      await p.shot(`compare-${theme}`);
+    }
+  });
+
+  it('sends overridden generation settings and typed values; refuses invalid settings', async () => {
+    const p = await open();
+    await p.waitPosted('panel/ready');
+    await p.send(INIT, { type: 'panel/prompt', info: INFO });
+    await p.page.getByText(/Generation settings/).click();
+    await p.page.getByLabel('Max tokens').fill('16');
+    await p.page.getByLabel('Max tokens').blur();
+    await p.page.getByLabel('Temperature').fill('5');
+    await p.page.getByLabel('Temperature').blur();
+    assert.equal(await p.page.getByLabel('Temperature').getAttribute('aria-invalid'), 'true');
+    assert.match(await p.page.getByRole('alert').innerText(), /Temperature/);
+    await p.page.getByLabel('Temperature').fill('0.7');
+    await p.page.getByLabel('Temperature').blur();
+    await p.page.getByLabel('Stop strings (separated by |)').fill('\\n\\n | END');
+    await p.page.getByLabel('Stop strings (separated by |)').blur();
+    await p.page.getByLabel('Test case').selectOption('typed');
+    await p.page.getByLabel('{{customer}}').fill('Linus');
+    // Keyboard: Ctrl+Enter runs.
+    await p.page.getByLabel('{{question}}').focus();
+    await p.page.keyboard.press('Control+Enter');
+    const run = (await p.waitPosted('run/start'))[0]!;
+    assert.deepEqual(run.params, { maxTokens: 16, temperature: 0.7, stop: ['\\n\\n', 'END'] });
+    assert.deepEqual(run.values, { customer: 'Linus', question: 'Where is my parcel?' });
+    assert.equal(run.cases, undefined);
+    await p.shot('settings-dark');
+  });
+
+  it('matrix: every case × variant with evaluators and pass rates, the differing-rows filter, accept as snapshot', async () => {
+    const p = await open({ theme: 'light' });
+    await p.waitPosted('panel/ready');
+    await p.send(INIT, { type: 'panel/prompt', info: INFO }, { type: 'panel/show', tab: 'matrix' });
+    await p.page.getByRole('button', { name: 'Run matrix' }).click();
+    const req = (await p.waitPosted('run/start'))[0]!;
+    assert.equal(req.mode, 'matrix');
+    assert.equal(req.cases, undefined);
+    const h: RunHeader = { ...compareHeader('run-2'), mode: 'matrix', cases: INFO.cases.map((c) => ({ index: c.index, label: c.label })) };
+    await p.send(
+      { type: 'run/start', header: h },
+      { type: 'run/cell', runId: 'run-2', variant: 'base', caseIndex: 0, cell: cell(BASE_TEXT, { snapshot: 'new' }) },
+      { type: 'run/cell', runId: 'run-2', variant: ADAPTER, caseIndex: 0, cell: cell(TUNED_TEXT, { snapshot: 'new' }) },
+      { type: 'run/cell', runId: 'run-2', variant: 'base', caseIndex: 1, cell: cell('Yes, please reply with the new address.', { snapshot: 'new' }) },
+      { type: 'run/cell', runId: 'run-2', variant: ADAPTER, caseIndex: 1, cell: cell('Yes, please reply with the new address.', { snapshot: 'new' }) },
+    );
+    assert.equal(await p.page.getByRole('button', { name: 'Accept as snapshot' }).isDisabled(), true, 'not before the run ends');
+    await p.send({ type: 'run/end', runId: 'run-2', status: 'done', passRates: { base: 0.5, [ADAPTER]: 1 } });
+    const foot = await p.page.locator('table.matrix tfoot td').allInnerTexts();
+    assert.match(foot[0]!, /✗ 50% \(1\/2, needs 100%\)/);
+    assert.match(foot[1]!, /✓ 100% \(2\/2, needs 50%\)/);
+    assert.equal(await p.page.locator('table.matrix tbody tr').count(), 2);
+    await p.shot('matrix-light');
+    await p.page.getByLabel('Only rows where the variants differ').check();
+    assert.deepEqual(await p.page.locator('table.matrix tbody tr:visible th').allInnerTexts(), ['Case 1: customer = Ada']);
+    await p.page.getByRole('button', { name: 'Accept as snapshot' }).click();
+    assert.deepEqual(await p.waitPosted('snapshot/accept'), [{ type: 'snapshot/accept', runId: 'run-2' }]);
+    await p.send({ type: 'snapshot/written', runId: 'run-2', label: 'support.snapshot.json' });
+    await p.page.getByText('Snapshot written to support.snapshot.json.').first().waitFor();
+  });
+
+  it('fine-tune: launches from a recipe, lists runs, draws the live loss curve with samples, cancels and resumes', async () => {
+    const p = await open({ theme: 'dark' });
+    await p.waitPosted('panel/ready');
+    await p.send(INIT, { type: 'panel/prompt', info: INFO }, { type: 'panel/show', tab: 'train' });
+    await p.page.getByRole('button', { name: 'Fine-tune' }).click();
+    assert.deepEqual(await p.waitPosted('train/start'), [{ type: 'train/start', recipe: '/ws/tone.adapter.yml' }]);
+    await p.send(RUNS);
+    // The live run is selected by itself, and its events asked for.
+    const sel = (await p.waitPosted('train/select'))[0]!;
+    assert.equal(sel.dir, RUNS.runs[0]!.dir);
+    await p.send({ type: 'runs/events', dir: sel.dir, reset: true, events: STEPS.slice(0, 8) });
+    const chart = p.page.locator('.chart');
+    assert.equal(await chart.getAttribute('data-train'), '7');
+    await p.send({ type: 'runs/events', dir: sel.dir, reset: false, events: STEPS.slice(8) });
+    assert.equal(await chart.getAttribute('data-train'), '12');
+    assert.equal(await chart.getAttribute('data-validation'), '2');
+    assert.equal(await p.page.locator('.chart canvas').count(), 1);
+    assert.match(await p.page.locator('.chart-summary').innerText(), /12 step\(s\), training loss 0\.\d{4}; 2 evaluation\(s\), validation loss 1\.9000/);
+    assert.deepEqual(await p.page.locator('pre.sample').allInnerTexts(), [' gold is a color.', ' gold gold is']);
+    assert.match(await p.page.locator('.run-status').innerText(), /running\s+step 12 of 24 · ETA 19 s/);
+    await p.shot('train-dark');
+    await p.page.getByRole('button', { name: 'Cancel run' }).click();
+    assert.deepEqual(await p.waitPosted('train/cancel'), [{ type: 'train/cancel', dir: sel.dir }]);
+    await p.page.getByRole('button', { name: `Resume ${RUNS.runs[1]!.name}` }).click();
+    assert.deepEqual(await p.waitPosted('train/resume'), [{ type: 'train/resume', dir: RUNS.runs[1]!.dir }]);
+    // Polling updates rows in place: the focused button keeps the focus.
+    await p.page.getByRole('button', { name: `Resume ${RUNS.runs[1]!.name}` }).focus();
+    await p.send({ ...RUNS, runs: [{ ...RUNS.runs[0]!, lastStep: 13, lastLoss: 0.8 }, RUNS.runs[1]!] });
+    assert.equal(await p.page.evaluate("document.activeElement?.getAttribute('aria-label')"), `Resume ${RUNS.runs[1]!.name}`);
+    await p.send({ ...RUNS, runs: [{ ...RUNS.runs[0]!, state: 'done', lastStep: 24 }, RUNS.runs[1]!] }, { type: 'runs/events', dir: sel.dir, reset: false, events: [{ type: 'done', time: 't', step: 24 }] });
+    await p.page.getByText('Its adapter is listed among the variants to compare.').waitFor();
+    const light = await open({ theme: 'light', width: 800 });
+    await light.waitPosted('panel/ready');
+    await light.send(INIT, { type: 'panel/show', tab: 'train' }, RUNS, { type: 'runs/events', dir: sel.dir, reset: true, events: STEPS });
+    await light.shot('train-light');
+  });
+
+  it('is keyboard reachable: tabs with the arrow keys, every control focusable', async () => {
+    const p = await open();
+    await p.waitPosted('panel/ready');
+    await p.send(INIT, { type: 'panel/prompt', info: INFO });
+    await p.page.getByRole('tab', { name: 'Run & compare' }).focus();
+    await p.page.keyboard.press('ArrowRight');
+    assert.equal(await p.page.getByRole('tab', { name: 'Matrix' }).getAttribute('aria-selected'), 'true');
+    await p.page.keyboard.press('ArrowRight');
+    assert.equal(await p.page.getByRole('tab', { name: 'Fine-tune' }).getAttribute('aria-selected'), 'true');
+    await p.page.keyboard.press('Home');
+    assert.equal(await p.page.getByRole('tab', { name: 'Run & compare' }).getAttribute('aria-selected'), 'true');
+    // Tabbing from the tab list reaches the Run button.
+    const reached: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      await p.page.keyboard.press('Tab');
+      reached.push((await p.page.evaluate("document.activeElement?.id || document.activeElement?.textContent?.trim() || ''")) as string);
+      if (reached.at(-1) === 'run') break;
+    }
+    assert.equal(reached.at(-1), 'run', reached.join(' → '));
+    assert.ok(reached.includes('prompt-file') && reached.includes('model') && reached.includes('case'), reached.join(' → '));
+    await p.page.keyboard.press('Enter');
+    await p.waitPosted('run/start');
+    // A focused element shows the theme's focus border.
+    const outline = await p.page.evaluate('getComputedStyle(document.activeElement).outlineColor');
+    assert.equal(outline, 'rgb(0, 120, 212)');
+  });
+
+  it('an untrusted workspace: a banner, and nothing to run', async () => {
+    const p = await open({ theme: 'light' });
+    await p.waitPosted('panel/ready');
+    await p.send({ ...INIT, trusted: false }, { type: 'panel/prompt', info: INFO, autorun: 'run' });
+    await p.page.getByText('This workspace is not trusted').waitFor();
+    assert.equal(await p.page.getByRole('button', { name: 'Run', exact: true }).isDisabled(), true);
+    assert.equal((await p.postedOf('run/start')).length, 0, 'no autorun');
+    await p.page.getByRole('tab', { name: 'Fine-tune' }).click();
+    assert.equal(await p.page.getByRole('button', { name: 'Fine-tune' }).isDisabled(), true);
+    await p.shot('untrusted-light');
+  });
+
+  it('drops messages that fail validation and keeps working', async () => {
+    const p = await open();
+    await p.waitPosted('panel/ready');
+    await p.send(INIT, { type: 'panel/prompt', info: INFO });
+    const warnings: string[] = [];
+    p.page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+    await p.send({ type: 'run/start', header: { runId: 1 } }, { type: 'panel/prompt', info: { ...INFO, variants: 'all' } }, { type: 'eval', code: 'alert(1)' }, { type: 'run/cell', runId: 'x', variant: 'base', caseIndex: -1, cell: {} });
+    assert.equal(warnings.filter((w) => /ignored an invalid message/.test(w)).length, 4);
+    assert.equal(await p.page.locator('.column').count(), 0);
+    assert.equal(await p.page.getByLabel('Test case').isVisible(), true);
+  });
+
+  it('keeps the Home view working', async () => {
+    const p = await open({ view: 'home', theme: 'dark', width: 320 });
+    await p.waitPosted('ready');
+    await p.send({ type: 'state', version: '0.1.0', trusted: true, hasWorkspace: true, promptFiles: 3, adapterRecipes: 1 });
+    await p.page.getByText('This workspace has 3 prompt file(s) and 1 adapter recipe(s).').waitFor();
+    await p.page.getByRole('button', { name: 'Open the run & compare panel' }).click();
+    assert.deepEqual(await p.waitPosted('runCommand'), [{ type: 'runCommand', command: 'tuneloop.openPanel' }]);
+    await p.shot('home-dark');
+  });
+});
