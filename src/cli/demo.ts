@@ -63,6 +63,15 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
   if (!fs.existsSync(source)) throw new TuneloopError('no example workspace here', { file: source });
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-demo-'));
   fs.cpSync(source, ws, { recursive: true, filter: (p) => !p.includes(`${path.sep}.tuneloop`) && !p.includes(`${path.sep}adapters${path.sep}`) && !p.endsWith(`${path.sep}adapters`) });
+  // The copy lives elsewhere: point its relative model paths at the embedded model itself.
+  for (const f of fs.readdirSync(ws).filter((n) => /\.(prompt|adapter)\.ya?ml$/.test(n))) {
+    const file = path.join(ws, f);
+    const text = fs.readFileSync(file, 'utf8').replace(/^(model|base_model): *(\.\.?\/\S*)\s*$/gm, (line, key: string, rel: string) => {
+      const abs = path.resolve(source, rel);
+      return fs.existsSync(abs) ? `${key}: ${abs}` : line;
+    });
+    fs.writeFileSync(file, text);
+  }
   const threads = values.threads ? Number(values.threads) : undefined;
   try {
     const { prompt, recipe } = findExample(ws);

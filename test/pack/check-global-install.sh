@@ -19,4 +19,8 @@ out=$("$tmp/prefix/bin/tuneloop" info model)
 echo "$out"
 grep -q 'LlamaForCausalLM' <<<"$out"
 grep -q 'parameters    158,016' <<<"$out"
-echo "pack: the globally installed tuneloop works"
+# The example workspace and the embedded model travel in the package: the demo runs from here.
+demo=$("$tmp/prefix/bin/tuneloop" demo --threads 2)
+echo "$demo" | tail -12
+grep -q 'pass rate: base' <<<"$demo"
+echo "pack: the globally installed tuneloop works, and runs the example from another folder"

@@ -19,7 +19,7 @@ describe('extension manifest', () => {
   it('activates narrowly: on prompt or adapter files present (commands and views activate implicitly)', () => {
     assert.ok(pkg.activationEvents.length > 0);
     for (const e of pkg.activationEvents as string[]) {
-      assert.match(e, /^(workspaceContains:\*\*\/\*\.(prompt|adapter)\.ya?ml|onLanguage:tuneloop-(prompt|adapter))$/, e);
+      assert.match(e, /^(workspaceContains:\*\*\/\*\.(prompt|adapter)\.ya?ml|onLanguage:tuneloop-(prompt|adapter)|onWebviewPanel:tuneloop\.panel)$/, e);
     }
   });
 

@@ -96,9 +96,9 @@ export async function runMatrix(file: string, options: MatrixOptions): Promise<M
     throw new TuneloopError(`model "${choice.id}" is not a local folder`, { file }, choice.from === 'prompt' ? 'download it first, or run with --model DIR' : 'pass --model DIR');
   }
   const baseDir = path.resolve(choice.id);
-  const allVariants = resolveVariants(prompt, file, { runsDirs: options.runsDirs ?? [path.resolve('.tuneloop', 'runs'), path.join(path.dirname(path.resolve(file)), '.tuneloop', 'runs')] });
-  const variants = options.variants ? allVariants.filter((v) => options.variants!.includes(v.name)) : allVariants;
-  if (options.variants) for (const n of options.variants) if (!allVariants.some((v) => v.name === n)) throw new TuneloopError(`no variant "${n}"`, { file }, `variants: ${allVariants.map((v) => v.name).join(', ')}`);
+  const runsDirs = options.runsDirs ?? [path.resolve('.tuneloop', 'runs'), path.join(path.dirname(path.resolve(file)), '.tuneloop', 'runs')];
+  const variants = resolveVariants(prompt, file, { runsDirs, ...(options.variants ? { only: options.variants } : {}) });
+  if (options.variants) for (const n of options.variants) if (!variants.some((v) => v.name === n)) throw new TuneloopError(`no variant "${n}"`, { file }, `variants: base, ${prompt.adapters.map((a) => path.basename(a.path).replace(/\.adapter\.ya?ml$/, '')).join(', ')}`);
   const allCases = prompt.testData ? prompt.testData.map((t, index) => ({ index, vars: t.values as Variables })) : [{ index: 0, vars: options.vars ?? {} }];
   const cases = options.cases ? allCases.filter((c) => options.cases!.includes(c.index)) : allCases;
   if (options.cases) for (const i of options.cases) if (!allCases.some((c) => c.index === i)) throw new TuneloopError(`no test case ${i}`, { file }, `cases are 0 to ${allCases.length - 1}`);

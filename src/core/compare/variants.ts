@@ -67,20 +67,23 @@ export function trainedAdapterOf(recipeFile: string, runsDirs: readonly string[]
   return best.dir;
 }
 
-export function resolveVariants(prompt: PromptFile, promptFile: string, options: { runsDirs: readonly string[] }): Variant[] {
+/** The variants, with adapters resolved only for those in `only` (when given). */
+export function resolveVariants(prompt: PromptFile, promptFile: string, options: { runsDirs: readonly string[]; only?: readonly string[] }): Variant[] {
   const base: Variant = { name: 'base', minPassRate: prompt.minPassRate ?? 1 };
   const seen = new Set(['base']);
-  const adapters = prompt.adapters.map((a) => {
+  const adapters: Variant[] = [];
+  for (const a of prompt.adapters) {
     const p = path.resolve(path.dirname(promptFile), a.path);
     const isRecipe = /\.adapter\.ya?ml$/.test(p);
-    const adapterDir = isRecipe ? trainedAdapterOf(p, options.runsDirs) : p;
-    if (!isRecipe && !fs.existsSync(path.join(p, ADAPTER_CONFIG))) {
-      throw new TuneloopError(`adapter "${a.path}" is neither an adapter recipe nor a PEFT adapter folder`, { file: promptFile, ...(a.span ? { line: a.span.line, column: a.span.column } : {}) });
-    }
     let name = path.basename(p).replace(/\.adapter\.ya?ml$/, '');
     for (let i = 2; seen.has(name); i++) name = `${path.basename(p)}-${i}`;
     seen.add(name);
-    return { name, adapterDir, minPassRate: a.minPassRate ?? prompt.minPassRate ?? 1 };
-  });
-  return [base, ...adapters];
+    if (options.only && !options.only.includes(name)) continue;
+    if (!isRecipe && !fs.existsSync(path.join(p, ADAPTER_CONFIG))) {
+      throw new TuneloopError(`adapter "${a.path}" is neither an adapter recipe nor a PEFT adapter folder`, { file: promptFile, ...(a.span ? { line: a.span.line, column: a.span.column } : {}) });
+    }
+    const adapterDir = isRecipe ? trainedAdapterOf(p, options.runsDirs) : p;
+    adapters.push({ name, adapterDir, minPassRate: a.minPassRate ?? prompt.minPassRate ?? 1 });
+  }
+  return [base, ...adapters].filter((v) => !options.only || options.only.includes(v.name));
 }
