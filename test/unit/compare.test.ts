@@ -95,3 +95,23 @@ modelParameters:
     assert.match(r.stderr, /base: pass rate 0% is under the required 100%/);
   });
 });
+
+describe('the example workspace', function () {
+  this.timeout(120_000);
+
+  it('tuneloop eval passes with the committed snapshot and fails after the snapshot is edited', () => {
+    const root = tempDir();
+    fs.cpSync(path.join(ROOT, 'examples'), path.join(root, 'examples'), { recursive: true, filter: (p) => !p.includes('.tuneloop') });
+    fs.cpSync(path.join(ROOT, 'models'), path.join(root, 'models'), { recursive: true });
+    const ws = path.join(root, 'examples');
+    const ok = cli(ws, 'eval', 'answer-format.prompt.yml', '--threads', '2');
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /base +pass rate 0% \(required 0%\)\n {2}answer-format pass rate (8\d|9\d|100)% \(required 80%\)/);
+    assert.match(ok.stdout, /snapshot answer-format\.snapshot\.json: same/);
+    const file = path.join(ws, 'answer-format.snapshot.json');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/"0": "[^"]*"/, '"0": "edited"'));
+    const changed = cli(ws, 'eval', 'answer-format.prompt.yml', '--threads', '2');
+    assert.equal(changed.status, 1);
+    assert.match(changed.stderr, /output\(s\) differ from the snapshot/);
+  });
+});
