@@ -303,7 +303,9 @@ describe('panel controller (stand-in page, real worker)', function () {
     assert.equal(events.filter((e) => e.type === 'eval').length, 3);
     assert.ok(events.some((e) => e.type === 'sample'));
     assert.equal(events.at(-1)!.type, 'done');
-    assert.ok(f.page.of('runs/events').filter((m) => !m.reset && m.events.length).length >= 2, 'events arrive as the run goes');
+    // A 12-step run on this model can finish between two polls, so one incremental batch is all that is
+    // certain here; the end-to-end test (test/e2e/panel.ts) watches a long run's curve grow.
+    assert.ok(f.page.of('runs/events').filter((m) => !m.reset && m.events.length).length >= 1, 'events arrive as the run goes');
     // The finished run's adapter is offered as a variant of the prompt.
     const after = await f.page.wait('panel/prompt', (m) => m.info.variants.some((v) => v.kind === 'run' && v.available));
     assert.ok(after.info.variants.some((v) => v.kind === 'checkpoint' && v.name.endsWith('@8')));
