@@ -4,17 +4,9 @@ import { expectedWeights, parseModelConfig } from '../src/core/models/config';
 import { writeSafetensors } from '../src/core/safetensors';
 import { GOLDEN } from './helpers';
 
-/** A small deterministic generator (mulberry32), so random checkpoints are the same on every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded generator, so random checkpoints are the same on every run. */
+export { seededRandom as rng } from '../src/core/random';
+import { seededRandom as rng } from '../src/core/random';
 
 /**
  * Write a Hugging Face checkpoint folder for `config` with random weights (uniform in ±scale, norm

@@ -177,17 +177,8 @@ export function tokenizeRows(tok: PreTrainedTokenizer, rows: readonly { line: nu
   return { examples, truncated, tokensCut };
 }
 
-/** A seeded generator (mulberry32): the same seed gives the same shuffle on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../random';
+import { seededRandom } from '../random';
 
 export function shuffle<T>(items: readonly T[], seed: number): T[] {
   const out = [...items];

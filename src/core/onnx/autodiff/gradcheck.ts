@@ -2,6 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { GraphBuilder, type GraphBuilderOptions, type Value } from '../builder';
 import { type AttributeValue, type DType, encodeModel, type ModelDef, type TensorDef } from '../model';
 import { addGradients } from './grad';
+import { seededRandom } from '../../random';
 
 /**
  * Gradient checks by central finite differences, run through onnxruntime (as torch.autograd.gradcheck
@@ -53,17 +54,6 @@ const PROJECTION = 'gradcheck.projection';
 
 type FloatArray = Float32Array | Float64Array;
 
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function float32Of(data: Uint8Array): Float32Array {
   return new Float32Array(data.slice().buffer);
@@ -120,7 +110,7 @@ function buildModel(build: (g: GraphBuilder) => GradcheckGraph, o: GradcheckOpti
 export async function gradcheck(build: (g: GraphBuilder) => GradcheckGraph, options: GradcheckOptions = {}): Promise<GradcheckResult> {
   const full = buildModel(build, options, true);
   const fwd = buildModel(build, options, false);
-  const random = rng(options.seed ?? 1);
+  const random = seededRandom(options.seed ?? 1);
 
   // Feeds: given ones, trainable initializers' own data, uniform(−1, 1) for other float inputs.
   const trainables = new Map(full.g.trainableTensors().map((t) => [t.name, t]));
