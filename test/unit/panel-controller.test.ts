@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readSnapshot } from '../../src/core/compare/snapshot';
-import { requestCancel } from '../../src/core/train/run';
+import { inspectRun, requestCancel } from '../../src/core/train/run';
 import { resumeRun, startRun } from '../../src/core/train/start';
 import { PanelController, type PanelEnv } from '../../src/extension/panel/controller';
 import { type FromWebview, ToWebview } from '../../src/extension/webview/protocol';
@@ -64,7 +64,7 @@ class FakePage {
 interface Fixture {
   readonly ws: string;
   readonly page: FakePage;
-  readonly env: PanelEnv & { trusted: boolean; diffs: { left: string; right: string; title: string }[]; logs: string[] };
+  readonly env: PanelEnv & { trusted: boolean; finishBeforeReturning: boolean; diffs: { left: string; right: string; title: string }[]; logs: string[] };
   readonly controller: PanelController;
   send(m: FromWebview): Promise<void>;
 }
@@ -95,6 +95,7 @@ function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, s
   const page = new FakePage();
   const env = {
     trusted: true,
+    finishBeforeReturning: false,
     diffs: [] as { left: string; right: string; title: string }[],
     logs: [] as string[],
     post: (m: ToWebview) => page.post(m),
@@ -112,7 +113,12 @@ function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, s
     openFile: async () => undefined,
     revealFolder: async () => undefined,
     train: {
-      start: async (recipe: string) => (await startRun(recipe, { runsDir: path.join(ws, '.tuneloop', 'runs'), trainerEntry: TRAINER, threads: 2, cacheDir })).runDir,
+      start: async (recipe: string) => {
+        const { runDir } = await startRun(recipe, { runsDir: path.join(ws, '.tuneloop', 'runs'), trainerEntry: TRAINER, threads: 2, cacheDir });
+        // The race a fast run makes, forced: the run is over before the panel first scans it.
+        if (env.finishBeforeReturning) while (inspectRun(runDir).state !== 'done') await new Promise((r) => setTimeout(r, 50));
+        return runDir;
+      },
       cancel: (dir: string) => void requestCancel(dir),
       resume: (dir: string) => void resumeRun(dir, { trainerEntry: TRAINER }),
     },
@@ -309,5 +315,25 @@ describe('panel controller (stand-in page, real worker)', function () {
     // The finished run's adapter is offered as a variant of the prompt.
     const after = await f.page.wait('panel/prompt', (m) => m.info.variants.some((v) => v.kind === 'run' && v.available));
     assert.ok(after.info.variants.some((v) => v.kind === 'checkpoint' && v.name.endsWith('@8')));
+  });
+
+  it('a run that finishes before the panel first sees it still becomes a variant', async () => {
+    const rows = Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: `color ${i}?`, completion: ' red.' })).join('\n');
+    const f = make({
+      'colours.prompt.yml': PROMPT(false),
+      'data/colors.jsonl': rows + '\n',
+      'colors.adapter.yml': `base_model: ${LLAMA}\ndataset:\n  path: data/colors.jsonl\nlora:\n  r: 2\n  target_modules: [q_proj]\ntraining:\n  max_steps: 2\n  batch_size: 4\n  seed: 3\n`,
+    });
+    f.env.finishBeforeReturning = true;
+    await f.send({ type: 'panel/ready' });
+    const init = await f.page.wait('panel/init');
+    const first = await f.page.wait('panel/prompt');
+    assert.ok(!first.info.variants.some((v) => v.kind === 'run'));
+    await f.send({ type: 'train/start', recipe: init.recipes[0]!.file });
+    const lists = f.page.of('runs/list');
+    assert.equal(lists.at(-1)!.runs[0]!.state, 'done', 'the first list that shows the run shows it done');
+    assert.ok(!lists.slice(0, -1).some((l) => l.runs.length), 'no list showed it before');
+    const after = await f.page.wait('panel/prompt', (m) => m.info.variants.some((v) => v.kind === 'run' && v.available), 20_000);
+    assert.ok(after);
   });
 });

@@ -101,6 +101,8 @@ export class PanelController {
   private readonly scanner: RunsScanner;
   private runsJson = '';
   private runDirs = new Set<string>();
+  /** The runs known to be done at the last scan (undefined before the first): to notice runs that finish. */
+  private doneRuns: Set<string> | undefined;
   private followed: EventCursor | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private disposed = false;
@@ -554,7 +556,12 @@ export class PanelController {
     if (this.disposed || !this.ready) return;
     try {
       const rows = this.scanner.scan(this.env.runsFolder());
-      const before = new Map(JSON.parse(this.runsJson || '[]').map((r: { dir: string; state: string }) => [r.dir, r.state]));
+      // Runs finished since the last scan. A short run can be created and finish between two scans
+      // (its events.jsonl, which makes it a run, is written by the trainer process), so this compares
+      // with the runs known to be done, not with the states last listed.
+      const done = new Set(rows.filter((r) => r.state === 'done').map((r) => r.dir));
+      const finished = this.doneRuns !== undefined && [...done].some((d) => !this.doneRuns!.has(d));
+      this.doneRuns = done;
       const json = JSON.stringify(rows);
       this.runDirs = new Set(rows.map((r) => r.dir));
       if (force || json !== this.runsJson) {
@@ -562,8 +569,9 @@ export class PanelController {
         const folder = this.env.runsFolder();
         this.post({ type: 'runs/list', runs: rows, ...(folder ? { runsFolder: this.env.label(folder) } : {}) });
         // A run that just finished adds variants to compare: describe the prompt again.
-        const finished = rows.some((r) => r.state === 'done' && before.has(r.dir) && before.get(r.dir) !== 'done');
-        if (finished && this.source && !(this.active && !this.active.end)) void this.selectPrompt(this.source.info.file).catch(() => undefined);
+        if (finished && this.source && !(this.active && !this.active.end)) {
+          void this.selectPrompt(this.source.info.file).catch((e: unknown) => this.env.log.warn(`panel: describing ${this.env.label(this.source?.info.file ?? '')} after a run finished: ${e instanceof Error ? e.message : String(e)}`));
+        }
       }
       if (this.followed) {
         const events = this.followed.poll();
