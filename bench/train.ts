@@ -19,30 +19,45 @@ import { llamaConfig, makeCheckpoint, rng } from '../test/make-checkpoint';
  * (4 × frozen + 6 × LoRA parameters) × tokens plus attention, per second, over the dense MatMul
  * FLOP/s onnxruntime reaches here in the same run.
  *
- *   node out/bench/train.js [--threads 2] [--steps 3]
+ *   node out/bench/train.js [--threads 2] [--steps 3] [--profile]
+ *
+ * --profile writes onnxruntime's per-node profile of the LoRA step and prints where the time went,
+ * by op type.
  */
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
 const threads = arg('--threads', 2);
 const steps = arg('--steps', 3);
+const profile = args.includes('--profile');
 
-async function matmulFlops(): Promise<number> {
-  const n = 1024;
-  const g = new GraphBuilder('matmul');
-  const a = g.input('a', 'float32', [n, n]);
-  const b = g.initializer('b', 'float32', [n, n], new Uint8Array(new Float32Array(n * n).fill(0.01).buffer));
-  g.output(g.matmul(a, b), 'y', [n, n]);
-  const s = await ort.InferenceSession.create(Buffer.concat(encodeModel(g.model({ producerName: 'bench', producerVersion: '0' }))), { intraOpNumThreads: threads, interOpNumThreads: 1 });
-  const feeds = { a: new ort.Tensor('float32', new Float32Array(n * n).fill(1), [n, n]) };
-  await s.run(feeds);
-  let best = Infinity;
-  for (let i = 0; i < 5; i++) {
-    const t = performance.now();
+/**
+ * The dense MatMul FLOP/s onnxruntime reaches here: the best of a few shapes, each [M, K] × [K, N]
+ * with the weight an initializer (pre-packed, as the model's are) and the product reduced to a
+ * scalar so that no output is copied out. Shapes with power-of-two strides (1024³) run at a third
+ * of the others on this machine's caches, so a single such shape understates the peak.
+ */
+async function matmulFlops(shapes: readonly (readonly [number, number, number])[]): Promise<{ flops: number; shape: readonly number[] }> {
+  let best = { flops: 0, shape: [] as readonly number[] };
+  for (const [m, k, n] of shapes) {
+    const g = new GraphBuilder('matmul');
+    const a = g.input('a', 'float32', [m, k]);
+    const w = Float32Array.from({ length: k * n }, (_, i) => ((i * 7919) % 1000) / 1e5);
+    const b = g.initializer('b', 'float32', [k, n], new Uint8Array(w.buffer));
+    g.output(g.op('ReduceMax', [g.matmul(a, b)], { keepdims: 0 }), 'y', []);
+    const s = await ort.InferenceSession.create(Buffer.concat(encodeModel(g.model({ producerName: 'bench', producerVersion: '0' }))), { intraOpNumThreads: threads, interOpNumThreads: 1, enableMemPattern: false });
+    const feeds = { a: new ort.Tensor('float32', new Float32Array(m * k).fill(0.5), [m, k]) };
     await s.run(feeds);
-    best = Math.min(best, (performance.now() - t) / 1000);
+    let t = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await s.run(feeds);
+      t = Math.min(t, (performance.now() - t0) / 1000);
+    }
+    await s.release();
+    const flops = (2 * m * k * n) / t;
+    if (flops > best.flops) best = { flops, shape: [m, k, n] };
   }
-  await s.release();
-  return (2 * n ** 3) / best;
+  return best;
 }
 
 function randomBatch(batch: number, seq: number, vocab: number, seed: number) {
@@ -54,20 +69,57 @@ function randomBatch(batch: number, seq: number, vocab: number, seed: number) {
   return makeBatch(examples, 0, seq);
 }
 
-async function timeSteps(model: OnnxStepModel, params: Map<string, Float32Array>, batch: ReturnType<typeof randomBatch>): Promise<{ first: number; perStep: number }> {
+async function timeSteps(model: OnnxStepModel, params: Map<string, Float32Array>, batch: ReturnType<typeof randomBatch>): Promise<{ first: number; perStep: number; faultsPerStep: number }> {
   let t = performance.now();
   await model.lossAndGrads(batch, params, { step: 0, micro: 0 }); // builds the graph and session
   const first = (performance.now() - t) / 1000;
   t = performance.now();
+  const faults = process.resourceUsage().minorPageFault;
   for (let i = 0; i < steps; i++) await model.lossAndGrads(batch, params, { step: i + 1, micro: 0 });
-  return { first, perStep: (performance.now() - t) / 1000 / steps };
+  return { first, perStep: (performance.now() - t) / 1000 / steps, faultsPerStep: (process.resourceUsage().minorPageFault - faults) / steps };
+}
+
+/** Time per op type over the profiled runs (onnxruntime's trace events), largest first. */
+function printProfile(dir: string, runs: number): void {
+  const file = fs.readdirSync(dir).find((f) => f.startsWith('profile') && f.endsWith('.json'));
+  if (!file) return void console.log('  (no profile written)');
+  const all = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }[];
+  // Steady state only: the first run also grows the memory arena (page faults on fresh allocations).
+  const first = all.find((e) => e.cat === 'Session' && e.name === 'model_run');
+  const events = first ? all.filter((e) => e.ts > first.ts + first.dur) : all;
+  runs -= first ? 1 : 0;
+  const byOp = new Map<string, { us: number; n: number }>();
+  const byNode = new Map<string, number>();
+  let total = 0;
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const op = e.args?.op_name ?? '?';
+    byNode.set(e.name, (byNode.get(e.name) ?? 0) + e.dur);
+    const t = byOp.get(op) ?? { us: 0, n: 0 };
+    t.us += e.dur;
+    t.n += 1;
+    byOp.set(op, t);
+    total += e.dur;
+  }
+  console.log(`  kernel time per step by op type (the mean of ${runs} steps after the first):`);
+  for (const [op, t] of [...byOp].sort((a, b) => b[1].us - a[1].us).slice(0, 15)) {
+    console.log(`    ${op.padEnd(22)} ${(t.us / runs / 1e6).toFixed(3)} s  ${((t.us / total) * 100).toFixed(1).padStart(5)}%  (${Math.round(t.n / runs)} nodes)`);
+  }
+  console.log('  the slowest nodes:');
+  for (const [name, us] of [...byNode].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`    ${(us / runs / 1e3).toFixed(1).padStart(7)} ms  ${name.replace(/_kernel_time$/, '')}`);
 }
 
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-bench-train-'));
   try {
-    const flops = await matmulFlops();
-    console.log(`dense MatMul     ${(flops / 1e9).toFixed(1)} GFLOP/s (1024³, weight pre-packed, ${threads} threads)`);
+    // The LoRA model's MLP shape, its attention projection, and a large square.
+    const peak = await matmulFlops([
+      [1024, 576, 1536],
+      [1024, 576, 576],
+      [2048, 2048, 2048],
+    ]);
+    const flops = peak.flops;
+    console.log(`dense MatMul     ${(flops / 1e9).toFixed(1)} GFLOP/s (best of three shapes: [${peak.shape.join(' × ')}], weight pre-packed, ${threads} threads)`);
 
     // LoRA on a SmolLM2-135M shape
     const smol = llamaConfig({ hidden_size: 576, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, head_dim: 64, intermediate_size: 1536, vocab_size: 49152, tie_word_embeddings: true, max_position_embeddings: 8192 });
@@ -78,7 +130,8 @@ async function main(): Promise<void> {
     const modules = targetedModules(cfg, lcfg).map((module) => ({ module, ...moduleScale(lcfg, module.name) }));
     const loraParams = modules.reduce((a, m) => a + m.r * (m.module.inFeatures + m.module.outFeatures), 0);
     const frozen = parameterCount(cfg);
-    const model = new OnnxStepModel(cfg, store, { spec: { mode: 'lora', lora: modules }, seed: 1, threads });
+    const prefix = path.join(work, 'profile');
+    const model = new OnnxStepModel(cfg, store, { spec: { mode: 'lora', lora: modules }, seed: 1, threads, ...(profile ? { profile: prefix } : {}) });
     const B = 4;
     const S = 256;
     const batch = randomBatch(B, S, cfg.vocabSize, 2);
@@ -92,9 +145,11 @@ async function main(): Promise<void> {
     console.log(`  graph + session ${t.first.toFixed(1)} s (first step)`);
     console.log(`  step            ${t.perStep.toFixed(2)} s, ${(tokens / t.perStep).toFixed(0)} tokens/s`);
     console.log(`  peak RSS        ${(rss / 2 ** 30).toFixed(2)} GiB (${(rssBefore / 2 ** 30).toFixed(2)} before the model)`);
+    console.log(`  page faults     ${Math.round(t.faultsPerStep)} per step (${((t.faultsPerStep * 4096) / 2 ** 20).toFixed(0)} MiB of 4 KiB pages touched afresh)`);
     console.log(`  model FLOP/s    ${(modelFlops / t.perStep / 1e9).toFixed(1)} GFLOP/s = ${((modelFlops / t.perStep / flops) * 100).toFixed(0)}% of dense MatMul`);
     await model.dispose();
     store.close();
+    if (profile) printProfile(work, steps + 1);
 
     // Full fine-tuning of a small model
     const small = llamaConfig({ hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 32, intermediate_size: 704, vocab_size: 512 });
