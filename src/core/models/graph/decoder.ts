@@ -105,8 +105,10 @@ export function withLora(g: GraphBuilder, x: Value, y: Value, module: string, lo
   return g.scope(`${module}.lora`, () => {
     const xin = branch.inputMask ? g.mul(x, branch.inputMask) : x; // dropout(x)
     const down = g.matmul(xin, g.transpose(branch.a, [1, 0])); // [.., r]
-    const up = g.matmul(down, g.transpose(branch.b, [1, 0])); // [.., out]
-    return g.add(y, g.mul(up, g.scalarF(branch.scale)));
+    // The scale on B ([out, r]), not on the product ([.., out]): in a training graph the backward
+    // pass then scales B's small gradient instead of the [.., out] gradient of every token.
+    const up = g.matmul(down, g.transpose(g.mul(branch.b, g.scalarF(branch.scale)), [1, 0])); // [.., out]
+    return g.add(y, up);
   });
 }
 
