@@ -87,8 +87,40 @@ export class Params {
       }
       outs = modules.length === 1 ? [y] : g.split(y, -1, widths);
     }
-    return outs.map((y, k) => withLora(g, x, y, modules[k]!.name, lora));
+    return withLoras(g, x, outs, modules.map((m) => m.name), lora);
   }
+}
+
+/**
+ * Outputs ys[k] of modules[k], all computed from the same input x, each plus its LoRA branch. Branches
+ * without dropout share one down-projection: x·[A₁; A₂; …]ᵀ [.., Σr], split per module, which in a
+ * training graph also gives x one gradient contribution for all of them instead of one each (q, k
+ * and v; gate and up).
+ */
+export function withLoras(g: GraphBuilder, x: Value, ys: readonly Value[], modules: readonly string[], lora: LoraProvider | undefined): Value[] {
+  const branches = modules.map((m) => lora?.(g, m));
+  const shared = branches.flatMap((b, k) => (b && !b.inputMask ? [k] : []));
+  if (shared.length < 2) return ys.map((y, k) => withBranch(g, x, y, modules[k]!, branches[k]));
+  const out = ys.map((y, k) => (shared.includes(k) ? y : withBranch(g, x, y, modules[k]!, branches[k])));
+  return g.scope(`${commonPrefix(shared.map((k) => modules[k]!))}lora`, () => {
+    const group = shared.map((k) => branches[k]!);
+    const a = g.op('Concat', group.map((b) => b.a), { axis: 0 }); // [Σr, in]
+    const down = g.matmul(x, g.transpose(a, [1, 0])); // [.., Σr]
+    const ranks = group.map((b) => shapeOfA(g, b.a));
+    const downs = g.split(down, -1, ranks); // [.., r] each
+    shared.forEach((k, j) => {
+      const b = group[j]!;
+      const up = g.matmul(downs[j]!, g.transpose(g.mul(b.b, g.scalarF(b.scale)), [1, 0])); // [.., out]
+      out[k] = g.add(ys[k]!, up);
+    });
+    return out;
+  });
+}
+
+function shapeOfA(g: GraphBuilder, a: Value): number {
+  const r = (a.shape ?? g.shapeOf(a))?.[0];
+  if (r === undefined) throw new Error(`LoRA: the rank of ${a.name} is not known when the graph is built`);
+  return r;
 }
 
 function commonPrefix(names: readonly string[]): string {
@@ -100,7 +132,10 @@ function commonPrefix(names: readonly string[]): string {
 
 /** y [.., out] plus the module's LoRA branch applied to its input x [.., in], when it has one. */
 export function withLora(g: GraphBuilder, x: Value, y: Value, module: string, lora: LoraProvider | undefined): Value {
-  const branch = lora?.(g, module);
+  return withBranch(g, x, y, module, lora?.(g, module));
+}
+
+function withBranch(g: GraphBuilder, x: Value, y: Value, module: string, branch: LoraBranch | undefined): Value {
   if (!branch) return y;
   return g.scope(`${module}.lora`, () => {
     const xin = branch.inputMask ? g.mul(x, branch.inputMask) : x; // dropout(x)
