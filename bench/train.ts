@@ -11,6 +11,7 @@ import { TensorStore } from '../src/core/safetensors/checkpoint';
 import { makeBatch } from '../src/core/train/data';
 import { initLora } from '../src/core/train/lora-params';
 import { OnnxStepModel } from '../src/core/train/onnx-step';
+import { estimateTrainingBytes } from '../src/core/train/trainer';
 import { llamaConfig, makeCheckpoint, rng } from '../test/make-checkpoint';
 
 /**
@@ -146,7 +147,8 @@ async function main(): Promise<void> {
     console.log(`LoRA r=8, all linear layers of a ${(frozen / 1e6).toFixed(1)}M-parameter model (${(loraParams / 1e6).toFixed(2)}M trained), batch ${B} × ${S}:`);
     console.log(`  graph + session ${t.first.toFixed(1)} s (first step)`);
     console.log(`  step            ${t.perStep.toFixed(2)} s, ${(tokens / t.perStep).toFixed(0)} tokens/s`);
-    console.log(`  peak RSS        ${(rss / 2 ** 30).toFixed(2)} GiB (${(rssBefore / 2 ** 30).toFixed(2)} before the model)`);
+    const estimate = estimateTrainingBytes(cfg, { batchSize: B, maxSeqLen: S }, loraParams);
+    console.log(`  peak RSS        ${(rss / 2 ** 30).toFixed(2)} GiB (${(rssBefore / 2 ** 30).toFixed(2)} before the model; the trainer's estimate for the run: ${(estimate / 2 ** 30).toFixed(2)} GiB)`);
     console.log(`  page faults     ${Math.round(t.faultsPerStep)} per step (${((t.faultsPerStep * 4096) / 2 ** 20).toFixed(0)} MiB of 4 KiB pages touched afresh)`);
     console.log(`  model FLOP/s    ${(modelFlops / t.perStep / 1e9).toFixed(1)} GFLOP/s = ${((modelFlops / t.perStep / flops) * 100).toFixed(0)}% of dense MatMul`);
     await model.dispose();
