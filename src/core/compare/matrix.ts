@@ -5,7 +5,7 @@ import type { GeneratedToken, GenerationParams } from '../infer/generate';
 import { generate } from '../infer/generate';
 import { type LoadedModel, loadCausalLM } from '../infer/load';
 import { exportCheckpoint } from '../models/export';
-import { casePassed, type EvaluationResult, evaluate, parsePrompt, type PromptFile, renderMessages, type Variables } from '../prompts';
+import { casePassed, type EvaluationResult, evaluate, generationParams, parsePrompt, type PromptFile, renderMessages, type Variables } from '../prompts';
 import { fileSha256, defaultCacheDir } from '../models/cache';
 import { checkpointSha256 } from '../train/spec';
 import { chooseModel, type ModelChoice, resolveVariants, type Variant } from './variants';
@@ -65,20 +65,6 @@ export function readPromptFile(file: string): PromptFile {
     throw new TuneloopError(err?.message ?? 'cannot read the prompt file', { file, ...(err ? { line: err.line, column: err.column } : {}) }, 'run tuneloop check on it for every problem');
   }
   return prompt;
-}
-
-/** Generation settings from the prompt file; greedy unless it asks for a temperature. */
-export function generationParams(prompt: PromptFile): GenerationParams {
-  const p = prompt.modelParameters;
-  return {
-    maxTokens: p.maxTokens ?? 128,
-    ...(p.temperature !== undefined ? { temperature: p.temperature } : {}),
-    ...(p.topP !== undefined ? { topP: p.topP } : {}),
-    ...(p.topK !== undefined ? { topK: p.topK } : {}),
-    ...(p.repetitionPenalty !== undefined ? { repetitionPenalty: p.repetitionPenalty } : {}),
-    ...(p.seed !== undefined ? { seed: p.seed } : {}),
-    ...(p.stop !== undefined ? { stop: p.stop } : {}),
-  };
 }
 
 function modelHash(dir: string, cacheDir: string): string {

@@ -14,3 +14,4 @@ export { keysAt, keyDoc, valuesAt, placeOf, KEY_DOCS, GITHUB_JUDGES, type KeyPat
 export { hostedModel, type HostedModel } from './hosted';
 export { validateJson, checkSchema, type SchemaViolation } from './json-schema';
 export { suggest, editDistance } from './suggest';
+export { generationParams } from './params';

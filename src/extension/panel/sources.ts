@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { trainedAdapterOf } from '../../core/compare/variants';
 import { readSnapshot, type Snapshot } from '../../core/compare/snapshot';
 import { ADAPTER_CONFIG } from '../../core/lora/config';
-import { hostedModel, parsePrompt, type PromptFile, templateVariables, testVariables, valueText, type Variables } from '../../core/prompts';
+import { generationParams, hostedModel, parsePrompt, type PromptFile, templateVariables, testVariables, valueText, type Variables } from '../../core/prompts';
 import { readSpec } from '../../core/train/spec';
 import { listRuns, type RunSummary } from '../../core/train/run';
 import type { CaseInfo, GenerationOverrides, ModelOption, PromptInfo, VariantInfo } from '../webview/protocol';
@@ -53,16 +53,8 @@ export interface SourceOptions {
 
 /** The prompt file's generation settings, as the CLI reads them (greedy, 128 tokens, unless it says otherwise). */
 export function fileParams(prompt: PromptFile): GenerationOverrides {
-  const p = prompt.modelParameters;
-  return {
-    maxTokens: p.maxTokens ?? 128,
-    ...(p.temperature !== undefined ? { temperature: p.temperature } : {}),
-    ...(p.topP !== undefined ? { topP: p.topP } : {}),
-    ...(p.topK !== undefined ? { topK: p.topK } : {}),
-    ...(p.repetitionPenalty !== undefined ? { repetitionPenalty: p.repetitionPenalty } : {}),
-    ...(p.seed !== undefined ? { seed: p.seed } : {}),
-    ...(p.stop !== undefined ? { stop: [...p.stop] } : {}),
-  };
+  const { stop, ...rest } = generationParams(prompt);
+  return { ...rest, ...(stop !== undefined ? { stop: [...stop] } : {}) };
 }
 
 function isDir(p: string): boolean {
