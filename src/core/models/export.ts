@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TuneloopError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic';
-import { encodeModel, type ExternalData } from '../onnx/model';
+import { writeModelFile } from '../onnx/model';
 import { TensorStore } from '../safetensors/checkpoint';
 import { numel } from '../safetensors/dtype';
 import { VERSION } from '../version';
@@ -132,7 +132,7 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
       const weightBytes = model.graph.initializers.reduce((a, t) => a + t.data.byteLength, 0);
       progress(`writing ONNX (${(weightBytes / 2 ** 20).toFixed(0)} MiB of weights${externalData ? ', external data' : ''})`);
       fs.mkdirSync(path.join(tmp, 'onnx'));
-      writeOnnx(path.join(tmp, 'onnx', 'model.onnx'), model, externalData);
+      writeModelFile(path.join(tmp, 'onnx', 'model.onnx'), model, externalData);
       const raw = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')) as Record<string, unknown>;
       fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(exportedConfig(raw, cfg, externalData), null, 2) + '\n');
       for (const f of COPIED_FILES) if (fs.existsSync(path.join(src, f))) fs.copyFileSync(path.join(src, f), path.join(tmp, f));
@@ -167,35 +167,6 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
     }
   } finally {
     store.close();
-  }
-}
-
-/** Write a model; with external data, initializers go to `<file>_data` at 4 KiB-aligned offsets. */
-export function writeOnnx(file: string, model: ReturnType<typeof buildDecoderModel>, externalData: boolean): void {
-  let dataFd: number | undefined;
-  let dataPos = 0;
-  const external: ExternalData | undefined = externalData
-    ? {
-        location: `${path.basename(file)}_data`,
-        minBytes: 1024,
-        append(data) {
-          dataFd ??= fs.openSync(`${file}_data`, 'w');
-          const pad = (4096 - (dataPos % 4096)) % 4096;
-          if (pad) fs.writeSync(dataFd, new Uint8Array(pad));
-          const offset = dataPos + pad;
-          fs.writeSync(dataFd, data);
-          dataPos = offset + data.byteLength;
-          return offset;
-        },
-      }
-    : undefined;
-  const chunks = encodeModel(model, external);
-  if (dataFd !== undefined) fs.closeSync(dataFd);
-  const fd = fs.openSync(file, 'w');
-  try {
-    for (const c of chunks) fs.writeSync(fd, c);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 

@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ProtoWriter } from './protobuf';
 
 /**
@@ -156,4 +158,33 @@ export function encodeModel(m: ModelDef, external?: ExternalData): Uint8Array[] 
   for (const o of m.opsets) w.message(8, (ow) => (o.domain ? ow.string(1, o.domain) : ow).int(2, o.version));
   for (const [k, v] of Object.entries(m.metadata ?? {})) w.message(14, (e) => e.string(1, k).string(2, v));
   return w.finishChunks();
+}
+
+/** Write a model; with external data, initializers go to `<file>_data` at 4 KiB-aligned offsets. */
+export function writeModelFile(file: string, model: ModelDef, externalData: boolean): void {
+  let dataFd: number | undefined;
+  let dataPos = 0;
+  const external: ExternalData | undefined = externalData
+    ? {
+        location: `${path.basename(file)}_data`,
+        minBytes: 1024,
+        append(data) {
+          dataFd ??= fs.openSync(`${file}_data`, 'w');
+          const pad = (4096 - (dataPos % 4096)) % 4096;
+          if (pad) fs.writeSync(dataFd, new Uint8Array(pad));
+          const offset = dataPos + pad;
+          fs.writeSync(dataFd, data);
+          dataPos = offset + data.byteLength;
+          return offset;
+        },
+      }
+    : undefined;
+  const chunks = encodeModel(model, external);
+  if (dataFd !== undefined) fs.closeSync(dataFd);
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (const c of chunks) fs.writeSync(fd, c);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
