@@ -9,6 +9,7 @@ import { exportCheckpoint } from '../src/core/models/export';
 import { GraphBuilder } from '../src/core/onnx/builder';
 import { encodeModel } from '../src/core/onnx/model';
 import { llamaConfig, makeCheckpoint } from '../test/make-checkpoint';
+import { fastestRun } from './timing';
 
 /**
  * Decode speed against the memory-bandwidth bound, on a model of SmolLM2-135M's shape with random
@@ -44,13 +45,7 @@ async function bandwidth(): Promise<number> {
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1 });
   const data = new Float32Array(n).fill(1);
   const feeds = { x: new ort.Tensor('float32', data, [n]) };
-  await session.run(feeds); // warm up
-  let best = Infinity;
-  for (let i = 0; i < 5; i++) {
-    const t = performance.now();
-    await session.run(feeds);
-    best = Math.min(best, (performance.now() - t) / 1000);
-  }
+  const best = await fastestRun(session, feeds);
   await session.release();
   return (n * 4) / best;
 }

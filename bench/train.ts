@@ -13,6 +13,7 @@ import { initLora } from '../src/core/train/lora-params';
 import { OnnxStepModel } from '../src/core/train/onnx-step';
 import { estimateTrainingBytes } from '../src/core/train/trainer';
 import { llamaConfig, makeCheckpoint, rng } from '../test/make-checkpoint';
+import { fastestRun } from './timing';
 
 /**
  * Training speed: LoRA r = 8 on every linear layer of a SmolLM2-135M-shaped model (random weights),
@@ -47,13 +48,7 @@ async function matmulFlops(shapes: readonly (readonly [number, number, number])[
     g.output(g.op('ReduceMax', [g.matmul(a, b)], { keepdims: 0 }), 'y', []);
     const s = await ort.InferenceSession.create(Buffer.concat(encodeModel(g.model({ producerName: 'bench', producerVersion: '0' }))), { intraOpNumThreads: threads, interOpNumThreads: 1, enableMemPattern: false });
     const feeds = { a: new ort.Tensor('float32', new Float32Array(m * k).fill(0.5), [m, k]) };
-    await s.run(feeds);
-    let t = Infinity;
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      await s.run(feeds);
-      t = Math.min(t, (performance.now() - t0) / 1000);
-    }
+    const t = await fastestRun(s, feeds);
     await s.release();
     const flops = (2 * m * k * n) / t;
     if (flops > best.flops) best = { flops, shape: [m, k, n] };

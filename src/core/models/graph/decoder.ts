@@ -97,7 +97,7 @@ export class Params {
  * training graph also gives x one gradient contribution for all of them instead of one each (q, k
  * and v; gate and up).
  */
-export function withLoras(g: GraphBuilder, x: Value, ys: readonly Value[], modules: readonly string[], lora: LoraProvider | undefined): Value[] {
+function withLoras(g: GraphBuilder, x: Value, ys: readonly Value[], modules: readonly string[], lora: LoraProvider | undefined): Value[] {
   const branches = modules.map((m) => lora?.(g, m));
   const shared = branches.flatMap((b, k) => (b && !b.inputMask ? [k] : []));
   if (shared.length < 2) return ys.map((y, k) => withBranch(g, x, y, modules[k]!, branches[k]));
@@ -106,18 +106,15 @@ export function withLoras(g: GraphBuilder, x: Value, ys: readonly Value[], modul
     const group = shared.map((k) => branches[k]!);
     const a = g.op('Concat', group.map((b) => b.a), { axis: 0 }); // [Σr, in]
     const down = g.matmul(x, g.transpose(a, [1, 0])); // [.., Σr]
-    const ranks = group.map((b) => shapeOfA(g, b.a));
+    const ranks = group.map((b) => rankOf(g, b.a));
     const downs = g.split(down, -1, ranks); // [.., r] each
-    shared.forEach((k, j) => {
-      const b = group[j]!;
-      const up = g.matmul(downs[j]!, g.transpose(g.mul(b.b, g.scalarF(b.scale)), [1, 0])); // [.., out]
-      out[k] = g.add(ys[k]!, up);
-    });
+    shared.forEach((k, j) => (out[k] = g.add(ys[k]!, upProjection(g, downs[j]!, group[j]!))));
     return out;
   });
 }
 
-function shapeOfA(g: GraphBuilder, a: Value): number {
+/** r of a LoRA A [r, in], known when the graph is built. */
+function rankOf(g: GraphBuilder, a: Value): number {
   const r = (a.shape ?? g.shapeOf(a))?.[0];
   if (r === undefined) throw new Error(`LoRA: the rank of ${a.name} is not known when the graph is built`);
   return r;
@@ -140,11 +137,17 @@ function withBranch(g: GraphBuilder, x: Value, y: Value, module: string, branch:
   return g.scope(`${module}.lora`, () => {
     const xin = branch.inputMask ? g.mul(x, branch.inputMask) : x; // dropout(x)
     const down = g.matmul(xin, g.transpose(branch.a, [1, 0])); // [.., r]
-    // The scale on B ([out, r]), not on the product ([.., out]): in a training graph the backward
-    // pass then scales B's small gradient instead of the [.., out] gradient of every token.
-    const up = g.matmul(down, g.transpose(g.mul(branch.b, g.scalarF(branch.scale)), [1, 0])); // [.., out]
-    return g.add(y, up);
+    return g.add(y, upProjection(g, down, branch));
   });
+}
+
+/**
+ * scale · down·Bᵀ [.., out] for down [.., r]. The scale goes on B ([out, r]), not on the product:
+ * in a training graph the backward pass then scales B's small gradient instead of the [.., out]
+ * gradient of every token.
+ */
+function upProjection(g: GraphBuilder, down: Value, branch: LoraBranch): Value {
+  return g.matmul(down, g.transpose(g.mul(branch.b, g.scalarF(branch.scale)), [1, 0]));
 }
 
 /** The most negative float32: masked scores get this (finite, so a fully masked row is uniform, not NaN). */
