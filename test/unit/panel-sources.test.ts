@@ -76,6 +76,17 @@ describe('panel: prompt sources (cases, models, variants)', () => {
     assert.equal(set.info.hasTestData, false);
   });
 
+  it('a model that is neither a folder nor a downloaded Hub model gets a note, whatever its spelling', () => {
+    const asked: string[] = [];
+    const cachedHubModel = (id: string) => (asked.push(id), undefined);
+    for (const model of ['./missing', 'org/missing-model']) {
+      const s = describePrompt(path.join(ws, 'm.prompt.yml'), `model: ${model}\nmessages:\n  - role: user\n    content: hi\n`, { ...opts, runsFolder: undefined, cachedHubModel });
+      assert.equal(s.info.model, undefined);
+      assert.match(s.info.modelNote!, new RegExp(`the prompt's model "${model.replace('.', '\\.')}" is neither a local folder nor a downloaded Hub model`));
+    }
+    assert.deepEqual(asked, ['org/missing-model'], 'only a Hub id is looked up in the Hub cache');
+  });
+
   it('reports a broken prompt file instead of offering to run it', () => {
     const s = describePrompt(path.join(ws, 'b.prompt.yml'), 'messages:\n  - role: bot\n    content: hi\n', opts);
     assert.match(s.info.problems[0]!, /^line 2: .*unknown role "bot"/);

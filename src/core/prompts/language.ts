@@ -675,6 +675,28 @@ export interface PreviewModelInput {
 }
 
 /**
+ * Where a model id (a prompt's `model`, the `tuneloop.defaultModel` setting) points: a local folder,
+ * relative to `base` (`~/` expanded; without a base only an absolute path counts), or a Hub model
+ * already in the local cache. Undefined for neither.
+ */
+export function locateModel(
+  id: string,
+  base: string | undefined,
+  deps: { readonly isDirectory: (p: string) => boolean; readonly cachedHubModel?: ((id: string) => string | undefined) | undefined },
+): { readonly dir: string; readonly local: boolean } | undefined {
+  const expanded = id.startsWith('~/') ? path.join(os.homedir(), id.slice(2)) : id;
+  const local = base !== undefined || path.isAbsolute(expanded) ? path.resolve(base ?? '', expanded) : undefined;
+  if (local !== undefined && deps.isDirectory(local)) return { dir: local, local: true };
+  const cached = looksLikeHubId(id) ? deps.cachedHubModel?.(id) : undefined;
+  return cached !== undefined ? { dir: cached, local: false } : undefined;
+}
+
+/** What to say when `locateModel` finds nothing. */
+export function modelNotFound(id: string, from: 'prompt' | 'setting'): string {
+  return `${from === 'prompt' ? "the prompt's model" : 'the setting tuneloop.defaultModel'} "${id}" is neither a local folder nor a downloaded Hub model`;
+}
+
+/**
  * The model whose chat template the preview uses: the prompt's own `model` when it names a local
  * folder (relative to the prompt file) or a Hub model already downloaded, else the
  * `tuneloop.defaultModel` setting likewise; hosted GitHub Models ids never count, as a run would
@@ -683,12 +705,9 @@ export interface PreviewModelInput {
 export function resolvePreviewModel(input: PreviewModelInput): PreviewModel {
   const notes: string[] = [];
   const tryId = (id: string, base: string | undefined, from: 'prompt' | 'setting'): PreviewModel | undefined => {
-    const expanded = id.startsWith('~/') ? path.join(os.homedir(), id.slice(2)) : id;
-    const local = base !== undefined || path.isAbsolute(expanded) ? path.resolve(base ?? '', expanded) : undefined;
-    if (local !== undefined && input.isDirectory(local)) return { kind: 'model', dir: local, from, label: id };
-    const cached = looksLikeHubId(id) ? input.cachedHubModel(id) : undefined;
-    if (cached !== undefined) return { kind: 'model', dir: cached, from, label: id };
-    notes.push(`${from === 'prompt' ? 'the prompt\'s model' : 'the setting tuneloop.defaultModel'} "${id}" is neither a local folder nor a downloaded Hub model`);
+    const found = locateModel(id, base, input);
+    if (found) return { kind: 'model', dir: found.dir, from, label: id };
+    notes.push(modelNotFound(id, from));
     return undefined;
   };
   const pm = input.promptModel?.trim();

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { trainedAdapterOf } from '../../core/compare/variants';
 import { readSnapshot, type Snapshot } from '../../core/compare/snapshot';
 import { ADAPTER_CONFIG } from '../../core/lora/config';
 import { generationParams, hostedModel, parsePrompt, type PromptFile, templateVariables, testVariables, valueText, type Variables } from '../../core/prompts';
+import { locateModel, modelNotFound } from '../../core/prompts/language';
 import { readSpec } from '../../core/train/spec';
 import { listRuns, type RunSummary } from '../../core/train/run';
 import type { CaseInfo, GenerationOverrides, ModelOption, PromptInfo, VariantInfo } from '../webview/protocol';
@@ -77,10 +77,6 @@ export function weightsOf(dir: string): { adapterDir: string } | { modelDir: str
   return undefined;
 }
 
-function expandHome(p: string): string {
-  return p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p;
-}
-
 /** Models to offer: the prompt's (when local or downloaded), the setting's, the folders picked, the runs' base models. */
 export function modelOptions(prompt: PromptFile | undefined, file: string, options: SourceOptions, runs: readonly RunSummary[]): { options: ModelOption[]; note?: string } {
   const out: ModelOption[] = [];
@@ -90,12 +86,9 @@ export function modelOptions(prompt: PromptFile | undefined, file: string, optio
     if (!out.some((o) => o.id === id)) out.push({ id, label, from });
   };
   const tryId = (id: string, base: string | undefined, from: 'prompt' | 'setting') => {
-    const expanded = expandHome(id);
-    const local = base !== undefined || path.isAbsolute(expanded) ? path.resolve(base ?? '', expanded) : undefined;
-    if (local !== undefined && isDir(local)) return add(local, from, options.label(local));
-    const cached = /^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(id) ? options.cachedHubModel?.(id) : undefined;
-    if (cached) return add(cached, from, id);
-    notes.push(`${from === 'prompt' ? "the prompt's model" : 'the setting tuneloop.defaultModel'} "${id}" is neither a local folder nor a downloaded Hub model`);
+    const found = locateModel(id, base, { isDirectory: isDir, cachedHubModel: options.cachedHubModel });
+    if (found) add(found.dir, from, found.local ? options.label(found.dir) : id);
+    else notes.push(modelNotFound(id, from));
   };
   const pm = prompt?.model?.trim();
   if (pm && hostedModel(pm) === undefined) tryId(pm, path.dirname(file), 'prompt');
