@@ -9,6 +9,7 @@ import { followEvents, type RunEvent } from '../core/train/events';
 import { EVENTS, ownerAlive, requestCancel } from '../core/train/run';
 import { startRun } from '../core/train/start';
 import { defaultModelDir } from './compare';
+import { RECIPE_FILE } from '../core/recipes/recipe';
 
 /**
  * `tuneloop demo`: the whole loop on the example workspace, in a copy of it (the repository is left as
@@ -29,7 +30,7 @@ function findExample(dir: string): { prompt: string; recipe: string } {
   for (const f of fs.readdirSync(dir).sort()) {
     if (!/\.prompt\.ya?ml$/.test(f)) continue;
     const prompt = readPromptFile(path.join(dir, f));
-    const recipe = prompt.adapters.map((a) => a.path).find((p) => /\.adapter\.ya?ml$/.test(p));
+    const recipe = prompt.adapters.map((a) => a.path).find((p) => RECIPE_FILE.test(p));
     if (recipe) return { prompt: path.join(dir, f), recipe: path.resolve(dir, recipe) };
   }
   throw new TuneloopError('no prompt file with an adapter recipe in this folder', { file: dir });
@@ -114,7 +115,7 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
     say(`  done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     say();
     say(bold('3. Base and tuned, side by side'));
-    const after = await evaluateWithProgress(prompt, 'compare', { variants: ['base', path.basename(recipe).replace(/\.adapter\.ya?ml$/, '')], runsDirs, ...(threads ? { threads } : {}) });
+    const after = await evaluateWithProgress(prompt, 'compare', { variants: ['base', path.basename(recipe).replace(RECIPE_FILE, '')], runsDirs, ...(threads ? { threads } : {}) });
     const tuned = after.variants[1]!.name;
     const shown = after.cases.slice(0, 6);
     for (const c of shown) {

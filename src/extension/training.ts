@@ -6,6 +6,7 @@ import { EVENTS, inspectRun, listRuns, ownerAlive, requestCancel, type RunSummar
 import { latestCheckpoint, resumeRun, startRun } from '../core/train/start';
 import type { Log } from './log';
 import { threads } from './settings';
+import { RECIPE_FILE } from '../core/recipes/recipe';
 
 /**
  * Fine-tuning from the extension: runs start in the detached trainer (never in the extension host),
@@ -109,7 +110,7 @@ export interface TrainingContext {
 
 export async function trainAdapter(ctx: TrainingContext, arg: unknown): Promise<string | undefined> {
   const recipe = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
-  if (!recipe || !/\.adapter\.ya?ml$/.test(recipe.fsPath)) {
+  if (!recipe || !RECIPE_FILE.test(recipe.fsPath)) {
     void vscode.window.showWarningMessage('Tuneloop: open an adapter recipe (NAME.adapter.yml) to fine-tune it.');
     return undefined;
   }

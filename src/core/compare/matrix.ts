@@ -9,6 +9,7 @@ import { casePassed, type EvaluationResult, evaluate, generationParams, parsePro
 import { fileSha256, defaultCacheDir } from '../models/cache';
 import { checkpointSha256 } from '../train/spec';
 import { chooseModel, type ModelChoice, resolveVariants, type Variant } from './variants';
+import { RECIPE_FILE } from '../recipes/recipe';
 
 /**
  * A prompt file's test cases × its variants (base and adapters): each output generated, each
@@ -84,7 +85,7 @@ export async function runMatrix(file: string, options: MatrixOptions): Promise<M
   const baseDir = path.resolve(choice.id);
   const runsDirs = options.runsDirs ?? [path.resolve('.tuneloop', 'runs'), path.join(path.dirname(path.resolve(file)), '.tuneloop', 'runs')];
   const variants = resolveVariants(prompt, file, { runsDirs, ...(options.variants ? { only: options.variants } : {}) });
-  if (options.variants) for (const n of options.variants) if (!variants.some((v) => v.name === n)) throw new TuneloopError(`no variant "${n}"`, { file }, `variants: base, ${prompt.adapters.map((a) => path.basename(a.path).replace(/\.adapter\.ya?ml$/, '')).join(', ')}`);
+  if (options.variants) for (const n of options.variants) if (!variants.some((v) => v.name === n)) throw new TuneloopError(`no variant "${n}"`, { file }, `variants: base, ${prompt.adapters.map((a) => path.basename(a.path).replace(RECIPE_FILE, '')).join(', ')}`);
   const allCases = prompt.testData ? prompt.testData.map((t, index) => ({ index, vars: t.values as Variables })) : [{ index: 0, vars: options.vars ?? {} }];
   const cases = options.cases ? allCases.filter((c) => options.cases!.includes(c.index)) : allCases;
   if (options.cases) for (const i of options.cases) if (!allCases.some((c) => c.index === i)) throw new TuneloopError(`no test case ${i}`, { file }, `cases are 0 to ${allCases.length - 1}`);

@@ -6,6 +6,7 @@ import { hostedModel, type PromptFile } from '../prompts';
 import { readEvents } from '../train/events';
 import { EVENTS } from '../train/run';
 import { loadRecipe, readSpec } from '../train/spec';
+import { RECIPE_FILE } from '../recipes/recipe';
 
 /**
  * What a prompt file is run on: the base model and each adapter it lists. An adapter entry is a PEFT
@@ -67,6 +68,18 @@ export function trainedAdapterOf(recipeFile: string, runsDirs: readonly string[]
   return best.dir;
 }
 
+/**
+ * The name of the variant for an adapter (a recipe or a PEFT folder) at `p`: its file name without
+ * `.adapter.yml`, made unique among `seen` (and added to it). The panel names them the same way, so
+ * that the snapshots it accepts match what `tuneloop eval` reads.
+ */
+export function adapterVariantName(p: string, seen: Set<string>): string {
+  let name = path.basename(p).replace(RECIPE_FILE, '');
+  for (let i = 2; seen.has(name); i++) name = `${path.basename(p)}-${i}`;
+  seen.add(name);
+  return name;
+}
+
 /** The variants, with adapters resolved only for those in `only` (when given). */
 export function resolveVariants(prompt: PromptFile, promptFile: string, options: { runsDirs: readonly string[]; only?: readonly string[] }): Variant[] {
   const base: Variant = { name: 'base', minPassRate: prompt.minPassRate ?? 1 };
@@ -74,10 +87,8 @@ export function resolveVariants(prompt: PromptFile, promptFile: string, options:
   const adapters: Variant[] = [];
   for (const a of prompt.adapters) {
     const p = path.resolve(path.dirname(promptFile), a.path);
-    const isRecipe = /\.adapter\.ya?ml$/.test(p);
-    let name = path.basename(p).replace(/\.adapter\.ya?ml$/, '');
-    for (let i = 2; seen.has(name); i++) name = `${path.basename(p)}-${i}`;
-    seen.add(name);
+    const isRecipe = RECIPE_FILE.test(p);
+    const name = adapterVariantName(p, seen);
     if (options.only && !options.only.includes(name)) continue;
     if (!isRecipe && !fs.existsSync(path.join(p, ADAPTER_CONFIG))) {
       throw new TuneloopError(`adapter "${a.path}" is neither an adapter recipe nor a PEFT adapter folder`, { file: promptFile, ...(a.span ? { line: a.span.line, column: a.span.column } : {}) });

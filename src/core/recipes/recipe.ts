@@ -196,7 +196,7 @@ export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult 
   const trainOnPrompt = tr.get('train_on_prompt') ? (r.boolean(tr.get('train_on_prompt')!) ?? false) : false;
   const output = top.get('output') ? r.string(top.get('output')!) : undefined;
   const nameEntry = top.get('name');
-  const name = (nameEntry ? r.string(nameEntry) : undefined) ?? path.basename(file).replace(/\.adapter\.ya?ml$/, '');
+  const name = (nameEntry ? r.string(nameEntry) : undefined) ?? path.basename(file).replace(RECIPE_FILE, '');
 
   const recipe: Recipe | undefined =
     baseModel !== undefined && dsPath !== undefined

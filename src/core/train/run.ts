@@ -41,6 +41,23 @@ export function createRunDir(runsDir: string, name: string, now = new Date()): s
   }
 }
 
+/** The steps the run has a checkpoint folder for (checkpoints/step-N), latest first. */
+export function checkpointSteps(runDir: string): number[] {
+  const dir = path.join(runDir, 'checkpoints');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .map((n) => /^step-(\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => b - a);
+}
+
+/** The folder of the run's checkpoint at `step`. */
+export function checkpointDir(runDir: string, step: number): string {
+  return path.join(runDir, 'checkpoints', `step-${step}`);
+}
+
 export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

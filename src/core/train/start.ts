@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { TuneloopError } from '../errors';
 import { fetchModel } from '../hub';
 import { TensorStore } from '../safetensors/checkpoint';
-import { CANCEL, createRunDir, launchDetached, ownerAlive } from './run';
+import { CANCEL, checkpointDir, checkpointSteps, createRunDir, launchDetached, ownerAlive } from './run';
 import { loadRecipe, resolveSpec, writeSpec } from './spec';
 
 /**
@@ -47,15 +47,8 @@ export async function startRun(recipeFile: string, options: StartOptions): Promi
 
 /** The run's latest checkpoint folder, if any. */
 export function latestCheckpoint(runDir: string): string | undefined {
-  const dir = path.join(runDir, 'checkpoints');
-  if (!fs.existsSync(dir)) return undefined;
-  const steps = fs
-    .readdirSync(dir)
-    .map((n) => /^step-(\d+)$/.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .sort((a, b) => b - a);
-  return steps.length ? path.join(dir, `step-${steps[0]}`) : undefined;
+  const [latest] = checkpointSteps(runDir);
+  return latest === undefined ? undefined : checkpointDir(runDir, latest);
 }
 
 /** Continue a cancelled or failed run from its latest checkpoint, in the same folder. */

@@ -16,7 +16,7 @@ import { initLora, type LoraModuleSpec, loraParamsFormat } from './lora-params';
 import { OnnxStepModel } from './onnx-step';
 import { TrainingSampler } from './sampler';
 import { newAdamWState } from './optim';
-import { acquireLock, cancelRequested, EVENTS, releaseLock } from './run';
+import { acquireLock, cancelRequested, checkpointDir, EVENTS, releaseLock } from './run';
 import { prepareData, readSpec, type RunSpec, withHashes, writeSpec } from './spec';
 
 /**
@@ -120,7 +120,7 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     const total = totalSteps(config, data.train.length);
     emit({ type: 'started', pid: process.pid, totalSteps: total, ...(options.resume ? { resumedFrom: state.step } : {}), trainExamples: data.train.length, validationExamples: data.validation.length });
     const examplesPerStep = config.batchSize * config.gradAccum;
-    const checkpoint = (s: TrainState) => saveCheckpoint(path.join(runDir, 'checkpoints', `step-${s.step}`), s, format, { seed: t.seed, examplesPerStep });
+    const checkpoint = (s: TrainState) => saveCheckpoint(checkpointDir(runDir, s.step), s, format, { seed: t.seed, examplesPerStep });
     // Samples at each evaluation: the first validation row's prompt, greedy, with the weights of the moment.
     const probe = data.validation[0];
     sampler = probe ? new TrainingSampler(cfg, store, tok, lora?.modules, { eosTokenIds: cfg.eosTokenIds, ...(spec.threads ? { threads: spec.threads } : {}) }) : undefined;

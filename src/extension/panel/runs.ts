@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type RunEvent, readEvents } from '../../core/train/events';
+import { type RunEvent, readEvents, TERMINAL } from '../../core/train/events';
 import { EVENTS, inspectRun, ownerAlive } from '../../core/train/run';
 import { readSpec } from '../../core/train/spec';
 import { latestCheckpoint } from '../../core/train/start';
@@ -92,11 +92,11 @@ export class RunsScanner {
       this.tracked.set(dir, t);
     }
     this.read(dir, t);
-    if (t.last !== undefined && !TERMINAL_TYPES.has(t.last) && !ownerAlive(dir)) {
+    if (t.last !== undefined && !TERMINAL.has(t.last) && !ownerAlive(dir)) {
       inspectRun(dir); // records the failure
       this.read(dir, t);
     }
-    const state: RunRow['state'] = t.last === undefined ? 'starting' : TERMINAL_TYPES.has(t.last) ? (t.last as 'done' | 'cancelled' | 'failed') : 'running';
+    const state: RunRow['state'] = t.last === undefined ? 'starting' : TERMINAL.has(t.last) ? (t.last as 'done' | 'cancelled' | 'failed') : 'running';
     return {
       dir,
       name: path.basename(dir),
@@ -122,5 +122,3 @@ export class RunsScanner {
     }
   }
 }
-
-const TERMINAL_TYPES: ReadonlySet<string> = new Set(['done', 'cancelled', 'failed']);

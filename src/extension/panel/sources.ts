@@ -1,13 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { trainedAdapterOf } from '../../core/compare/variants';
+import { adapterVariantName, trainedAdapterOf } from '../../core/compare/variants';
 import { readSnapshot, type Snapshot } from '../../core/compare/snapshot';
 import { ADAPTER_CONFIG } from '../../core/lora/config';
 import { generationParams, hostedModel, parsePrompt, type PromptFile, templateVariables, testVariables, valueText, type Variables } from '../../core/prompts';
 import { locateModel, modelNotFound } from '../../core/prompts/language';
 import { readSpec } from '../../core/train/spec';
-import { listRuns, type RunSummary } from '../../core/train/run';
+import { checkpointDir, checkpointSteps, listRuns, type RunSummary } from '../../core/train/run';
 import type { CaseInfo, GenerationOverrides, ModelOption, PromptInfo, VariantInfo } from '../webview/protocol';
+import { RECIPE_FILE } from '../../core/recipes/recipe';
 
 /**
  * What the panel offers for one prompt file, worked out in the extension host from files only (no
@@ -141,11 +142,8 @@ export function variantsOf(prompt: PromptFile, file: string, model: string | und
   );
   for (const a of prompt.adapters) {
     const p = path.resolve(path.dirname(file), a.path);
-    const isRecipe = /\.adapter\.ya?ml$/.test(p);
-    // Named as `tuneloop eval` names them (resolveVariants), so that accepted snapshots match its outputs.
-    let name = path.basename(p).replace(/\.adapter\.ya?ml$/, '');
-    for (let i = 2; seen.has(name); i++) name = `${path.basename(p)}-${i}`;
-    seen.add(name);
+    const isRecipe = RECIPE_FILE.test(p);
+    const name = adapterVariantName(p, seen);
     const rate = a.minPassRate ?? baseRate;
     const id = `adapter:${p}`;
     if (isRecipe) {
@@ -181,16 +179,7 @@ export function variantsOf(prompt: PromptFile, file: string, model: string | und
     const candidates: { id: string; name: string; kind: 'run' | 'checkpoint'; dir: string }[] = [];
     const done = r.events.findLast((e) => e.type === 'done');
     if (done && done.type === 'done' && isDir(done.adapter)) candidates.push({ id: `run:${r.dir}`, name: r.name, kind: 'run', dir: done.adapter });
-    const cps = path.join(r.dir, 'checkpoints');
-    const steps = isDir(cps)
-      ? fs
-          .readdirSync(cps)
-          .map((n) => /^step-(\d+)$/.exec(n))
-          .filter((m): m is RegExpExecArray => m !== null)
-          .map((m) => Number(m[1]))
-          .sort((a, b) => b - a)
-      : [];
-    for (const s of steps) candidates.push({ id: `checkpoint:${path.join(cps, `step-${s}`)}`, name: `${r.name}@${s}`, kind: 'checkpoint', dir: path.join(cps, `step-${s}`) });
+    for (const s of checkpointSteps(r.dir)) candidates.push({ id: `checkpoint:${checkpointDir(r.dir, s)}`, name: `${r.name}@${s}`, kind: 'checkpoint', dir: checkpointDir(r.dir, s) });
     for (const c of candidates) {
       const w = weightsOf(c.dir);
       const reason = !w ? 'no weights in this folder' : other ?? (model ? undefined : 'pick a model first');
