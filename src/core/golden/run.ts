@@ -13,8 +13,7 @@ import { initializerLora } from '../lora/graph';
 import { loadModelConfig } from '../models/config';
 import { buildDecoderModel } from '../models/graph';
 import { WeightReader } from '../models/graph/weights';
-import { encodeModel } from '../onnx/model';
-import { decoderShapeOf, openSession, openSessionFromBytes, runDecoderFull } from '../onnx/session';
+import { decoderShapeOf, openSession, openSessionFromModel, runDecoderFull } from '../onnx/session';
 import { TensorStore } from '../safetensors/checkpoint';
 import { toNumbers } from '../safetensors/dtype';
 
@@ -86,7 +85,7 @@ export class Context {
     const store = TensorStore.openDir(this.dir);
     try {
       const model = buildDecoderModel(cfg, new WeightReader(cfg, store), { lora: initializerLora(readAdapter(path.join(this.dir, adapter), cfg)) });
-      const session = await openSessionFromBytes(Buffer.concat(encodeModel(model)), this.options.threads);
+      const session = await openSessionFromModel(model, this.options.threads);
       try {
         const { data, dims } = this.ids(key);
         return (await runDecoderFull(session, { numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim }, data, dims)).logits;

@@ -7,8 +7,7 @@ import { initializerLora } from '../lora/graph';
 import { loadModelConfig, type ModelConfig } from '../models/config';
 import { buildDecoderModel } from '../models/graph';
 import { WeightReader } from '../models/graph/weights';
-import { encodeModel } from '../onnx/model';
-import { openSessionFromBytes, runDecoderFull } from '../onnx/session';
+import { openSessionFromModel, runDecoderFull } from '../onnx/session';
 import { readSafetensors } from '../safetensors';
 import { TensorStore } from '../safetensors/checkpoint';
 import { type Batch, makeBatch } from '../train/data';
@@ -82,7 +81,7 @@ async function adapterLogits(ctx: Context, adapter: Adapter, ids: { data: BigInt
   const store = TensorStore.openDir(ctx.dir);
   try {
     const model = buildDecoderModel(cfg, new WeightReader(cfg, store), { lora: initializerLora(adapter) });
-    const session = await openSessionFromBytes(Buffer.concat(encodeModel(model)), ctx.options.threads);
+    const session = await openSessionFromModel(model, ctx.options.threads);
     try {
       return (await runDecoderFull(session, { numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim }, ids.data, ids.dims, mask, 'arange')).logits;
     } finally {

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { TuneloopError } from '../errors';
+import { encodeModel, type ModelDef } from './model';
 
 /**
  * Direct onnxruntime access for exported decoder graphs (checks and benchmarks run the full
@@ -19,17 +20,22 @@ export function decoderShapeOf(exportDir: string): DecoderShape {
   return { numLayers: c.num_hidden_layers!, numKvHeads: c.num_key_value_heads!, headDim: c.head_dim! };
 }
 
+/** onnxruntime's thread options: `threads` intra-op threads and one inter-op, or its defaults. */
+export function threadOptions(threads?: number): ort.InferenceSession.SessionOptions {
+  return threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {};
+}
+
 export async function openSession(onnxPath: string, threads?: number): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(onnxPath, threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {});
+    return await ort.InferenceSession.create(onnxPath, threadOptions(threads));
   } catch (e) {
     throw new TuneloopError(`onnxruntime could not load the model: ${(e as Error).message.split('\n')[0]}`, { file: onnxPath }, 'export it again');
   }
 }
 
-/** A session from model bytes held in memory (graphs built for a check, never written to disk). */
-export async function openSessionFromBytes(bytes: Uint8Array, threads?: number): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {});
+/** A session for a model built in memory (graphs built for a check or a sampler, never written to disk). */
+export async function openSessionFromModel(model: ModelDef, threads?: number, options: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(Buffer.concat(encodeModel(model)), { ...threadOptions(threads), ...options });
 }
 
 /**

@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-node';
 import type { ModelConfig } from '../models/config';
 import { WeightReader } from '../models/graph/weights';
 import { writeModelFile } from '../onnx/model';
+import { threadOptions } from '../onnx/session';
 import type { TensorStore } from '../safetensors/checkpoint';
 import type { Batch } from './data';
 import { seededRandom } from './data';
@@ -65,7 +66,7 @@ export class OnnxStepModel implements StepModel {
       const file = path.join(dir, 'train.onnx');
       writeModelFile(file, graph.model, true);
       return await ort.InferenceSession.create(file, {
-        ...(this.options.threads ? { intraOpNumThreads: this.options.threads, interOpNumThreads: 1 } : {}),
+        ...threadOptions(this.options.threads),
         graphOptimizationLevel: 'all',
         // No memory pattern: with one, onnxruntime gives each run's intermediates a block of fresh
         // pages, and touching them again costs more than the work. Measured on the LoRA benchmark

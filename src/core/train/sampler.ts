@@ -4,7 +4,7 @@ import type { ModelConfig } from '../models/config';
 import { buildDecoderModel } from '../models/graph';
 import type { LoraProvider } from '../models/graph/decoder';
 import { WeightReader } from '../models/graph/weights';
-import { encodeModel } from '../onnx/model';
+import { openSessionFromModel } from '../onnx/session';
 import type { TensorStore } from '../safetensors/checkpoint';
 import type { Example } from './data';
 import { loraInputName } from './graph';
@@ -41,7 +41,7 @@ export class TrainingSampler {
           }
         : undefined;
       const model = buildDecoderModel(this.cfg, new WeightReader(this.cfg, this.store), { ...(provider ? { lora: provider } : {}), weightsAsInputs: !this.lora });
-      return ort.InferenceSession.create(Buffer.concat(encodeModel(model)), this.options.threads ? { intraOpNumThreads: this.options.threads, interOpNumThreads: 1 } : {});
+      return openSessionFromModel(model, this.options.threads);
     })();
     return this.session;
   }

@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder, type GraphBuilderOptions, type Value } from '../builder';
-import { type AttributeValue, type DType, encodeModel, type ModelDef, type TensorDef } from '../model';
+import { type AttributeValue, type DType, type ModelDef, type TensorDef } from '../model';
+import { openSessionFromModel } from '../session';
 import { addGradients } from './grad';
 import { seededRandom } from '../../random';
 
@@ -84,7 +85,7 @@ export function toFloat64(m: ModelDef): ModelDef {
 async function session(m: ModelDef): Promise<ort.InferenceSession> {
   // 'basic' leaves out onnxruntime's fusions: some fused kernels are float32-only (x·sigmoid(x)
   // becomes QuickGelu, which has no float64 kernel), and the check is of the rules, not the fusions.
-  return ort.InferenceSession.create(Buffer.concat(encodeModel(m)), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'basic' });
+  return openSessionFromModel(m, 1, { graphOptimizationLevel: 'basic' });
 }
 
 function scalarOf(t: ort.Tensor | undefined): number {
