@@ -6,7 +6,7 @@ import { type Matrix, readPromptFile, runMatrix } from '../core/compare/matrix';
 import { formatDiff, wordDiff } from '../core/compare/words';
 import { TuneloopError } from '../core/errors';
 import { followEvents, type RunEvent } from '../core/train/events';
-import { EVENTS, ownerAlive, requestCancel } from '../core/train/run';
+import { EVENTS, launchedOwnerAlive, requestCancel } from '../core/train/run';
 import { startRun } from '../core/train/start';
 import { defaultModelDir } from './compare';
 import { RECIPE_FILE } from '../core/recipes/recipe';
@@ -91,7 +91,6 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
     const onInt = () => requestCancel(runDir);
     process.on('SIGINT', onInt);
     let total = 0;
-    let seenOwner = false;
     const t0 = Date.now();
     const last = await followEvents(
       path.join(runDir, EVENTS),
@@ -108,7 +107,7 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
         }
         if (e.type === 'failed') say(`  training failed: ${e.message}`);
       },
-      { isOwnerAlive: () => (ownerAlive(runDir) ? (seenOwner = true) : !seenOwner && Date.now() - t0 < 30_000) },
+      { isOwnerAlive: launchedOwnerAlive(runDir) },
     );
     process.off('SIGINT', onInt);
     if (last?.type !== 'done') throw new TuneloopError(`the fine-tune did not finish (${last?.type ?? 'no events'})`, { file: runDir });

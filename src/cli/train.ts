@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { TuneloopError } from '../core/errors';
 import { followEvents, type RunEvent } from '../core/train/events';
-import { EVENTS, inspectRun, ownerAlive, requestCancel } from '../core/train/run';
+import { EVENTS, inspectRun, launchedOwnerAlive, requestCancel } from '../core/train/run';
 import { resumeRun, startRun } from '../core/train/start';
 
 /**
@@ -50,9 +50,6 @@ async function follow(runDir: string, out: NodeJS.WriteStream, offset = 0, cance
     requestCancel(runDir);
   };
   process.on('SIGINT', onInt);
-  // Until the trainer has taken its lock, "no live owner" means "not started yet" (for up to 30 s).
-  let started = false;
-  const startedAt = Date.now();
   try {
     const last = await followEvents(
       path.join(runDir, EVENTS),
@@ -88,7 +85,7 @@ async function follow(runDir: string, out: NodeJS.WriteStream, offset = 0, cance
             break;
         }
       },
-      { offset, isOwnerAlive: () => (ownerAlive(runDir) ? (started = true) : !started && Date.now() - startedAt < 30_000) },
+      { offset, isOwnerAlive: launchedOwnerAlive(runDir) },
     );
     if (last?.type === 'failed') inspectRun(runDir); // records a dead owner's failure with its stderr tail
     return last?.type === 'done' ? 0 : last?.type === 'cancelled' ? 130 : 1;

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { followEvents, type RunEvent } from '../core/train/events';
-import { EVENTS, inspectRun, listRuns, ownerAlive, requestCancel, type RunSummary } from '../core/train/run';
+import { EVENTS, inspectRun, launchedOwnerAlive, listRuns, ownerAlive, requestCancel, type RunSummary } from '../core/train/run';
 import { latestCheckpoint, resumeRun, startRun } from '../core/train/start';
 import type { Log } from './log';
 import { threads } from './settings';
@@ -64,8 +64,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunSummary>, vscode.Dis
 /** Follows one run: a status-bar item and a cancellable progress notification, until it ends. */
 export async function followRun(runDir: string, log: Log, status: vscode.StatusBarItem, offset = 0): Promise<RunEvent | undefined> {
   const name = path.basename(runDir);
-  let started = false;
-  const startedAt = Date.now();
+  const isOwnerAlive = launchedOwnerAlive(runDir);
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Tuneloop: ${name}`, cancellable: true }, async (progress, token) => {
     token.onCancellationRequested(() => {
       log.info(`cancelling run ${runDir}`);
@@ -88,7 +87,7 @@ export async function followRun(runDir: string, log: Log, status: vscode.StatusB
         if (e.type === 'eval') log.info(`${name}: step ${e.step} validation loss ${e.loss.toFixed(4)}`);
         if (e.type === 'failed') log.error(`${name}: ${e.message}${e.stderr ? `\n${e.stderr}` : ''}`);
       },
-      { offset, pollMs: 500, isOwnerAlive: () => (ownerAlive(runDir) ? (started = true) : !started && Date.now() - startedAt < 30_000) },
+      { offset, pollMs: 500, isOwnerAlive },
     );
     status.hide();
     if (last?.type === 'done') void vscode.window.showInformationMessage(`Tuneloop: ${name} finished; the adapter is in ${path.relative(path.dirname(path.dirname(runDir)), last.adapter)}.`);

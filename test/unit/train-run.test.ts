@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { followEvents, type RunEvent } from '../../src/core/train/events';
-import { acquireLock, createRunDir, EVENTS, inspectRun, isProcessAlive, launchDetached, listRuns, ownerAlive, readLock, requestCancel } from '../../src/core/train/run';
+import { acquireLock, createRunDir, EVENTS, inspectRun, isProcessAlive, launchDetached, launchedOwnerAlive, listRuns, ownerAlive, readLock, releaseLock, requestCancel } from '../../src/core/train/run';
 import { ROOT, tempDir } from '../helpers';
 
 /**
@@ -68,6 +68,17 @@ describe('run folders and the trainer process', function () {
     assert.equal(seen.filter((e) => e.type === 'step').length, 20);
     const summary = listRuns(runs)[0]!;
     assert.deepEqual([summary.state, summary.lastStep, summary.totalSteps], ['done', 20, 20]);
+  });
+
+  it('a run just launched counts as owned until its grace ends, and no longer once its owner has come and gone', async () => {
+    const dir = createRunDir(tempDir(), 'grace');
+    assert.equal(launchedOwnerAlive(dir, 0)(), false, 'no owner and no grace left');
+    const check = launchedOwnerAlive(dir, 60_000);
+    assert.equal(check(), true, 'not started yet, within the grace');
+    acquireLock(dir);
+    assert.equal(check(), true, 'the owner holds the lock');
+    releaseLock(dir);
+    assert.equal(check(), false, 'the owner was seen and is gone: the grace no longer applies');
   });
 
   it('cancels a running trainer', async () => {

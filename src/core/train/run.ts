@@ -94,6 +94,16 @@ export function ownerAlive(runDir: string): boolean {
 }
 
 /**
+ * The owner check for following a run just launched (followEvents' `isOwnerAlive`): until the trainer
+ * has taken its lock, "no live owner" means "not started yet", for up to `graceMs`.
+ */
+export function launchedOwnerAlive(runDir: string, graceMs = 30_000): () => boolean {
+  const since = Date.now();
+  let seen = false;
+  return () => (ownerAlive(runDir) ? (seen = true) : !seen && Date.now() - since < graceMs);
+}
+
+/**
  * Start `entry` (a Node script) on a run in a detached process that outlives its parent: its own
  * process group, stdout ignored, stderr to the run's stderr.log.
  */
