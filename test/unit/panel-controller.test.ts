@@ -114,7 +114,7 @@ function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, s
     revealFolder: async () => undefined,
     train: {
       start: async (recipe: string) => {
-        const { runDir } = await startRun(recipe, { runsDir: path.join(ws, '.tuneloop', 'runs'), trainerEntry: TRAINER, threads: 2, cacheDir });
+        const { runDir } = await startRun(recipe, { runsDir: path.join(ws, '.tuneloop', 'runs'), trainerEntry: TRAINER, threads: 2 });
         // The race a fast run makes, forced: the run is over before the panel first scans it.
         if (env.finishBeforeReturning) while (inspectRun(runDir).state !== 'done') await new Promise((r) => setTimeout(r, 50));
         return runDir;

@@ -72,7 +72,7 @@ describe('LoRA training from a recipe, in the detached trainer', function () {
 
   it('trains to the end, lowering the validation loss, and writes a PEFT adapter', async () => {
     const ws = workspace();
-    const { runDir, pid } = await startRun(path.join(ws, 'colors.adapter.yml'), { runsDir: path.join(ws, '.tuneloop', 'runs'), trainerEntry: TRAINER, threads: 2, cacheDir: tempDir() });
+    const { runDir, pid } = await startRun(path.join(ws, 'colors.adapter.yml'), { runsDir: path.join(ws, '.tuneloop', 'runs'), trainerEntry: TRAINER, threads: 2 });
     assert.ok(pid > 0);
     uninterrupted = await follow(runDir);
     const last = uninterrupted.at(-1)!;
@@ -97,7 +97,7 @@ describe('LoRA training from a recipe, in the detached trainer', function () {
 
   it('cancelled mid-run and resumed, finishes with the loss trace of the uninterrupted run', async () => {
     const ws = workspace();
-    const { runDir, pid } = await startRun(path.join(ws, 'colors.adapter.yml'), { runsDir: path.join(ws, '.tuneloop', 'runs'), trainerEntry: TRAINER, threads: 2, cacheDir: tempDir() });
+    const { runDir, pid } = await startRun(path.join(ws, 'colors.adapter.yml'), { runsDir: path.join(ws, '.tuneloop', 'runs'), trainerEntry: TRAINER, threads: 2 });
     let cancelled = false;
     const first = await follow(runDir, (e) => {
       if (e.type === 'step' && e.step >= 10 && !cancelled) {

@@ -1,5 +1,6 @@
 import * as crypto from 'node:crypto';
-import { seededRandom, shuffle } from '../train/data';
+import { seededRandom } from '../random';
+import { shuffle } from '../train/data';
 
 /**
  * The text the embedded default model learns from, generated here (nothing is downloaded): short
@@ -252,14 +253,6 @@ export function formatPattern(format: AnswerFormat = DEFAULT_FORMAT): string {
       return '^Answer: [^\\n]+$';
   }
 }
-
-/** A JSON schema (for the `json` format): an object with one string property, `answer`. */
-export const FORMAT_JSON_SCHEMA = {
-  type: 'object',
-  properties: { answer: { type: 'string' } },
-  required: ['answer'],
-  additionalProperties: false,
-} as const;
 
 export interface FormatOptions {
   readonly seed?: number;

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expectedWeights, parseModelConfig } from '../models/config';
 import { writeSafetensors } from '../safetensors';
-import { seededRandom } from '../train/data';
+import { seededRandom } from '../random';
 
 /**
  * The default model's architecture and its random starting point. A Llama-family decoder small

@@ -230,7 +230,7 @@ export const TRAINING_CHECKS: Check[] = [
       try {
         const written = path.join(out, 'adapter');
         const trained = adapterFrom(t.adapter, state);
-        writeAdapter(written, loraConfigJson({ ...src, baseModelNameOrPath: src.baseModelNameOrPath }), trained.modules.values());
+        writeAdapter(written, loraConfigJson(src), trained.modules.values());
         const ref = readSafetensors(path.join(ctx.dir, 'adapter_trained', 'adapter_model.safetensors'));
         const mine = readSafetensors(path.join(written, 'adapter_model.safetensors'));
         const problems: string[] = [];

@@ -133,4 +133,3 @@ export function mergeInto(weight: Float32Array, l: LoraWeights): Float32Array {
   return merged;
 }
 
-export { ADAPTER_CONFIG, ADAPTER_WEIGHTS };

@@ -1,7 +1,6 @@
 import { type AttributeValue, type Dim, type DType, type GraphDef, type ModelDef, type NodeDef, type TensorDef, type ValueInfo } from './model';
 import { type Attr, type Attrs, inferShapes, type Known } from './shapes';
 
-export type { Attr, Attrs } from './shapes';
 
 /**
  * Builds an ONNX graph from typed op calls. Values are named in the order they are made, so the same

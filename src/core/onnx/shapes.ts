@@ -50,13 +50,6 @@ export function attrFloat(attrs: Attrs, name: string, dflt: number): number {
   throw new Error(`attribute ${name} is not a float`);
 }
 
-export function attrString(attrs: Attrs, name: string, dflt: string): string {
-  const a = attrs[name];
-  if (a === undefined) return dflt;
-  if (typeof a !== 'string') throw new Error(`attribute ${name} is not a string`);
-  return a;
-}
-
 export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }

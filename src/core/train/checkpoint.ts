@@ -56,29 +56,27 @@ export function loadCheckpoint(dir: string, format: ParamsFormat): { state: Trai
   const meta = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as CheckpointState;
   if (meta.format !== 1 || !Number.isInteger(meta.step)) throw new TuneloopError('unknown checkpoint format', { file: stateFile });
   const params = format.read(dir);
-  const opt = readSafetensors(path.join(dir, OPTIMIZER_FILE));
+  const file = path.join(dir, OPTIMIZER_FILE);
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();
-  for (const [key, t] of opt) {
-    const target = key.startsWith('m.') ? m : key.startsWith('v.') ? v : undefined;
-    if (!target) throw new TuneloopError('unexpected optimizer tensor', { file: path.join(dir, OPTIMIZER_FILE), key });
-    target.set(key.slice(2), toFloat32(t.dtype, t.data).slice());
+  const opt = SafetensorsFile.open(file);
+  let optimizerStep: number;
+  try {
+    for (const key of opt.names()) {
+      const target = key.startsWith('m.') ? m : key.startsWith('v.') ? v : undefined;
+      if (!target) throw new TuneloopError('unexpected optimizer tensor', { file, key });
+      const t = opt.read(key);
+      target.set(key.slice(2), toFloat32(t.dtype, t.data).slice());
+    }
+    // AdamW's step count (for bias correction), kept in the file's metadata.
+    optimizerStep = Number(opt.metadata?.step ?? 0);
+  } finally {
+    opt.close();
   }
   for (const name of params.keys()) {
-    if (!m.has(name) || !v.has(name)) throw new TuneloopError(`optimizer state lacks "${name}"`, { file: path.join(dir, OPTIMIZER_FILE) }, 'the checkpoint is incomplete');
+    if (!m.has(name) || !v.has(name)) throw new TuneloopError(`optimizer state lacks "${name}"`, { file }, 'the checkpoint is incomplete');
   }
-  const optimizerStep = readOptimizerStep(path.join(dir, OPTIMIZER_FILE));
   return { state: { step: meta.step, params, optimizer: { step: optimizerStep, m, v } }, meta };
-}
-
-/** AdamW's step count (for bias correction), kept in the optimizer file's metadata. */
-function readOptimizerStep(file: string): number {
-  const f = SafetensorsFile.open(file);
-  try {
-    return Number(f.metadata?.step ?? 0);
-  } finally {
-    f.close();
-  }
 }
 
 /** A plain safetensors file of the tensors (used for full fine-tuning state and in tests). */

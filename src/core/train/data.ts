@@ -177,7 +177,6 @@ export function tokenizeRows(tok: PreTrainedTokenizer, rows: readonly { line: nu
   return { examples, truncated, tokensCut };
 }
 
-export { seededRandom } from '../random';
 import { seededRandom } from '../random';
 
 export function shuffle<T>(items: readonly T[], seed: number): T[] {

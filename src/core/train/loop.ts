@@ -1,7 +1,7 @@
 import { TuneloopError } from '../errors';
 import { type Batch, type Example, makeBatch, shuffle } from './data';
 import type { RunEventPayload } from './events';
-import { type AdamWState, adamwStep, clipGradNorm } from './optim';
+import { type AdamWState, adamwStep, clipGradNorm, globalNorm } from './optim';
 import { learningRate, type ScheduleName } from './schedule';
 
 /**
@@ -89,7 +89,7 @@ export async function optimizerStep(model: StepModel, micro: readonly Batch[], s
       else for (let i = 0; i < g.length; i++) acc[i] = acc[i]! + g[i]! / counted;
     }
   }
-  const gradNorm = config.clipGradNorm > 0 ? clipGradNorm(grads, config.clipGradNorm) : Math.sqrt([...grads.values()].reduce((a, g) => a + g.reduce((s, x) => s + x * x, 0), 0));
+  const gradNorm = config.clipGradNorm > 0 ? clipGradNorm(grads, config.clipGradNorm) : globalNorm(grads.values());
   adamwStep(state.params, grads, state.optimizer, lr, { betas: config.betas, eps: config.eps, weightDecay: config.weightDecay });
   return { loss: lossSum / counted, gradNorm };
 }

@@ -3,7 +3,7 @@ import { loraConfigJson, type LoraConfig } from '../lora/config';
 import type { LinearModule } from '../lora/modules';
 import type { ModelConfig } from '../models/config';
 import type { ParamsFormat } from './checkpoint';
-import { seededRandom } from './data';
+import { seededRandom } from '../random';
 import { loraInputName } from './graph';
 
 /** The LoRA modules a run trains, with their rank and scale. */

@@ -8,7 +8,7 @@ import { writeModelFile } from '../onnx/model';
 import { threadOptions } from '../onnx/session';
 import type { TensorStore } from '../safetensors/checkpoint';
 import type { Batch } from './data';
-import { seededRandom } from './data';
+import { seededRandom } from '../random';
 import { buildTrainingGraph, type TrainingGraph, type TrainingGraphSpec } from './graph';
 import type { StepModel } from './loop';
 

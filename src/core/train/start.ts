@@ -15,7 +15,6 @@ export interface StartOptions {
   /** The bundled trainer entry (dist/trainer.js). */
   readonly trainerEntry: string;
   readonly threads?: number;
-  readonly cacheDir?: string;
   /** Allow downloading a Hub base model (needs network access). */
   readonly allowDownload?: boolean;
   readonly env?: NodeJS.ProcessEnv;

@@ -1,6 +1,6 @@
 import type { GraphBuilder, Value } from '../../onnx/builder';
 import type { ModelConfig, RopeConfig } from '../config';
-import { bytes, concatColumns, transpose, type WeightReader } from './weights';
+import { bytes, concatColumns, type WeightReader } from './weights';
 
 /**
  * What every causal decoder graph shares: the inputs and outputs transformers.js feeds and reads
@@ -74,7 +74,7 @@ export class Params {
       const widths = modules.map((m) => m.out);
       const total = widths.reduce((a, b) => a + b, 0);
       const fusedName = modules.length === 1 ? `${modules[0]!.name}.weight_t` : `${commonPrefix(modules.map((m) => m.name))}fused_${modules.map((m) => m.name.split('.').at(-1)).join('_')}.weight_t`;
-      const W = concatColumns(modules.map((m) => transpose(this.w.f32(`${m.name}.weight`, [m.out, inF]), m.out, inF)), inF, widths);
+      const W = concatColumns(modules.map((m) => this.w.transposed(`${m.name}.weight`, m.out, inF)), inF, widths);
       let y = g.matmul(x, g.initializer(fusedName, 'float32', [inF, total], bytes(W))); // [.., Σ out]
       if (bias) {
         const b = new Float32Array(total);
