@@ -331,10 +331,7 @@ export function mountPanel(app: HTMLElement): void {
         if (!r) return;
         r.run.end = { status: m.status, passRates: m.passRates, ...(m.message ? { message: m.message } : {}) };
         for (const c of r.run.cells.values()) c.running = false;
-        if (r.view instanceof CompareView) r.view.render();
-        else {
-          r.view.render();
-        }
+        r.view.render();
         if (m.status === 'failed' && m.message) notice('error', m.message);
         updateButtons();
         return;

@@ -156,9 +156,9 @@ export class TrainView {
       return;
     }
     const evs = s.trainEvents;
-    const lastStep = [...evs].reverse().find((e) => e.type === 'step');
-    const started = [...evs].reverse().find((e) => e.type === 'started');
-    const failed = [...evs].reverse().find((e) => e.type === 'failed');
+    const lastStep = evs.findLast((e) => e.type === 'step');
+    const started = evs.findLast((e) => e.type === 'started');
+    const failed = evs.findLast((e) => e.type === 'failed');
     const live = row.state === 'running' || row.state === 'starting';
     const eta = lastStep && lastStep.type === 'step' && live ? ` · ETA ${lastStep.etaSeconds > 90 ? `${Math.round(lastStep.etaSeconds / 60)} min` : `${Math.round(lastStep.etaSeconds)} s`} · ${formatNumber(lastStep.tokensPerSecond, 0)} tokens/s` : '';
     const examples = started && started.type === 'started' ? ` · ${started.trainExamples} training / ${started.validationExamples} validation examples` : '';

@@ -7,6 +7,8 @@ import { latestCheckpoint, resumeRun, startRun } from '../core/train/start';
 import type { Log } from './log';
 import { threads } from './settings';
 import { RECIPE_FILE } from '../core/recipes/recipe';
+import { RunsScanner } from './panel/runs';
+import type { RunRow } from './webview/protocol';
 
 /**
  * Fine-tuning from the extension: runs start in the detached trainer (never in the extension host),
@@ -21,16 +23,18 @@ export function runsFolder(): string | undefined {
   return path.isAbsolute(setting) ? setting : path.join(ws.uri.fsPath, setting);
 }
 
-export class RunsTree implements vscode.TreeDataProvider<RunSummary>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<RunSummary | undefined>();
+export class RunsTree implements vscode.TreeDataProvider<RunRow>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<RunRow | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private timer: NodeJS.Timeout | undefined;
+  /** Reads only what each run's events.jsonl gained since the last look, as the panel does. */
+  private readonly scanner = new RunsScanner((p) => p);
 
   constructor() {
     // While a run is live, refresh every two seconds; otherwise on demand.
     this.timer = setInterval(() => {
       const dir = runsFolder();
-      if (dir && listRuns(dir).some((r) => r.state === 'running' || r.state === 'starting')) this.refresh();
+      if (dir && this.scanner.scan(dir).some((r) => r.state === 'running' || r.state === 'starting')) this.refresh();
     }, 2000);
   }
 
@@ -38,9 +42,9 @@ export class RunsTree implements vscode.TreeDataProvider<RunSummary>, vscode.Dis
     this.changed.fire(undefined);
   }
 
-  getTreeItem(r: RunSummary): vscode.TreeItem {
+  getTreeItem(r: RunRow): vscode.TreeItem {
     const item = new vscode.TreeItem(r.name, vscode.TreeItemCollapsibleState.None);
-    const icon: Record<RunSummary['state'], string> = { running: 'sync~spin', starting: 'loading~spin', done: 'pass', cancelled: 'debug-pause', failed: 'error' };
+    const icon: Record<RunRow['state'], string> = { running: 'sync~spin', starting: 'loading~spin', done: 'pass', cancelled: 'debug-pause', failed: 'error' };
     item.iconPath = new vscode.ThemeIcon(icon[r.state]);
     item.description = `${r.state}${r.totalSteps ? ` · step ${r.lastStep}/${r.totalSteps}` : ''}${r.lastLoss !== undefined ? ` · loss ${r.lastLoss.toFixed(3)}` : ''}`;
     item.tooltip = r.dir;
@@ -50,9 +54,9 @@ export class RunsTree implements vscode.TreeDataProvider<RunSummary>, vscode.Dis
     return item;
   }
 
-  getChildren(): RunSummary[] {
+  getChildren(): RunRow[] {
     const dir = runsFolder();
-    return dir ? listRuns(dir) : [];
+    return dir ? this.scanner.scan(dir) : [];
   }
 
   dispose(): void {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
-import { CODE_SERVER, installVsix, openCodeServer, outputChannelText, ROOT, runCommand, waitFor } from './code-server';
+import { CODE_SERVER, installVsix, openCodeServer, openFile, outputChannelText, palette, ROOT, runCommand, waitFor } from './code-server';
 
 /**
  * The linux-x64 .vsix in a real VS Code (code-server 4.100.3): it installs, activates on a workspace
@@ -30,26 +30,6 @@ testData:
 
 /** A prompt on the workspace's model folder, for the preview through its chat template. */
 const PREVIEW_PROMPT = BROKEN_PROMPT.replace('role: bot', 'role: user').replace('name: Greeting', 'name: Greeting\nmodel: ./llama');
-
-/** Opens a workspace file through Quick Open and waits for its editor tab. */
-async function openFile(page: Page, name: string): Promise<void> {
-  await page.locator('.monaco-workbench .part.editor').click({ position: { x: 400, y: 300 } });
-  await page.keyboard.press('Control+P');
-  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-  await page.keyboard.type(name);
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 20_000 });
-  await page.keyboard.press('Enter');
-  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 20_000 });
-}
-
-/** Runs a palette command without clicking first (runCommand's click would move the cursor). */
-async function palette(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('Control+Shift+P');
-  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-  await page.keyboard.type(title);
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
-  await page.keyboard.press('Enter');
-}
 
 /** The token whose text is exactly `text` on the active editor's line holding `line` (Monaco renders a span per token). */
 function token(page: Page, line: string, text: string) {
