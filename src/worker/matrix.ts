@@ -3,10 +3,10 @@ import * as path from 'node:path';
 import { TuneloopError } from '../core/errors';
 import { generate } from '../core/infer/generate';
 import { type LoadedModel, loadCausalLM } from '../core/infer/load';
-import { defaultCacheDir, fileSha256 } from '../core/models/cache';
+import { modelHash } from '../core/compare/matrix';
+import { defaultCacheDir } from '../core/models/cache';
 import { exportCheckpoint } from '../core/models/export';
 import { casePassed, evaluate, parsePrompt, renderMessages, type Variables } from '../core/prompts';
-import { checkpointSha256 } from '../core/train/spec';
 import type { HandlerContext } from './handlers';
 import type { Params, Result } from './protocol';
 
@@ -37,14 +37,6 @@ function modelFor(dir: string, options: { threads?: number; cacheDir: string; on
     void model.then((m) => m.dispose()).catch(() => undefined);
   }
   return lm;
-}
-
-/** The base model's content hash, as `tuneloop eval` records it in snapshots. */
-function modelSha256(dir: string, cacheDir: string): string {
-  if (fs.existsSync(path.join(dir, 'onnx', 'model.onnx')) && !fs.existsSync(path.join(dir, 'model.safetensors')) && !fs.existsSync(path.join(dir, 'model.safetensors.index.json'))) {
-    return fileSha256(path.join(dir, 'onnx', 'model.onnx'), cacheDir);
-  }
-  return checkpointSha256(dir, cacheDir);
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -107,5 +99,5 @@ export async function runMatrixRequest(p: Params<'runMatrix'>, ctx: HandlerConte
     if (done > 0) passRates[v.name] = passed / done;
   }
   const cancelled = ctx.signal.aborted;
-  return { passRates, cancelled, ...(p.hashModel && !cancelled ? { modelSha256: modelSha256(base, cacheDir) } : {}) };
+  return { passRates, cancelled, ...(p.hashModel && !cancelled ? { modelSha256: modelHash(base, cacheDir) } : {}) };
 }

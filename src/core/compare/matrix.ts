@@ -68,7 +68,8 @@ export function readPromptFile(file: string): PromptFile {
   return prompt;
 }
 
-function modelHash(dir: string, cacheDir: string): string {
+/** The base model's content hash, as snapshots record it: its weights, or its ONNX file where it has no weights. */
+export function modelHash(dir: string, cacheDir: string): string {
   if (fs.existsSync(path.join(dir, 'onnx', 'model.onnx')) && !fs.existsSync(path.join(dir, 'model.safetensors')) && !fs.existsSync(path.join(dir, 'model.safetensors.index.json'))) {
     return fileSha256(path.join(dir, 'onnx', 'model.onnx'), cacheDir);
   }

@@ -115,13 +115,18 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
     // The graph holds every weight as float32; decide up front whether they go to external data.
     const fp32Bytes = store.names().reduce((a, n) => a + numel(store.info(n).shape) * 4, 0);
     const externalData = fp32Bytes > (options.externalDataAboveBytes ?? EXTERNAL_DATA_ABOVE);
-    const adapter = options.adapterDir ? readAdapter(options.adapterDir, cfg) : undefined;
-    const key = keyOf(src, store, cacheDir, externalData, options.adapterDir);
+    // The adapter is read (and checked against the model) only when no export of it is cached: the key
+    // hashes its files, and an export is cached only once it was built. A missing file still gets
+    // readAdapter's message, not the hash's.
+    const adapterDir = options.adapterDir;
+    if (adapterDir && ![ADAPTER_CONFIG, ADAPTER_WEIGHTS].every((f) => fs.existsSync(path.join(adapterDir, f)))) readAdapter(adapterDir, cfg);
+    const key = keyOf(src, store, cacheDir, externalData, adapterDir);
     const exportsDir = path.join(cacheDir, 'exports');
-    const target = path.join(exportsDir, `${key.slice(0, 16)}-${cfg.modelType}${adapter ? '-lora' : ''}`);
+    const target = path.join(exportsDir, `${key.slice(0, 16)}-${cfg.modelType}${adapterDir ? '-lora' : ''}`);
     if (fs.existsSync(path.join(target, MARKER))) {
       return { dir: target, cached: true, key, seconds: (Date.now() - started) / 1000 };
     }
+    const adapter = adapterDir ? readAdapter(adapterDir, cfg) : undefined;
     checkCancelled(options.signal);
     fs.mkdirSync(exportsDir, { recursive: true });
     const tmp = fs.mkdtempSync(path.join(exportsDir, '.partial-'));

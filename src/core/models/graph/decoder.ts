@@ -115,7 +115,7 @@ function withLoras(g: GraphBuilder, x: Value, ys: readonly Value[], modules: rea
 
 /** r of a LoRA A [r, in], known when the graph is built. */
 function rankOf(g: GraphBuilder, a: Value): number {
-  const r = (a.shape ?? g.shapeOf(a))?.[0];
+  const r = g.shapeOf(a)?.[0];
   if (r === undefined) throw new Error(`LoRA: the rank of ${a.name} is not known when the graph is built`);
   return r;
 }
