@@ -4,7 +4,7 @@ import { TuneloopError } from '../errors';
 import { generate } from '../infer/generate';
 import { type LoadedModel, loadCausalLM } from '../infer/load';
 import { exportCheckpoint } from '../models/export';
-import { readAdapter } from '../lora/adapter';
+import { type Adapter, readAdapter } from '../lora/adapter';
 import { type CheckResult, maxAbsDiff } from './compare';
 import { TRAINING_CHECKS } from './training';
 import { loadTokenizer } from '../infer/tokenizer';
@@ -79,16 +79,23 @@ export class Context {
     return p;
   }
 
-  /** Full-sequence logits of `input_ids` with an adapter kept as separate LoRA branches (PEFT's unmerged forward). */
-  async logitsWithBranches(adapter: string, key = 'input_ids'): Promise<Float32Array> {
+  /** Full-sequence logits of `input_ids` with the adapter folder `adapter` kept as separate LoRA branches (PEFT's unmerged forward). */
+  logitsWithBranches(adapter: string): Promise<Float32Array> {
+    return this.adapterLogits(readAdapter(path.join(this.dir, adapter), loadModelConfig(this.dir)), this.ids('input_ids'));
+  }
+
+  /**
+   * Logits of `ids` (with an attention mask) with `adapter` as unmerged branches. Positions are
+   * 0..S−1 in every row, as Hugging Face's forward pass numbers them when given no position_ids.
+   */
+  async adapterLogits(adapter: Adapter, ids: { data: BigInt64Array; dims: [number, number] }, mask?: BigInt64Array): Promise<Float32Array> {
     const cfg = loadModelConfig(this.dir);
     const store = TensorStore.openDir(this.dir);
     try {
-      const model = buildDecoderModel(cfg, new WeightReader(cfg, store), { lora: initializerLora(readAdapter(path.join(this.dir, adapter), cfg)) });
+      const model = buildDecoderModel(cfg, new WeightReader(cfg, store), { lora: initializerLora(adapter) });
       const session = await openSessionFromModel(model, this.options.threads);
       try {
-        const { data, dims } = this.ids(key);
-        return (await runDecoderFull(session, { numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim }, data, dims)).logits;
+        return (await runDecoderFull(session, { numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim }, ids.data, ids.dims, mask, 'arange')).logits;
       } finally {
         await session.release();
       }

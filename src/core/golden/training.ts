@@ -3,11 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Adapter, readAdapter, writeAdapter } from '../lora/adapter';
 import { loraConfigJson, readLoraConfig } from '../lora/config';
-import { initializerLora } from '../lora/graph';
 import { loadModelConfig, type ModelConfig } from '../models/config';
-import { buildDecoderModel } from '../models/graph';
-import { WeightReader } from '../models/graph/weights';
-import { openSessionFromModel, runDecoderFull } from '../onnx/session';
 import { readSafetensors } from '../safetensors';
 import { TensorStore } from '../safetensors/checkpoint';
 import { type Batch, makeBatch } from '../train/data';
@@ -72,24 +68,6 @@ function fullBatch(ctx: Context): Batch {
   const [B, S] = dims;
   const ids = Array.from(data, Number);
   return makeBatch(Array.from({ length: B }, (_, b) => ({ line: b + 1, ids: ids.slice(b * S, (b + 1) * S), mask: new Array<number>(S).fill(1) })), 0, S);
-}
-
-/** Logits of `input_ids` (with an attention mask) with `adapter` as unmerged branches. */
-async function adapterLogits(ctx: Context, adapter: Adapter, ids: { data: BigInt64Array; dims: [number, number] }, mask?: BigInt64Array): Promise<Float32Array> {
-  // Hugging Face's forward pass (no position_ids given) numbers positions 0..S−1 in every row.
-  const cfg = loadModelConfig(ctx.dir);
-  const store = TensorStore.openDir(ctx.dir);
-  try {
-    const model = buildDecoderModel(cfg, new WeightReader(cfg, store), { lora: initializerLora(adapter) });
-    const session = await openSessionFromModel(model, ctx.options.threads);
-    try {
-      return (await runDecoderFull(session, { numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim }, ids.data, ids.dims, mask, 'arange')).logits;
-    } finally {
-      await session.release();
-    }
-  } finally {
-    store.close();
-  }
 }
 
 function adapterFrom(base: Adapter, state: TrainState): Adapter {
@@ -209,7 +187,7 @@ export const TRAINING_CHECKS: Check[] = [
         state.step++;
       }
       const mask = tensors.get('attention_mask')!;
-      const logits = await adapterLogits(ctx, adapterFrom(t.adapter, state), { data: idArr, dims: [ids.shape[0]!, S] }, new BigInt64Array(mask.data.buffer, mask.data.byteOffset, mask.data.byteLength / 8));
+      const logits = await ctx.adapterLogits(adapterFrom(t.adapter, state), { data: idArr, dims: [ids.shape[0]!, S] }, new BigInt64Array(mask.data.buffer, mask.data.byteOffset, mask.data.byteLength / 8));
       const want = tensors.get('logits_trained')!;
       const err = maxAbsDiff(logits, new Float32Array(want.data.buffer, want.data.byteOffset, want.data.byteLength / 4));
       return [
@@ -249,7 +227,7 @@ export const TRAINING_CHECKS: Check[] = [
         }
         const asSet = (v: unknown) => JSON.stringify(typeof v === 'string' ? v : [...(v as string[])].sort());
         if (asSet(refCfg.target_modules) !== asSet(myCfg.target_modules)) problems.push('adapter_config.json target_modules differ');
-        const logits = await adapterLogits(ctx, readAdapter(written, t.cfg), ctx.ids('input_ids'));
+        const logits = await ctx.adapterLogits(readAdapter(written, t.cfg), ctx.ids('input_ids'));
         const logitErr = maxAbsDiff(logits, ctx.golden.readFloat32('logits_trained'));
         const worst = Math.max(err, logitErr);
         return {
