@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { targetedModules, moduleScale } from '../src/core/lora/adapter';
+import { targetedModulesWithScale } from '../src/core/lora/adapter';
 import { parseLoraConfig } from '../src/core/lora/config';
 import { parameterCount, parseModelConfig } from '../src/core/models/config';
 import { GraphBuilder } from '../src/core/onnx/builder';
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
     const cfg = parseModelConfig(smol);
     const store = TensorStore.openDir(path.join(work, 'smol'));
     const lcfg = parseLoraConfig({ r: 8, lora_alpha: 16, target_modules: 'all-linear' });
-    const modules = targetedModules(cfg, lcfg).map((module) => ({ module, ...moduleScale(lcfg, module.name) }));
+    const modules = targetedModulesWithScale(cfg, lcfg);
     const loraParams = modules.reduce((a, m) => a + m.r * (m.module.inFeatures + m.module.outFeatures), 0);
     const frozen = parameterCount(cfg);
     const prefix = path.join(work, 'profile');

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { moduleScale, targetedModules } from '../../src/core/lora/adapter';
+import { targetedModulesWithScale } from '../../src/core/lora/adapter';
 import { parseLoraConfig } from '../../src/core/lora/config';
 import { loadModelConfig } from '../../src/core/models/config';
 import { inspectCheckpoint } from '../../src/core/models/inspect';
@@ -32,7 +32,7 @@ describe('full fine-tuning', function () {
     const full = new OnnxStepModel(cfg, store, { spec: { mode: 'full' }, seed: 0, threads: 2 });
     const g = await full.lossAndGrads(batch, initFull(store), { step: 0, micro: 0 });
     const lcfg = parseLoraConfig({ r: 3, lora_alpha: 6, target_modules: 'all-linear' });
-    const modules = targetedModules(cfg, lcfg).map((module) => ({ module, ...moduleScale(lcfg, module.name) }));
+    const modules = targetedModulesWithScale(cfg, lcfg);
     const params = initLora(modules, 9);
     const lora = new OnnxStepModel(cfg, store, { spec: { mode: 'lora', lora: modules }, seed: 0, threads: 2 });
     const l = await lora.lossAndGrads(batch, params, { step: 0, micro: 0 });
@@ -97,7 +97,7 @@ describe('LoRA dropout and prompt-file datasets', function () {
     const cfg = loadModelConfig(dir);
     const store = TensorStore.openDir(dir);
     const lcfg = parseLoraConfig({ r: 2, lora_alpha: 4, target_modules: ['q_proj'] });
-    const modules = targetedModules(cfg, lcfg).map((module) => ({ module, ...moduleScale(lcfg, module.name) }));
+    const modules = targetedModulesWithScale(cfg, lcfg);
     const params = initLora(modules, 1);
     for (const [k, v] of params) if (k.endsWith('lora_B')) v.fill(0.05); // make the branch matter
     const batch = makeBatch([{ line: 1, ids: [1, 5, 9, 13, 17, 21], mask: [0, 1, 1, 1, 1, 1] }], 0, 6);

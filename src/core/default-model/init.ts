@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expectedWeights, parseModelConfig } from '../models/config';
 import { writeSafetensors } from '../safetensors';
+import { fromFloat32 } from '../safetensors/dtype';
 import { seededRandom } from '../random';
 
 /**
@@ -105,6 +106,6 @@ export function writeInitialCheckpoint(dir: string, options: { shape?: DefaultMo
   fs.writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify(GENERATION_CONFIG, null, 2) + '\n');
   for (const f of TOKENIZER_FILES) fs.copyFileSync(path.join(options.tokenizerDir, f), path.join(dir, f));
   const weights = initialWeights(config, options.seed);
-  const tensors = new Map([...weights].map(([name, w]) => [name, { dtype: 'F32' as const, shape: w.shape, data: new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength) }]));
+  const tensors = new Map([...weights].map(([name, w]) => [name, { dtype: 'F32' as const, shape: w.shape, data: fromFloat32('F32', w.data) }]));
   writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
 }

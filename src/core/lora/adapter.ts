@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { TuneloopError } from '../errors';
 import type { ModelConfig } from '../models/config';
 import { readSafetensors, writeSafetensors } from '../safetensors';
-import { toFloat32 } from '../safetensors/dtype';
+import { fromFloat32, toFloat32 } from '../safetensors/dtype';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, type LoraConfig, readLoraConfig, writeLoraConfig } from './config';
 import { type LinearModule, linearModules, matchesTarget, patternValue } from './modules';
 
@@ -40,6 +40,11 @@ export function moduleScale(config: LoraConfig, module: string): { r: number; sc
   const r = patternValue(module, config.rankPattern) ?? config.r;
   const alpha = patternValue(module, config.alphaPattern) ?? config.loraAlpha;
   return { r, scale: config.useRslora ? alpha / Math.sqrt(r) : alpha / r };
+}
+
+/** The modules `c` targets in the model, each with its rank and scale: what a LoRA training graph is built from. */
+export function targetedModulesWithScale(cfg: ModelConfig, c: LoraConfig): { module: LinearModule; r: number; scale: number }[] {
+  return targetedModules(cfg, c).map((module) => ({ module, ...moduleScale(c, module.name) }));
 }
 
 /** The modules of `base` an adapter config targets. */
@@ -102,8 +107,8 @@ export function writeAdapter(dir: string, configJson: Record<string, unknown>, m
   try {
     const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Uint8Array }>();
     for (const m of modules) {
-      tensors.set(peftKey(m.module.name, 'A'), { dtype: 'F32', shape: [m.r, m.module.inFeatures], data: new Uint8Array(m.a.buffer, m.a.byteOffset, m.a.byteLength) });
-      tensors.set(peftKey(m.module.name, 'B'), { dtype: 'F32', shape: [m.module.outFeatures, m.r], data: new Uint8Array(m.b.buffer, m.b.byteOffset, m.b.byteLength) });
+      tensors.set(peftKey(m.module.name, 'A'), { dtype: 'F32', shape: [m.r, m.module.inFeatures], data: fromFloat32('F32', m.a) });
+      tensors.set(peftKey(m.module.name, 'B'), { dtype: 'F32', shape: [m.module.outFeatures, m.r], data: fromFloat32('F32', m.b) });
     }
     writeSafetensors(path.join(tmp, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
     writeLoraConfig(tmp, configJson);

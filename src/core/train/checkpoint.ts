@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { TuneloopError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic';
 import { readSafetensors, SafetensorsFile, writeSafetensors } from '../safetensors';
-import { toFloat32 } from '../safetensors/dtype';
+import { fromFloat32, toFloat32 } from '../safetensors/dtype';
 import type { TrainState } from './loop';
 
 /**
@@ -36,8 +36,8 @@ export function saveCheckpoint(dir: string, state: TrainState, format: ParamsFor
   try {
     format.write(tmp, state.params);
     const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Uint8Array }>();
-    for (const [name, m] of state.optimizer.m) tensors.set(`m.${name}`, { dtype: 'F32', shape: [m.length], data: new Uint8Array(m.buffer, m.byteOffset, m.byteLength) });
-    for (const [name, v] of state.optimizer.v) tensors.set(`v.${name}`, { dtype: 'F32', shape: [v.length], data: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });
+    for (const [name, m] of state.optimizer.m) tensors.set(`m.${name}`, { dtype: 'F32', shape: [m.length], data: fromFloat32('F32', m) });
+    for (const [name, v] of state.optimizer.v) tensors.set(`v.${name}`, { dtype: 'F32', shape: [v.length], data: fromFloat32('F32', v) });
     writeSafetensors(path.join(tmp, OPTIMIZER_FILE), tensors, { optimizer: 'adamw', step: String(state.optimizer.step) });
     const s: CheckpointState = { format: 1, step: state.step, seed: meta.seed, dataPosition: state.step * meta.examplesPerStep };
     writeFileAtomic(path.join(tmp, STATE_FILE), JSON.stringify(s, null, 2) + '\n');
@@ -82,7 +82,7 @@ export function loadCheckpoint(dir: string, format: ParamsFormat): { state: Trai
 /** A plain safetensors file of the tensors (used for full fine-tuning state and in tests). */
 export const SAFETENSORS_PARAMS: ParamsFormat = {
   write(dir, params) {
-    const t = new Map([...params].map(([k, p]) => [k, { dtype: 'F32' as const, shape: [p.length], data: new Uint8Array(p.buffer, p.byteOffset, p.byteLength) }]));
+    const t = new Map([...params].map(([k, p]) => [k, { dtype: 'F32' as const, shape: [p.length], data: fromFloat32('F32', p) }]));
     writeSafetensors(path.join(dir, 'params.safetensors'), t);
   },
   read(dir) {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readSafetensors, writeSafetensors } from '../safetensors';
-import { toFloat32 } from '../safetensors/dtype';
+import { fromFloat32, toFloat32 } from '../safetensors/dtype';
 import type { TensorStore } from '../safetensors/checkpoint';
 import type { ParamsFormat } from './checkpoint';
 
@@ -23,7 +23,7 @@ export function fullParamsFormat(baseDir: string, shapes: ReadonlyMap<string, re
       const out = path.join(dir, 'model');
       fs.mkdirSync(out, { recursive: true });
       for (const f of COPIED) if (fs.existsSync(path.join(baseDir, f))) fs.copyFileSync(path.join(baseDir, f), path.join(out, f));
-      const tensors = new Map([...params].map(([k, p]) => [k, { dtype: 'F32' as const, shape: shapes.get(k) ?? [p.length], data: new Uint8Array(p.buffer, p.byteOffset, p.byteLength) }]));
+      const tensors = new Map([...params].map(([k, p]) => [k, { dtype: 'F32' as const, shape: shapes.get(k) ?? [p.length], data: fromFloat32('F32', p) }]));
       writeSafetensors(path.join(out, 'model.safetensors'), tensors, { format: 'pt' });
     },
     read(dir) {

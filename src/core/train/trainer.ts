@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { TuneloopError } from '../errors';
 import { availableMemory } from '../infer/memory';
 import { loadTokenizer } from '../infer/tokenizer';
-import { moduleScale, targetedModules } from '../lora/adapter';
+import { targetedModulesWithScale } from '../lora/adapter';
 import { parseLoraConfig } from '../lora/config';
 import { formatBytes } from '../format';
 import { loadModelConfig, type ModelConfig, parameterCount } from '../models/config';
@@ -33,7 +33,7 @@ export interface RunOptions {
 
 export function loraSpecOf(cfg: ModelConfig, spec: RunSpec): { modules: LoraModuleSpec[]; config: ReturnType<typeof parseLoraConfig> } {
   const config = parseLoraConfig({ r: spec.lora.r, lora_alpha: spec.lora.loraAlpha, lora_dropout: spec.lora.loraDropout, target_modules: spec.lora.targetModules, use_rslora: spec.lora.useRslora, base_model_name_or_path: spec.baseModel });
-  const modules = targetedModules(cfg, config).map((module) => ({ module, ...moduleScale(config, module.name) }));
+  const modules = targetedModulesWithScale(cfg, config);
   if (modules.length === 0) throw new TuneloopError(`target_modules ${JSON.stringify(spec.lora.targetModules)} matches no linear layer of this ${cfg.modelType} model`, { file: spec.recipeFile, key: 'lora.target_modules' }, 'use module names such as q_proj and v_proj, or all-linear');
   return { modules, config };
 }
