@@ -22,7 +22,7 @@ describe('golden parity (tuneloop golden)', function () {
       assert.deepEqual(names.filter((n) => n.startsWith('grad.')).sort(), gradKeys, 'one check per grad.* tensor');
       assert.deepEqual(
         names.filter((n) => !n.startsWith('grad.')),
-        ['logits_base', 'greedy_base', 'logits_lora', 'logits_trained', 'logits_merged_trained', 'greedy_lora', 'chat', 'adamw', 'train2.losses', 'train2.grad_norms_before_clip', 'train2.logits_trained', 'adapter_files'],
+        ['logits_base', 'greedy_base', 'logits_lora', 'logits_trained', 'logits_merged_trained', 'greedy_lora', 'chat', 'adamw', 'train2.losses', 'train2.grad_norms_before_clip', 'train2.lrs', 'train2.logits_trained', 'train2.adapter_files', 'adapter_files'],
       );
       assert.ok(r.checks[0]!.maxAbsErr < 1e-5, `logits within float32 rounding: ${r.checks[0]!.maxAbsErr}`);
     });
@@ -71,4 +71,80 @@ describe('the float64 reference decoder against Hugging Face', function () {
       golden.close();
     });
   }
+});
+
+/** A temporary copy of the golden fixture folder `arch`, to alter. */
+function goldenCopy(arch: string): string {
+  const d = tempDir();
+  fs.cpSync(path.join(GOLDEN, arch), d, { recursive: true });
+  return d;
+}
+
+/** Add `delta` to the first float32 of the first tensor (by offset) of a safetensors file; returns its key. */
+function nudgeSafetensors(file: string, delta: number): string {
+  const buf = fs.readFileSync(file);
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
+  const [key, entry] = Object.entries(header)
+    .filter(([k]) => k !== '__metadata__')
+    .sort((a, b) => a[1].data_offsets[0] - b[1].data_offsets[0])[0]!;
+  assert.equal(entry.dtype, 'F32');
+  const at = 8 + n + entry.data_offsets[0];
+  buf.writeFloatLE(buf.readFloatLE(at) + delta, at);
+  fs.writeFileSync(file, buf);
+  return key;
+}
+
+/** train2's results by name, every one present. */
+function byName(checks: readonly { name: string; ok: boolean; maxAbsErr: number; detail?: string }[]) {
+  return new Map(checks.map((c) => [c.name, c]));
+}
+
+/** The train2 checks read train2/adapter_trained/ and train2.json's lrs: changing either fails them. */
+describe('golden train2: the trained adapter and the learning rates are checked', function () {
+  this.timeout(60_000);
+  const cacheDir = tempDir();
+  const arch = 'qwen2'; // the smallest folder
+  const train2 = (dir: string) => runGolden(dir, { cacheDir, threads: 2, only: ['train2'] });
+
+  it('an unaltered copy passes every train2 check', async () => {
+    const r = await train2(goldenCopy(arch));
+    assert.deepEqual(
+      r.checks.map((c) => c.name),
+      ['train2.losses', 'train2.grad_norms_before_clip', 'train2.lrs', 'train2.logits_trained', 'train2.adapter_files'],
+    );
+    for (const c of r.checks) assert.ok(c.ok, `${c.name}: ${c.maxAbsErr} > ${c.tol} ${c.detail ?? ''}`);
+    assert.equal(byName(r.checks).get('train2.lrs')!.maxAbsErr, 0, 'the schedule is float64 arithmetic on both sides');
+  });
+
+  it('one value of train2/adapter_trained/adapter_model.safetensors changed by 1e-2 fails train2.adapter_files', async () => {
+    const d = goldenCopy(arch);
+    nudgeSafetensors(path.join(d, 'train2', 'adapter_trained', 'adapter_model.safetensors'), 1e-2);
+    const r = byName((await train2(d)).checks);
+    const c = r.get('train2.adapter_files')!;
+    assert.equal(c.ok, false);
+    assert.ok(Math.abs(c.maxAbsErr - 1e-2) < 1e-4, `error ${c.maxAbsErr}`);
+    for (const name of ['train2.losses', 'train2.lrs', 'train2.logits_trained']) assert.ok(r.get(name)!.ok, name);
+  });
+
+  it('lora_alpha changed in train2/adapter_trained/adapter_config.json fails train2.adapter_files', async () => {
+    const d = goldenCopy(arch);
+    const file = path.join(d, 'train2', 'adapter_trained', 'adapter_config.json');
+    const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
+    fs.writeFileSync(file, JSON.stringify({ ...cfg, lora_alpha: cfg.lora_alpha * 2 }));
+    const c = byName((await train2(d)).checks).get('train2.adapter_files')!;
+    assert.equal(c.ok, false);
+    assert.match(c.detail ?? '', /adapter_config\.json lora_alpha/);
+  });
+
+  it('one entry of train2.json lrs changed by 1e-9 fails train2.lrs', async () => {
+    const d = goldenCopy(arch);
+    const file = path.join(d, 'train2', 'train2.json');
+    const spec = JSON.parse(fs.readFileSync(file, 'utf8'));
+    spec.lrs[3] += 1e-9;
+    fs.writeFileSync(file, JSON.stringify(spec));
+    const r = byName((await train2(d)).checks);
+    assert.equal(r.get('train2.lrs')!.ok, false);
+    assert.ok(r.get('train2.losses')!.ok && r.get('train2.adapter_files')!.ok);
+  });
 });

@@ -11,7 +11,8 @@ import { loraInputName } from '../train/graph';
 import { optimizerStep, type TrainState } from '../train/loop';
 import { OnnxStepModel } from '../train/onnx-step';
 import { newAdamWState } from '../train/optim';
-import { learningRate } from '../train/schedule';
+import { learningRate, SCHEDULES, type ScheduleName } from '../train/schedule';
+import { TuneloopError } from '../errors';
 import { type CheckResult, maxAbsDiff } from './compare';
 import type { Check, Context } from './run';
 
@@ -23,7 +24,12 @@ import type { Check, Context } from './run';
 export const GRAD_TOL = { abs: 1e-4, rel: 1e-3 };
 export const LOSS_TOL = 1e-3;
 export const TRAINED_TOL = 1e-3;
-
+/**
+ * train2's `lrs`: float64 arithmetic on both sides (transformers' lambda times the base rate), the
+ * same operations in the same order, so only a last-bit difference in cos is allowed: 1e-12 against
+ * rates of at most 5e-3, far below the 1e-4 that the smallest schedule mistake (a step off) costs.
+ */
+export const LR_TOL = 1e-12;
 interface TrainContext {
   readonly cfg: ModelConfig;
   readonly store: TensorStore;
@@ -107,6 +113,53 @@ function runAdamw(ctx: Context): Promise<{ losses: number[]; state: TrainState }
   return r;
 }
 
+/** `trained` written by the trainer's writer into a temporary folder, handed to `f`, then removed. */
+async function withWrittenAdapter<T>(ctx: Context, trained: Adapter, f: (dir: string) => Promise<T>): Promise<T> {
+  const src = readLoraConfig(path.join(ctx.dir, 'adapter'));
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-golden-adapter-'));
+  try {
+    const written = path.join(out, 'adapter');
+    writeAdapter(written, loraConfigJson(src), trained.modules.values());
+    return await f(written);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/**
+ * An adapter folder the engine wrote against PEFT's `reference` folder, as the golden README holds
+ * them: the same tensor keys, shapes and dtypes; the largest value difference (held to TRAINED_TOL by
+ * the caller); adapter_config.json with the same values for the keys that change what it computes.
+ */
+function compareAdapterFolders(written: string, reference: string): { problems: string[]; err: number } {
+  const ref = readSafetensors(path.join(reference, 'adapter_model.safetensors'));
+  const mine = readSafetensors(path.join(written, 'adapter_model.safetensors'));
+  const problems: string[] = [];
+  if ([...ref.keys()].sort().join() !== [...mine.keys()].sort().join()) problems.push('tensor keys differ');
+  let err = 0;
+  for (const [k, r] of ref) {
+    const m = mine.get(k);
+    if (!m) continue;
+    if (m.dtype !== r.dtype || m.shape.join() !== r.shape.join()) problems.push(`${k}: ${m.dtype}${JSON.stringify(m.shape)} vs ${r.dtype}${JSON.stringify(r.shape)}`);
+    else err = Math.max(err, maxAbsDiff(new Float32Array(m.data.buffer, m.data.byteOffset, m.data.byteLength / 4), new Float32Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 4)));
+  }
+  const refCfg = JSON.parse(fs.readFileSync(path.join(reference, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+  const myCfg = JSON.parse(fs.readFileSync(path.join(written, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+  for (const key of ['peft_type', 'task_type', 'r', 'lora_alpha', 'lora_dropout', 'use_rslora', 'fan_in_fan_out', 'bias']) {
+    if (JSON.stringify(refCfg[key]) !== JSON.stringify(myCfg[key])) problems.push(`adapter_config.json ${key}: ${JSON.stringify(myCfg[key])} vs ${JSON.stringify(refCfg[key])}`);
+  }
+  const asSet = (v: unknown) => JSON.stringify(typeof v === 'string' ? v : [...(v as string[])].sort());
+  if (asSet(refCfg.target_modules) !== asSet(myCfg.target_modules)) problems.push('adapter_config.json target_modules differ');
+  return { problems, err };
+}
+
+/** train2.json's schedule name (transformers' get_<name>_schedule_with_warmup) as the engine's. */
+function scheduleOf(name: string): ScheduleName {
+  const s = name.replace(/_with_warmup$/, '');
+  if (!Object.hasOwn(SCHEDULES, s)) throw new TuneloopError(`unknown schedule "${name}" in train2.json`, {}, `the engine has ${Object.keys(SCHEDULES).map((k) => `${k}_with_warmup`).join(', ')}`);
+  return s as ScheduleName;
+}
+
 function traceResult(name: string, got: readonly number[], want: readonly number[], tol: number, relative = false): CheckResult {
   let err = got.length === want.length ? 0 : Infinity;
   want.forEach((w, i) => {
@@ -156,13 +209,14 @@ export const TRAINING_CHECKS: Check[] = [
       const dir = path.join(ctx.dir, 'train2');
       const spec = JSON.parse(fs.readFileSync(path.join(dir, 'train2.json'), 'utf8')) as {
         optimizer: { lr: number; betas: [number, number]; eps: number; weight_decay: number };
-        schedule: { warmup_steps: number; total_steps: number };
+        schedule: { name: string; warmup_steps: number; total_steps: number };
         clip_grad_norm: number;
         micro_batches: number[][];
         lengths: number[];
         pad_id: number;
         losses: number[];
         grad_norms_before_clip: number[];
+        lrs?: number[];
       };
       const tensors = readSafetensors(path.join(dir, 'train2.safetensors'));
       const ids = tensors.get('input_ids')!;
@@ -179,21 +233,35 @@ export const TRAINING_CHECKS: Check[] = [
       const state = freshState(t.adapter);
       const losses: number[] = [];
       const norms: number[] = [];
+      const lrs: number[] = [];
+      const schedule = { name: scheduleOf(spec.schedule.name), warmupSteps: spec.schedule.warmup_steps, totalSteps: spec.schedule.total_steps };
       for (let step = 0; step < spec.schedule.total_steps; step++) {
-        const lr = learningRate(spec.optimizer.lr, { name: 'cosine', warmupSteps: spec.schedule.warmup_steps, totalSteps: spec.schedule.total_steps }, step);
+        const lr = learningRate(spec.optimizer.lr, schedule, step);
         const r = await optimizerStep(t.model, micro, state, lr, { weightDecay: spec.optimizer.weight_decay, betas: spec.optimizer.betas, eps: spec.optimizer.eps, clipGradNorm: spec.clip_grad_norm });
+        lrs.push(lr);
         losses.push(r.loss);
         norms.push(r.gradNorm);
         state.step++;
       }
       const mask = tensors.get('attention_mask')!;
-      const logits = await ctx.adapterLogits(adapterFrom(t.adapter, state), { data: idArr, dims: [ids.shape[0]!, S] }, new BigInt64Array(mask.data.buffer, mask.data.byteOffset, mask.data.byteLength / 8));
       const want = tensors.get('logits_trained')!;
-      const err = maxAbsDiff(logits, new Float32Array(want.data.buffer, want.data.byteOffset, want.data.byteLength / 4));
+      // The adapter as the trainer writes it, read back: its files against train2/adapter_trained/, its logits against logits_trained.
+      const { files, logitErr } = await withWrittenAdapter(ctx, adapterFrom(t.adapter, state), async (written) => {
+        const logits = await ctx.adapterLogits(readAdapter(written, t.cfg), { data: idArr, dims: [ids.shape[0]!, S] }, new BigInt64Array(mask.data.buffer, mask.data.byteOffset, mask.data.byteLength / 8));
+        return { files: compareAdapterFolders(written, path.join(dir, 'adapter_trained')), logitErr: maxAbsDiff(logits, new Float32Array(want.data.buffer, want.data.byteOffset, want.data.byteLength / 4)) };
+      });
       return [
         traceResult('train2.losses', losses, spec.losses, LOSS_TOL),
         traceResult('train2.grad_norms_before_clip', norms, spec.grad_norms_before_clip, 1e-3, true),
-        { name: 'train2.logits_trained', maxAbsErr: err, tol: TRAINED_TOL, ok: err <= TRAINED_TOL },
+        traceResult('train2.lrs', lrs, spec.lrs ?? [], LR_TOL),
+        { name: 'train2.logits_trained', maxAbsErr: logitErr, tol: TRAINED_TOL, ok: logitErr <= TRAINED_TOL },
+        {
+          name: 'train2.adapter_files',
+          maxAbsErr: files.problems.length ? Infinity : files.err,
+          tol: TRAINED_TOL,
+          ok: files.problems.length === 0 && files.err <= TRAINED_TOL,
+          ...(files.problems.length ? { detail: files.problems.join('; ') } : {}),
+        },
       ];
     },
   },
@@ -203,43 +271,18 @@ export const TRAINING_CHECKS: Check[] = [
     async run(ctx) {
       const t = await trainContext(ctx);
       const { state } = await runAdamw(ctx);
-      const src = readLoraConfig(path.join(ctx.dir, 'adapter'));
-      const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-golden-adapter-'));
-      try {
-        const written = path.join(out, 'adapter');
-        const trained = adapterFrom(t.adapter, state);
-        writeAdapter(written, loraConfigJson(src), trained.modules.values());
-        const ref = readSafetensors(path.join(ctx.dir, 'adapter_trained', 'adapter_model.safetensors'));
-        const mine = readSafetensors(path.join(written, 'adapter_model.safetensors'));
-        const problems: string[] = [];
-        if ([...ref.keys()].sort().join() !== [...mine.keys()].sort().join()) problems.push('tensor keys differ');
-        let err = 0;
-        for (const [k, r] of ref) {
-          const m = mine.get(k);
-          if (!m) continue;
-          if (m.dtype !== r.dtype || m.shape.join() !== r.shape.join()) problems.push(`${k}: ${m.dtype}${JSON.stringify(m.shape)} vs ${r.dtype}${JSON.stringify(r.shape)}`);
-          else err = Math.max(err, maxAbsDiff(new Float32Array(m.data.buffer, m.data.byteOffset, m.data.byteLength / 4), new Float32Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 4)));
-        }
-        const refCfg = JSON.parse(fs.readFileSync(path.join(ctx.dir, 'adapter_trained', 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
-        const myCfg = JSON.parse(fs.readFileSync(path.join(written, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
-        for (const key of ['peft_type', 'task_type', 'r', 'lora_alpha', 'lora_dropout', 'use_rslora', 'fan_in_fan_out', 'bias']) {
-          if (JSON.stringify(refCfg[key]) !== JSON.stringify(myCfg[key])) problems.push(`adapter_config.json ${key}: ${JSON.stringify(myCfg[key])} vs ${JSON.stringify(refCfg[key])}`);
-        }
-        const asSet = (v: unknown) => JSON.stringify(typeof v === 'string' ? v : [...(v as string[])].sort());
-        if (asSet(refCfg.target_modules) !== asSet(myCfg.target_modules)) problems.push('adapter_config.json target_modules differ');
+      const { problems, err, logitErr } = await withWrittenAdapter(ctx, adapterFrom(t.adapter, state), async (written) => {
         const logits = await ctx.adapterLogits(readAdapter(written, t.cfg), ctx.ids('input_ids'));
-        const logitErr = maxAbsDiff(logits, ctx.golden.readFloat32('logits_trained'));
-        const worst = Math.max(err, logitErr);
-        return {
-          name: 'adapter_files',
-          maxAbsErr: problems.length ? Infinity : worst,
-          tol: TRAINED_TOL,
-          ok: problems.length === 0 && worst <= TRAINED_TOL,
-          detail: problems.length ? problems.join('; ') : `values ${err.toExponential(2)}, logits ${logitErr.toExponential(2)}`,
-        };
-      } finally {
-        fs.rmSync(out, { recursive: true, force: true });
-      }
+        return { ...compareAdapterFolders(written, path.join(ctx.dir, 'adapter_trained')), logitErr: maxAbsDiff(logits, ctx.golden.readFloat32('logits_trained')) };
+      });
+      const worst = Math.max(err, logitErr);
+      return {
+        name: 'adapter_files',
+        maxAbsErr: problems.length ? Infinity : worst,
+        tol: TRAINED_TOL,
+        ok: problems.length === 0 && worst <= TRAINED_TOL,
+        detail: problems.length ? problems.join('; ') : `values ${err.toExponential(2)}, logits ${logitErr.toExponential(2)}`,
+      };
     },
   },
 ];
