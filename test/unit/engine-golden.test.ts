@@ -1,10 +1,11 @@
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compareGreedy, runGolden } from '../../src/core/golden/run';
 import { loadModelConfig } from '../../src/core/models/config';
 import { TensorStore } from '../../src/core/safetensors/checkpoint';
-import { GOLDEN, GOLDEN_ARCHS, tempDir } from '../helpers';
+import { GOLDEN, GOLDEN_ARCHS, ROOT, tempDir } from '../helpers';
 import { NaiveDecoder } from '../reference/naive-decoder';
 
 /** The same checks as `tuneloop golden`, on the fixtures: the engine against Hugging Face. */
@@ -146,5 +147,77 @@ describe('golden train2: the trained adapter and the learning rates are checked'
     const r = byName((await train2(d)).checks);
     assert.equal(r.get('train2.lrs')!.ok, false);
     assert.ok(r.get('train2.losses')!.ok && r.get('train2.adapter_files')!.ok);
+  });
+});
+
+/** scripts/golden-all.sh, CI's golden stage: it must fail when it would check nothing. */
+describe('scripts/golden-all.sh', function () {
+  this.timeout(60_000);
+  const script = path.join(ROOT, 'scripts', 'golden-all.sh');
+  const cacheDir = tempDir();
+  const run = (file: string, ...args: string[]) => {
+    const r = spawnSync('bash', [file, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, TUNELOOP_CACHE: cacheDir } });
+    return { status: r.status, out: r.stdout + r.stderr };
+  };
+  /** A stand-in repository holding only the script, its fixtures' golden folder, and optionally ../shared/golden. */
+  const fakeRepo = (shared: boolean) => {
+    const top = tempDir();
+    fs.mkdirSync(path.join(top, 'repo', 'scripts'), { recursive: true });
+    fs.copyFileSync(script, path.join(top, 'repo', 'scripts', 'golden-all.sh'));
+    fs.mkdirSync(path.join(top, 'repo', 'test', 'fixtures', 'golden', 'not-golden'), { recursive: true });
+    if (shared) fs.mkdirSync(path.join(top, 'shared', 'golden'), { recursive: true });
+    return path.join(top, 'repo', 'scripts', 'golden-all.sh');
+  };
+
+  it('fails on a folder holding no golden folders', () => {
+    const r = run(script, tempDir());
+    assert.notEqual(r.status, 0);
+    assert.match(r.out, /no golden folders in /);
+  });
+
+  it('fails on a folder without golden.json, and names it', () => {
+    const root = tempDir();
+    fs.cpSync(path.join(GOLDEN, 'qwen2'), path.join(root, 'qwen2'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'half-copied'));
+    const r = run(script, root);
+    assert.notEqual(r.status, 0);
+    assert.match(r.out, /half-copied has no golden\.json/);
+  });
+
+  it('fails on a ROOT that does not exist', () => {
+    const r = run(script, path.join(tempDir(), 'absent'));
+    assert.notEqual(r.status, 0);
+    assert.match(r.out, /is not a folder/);
+  });
+
+  it('falls back to test/fixtures/golden only when ../shared/golden is absent', () => {
+    const absent = run(fakeRepo(false));
+    assert.notEqual(absent.status, 0);
+    assert.match(absent.out, /test\/fixtures\/golden\/not-golden has no golden\.json/);
+    const empty = run(fakeRepo(true));
+    assert.notEqual(empty.status, 0);
+    assert.match(empty.out, /no golden folders in .*\/shared\/golden/);
+  });
+
+  it('passes on a folder holding one golden folder', () => {
+    const root = tempDir();
+    fs.cpSync(path.join(GOLDEN, 'qwen2'), path.join(root, 'qwen2'), { recursive: true });
+    const r = run(script, root);
+    assert.equal(r.status, 0, r.out);
+    assert.match(r.out, /all \d+ checks passed for .*qwen2/);
+    assert.match(r.out, /golden: 1 folders checked in /);
+  });
+
+  it('fails when a folder fails its checks', () => {
+    const root = tempDir();
+    fs.cpSync(path.join(GOLDEN, 'qwen2'), path.join(root, 'qwen2'), { recursive: true });
+    const file = path.join(root, 'qwen2', 'train2', 'train2.json');
+    const spec = JSON.parse(fs.readFileSync(file, 'utf8'));
+    spec.lrs[3] += 1e-9;
+    fs.writeFileSync(file, JSON.stringify(spec));
+    const r = run(script, root);
+    assert.notEqual(r.status, 0);
+    assert.match(r.out, /FAIL {2}train2\.lrs/);
+    assert.doesNotMatch(r.out, /folders checked/);
   });
 });
