@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -57,6 +58,20 @@ describe('worker process boundary', () => {
     await new Promise((r) => setTimeout(r, 200));
     const second = await client.request('ping', {});
     assert.notEqual(second.pid, first.pid);
+  });
+
+  it('fails a request in flight when the worker dies in the middle of a generation', async function () {
+    this.timeout(60_000); // the worker exports the checkpoint first
+    const { pid } = await client.request('ping', {});
+    const m = await client.request('loadModel', { source: path.join(GOLDEN, 'llama'), cacheDir: tempDir(), threads: 1 });
+    const golden = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'llama', 'golden.json'), 'utf8')) as { greedy_base: number[] };
+    let tokens = 0;
+    const generation = client.request('generate', { handle: m.handle, prompt: { ids: golden.greedy_base.slice(0, 8) }, params: { maxTokens: 240 } }, undefined, (e) => {
+      if (e.type === 'token' && ++tokens === 1) process.kill(pid, 'SIGKILL');
+    });
+    const e = await rejectionWithin(generation, 5000);
+    assert.match(e.message, /^worker exited \(SIGKILL\)/);
+    assert.ok(tokens >= 1 && tokens < 240, `${tokens} tokens: killed while streaming`);
   });
 
   it('cancelling a load cancels its Hub download, even on a connection that has gone silent', async function () {
