@@ -12,8 +12,11 @@ export interface HandlerContext {
   emit(event: RequestEvent): void;
 }
 
-/** Models live in the worker; the host holds handles. Hub downloads happen only when a request allows them. */
-const inference = new InProcessInference(async (id) => (await fetchModel(id)).dir);
+/**
+ * Models live in the worker; the host holds handles. Hub downloads happen only when a request allows
+ * them, and cancelling the request (the panel's Stop) cancels its download.
+ */
+const inference = new InProcessInference(async (id, signal) => (await fetchModel(id, { signal })).dir);
 
 /** What the worker does for each request: one entry per method of the protocol. */
 export const HANDLERS: { [M in RequestMethod]: (params: Params<M>, ctx: HandlerContext) => Promise<Result<M>> | Result<M> } = {

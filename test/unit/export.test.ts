@@ -4,10 +4,19 @@ import * as path from 'node:path';
 import { TuneloopError } from '../../src/core/errors';
 import { loadCausalLM } from '../../src/core/infer/load';
 import { generate } from '../../src/core/infer/generate';
-import { clearExports, exportCheckpoint, listExports } from '../../src/core/models/export';
+import { clearExports, EXPORT_FORMAT, exportCheckpoint, exportKey, listExports } from '../../src/core/models/export';
 import { decoderShapeOf, openSession, runDecoderFull } from '../../src/core/onnx/session';
+import { fromFloat32, readSafetensors, toFloat32, writeSafetensors } from '../../src/core/safetensors';
 import { GOLDEN, tempDir } from '../helpers';
 import { llamaConfig, makeCheckpoint } from '../make-checkpoint';
+
+/** The logits of an exported model for a few tokens. */
+async function logitsOf(dir: string): Promise<unknown> {
+  const s = await openSession(path.join(dir, 'onnx/model.onnx'));
+  const r = await runDecoderFull(s, decoderShapeOf(dir), BigInt64Array.from([1, 5, 9, 300], BigInt), [1, 4]);
+  await s.release();
+  return r.logits;
+}
 
 describe('export to a transformers.js folder', function () {
   this.timeout(60_000);
@@ -49,6 +58,43 @@ describe('export to a transformers.js folder', function () {
     assert.deepEqual(fs.readdirSync(path.join(cacheDir, 'exports')), []);
   });
 
+  it('keys the cache by the export format, so an export of another format is never reused', async () => {
+    const cacheDir = tempDir();
+    const src = path.join(GOLDEN, 'llama');
+    const r = await exportCheckpoint(src, { cacheDir });
+    assert.equal(exportKey(src, cacheDir), r.key, 'the key exportCheckpoint used');
+    assert.equal(exportKey(src, cacheDir, EXPORT_FORMAT), r.key);
+    assert.notEqual(exportKey(src, cacheDir, EXPORT_FORMAT - 1), r.key);
+    assert.notEqual(exportKey(src, cacheDir, EXPORT_FORMAT + 1), r.key);
+  });
+
+  it('keys a merged export by the adapter\'s weights: the same adapter again is a lookup, rewritten weights a new export', async () => {
+    const cacheDir = tempDir();
+    const base = path.join(GOLDEN, 'llama');
+    const adapterDir = path.join(tempDir(), 'adapter');
+    fs.cpSync(path.join(GOLDEN, 'llama', 'adapter'), adapterDir, { recursive: true });
+    const first = await exportCheckpoint(base, { cacheDir, adapterDir });
+    const again = await exportCheckpoint(base, { cacheDir, adapterDir });
+    assert.equal(again.cached, true);
+    assert.deepEqual([again.key, again.dir], [first.key, first.dir]);
+
+    // In place, same names, shapes and size: only the values of lora_B change (negated).
+    const file = path.join(adapterDir, 'adapter_model.safetensors');
+    const size = fs.statSync(file).size;
+    const tensors = readSafetensors(file);
+    for (const [name, t] of tensors) {
+      if (name.includes('lora_B')) tensors.set(name, { ...t, data: fromFloat32(t.dtype, toFloat32(t.dtype, t.data).map((v) => -v)) });
+    }
+    writeSafetensors(file, tensors, { format: 'pt' });
+    assert.equal(fs.statSync(file).size, size);
+
+    const changed = await exportCheckpoint(base, { cacheDir, adapterDir });
+    assert.equal(changed.cached, false);
+    assert.notEqual(changed.key, first.key);
+    assert.notEqual(changed.dir, first.dir);
+    assert.notDeepEqual(await logitsOf(changed.dir), await logitsOf(first.dir), 'the merged weights differ');
+  });
+
   it('stores weights as external data when asked (as for models over 2 GB), and both runtimes load it', async () => {
     const cacheDir = tempDir();
     const inline = await exportCheckpoint(path.join(GOLDEN, 'llama'), { cacheDir });
@@ -57,14 +103,7 @@ describe('export to a transformers.js folder', function () {
     const data = path.join(ext.dir, 'onnx/model.onnx_data');
     assert.ok(fs.statSync(data).size > 600_000);
     assert.ok(fs.statSync(path.join(ext.dir, 'onnx/model.onnx')).size < 200_000);
-    const ids = BigInt64Array.from([1, 5, 9, 300], BigInt);
-    const run = async (dir: string) => {
-      const s = await openSession(path.join(dir, 'onnx/model.onnx'));
-      const r = await runDecoderFull(s, decoderShapeOf(dir), ids, [1, 4]);
-      await s.release();
-      return r.logits;
-    };
-    assert.deepEqual(await run(ext.dir), await run(inline.dir));
+    assert.deepEqual(await logitsOf(ext.dir), await logitsOf(inline.dir));
     const lm = await loadCausalLM(ext.dir);
     const a = await generate(lm, { ids: [1, 5, 9] }, { maxTokens: 5 });
     await lm.dispose();

@@ -13,6 +13,7 @@ import {
   fetchModel,
   filesToDownload,
   findCachedSnapshot,
+  HubStalledError,
   listCachedModels,
   looksLikeHubId,
   parseHubId,
@@ -61,6 +62,7 @@ interface LoggedRequest {
   server: 'hub' | 'cdn';
   method: string;
   path: string;
+  /** 0: never answered. */
   status: number;
   range: string | undefined;
   authorization: string | undefined;
@@ -109,17 +111,19 @@ const REPOS = new Map<string, MockRepo>([
 interface Behaviour {
   /** Send half of the next GET of these files, then cut the connection. */
   cutOnce: Set<string>;
-  /** Send half of each GET of these files, then stall (until the client goes away). */
+  /** Send half of what each GET of these files asks for, then stall (until the client goes away). */
   stall: Set<string>;
   /** Ignore Range headers: answer 200 with the whole file. */
   ignoreRange: Set<string>;
   /** Serve these files with one byte changed (same length). */
   corrupt: Set<string>;
+  /** Answer no request at all, on either server: the connection stays open and silent. */
+  silent: boolean;
 }
 
 class StandIn {
   readonly log: LoggedRequest[] = [];
-  behaviour: Behaviour = { cutOnce: new Set(), stall: new Set(), ignoreRange: new Set(), corrupt: new Set() };
+  behaviour: Behaviour = { cutOnce: new Set(), stall: new Set(), ignoreRange: new Set(), corrupt: new Set(), silent: false };
   private readonly hub = http.createServer((req, res) => this.onHub(req, res));
   private readonly cdn = http.createServer((req, res) => this.onCdn(req, res));
   /** sha256 → where the CDN finds the bytes. */
@@ -147,7 +151,7 @@ class StandIn {
 
   reset(): void {
     this.log.length = 0;
-    this.behaviour = { cutOnce: new Set(), stall: new Set(), ignoreRange: new Set(), corrupt: new Set() };
+    this.behaviour = { cutOnce: new Set(), stall: new Set(), ignoreRange: new Set(), corrupt: new Set(), silent: false };
   }
 
   /** Requests for file contents (not the model API), on either server. */
@@ -166,6 +170,7 @@ class StandIn {
   }
 
   private onHub(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (this.behaviour.silent) return this.record('hub', req, 0);
     const parts = (req.url ?? '').split('?')[0]!.split('/').slice(1).map(decodeURIComponent);
     const api = parts[0] === 'api' && parts[1] === 'models' && parts[4] === 'revision';
     const repoId = api ? `${parts[2]}/${parts[3]}` : `${parts[0]}/${parts[1]}`;
@@ -200,6 +205,7 @@ class StandIn {
   }
 
   private onCdn(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (this.behaviour.silent) return this.record('cdn', req, 0);
     const m = /^\/lfs\/([0-9a-f]{64})$/.exec(req.url ?? '');
     const obj = m ? this.lfsObjects.get(m[1]!) : undefined;
     if (obj === undefined) return this.fail('cdn', req, res, 404, 'NoSuchKey');
@@ -228,7 +234,7 @@ class StandIn {
       // Half the bytes, a moment for them to arrive, then the connection drops.
       res.write(half, () => setTimeout(() => res.socket?.destroy(), 50));
     } else if (this.behaviour.stall.has(file)) {
-      res.write(half); // and never more: the client has to give up
+      res.write(body.subarray(0, Math.floor(body.length / 2))); // and never more: the client has to give up
     } else {
       res.end(body);
     }
@@ -237,7 +243,7 @@ class StandIn {
 
 // ---------------------------------------------------------------------------------------------
 
-const ENV_KEYS = ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_HOME', 'HF_HUB_OFFLINE'];
+const ENV_KEYS = ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_HOME', 'HF_HUB_OFFLINE', 'TUNELOOP_HUB_IDLE_TIMEOUT_MS'];
 const TJS = REPOS.get('tiny-org/tiny-tjs')!;
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
@@ -306,6 +312,18 @@ describe('Hub options', () => {
     o = resolveHubOptions({ token: 'explicit', cacheDir: '/x', endpoint: 'http://e', offline: false });
     assert.deepEqual([o.endpoint, o.token, o.cacheDir, o.offline], ['http://e', 'explicit', path.resolve('/x'), false]);
   });
+
+  it('wait 30 s on a silent connection unless TUNELOOP_HUB_IDLE_TIMEOUT_MS or the option says otherwise, and refuse nonsense', () => {
+    assert.equal(resolveHubOptions().idleTimeoutMs, 30_000);
+    process.env.TUNELOOP_HUB_IDLE_TIMEOUT_MS = '1500';
+    assert.equal(resolveHubOptions().idleTimeoutMs, 1500);
+    assert.equal(resolveHubOptions({ idleTimeoutMs: 250 }).idleTimeoutMs, 250);
+    // NaN, 0 or more than setTimeout takes would fire at once, as if every connection stalled.
+    for (const bad of ['soon', '0', '-5', '1e10']) {
+      process.env.TUNELOOP_HUB_IDLE_TIMEOUT_MS = bad;
+      assert.throws(() => resolveHubOptions(), (e: unknown) => e instanceof TuneloopError && /TUNELOOP_HUB_IDLE_TIMEOUT_MS must be a number of milliseconds/.test(e.message), bad);
+    }
+  });
 });
 
 describe('classifying a repo by its files', () => {
@@ -358,6 +376,8 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
     ...extra,
     signal: AbortSignal.any([AbortSignal.timeout(4000), ...(extra.signal ? [extra.signal] : [])]),
   });
+  /** Options with no outside timeout: only the client's idle timeout, or the test's own signal, ends a stall. */
+  const unbounded = (extra: FetchModelOptions = {}): FetchModelOptions => ({ endpoint: server.hubUrl, cacheDir, ...extra });
   const repoDir = (repo: string): string => path.join(cacheDir, `models--${repo.replace('/', '--')}`);
 
   before(() => server.start());
@@ -493,6 +513,64 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
     const p = await downloadFile('tiny-org/tiny-tjs', TJS.sha, 'onnx/model.onnx', opts());
     assert.deepEqual(server.log.filter((r) => r.server === 'cdn').map((r) => r.range), [`bytes=${kept}-`]);
     assert.ok(fs.readFileSync(p).equals(MODEL_ONNX));
+  });
+
+  it('gives up on a server that never answers, saying what it was fetching; fetchModel then uses the cache', async () => {
+    const m = await fetchModel('tiny-org/tiny-tjs', opts());
+    server.reset();
+    server.behaviour.silent = true;
+    const started = Date.now();
+    const e = await tuneloopError(resolveRevision('tiny-org/tiny-tjs', 'main', unbounded({ idleTimeoutMs: 300 })));
+    const waited = Date.now() - started;
+    assert.ok(e instanceof HubStalledError, e.message);
+    assert.match(e.message, /^http:\/\/127\.0\.0\.1:\d+ sent nothing for 0\.3 s while Tuneloop was fetching tiny-org\/tiny-tjs@main: the connection stalled/);
+    assert.match(e.hint ?? '', /run again.*resumes.*TUNELOOP_HUB_IDLE_TIMEOUT_MS/);
+    assert.ok(waited >= 290 && waited < 3000, `gave up after ${waited} ms`);
+    assert.deepEqual(server.log.map((r) => [r.method, r.status]), [['GET', 0]]);
+    assert.deepEqual(await fetchModel('tiny-org/tiny-tjs', unbounded({ idleTimeoutMs: 300 })), m, 'as when the endpoint cannot be reached');
+  });
+
+  it('gives up on a download that stalls half way, each retry resuming where the last one stopped, and the next run resumes', async function () {
+    this.timeout(10_000); // four attempts of 300 ms and the pauses between them
+    server.behaviour.stall.add('onnx/model.onnx');
+    const e = await tuneloopError(downloadFile('tiny-org/tiny-tjs', TJS.sha, 'onnx/model.onnx', unbounded({ idleTimeoutMs: 300 })));
+    assert.ok(e instanceof HubStalledError, e.message);
+    assert.match(e.message, new RegExp(`sent nothing for 0\\.3 s while Tuneloop was fetching onnx/model\\.onnx in tiny-org/tiny-tjs@${TJS.sha}`));
+    const n = MODEL_ONNX.length;
+    const cdnRanges = (): (string | undefined)[] => server.log.filter((r) => r.server === 'cdn').map((r) => r.range);
+    assert.deepEqual(cdnRanges(), [undefined, `bytes=${n / 2}-`, `bytes=${(3 * n) / 4}-`, `bytes=${(7 * n) / 8}-`]);
+    const blobs = path.join(repoDir('tiny-org/tiny-tjs'), 'blobs');
+    assert.equal(fs.statSync(path.join(blobs, `${sha256(MODEL_ONNX)}.incomplete`)).size, (15 * n) / 16);
+    assert.deepEqual(walk(blobs), [`${sha256(MODEL_ONNX)}.incomplete`], 'no blob, no lock');
+    assert.deepEqual(walk(path.join(repoDir('tiny-org/tiny-tjs'), 'snapshots')), [], 'no snapshot file');
+
+    server.reset();
+    const p = await downloadFile('tiny-org/tiny-tjs', TJS.sha, 'onnx/model.onnx', opts());
+    assert.deepEqual(cdnRanges(), [`bytes=${(15 * n) / 16}-`]);
+    assert.ok(fs.readFileSync(p).equals(MODEL_ONNX));
+  });
+
+  it('stops at once on abort while the server is silent, or stalls in the middle of a body', async () => {
+    const abortSoon = (): AbortSignal => {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      return controller.signal;
+    };
+    const patient = { idleTimeoutMs: 60_000 }; // only the signal can end these in time
+    server.behaviour.silent = true;
+    let started = Date.now();
+    const silent = await rejection(resolveRevision('tiny-org/tiny-tjs', 'main', unbounded({ ...patient, signal: abortSoon() })));
+    assert.equal((silent as Error).name, 'AbortError');
+    assert.ok(Date.now() - started < 1500, `stopped after ${Date.now() - started} ms`);
+
+    server.reset();
+    server.behaviour.stall.add('onnx/model.onnx');
+    started = Date.now();
+    const stalled = await rejection(downloadFile('tiny-org/tiny-tjs', TJS.sha, 'onnx/model.onnx', unbounded({ ...patient, signal: abortSoon() })));
+    assert.equal((stalled as Error).name, 'AbortError');
+    assert.ok(Date.now() - started < 1500, `stopped after ${Date.now() - started} ms`);
+    assert.deepEqual(server.log.filter((r) => r.server === 'cdn').map((r) => [r.status, r.range]), [[200, undefined]], 'stopped in the first, stalled, transfer');
+    assert.equal(fs.statSync(path.join(repoDir('tiny-org/tiny-tjs'), 'blobs', `${sha256(MODEL_ONNX)}.incomplete`)).size, MODEL_ONNX.length / 2);
   });
 
   it('fetches a transformers.js model: only the files it needs, in the standard layout; a second fetch downloads nothing', async () => {

@@ -1,14 +1,34 @@
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkerClient, WorkerError } from '../../src/worker/client';
 import { FromWorker, ToWorker } from '../../src/worker/protocol';
-import { GOLDEN, ROOT } from '../helpers';
+import { GOLDEN, ROOT, tempDir } from '../helpers';
+
+/** How `p` rejects; a failure if it resolves, or has not settled within `ms` (a request left pending for ever). */
+async function rejectionWithin(p: Promise<unknown>, ms: number): Promise<Error> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`still pending after ${ms} ms`), ms);
+  });
+  try {
+    const outcome = await Promise.race([p.then(() => 'resolved', (e: unknown) => e), late]);
+    assert.ok(outcome instanceof Error, `expected a rejection, got: ${String(outcome)}`);
+    return outcome;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 describe('worker process boundary', () => {
   let client: WorkerClient;
   const logs: string[] = [];
+  const entry = path.join(ROOT, 'dist', 'worker.js');
   beforeEach(() => {
-    client = new WorkerClient({ entry: path.join(ROOT, 'dist', 'worker.js'), onLog: (l, m) => logs.push(`${l}: ${m}`) });
+    client = new WorkerClient({ entry, onLog: (l, m) => logs.push(`${l}: ${m}`) });
   });
   afterEach(() => client.dispose());
 
@@ -38,6 +58,43 @@ describe('worker process boundary', () => {
     await new Promise((r) => setTimeout(r, 200));
     const second = await client.request('ping', {});
     assert.notEqual(second.pid, first.pid);
+  });
+
+  it('fails a request in flight when the worker dies in the middle of a generation', async function () {
+    this.timeout(60_000); // the worker exports the checkpoint first
+    const { pid } = await client.request('ping', {});
+    const m = await client.request('loadModel', { source: path.join(GOLDEN, 'llama'), cacheDir: tempDir(), threads: 1 });
+    const golden = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'llama', 'golden.json'), 'utf8')) as { greedy_base: number[] };
+    let tokens = 0;
+    const generation = client.request('generate', { handle: m.handle, prompt: { ids: golden.greedy_base.slice(0, 8) }, params: { maxTokens: 240 } }, undefined, (e) => {
+      if (e.type === 'token' && ++tokens === 1) process.kill(pid, 'SIGKILL');
+    });
+    const e = await rejectionWithin(generation, 5000);
+    assert.match(e.message, /^worker exited \(SIGKILL\)/);
+    assert.ok(tokens >= 1 && tokens < 240, `${tokens} tokens: killed while streaming`);
+  });
+
+  it('cancelling a load cancels its Hub download, even on a connection that has gone silent', async function () {
+    this.timeout(20_000);
+    // A Hub that takes the request and never answers; the worker would wait a minute for it.
+    const seen: string[] = [];
+    const hub = http.createServer((req) => void seen.push(req.url ?? ''));
+    await new Promise<void>((resolve) => hub.listen(0, '127.0.0.1', resolve));
+    try {
+      const env = { ...process.env, HF_ENDPOINT: `http://127.0.0.1:${(hub.address() as AddressInfo).port}`, HF_HUB_CACHE: tempDir(), HF_HUB_OFFLINE: '', TUNELOOP_HUB_IDLE_TIMEOUT_MS: '60000' };
+      client = new WorkerClient({ entry, env });
+      const controller = new AbortController();
+      const load = client.request('loadModel', { source: 'tiny-org/silent', allowDownload: true, cacheDir: tempDir() }, controller.signal);
+      for (let i = 0; i < 200 && seen.length === 0; i++) await sleep(25);
+      assert.deepEqual(seen, ['/api/models/tiny-org/silent/revision/main'], 'the worker asked the Hub');
+      controller.abort();
+      const e = await rejectionWithin(load, 3000);
+      assert.ok(e instanceof WorkerError, String(e));
+      assert.match(e.message, /aborted/);
+    } finally {
+      hub.closeAllConnections();
+      await new Promise<void>((resolve) => hub.close(() => resolve()));
+    }
   });
 
   it('the schemas refuse malformed messages on both sides', () => {

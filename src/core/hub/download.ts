@@ -21,7 +21,7 @@ interface FileMeta {
   sha256: string | undefined;
 }
 
-/** Attempts per file when the connection drops; each retry resumes where the last one stopped. */
+/** Attempts per file when the connection drops or stalls; each retry resumes where the last one stopped. */
 const MAX_ATTEMPTS = 4;
 const RETRY_DELAY_MS = 200;
 

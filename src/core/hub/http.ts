@@ -11,10 +11,14 @@ export interface RequestSubject {
 }
 
 /**
- * The endpoint could not be reached at all (no network, DNS failure, refused connection), as
- * opposed to answering with an error. fetchModel falls back to the cache on this one only.
+ * The endpoint could not be reached at all (no network, DNS failure, refused connection), or
+ * stopped sending (HubStalledError), as opposed to answering with an error. fetchModel falls back
+ * to the cache on this one only, and a download retries it.
  */
 export class HubUnreachableError extends TuneloopError {}
+
+/** Nothing came over the connection for the idle timeout, before the answer or in its body. */
+export class HubStalledError extends HubUnreachableError {}
 
 const MAX_REDIRECTS = 10;
 
@@ -32,19 +36,71 @@ export function rethrowIfAborted(ro: ResolvedHubOptions, e: unknown): void {
 }
 
 /**
+ * One request's idle timeout: each guarded wait (for the answer, then for each piece of the body)
+ * fails with `stalled()` when nothing comes for `ms`, and aborts the request so that its
+ * connection is closed. Only waits are timed, so a slow reader never trips it.
+ */
+class IdleWatch {
+  private readonly controller = new AbortController();
+  readonly signal = this.controller.signal;
+
+  constructor(private readonly ms: number, private readonly stalled: () => Error) {}
+
+  async guard<T>(wait: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const e = this.stalled();
+        this.controller.abort(e);
+        reject(e);
+      }, this.ms);
+    });
+    try {
+      return await Promise.race([wait, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** The body as a stream whose every read is guarded by `idle`. */
+function watchedBody(body: ReadableStream<Uint8Array>, idle: IdleWatch): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const r = await idle.guard(reader.read());
+      if (r.done) controller.close();
+      else controller.enqueue(r.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 }); // read only when the consumer asks: no timer runs while nobody waits
+}
+
+/**
  * One request, no redirect followed. The token goes only to the endpoint's own origin: LFS files
  * redirect to a CDN on another host, which must never see it. `Accept-Encoding: identity` keeps
  * Content-Length the real size of the file (fetch would otherwise undo a gzip transparently).
+ * The answer, and then each piece of its body, must come within the idle timeout.
  */
-async function sendOnce(url: URL, method: 'GET' | 'HEAD', headers: Record<string, string>, ro: ResolvedHubOptions): Promise<Response> {
+async function sendOnce(url: URL, method: 'GET' | 'HEAD', headers: Record<string, string>, ro: ResolvedHubOptions, subject: RequestSubject): Promise<Response> {
   const h: Record<string, string> = { 'User-Agent': `tuneloop/${VERSION}`, 'Accept-Encoding': 'identity', ...headers };
   if (ro.token !== undefined && url.origin === new URL(ro.endpoint).origin) h['Authorization'] = `Bearer ${ro.token}`;
+  const idle = new IdleWatch(ro.idleTimeoutMs, () => new HubStalledError(
+    `${url.origin} sent nothing for ${ro.idleTimeoutMs / 1000} s while Tuneloop was fetching ${describeSubject(subject)}: the connection stalled`,
+    {},
+    'run again, and a partial download resumes where it stopped; check the network connection, or on a slow one set TUNELOOP_HUB_IDLE_TIMEOUT_MS to the milliseconds to wait',
+  ));
+  const signal = ro.signal !== undefined ? AbortSignal.any([ro.signal, idle.signal]) : idle.signal;
+  let res: Response;
   try {
-    return await ro.fetch(url, { method, headers: h, redirect: 'manual', signal: ro.signal });
+    res = await idle.guard(ro.fetch(url, { method, headers: h, redirect: 'manual', signal }));
   } catch (e) {
     rethrowIfAborted(ro, e);
+    if (e instanceof HubStalledError) throw e;
     throw new HubUnreachableError(`cannot reach ${url.origin}: ${describeCause(e)}`, {}, 'check the network connection and HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use only models already in the cache');
   }
+  if (res.body === null) return res;
+  return new Response(watchedBody(res.body, idle), { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 
 export interface HubResponse {
@@ -74,7 +130,7 @@ export async function hubRequest(
   let current = new URL(url);
   const hops: Headers[] = [];
   for (let i = 0; ; i++) {
-    const res = await sendOnce(current, method, headers, ro);
+    const res = await sendOnce(current, method, headers, ro, subject);
     hops.push(res.headers);
     const location = res.headers.get('location');
     if (!isRedirect(res.status) || location === null || stopAt(res)) return { res, hops };

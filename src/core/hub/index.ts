@@ -1,7 +1,7 @@
 /** Hugging Face Hub downloads into the standard Hugging Face cache. */
 export { parseHubId, looksLikeHubId, isRepoId, DEFAULT_REVISION, type HubId } from './id';
 export { resolveHubOptions, defaultCacheDir, DEFAULT_ENDPOINT, type HubOptions, type HubProgress, type ResolvedHubOptions } from './options';
-export { HubUnreachableError } from './http';
+export { HubStalledError, HubUnreachableError } from './http';
 export { resolveRevision, type ResolvedRevision } from './api';
 export {
   findCachedSnapshot,

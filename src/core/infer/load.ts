@@ -19,8 +19,8 @@ export interface LoadOptions {
   readonly availableMemory?: number;
   readonly onProgress?: (message: string) => void;
   readonly signal?: AbortSignal;
-  /** Resolves a Hub id to a local folder (the hub module, when the caller allows network access). */
-  readonly fetchHubModel?: (id: string) => Promise<string>;
+  /** Resolves a Hub id to a local folder (the hub module, when the caller allows network access); `signal` cancels the download. */
+  readonly fetchHubModel?: (id: string, signal?: AbortSignal) => Promise<string>;
 }
 
 export interface LoadedModel {
@@ -62,7 +62,7 @@ export async function resolveModelFolder(source: string, options: LoadOptions = 
   }
   if (isHubId(source)) {
     if (!options.fetchHubModel) throw new TuneloopError(`"${source}" looks like a Hub id, but downloading is not enabled here`, {}, 'download it once with network access, or use a local folder');
-    return resolveModelFolder(await options.fetchHubModel(source), { ...options, fetchHubModel: undefined });
+    return resolveModelFolder(await options.fetchHubModel(source, options.signal), { ...options, fetchHubModel: undefined });
   }
   throw new TuneloopError('no such folder', { file: source }, 'give a local model folder or a Hub id such as org/name');
 }

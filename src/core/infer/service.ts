@@ -33,7 +33,7 @@ export class InProcessInference implements Inference {
   private readonly models = new Map<string, LoadedModel>();
   private next = 1;
 
-  constructor(private readonly fetchHubModel?: (id: string) => Promise<string>) {}
+  constructor(private readonly fetchHubModel?: (id: string, signal?: AbortSignal) => Promise<string>) {}
 
   async load(source: string, options: ServiceLoadOptions = {}, callbacks: InferenceCallbacks = {}): Promise<ModelInfo> {
     const lm = await loadCausalLM(source, {

@@ -72,17 +72,18 @@ function sourceFiles(dir: string, store: TensorStore, adapterDir?: string): stri
   return files;
 }
 
-export function exportKey(dir: string, cacheDir = defaultCacheDir()): string {
+/** The key exportCheckpoint caches the plain export of `dir` under; a `format` other than EXPORT_FORMAT gives the key another exporter used. */
+export function exportKey(dir: string, cacheDir = defaultCacheDir(), format = EXPORT_FORMAT): string {
   const store = TensorStore.openDir(dir);
   try {
-    return keyOf(dir, store, cacheDir);
+    return keyOf(dir, store, cacheDir, false, undefined, format);
   } finally {
     store.close();
   }
 }
 
-function keyOf(dir: string, store: TensorStore, cacheDir: string, external = false, adapterDir?: string): string {
-  const h = crypto.createHash('sha256').update(`tuneloop-export-${EXPORT_FORMAT}${external ? '-external' : ''}${adapterDir ? '-merged' : ''}\n`);
+function keyOf(dir: string, store: TensorStore, cacheDir: string, external = false, adapterDir?: string, format = EXPORT_FORMAT): string {
+  const h = crypto.createHash('sha256').update(`tuneloop-export-${format}${external ? '-external' : ''}${adapterDir ? '-merged' : ''}\n`);
   for (const f of sourceFiles(dir, store, adapterDir)) h.update(`${path.basename(f)} ${fileSha256(f, cacheDir)}\n`);
   return h.digest('hex');
 }
