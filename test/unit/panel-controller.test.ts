@@ -64,7 +64,7 @@ class FakePage {
 interface Fixture {
   readonly ws: string;
   readonly page: FakePage;
-  readonly env: PanelEnv & { trusted: boolean; finishBeforeReturning: boolean; diffs: { left: string; right: string; title: string }[]; logs: string[] };
+  readonly env: PanelEnv & { trusted: boolean; finishBeforeReturning: boolean; diffs: { left: string; right: string; title: string }[]; logs: string[]; trainCalls: string[] };
   readonly controller: PanelController;
   send(m: FromWebview): Promise<void>;
 }
@@ -98,6 +98,8 @@ function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, s
     finishBeforeReturning: false,
     diffs: [] as { left: string; right: string; title: string }[],
     logs: [] as string[],
+    /** What the panel asked of the trainer, in order: `start RECIPE`, `cancel DIR`, `resume DIR`. */
+    trainCalls: [] as string[],
     post: (m: ToWebview) => page.post(m),
     isTrusted: () => env.trusted,
     hasWorkspace: () => true,
@@ -114,13 +116,20 @@ function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, s
     revealFolder: async () => undefined,
     train: {
       start: async (recipe: string) => {
+        env.trainCalls.push(`start ${recipe}`);
         const { runDir } = await startRun(recipe, { runsDir: path.join(ws, '.tuneloop', 'runs'), trainerEntry: TRAINER, threads: 2 });
         // The race a fast run makes, forced: the run is over before the panel first scans it.
         if (env.finishBeforeReturning) while (inspectRun(runDir).state !== 'done') await new Promise((r) => setTimeout(r, 50));
         return runDir;
       },
-      cancel: (dir: string) => void requestCancel(dir),
-      resume: (dir: string) => void resumeRun(dir, { trainerEntry: TRAINER }),
+      cancel: (dir: string) => {
+        env.trainCalls.push(`cancel ${dir}`);
+        requestCancel(dir);
+      },
+      resume: (dir: string) => {
+        env.trainCalls.push(`resume ${dir}`);
+        resumeRun(dir, { trainerEntry: TRAINER });
+      },
     },
     log: { info: (m: string) => env.logs.push(m), warn: (m: string) => env.logs.push(m), error: (m: string) => env.logs.push(m), debug: () => undefined },
   };
@@ -285,6 +294,37 @@ describe('panel controller (stand-in page, real worker)', function () {
     assert.match(f.page.of('panel/notice').at(-1)!.message, /unknown prompt file/);
     await f.send({ type: 'run/start', mode: 'compare', file: info.file, model: '/', variants: ['base'], cases: [0], params: {} });
     assert.match(f.page.of('panel/notice').at(-1)!.message, /unknown model/);
+  });
+
+  it('starts and resumes no training in an untrusted workspace', async () => {
+    const f = make({ 'colours.prompt.yml': PROMPT(false), 'colors.adapter.yml': `base_model: ${LLAMA}\ndataset:\n  path: data/colors.jsonl\ntraining:\n  max_steps: 2\n` });
+    // A cancelled run, as a trusted session would have left it: listed, so its folder is one the panel knows.
+    const run = path.join(f.ws, '.tuneloop', 'runs', 'colors-1');
+    fs.mkdirSync(run, { recursive: true });
+    const time = new Date().toISOString();
+    fs.writeFileSync(
+      path.join(run, 'events.jsonl'),
+      `${JSON.stringify({ type: 'started', time, pid: 1, totalSteps: 2, trainExamples: 4, validationExamples: 0 })}\n${JSON.stringify({ type: 'cancelled', time, step: 1, checkpoint: path.join(run, 'checkpoint-1') })}\n`,
+    );
+    f.env.trusted = false;
+    await f.send({ type: 'panel/ready' });
+    const init = await f.page.wait('panel/init');
+    assert.equal(init.trusted, false);
+    const list = await f.page.wait('runs/list');
+    assert.deepEqual(list.runs.map((r) => [r.dir, r.state]), [[run, 'cancelled']]);
+
+    await f.send({ type: 'train/start', recipe: init.recipes[0]!.file });
+    assert.deepEqual(f.env.trainCalls, [], 'the trainer was asked to start a run');
+    assert.match(f.page.of('panel/notice').at(-1)!.message, /untrusted workspace: trust the workspace to fine-tune/);
+    await f.send({ type: 'train/resume', dir: run });
+    assert.deepEqual(f.env.trainCalls, [], 'the trainer was asked to resume a run');
+    assert.match(f.page.of('panel/notice').at(-1)!.message, /untrusted workspace: trust the workspace to resume a run/);
+    assert.equal(f.page.of('panel/show').filter((m) => m.tab === 'train').length, 0);
+    assert.deepEqual(fs.readdirSync(path.dirname(run)), ['colors-1'], 'a run folder appeared');
+
+    // Cancelling runs no model: allowed (the same stand-in, so the refusals above are the trust check's).
+    await f.send({ type: 'train/cancel', dir: run });
+    assert.deepEqual(f.env.trainCalls, [`cancel ${run}`]);
   });
 
   it('fine-tunes in the detached trainer: live loss events, the run listed and finished, its adapter a variant', async () => {
