@@ -61,6 +61,49 @@ class FakePage {
   }
 }
 
+/**
+ * The host's event loop while the worker works, measured two ways. Event-loop delay (a 5 ms timer's
+ * lateness) is wall-clock time, which a loaded machine stretches as well as a blocking host; the CPU
+ * time the process spent between two ticks of a 5 ms timer is how long the host computed without
+ * yielding, which load does not stretch (a descheduled process uses no CPU).
+ */
+function watchHost(): { stop(): HostFigures } {
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
+  let last = process.cpuUsage();
+  let maxBusyUs = 0;
+  const timer = setInterval(() => {
+    const now = process.cpuUsage(last);
+    last = process.cpuUsage();
+    maxBusyUs = Math.max(maxBusyUs, now.user + now.system);
+  }, 5);
+  return {
+    stop() {
+      clearInterval(timer);
+      delay.disable();
+      return { maxDelayMs: delay.max / 1e6, p99DelayMs: delay.percentile(99) / 1e6, maxBusyMs: maxBusyUs / 1000 };
+    },
+  };
+}
+
+interface HostFigures {
+  readonly maxDelayMs: number;
+  readonly p99DelayMs: number;
+  readonly maxBusyMs: number;
+}
+
+/**
+ * The gates, with headroom for a loaded 2-core machine (at a load of 7, the longest busy stretch seen
+ * was 41 ms, the longest delay 128 ms, the p99 23 ms): no stretch of computation in the host over
+ * 150 ms, no stall of any kind (a synchronous wait included) over 1 s, and 99 % of timer ticks on
+ * time within 100 ms. Delay is printed, not gated, below those: it measures the machine as much as the host.
+ */
+function assertHostResponsive(h: HostFigures): void {
+  assert.ok(h.maxBusyMs < 150, `the extension host computed for ${h.maxBusyMs.toFixed(1)} ms without yielding`);
+  assert.ok(h.maxDelayMs < 1000, `the extension host's event loop was blocked for ${h.maxDelayMs.toFixed(1)} ms`);
+  assert.ok(h.p99DelayMs < 100, `the extension host's event loop was late by ${h.p99DelayMs.toFixed(1)} ms at the 99th percentile`);
+}
+
 interface Fixture {
   readonly ws: string;
   readonly page: FakePage;
@@ -171,16 +214,14 @@ describe('panel controller (stand-in page, real worker)', function () {
 
     // The host's event loop, measured while the worker exports the checkpoint, merges the adapter,
     // loads both models and generates (a cold cache: the heaviest a run gets).
-    const delay = monitorEventLoopDelay({ resolution: 5 });
-    delay.enable();
+    const host = watchHost();
     const started = Date.now();
     await f.send({ type: 'run/start', mode: 'compare', file, model: LLAMA, variants: ['base', info.variants[1]!.id], cases: [1], params: {} });
-    delay.disable();
+    const h = host.stop();
     const end = await f.page.wait('run/end');
     assert.equal(end.status, 'done', end.message);
-    const maxMs = delay.max / 1e6;
-    console.log(`      host event loop during a ${((Date.now() - started) / 1000).toFixed(1)} s run: max delay ${maxMs.toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms`);
-    assert.ok(maxMs < 50, `the extension host's event loop was blocked for ${maxMs.toFixed(1)} ms`);
+    console.log(`      host during a ${((Date.now() - started) / 1000).toFixed(1)} s run: event-loop delay max ${h.maxDelayMs.toFixed(1)} ms, p99 ${h.p99DelayMs.toFixed(1)} ms; longest busy stretch ${h.maxBusyMs.toFixed(1)} ms of CPU`);
+    assertHostResponsive(h);
 
     const cells = f.page.of('run/cell');
     assert.equal(cells.length, 2);
@@ -218,16 +259,24 @@ describe('panel controller (stand-in page, real worker)', function () {
     const { info } = await f.page.wait('panel/prompt');
     const run = f.send({ type: 'run/start', mode: 'compare', file, model: LLAMA, variants: info.variants.map((v) => v.id), cases: [0], params: { maxTokens: 4000 } });
     await f.page.wait('run/tokens');
+    const shown = () => f.page.of('run/tokens').reduce((n, m) => n + m.tokens.length, 0);
+    const atStop = shown();
     const stopAt = Date.now();
     await f.send({ type: 'run/stop' });
     await run;
     const end = await f.page.wait('run/end');
     assert.equal(end.status, 'cancelled');
-    assert.ok(Date.now() - stopAt < 5000, `stopped after ${Date.now() - stopAt} ms`);
     const cells = f.page.of('run/cell');
     assert.ok(cells.every((c) => c.cell.finish === 'cancelled'), JSON.stringify(cells.map((c) => c.cell.finish)));
     assert.equal(cells.length, 1, 'the second column never started');
     assert.deepEqual(end.passRates, {});
+    // How promptly, counted in tokens rather than milliseconds (a loaded machine slows the clock's
+    // view of it, not the count): the worker checks for Stop between tokens, so only those already on
+    // their way arrive after it, not the rest of the 4000.
+    const after = cells[0]!.cell.tokens.length - atStop;
+    console.log(`      stopped ${Date.now() - stopAt} ms after Stop: ${atStop} token(s) shown before it, ${after} after`);
+    assert.equal(shown(), cells[0]!.cell.tokens.length, 'the streamed tokens are the cell\'s');
+    assert.ok(after < 400, `${after} tokens arrived after Stop`);
   });
 
   it('runs the matrix with pass rates, and accepts it as the snapshot that tuneloop eval then passes', async () => {
