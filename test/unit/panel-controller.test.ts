@@ -107,7 +107,7 @@ function assertHostResponsive(h: HostFigures): void {
 interface Fixture {
   readonly ws: string;
   readonly page: FakePage;
-  readonly env: PanelEnv & { trusted: boolean; finishBeforeReturning: boolean; diffs: { left: string; right: string; title: string }[]; logs: string[]; trainCalls: string[] };
+  readonly env: PanelEnv & { trusted: boolean; finishBeforeReturning: boolean; runsHidden: boolean; diffs: { left: string; right: string; title: string }[]; logs: string[]; trainCalls: string[] };
   readonly controller: PanelController;
   send(m: FromWebview): Promise<void>;
 }
@@ -146,7 +146,9 @@ function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, s
     post: (m: ToWebview) => page.post(m),
     isTrusted: () => env.trusted,
     hasWorkspace: () => true,
-    runsFolder: () => path.join(ws, '.tuneloop', 'runs'),
+    /** While a forced race runs (finishBeforeReturning), the panel's scans find no run, as if none fell during it. */
+    runsHidden: false,
+    runsFolder: () => path.join(ws, '.tuneloop', env.runsHidden ? 'not-yet' : 'runs'),
     findFiles: async (kind: 'prompt' | 'recipe') => Object.keys(files).filter((f) => (kind === 'prompt' ? /\.prompt\.ya?ml$/ : /\.adapter\.ya?ml$/).test(f)).map((f) => path.join(ws, f)),
     readDocument: (file: string) => fs.promises.readFile(file, 'utf8'),
     // One onnxruntime thread: on a 2-core machine the worker then leaves a core to the host, whose delays are measured.
@@ -160,9 +162,12 @@ function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, s
     train: {
       start: async (recipe: string) => {
         env.trainCalls.push(`start ${recipe}`);
+        // The race a fast run makes, forced: the run is over before the panel first scans it (its
+        // 1 s poll would otherwise see a run that takes longer, as on a loaded machine).
+        env.runsHidden = env.finishBeforeReturning;
         const { runDir } = await startRun(recipe, { runsDir: path.join(ws, '.tuneloop', 'runs'), trainerEntry: TRAINER, threads: 2 });
-        // The race a fast run makes, forced: the run is over before the panel first scans it.
         if (env.finishBeforeReturning) while (inspectRun(runDir).state !== 'done') await new Promise((r) => setTimeout(r, 50));
+        env.runsHidden = false;
         return runDir;
       },
       cancel: (dir: string) => {
