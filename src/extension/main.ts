@@ -8,6 +8,7 @@ import { openPreview, registerLanguageFeatures } from './language';
 import { cacheFolder } from './settings';
 import { cancelRun, reattach, resume, RunsTree, trainAdapter, type TrainingContext } from './training';
 import { Log } from './log';
+import { autorunIfTrusted, type CommandId, followRunsWhenTrusted, gateCommand, type TrustGate } from './trust';
 import { promptFileOf, TuneloopPanel } from './panel/panel';
 
 /**
@@ -16,8 +17,6 @@ import { promptFileOf, TuneloopPanel } from './panel/panel';
  */
 
 interface CommandSpec {
-  /** Runs a model or training: refused in an untrusted workspace. */
-  readonly needsTrust: boolean;
   /** What it returns reaches `executeCommand`'s caller (tests, other extensions). */
   run(ctx: CommandContext, ...args: unknown[]): Promise<unknown> | unknown;
 }
@@ -29,26 +28,21 @@ interface CommandContext {
   readonly panel: TuneloopPanel;
 }
 
-const COMMANDS: Readonly<Record<string, CommandSpec>> = {
-  // The panel opens everywhere: in an untrusted workspace it reads and checks files, and says why it runs nothing.
+/** Which of these runs a model (refused in an untrusted workspace) is in trust.ts, for unit tests to read. */
+const COMMANDS: Readonly<Record<CommandId, CommandSpec>> = {
   'tuneloop.openPanel': {
-    needsTrust: false,
     run: ({ panel }, arg) => {
       const file = promptFileOf(arg);
       return panel.open(file ? { file } : {});
     },
   },
-  'tuneloop.runPrompt': { needsTrust: false, run: ({ panel }, arg) => openOnPrompt(panel, arg, 'run') },
-  'tuneloop.comparePrompt': { needsTrust: false, run: ({ panel }, arg) => openOnPrompt(panel, arg, 'compare') },
-  // Reads the prompt and, in a trusted workspace only, the model's tokenizer files: no model runs.
-  'tuneloop.previewPrompt': { needsTrust: false, run: (_ctx, arg) => openPreview(arg) },
-  'tuneloop.trainAdapter': { needsTrust: true, run: ({ training }, arg) => trainAdapter(training, arg) },
-  // Cancelling stops a process; it runs no model, so it is allowed everywhere.
-  'tuneloop.cancelRun': { needsTrust: false, run: ({ training }, arg) => cancelRun(training, arg) },
-  'tuneloop.resumeRun': { needsTrust: true, run: ({ training }, arg) => resume(training, arg) },
+  'tuneloop.runPrompt': { run: ({ panel }, arg) => openOnPrompt(panel, arg, 'run') },
+  'tuneloop.comparePrompt': { run: ({ panel }, arg) => openOnPrompt(panel, arg, 'compare') },
+  'tuneloop.previewPrompt': { run: (_ctx, arg) => openPreview(arg) },
+  'tuneloop.trainAdapter': { run: ({ training }, arg) => trainAdapter(training, arg) },
+  'tuneloop.cancelRun': { run: ({ training }, arg) => cancelRun(training, arg) },
+  'tuneloop.resumeRun': { run: ({ training }, arg) => resume(training, arg) },
   'tuneloop.clearCache': {
-    // Deletes files in the cache folder only; no model runs.
-    needsTrust: false,
     async run({ log }) {
       const dir = cacheFolder();
       const exports = listExports(dir);
@@ -67,10 +61,8 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       return freed;
     },
   },
-  'tuneloop.showLog': { needsTrust: false, run: ({ log }) => log.show() },
+  'tuneloop.showLog': { run: ({ log }) => log.show() },
   'tuneloop.describeModel': {
-    // Reads config.json and safetensors headers only; nothing is executed.
-    needsTrust: false,
     async run({ log, worker }, arg) {
       const folder = arg instanceof vscode.Uri ? arg : (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Describe model' }))?.[0];
       if (!folder) return;
@@ -92,7 +84,7 @@ function openOnPrompt(panel: TuneloopPanel, arg: unknown, autorun: 'run' | 'comp
     void vscode.window.showInformationMessage('Tuneloop: open a prompt file (NAME.prompt.yml) to run it.');
     return undefined;
   }
-  return panel.open({ tab: 'compare', file, ...(vscode.workspace.isTrusted ? { autorun } : {}) });
+  return panel.open({ tab: 'compare', file, ...autorunIfTrusted(vscode.workspace.isTrusted, autorun) });
 }
 
 export function activate(context: vscode.ExtensionContext): { commands: string[] } {
@@ -111,26 +103,26 @@ export function activate(context: vscode.ExtensionContext): { commands: string[]
   const panel = new TuneloopPanel(context.extensionUri, log, worker, training);
   context.subscriptions.push(panel);
   const ctx: CommandContext = { log, worker, training, panel };
-  // Runs started before a window reload are still going: follow them again.
-  if (vscode.workspace.isTrusted) reattach(training);
-  for (const [id, spec] of Object.entries(COMMANDS)) {
+  // Runs started before a window reload may still be going: follow them again, once the workspace is trusted.
+  context.subscriptions.push(followRunsWhenTrusted({ isTrusted: () => vscode.workspace.isTrusted, onDidGrant: (l) => vscode.workspace.onDidGrantWorkspaceTrust(l) }, () => reattach(training)));
+  const gate: TrustGate = { isTrusted: () => vscode.workspace.isTrusted, warn: (m) => void vscode.window.showWarningMessage(m) };
+  for (const [id, spec] of Object.entries(COMMANDS) as [CommandId, CommandSpec][]) {
     context.subscriptions.push(
-      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
-        if (spec.needsTrust && !vscode.workspace.isTrusted) {
-          void vscode.window.showWarningMessage('Tuneloop runs no model and no training in an untrusted workspace. Trust the workspace to continue.');
-          return;
-        }
-        try {
-          return await spec.run(ctx, ...args);
-        } catch (e) {
-          // Errors end here: shown to the user, logged, never thrown into the extension host.
-          const user = e instanceof WorkerError && e.info.user;
-          const message = e instanceof Error ? e.message : String(e);
-          log.error(`${id}: ${message}`);
-          void vscode.window.showErrorMessage(user ? message : `Tuneloop: ${id} failed: ${message.split('\n')[0]} (see the Tuneloop log)`);
-          return undefined;
-        }
-      }),
+      vscode.commands.registerCommand(
+        id,
+        gateCommand(id, gate, async (...args: unknown[]) => {
+          try {
+            return await spec.run(ctx, ...args);
+          } catch (e) {
+            // Errors end here: shown to the user, logged, never thrown into the extension host.
+            const user = e instanceof WorkerError && e.info.user;
+            const message = e instanceof Error ? e.message : String(e);
+            log.error(`${id}: ${message}`);
+            void vscode.window.showErrorMessage(user ? message : `Tuneloop: ${id} failed: ${message.split('\n')[0]} (see the Tuneloop log)`);
+            return undefined;
+          }
+        }),
+      ),
     );
   }
   log.info(`Tuneloop ${VERSION} activated (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'untrusted'})`);

@@ -45,18 +45,24 @@ export function installVsix(vsix: string, extensionsDir: string): string {
   return execFileSync(CODE_SERVER, ['--install-extension', vsix, '--extensions-dir', extensionsDir], { encoding: 'utf8' });
 }
 
+export interface CodeServerOptions {
+  /**
+   * Workspace trust on, the workspace not trusted (Restricted Mode): VS Code asks nothing at startup
+   * (`startupPrompt: never`) and opens the folder untrusted. Off by default: the workspace is trusted.
+   */
+  readonly untrusted?: boolean;
+}
+
 /** Start code-server on `workspace` with the given extensions folder and open it in Chromium. */
-export async function openCodeServer(workspace: string, extensionsDir: string, log: (s: string) => void): Promise<Session> {
+export async function openCodeServer(workspace: string, extensionsDir: string, log: (s: string) => void, options: CodeServerOptions = {}): Promise<Session> {
   const port = await freePort();
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-cs-user-'));
   fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
-  fs.writeFileSync(
-    path.join(userDataDir, 'User', 'settings.json'),
-    JSON.stringify({ 'workbench.startupEditor': 'none', 'security.workspace.trust.enabled': false, 'telemetry.telemetryLevel': 'off', 'workbench.tips.enabled': false }),
-  );
+  const trust = options.untrusted ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' } : { 'security.workspace.trust.enabled': false };
+  fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none', ...trust, 'telemetry.telemetryLevel': 'off', 'workbench.tips.enabled': false }));
   const server: ChildProcess = spawn(
     CODE_SERVER,
-    ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, workspace],
+    ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', ...(options.untrusted ? [] : ['--disable-workspace-trust']), '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, workspace],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let serverLog = '';

@@ -61,10 +61,53 @@ class FakePage {
   }
 }
 
+/**
+ * The host's event loop while the worker works, measured two ways. Event-loop delay (a 5 ms timer's
+ * lateness) is wall-clock time, which a loaded machine stretches as well as a blocking host; the CPU
+ * time the process spent between two ticks of a 5 ms timer is how long the host computed without
+ * yielding, which load does not stretch (a descheduled process uses no CPU).
+ */
+function watchHost(): { stop(): HostFigures } {
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
+  let last = process.cpuUsage();
+  let maxBusyUs = 0;
+  const timer = setInterval(() => {
+    const now = process.cpuUsage(last);
+    last = process.cpuUsage();
+    maxBusyUs = Math.max(maxBusyUs, now.user + now.system);
+  }, 5);
+  return {
+    stop() {
+      clearInterval(timer);
+      delay.disable();
+      return { maxDelayMs: delay.max / 1e6, p99DelayMs: delay.percentile(99) / 1e6, maxBusyMs: maxBusyUs / 1000 };
+    },
+  };
+}
+
+interface HostFigures {
+  readonly maxDelayMs: number;
+  readonly p99DelayMs: number;
+  readonly maxBusyMs: number;
+}
+
+/**
+ * The gates, with headroom for a loaded 2-core machine (at a load of 7, the longest busy stretch seen
+ * was 41 ms, the longest delay 128 ms, the p99 23 ms): no stretch of computation in the host over
+ * 150 ms, no stall of any kind (a synchronous wait included) over 1 s, and 99 % of timer ticks on
+ * time within 100 ms. Delay is printed, not gated, below those: it measures the machine as much as the host.
+ */
+function assertHostResponsive(h: HostFigures): void {
+  assert.ok(h.maxBusyMs < 150, `the extension host computed for ${h.maxBusyMs.toFixed(1)} ms without yielding`);
+  assert.ok(h.maxDelayMs < 1000, `the extension host's event loop was blocked for ${h.maxDelayMs.toFixed(1)} ms`);
+  assert.ok(h.p99DelayMs < 100, `the extension host's event loop was late by ${h.p99DelayMs.toFixed(1)} ms at the 99th percentile`);
+}
+
 interface Fixture {
   readonly ws: string;
   readonly page: FakePage;
-  readonly env: PanelEnv & { trusted: boolean; finishBeforeReturning: boolean; diffs: { left: string; right: string; title: string }[]; logs: string[] };
+  readonly env: PanelEnv & { trusted: boolean; finishBeforeReturning: boolean; runsHidden: boolean; diffs: { left: string; right: string; title: string }[]; logs: string[]; trainCalls: string[] };
   readonly controller: PanelController;
   send(m: FromWebview): Promise<void>;
 }
@@ -98,10 +141,14 @@ function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, s
     finishBeforeReturning: false,
     diffs: [] as { left: string; right: string; title: string }[],
     logs: [] as string[],
+    /** What the panel asked of the trainer, in order: `start RECIPE`, `cancel DIR`, `resume DIR`. */
+    trainCalls: [] as string[],
     post: (m: ToWebview) => page.post(m),
     isTrusted: () => env.trusted,
     hasWorkspace: () => true,
-    runsFolder: () => path.join(ws, '.tuneloop', 'runs'),
+    /** While a forced race runs (finishBeforeReturning), the panel's scans find no run, as if none fell during it. */
+    runsHidden: false,
+    runsFolder: () => path.join(ws, '.tuneloop', env.runsHidden ? 'not-yet' : 'runs'),
     findFiles: async (kind: 'prompt' | 'recipe') => Object.keys(files).filter((f) => (kind === 'prompt' ? /\.prompt\.ya?ml$/ : /\.adapter\.ya?ml$/).test(f)).map((f) => path.join(ws, f)),
     readDocument: (file: string) => fs.promises.readFile(file, 'utf8'),
     // One onnxruntime thread: on a 2-core machine the worker then leaves a core to the host, whose delays are measured.
@@ -114,13 +161,23 @@ function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, s
     revealFolder: async () => undefined,
     train: {
       start: async (recipe: string) => {
+        env.trainCalls.push(`start ${recipe}`);
+        // The race a fast run makes, forced: the run is over before the panel first scans it (its
+        // 1 s poll would otherwise see a run that takes longer, as on a loaded machine).
+        env.runsHidden = env.finishBeforeReturning;
         const { runDir } = await startRun(recipe, { runsDir: path.join(ws, '.tuneloop', 'runs'), trainerEntry: TRAINER, threads: 2 });
-        // The race a fast run makes, forced: the run is over before the panel first scans it.
         if (env.finishBeforeReturning) while (inspectRun(runDir).state !== 'done') await new Promise((r) => setTimeout(r, 50));
+        env.runsHidden = false;
         return runDir;
       },
-      cancel: (dir: string) => void requestCancel(dir),
-      resume: (dir: string) => void resumeRun(dir, { trainerEntry: TRAINER }),
+      cancel: (dir: string) => {
+        env.trainCalls.push(`cancel ${dir}`);
+        requestCancel(dir);
+      },
+      resume: (dir: string) => {
+        env.trainCalls.push(`resume ${dir}`);
+        resumeRun(dir, { trainerEntry: TRAINER });
+      },
     },
     log: { info: (m: string) => env.logs.push(m), warn: (m: string) => env.logs.push(m), error: (m: string) => env.logs.push(m), debug: () => undefined },
   };
@@ -162,16 +219,14 @@ describe('panel controller (stand-in page, real worker)', function () {
 
     // The host's event loop, measured while the worker exports the checkpoint, merges the adapter,
     // loads both models and generates (a cold cache: the heaviest a run gets).
-    const delay = monitorEventLoopDelay({ resolution: 5 });
-    delay.enable();
+    const host = watchHost();
     const started = Date.now();
     await f.send({ type: 'run/start', mode: 'compare', file, model: LLAMA, variants: ['base', info.variants[1]!.id], cases: [1], params: {} });
-    delay.disable();
+    const h = host.stop();
     const end = await f.page.wait('run/end');
     assert.equal(end.status, 'done', end.message);
-    const maxMs = delay.max / 1e6;
-    console.log(`      host event loop during a ${((Date.now() - started) / 1000).toFixed(1)} s run: max delay ${maxMs.toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms`);
-    assert.ok(maxMs < 50, `the extension host's event loop was blocked for ${maxMs.toFixed(1)} ms`);
+    console.log(`      host during a ${((Date.now() - started) / 1000).toFixed(1)} s run: event-loop delay max ${h.maxDelayMs.toFixed(1)} ms, p99 ${h.p99DelayMs.toFixed(1)} ms; longest busy stretch ${h.maxBusyMs.toFixed(1)} ms of CPU`);
+    assertHostResponsive(h);
 
     const cells = f.page.of('run/cell');
     assert.equal(cells.length, 2);
@@ -209,16 +264,24 @@ describe('panel controller (stand-in page, real worker)', function () {
     const { info } = await f.page.wait('panel/prompt');
     const run = f.send({ type: 'run/start', mode: 'compare', file, model: LLAMA, variants: info.variants.map((v) => v.id), cases: [0], params: { maxTokens: 4000 } });
     await f.page.wait('run/tokens');
+    const shown = () => f.page.of('run/tokens').reduce((n, m) => n + m.tokens.length, 0);
+    const atStop = shown();
     const stopAt = Date.now();
     await f.send({ type: 'run/stop' });
     await run;
     const end = await f.page.wait('run/end');
     assert.equal(end.status, 'cancelled');
-    assert.ok(Date.now() - stopAt < 5000, `stopped after ${Date.now() - stopAt} ms`);
     const cells = f.page.of('run/cell');
     assert.ok(cells.every((c) => c.cell.finish === 'cancelled'), JSON.stringify(cells.map((c) => c.cell.finish)));
     assert.equal(cells.length, 1, 'the second column never started');
     assert.deepEqual(end.passRates, {});
+    // How promptly, counted in tokens rather than milliseconds (a loaded machine slows the clock's
+    // view of it, not the count): the worker checks for Stop between tokens, so only those already on
+    // their way arrive after it, not the rest of the 4000.
+    const after = cells[0]!.cell.tokens.length - atStop;
+    console.log(`      stopped ${Date.now() - stopAt} ms after Stop: ${atStop} token(s) shown before it, ${after} after`);
+    assert.equal(shown(), cells[0]!.cell.tokens.length, 'the streamed tokens are the cell\'s');
+    assert.ok(after < 400, `${after} tokens arrived after Stop`);
   });
 
   it('runs the matrix with pass rates, and accepts it as the snapshot that tuneloop eval then passes', async () => {
@@ -285,6 +348,37 @@ describe('panel controller (stand-in page, real worker)', function () {
     assert.match(f.page.of('panel/notice').at(-1)!.message, /unknown prompt file/);
     await f.send({ type: 'run/start', mode: 'compare', file: info.file, model: '/', variants: ['base'], cases: [0], params: {} });
     assert.match(f.page.of('panel/notice').at(-1)!.message, /unknown model/);
+  });
+
+  it('starts and resumes no training in an untrusted workspace', async () => {
+    const f = make({ 'colours.prompt.yml': PROMPT(false), 'colors.adapter.yml': `base_model: ${LLAMA}\ndataset:\n  path: data/colors.jsonl\ntraining:\n  max_steps: 2\n` });
+    // A cancelled run, as a trusted session would have left it: listed, so its folder is one the panel knows.
+    const run = path.join(f.ws, '.tuneloop', 'runs', 'colors-1');
+    fs.mkdirSync(run, { recursive: true });
+    const time = new Date().toISOString();
+    fs.writeFileSync(
+      path.join(run, 'events.jsonl'),
+      `${JSON.stringify({ type: 'started', time, pid: 1, totalSteps: 2, trainExamples: 4, validationExamples: 0 })}\n${JSON.stringify({ type: 'cancelled', time, step: 1, checkpoint: path.join(run, 'checkpoint-1') })}\n`,
+    );
+    f.env.trusted = false;
+    await f.send({ type: 'panel/ready' });
+    const init = await f.page.wait('panel/init');
+    assert.equal(init.trusted, false);
+    const list = await f.page.wait('runs/list');
+    assert.deepEqual(list.runs.map((r) => [r.dir, r.state]), [[run, 'cancelled']]);
+
+    await f.send({ type: 'train/start', recipe: init.recipes[0]!.file });
+    assert.deepEqual(f.env.trainCalls, [], 'the trainer was asked to start a run');
+    assert.match(f.page.of('panel/notice').at(-1)!.message, /untrusted workspace: trust the workspace to fine-tune/);
+    await f.send({ type: 'train/resume', dir: run });
+    assert.deepEqual(f.env.trainCalls, [], 'the trainer was asked to resume a run');
+    assert.match(f.page.of('panel/notice').at(-1)!.message, /untrusted workspace: trust the workspace to resume a run/);
+    assert.equal(f.page.of('panel/show').filter((m) => m.tab === 'train').length, 0);
+    assert.deepEqual(fs.readdirSync(path.dirname(run)), ['colors-1'], 'a run folder appeared');
+
+    // Cancelling runs no model: allowed (the same stand-in, so the refusals above are the trust check's).
+    await f.send({ type: 'train/cancel', dir: run });
+    assert.deepEqual(f.env.trainCalls, [`cancel ${run}`]);
   });
 
   it('fine-tunes in the detached trainer: live loss events, the run listed and finished, its adapter a variant', async () => {

@@ -3,9 +3,10 @@ import * as vscode from 'vscode';
 import { findCachedSnapshot } from '../../core/hub/cache';
 import { parseHubId } from '../../core/hub/id';
 import { defaultCacheDir } from '../../core/hub/options';
-import { analyzePrompt, formatPreview, previewCases, resolvePreviewModel, type PreviewInput, type PreviewModel } from '../../core/prompts/language';
+import { resolvePreviewModel, type PreviewModel } from '../../core/prompts/language';
 import type { WorkerClient } from '../../worker/client';
 import type { Log } from '../log';
+import { previewText } from './previewText';
 
 /**
  * The rendered-prompt preview: a read-only Markdown document beside the prompt, showing each test
@@ -97,23 +98,17 @@ export class PreviewProvider implements vscode.TextDocumentContentProvider, vsco
 
   private async render(source: vscode.Uri): Promise<string> {
     const doc = await vscode.workspace.openTextDocument(source);
-    const parse = analyzePrompt(doc.getText());
-    const file = source.scheme === 'file' ? source.fsPath : source.path;
-    const model = this.model(parse.prompt?.model, source);
-    const input: PreviewInput = { file, parse, model };
-    if (model.kind === 'none' || !parse.prompt || parse.prompt.messages.length === 0) return formatPreview(input);
-    const conversations = previewCases(parse.prompt).map((c) => c.messages);
-    try {
-      const rendered = await this.worker.request('renderPrompt', { model: model.dir, conversations });
-      return formatPreview({ ...input, rendered });
-    } catch (e) {
-      return formatPreview({ ...input, rendered: { error: e instanceof Error ? e.message : String(e) } });
-    }
+    return previewText({
+      file: source.scheme === 'file' ? source.fsPath : source.path,
+      text: doc.getText(),
+      trusted: vscode.workspace.isTrusted,
+      resolveModel: (promptModel) => this.model(promptModel, source),
+      renderPrompt: (model, conversations) => this.worker.request('renderPrompt', { model, conversations }),
+    });
   }
 
+  /** The model whose chat template the preview uses; previewText asks only in a trusted workspace. */
   private model(promptModel: string | undefined, source: vscode.Uri): PreviewModel {
-    // An untrusted workspace may hold any folder; the preview reads no model files from it.
-    if (!vscode.workspace.isTrusted) return { kind: 'none', reason: 'The workspace is not trusted, so the preview reads no model files.' };
     return resolvePreviewModel({
       promptModel,
       promptFile: source.scheme === 'file' ? source.fsPath : undefined,

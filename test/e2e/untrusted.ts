@@ -1,0 +1,106 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Page } from 'playwright-core';
+import { CODE_SERVER, installVsix, openCodeServer, openFile, outputChannelText, palette, ROOT, waitFor, webviewFrame } from './code-server';
+
+/**
+ * The linux-x64 .vsix in a real VS Code (code-server 4.100.3) with workspace trust on and the
+ * workspace not trusted (Restricted Mode), on a copy of examples/ and the default model: the
+ * Fine-tune command warns and starts no run, the rendered-prompt preview reads no model files and
+ * says why, and the panel says it runs nothing. The other end-to-end tests run with trust off.
+ *
+ *   node out/test/e2e/untrusted.js [dist-vsix/tuneloop-linux-x64-<version>.vsix]
+ * Screenshots go to test-results/e2e-untrusted/.
+ */
+const log = (s: string) => console.log(`untrusted e2e: ${s}`);
+
+/** src/extension/trust.ts's UNTRUSTED_WARNING, as the user reads it. */
+const WARNING = 'Tuneloop runs no model and no training in an untrusted workspace';
+
+async function notification(page: Page, text: string, ms: number): Promise<string> {
+  const toast = page.locator('.notifications-toasts .notification-toast', { hasText: text });
+  await toast.first().waitFor({ timeout: ms });
+  return (await toast.first().innerText()).replace(/\s+/g, ' ').trim();
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const vsix = path.resolve(process.argv[2] ?? path.join(ROOT, 'dist-vsix', `tuneloop-linux-x64-${version}.vsix`));
+  if (!fs.existsSync(vsix)) throw new Error(`no .vsix at ${vsix}; run npm run package -- --target linux-x64 first`);
+  if (!fs.existsSync(CODE_SERVER)) throw new Error('code-server is not installed; run test/e2e/setup.sh');
+  const shots = path.join(ROOT, 'test-results', 'e2e-untrusted');
+  fs.mkdirSync(shots, { recursive: true });
+  const shot = (page: Page, name: string) => page.screenshot({ path: path.join(shots, `${name}.png`) });
+
+  const extensionsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-cs-ext-'));
+  log(installVsix(vsix, extensionsDir).trim().split('\n').pop()!);
+  // The example as a user clones it: examples/ beside models/default, which its files name as ../models/default.
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-cs-untrusted-'));
+  fs.cpSync(path.join(ROOT, 'examples'), path.join(ws, 'examples'), { recursive: true });
+  fs.cpSync(path.join(ROOT, 'models', 'default'), path.join(ws, 'models', 'default'), { recursive: true });
+  const runs = path.join(ws, '.tuneloop');
+
+  const s = await openCodeServer(ws, extensionsDir, log, { untrusted: true });
+  const page = s.page;
+  try {
+    const activated = await waitFor('the extension to activate', 90_000, () => /Tuneloop \S+ activated.*/.exec(outputChannelText(s.userDataDir, 'Tuneloop'))?.[0]);
+    log(activated);
+    if (!activated.includes('(workspace untrusted)')) throw new Error(`the extension activated in a trusted workspace: ${activated}`);
+    await page.locator('.statusbar-item', { hasText: 'Restricted Mode' }).first().waitFor({ timeout: 30_000 });
+    log('VS Code shows Restricted Mode');
+    await shot(page, '0-restricted');
+
+    // 1. Fine-tune the example's recipe from the palette: a warning, and no run.
+    await openFile(page, 'answer-format.adapter.yml');
+    await palette(page, 'Tuneloop: Fine-tune Adapter');
+    log(`notification: ${await notification(page, WARNING, 20_000)}`);
+    await shot(page, '1-fine-tune-refused');
+    // A refused command returns at once; a started run would have made its folder within this time.
+    await page.waitForTimeout(3000);
+    if (fs.existsSync(runs)) throw new Error(`a run folder appeared: ${fs.readdirSync(runs, { recursive: true }).join(', ')}`);
+    if (/started run/.test(outputChannelText(s.userDataDir, 'Tuneloop'))) throw new Error('the log says a run started');
+    log('no .tuneloop/runs folder, no run in the log');
+
+    // 2. The preview of the example's prompt: the messages, and why there is no model text.
+    await openFile(page, 'answer-format.prompt.yml');
+    await palette(page, 'Tuneloop: Preview Rendered Prompt');
+    // Monaco renders spaces as no-break spaces, which \s matches.
+    await page.locator('.monaco-editor .view-line', { hasText: /The\s+workspace\s+is\s+not\s+trusted/ }).first().waitFor({ timeout: 30_000 });
+    await page.locator('.monaco-editor .view-line', { hasText: /What\s+colour\s+is\s+snow\?/ }).first().waitFor({ timeout: 10_000 });
+    if ((await page.locator('.monaco-editor .view-line', { hasText: /<\|im_start\|>/ }).count()) > 0) throw new Error('the preview shows the chat template text');
+    log('preview: "The workspace is not trusted, so the preview reads no model files."');
+    await shot(page, '2-preview');
+
+    // 3. The panel: its banner says it runs nothing, and its run and fine-tune buttons are off.
+    await palette(page, 'Tuneloop: Open Panel');
+    const panel = await webviewFrame(page, 'panel');
+    const banner = panel.getByText('This workspace is not trusted: Tuneloop reads and checks its files, but runs no model and no training');
+    await banner.first().waitFor({ timeout: 30_000 });
+    log(`panel: ${(await banner.first().innerText()).trim()}`);
+    await shot(page, '3-panel');
+    await panel.getByRole('tab', { name: 'Fine-tune' }).click();
+    const start = panel.locator('#start-training');
+    await start.waitFor({ timeout: 10_000 });
+    if (!(await start.isDisabled())) throw new Error('the Fine-tune button is enabled in an untrusted workspace');
+    log(`panel: the Fine-tune button is disabled (${await start.getAttribute('title')})`);
+    await shot(page, '4-panel-fine-tune');
+    if (fs.existsSync(runs)) throw new Error('a run folder appeared');
+    log(`PASSED in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  } catch (e) {
+    await shot(page, 'failure').catch(() => undefined);
+    log(`log so far:\n${outputChannelText(s.userDataDir, 'Tuneloop')}`);
+    throw e;
+  } finally {
+    await s.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(`untrusted e2e: FAILED: ${e instanceof Error ? e.stack : String(e)}`);
+    process.exit(1);
+  },
+);
