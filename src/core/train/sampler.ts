@@ -88,7 +88,8 @@ export class TrainingSampler {
       out.push(best);
       ids = [best];
     }
-    return { prompt: this.tok.decode([...prompt], { skip_special_tokens: false }), output: this.tok.decode(out, { skip_special_tokens: true }) };
+    // A first token that ends the sequence leaves nothing to decode (the tokenizer refuses an empty list).
+    return { prompt: this.tok.decode([...prompt], { skip_special_tokens: false }), output: out.length ? this.tok.decode(out, { skip_special_tokens: true }) : '' };
   }
 
   private shapeOf(name: string, length: number): number[] {
