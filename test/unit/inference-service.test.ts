@@ -44,7 +44,7 @@ for (const [name, make] of Object.entries(IMPLEMENTATIONS)) {
     it('cancels mid-generation', async () => {
       const controller = new AbortController();
       let n = 0;
-      const r = await inf.generate(handle, { ids: prompt }, { maxTokens: 24 }, {
+      const r = await inf.generate(handle, { ids: prompt }, { maxTokens: 200 }, {
         signal: controller.signal,
         onToken: () => {
           if (++n === 4) controller.abort();
@@ -53,8 +53,9 @@ for (const [name, make] of Object.entries(IMPLEMENTATIONS)) {
       assert.equal(r.finish, 'cancelled');
       // In-process the loop sees the signal at the next token and stops at the 4th. Across processes the
       // cancel message is in flight while this tiny model makes a token every millisecond or so, so
-      // a few more may come; the loop still stops at the first token after the message arrives.
-      assert.ok(r.tokens.length >= 4 && r.tokens.length < (name === 'in-process' ? 5 : 16), `${r.tokens.length} tokens`);
+      // a few more may come (dozens on a loaded machine); the loop still stops at the first token after
+      // the message arrives, long before the 200 it was allowed.
+      assert.ok(r.tokens.length >= 4 && r.tokens.length < (name === 'in-process' ? 5 : 150), `${r.tokens.length} tokens`);
     });
 
     it('reports user errors as errors that name the problem', async () => {
