@@ -19,3 +19,13 @@ export function tempDir(prefix = 'tuneloop-test-'): string {
   made.push(dir);
   return dir;
 }
+
+/**
+ * A copy of a golden checkpoint (with its adapters) inside the workspace `ws`: files name their
+ * models inside the workspace root, as the path rule asks (src/core/fs/root.ts).
+ */
+export function goldenCopy(ws: string, arch = 'llama'): string {
+  const dir = path.join(ws, 'models', arch);
+  if (!fs.existsSync(dir)) fs.cpSync(path.join(GOLDEN, arch), dir, { recursive: true });
+  return dir;
+}

@@ -1,15 +1,19 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Matrix, runMatrix } from '../core/compare/matrix';
-import { compareSnapshot, readSnapshot, type Snapshot, type SnapshotChange, writeSnapshot } from '../core/compare/snapshot';
+import { type Matrix, readPromptFile, runMatrix } from '../core/compare/matrix';
+import { compareSnapshot, readSnapshot, type Snapshot, type SnapshotChange, snapshotModelId, writeSnapshot } from '../core/compare/snapshot';
 import { formatDiff, wordDiff } from '../core/compare/words';
 import { TuneloopError } from '../core/errors';
+import { defaultModelDir, parseRoot, parseThreads, trustedReads, UsageError } from './options';
+import { findRoot } from '../core/fs/root';
 
 /** `tuneloop run` and `tuneloop eval`: the compare core, printed for terminals and CI. */
 
-/** The embedded default model shipped beside the CLI (models/default), unless TUNELOOP_MODEL names another. */
-export function defaultModelDir(): string {
-  return process.env.TUNELOOP_MODEL ?? path.resolve(__dirname, '..', 'models', 'default');
+export { defaultModelDir } from './options';
+
+function threadsOption(value: string | undefined): { threads?: number } {
+  const threads = parseThreads(value);
+  return threads ? { threads } : {};
 }
 
 const colour = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
@@ -21,12 +25,14 @@ Streams the output of the base model and of each adapter the prompt file lists f
 the evaluators' results. A file without testData takes its values from --var.
 
   --model DIR    the base model (default: the prompt's model if local, else the embedded model)
-  --threads N    onnxruntime threads`;
+  --threads N    onnxruntime threads
+  --root DIR     the workspace root the file's paths must stay inside (default: the nearest
+                 folder above the file holding .git, else the current folder)`;
 
 export async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { case: { type: 'string' }, var: { type: 'string', multiple: true }, model: { type: 'string' }, variant: { type: 'string', multiple: true }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { case: { type: 'string' }, var: { type: 'string', multiple: true }, model: { type: 'string' }, variant: { type: 'string', multiple: true }, threads: { type: 'string' }, root: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
   });
   if (values.help) {
@@ -41,11 +47,16 @@ export async function runCommand(args: string[]): Promise<number> {
     vars[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
   const caseIndex = values.case === undefined ? 0 : Number(values.case);
+  if (!Number.isInteger(caseIndex) || caseIndex < 0) throw new UsageError(`--case takes a test case number (0, 1, ...), got "${values.case}"`);
+  const threads = threadsOption(values.threads);
+  const root = parseRoot(values.root);
   let current = '';
   const m = await runMatrix(path.resolve(positionals[0]!), {
     defaultModel: defaultModelDir(),
     ...(values.model ? { model: values.model } : {}),
-    ...(values.threads ? { threads: Number(values.threads) } : {}),
+    ...threads,
+    ...(root ? { root } : {}),
+    trustedReads: trustedReads(),
     ...(values.variant ? { variants: values.variant } : {}),
     cases: [caseIndex],
     vars,
@@ -74,7 +85,7 @@ export async function runCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [--update-snapshots] [--model DIR] [--threads N]
+export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [--update-snapshots] [--model DIR] [--threads N] [--root DIR]
 
 Runs every test case of each prompt file on the base model and each adapter it lists, runs the
 evaluators, and compares the outputs with the prompt file's snapshot (its \`snapshot\` key).
@@ -134,7 +145,7 @@ function junitReport(reports: readonly FileReport[]): string {
 export async function evalCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { reporter: { type: 'string' }, 'update-snapshots': { type: 'boolean' }, model: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { reporter: { type: 'string' }, 'update-snapshots': { type: 'boolean' }, model: { type: 'string' }, threads: { type: 'string' }, root: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
   });
   if (values.help) {
@@ -144,14 +155,24 @@ export async function evalCommand(args: string[]): Promise<number> {
   const reporter = values.reporter ?? 'table';
   if (!['table', 'json', 'junit'].includes(reporter)) throw new TuneloopError(`unknown reporter "${reporter}" (table, json or junit)`);
   if (positionals.length === 0) throw new TuneloopError('eval takes one or more prompt files');
+  const threads = threadsOption(values.threads);
+  const rootOption = parseRoot(values.root);
   const reports: FileReport[] = [];
   for (const f of positionals) {
     const file = path.resolve(f);
+    const root = findRoot(file, rootOption);
+    if (values['update-snapshots']) {
+      // Before any model runs: asked to write a snapshot the file does not name, say so.
+      const p = readPromptFile(file);
+      if (!p.snapshot) throw new TuneloopError('--update-snapshots, but the prompt file has no "snapshot" key, so there is nothing to write', { file }, 'add snapshot: NAME.snapshot.json to it');
+    }
     const progress = (msg: string) => process.stderr.write(`${path.basename(file)}: ${msg}\n`);
     const m = await runMatrix(file, {
       defaultModel: defaultModelDir(),
       ...(values.model ? { model: values.model } : {}),
-      ...(values.threads ? { threads: Number(values.threads) } : {}),
+      ...threads,
+      root,
+      trustedReads: trustedReads(),
       onVariant: (v) => progress(`running ${v.name}`),
       onProgress: progress,
     });
@@ -162,7 +183,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       const sfile = path.resolve(path.dirname(file), m.prompt.snapshot);
       const outputs = outputsOf(m);
       if (values['update-snapshots']) {
-        writeSnapshot(sfile, { version: 1, model: { id: m.model.id === defaultModelDir() ? 'tuneloop/default' : m.model.id, sha256: m.model.sha256 }, outputs });
+        writeSnapshot(sfile, { version: 1, model: { id: snapshotModelId(m.model, file, { embeddedModel: defaultModelDir(), root }), sha256: m.model.sha256 }, outputs });
         snapshot = { file: sfile, status: 'updated', changes: [] };
       } else {
         const s = readSnapshot(sfile);

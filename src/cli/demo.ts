@@ -8,7 +8,7 @@ import { TuneloopError } from '../core/errors';
 import { followEvents, type RunEvent } from '../core/train/events';
 import { EVENTS, launchedOwnerAlive, requestCancel } from '../core/train/run';
 import { startRun } from '../core/train/start';
-import { defaultModelDir } from './compare';
+import { defaultModelDir, parseThreads, trustedReads } from './options';
 import { RECIPE_FILE } from '../core/recipes/recipe';
 
 /**
@@ -73,7 +73,7 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
     });
     fs.writeFileSync(file, text);
   }
-  const threads = values.threads ? Number(values.threads) : undefined;
+  const threads = parseThreads(values.threads);
   try {
     const { prompt, recipe } = findExample(ws);
     const p = readPromptFile(prompt);
@@ -87,7 +87,7 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
     say(`  base model passes ${(before.passRates.base! * 100).toFixed(0)}% of the test cases`);
     say();
     say(bold(`2. Fine-tuning a LoRA adapter (${path.basename(recipe)}) in the background trainer`));
-    const { runDir } = await startRun(recipe, { runsDir: runsDirs[0]!, trainerEntry, ...(threads ? { threads } : {}) });
+    const { runDir } = await startRun(recipe, { runsDir: runsDirs[0]!, trainerEntry, root: ws, trustedReads: trustedReads(), ...(threads ? { threads } : {}) });
     const onInt = () => requestCancel(runDir);
     process.on('SIGINT', onInt);
     let total = 0;

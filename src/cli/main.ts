@@ -13,12 +13,14 @@ import { defaultCacheDir } from '../core/models/cache';
 import { formatBytes } from '../core/format';
 import { clearExports, listExports } from '../core/models/export';
 import { VERSION } from '../core/version';
+import { parseRoot, parseThreads, trustedReads, UsageError } from './options';
+import { writeCrashLog } from './crash';
 
 /**
  * The `tuneloop` command: a thin shell over the core. One entry per subcommand; each parses its own
  * options, prints its own help, and returns the exit status.
  */
-interface Command {
+export interface Command {
   readonly summary: string;
   readonly usage: string;
   run(args: string[]): Promise<number> | number;
@@ -50,19 +52,24 @@ checks that the weights on disk are those the config describes, loads the tokeni
   },
   check: {
     summary: 'validate prompt files and adapter recipes: one line per problem, exit 1 on errors',
-    usage: `tuneloop check FILE|FOLDER...
+    usage: `tuneloop check FILE|FOLDER... [--root DIR]
 
 Validates GitHub Models prompt files (with Tuneloop's additions) and adapter recipes
 (*.adapter.yml). Folders are searched for *.prompt.yml/.yaml and *.adapter.yml/.yaml.
+Every path a file names (model, adapters, dataset, output, snapshot) must resolve inside the
+workspace root: --root DIR, else the nearest folder above the file holding .git, else the
+current folder. The embedded model and the Hugging Face cache may be read from anywhere.
 Prints FILE:LINE:COL: error|warning|note: message per diagnostic; exit status 1 if any
 is an error, 0 otherwise.`,
     run(args) {
-      const { values, positionals } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+      const { values, positionals } = parseArgs({ args, options: { root: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
       if (values.help) return help('check');
       if (positionals.length === 0) throw new UsageError('check takes one or more files or folders');
+      const root = parseRoot(values.root);
+      const paths = { ...(root ? { root } : {}), trustedReads: trustedReads() };
       const recipes = findRecipeFiles(positionals);
       const promptPaths = positionals.filter((p) => !RECIPE_FILE.test(p));
-      const diagnostics = [...(promptPaths.length ? checkFiles(promptPaths) : []), ...recipes.flatMap((f) => checkRecipeFile(f).diagnostics)];
+      const diagnostics = [...(promptPaths.length ? checkFiles(promptPaths, paths) : []), ...recipes.flatMap((f) => checkRecipeFile(f, paths).diagnostics)];
       for (const d of diagnostics) process.stdout.write(formatDiagnostic(d) + '\n');
       const n = countDiagnostics(diagnostics);
       const files = (promptPaths.length ? findPromptFiles(promptPaths).length : 0) + recipes.length;
@@ -121,8 +128,9 @@ Exports of Hugging Face checkpoints are cached by content hash, so a second run 
         return 0;
       }
       if (action === 'clear') {
-        const freed = clearExports(dir, values.key);
+        const { freed, left } = clearExports(dir, values.key);
         process.stdout.write(`freed ${formatBytes(freed)} in ${dir}\n`);
+        if (left.length) process.stdout.write(`left ${left.length} item(s) in ${path.join(dir, 'exports')} that are not Tuneloop exports: ${left.join(', ')}\n`);
         return 0;
       }
       throw new UsageError(`unknown action "${action}" (list or clear)`);
@@ -148,8 +156,7 @@ golden key: one line per check with its max error and tolerance. Exit status 1 i
       });
       if (values.help) return help('golden');
       if (positionals.length !== 1) throw new UsageError('golden takes exactly one folder');
-      const threads = values.threads === undefined ? undefined : Number(values.threads);
-      if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError('--threads takes a positive integer');
+      const threads = parseThreads(values.threads);
       const line = (r: CheckResult) =>
         `${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(22)} max_abs_err ${r.maxAbsErr.toExponential(2).padEnd(9)} tol ${r.tol.toExponential(1)}${r.detail ? `  (${r.detail})` : ''}`;
       const result = await runGolden(positionals[0]!, {
@@ -168,8 +175,6 @@ golden key: one line per check with its max error and tolerance. Exit status 1 i
     },
   },
 };
-
-class UsageError extends Error {}
 
 function help(command?: string): number {
   if (command) {
@@ -201,18 +206,28 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tuneloop: unknown command "${name}"; run tuneloop --help for the list\n`);
     return 2;
   }
+  return runGuarded(name, command, rest);
+}
+
+/**
+ * One command, with every failure turned into a message: a usage mistake (exit 2), a TuneloopError
+ * (exit 1, its message as is), or an internal error (exit 70: one line, the stack in a log file).
+ */
+export async function runGuarded(name: string, command: Command, rest: string[], err: { write(s: string): unknown } = process.stderr): Promise<number> {
   try {
     return await command.run(rest);
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`tuneloop ${name}: ${(e as Error).message}\nusage: ${command.usage.split('\n')[0]}\n`);
+      err.write(`tuneloop ${name}: ${(e as Error).message}\nusage: ${command.usage.split('\n')[0]}\n`);
       return 2;
     }
     if (e instanceof TuneloopError) {
-      process.stderr.write(`tuneloop ${name}: error: ${e.message}\n`);
+      err.write(`tuneloop ${name}: error: ${e.message}\n`);
       return 1;
     }
-    process.stderr.write(`tuneloop ${name}: internal error: ${describeError(e)}\n${(e as Error).stack ?? ''}\n`);
+    // A bug, not a mistake of the user's: one line here, the stack in a log file to attach to a report.
+    const log = writeCrashLog(name, rest, e);
+    err.write(`tuneloop ${name}: internal error: ${describeError(e).split('\n')[0]}\n${log ? `  the details are in ${log}; please include that file when you report this` : (e as Error).stack ?? ''}\n`);
     return 70;
   }
 }

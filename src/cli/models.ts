@@ -8,7 +8,7 @@ import { ADAPTER_CONFIG } from '../core/lora/config';
 import { defaultCacheDir, folderBytes } from '../core/models/cache';
 import { exportCheckpoint, listExports } from '../core/models/export';
 import { readSpec } from '../core/train/spec';
-import { defaultModelDir } from './compare';
+import { defaultModelDir } from './options';
 
 /** `tuneloop models` and `tuneloop export`. */
 

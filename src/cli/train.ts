@@ -5,12 +5,14 @@ import { TuneloopError } from '../core/errors';
 import { followEvents, type RunEvent } from '../core/train/events';
 import { EVENTS, inspectRun, launchedOwnerAlive, requestCancel } from '../core/train/run';
 import { resumeRun, startRun } from '../core/train/start';
+import { SPEC_FILE } from '../core/train/spec';
+import { existingFolder, parseRoot, parseThreads, trustedReads, UsageError } from './options';
 
 /**
  * `tuneloop train`: start a run in the detached trainer and follow it with a progress line; Ctrl-C asks
  * the trainer to checkpoint and stop. `--resume RUN` continues a run; `--follow RUN` watches one.
  */
-export const TRAIN_USAGE = `tuneloop train RECIPE.adapter.yml [--runs DIR] [--threads N] [--detach]
+export const TRAIN_USAGE = `tuneloop train RECIPE.adapter.yml [--runs DIR] [--threads N] [--detach] [--force] [--root DIR]
        tuneloop train --resume RUN_DIR
        tuneloop train --follow RUN_DIR
 
@@ -21,6 +23,9 @@ ETA. Ctrl-C checkpoints and stops the run; --resume continues it from its last c
   --runs DIR     where run folders go (default: .tuneloop/runs under the current folder)
   --threads N    onnxruntime threads (default: its own choice)
   --download     allow downloading a Hub base model
+  --force        replace the recipe's output folder even if it holds files Tuneloop did not write
+  --root DIR     the workspace root the recipe's paths must stay inside (default: the nearest
+                 folder above the recipe holding .git, else the current folder)
 Exit status: 0 when the run finishes, 1 when it fails, 130 when it is cancelled.`;
 
 function progressLine(e: Extract<RunEvent, { type: 'step' }>, total: number | undefined): string {
@@ -31,7 +36,7 @@ function progressLine(e: Extract<RunEvent, { type: 'step' }>, total: number | un
   return `${bar}step ${e.step}${total ? `/${total}` : ''}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${e.tokensPerSecond.toFixed(0)} tok/s  ETA ${eta}`;
 }
 
-async function follow(runDir: string, out: NodeJS.WriteStream, offset = 0, cancelOnInterrupt = true): Promise<number> {
+async function follow(runDir: string, out: NodeJS.WriteStream, offset = 0, cancelOnInterrupt = true, pid?: number): Promise<number> {
   let total: number | undefined;
   let lastWasProgress = false;
   const tty = out.isTTY === true;
@@ -85,7 +90,7 @@ async function follow(runDir: string, out: NodeJS.WriteStream, offset = 0, cance
             break;
         }
       },
-      { offset, isOwnerAlive: launchedOwnerAlive(runDir) },
+      { offset, isOwnerAlive: launchedOwnerAlive(runDir, 30_000, pid) },
     );
     if (last?.type === 'failed') inspectRun(runDir); // records a dead owner's failure with its stderr tail
     return last?.type === 'done' ? 0 : last?.type === 'cancelled' ? 130 : 1;
@@ -93,6 +98,15 @@ async function follow(runDir: string, out: NodeJS.WriteStream, offset = 0, cance
     process.off('SIGINT', onInt);
   }
 }
+/** A run folder named on the command line: it must exist and be a run (it has events or a spec). */
+function runFolder(value: string): string {
+  const dir = existingFolder(value, 'run folder');
+  if (!fs.existsSync(path.join(dir, EVENTS)) && !fs.existsSync(path.join(dir, SPEC_FILE))) {
+    throw new TuneloopError('not a run folder (no events.jsonl or spec.json)', { file: dir }, 'name a folder under the runs folder, e.g. .tuneloop/runs/<time>-<name>');
+  }
+  return dir;
+}
+
 export async function trainCommand(args: string[], trainerEntry: string): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -103,6 +117,8 @@ export async function trainCommand(args: string[], trainerEntry: string): Promis
       follow: { type: 'string' },
       detach: { type: 'boolean' },
       download: { type: 'boolean' },
+      force: { type: 'boolean' },
+      root: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -111,27 +127,30 @@ export async function trainCommand(args: string[], trainerEntry: string): Promis
     process.stdout.write(`usage: ${TRAIN_USAGE}\n`);
     return 0;
   }
-  if (values.follow) return follow(path.resolve(values.follow), process.stdout, 0, false);
+  if (values.follow) return follow(runFolder(values.follow), process.stdout, 0, false);
   if (values.resume) {
-    const runDir = path.resolve(values.resume);
-    const offset = fs.statSync(path.join(runDir, EVENTS)).size; // follow only what the resumed part writes
-    const { checkpoint } = resumeRun(runDir, { trainerEntry });
+    const runDir = runFolder(values.resume);
+    const { checkpoint, pid, offset } = resumeRun(runDir, { trainerEntry }); // follow only what the resumed part writes
     process.stdout.write(`resuming ${runDir} from ${path.basename(checkpoint)}\n`);
-    return follow(runDir, process.stdout, offset);
+    return follow(runDir, process.stdout, offset, true, pid);
   }
-  if (positionals.length !== 1) throw new TuneloopError('train takes one recipe file (or --resume RUN / --follow RUN)');
-  const threads = values.threads === undefined ? undefined : Number(values.threads);
-  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new TuneloopError('--threads takes a positive integer');
-  const { runDir, pid } = await startRun(path.resolve(positionals[0]!), {
+  if (positionals.length !== 1) throw new UsageError('train takes one recipe file (or --resume RUN / --follow RUN)');
+  const threads = parseThreads(values.threads);
+  const root = parseRoot(values.root);
+  const { runDir, pid, warnings } = await startRun(path.resolve(positionals[0]!), {
     runsDir: path.resolve(values.runs ?? path.join('.tuneloop', 'runs')),
     trainerEntry,
+    trustedReads: trustedReads(),
+    ...(root ? { root } : {}),
     ...(threads ? { threads } : {}),
     ...(values.download ? { allowDownload: true } : {}),
+    ...(values.force ? { force: true } : {}),
   });
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write(`run ${runDir} (trainer pid ${pid})\n`);
   if (values.detach) {
     process.stdout.write(`follow it with: tuneloop train --follow ${runDir}\n`);
     return 0;
   }
-  return follow(runDir, process.stdout);
+  return follow(runDir, process.stdout, 0, true, pid);
 }

@@ -55,7 +55,7 @@ const COMMANDS: Readonly<Record<CommandId, CommandSpec>> = {
       const items = [all, ...exports.map((e) => ({ label: `${e.modelType} ${formatBytes(e.bytes)}`, description: e.source, detail: `exported ${e.created.slice(0, 19).replace('T', ' ')} · ${e.key.slice(0, 16)}`, key: e.key.slice(0, 16) as string | undefined }))];
       const picked = await vscode.window.showQuickPick(items, { title: `Tuneloop export cache (${dir})`, placeHolder: 'Pick an export to delete, or clear all' });
       if (!picked) return 0;
-      const freed = clearExports(dir, picked.key);
+      const { freed } = clearExports(dir, picked.key);
       log.info(`export cache: freed ${formatBytes(freed)} in ${dir}`);
       void vscode.window.showInformationMessage(`Tuneloop: freed ${formatBytes(freed)}.`);
       return freed;

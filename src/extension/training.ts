@@ -5,7 +5,8 @@ import { followEvents, type RunEvent } from '../core/train/events';
 import { EVENTS, inspectRun, launchedOwnerAlive, listRuns, ownerAlive, requestCancel, type RunSummary } from '../core/train/run';
 import { latestCheckpoint, resumeRun, startRun } from '../core/train/start';
 import type { Log } from './log';
-import { threads } from './settings';
+import { threads, workspacePaths } from './settings';
+import { startWithConsent } from './output-consent';
 import { RECIPE_FILE } from '../core/recipes/recipe';
 import { RunsScanner } from './panel/runs';
 import type { RunRow } from './webview/protocol';
@@ -124,7 +125,18 @@ export async function trainAdapter(ctx: TrainingContext, arg: unknown): Promise<
   }
   await vscode.workspace.save(recipe);
   const n = threads();
-  const { runDir, pid } = await startRun(recipe.fsPath, { runsDir: dir, trainerEntry: ctx.trainerEntry, ...(n ? { threads: n } : {}) });
+  const options = { runsDir: dir, trainerEntry: ctx.trainerEntry, ...workspacePaths(recipe.fsPath), ...(n ? { threads: n } : {}) };
+  // The recipe's output folder may hold someone's files: replace it only if the user says so.
+  const started = await startWithConsent(
+    (force) => startRun(recipe.fsPath, { ...options, ...(force ? { force } : {}) }),
+    async (question) => (await vscode.window.showWarningMessage(question, { modal: true }, 'Replace It')) === 'Replace It',
+  );
+  if (!started) return undefined;
+  const { runDir, pid, warnings } = started;
+  for (const w of warnings) {
+    ctx.log.warn(w);
+    void vscode.window.showWarningMessage(`Tuneloop: ${w}`);
+  }
   ensureIgnored(dir);
   ctx.log.info(`started run ${runDir} (trainer pid ${pid})`);
   ctx.tree.refresh();
@@ -146,8 +158,7 @@ export function resume(ctx: TrainingContext, arg: unknown): void {
     void vscode.window.showWarningMessage('Tuneloop: this run has no checkpoint to resume from.');
     return;
   }
-  const offset = fs.statSync(path.join(run, EVENTS)).size;
-  resumeRun(run, { trainerEntry: ctx.trainerEntry });
+  const { offset } = resumeRun(run, { trainerEntry: ctx.trainerEntry });
   ctx.tree.refresh();
   void followRun(run, ctx.log, ctx.status, offset).then(() => ctx.tree.refresh());
 }

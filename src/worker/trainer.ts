@@ -1,4 +1,4 @@
-import { describeError } from '../core/errors';
+import { describeError, TuneloopError } from '../core/errors';
 import { cancellationFor, runTraining } from '../core/train/trainer';
 
 /**
@@ -27,6 +27,12 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
+    // Before the run's events could be written (the lock is held by another trainer, the folder
+    // cannot be written): stderr.log is all there is, so say it plainly there.
+    if (e instanceof TuneloopError) {
+      process.stderr.write(`tuneloop trainer: error: ${e.message}\n`);
+      process.exit(1);
+    }
     process.stderr.write(`tuneloop trainer: ${describeError(e)}\n${(e as Error).stack ?? ''}\n`);
     process.exit(70);
   },

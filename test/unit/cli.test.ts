@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GOLDEN, ROOT, tempDir } from '../helpers';
+import { GOLDEN, goldenCopy, ROOT, tempDir } from '../helpers';
 
 /** The bundled CLI (dist/cli.js), run as users run it. */
 function cli(...args: string[]) {
@@ -61,7 +61,8 @@ describe('tuneloop CLI', () => {
     this.timeout(60_000);
     const ws = tempDir();
     fs.writeFileSync(path.join(ws, 'd.jsonl'), Array.from({ length: 12 }, (_, i) => JSON.stringify({ prompt: `q${i % 3}`, completion: ` a${i % 3}` })).join('\n'));
-    fs.writeFileSync(path.join(ws, 'r.adapter.yml'), `base_model: ${path.join(GOLDEN, 'llama')}\ndataset:\n  path: d.jsonl\n  validation_split: 2\ntraining:\n  max_steps: 6\n  batch_size: 2\n  eval_every: 3\n`);
+    goldenCopy(ws);
+    fs.writeFileSync(path.join(ws, 'r.adapter.yml'), `base_model: models/llama\ndataset:\n  path: d.jsonl\n  validation_split: 2\ntraining:\n  max_steps: 6\n  batch_size: 2\n  eval_every: 3\n`);
     const runs = path.join(ws, 'runs');
     const r = cli('train', path.join(ws, 'r.adapter.yml'), '--runs', runs, '--threads', '1');
     assert.equal(r.status, 0, r.stdout + r.stderr);

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compareSnapshot, readSnapshot, writeSnapshot } from '../../src/core/compare/snapshot';
 import { formatDiff, wordDiff } from '../../src/core/compare/words';
-import { GOLDEN, ROOT, tempDir } from '../helpers';
+import { goldenCopy, ROOT, tempDir } from '../helpers';
 
 function cli(cwd: string, ...args: string[]) {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], { encoding: 'utf8', cwd, env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: path.join(cwd, '.cache') } });
@@ -35,6 +35,7 @@ describe('compare: word diffs and snapshots', () => {
 describe('tuneloop run and eval', function () {
   this.timeout(120_000);
   const ws = tempDir();
+  const model = goldenCopy(ws);
   fs.writeFileSync(
     path.join(ws, 'q.prompt.yml'),
     `name: q
@@ -48,14 +49,13 @@ evaluators:
   - name: short
     maxLength: 400
 adapters:
-  - path: ${path.join(GOLDEN, 'llama', 'adapter')}
+  - path: models/llama/adapter
     minPassRate: 1
 snapshot: q.snapshot.json
 modelParameters:
   maxTokens: 8
 `,
   );
-  const model = path.join(GOLDEN, 'llama');
 
   it('run streams base and adapter outputs with a word diff and the evaluators', () => {
     const r = cli(ws, 'run', 'q.prompt.yml', '--model', model, '--case', '1');
@@ -103,6 +103,7 @@ describe('the example workspace', function () {
     const root = tempDir();
     fs.cpSync(path.join(ROOT, 'examples'), path.join(root, 'examples'), { recursive: true, filter: (p) => !p.includes('.tuneloop') });
     fs.cpSync(path.join(ROOT, 'models'), path.join(root, 'models'), { recursive: true });
+    fs.mkdirSync(path.join(root, '.git')); // a clone: the root of the paths the example names
     const ws = path.join(root, 'examples');
     const ok = cli(ws, 'eval', 'answer-format.prompt.yml', '--threads', '2');
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);

@@ -53,7 +53,7 @@ describe('export to a transformers.js folder', function () {
     assert.equal(listed.length, 2);
     assert.ok(listed.every((e) => e.bytes > 600_000 && e.modelType === 'llama' && e.source === path.resolve(src)));
     fs.mkdirSync(path.join(cacheDir, 'exports', '.partial-leftover'));
-    const freed = clearExports(cacheDir);
+    const { freed } = clearExports(cacheDir);
     assert.ok(freed >= listed[0]!.bytes + listed[1]!.bytes);
     assert.deepEqual(fs.readdirSync(path.join(cacheDir, 'exports')), []);
   });

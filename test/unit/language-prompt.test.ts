@@ -229,6 +229,21 @@ describe('prompt language: CodeLens and diagnostics', () => {
     assert.ok(broken.some((d) => d.code === 'unknown-role' && /did you mean "assistant"/.test(d.message)));
   });
 
+  it('diagnostics: paths outside the workspace root, and a snapshot that is not a .json file, at their values', () => {
+    const text = `${PROMPT.replace('name: Summarize', 'name: Summarize\nmodel: ../elsewhere/model')}adapters:\n  - ../../etc/x.adapter.yml\nsnapshot: data/train.jsonl\n`;
+    const file = path.join(path.sep, 'w', 'p.prompt.yml');
+    const lineOf = (s: string) => text.split('\n').findIndex((l) => l.includes(s)) + 1;
+    const ds = promptDiagnostics(text, file, () => true, { root: path.join(path.sep, 'w') }).filter((d) => d.code === 'file').sort((a, b) => a.line - b.line);
+    assert.deepEqual(ds.map((d) => [d.line, d.message.replace(/ (resolves outside|must name).*/, ' $1')]), [
+      [lineOf('model:'), 'model "../elsewhere/model" resolves outside'],
+      [lineOf('etc/x'), 'adapter "../../etc/x.adapter.yml" resolves outside'],
+      [lineOf('snapshot:'), 'snapshot "data/train.jsonl" must name'],
+    ].sort((a, b) => (a[0] as number) - (b[0] as number)));
+    // Inside a trusted folder, the model may be read from wherever it is.
+    const trusted = promptDiagnostics(text, file, () => true, { root: path.join(path.sep, 'w'), trustedReads: [path.join(path.sep, 'elsewhere')] });
+    assert.ok(!trusted.some((d) => /model ".*" resolves outside/.test(d.message)));
+  });
+
   it('siblingKeys reads the keys of the mapping around a position', () => {
     const text = 'a: 1\nmessages:\n  - role: user\n    content: x\n    \n  - role: system\n';
     const at = text.indexOf('    \n') + 4;

@@ -9,7 +9,7 @@ import { resumeRun, startRun } from '../../src/core/train/start';
 import { PanelController, type PanelEnv } from '../../src/extension/panel/controller';
 import { type FromWebview, ToWebview } from '../../src/extension/webview/protocol';
 import { WorkerClient } from '../../src/worker/client';
-import { GOLDEN, ROOT, tempDir } from '../helpers';
+import { goldenCopy, ROOT, tempDir } from '../helpers';
 
 /**
  * The panel's controller driven as VS Code drives it, with a stand-in page (every message it posts is
@@ -18,7 +18,11 @@ import { GOLDEN, ROOT, tempDir } from '../helpers';
  * fine-tune in the detached trainer followed to the end; and the extension host's event loop,
  * measured while the worker loads models and merges the adapter.
  */
-const LLAMA = path.join(GOLDEN, 'llama');
+// The workspaces sit inside one repository (a folder with .git, the root of their paths) that
+// holds the model, as a user's repository would (src/core/fs/root.ts).
+const REPO = tempDir('tuneloop-panel-repo-');
+fs.mkdirSync(path.join(REPO, '.git'));
+const LLAMA = goldenCopy(REPO);
 const TRAINER = path.join(ROOT, 'dist', 'trainer.js');
 
 class FakePage {
@@ -130,7 +134,7 @@ ${snapshot ? 'snapshot: colours.snapshot.json\n' : ''}modelParameters:
 `;
 
 function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, string> = { 'colours.prompt.yml': PROMPT() }): Fixture {
-  const ws = tempDir('tuneloop-panel-');
+  const ws = fs.mkdtempSync(path.join(REPO, 'ws-'));
   for (const [name, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(ws, name)), { recursive: true });
     fs.writeFileSync(path.join(ws, name), text);
@@ -146,6 +150,7 @@ function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, s
     post: (m: ToWebview) => page.post(m),
     isTrusted: () => env.trusted,
     hasWorkspace: () => true,
+    paths: () => ({ root: REPO, trustedReads: [] }),
     /** While a forced race runs (finishBeforeReturning), the panel's scans find no run, as if none fell during it. */
     runsHidden: false,
     runsFolder: () => path.join(ws, '.tuneloop', env.runsHidden ? 'not-yet' : 'runs'),

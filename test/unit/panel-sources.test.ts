@@ -29,7 +29,7 @@ describe('panel: prompt sources (cases, models, variants)', () => {
   const done = fakeRun(runs, '20250102T000000Z-tone', LLAMA, [{ type: 'started', pid: 1, totalSteps: 8, trainExamples: 4, validationExamples: 1 }, { type: 'step', step: 8, loss: 1.5, lr: 0.1, gradNorm: 1, tokensPerSecond: 10, etaSeconds: 0 }, { type: 'done', step: 8, adapter: path.join(runs, '20250102T000000Z-tone', 'adapter') }], [4, 8]);
   fakeRun(runs, '20250101T000000Z-other', path.join(GOLDEN, 'gpt2'), [{ type: 'started', pid: 1, totalSteps: 8, trainExamples: 4, validationExamples: 1 }, { type: 'cancelled', step: 4, checkpoint: 'x' }], [4]);
   const label = (p: string) => (p.startsWith(ws) ? path.relative(ws, p) : p);
-  const opts = { defaultModel: '', settingBase: ws, runsFolder: runs, picked: [], selectedModel: undefined, label };
+  const opts = { defaultModel: '', settingBase: ws, runsFolder: runs, picked: [], selectedModel: undefined, label, paths: { root: ws, trustedReads: [LLAMA] } };
 
   it('lists base, the listed adapters (a folder, an untrained recipe) and the runs’ results and checkpoints', () => {
     const text = `model: ${LLAMA}\nmessages:\n  - role: user\n    content: "{{greeting}}, {{name}}"\ntestData:\n  - name: Ada\n    greeting: Hello\n  - name: Grace\n    greeting: Hi\nadapters:\n  - path: ${path.join(LLAMA, 'adapter_trained')}\n  - path: missing.adapter.yml\n  - path: ./nowhere\n  - path: tone.adapter.yml\n  - path: fresh.adapter.yml\n  - path: broken.adapter.yml\nmodelParameters:\n  maxTokens: 9\n  temperature: 0.5\n  stop: ["\\n"]\nsnapshot: out.snapshot.json\n`;

@@ -339,7 +339,7 @@ describe('prompt files: checkFiles and formatDiagnostic', () => {
     const ds = checkFiles([path.join(d, 'p.prompt.yml'), path.join(d, 'missing.prompt.yml')]);
     // Files in sorted order: missing.prompt.yml, then p.prompt.yml.
     assert.deepEqual(summary(ds), ['1:1 error file', '6:5 error file']);
-    assert.match(ds[0]!.message, /cannot read the prompt file \(no such file\)/);
+    assert.match(ds[0]!.message, /cannot read the prompt file: no such file or folder/);
     assert.match(ds[1]!.message, /adapter "adapters\/none" not found/);
   });
 });

@@ -6,7 +6,7 @@ import { loadModelConfig } from '../../src/core/models/config';
 import { followEvents, type RunEvent } from '../../src/core/train/events';
 import { EVENTS, inspectRun, isProcessAlive, ownerAlive, requestCancel } from '../../src/core/train/run';
 import { latestCheckpoint, resumeRun, startRun } from '../../src/core/train/start';
-import { GOLDEN, ROOT, tempDir } from '../helpers';
+import { GOLDEN, goldenCopy, ROOT, tempDir } from '../helpers';
 
 /**
  * A LoRA run from a recipe, in the detached trainer process (dist/trainer.js), on the golden llama
@@ -25,9 +25,10 @@ function workspace(): string {
   });
   fs.mkdirSync(path.join(d, 'data'));
   fs.writeFileSync(path.join(d, 'data', 'colors.jsonl'), rows.join('\n') + '\n');
+  goldenCopy(d);
   fs.writeFileSync(
     path.join(d, 'colors.adapter.yml'),
-    `base_model: ${path.join(GOLDEN, 'llama')}
+    `base_model: models/llama
 dataset:
   path: data/colors.jsonl
   validation_split: 8

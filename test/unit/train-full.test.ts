@@ -66,7 +66,7 @@ describe('full fine-tuning', function () {
     const rows = Array.from({ length: 24 }, (_, i) => JSON.stringify({ prompt: `n${i % 6}:`, completion: ` yes ${i % 6}` }));
     fs.writeFileSync(path.join(ws, 'd.jsonl'), rows.join('\n'));
     fs.writeFileSync(path.join(ws, 'full.adapter.yml'), `base_model: ${dir}\ndataset:\n  path: d.jsonl\n  validation_split: 4\nmethod: full\ntraining:\n  learning_rate: 0.003\n  max_steps: 12\n  batch_size: 4\n  schedule: constant\n  eval_every: 6\n`);
-    const spec = resolveSpec(loadRecipe(path.join(ws, 'full.adapter.yml')), dir, { threads: 2 });
+    const spec = resolveSpec(loadRecipe(path.join(ws, 'full.adapter.yml'), { trustedReads: [dir] }), dir, { threads: 2 });
     const runDir = createRunDir(path.join(ws, 'runs'), 'full');
     writeSpec(runDir, spec);
     assert.equal(await runTraining(runDir), 'done');
@@ -81,7 +81,7 @@ describe('full fine-tuning', function () {
     const ws = tempDir();
     fs.writeFileSync(path.join(ws, 'd.jsonl'), JSON.stringify({ text: 'hello there' }) + '\n' + JSON.stringify({ text: 'hi' }));
     fs.writeFileSync(path.join(ws, 'r.adapter.yml'), `base_model: ${dir}\ndataset:\n  path: d.jsonl\n  validation_split: 0\n`);
-    const spec = resolveSpec(loadRecipe(path.join(ws, 'r.adapter.yml')), dir);
+    const spec = resolveSpec(loadRecipe(path.join(ws, 'r.adapter.yml'), { trustedReads: [dir] }), dir);
     const runDir = createRunDir(path.join(ws, 'runs'), 'big');
     writeSpec(runDir, spec);
     assert.equal(await runTraining(runDir, { availableMemory: 10_000_000 }), 'failed');
@@ -122,7 +122,7 @@ describe('LoRA dropout and prompt-file datasets', function () {
     fs.writeFileSync(path.join(ws, 'ask.prompt.yml'), 'messages:\n  - role: system\n    content: Answer in one word.\n  - role: user\n    content: "What colour is {{thing}}?"\n');
     fs.writeFileSync(path.join(ws, 'd.jsonl'), [JSON.stringify({ thing: 'grass', completion: 'green' }), JSON.stringify({ thing: 'sky', expected: 'blue' })].join('\n'));
     fs.writeFileSync(path.join(ws, 'r.adapter.yml'), `base_model: ${dir}\ndataset:\n  path: d.jsonl\n  format: prompt-file\n  prompt_file: ask.prompt.yml\n  validation_split: 0\n`);
-    const spec = resolveSpec(loadRecipe(path.join(ws, 'r.adapter.yml')), dir);
+    const spec = resolveSpec(loadRecipe(path.join(ws, 'r.adapter.yml'), { trustedReads: [dir] }), dir);
     const tok = await loadTokenizer(dir);
     const data = prepareData(spec, tok, 2);
     const texts = data.train.map((e) => tok.decode([...e.ids], { skip_special_tokens: false })).sort();

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { loadCheckpoint, SAFETENSORS_PARAMS, saveCheckpoint } from '../../src/core/train/checkpoint';
 import { type Batch, type Example, makeBatch } from '../../src/core/train/data';
 import { EventWriter, followEvents, readEvents, type RunEvent } from '../../src/core/train/events';
-import { optimizerStep, type StepModel, stepExamples, train, type TrainConfig, type TrainState } from '../../src/core/train/loop';
+import { DivergedError, optimizerStep, type StepModel, stepExamples, train, type TrainConfig, type TrainState } from '../../src/core/train/loop';
 import { newAdamWState } from '../../src/core/train/optim';
 import { tempDir } from '../helpers';
 import { rng } from '../make-checkpoint';
@@ -133,5 +133,75 @@ describe('training loop', () => {
     w.close();
     const last = await followEvents(file, () => undefined, { pollMs: 5, isOwnerAlive: () => false });
     assert.equal(last?.type, 'failed');
+  });
+});
+
+describe('training loop: divergence and checkpoints by time', () => {
+  /** The bigram, poisoned: from step `at` on, its loss (or gradient, or validation loss) is not finite. */
+  class Poisoned extends Bigram {
+    constructor(
+      private readonly at: number,
+      private readonly what: 'loss' | 'gradient' | 'validation',
+    ) {
+      super();
+    }
+    override async lossAndGrads(batch: Batch, params: ReadonlyMap<string, Float32Array>, where?: { step: number; micro: number }) {
+      const r = await super.lossAndGrads(batch, params);
+      if (!where) return r;
+      if (where.step + 1 < this.at) return r;
+      if (this.what === 'loss') return { ...r, lossSum: Number.NaN };
+      if (this.what === 'gradient') r.grads.get('W')![3] = Number.POSITIVE_INFINITY;
+      return r;
+    }
+    override async lossSum(batch: Batch, params: ReadonlyMap<string, Float32Array>) {
+      return this.what === 'validation' ? Number.NaN : super.lossSum(batch, params);
+    }
+  }
+
+  for (const [what, quantity, at] of [['loss', 'loss', 3], ['gradient', 'gradient norm', 5], ['validation', 'validation loss', 4]] as const) {
+    it(`a non-finite ${quantity} stops the run at its step, before the optimizer applies it`, async () => {
+      const state = fresh();
+      const before: Float32Array[] = [];
+      const emitted: string[] = [];
+      const model = new Poisoned(at, what);
+      const go = train(model, { ...config, evalEvery: 4 }, { train: examples.slice(0, 20), validation: examples.slice(20) }, state, {
+        emit: (e) => {
+          emitted.push(e.type);
+          if (e.type === 'step') before.push(state.params.get('W')!.slice());
+        },
+        checkpoint: () => 'x',
+      });
+      await assert.rejects(go, (e: Error) => {
+        assert.ok(e instanceof DivergedError, String(e));
+        assert.equal(e.step, at);
+        assert.equal(e.quantity, quantity);
+        assert.match(e.message, new RegExp(`diverged at step ${at}: the ${quantity} is (NaN|Infinity)`));
+        return true;
+      });
+      // The weights are those of the last finite step: every value finite, and (for the training loss or
+      // gradient) unchanged since that step was recorded.
+      assert.ok(state.params.get('W')!.every(Number.isFinite));
+      if (what !== 'validation') assert.deepEqual(state.params.get('W'), before.at(-1), 'the poisoned step changed nothing');
+      assert.ok(!emitted.includes('checkpoint') || what === 'validation');
+    });
+  }
+
+  it('checkpoints by time when checkpointSeconds have passed, even between checkpointEvery steps', async () => {
+    const saved: number[] = [];
+    const slow = new (class extends Bigram {
+      override async lossAndGrads(batch: Batch, params: ReadonlyMap<string, Float32Array>) {
+        await new Promise((r) => setTimeout(r, 30));
+        return super.lossAndGrads(batch, params);
+      }
+    })();
+    await train(slow, { ...config, maxSteps: 6, checkpointEvery: 100, checkpointSeconds: 0.05 }, { train: examples.slice(0, 20), validation: [] }, fresh(), {
+      emit: () => undefined,
+      checkpoint: (s) => {
+        saved.push(s.step);
+        return 'x';
+      },
+    });
+    // Two micro-batches of 30 ms a step: past 50 ms every step (the last one ends the run instead).
+    assert.deepEqual(saved, [1, 2, 3, 4, 5]);
   });
 });

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { followEvents, type RunEvent } from '../../src/core/train/events';
 import { acquireLock, createRunDir, EVENTS, inspectRun, isProcessAlive, launchDetached, launchedOwnerAlive, listRuns, ownerAlive, readLock, releaseLock, requestCancel } from '../../src/core/train/run';
@@ -104,5 +105,76 @@ describe('run folders and the trainer process', function () {
     assert.ok(failed.type === 'failed' && failed.stderr?.includes('out of memory in the step graph'));
     assert.equal(s.lastStep, 3, 'the steps written before the crash are kept');
     acquireLock(dir); // the owner is dead: the run can be taken over (to resume it)
+  });
+
+  /**
+   * Several processes race for one run's lock, each in its own Node process, released together by a
+   * start time: each prints whether it got the lock and holds it a moment. Exactly one may win, with
+   * no lock before, and with a stale lock of a dead process before (the takeover race).
+   */
+  async function race(dir: string, n: number): Promise<number> {
+    const runJs = path.join(ROOT, 'out', 'src', 'core', 'train', 'run.js');
+    const script = `const { acquireLock } = require(${JSON.stringify(runJs)});
+      const at = Number(process.argv[1]);
+      while (Date.now() < at) {}
+      try { acquireLock(${JSON.stringify(dir)}); process.stdout.write('won'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600); }
+      catch (e) { process.stdout.write('lost: ' + e.message); }`;
+    const at = Date.now() + 700;
+    const outs = await Promise.all(
+      Array.from({ length: n }, () => new Promise<string>((resolve) => {
+        const c = spawn(process.execPath, ['-e', script, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        c.on('exit', () => resolve(out));
+      })),
+    );
+    for (const o of outs) assert.match(o, /^(won|lost: .*owned by process \d+, still running)/, o);
+    return outs.filter((o) => o === 'won').length;
+  }
+
+  it('of four trainers started on one run at once, exactly one takes the lock, fresh or over a dead owner', async function () {
+    this.timeout(60_000);
+    for (let round = 0; round < 4; round++) {
+      const fresh = createRunDir(tempDir(), 'race');
+      assert.equal(await race(fresh, 4), 1, `fresh run, round ${round}`);
+      const stale = createRunDir(tempDir(), 'stale');
+      const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+      fs.writeFileSync(path.join(stale, 'owner.lock'), JSON.stringify({ pid: Number(dead.stdout), host: os.hostname(), started: new Date().toISOString() }));
+      assert.equal(await race(stale, 4), 1, `stale lock, round ${round}`);
+      assert.ok(!fs.existsSync(path.join(stale, 'owner.lock.takeover')), 'the takeover file is gone');
+    }
+  });
+
+  it('a trainer that has exited but is not yet reaped (a zombie) counts as dead, and its run as ownerless', async function () {
+    if (process.platform === 'win32') this.skip();
+    // sh starts a short sleep in the background, then becomes a long sleep that never reaps it.
+    const sh = spawn('sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = await new Promise<number>((resolve) => sh.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+      assert.ok(isProcessAlive(pid), 'running at first');
+      await new Promise((r) => setTimeout(r, 600));
+      let signalled = true;
+      try {
+        process.kill(pid, 0);
+      } catch {
+        signalled = false;
+      }
+      assert.ok(signalled, 'the zombie still answers signal 0: the check must look further');
+      assert.equal(isProcessAlive(pid), false, 'an unreaped zombie is not alive');
+      const dir = createRunDir(tempDir(), 'zombie');
+      fs.writeFileSync(path.join(dir, 'owner.lock'), JSON.stringify({ pid, host: os.hostname(), started: new Date().toISOString() }));
+      fs.writeFileSync(path.join(dir, 'events.jsonl'), JSON.stringify({ type: 'started', pid, totalSteps: 5, trainExamples: 4, validationExamples: 0, time: new Date().toISOString() }) + '\n');
+      assert.equal(ownerAlive(dir), false);
+      assert.equal(inspectRun(dir).state, 'failed', 'not "still going"');
+    } finally {
+      sh.kill();
+    }
+  });
+
+  it('a launched trainer that exits before taking the lock ends the grace at once', async () => {
+    const dir = createRunDir(tempDir(), 'early-exit');
+    const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const check = launchedOwnerAlive(dir, 60_000, Number(child.stdout));
+    assert.equal(check(), false, 'its process is gone: no need to wait 60 s');
   });
 });

@@ -5,7 +5,9 @@ import type { GeneratedToken, GenerationParams } from '../infer/generate';
 import { generate } from '../infer/generate';
 import { type LoadedModel, loadCausalLM } from '../infer/load';
 import { exportCheckpoint } from '../models/export';
-import { casePassed, type EvaluationResult, evaluate, generationParams, parsePrompt, type PromptFile, renderMessages, type Variables } from '../prompts';
+import { casePassed, type EvaluationResult, evaluate, generationParams, parsePrompt, type PathCheckOptions, promptPathProblems, type PromptFile, renderMessages, type Variables } from '../prompts';
+import { readTextFile } from '../fs/text';
+import { defaultCacheDir as hubCacheDir } from '../hub';
 import { fileSha256, defaultCacheDir } from '../models/cache';
 import { checkpointSha256 } from '../train/spec';
 import { chooseModel, type ModelChoice, resolveVariants, type Variant } from './variants';
@@ -51,15 +53,14 @@ export interface MatrixOptions {
   readonly onToken?: (variant: string, caseIndex: number, token: GeneratedToken) => void;
   readonly onCell?: (variant: string, caseIndex: number, cell: CellResult) => void;
   readonly onProgress?: (message: string) => void;
+  /** The workspace root the prompt's paths must stay inside (default: found from the file, core/fs/root.ts). */
+  readonly root?: string;
+  /** Folders a model may be read from wherever they are (the embedded model, the Hub cache). */
+  readonly trustedReads?: readonly string[];
 }
 
 export function readPromptFile(file: string): PromptFile {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new TuneloopError(`cannot read the prompt file (${(e as NodeJS.ErrnoException).code ?? e})`, { file });
-  }
+  const text = readTextFile(file, 'prompt file');
   const { prompt, diagnostics } = parsePrompt(text, file);
   const err = diagnostics.find((d) => d.severity === 'error');
   if (err || !prompt) {
@@ -76,8 +77,15 @@ export function modelHash(dir: string, cacheDir: string): string {
   return checkpointSha256(dir, cacheDir);
 }
 
+/** The prompt file's paths checked (core/prompts/check.ts): the first problem as an error at its line. */
+export function checkPromptPaths(file: string, prompt: PromptFile, options: PathCheckOptions): void {
+  const d = promptPathProblems(file, prompt, options)[0];
+  if (d) throw new TuneloopError(d.message, { file, line: d.line, column: d.column }, 'run tuneloop check on it for every problem');
+}
+
 export async function runMatrix(file: string, options: MatrixOptions): Promise<Matrix> {
   const prompt = readPromptFile(file);
+  checkPromptPaths(file, prompt, { ...(options.root ? { root: options.root } : {}), trustedReads: [...(options.trustedReads ?? []), hubCacheDir()], ...(options.model ? { ignoreModel: true } : {}) });
   const choice = chooseModel(prompt, file, options);
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   if (!fs.existsSync(choice.id)) {
@@ -85,7 +93,8 @@ export async function runMatrix(file: string, options: MatrixOptions): Promise<M
   }
   const baseDir = path.resolve(choice.id);
   const runsDirs = options.runsDirs ?? [path.resolve('.tuneloop', 'runs'), path.join(path.dirname(path.resolve(file)), '.tuneloop', 'runs')];
-  const variants = resolveVariants(prompt, file, { runsDirs, ...(options.variants ? { only: options.variants } : {}) });
+  const paths = { ...(options.root ? { root: options.root } : {}), trustedReads: options.trustedReads ?? [] };
+  const variants = resolveVariants(prompt, file, { runsDirs, paths, ...(options.variants ? { only: options.variants } : {}) });
   if (options.variants) for (const n of options.variants) if (!variants.some((v) => v.name === n)) throw new TuneloopError(`no variant "${n}"`, { file }, `variants: base, ${prompt.adapters.map((a) => path.basename(a.path).replace(RECIPE_FILE, '')).join(', ')}`);
   const allCases = prompt.testData ? prompt.testData.map((t, index) => ({ index, vars: t.values as Variables })) : [{ index: 0, vars: options.vars ?? {} }];
   const cases = options.cases ? allCases.filter((c) => options.cases!.includes(c.index)) : allCases;

@@ -6,7 +6,7 @@ import { hostedModel, type PromptFile } from '../prompts';
 import { readEvents } from '../train/events';
 import { EVENTS } from '../train/run';
 import { loadRecipe, readSpec } from '../train/spec';
-import { RECIPE_FILE } from '../recipes/recipe';
+import { RECIPE_FILE, type RecipeCheckOptions } from '../recipes/recipe';
 
 /**
  * What a prompt file is run on: the base model and each adapter it lists. An adapter entry is a PEFT
@@ -43,8 +43,8 @@ export function chooseModel(prompt: PromptFile, promptFile: string, options: { m
 }
 
 /** The adapter a recipe produced: its output folder, else the newest run of it that finished. */
-export function trainedAdapterOf(recipeFile: string, runsDirs: readonly string[]): string {
-  const recipe = loadRecipe(recipeFile);
+export function trainedAdapterOf(recipeFile: string, runsDirs: readonly string[], paths: RecipeCheckOptions = {}): string {
+  const recipe = loadRecipe(recipeFile, paths);
   if (recipe.output) {
     const out = path.resolve(path.dirname(recipeFile), recipe.output);
     if (fs.existsSync(path.join(out, ADAPTER_CONFIG))) return out;
@@ -81,7 +81,7 @@ export function adapterVariantName(p: string, seen: Set<string>): string {
 }
 
 /** The variants, with adapters resolved only for those in `only` (when given). */
-export function resolveVariants(prompt: PromptFile, promptFile: string, options: { runsDirs: readonly string[]; only?: readonly string[] }): Variant[] {
+export function resolveVariants(prompt: PromptFile, promptFile: string, options: { runsDirs: readonly string[]; only?: readonly string[]; paths?: RecipeCheckOptions }): Variant[] {
   const base: Variant = { name: 'base', minPassRate: prompt.minPassRate ?? 1 };
   const seen = new Set(['base']);
   const adapters: Variant[] = [];
@@ -93,7 +93,7 @@ export function resolveVariants(prompt: PromptFile, promptFile: string, options:
     if (!isRecipe && !fs.existsSync(path.join(p, ADAPTER_CONFIG))) {
       throw new TuneloopError(`adapter "${a.path}" is neither an adapter recipe nor a PEFT adapter folder`, { file: promptFile, ...(a.span ? { line: a.span.line, column: a.span.column } : {}) });
     }
-    const adapterDir = isRecipe ? trainedAdapterOf(p, options.runsDirs) : p;
+    const adapterDir = isRecipe ? trainedAdapterOf(p, options.runsDirs, options.paths) : p;
     adapters.push({ name, adapterDir, minPassRate: a.minPassRate ?? prompt.minPassRate ?? 1 });
   }
   return [base, ...adapters].filter((v) => !options.only || options.only.includes(v.name));

@@ -11,12 +11,13 @@ export function temporaryNameFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${suffix}.tmp`);
 }
 
-/** Write `data` to `target` atomically (temporary file, fsync, rename). */
-export function writeFileAtomic(target: string, data: string | Uint8Array): void {
+/** Write `data` to `target` atomically (temporary file, fsync, rename), with `mode` when given. */
+export function writeFileAtomic(target: string, data: string | Uint8Array, options: { readonly mode?: number } = {}): void {
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = temporaryNameFor(target);
   try {
-    const fd = fs.openSync(tmp, 'w');
+    const fd = fs.openSync(tmp, 'w', options.mode);
+    if (options.mode !== undefined) fs.fchmodSync(fd, options.mode);
     try {
       fs.writeFileSync(fd, data);
       fs.fsyncSync(fd);

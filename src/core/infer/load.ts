@@ -74,7 +74,10 @@ export async function loadCausalLM(source: string, options: LoadOptions = {}): P
   if (config.model_type === undefined) throw new TuneloopError('missing model_type', { file: path.join(dir, 'config.json'), key: 'model_type' });
   assertFitsInMemory(dir, options.contextTokens ?? 2048, options.availableMemory);
   configureTransformers();
-  const tokenizer = await loadTokenizer(dir);
+  // The export copies the tokenizer files unchanged: read them where the user keeps them, so that an
+  // error names the user's tokenizer_config.json rather than the copy in the cache.
+  const own = fs.existsSync(path.join(source, 'tokenizer_config.json')) && fs.existsSync(path.join(source, 'tokenizer.json'));
+  const tokenizer = await loadTokenizer(own ? source : dir);
   options.onProgress?.('loading model');
   let model: PreTrainedModel;
   try {

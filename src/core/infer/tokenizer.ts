@@ -18,10 +18,30 @@ export async function loadTokenizer(dir: string): Promise<PreTrainedTokenizer> {
     }
   }
   configureTransformers();
+  let tok: PreTrainedTokenizer;
   try {
-    return await AutoTokenizer.from_pretrained(abs, { local_files_only: true });
+    tok = await AutoTokenizer.from_pretrained(abs, { local_files_only: true });
   } catch (e) {
     throw new TuneloopError(`cannot load the tokenizer: ${(e as Error).message}`, { file: path.join(abs, 'tokenizer.json') });
+  }
+  checkChatTemplate(tok, path.join(abs, 'tokenizer_config.json'));
+  return tok;
+}
+
+/**
+ * A chat template that does not even parse fails every prompt: it is an error when the tokenizer is
+ * loaded, naming the file and key, rather than a Jinja stack on the first run. (A template that
+ * parses but rejects some conversations is reported per call, by whoever renders.)
+ */
+function checkChatTemplate(tok: PreTrainedTokenizer, file: string): void {
+  if (tok.chat_template === null || tok.chat_template === undefined) return;
+  try {
+    tok.apply_chat_template([{ role: 'user', content: 'x' }], { tokenize: false, add_generation_prompt: true });
+  } catch (e) {
+    const message = (e as Error).message;
+    if (/Parser Error|Lexer|SyntaxError|Unexpected (token|character)|Unknown statement|Expected/i.test(message)) {
+      throw new TuneloopError(`the chat template does not parse: ${message}`, { file, key: 'chat_template' }, 'fix the template, or remove chat_template to use plain prompts');
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import { TuneloopError } from '../errors';
 import type { ModelConfig } from '../models/config';
 import { readSafetensors, writeSafetensors } from '../safetensors';
 import { fromFloat32, toFloat32 } from '../safetensors/dtype';
+import { assertFinite } from '../safetensors/finite';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, type LoraConfig, readLoraConfig, writeLoraConfig } from './config';
 import { type LinearModule, linearModules, matchesTarget, patternValue } from './modules';
 
@@ -86,7 +87,7 @@ export function readAdapter(dir: string, base: ModelConfig): Adapter {
       if (t.shape.length !== 2 || t.shape[0] !== shape[0] || t.shape[1] !== shape[1]) {
         throw new TuneloopError(`module "${name}": lora_${which} has shape [${t.shape.join(', ')}], but the base model and r = ${r} need [${shape.join(', ')}]`, { file, key }, 'was this adapter trained on another base model?');
       }
-      return toFloat32(t.dtype, t.data).slice();
+      return assertFinite(toFloat32(t.dtype, t.data).slice(), { file, key });
     };
     modules.set(name, { module: mod, r, scale, a: get('A', [r, mod.inFeatures]), b: get('B', [mod.outFeatures, r]) });
   }

@@ -198,17 +198,36 @@ export function listExports(cacheDir = defaultCacheDir()): CachedExport[] {
   return out.sort((a, b) => b.created.localeCompare(a.created));
 }
 
-/** Remove every export (or those whose key starts with `keyPrefix`) and leftover partial folders; returns bytes freed. */
-export function clearExports(cacheDir = defaultCacheDir(), keyPrefix?: string): number {
+/**
+ * Remove every export (or those whose key starts with `keyPrefix`) and leftover partial folders of
+ * Tuneloop's: only folders that carry an export's manifest, or `.partial-*` folders it was building.
+ * Anything else in the folder is left where it is and listed.
+ */
+export function clearExports(cacheDir = defaultCacheDir(), keyPrefix?: string): { freed: number; left: string[] } {
   const exportsDir = path.join(cacheDir, 'exports');
-  if (!fs.existsSync(exportsDir)) return 0;
+  if (!fs.existsSync(exportsDir)) return { freed: 0, left: [] };
   let freed = 0;
-  for (const name of fs.readdirSync(exportsDir)) {
-    const dir = path.join(exportsDir, name);
-    if (keyPrefix && !name.startsWith(keyPrefix)) continue;
+  const left: string[] = [];
+  for (const e of fs.readdirSync(exportsDir, { withFileTypes: true })) {
+    const dir = path.join(exportsDir, e.name);
+    const ours = e.isDirectory() && (e.name.startsWith('.partial-') || isExport(dir));
+    if (!ours) {
+      left.push(e.name);
+      continue;
+    }
+    if (keyPrefix && !e.name.startsWith(keyPrefix)) continue;
     freed += folderBytes(dir);
     fs.rmSync(dir, { recursive: true, force: true });
   }
   if (!keyPrefix) writeFileAtomic(path.join(cacheDir, 'hashes.json'), '{}');
-  return freed;
+  return { freed, left };
+}
+
+function isExport(dir: string): boolean {
+  try {
+    const m = JSON.parse(fs.readFileSync(path.join(dir, MARKER), 'utf8')) as Partial<ExportManifest>;
+    return typeof m.key === 'string' && typeof m.format === 'number';
+  } catch {
+    return false;
+  }
 }

@@ -152,6 +152,10 @@ function readRoot(r: Reader, root: YAMLMap): PromptFile {
     adapters: readAdapters(r, get('adapters')),
     ...(minPassRate !== undefined ? { minPassRate } : {}),
     ...(snapshot ? { snapshot } : {}),
+    spans: {
+      ...(modelEntry ? { model: r.valueSpan(modelEntry) } : {}),
+      ...(snapshotEntry ? { snapshot: r.valueSpan(snapshotEntry) } : {}),
+    },
   };
 }
 

@@ -161,6 +161,8 @@ export interface PromptFile {
   readonly minPassRate?: number;
   /** Tuneloop: the snapshot file, relative to the prompt file. */
   readonly snapshot?: string;
+  /** Where the path-valued keys' values are written, for diagnostics about the paths. */
+  readonly spans?: { readonly model?: Span; readonly snapshot?: Span };
 }
 
 export interface ParseResult {

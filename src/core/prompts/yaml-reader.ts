@@ -98,10 +98,19 @@ export class Reader {
     this.warn(keyNode, 'unknown-key', `unknown key "${key}" ${where}; it is ignored${didYouMean(key, known)}`);
   }
 
-  /** The value as plain JSON data (aliases resolved). */
+  /**
+   * The value as plain JSON data (aliases resolved). An alias that expands past yaml's limit (an
+   * "alias bomb": a few lines that would expand to millions of values) is an error at the value.
+   */
   js(node: Node | null): JsonValue {
     if (node === null) return null;
-    return toJson(node.toJS(this.doc));
+    try {
+      return toJson(node.toJS(this.doc));
+    } catch (e) {
+      if (!/alias/i.test((e as Error).message)) throw e;
+      this.error(node, 'type', 'this value expands too many aliases (*name), so it is not read: write the values out, or use fewer nested aliases');
+      return null;
+    }
   }
 
   /**

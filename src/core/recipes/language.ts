@@ -19,7 +19,7 @@ import {
 import { positionInfo } from '../prompts/position';
 import { placeOf, type KeyPath } from '../prompts/schema';
 import type { Diagnostic, JsonObject } from '../prompts/types';
-import { parseRecipe, RECIPE_KEYS, RECIPE_VALUES, type RecipeParseResult } from './recipe';
+import { parseRecipe, RECIPE_KEYS, RECIPE_VALUES, type RecipeCheckOptions, type RecipeParseResult, recipePathRuleProblems } from './recipe';
 
 /**
  * Editor features for adapter recipes (`*.adapter.yml`): completion of keys and enumerated values,
@@ -122,10 +122,11 @@ const PATH_KEYS: readonly { readonly at: readonly string[]; readonly what: strin
  * checkRecipeFile reports, but on the editor's text rather than the file on disk, and pointing at
  * the value). `file` undefined (an unsaved document) skips the path checks.
  */
-export function recipeDiagnostics(text: string, file?: string, exists: (p: string) => boolean = fs.existsSync): Diagnostic[] {
+export function recipeDiagnostics(text: string, file?: string, exists: (p: string) => boolean = fs.existsSync, paths: RecipeCheckOptions = {}): Diagnostic[] {
   const res = parseRecipe(text, file ?? '<recipe>');
   if (!res.recipe || file === undefined) return res.diagnostics;
-  const out = [...res.diagnostics];
+  const rule = recipePathRuleProblems(res.recipe, paths);
+  const out = [...res.diagnostics, ...rule];
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter });
   for (const p of PATH_KEYS) {
@@ -138,6 +139,7 @@ export function recipeDiagnostics(text: string, file?: string, exists: (p: strin
     const node = doc.getIn(p.at, true);
     const [start, end] = isNode(node) && node.range ? node.range : [0, 0];
     const a = lineCounter.linePos(start);
+    if (rule.some((d) => d.severity === 'error' && d.line === a.line && d.column === a.col)) continue; // already reported: outside the root
     const b = lineCounter.linePos(end);
     out.push({ file, line: a.line, column: a.col, endLine: b.line, endColumn: b.col, severity: 'error', code: 'file', message: `${p.what} "${rel}" not found (looked for ${resolved}): paths are relative to the recipe` });
   }

@@ -1,9 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { type TuneloopError } from '../errors';
+import { checkOutput, ForeignOutputError, OUTPUT_MARKER } from '../fs/output';
+import { confinement, findRoot, placeProblem, realPathLoose, ROOT_HINT } from '../fs/root';
+import { readTextFile } from '../fs/text';
+import { looksLikeHubId } from '../hub/id';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
 import { reportYaml, sorted } from '../prompts/parse';
 import { didYouMean } from '../prompts/suggest';
-import type { Diagnostic } from '../prompts/types';
+import type { Diagnostic, Span } from '../prompts/types';
 import { describe, type Entry, type NumberRule, Reader } from '../prompts/yaml-reader';
 import type { DatasetFormat } from '../train/data';
 import type { ScheduleName } from '../train/schedule';
@@ -39,7 +44,12 @@ export interface Recipe {
   };
   /** Where the final adapter is copied, relative to the recipe (optional). */
   readonly output?: string;
+  /** Where each path-valued key's value is written, for diagnostics about the path. */
+  readonly spans: { readonly [K in RecipePathKey]?: Span };
 }
+
+/** The keys whose values are paths (relative to the recipe). */
+export type RecipePathKey = 'base_model' | 'dataset.path' | 'dataset.prompt_file' | 'output';
 
 /** Keys by place, with their documentation: what validation, completion, hover and the JSON schema read. */
 export const RECIPE_KEYS: { readonly [place: string]: { readonly [key: string]: string } } = {
@@ -50,10 +60,10 @@ export const RECIPE_KEYS: { readonly [place: string]: { readonly [key: string]: 
     method: 'lora (train low-rank adapters, the default) or full (train every weight).',
     lora: "LoRA settings under PEFT's names: r, lora_alpha, lora_dropout, target_modules, use_rslora.",
     training: 'Optimisation: learning_rate, epochs or max_steps, batch_size, gradient_accumulation, max_seq_len, schedule, warmup_steps, weight_decay, max_grad_norm, seed, eval_every, checkpoint_every, train_on_prompt.',
-    output: 'A folder (relative to this file) to copy the finished adapter to.',
+    output: 'A folder (relative to this file, inside the workspace) to copy the finished adapter to. Tuneloop replaces it only when it is new, empty, or holds its .tuneloop-output marker; otherwise training asks for --force.',
   },
   dataset: {
-    path: 'The JSONL file, relative to this recipe.',
+    path: 'The JSONL file (UTF-8), relative to this recipe and inside the workspace.',
     format: 'text, prompt-completion, messages, alpaca, or prompt-file (rows of variables for prompt_file); detected from the first row when absent.',
     prompt_file: 'A prompt file whose messages format each row (with format prompt-file), so training and inference use the same template.',
     validation_split: 'A fraction (0 ≤ f < 1) or a count of rows held out to measure validation loss (default 0.1).',
@@ -78,7 +88,7 @@ export const RECIPE_KEYS: { readonly [place: string]: { readonly [key: string]: 
     max_grad_norm: 'Clip the global gradient norm to this; 0 turns clipping off (default 1).',
     seed: 'Seed for the shuffle, the split, initialisation and dropout (default 42).',
     eval_every: 'Validation loss every N steps (default: 10 evaluations per run).',
-    checkpoint_every: 'A checkpoint every N steps (default: none but the cancel and the end).',
+    checkpoint_every: 'A checkpoint every N steps (default: every 50 steps or 10 minutes, whichever comes first). The newest 2 are kept; resuming falls back to the newest one that loads.',
     train_on_prompt: 'Loss on the prompt tokens too (default false: completion only).',
   },
 };
@@ -195,6 +205,14 @@ export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult 
   const checkpointEvery = num(tr, 'checkpoint_every', N.int1);
   const trainOnPrompt = tr.get('train_on_prompt') ? (r.boolean(tr.get('train_on_prompt')!) ?? false) : false;
   const output = top.get('output') ? r.string(top.get('output')!) : undefined;
+  const spans: { [K in RecipePathKey]?: Span } = {};
+  const spanOf = (key: RecipePathKey, e: Entry | undefined) => {
+    if (e) spans[key] = r.valueSpan(e);
+  };
+  spanOf('base_model', baseEntry);
+  spanOf('dataset.path', ds.get('path'));
+  spanOf('dataset.prompt_file', ds.get('prompt_file'));
+  spanOf('output', top.get('output'));
   const nameEntry = top.get('name');
   const name = (nameEntry ? r.string(nameEntry) : undefined) ?? path.basename(file).replace(RECIPE_FILE, '');
 
@@ -230,42 +248,102 @@ export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult 
             trainOnPrompt,
           },
           ...(output !== undefined ? { output } : {}),
+          spans,
         }
       : undefined;
   return recipe ? { recipe, diagnostics: sorted(r) } : { diagnostics: sorted(r) };
 }
 
-/** Parse a recipe file and check the paths it names (dataset, prompt file, a local base model). */
-export function checkRecipeFile(file: string): RecipeParseResult {
+export interface RecipeCheckOptions {
+  /** The workspace root (default: found from the recipe, see core/fs/root.ts). */
+  readonly root?: string;
+  /** Folders a base model may be read from wherever they are: the embedded model, the Hub cache. */
+  readonly trustedReads?: readonly string[];
+}
+
+/**
+ * Parse a recipe file and check the paths it names: the dataset, the prompt file and a local base
+ * model exist and are files or folders as they should be; every path, the output included,
+ * resolves inside the workspace root; and the output is a folder Tuneloop may replace.
+ */
+export function checkRecipeFile(file: string, options: RecipeCheckOptions = {}): RecipeParseResult {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readTextFile(file, 'recipe');
   } catch (e) {
-    return { diagnostics: [{ file, line: 1, column: 1, endLine: 1, endColumn: 1, severity: 'error', code: 'file', message: `cannot read the recipe (${(e as NodeJS.ErrnoException).code ?? e}): check the path` }] };
+    const err = e as TuneloopError;
+    const line = err.line ?? 1;
+    const column = err.column ?? 1;
+    return { diagnostics: [{ file, line, column, endLine: line, endColumn: column + 1, severity: 'error', code: 'file', message: err.message.replace(`${file}${err.line ? `:${line}:${column}` : ''}: `, '') }] };
   }
   const res = parseRecipe(text, file);
   if (!res.recipe) return res;
-  const diagnostics = [...res.diagnostics];
+  const recipe = res.recipe;
+  const rule = recipePathRuleProblems(recipe, options);
+  const diagnostics = [...res.diagnostics, ...rule];
   const near = (rel: string) => path.resolve(path.dirname(file), rel);
-  const missing = (what: string, rel: string, key: string) => {
-    const at = locateKey(text, key);
-    diagnostics.push({ file, line: at.line, column: at.column, endLine: at.line, endColumn: at.column + key.length, severity: 'error', code: 'file', message: `${what} "${rel}" not found (looked for ${near(rel)}): paths are relative to the recipe` });
+  const exists = (key: RecipePathKey, what: string, rel: string, kind: 'file' | 'folder') => {
+    const s = recipe.spans[key];
+    if (rule.some((d) => d.severity === 'error' && d.line === s?.line && d.column === s?.column)) return;
+    const abs = near(rel);
+    const st = fs.statSync(abs, { throwIfNoEntry: false });
+    if (!st) diagnostics.push(at(file, s, 'error', `${what} "${rel}" not found (looked for ${abs}): paths are relative to the recipe`));
+    else if (kind === 'file' && st.isDirectory()) diagnostics.push(at(file, s, 'error', `${what} "${rel}" is a folder: name the file inside it`));
+    else if (kind === 'folder' && !st.isDirectory()) diagnostics.push(at(file, s, 'error', `${what} "${rel}" is a file: name the checkpoint folder`));
   };
-  if (!fs.existsSync(near(res.recipe.dataset.path))) missing('dataset', res.recipe.dataset.path, 'path');
-  if (res.recipe.dataset.promptFile && !fs.existsSync(near(res.recipe.dataset.promptFile))) missing('prompt file', res.recipe.dataset.promptFile, 'prompt_file');
-  const base = res.recipe.baseModel;
-  const looksLocal = base.startsWith('.') || base.startsWith('/') || !/^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(base);
-  if (looksLocal && !fs.existsSync(near(base))) missing('base model folder', base, 'base_model');
-  return { recipe: res.recipe, diagnostics: diagnostics.sort((a, b) => a.line - b.line || a.column - b.column) };
+  exists('dataset.path', 'dataset', recipe.dataset.path, 'file');
+  if (recipe.dataset.promptFile) exists('dataset.prompt_file', 'prompt file', recipe.dataset.promptFile, 'file');
+  if (isLocalModel(recipe)) exists('base_model', 'base model folder', recipe.baseModel, 'folder');
+  return { recipe, diagnostics: diagnostics.sort((x, y) => x.line - y.line || x.column - y.column) };
 }
 
-function locateKey(text: string, key: string): { line: number; column: number } {
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const c = lines[i]!.search(new RegExp(`\\b${key}\\s*:`));
-    if (c >= 0) return { line: i + 1, column: c + 1 };
+function at(file: string, s: Span | undefined, severity: Diagnostic['severity'], message: string): Diagnostic {
+  return { file, line: s?.line ?? 1, column: s?.column ?? 1, endLine: s?.endLine ?? 1, endColumn: s?.endColumn ?? 1, severity, code: 'file', message };
+}
+
+/** A base model named as a folder (it exists here, or it is not shaped like a Hub id). */
+function isLocalModel(recipe: Recipe): boolean {
+  return !looksLikeHubId(recipe.baseModel) || fs.existsSync(path.resolve(path.dirname(recipe.file), recipe.baseModel));
+}
+
+/**
+ * The path rule alone (no check that files exist, so the editor can run it on unsaved text): the
+ * dataset, the prompt file and a local base model resolve inside the root (the model may also be in
+ * a trusted folder), and the output inside it too, in a folder Tuneloop may replace.
+ */
+export function recipePathRuleProblems(recipe: Recipe, options: RecipeCheckOptions = {}): Diagnostic[] {
+  const file = recipe.file;
+  const out: Diagnostic[] = [];
+  const c = confinement(findRoot(file, options.root), options.trustedReads ?? []);
+  const near = (rel: string) => path.resolve(path.dirname(file), rel);
+  const read = (key: RecipePathKey, what: string, rel: string) => {
+    const outside = placeProblem(near(rel), c, 'read');
+    if (outside) out.push(at(file, recipe.spans[key], 'error', `${what} "${rel}" ${outside}: ${ROOT_HINT}`));
+  };
+  read('dataset.path', 'dataset', recipe.dataset.path);
+  if (recipe.dataset.promptFile) read('dataset.prompt_file', 'prompt file', recipe.dataset.promptFile);
+  if (isLocalModel(recipe)) read('base_model', 'base model folder', recipe.baseModel);
+  if (recipe.output !== undefined) {
+    const s = recipe.spans.output;
+    const target = near(recipe.output);
+    const outside = placeProblem(target, c, 'write');
+    if (outside) out.push(at(file, s, 'error', `output "${recipe.output}" ${outside}: ${ROOT_HINT}`));
+    else {
+      try {
+        checkOutput(realPathLoose(target), { protect: outputProtects(recipe, c.root) });
+      } catch (e) {
+        if (e instanceof ForeignOutputError) out.push(at(file, s, 'warning', `output "${recipe.output}" holds files that Tuneloop did not write (no ${OUTPUT_MARKER}): training will not replace it unless run with --force`));
+        else out.push(at(file, s, 'error', `output "${recipe.output}": ${(e as TuneloopError).message.replace(/^[^:]*: /, '')}`));
+      }
+    }
   }
-  return { line: 1, column: 1 };
+  return out;
+}
+
+/** What a recipe's output folder must never contain: the workspace root, the recipe, its data. */
+export function outputProtects(recipe: Recipe, root: string): string[] {
+  const near = (rel: string) => realPathLoose(path.resolve(path.dirname(recipe.file), rel));
+  return [root, realPathLoose(recipe.file), near(recipe.dataset.path), ...(recipe.dataset.promptFile ? [near(recipe.dataset.promptFile)] : [])];
 }
 
 export const RECIPE_FILE = /\.adapter\.ya?ml$/;

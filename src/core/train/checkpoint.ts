@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
 import { TuneloopError } from '../errors';
+import { assertFinite } from '../safetensors/finite';
 import { writeFileAtomic } from '../fs/atomic';
 import { readSafetensors, SafetensorsFile, writeSafetensors } from '../safetensors';
 import { fromFloat32, toFloat32 } from '../safetensors/dtype';
@@ -25,6 +27,8 @@ export interface CheckpointState {
   /** Examples consumed: step × batch size × gradient accumulation. */
   readonly dataPosition: number;
 }
+
+const CheckpointStateFile = z.object({ format: z.literal(1), step: z.number().int().nonnegative(), seed: z.number().int(), dataPosition: z.number().int().nonnegative() });
 
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const STATE_FILE = 'state.json';
@@ -53,9 +57,18 @@ export function saveCheckpoint(dir: string, state: TrainState, format: ParamsFor
 export function loadCheckpoint(dir: string, format: ParamsFormat): { state: TrainState; meta: CheckpointState } {
   const stateFile = path.join(dir, STATE_FILE);
   if (!fs.existsSync(stateFile)) throw new TuneloopError('not a checkpoint (no state.json)', { file: dir }, 'pick a folder under the run\'s checkpoints/');
-  const meta = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as CheckpointState;
-  if (meta.format !== 1 || !Number.isInteger(meta.step)) throw new TuneloopError('unknown checkpoint format', { file: stateFile });
+  let parsed: z.infer<typeof CheckpointStateFile>;
+  try {
+    const r = CheckpointStateFile.safeParse(JSON.parse(fs.readFileSync(stateFile, 'utf8')));
+    if (!r.success) throw new TuneloopError(`not a checkpoint state (${r.error.issues.map((i) => `${i.path.join('.') || 'file'}: ${i.message}`).join('; ')})`, { file: stateFile }, 'the checkpoint is damaged');
+    parsed = r.data;
+  } catch (e) {
+    if (e instanceof TuneloopError) throw e;
+    throw new TuneloopError(`cannot read the checkpoint state: ${(e as Error).message}`, { file: stateFile }, 'the checkpoint is damaged');
+  }
+  const meta: CheckpointState = parsed;
   const params = format.read(dir);
+  for (const [name, p] of params) assertFinite(p, { file: dir, key: name });
   const file = path.join(dir, OPTIMIZER_FILE);
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();
@@ -66,7 +79,7 @@ export function loadCheckpoint(dir: string, format: ParamsFormat): { state: Trai
       const target = key.startsWith('m.') ? m : key.startsWith('v.') ? v : undefined;
       if (!target) throw new TuneloopError('unexpected optimizer tensor', { file, key });
       const t = opt.read(key);
-      target.set(key.slice(2), toFloat32(t.dtype, t.data).slice());
+      target.set(key.slice(2), assertFinite(toFloat32(t.dtype, t.data).slice(), { file, key }));
     }
     // AdamW's step count (for bias correction), kept in the file's metadata.
     optimizerStep = Number(opt.metadata?.step ?? 0);

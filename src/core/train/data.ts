@@ -1,6 +1,6 @@
-import * as fs from 'node:fs';
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import { TuneloopError } from '../errors';
+import { readTextFile } from '../fs/text';
 import type { ChatMessage } from '../infer/generate';
 
 /**
@@ -41,12 +41,7 @@ export function detectFormat(row: Row): DatasetFormat | undefined {
 
 /** Read JSONL rows; a malformed line is an error naming the file and line (empty lines are allowed). */
 export function readJsonl(file: string): { line: number; row: Row }[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new TuneloopError(`cannot read the dataset: ${(e as NodeJS.ErrnoException).code ?? e}`, { file });
-  }
+  const text = readTextFile(file, 'dataset');
   const rows: { line: number; row: Row }[] = [];
   text.split('\n').forEach((raw, i) => {
     const line = i + 1;
@@ -55,13 +50,20 @@ export function readJsonl(file: string): { line: number; row: Row }[] {
     try {
       row = JSON.parse(raw);
     } catch (e) {
-      throw new TuneloopError(`not valid JSON: ${(e as Error).message}`, { file, line }, 'each line of a .jsonl file is one JSON object');
+      // V8's message quotes the line; only this excerpt of a row may reach logs and events.jsonl.
+      const reason = (e as Error).message.replace(/, ".*" is not valid JSON$|, ".*"\.\.\. is not valid JSON$/, '');
+      throw new TuneloopError(`not valid JSON (${reason}); the line begins ${JSON.stringify(excerpt(raw))}`, { file, line }, 'each line of a .jsonl file is one JSON object');
     }
     if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new TuneloopError('must be a JSON object', { file, line });
     rows.push({ line, row: row as Row });
   });
   if (rows.length === 0) throw new TuneloopError('the dataset has no rows', { file });
   return rows;
+}
+
+/** At most 80 characters of a row, for messages: no more of a user's data goes into logs. */
+export function excerpt(raw: string, max = 80): string {
+  return raw.length > max ? `${raw.slice(0, max)}…` : raw;
 }
 
 function str(row: Row, key: string, file: string, line: number): string {
@@ -125,7 +127,7 @@ export interface TokenizeOptions {
 /** Tokenize rows into examples; truncation to max_seq_len is counted, never silent. */
 export function tokenizeRows(tok: PreTrainedTokenizer, rows: readonly { line: number; row: Row }[], file: string, options: TokenizeOptions): TokenizeReport {
   const format = options.format ?? detectFormat(rows[0]!.row);
-  if (!format) throw new TuneloopError(`cannot tell the format from keys ${JSON.stringify(Object.keys(rows[0]!.row))}`, { file, line: rows[0]!.line }, `rows must have ${Object.values(FORMATS).map((f) => f.keys.join('+')).join(', or ')}`);
+  if (!format) throw new TuneloopError(`cannot tell the format from keys ${excerpt(JSON.stringify(Object.keys(rows[0]!.row)))}`, { file, line: rows[0]!.line }, `rows must have ${Object.values(FORMATS).map((f) => f.keys.join('+')).join(', or ')}`);
   const examples: Example[] = [];
   let truncated = 0;
   let tokensCut = 0;

@@ -24,7 +24,15 @@ export const RunEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('log'), time: z.string(), level: z.enum(['info', 'warn']), message: z.string() }),
   z.object({ type: z.literal('done'), time: z.string(), step: z.number().int(), adapter: z.string() }),
   z.object({ type: z.literal('cancelled'), time: z.string(), step: z.number().int(), checkpoint: z.string() }),
-  z.object({ type: z.literal('failed'), time: z.string(), message: z.string(), stderr: z.string().optional() }),
+  z.object({
+    type: z.literal('failed'),
+    time: z.string(),
+    message: z.string(),
+    stderr: z.string().optional(),
+    /** Why, where it is known: `diverged` (a non-finite loss or gradient norm at `step`). */
+    reason: z.enum(['diverged']).optional(),
+    step: z.number().int().optional(),
+  }),
 ]);
 export type RunEvent = z.infer<typeof RunEvent>;
 type Payload<E> = E extends unknown ? Omit<E, 'time'> : never;

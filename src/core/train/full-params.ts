@@ -3,13 +3,14 @@ import * as path from 'node:path';
 import { readSafetensors, writeSafetensors } from '../safetensors';
 import { fromFloat32, toFloat32 } from '../safetensors/dtype';
 import type { TensorStore } from '../safetensors/checkpoint';
+import { assertFinite } from '../safetensors/finite';
 import type { ParamsFormat } from './checkpoint';
 
 const COPIED = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
 
 /** Every weight of the checkpoint as float32, by its Hugging Face name: the starting point of full fine-tuning. */
 export function initFull(store: TensorStore): Map<string, Float32Array> {
-  return new Map(store.names().map((n) => [n, store.readFloat32(n).slice()]));
+  return new Map(store.names().map((n) => [n, assertFinite(store.readFloat32(n).slice(), { file: store.info(n).file, key: n })]));
 }
 
 /**

@@ -38,6 +38,28 @@ export interface TrainConfig {
   readonly padTo?: number;
   readonly evalEvery?: number;
   readonly checkpointEvery?: number;
+  /** Also a checkpoint when this many seconds passed since the last one (default: none by time). */
+  readonly checkpointSeconds?: number;
+}
+
+/** Recipes checkpoint every 50 steps or 10 minutes, whichever comes first, unless they say otherwise. */
+export const DEFAULT_CHECKPOINT_EVERY = 50;
+export const DEFAULT_CHECKPOINT_SECONDS = 600;
+
+/**
+ * A non-finite loss or gradient norm: the run stops before the optimizer applies it (the weights of
+ * the step before stay as they were), and the trainer records it as a failure.
+ */
+export class DivergedError extends TuneloopError {
+  constructor(
+    readonly step: number,
+    /** What went non-finite: the training loss, the validation loss, or the gradient norm. */
+    readonly quantity: 'loss' | 'validation loss' | 'gradient norm',
+    readonly value: number,
+  ) {
+    super(`diverged at step ${step}: the ${quantity} is ${value}`, {}, 'lower learning_rate (or raise warmup_steps) and train again');
+    this.name = 'DivergedError';
+  }
 }
 
 export interface TrainState {
@@ -90,8 +112,11 @@ export async function optimizerStep(model: StepModel, micro: readonly Batch[], s
     }
   }
   const gradNorm = config.clipGradNorm > 0 ? clipGradNorm(grads, config.clipGradNorm) : globalNorm(grads.values());
+  const loss = lossSum / counted;
+  if (!Number.isFinite(loss)) throw new DivergedError(state.step + 1, 'loss', loss);
+  if (!Number.isFinite(gradNorm)) throw new DivergedError(state.step + 1, 'gradient norm', gradNorm);
   adamwStep(state.params, grads, state.optimizer, lr, { betas: config.betas, eps: config.eps, weightDecay: config.weightDecay });
-  return { loss: lossSum / counted, gradNorm };
+  return { loss, gradNorm };
 }
 
 export async function evaluate(model: StepModel, examples: readonly Example[], state: TrainState, config: TrainConfig): Promise<number> {
@@ -118,6 +143,7 @@ export async function train(model: StepModel, config: TrainConfig, data: { train
   const total = totalSteps(config, data.train.length);
   const started = Date.now();
   const firstStep = state.step;
+  let lastCheckpoint = Date.now();
   while (state.step < total) {
     if (hooks.signal?.aborted) {
       const path = hooks.checkpoint(state);
@@ -135,12 +161,17 @@ export async function train(model: StepModel, config: TrainConfig, data: { train
     hooks.emit({ type: 'step', step: state.step, loss, lr, gradNorm, tokensPerSecond: seconds > 0 ? tokens / seconds : 0, etaSeconds: perStep * (total - state.step) });
     const last = state.step === total;
     if (data.validation.length && config.evalEvery && (state.step % config.evalEvery === 0 || last)) {
-      hooks.emit({ type: 'eval', step: state.step, loss: await evaluate(model, data.validation, state, config) });
+      const validation = await evaluate(model, data.validation, state, config);
+      if (!Number.isFinite(validation)) throw new DivergedError(state.step, 'validation loss', validation);
+      hooks.emit({ type: 'eval', step: state.step, loss: validation });
       const s = await hooks.sample?.(state);
       if (s) hooks.emit({ type: 'sample', step: state.step, ...s });
     }
-    if (config.checkpointEvery && state.step % config.checkpointEvery === 0 && !last) {
+    const bySteps = config.checkpointEvery !== undefined && state.step % config.checkpointEvery === 0;
+    const byTime = config.checkpointSeconds !== undefined && Date.now() - lastCheckpoint >= config.checkpointSeconds * 1000;
+    if ((bySteps || byTime) && !last) {
       hooks.emit({ type: 'checkpoint', step: state.step, path: hooks.checkpoint(state) });
+      lastCheckpoint = Date.now();
     }
   }
   return 'done';

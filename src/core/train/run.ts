@@ -1,8 +1,10 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { z } from 'zod';
 import { TuneloopError } from '../errors';
+import { describeFsError } from '../fs/text';
 import { writeFileAtomic } from '../fs/atomic';
 import { EventWriter, type RunEvent, readEvents, TERMINAL } from './events';
 
@@ -58,30 +60,123 @@ export function checkpointDir(runDir: string, step: number): string {
   return path.join(runDir, 'checkpoints', `step-${step}`);
 }
 
+/**
+ * Whether `pid` is a live process: it exists and is not a zombie (a child that has exited but that
+ * its parent has not reaped yet still answers signal 0, yet it will never write another event).
+ * On Windows an exited process fails signal 0 already.
+ */
 export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return !isZombie(pid);
 }
+
+function isZombie(pid: number): boolean {
+  if (process.platform === 'linux') {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // "pid (comm) S ...": the command may hold spaces and parentheses, the state follows the last ')'.
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      return state === 'Z' || state === 'X';
+    } catch {
+      return false;
+    }
+  }
+  if (process.platform === 'darwin' || process.platform === 'freebsd' || process.platform === 'openbsd') {
+    const r = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' });
+    return r.status === 0 && r.stdout.trim().startsWith('Z');
+  }
+  return false;
+}
+
+const OwnerLockFile = z.object({ pid: z.number().int().positive(), host: z.string(), started: z.string() });
 
 export function readLock(runDir: string): OwnerLock | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(runDir, LOCK), 'utf8')) as OwnerLock;
+    const r = OwnerLockFile.safeParse(JSON.parse(fs.readFileSync(path.join(runDir, LOCK), 'utf8')));
+    return r.success ? r.data : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Take ownership of a run: refused while another live process holds it. */
-export function acquireLock(runDir: string, pid = process.pid): void {
-  const held = readLock(runDir);
-  if (held && held.pid !== pid && held.host === os.hostname() && isProcessAlive(held.pid)) {
-    throw new TuneloopError(`the run is owned by process ${held.pid}, still running`, { file: runDir }, 'follow it instead, or cancel it first');
+function lockHolderAlive(l: OwnerLock | undefined): boolean {
+  return l !== undefined && (l.host !== os.hostname() || isProcessAlive(l.pid));
+}
+
+/** Create `file` holding `text` only if it does not exist (O_EXCL): true when this call created it. */
+function createExclusive(file: string, text: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new TuneloopError(`cannot write in the run folder: ${describeFsError(e)}`, { file }, 'check that the runs folder can be written');
   }
-  writeFileAtomic(path.join(runDir, LOCK), JSON.stringify({ pid, host: os.hostname(), started: new Date().toISOString() } satisfies OwnerLock));
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+/**
+ * Take ownership of a run: the lock file is created exclusively, so of two trainers started on one
+ * run exactly one gets it. A lock left by a dead owner (on this host) is taken over under a second
+ * exclusive file, owner.lock.takeover, so that two processes that both find it stale cannot both
+ * remove it and each create its own. A live owner, or one on another host, refuses the run.
+ */
+export function acquireLock(runDir: string, pid = process.pid): void {
+  const file = path.join(runDir, LOCK);
+  const mine = JSON.stringify({ pid, host: os.hostname(), started: new Date().toISOString() } satisfies OwnerLock);
+  const refuse = (held: OwnerLock) =>
+    new TuneloopError(`the run is owned by process ${held.pid}${held.host !== os.hostname() ? ` on ${held.host}` : ''}, still running`, { file: runDir }, 'follow it instead, or cancel it first');
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (createExclusive(file, mine)) return;
+    const held = readLock(runDir);
+    if (held?.pid === pid && held.host === os.hostname()) return;
+    if (held === undefined) {
+      // Another process created the file and has not written its content yet: wait for it.
+      if (Date.now() - (fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 2000) {
+        sleepMs(50);
+        continue;
+      }
+    } else if (lockHolderAlive(held)) throw refuse(held);
+    // The holder is dead (or the file has been unreadable for seconds): take it over, one process at a time.
+    const takeover = `${file}.takeover`;
+    if (!createExclusive(takeover, String(pid))) {
+      let other = 0;
+      try {
+        other = Number(fs.readFileSync(takeover, 'utf8').trim());
+      } catch {
+        continue; // the other process finished its takeover
+      }
+      if (Number.isInteger(other) && other > 0 && isProcessAlive(other)) {
+        sleepMs(50);
+        continue;
+      }
+      fs.rmSync(takeover, { force: true });
+      continue;
+    }
+    try {
+      const again = readLock(runDir);
+      if (again !== undefined && lockHolderAlive(again)) throw refuse(again);
+      if (JSON.stringify(again) === JSON.stringify(held)) fs.rmSync(file, { force: true });
+    } finally {
+      fs.rmSync(takeover, { force: true });
+    }
+  }
+  const held = readLock(runDir);
+  throw held && lockHolderAlive(held) ? refuse(held) : new TuneloopError('could not take the run\'s lock', { file }, 'another trainer may be starting on this run; try again');
+}
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 export function releaseLock(runDir: string, pid = process.pid): void {
@@ -89,18 +184,18 @@ export function releaseLock(runDir: string, pid = process.pid): void {
 }
 
 export function ownerAlive(runDir: string): boolean {
-  const l = readLock(runDir);
-  return l !== undefined && (l.host !== os.hostname() || isProcessAlive(l.pid));
+  return lockHolderAlive(readLock(runDir));
 }
 
 /**
  * The owner check for following a run just launched (followEvents' `isOwnerAlive`): until the trainer
  * has taken its lock, "no live owner" means "not started yet", for up to `graceMs`.
  */
-export function launchedOwnerAlive(runDir: string, graceMs = 30_000): () => boolean {
+export function launchedOwnerAlive(runDir: string, graceMs = 30_000, pid?: number): () => boolean {
   const since = Date.now();
   let seen = false;
-  return () => (ownerAlive(runDir) ? (seen = true) : !seen && Date.now() - since < graceMs);
+  // A launched trainer that has already exited will never take the lock: no need to wait out the grace.
+  return () => (ownerAlive(runDir) ? (seen = true) : !seen && Date.now() - since < graceMs && (pid === undefined || isProcessAlive(pid)));
 }
 
 /**
@@ -108,7 +203,12 @@ export function launchedOwnerAlive(runDir: string, graceMs = 30_000): () => bool
  * process group, stdout ignored, stderr to the run's stderr.log.
  */
 export function launchDetached(entry: string, args: readonly string[], runDir: string, env: NodeJS.ProcessEnv = process.env): number {
-  const err = fs.openSync(path.join(runDir, STDERR), 'a');
+  let err: number;
+  try {
+    err = fs.openSync(path.join(runDir, STDERR), 'a');
+  } catch (e) {
+    throw new TuneloopError(`cannot write in the run folder: ${describeFsError(e)}`, { file: runDir }, 'check that the runs folder can be written');
+  }
   try {
     const child = spawn(process.execPath, [entry, ...args], { detached: true, stdio: ['ignore', 'ignore', err], env, cwd: runDir });
     if (child.pid === undefined) throw new TuneloopError('could not start the trainer process', { file: entry });
@@ -163,11 +263,17 @@ export function inspectRun(runDir: string): RunSummary {
   let { events } = readEvents(path.join(runDir, EVENTS));
   let last = events.at(-1);
   if ((!last || !TERMINAL.has(last.type)) && !ownerAlive(runDir) && events.length > 0) {
-    const w = new EventWriter(path.join(runDir, EVENTS));
     const tail = stderrTail(runDir);
-    w.append({ type: 'failed', message: 'the trainer process ended without finishing the run', ...(tail ? { stderr: tail } : {}) });
-    w.close();
-    events = readEvents(path.join(runDir, EVENTS)).events;
+    const failed = { type: 'failed' as const, message: 'the trainer process ended without finishing the run', ...(tail ? { stderr: tail } : {}) };
+    try {
+      const w = new EventWriter(path.join(runDir, EVENTS));
+      w.append(failed);
+      w.close();
+      events = readEvents(path.join(runDir, EVENTS)).events;
+    } catch {
+      // A run folder that cannot be written: the failure is reported, just not recorded.
+      events = [...events, { ...failed, time: new Date().toISOString() }];
+    }
     last = events.at(-1);
   }
   const steps = events.filter((e): e is Extract<RunEvent, { type: 'step' }> => e.type === 'step');

@@ -4,10 +4,11 @@ import * as path from 'node:path';
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import { TuneloopError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic';
+import { readTextFile } from '../fs/text';
 import { defaultCacheDir, fileSha256 } from '../models/cache';
 import { parsePrompt, renderMessages } from '../prompts';
 import type { Recipe } from '../recipes/recipe';
-import { checkRecipeFile } from '../recipes/recipe';
+import { checkRecipeFile, type RecipeCheckOptions } from '../recipes/recipe';
 import { TensorStore } from '../safetensors/checkpoint';
 import { type Example, readJsonl, splitTrainValidation, tokenizeRows } from './data';
 
@@ -33,14 +34,18 @@ export interface RunSpec {
   readonly lora: Recipe['lora'];
   readonly training: Recipe['training'];
   readonly output?: string;
+  /** Replace `output` even when it holds files Tuneloop did not write (--force, or the panel's question). */
+  readonly force?: boolean;
+  /** The workspace root the recipe's paths were checked against (real path). */
+  readonly root?: string;
   readonly threads?: number;
 }
 
 export const SPEC_FILE = 'spec.json';
 
 /** The recipe's problems as one error (the first error, positioned), or the recipe. */
-export function loadRecipe(file: string): Recipe {
-  const r = checkRecipeFile(file);
+export function loadRecipe(file: string, options: RecipeCheckOptions = {}): Recipe {
+  const r = checkRecipeFile(file, options);
   const err = r.diagnostics.find((d) => d.severity === 'error');
   if (err || !r.recipe) {
     const d = err ?? r.diagnostics[0];
@@ -63,7 +68,7 @@ export function checkpointSha256(dir: string, cacheDir = defaultCacheDir()): str
 }
 
 /** The spec of a recipe, without hashes: cheap enough for an extension host or a CLI to make. */
-export function resolveSpec(recipe: Recipe, baseDir: string, options: { threads?: number } = {}): RunSpec {
+export function resolveSpec(recipe: Recipe, baseDir: string, options: { threads?: number; root?: string; force?: boolean } = {}): RunSpec {
   const near = (rel: string) => path.resolve(path.dirname(recipe.file), rel);
   const dataset = near(recipe.dataset.path);
   return {
@@ -80,6 +85,8 @@ export function resolveSpec(recipe: Recipe, baseDir: string, options: { threads?
     lora: recipe.lora,
     training: recipe.training,
     ...(recipe.output ? { output: near(recipe.output) } : {}),
+    ...(options.force ? { force: true } : {}),
+    ...(options.root ? { root: options.root } : {}),
     ...(options.threads ? { threads: options.threads } : {}),
   };
 }
@@ -124,7 +131,7 @@ export function prepareData(spec: RunSpec, tok: PreTrainedTokenizer, eosTokenId:
     // Each row holds the prompt file's variables plus the answer (completion or expected): the
     // prompt file's messages, rendered, and the answer as the assistant turn.
     const promptFile = spec.promptFile!;
-    const parsed = parsePrompt(fs.readFileSync(promptFile, 'utf8'), promptFile);
+    const parsed = parsePrompt(readTextFile(promptFile, 'prompt file'), promptFile);
     if (!parsed.prompt) throw new TuneloopError('the prompt file has errors', { file: promptFile }, 'run tuneloop check on it');
     const prompt = parsed.prompt;
     rows = rows.map(({ line, row }) => {

@@ -3,8 +3,15 @@ import * as path from 'node:path';
 import { TuneloopError } from '../errors';
 import { fetchModel } from '../hub';
 import { TensorStore } from '../safetensors/checkpoint';
-import { CANCEL, checkpointDir, checkpointSteps, createRunDir, launchDetached, ownerAlive } from './run';
-import { loadRecipe, resolveSpec, writeSpec } from './spec';
+import { checkOutput } from '../fs/output';
+import { findRoot } from '../fs/root';
+import { describeFsError } from '../fs/text';
+import { defaultCacheDir as hubCacheDir } from '../hub';
+import { loadModelConfig } from '../models/config';
+import { outputProtects } from '../recipes/recipe';
+import { CANCEL, checkpointDir, checkpointSteps, createRunDir, EVENTS, inspectRun, launchDetached, ownerAlive } from './run';
+import { loadRecipe, resolveSpec, SPEC_FILE, writeSpec } from './spec';
+import { loraSpecOf, unmatchedTargetsWarning } from './lora-spec';
 
 /**
  * Launching runs: resolve a recipe, make the run folder, start the detached trainer. The extension
@@ -18,6 +25,12 @@ export interface StartOptions {
   /** Allow downloading a Hub base model (needs network access). */
   readonly allowDownload?: boolean;
   readonly env?: NodeJS.ProcessEnv;
+  /** The workspace root the recipe's paths must stay inside (default: found from the recipe, core/fs/root.ts). */
+  readonly root?: string;
+  /** Folders a base model may be read from wherever they are (the embedded model); the Hub cache always may. */
+  readonly trustedReads?: readonly string[];
+  /** Replace the recipe's output folder even when it holds files Tuneloop did not write. */
+  readonly force?: boolean;
 }
 
 async function resolveBaseDir(baseModel: string, recipeFile: string, options: StartOptions): Promise<string> {
@@ -34,14 +47,57 @@ async function resolveBaseDir(baseModel: string, recipeFile: string, options: St
   return dir;
 }
 
-export async function startRun(recipeFile: string, options: StartOptions): Promise<{ runDir: string; pid: number }> {
-  const recipe = loadRecipe(recipeFile);
+/** Folders of the runs folder that can be written: an error that says so, instead of a trainer that dies without a trace. */
+function checkWritable(dir: string, what: string): void {
+  const probe = path.join(dir, `.tuneloop-write-check-${process.pid}`);
+  try {
+    fs.writeFileSync(probe, '', { flag: 'wx' });
+    fs.rmSync(probe, { force: true });
+  } catch (e) {
+    throw new TuneloopError(`cannot write in ${what}: ${describeFsError(e)}`, { file: dir }, 'choose a runs folder you can write (--runs DIR, or the tuneloop.runsFolder setting)');
+  }
+}
+
+/** The runs folder made (or found): an error naming the path when it is a file or cannot be made. */
+export function ensureRunsDir(runsDir: string): void {
+  try {
+    const st = fs.statSync(runsDir, { throwIfNoEntry: false });
+    if (st && !st.isDirectory()) throw new TuneloopError('the runs folder is a file', { file: runsDir }, 'point --runs (or the tuneloop.runsFolder setting) at a folder');
+    fs.mkdirSync(runsDir, { recursive: true });
+  } catch (e) {
+    if (e instanceof TuneloopError) throw e;
+    throw new TuneloopError(`cannot make the runs folder: ${describeFsError(e)}`, { file: runsDir }, 'point --runs (or the tuneloop.runsFolder setting) at a folder you can write');
+  }
+  checkWritable(runsDir, 'the runs folder');
+}
+
+export interface StartedRun {
+  readonly runDir: string;
+  readonly pid: number;
+  /** Problems that do not stop the run (target_modules names that match nothing, …). */
+  readonly warnings: readonly string[];
+}
+
+export async function startRun(recipeFile: string, options: StartOptions): Promise<StartedRun> {
+  const root = findRoot(recipeFile, options.root);
+  const recipe = loadRecipe(recipeFile, { root, trustedReads: [...(options.trustedReads ?? []), hubCacheDir()] });
   const baseDir = await resolveBaseDir(recipe.baseModel, recipeFile, options);
-  const spec = resolveSpec(recipe, baseDir, options.threads ? { threads: options.threads } : {});
+  const spec = resolveSpec(recipe, baseDir, { root, ...(options.threads ? { threads: options.threads } : {}), ...(options.force ? { force: true } : {}) });
+  if (spec.output) {
+    const s = recipe.spans.output;
+    checkOutput(spec.output, { ...(options.force ? { force: true } : {}), protect: outputProtects(recipe, root), place: { file: recipeFile, ...(s ? { line: s.line, column: s.column } : { key: 'output' }) } });
+  }
+  const warnings: string[] = [];
+  if (spec.method === 'lora') {
+    const cfg = loadModelConfig(baseDir);
+    const w = unmatchedTargetsWarning(cfg, loraSpecOf(cfg, spec).unmatched);
+    if (w) warnings.push(w);
+  }
+  ensureRunsDir(options.runsDir);
   const runDir = createRunDir(options.runsDir, recipe.name);
   writeSpec(runDir, spec);
   const pid = launchDetached(options.trainerEntry, [runDir], runDir, options.env);
-  return { runDir, pid };
+  return { runDir, pid, warnings };
 }
 
 /** The run's latest checkpoint folder, if any. */
@@ -51,12 +107,24 @@ export function latestCheckpoint(runDir: string): string | undefined {
 }
 
 /** Continue a cancelled or failed run from its latest checkpoint, in the same folder. */
-export function resumeRun(runDir: string, options: Pick<StartOptions, 'trainerEntry' | 'env'>): { pid: number; checkpoint: string } {
+export function resumeRun(runDir: string, options: Pick<StartOptions, 'trainerEntry' | 'env'>): { pid: number; checkpoint: string; offset: number } {
+  const st = fs.statSync(runDir, { throwIfNoEntry: false });
+  if (!st?.isDirectory() || !fs.existsSync(path.join(runDir, SPEC_FILE))) {
+    throw new TuneloopError(st ? 'not a run folder (it has no spec.json)' : 'no such run folder', { file: runDir }, 'name a folder under the runs folder, e.g. .tuneloop/runs/<time>-<name>');
+  }
   if (ownerAlive(runDir)) throw new TuneloopError('the run is still going', { file: runDir }, 'follow it, or cancel it before resuming');
+  const summary = inspectRun(runDir);
+  if (summary.state === 'done') {
+    throw new TuneloopError(`the run finished at step ${summary.lastStep}: there is nothing to resume`, { file: runDir }, 'to train longer, raise max_steps in the recipe and start a new run');
+  }
+  checkWritable(runDir, 'the run folder');
   const checkpoint = latestCheckpoint(runDir);
   if (!checkpoint) throw new TuneloopError('the run has no checkpoint to resume from', { file: runDir }, 'start it again');
   // The request that stopped the run must not stop its continuation.
   fs.rmSync(path.join(runDir, CANCEL), { force: true });
+  // Followers start here: what the run held before (including the failure of a trainer that died,
+  // which inspectRun has just recorded) belongs to the earlier part.
+  const offset = fs.statSync(path.join(runDir, EVENTS), { throwIfNoEntry: false })?.size ?? 0;
   const pid = launchDetached(options.trainerEntry, [runDir, '--resume', checkpoint], runDir, options.env);
-  return { pid, checkpoint };
+  return { pid, checkpoint, offset };
 }

@@ -1,22 +1,24 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TuneloopError } from '../errors';
+import { describeError, TuneloopError } from '../errors';
+import { checkOutput, replaceOutput } from '../fs/output';
+import { realPathLoose } from '../fs/root';
+import { describeFsError } from '../fs/text';
 import { availableMemory } from '../infer/memory';
 import { loadTokenizer } from '../infer/tokenizer';
-import { targetedModulesWithScale } from '../lora/adapter';
-import { parseLoraConfig } from '../lora/config';
 import { formatBytes } from '../format';
 import { loadModelConfig, type ModelConfig, parameterCount } from '../models/config';
 import { TensorStore } from '../safetensors/checkpoint';
 import { loadCheckpoint, type ParamsFormat, saveCheckpoint } from './checkpoint';
 import { EventWriter, type RunEventPayload } from './events';
-import { totalSteps, train, type TrainConfig, type TrainState } from './loop';
+import { DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_SECONDS, DivergedError, totalSteps, train, type TrainConfig, type TrainState } from './loop';
 import { fullParamsFormat, initFull } from './full-params';
-import { initLora, type LoraModuleSpec, loraParamsFormat } from './lora-params';
+import { initLora, loraParamsFormat } from './lora-params';
+import { loraSpecOf, unmatchedTargetsWarning } from './lora-spec';
 import { OnnxStepModel } from './onnx-step';
 import { TrainingSampler } from './sampler';
 import { newAdamWState } from './optim';
-import { acquireLock, cancelRequested, checkpointDir, EVENTS, releaseLock } from './run';
+import { acquireLock, cancelRequested, checkpointDir, checkpointSteps, EVENTS, releaseLock } from './run';
 import { prepareData, readSpec, type RunSpec, withHashes, writeSpec } from './spec';
 
 /**
@@ -29,13 +31,6 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** Bytes available for the memory check (default: what the system reports). */
   readonly availableMemory?: number;
-}
-
-export function loraSpecOf(cfg: ModelConfig, spec: RunSpec): { modules: LoraModuleSpec[]; config: ReturnType<typeof parseLoraConfig> } {
-  const config = parseLoraConfig({ r: spec.lora.r, lora_alpha: spec.lora.loraAlpha, lora_dropout: spec.lora.loraDropout, target_modules: spec.lora.targetModules, use_rslora: spec.lora.useRslora, base_model_name_or_path: spec.baseModel });
-  const modules = targetedModulesWithScale(cfg, config);
-  if (modules.length === 0) throw new TuneloopError(`target_modules ${JSON.stringify(spec.lora.targetModules)} matches no linear layer of this ${cfg.modelType} model`, { file: spec.recipeFile, key: 'lora.target_modules' }, 'use module names such as q_proj and v_proj, or all-linear');
-  return { modules, config };
 }
 
 /**
@@ -54,15 +49,55 @@ export function estimateTrainingBytes(cfg: ModelConfig, batch: { readonly batchS
   return Math.ceil(4 * weights + 4 * trainableParams * 4 + activations + 256 * 2 ** 20);
 }
 
+/** What the output folder must never hold: the workspace root, the recipe, its data (see recipes/recipe.ts). */
+function protectedPaths(spec: RunSpec): string[] {
+  return [...(spec.root ? [spec.root] : []), spec.recipeFile, spec.dataset, ...(spec.promptFile ? [spec.promptFile] : [])].map(realPathLoose);
+}
+
+/** Checkpoints kept per run: the newest two, so a damaged latest one has one to fall back to. */
+export const KEEP_CHECKPOINTS = 2;
+
+/** Remove all but the newest `keep` checkpoints of a run. */
+export function pruneCheckpoints(runDir: string, keep = KEEP_CHECKPOINTS): void {
+  for (const step of checkpointSteps(runDir).slice(keep)) fs.rmSync(checkpointDir(runDir, step), { recursive: true, force: true });
+}
+
+/**
+ * The state to resume from: `first`, or when it does not load (truncated, corrupt, half-written by
+ * a crash), the newest older checkpoint of the run that does, with a warning for each one passed over.
+ */
+function loadResumable(runDir: string, first: string, format: ParamsFormat, warn: (m: string) => void): TrainState {
+  const firstStep = Number(/step-(\d+)$/.exec(first)?.[1] ?? Number.POSITIVE_INFINITY);
+  const candidates = [first, ...checkpointSteps(runDir).filter((s) => s < firstStep).map((s) => checkpointDir(runDir, s))];
+  const problems: string[] = [];
+  for (const dir of candidates) {
+    try {
+      const state = loadCheckpoint(dir, format).state;
+      if (problems.length) warn(`resuming from ${path.basename(dir)}: ${problems.join('; ')}`);
+      return state;
+    } catch (e) {
+      problems.push(`${path.basename(dir)} does not load (${describeError(e)})`);
+    }
+  }
+  throw new TuneloopError(`no checkpoint of the run loads: ${problems.join('; ')}`, { file: runDir }, 'start the run again');
+}
+
 export async function runTraining(runDir: string, options: RunOptions = {}): Promise<'done' | 'cancelled' | 'failed'> {
   acquireLock(runDir);
-  const events = new EventWriter(path.join(runDir, EVENTS));
+  let events: EventWriter;
+  try {
+    events = new EventWriter(path.join(runDir, EVENTS));
+  } catch (e) {
+    releaseLock(runDir);
+    throw new TuneloopError(`cannot write the run's events: ${describeFsError(e)}`, { file: path.join(runDir, EVENTS) }, 'check that the runs folder can be written');
+  }
   const emit = (e: RunEventPayload) => events.append(e);
   let store: TensorStore | undefined;
   let model: OnnxStepModel | undefined;
   let sampler: TrainingSampler | undefined;
+  let spec: RunSpec | undefined;
   try {
-    let spec = readSpec(runDir);
+    spec = readSpec(runDir);
     if (!spec.baseSha256 || !spec.datasetSha256) {
       spec = withHashes(spec);
       writeSpec(runDir, spec);
@@ -75,12 +110,15 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     const data = prepareData(spec, tok, eos);
     if (data.truncated > 0) emit({ type: 'log', level: 'warn', message: `${data.truncated} row(s) were longer than max_seq_len ${spec.training.maxSeqLen}: ${data.tokensCut} token(s) cut` });
     const lora = spec.method === 'lora' ? loraSpecOf(cfg, spec) : undefined;
+    const unmatched = lora ? unmatchedTargetsWarning(cfg, lora.unmatched) : undefined;
+    if (unmatched) emit({ type: 'log', level: 'warn', message: unmatched });
     const trainable = lora ? lora.modules.reduce((a, m) => a + m.r * (m.module.inFeatures + m.module.outFeatures), 0) : parameterCount(cfg);
     const need = estimateTrainingBytes(cfg, spec.training, trainable);
     const have = options.availableMemory ?? availableMemory();
     if (need > have) {
       throw new TuneloopError(`training needs about ${formatBytes(need)} but ${formatBytes(have)} is available`, { file: spec.recipeFile }, 'lower batch_size or max_seq_len, or close other programs');
     }
+    if (spec.output) checkOutput(spec.output, { ...(spec.force ? { force: true } : {}), protect: protectedPaths(spec), place: { file: spec.recipeFile, key: 'output' } });
     const t = spec.training;
     const base: TrainConfig = {
       lr: t.learningRate,
@@ -98,7 +136,8 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
       padId: cfg.padTokenId ?? eos,
       // One static shape per run: every micro-batch is padded to the longest example.
       padTo: Math.max(...data.train.map((e) => e.ids.length), ...data.validation.map((e) => e.ids.length)),
-      ...(t.checkpointEvery !== undefined ? { checkpointEvery: t.checkpointEvery } : {}),
+      // Unless the recipe says otherwise: every 50 steps or 10 minutes, whichever comes first.
+      ...(t.checkpointEvery !== undefined ? { checkpointEvery: t.checkpointEvery } : { checkpointEvery: DEFAULT_CHECKPOINT_EVERY, checkpointSeconds: DEFAULT_CHECKPOINT_SECONDS }),
     };
     // Ten validation measurements a run unless the recipe says otherwise.
     const config: TrainConfig = { ...base, evalEvery: t.evalEvery ?? Math.max(1, Math.round(totalSteps(base, data.train.length) / 10)) };
@@ -108,7 +147,7 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
       : fullParamsFormat(spec.baseDir, new Map(openStore.names().map((n) => [n, openStore.info(n).shape])));
     let state: TrainState;
     if (options.resume) {
-      state = loadCheckpoint(options.resume, format).state;
+      state = loadResumable(runDir, options.resume, format, (message) => emit({ type: 'log', level: 'warn', message }));
     } else {
       state = { step: 0, params: lora ? initLora(lora.modules, t.seed) : initFull(openStore), optimizer: newAdamWState() };
     }
@@ -120,7 +159,11 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     const total = totalSteps(config, data.train.length);
     emit({ type: 'started', pid: process.pid, totalSteps: total, ...(options.resume ? { resumedFrom: state.step } : {}), trainExamples: data.train.length, validationExamples: data.validation.length });
     const examplesPerStep = config.batchSize * config.gradAccum;
-    const checkpoint = (s: TrainState) => saveCheckpoint(checkpointDir(runDir, s.step), s, format, { seed: t.seed, examplesPerStep });
+    const checkpoint = (s: TrainState) => {
+      const dir = saveCheckpoint(checkpointDir(runDir, s.step), s, format, { seed: t.seed, examplesPerStep });
+      pruneCheckpoints(runDir);
+      return dir;
+    };
     // Samples at each evaluation: the first validation row's prompt, greedy, with the weights of the moment.
     const probe = data.validation[0];
     sampler = probe ? new TrainingSampler(cfg, store, tok, lora?.modules, { eosTokenIds: cfg.eosTokenIds, ...(spec.threads ? { threads: spec.threads } : {}) }) : undefined;
@@ -137,15 +180,23 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     fs.renameSync(path.join(tmp, kind), final);
     fs.rmSync(tmp, { recursive: true, force: true });
     if (spec.output) {
-      fs.rmSync(spec.output, { recursive: true, force: true });
-      fs.mkdirSync(path.dirname(spec.output), { recursive: true });
-      fs.cpSync(final, spec.output, { recursive: true });
+      replaceOutput(spec.output, (dir) => fs.cpSync(final, dir, { recursive: true }), {
+        ...(spec.force ? { force: true } : {}),
+        protect: protectedPaths(spec),
+        place: { file: spec.recipeFile, key: 'output' },
+        note: `Written by Tuneloop from the run ${path.basename(runDir)} of ${path.basename(spec.recipeFile)}.`,
+      });
     }
     emit({ type: 'done', step: state.step, adapter: final });
     return 'done';
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    emit({ type: 'failed', message, ...(e instanceof TuneloopError ? {} : { stderr: (e as Error).stack ?? '' }) });
+    if (e instanceof DivergedError) {
+      const lr = spec ? ` (it is ${spec.training.learningRate})` : '';
+      emit({ type: 'failed', reason: 'diverged', step: e.step, message: `diverged at step ${e.step}: the ${e.quantity} is ${e.value}; lower learning_rate${lr} or raise warmup_steps, and train again` });
+    } else {
+      const message = e instanceof Error ? e.message : String(e);
+      emit({ type: 'failed', message, ...(e instanceof TuneloopError ? {} : { stderr: (e as Error).stack ?? '' }) });
+    }
     return 'failed';
   } finally {
     await model?.dispose();

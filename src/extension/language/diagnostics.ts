@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Log } from '../log';
+import { workspacePaths } from '../settings';
 import { toDiagnostic } from './convert';
 import { guarded } from './guard';
 import { diskPath, languageOf } from './languages';
@@ -51,7 +52,10 @@ export class DiagnosticsController implements vscode.Disposable {
     const core = languageOf(doc);
     if (!core || !SCHEMES.has(doc.uri.scheme)) return;
     clearTimeout(this.pending.get(doc.uri.toString()));
-    const diagnostics = guarded(this.log, `diagnostics of ${doc.uri.fsPath}`, [], () => core.diagnostics(doc.getText(), diskPath(doc)).map((d) => toDiagnostic(doc, d)));
+    const diagnostics = guarded(this.log, `diagnostics of ${doc.uri.fsPath}`, [], () => {
+      const file = diskPath(doc);
+      return core.diagnostics(doc.getText(), file, file ? workspacePaths(file) : undefined).map((d) => toDiagnostic(doc, d));
+    });
     this.collection.set(doc.uri, diagnostics);
   }
 

@@ -1,5 +1,6 @@
 import type * as vscode from 'vscode';
 import { codeLensesFor, completionsAt, hoverAt, promptDiagnostics, type CompletionEntry, type HoverInfo, type LensSpec } from '../../core/prompts/language';
+import type { PathCheckOptions } from '../../core/prompts/check';
 import type { Diagnostic } from '../../core/prompts/types';
 import { recipeCodeLenses, recipeCompletionsAt, recipeDiagnostics, recipeHoverAt } from '../../core/recipes/language';
 
@@ -9,8 +10,11 @@ import { recipeCodeLenses, recipeCompletionsAt, recipeDiagnostics, recipeHoverAt
  * language (or a feature) is one row.
  */
 export interface LanguageCore {
-  /** `file` is the path on disk, undefined for unsaved documents (no file-system checks then). */
-  diagnostics(text: string, file: string | undefined): Diagnostic[];
+  /**
+   * `file` is the path on disk, undefined for unsaved documents (no file-system checks then); `paths`
+   * the path rule's root (the workspace folder) and trusted folders (core/fs/root.ts).
+   */
+  diagnostics(text: string, file: string | undefined, paths?: PathCheckOptions): Diagnostic[];
   completions(text: string, offset: number, trigger: string | undefined): CompletionEntry[];
   hover(text: string, offset: number): HoverInfo | undefined;
   lenses(text: string): LensSpec[];
@@ -18,13 +22,13 @@ export interface LanguageCore {
 
 export const LANGUAGES = {
   'tuneloop-prompt': {
-    diagnostics: (text, file) => promptDiagnostics(text, file),
+    diagnostics: (text, file, paths) => promptDiagnostics(text, file, undefined, paths),
     completions: completionsAt,
     hover: hoverAt,
     lenses: codeLensesFor,
   },
   'tuneloop-adapter': {
-    diagnostics: (text, file) => recipeDiagnostics(text, file),
+    diagnostics: (text, file, paths) => recipeDiagnostics(text, file, undefined, paths),
     completions: recipeCompletionsAt,
     hover: recipeHoverAt,
     lenses: recipeCodeLenses,

@@ -19,6 +19,8 @@ export interface PanelEnv {
   post(message: ToWebview): void;
   isTrusted(): boolean;
   hasWorkspace(): boolean;
+  /** The path rule for a file (core/fs/root.ts): its workspace folder as the root, and the folders read from anywhere. */
+  paths(file: string): { root?: string; trustedReads: string[] };
   runsFolder(): string | undefined;
   findFiles(kind: 'prompt' | 'recipe'): Promise<string[]>;
   /** The text of a file as the editor holds it (unsaved edits included). */
@@ -305,6 +307,7 @@ export class PanelController {
       selectedModel: this.selectedModels.get(file),
       ...(this.env.cachedHubModel ? { cachedHubModel: (id: string) => this.env.cachedHubModel!(id) } : {}),
       label: (p) => this.env.label(p),
+      paths: this.env.paths(file),
     });
   }
 

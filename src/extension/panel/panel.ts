@@ -6,7 +6,7 @@ import { parseHubId } from '../../core/hub/id';
 import { defaultCacheDir as hubCacheDir } from '../../core/hub/options';
 import type { WorkerClient } from '../../worker/client';
 import type { Log } from '../log';
-import { cacheFolder, threads } from '../settings';
+import { cacheFolder, threads, workspacePaths } from '../settings';
 import { cancelRun, resume, runsFolder, trainAdapter, type TrainingContext } from '../training';
 import { webviewHtml, webviewOptions } from '../webview/html';
 import { Tab } from '../webview/protocol';
@@ -108,6 +108,7 @@ export class TuneloopPanel implements vscode.Disposable {
     return {
       post: (m) => void panel.webview.postMessage(m).then(undefined, () => undefined),
       isTrusted: () => vscode.workspace.isTrusted,
+      paths: (file) => workspacePaths(file),
       hasWorkspace: () => (vscode.workspace.workspaceFolders?.length ?? 0) > 0,
       runsFolder: () => runsFolder(),
       async findFiles(kind) {

@@ -50,6 +50,8 @@ export interface SourceOptions {
   readonly cachedHubModel?: (id: string) => string | undefined;
   /** How the page labels a path (relative to the workspace). */
   readonly label: (file: string) => string;
+  /** The path rule for recipes (core/fs/root.ts): the workspace root and the folders read from anywhere. */
+  readonly paths?: { readonly root?: string; readonly trustedReads: readonly string[] };
 }
 
 /** The prompt file's generation settings, as the CLI reads them (greedy, 128 tokens, unless it says otherwise). */
@@ -126,7 +128,7 @@ function uniqueName(want: string, seen: Set<string>): string {
 }
 
 /** The variants of a prompt on a model: base, the file's adapters, and the runs' results and checkpoints. */
-export function variantsOf(prompt: PromptFile, file: string, model: string | undefined, runsFolder: string | undefined, runs: readonly RunSummary[], label: (p: string) => string): { infos: VariantInfo[]; resolved: Map<string, ResolvedVariant> } {
+export function variantsOf(prompt: PromptFile, file: string, model: string | undefined, runsFolder: string | undefined, runs: readonly RunSummary[], label: (p: string) => string, paths?: SourceOptions['paths']): { infos: VariantInfo[]; resolved: Map<string, ResolvedVariant> } {
   const infos: VariantInfo[] = [];
   const resolved = new Map<string, ResolvedVariant>();
   const seen = new Set<string>();
@@ -148,7 +150,7 @@ export function variantsOf(prompt: PromptFile, file: string, model: string | und
     const id = `adapter:${p}`;
     if (isRecipe) {
       try {
-        const dir = trainedAdapterOf(p, runsFolder ? [runsFolder] : []);
+        const dir = trainedAdapterOf(p, runsFolder ? [runsFolder] : [], paths);
         const w = weightsOf(dir);
         add({ id, name, kind: 'recipe', detail: `${label(p)} → ${label(dir)}`, available: w !== undefined && model !== undefined, listed: true, ...(model ? {} : { reason: 'pick a model first' }) }, w, rate);
       } catch (e) {
@@ -201,7 +203,7 @@ export function describePrompt(file: string, text: string, options: SourceOption
     const values = Object.fromEntries(Object.entries(t.values).map(([k, v]) => [k, valueText(v)]));
     return { index, label: caseLabel(index, values), values };
   });
-  const v = prompt ? variantsOf(prompt, file, selected, options.runsFolder, runs, options.label) : { infos: [], resolved: new Map<string, ResolvedVariant>() };
+  const v = prompt ? variantsOf(prompt, file, selected, options.runsFolder, runs, options.label, options.paths) : { infos: [], resolved: new Map<string, ResolvedVariant>() };
   const snapshotFile = prompt?.snapshot ? path.resolve(path.dirname(file), prompt.snapshot) : undefined;
   const info: PromptInfo = {
     file,

@@ -1,5 +1,6 @@
 import { TuneloopError } from '../../errors';
 import type { TensorStore } from '../../safetensors/checkpoint';
+import { assertFinite } from '../../safetensors/finite';
 import { type ModelConfig, matchWeights } from '../config';
 
 /**
@@ -33,7 +34,8 @@ export class WeightReader {
       throw new TuneloopError(`has shape [${actual.join(', ')}], expected [${shape.join(', ')}]`, { file: this.store.source, key: name });
     }
     // A view of the read buffer is fine: each read allocates its own buffer.
-    const data = this.store.readFloat32(this.resolve(name));
+    const key = this.resolve(name);
+    const data = assertFinite(this.store.readFloat32(key), { file: this.store.info(key).file, key });
     return this.transform ? this.transform(name, data) : data;
   }
 
