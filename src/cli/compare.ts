@@ -211,7 +211,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       snapshot: r.snapshot ?? null,
       failures: r.failures,
     }));
-    process.stdout.write(JSON.stringify({ ok: reports.every((r) => r.failures.length === 0), files: json }, null, 2) + '\n');
+    process.stdout.write(`${JSON.stringify({ ok: reports.every((r) => r.failures.length === 0), files: json }, null, 2)}\n`);
   }
   const failures = reports.flatMap((r) => r.failures.map((f) => `${path.relative(process.cwd(), r.matrix.file)}: ${f}`));
   for (const f of failures) process.stderr.write(`tuneloop eval: ${f}\n`);

@@ -43,7 +43,7 @@ checks that the weights on disk are those the config describes, loads the tokeni
       const dir = positionals[0]!;
       const { summary, tokenizer, lines } = await describeModelFolder(dir);
       if (values.json) {
-        process.stdout.write(JSON.stringify({ ...summary, tokenizer }, null, 2) + '\n');
+        process.stdout.write(`${JSON.stringify({ ...summary, tokenizer }, null, 2)}\n`);
         return 0;
       }
       process.stdout.write(`${dir}\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
@@ -70,7 +70,7 @@ is an error, 0 otherwise.`,
       const recipes = findRecipeFiles(positionals);
       const promptPaths = positionals.filter((p) => !RECIPE_FILE.test(p));
       const diagnostics = [...(promptPaths.length ? checkFiles(promptPaths, paths) : []), ...recipes.flatMap((f) => checkRecipeFile(f, paths).diagnostics)];
-      for (const d of diagnostics) process.stdout.write(formatDiagnostic(d) + '\n');
+      for (const d of diagnostics) process.stdout.write(`${formatDiagnostic(d)}\n`);
       const n = countDiagnostics(diagnostics);
       const files = (promptPaths.length ? findPromptFiles(promptPaths).length : 0) + recipes.length;
       process.stderr.write(`${files} file(s) checked: ${n.error} error(s), ${n.warning} warning(s)\n`);
@@ -163,11 +163,11 @@ golden key: one line per check with its max error and tolerance. Exit status 1 i
         ...(threads ? { threads } : {}),
         ...(values.cache ? { cacheDir: values.cache } : {}),
         ...(values.only ? { only: values.only.split(',').map((s) => s.trim()) } : {}),
-        ...(values.json ? {} : { onResult: (r: CheckResult) => process.stdout.write(line(r) + '\n') }),
+        ...(values.json ? {} : { onResult: (r: CheckResult) => process.stdout.write(`${line(r)}\n`) }),
       });
       if (values.json) {
         const checks = result.checks.map(({ name, maxAbsErr, tol, ok, detail }) => ({ name, maxAbsErr: Number.isFinite(maxAbsErr) ? maxAbsErr : null, tol, ok, ...(detail ? { detail } : {}) }));
-        process.stdout.write(JSON.stringify({ ok: result.ok, checks }, null, 2) + '\n');
+        process.stdout.write(`${JSON.stringify({ ok: result.ok, checks }, null, 2)}\n`);
       } else {
         process.stdout.write(`${result.ok ? 'all' : 'NOT all'} ${result.checks.length} checks passed for ${positionals[0]}\n`);
       }
@@ -201,7 +201,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const command = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
     process.stderr.write(`tuneloop: unknown command "${name}"; run tuneloop --help for the list\n`);
     return 2;

@@ -28,7 +28,7 @@ export function modelsCommand(args: string[]): number {
   const hub = listCachedModels(hfCacheDir());
   const exports = listExports(defaultCacheDir());
   if (values.json) {
-    process.stdout.write(JSON.stringify({ default: fs.existsSync(embedded) ? embedded : null, huggingFace: hub, exports }, null, 2) + '\n');
+    process.stdout.write(`${JSON.stringify({ default: fs.existsSync(embedded) ? embedded : null, huggingFace: hub, exports }, null, 2)}\n`);
     return 0;
   }
   const out: string[] = [];
@@ -37,7 +37,7 @@ export function modelsCommand(args: string[]): number {
   for (const m of hub) out.push(`  ${m.repo.padEnd(40)} ${formatBytes(m.bytes).padStart(10)}  ${m.revisions.map((r) => `${r.name}=${r.commit.slice(0, 8)}`).join(' ')}`);
   out.push(`exports (${defaultCacheDir()}): ${exports.length ? '' : 'none'}`);
   for (const e of exports) out.push(`  ${e.key.slice(0, 16)}  ${e.modelType.padEnd(8)} ${formatBytes(e.bytes).padStart(10)}  ${e.source}${e.adapter ? ` + ${e.adapter}` : ''}`);
-  process.stdout.write(out.join('\n') + '\n');
+  process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }
 

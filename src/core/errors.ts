@@ -36,7 +36,7 @@ function formatMessage(message: string, place: ErrorPlace, hint: string | undefi
   let where = '';
   if (place.file !== undefined) {
     where = place.file;
-    if (place.line !== undefined) where += `:${place.line}` + (place.column !== undefined ? `:${place.column}` : '');
+    if (place.line !== undefined) where += `:${place.line}${place.column !== undefined ? `:${place.column}` : ''}`;
     where += ': ';
   }
   const key = place.key !== undefined ? `${place.key}: ` : '';

@@ -189,7 +189,7 @@ function ensureIgnored(runs: string): void {
   const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   if (!ws || !runs.startsWith(ws)) return;
   const gitignore = path.join(ws, '.gitignore');
-  const rel = path.relative(ws, runs).split(path.sep)[0] + '/';
+  const rel = `${path.relative(ws, runs).split(path.sep)[0]}/`;
   const text = fs.existsSync(gitignore) ? fs.readFileSync(gitignore, 'utf8') : '';
   if (text.split('\n').some((l) => l.trim() === rel || l.trim() === `/${rel}`)) return;
   fs.writeFileSync(gitignore, `${text}${text && !text.endsWith('\n') ? '\n' : ''}${rel}\n`);

@@ -69,7 +69,7 @@ function workspace(): string {
   fs.writeFileSync(path.join(ws, 'tone.adapter.yml'), RECIPE);
   const words = ['red', 'blue', 'green', 'gold', 'pink', 'gray', 'teal', 'navy'];
   fs.mkdirSync(path.join(ws, 'data'));
-  fs.writeFileSync(path.join(ws, 'data', 'colors.jsonl'), Array.from({ length: 40 }, (_, i) => JSON.stringify({ prompt: `color ${i}: ${words[i % 8]}?`, completion: ` ${words[i % 8]} is a color.` })).join('\n') + '\n');
+  fs.writeFileSync(path.join(ws, 'data', 'colors.jsonl'), `${Array.from({ length: 40 }, (_, i) => JSON.stringify({ prompt: `color ${i}: ${words[i % 8]}?`, completion: ` ${words[i % 8]} is a color.` })).join('\n')}\n`);
   return ws;
 }
 
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     if (columns.join(',') !== 'base,adapter_trained') throw new Error(`columns: ${columns.join(', ')}`);
     const stats = await panel.locator('.column .stats').allInnerTexts();
     for (const st of stats) if (!/first token \d+ ms · [\d.]+ tokens\/s/.test(st)) throw new Error(`no timing in a column: ${st}`);
-    const marks = await panel.locator('.output[data-variant="adapter:' + path.join(ws, 'llama', 'adapter_trained') + '"] :is(ins.added, del.removed)').count();
+    const marks = await panel.locator(`.output[data-variant="adapter:${path.join(ws, 'llama', 'adapter_trained')}"] :is(ins.added, del.removed)`).count();
     if (marks === 0) throw new Error('the adapter column shows no word diff against base');
     // The recipe is listed too, not trained yet.
     const tone = panel.locator('label.chip', { hasText: 'tone' });

@@ -142,7 +142,7 @@ async function main(): Promise<void> {
       await input.waitFor({ state: 'visible' });
       await waitFor('the folder dialog to settle', 20_000, async () => ((await input.inputValue()).endsWith('/') ? true : undefined));
       await s.page.waitForTimeout(300);
-      await input.fill(model + '/');
+      await input.fill(`${model}/`);
       // A folder dialog lists folders only: the fixture's adapter_trained/ shows it has entered llama/.
       await s.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'adapter_trained' }).first().waitFor({ timeout: 20_000 });
       await s.page.locator('.quick-input-widget').getByRole('button', { name: 'Describe model' }).click();

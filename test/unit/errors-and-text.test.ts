@@ -26,8 +26,8 @@ describe('every failure is a message', () => {
       assert.equal(lines.length, 2, err.text);
       assert.equal(lines[0], "tuneloop x: internal error: Cannot read properties of undefined (reading 'shape')");
       const log = /the details are in (\S+); please include that file/.exec(lines[1]!)?.[1];
-      assert.ok(log && log.startsWith(cache), lines[1]);
-      const text = fs.readFileSync(log, 'utf8');
+      assert.ok(log?.startsWith(cache) === true, lines[1]);
+      const text = fs.readFileSync(log!, 'utf8');
       assert.match(text, /^tuneloop \S+ x --flag\n/);
       assert.ok(text.includes(bug.stack!), 'the stack is in the log');
       assert.doesNotMatch(err.text, /\n\s+at /, 'and not on the terminal');

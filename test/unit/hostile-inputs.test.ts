@@ -21,7 +21,7 @@ function cli(cwd: string, args: readonly string[], options: SpawnSyncOptions = {
   return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr), out: `${String(r.stdout)}${String(r.stderr)}` };
 }
 
-const ROWS = Array.from({ length: 12 }, (_, i) => JSON.stringify({ prompt: `What is colour ${i % 4}?`, completion: ` Colour ${i % 4} is ${['red', 'blue', 'green', 'gold'][i % 4]}.` })).join('\n') + '\n';
+const ROWS = `${Array.from({ length: 12 }, (_, i) => JSON.stringify({ prompt: `What is colour ${i % 4}?`, completion: ` Colour ${i % 4} is ${['red', 'blue', 'green', 'gold'][i % 4]}.` })).join('\n')}\n`;
 
 function recipe(extra: { output?: string; training?: string; dataset?: string; lora?: string } = {}): string {
   return [
@@ -297,7 +297,7 @@ describe('hostile inputs: nothing outside its place is deleted or overwritten', 
     assert.ok(!events.includes('THE-PART-AFTER-EIGHTY'), 'and nothing of the row past 80 characters');
   });
 
-  it('a run folder that cannot be written is an error naming it, not a trainer that dies without a trace', function () {
+  it('a run folder that cannot be written is an error naming it, not a trainer that dies without a trace', () => {
     const ws = workspace({ 'r.adapter.yml': recipe() });
     const file = path.join(ws, 'runs-file');
     fs.writeFileSync(file, '');
@@ -433,7 +433,7 @@ describe('hostile inputs: nothing outside its place is deleted or overwritten', 
       const [run] = runsOf(ws);
       // As if the trainer had crashed after step 7: no done event, the latest checkpoint half written.
       const events = path.join(run!, 'events.jsonl');
-      fs.writeFileSync(events, fs.readFileSync(events, 'utf8').split('\n').filter((l) => l && !l.includes('"type":"done"')).join('\n') + '\n');
+      fs.writeFileSync(events, `${fs.readFileSync(events, 'utf8').split('\n').filter((l) => l && !l.includes('"type":"done"')).join('\n')}\n`);
       fs.rmSync(path.join(run!, 'adapter'), { recursive: true });
       const file = path.join(run!, 'checkpoints', 'step-6', damage);
       fs.writeFileSync(file, fs.readFileSync(file).subarray(0, damage === 'state.json' ? 10 : 100));

@@ -391,7 +391,7 @@ describe('panel controller (stand-in page, real worker)', function () {
     const rows = Array.from({ length: 24 }, (_, i) => JSON.stringify({ prompt: `color ${i}: ${words[i % 4]}?`, completion: ` ${words[i % 4]} is a color.` })).join('\n');
     const f = make({
       'colours.prompt.yml': PROMPT(false),
-      'data/colors.jsonl': rows + '\n',
+      'data/colors.jsonl': `${rows}\n`,
       'colors.adapter.yml': `base_model: ${LLAMA}\ndataset:\n  path: data/colors.jsonl\n  validation_split: 4\nlora:\n  r: 4\n  lora_alpha: 8\n  target_modules: all-linear\ntraining:\n  learning_rate: 0.01\n  max_steps: 12\n  batch_size: 4\n  schedule: constant\n  seed: 3\n  eval_every: 4\n  checkpoint_every: 4\n`,
     });
     await f.send({ type: 'panel/ready' });
@@ -420,7 +420,7 @@ describe('panel controller (stand-in page, real worker)', function () {
     const rows = Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: `color ${i}?`, completion: ' red.' })).join('\n');
     const f = make({
       'colours.prompt.yml': PROMPT(false),
-      'data/colors.jsonl': rows + '\n',
+      'data/colors.jsonl': `${rows}\n`,
       'colors.adapter.yml': `base_model: ${LLAMA}\ndataset:\n  path: data/colors.jsonl\nlora:\n  r: 2\n  target_modules: [q_proj]\ntraining:\n  max_steps: 2\n  batch_size: 4\n  seed: 3\n`,
     });
     f.env.finishBeforeReturning = true;

@@ -12,7 +12,7 @@ function fakeRun(runs: string, name: string, baseDir: string, events: object[], 
   const dir = path.join(runs, name);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'spec.json'), JSON.stringify({ format: 1, recipeFile: path.join(path.dirname(path.dirname(runs)), 'tone.adapter.yml'), name: 'tone', baseModel: baseDir, baseDir }));
-  fs.writeFileSync(path.join(dir, 'events.jsonl'), events.map((e) => JSON.stringify({ time: '2025-01-01T00:00:00Z', ...e }) + '\n').join(''));
+  fs.writeFileSync(path.join(dir, 'events.jsonl'), events.map((e) => `${JSON.stringify({ time: '2025-01-01T00:00:00Z', ...e })}\n`).join(''));
   // As the trainer writes them: checkpoints/step-N/adapter/ (a PEFT adapter) beside the optimizer state; the result in adapter/.
   for (const s of steps) fs.cpSync(path.join(LLAMA, 'adapter'), path.join(dir, 'checkpoints', `step-${s}`, 'adapter'), { recursive: true });
   if (events.some((e) => (e as { type: string }).type === 'done')) fs.cpSync(path.join(LLAMA, 'adapter'), path.join(dir, 'adapter'), { recursive: true });
@@ -104,7 +104,7 @@ describe('panel: prompt sources (cases, models, variants)', () => {
       ['20250101T000000Z-other', 'cancelled', 0, 8, true, 'tone.adapter.yml'],
     ]);
     // A resume appends: the next scan reads only the new lines.
-    fs.appendFileSync(path.join(runs, '20250101T000000Z-other', 'events.jsonl'), JSON.stringify({ type: 'started', time: 't', pid: process.pid, totalSteps: 8, resumedFrom: 4, trainExamples: 4, validationExamples: 1 }) + '\n');
+    fs.appendFileSync(path.join(runs, '20250101T000000Z-other', 'events.jsonl'), `${JSON.stringify({ type: 'started', time: 't', pid: process.pid, totalSteps: 8, resumedFrom: 4, trainExamples: 4, validationExamples: 1 })}\n`);
     fs.writeFileSync(path.join(runs, '20250101T000000Z-other', 'owner.lock'), JSON.stringify({ pid: process.pid, host: require('node:os').hostname(), started: 't' }));
     assert.equal(scanner.scan(runs)[1]!.state, 'running');
     // Its owner gone without a final event: marked failed (and recorded in the run's events).

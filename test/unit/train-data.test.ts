@@ -10,7 +10,7 @@ import { GOLDEN, tempDir } from '../helpers';
 
 function jsonl(lines: unknown[]): string {
   const f = path.join(tempDir(), 'data.jsonl');
-  fs.writeFileSync(f, lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n');
+  fs.writeFileSync(f, `${lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n')}\n`);
   return f;
 }
 

@@ -24,7 +24,7 @@ function workspace(): string {
     return JSON.stringify({ prompt: `color ${i}: ${w}?`, completion: ` ${w} is a color.` });
   });
   fs.mkdirSync(path.join(d, 'data'));
-  fs.writeFileSync(path.join(d, 'data', 'colors.jsonl'), rows.join('\n') + '\n');
+  fs.writeFileSync(path.join(d, 'data', 'colors.jsonl'), `${rows.join('\n')}\n`);
   goldenCopy(d);
   fs.writeFileSync(
     path.join(d, 'colors.adapter.yml'),

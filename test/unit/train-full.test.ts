@@ -79,7 +79,7 @@ describe('full fine-tuning', function () {
 
   it('refuses a run the machine cannot hold, before training, saying what to change', async () => {
     const ws = tempDir();
-    fs.writeFileSync(path.join(ws, 'd.jsonl'), JSON.stringify({ text: 'hello there' }) + '\n' + JSON.stringify({ text: 'hi' }));
+    fs.writeFileSync(path.join(ws, 'd.jsonl'), `${JSON.stringify({ text: 'hello there' })}\n${JSON.stringify({ text: 'hi' })}`);
     fs.writeFileSync(path.join(ws, 'r.adapter.yml'), `base_model: ${dir}\ndataset:\n  path: d.jsonl\n  validation_split: 0\n`);
     const spec = resolveSpec(loadRecipe(path.join(ws, 'r.adapter.yml'), { trustedReads: [dir] }), dir);
     const runDir = createRunDir(path.join(ws, 'runs'), 'big');

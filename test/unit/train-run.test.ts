@@ -163,7 +163,7 @@ describe('run folders and the trainer process', function () {
       assert.equal(isProcessAlive(pid), false, 'an unreaped zombie is not alive');
       const dir = createRunDir(tempDir(), 'zombie');
       fs.writeFileSync(path.join(dir, 'owner.lock'), JSON.stringify({ pid, host: os.hostname(), started: new Date().toISOString() }));
-      fs.writeFileSync(path.join(dir, 'events.jsonl'), JSON.stringify({ type: 'started', pid, totalSteps: 5, trainExamples: 4, validationExamples: 0, time: new Date().toISOString() }) + '\n');
+      fs.writeFileSync(path.join(dir, 'events.jsonl'), `${JSON.stringify({ type: 'started', pid, totalSteps: 5, trainExamples: 4, validationExamples: 0, time: new Date().toISOString() })}\n`);
       assert.equal(ownerAlive(dir), false);
       assert.equal(inspectRun(dir).state, 'failed', 'not "still going"');
     } finally {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TuneloopError } from '../errors';
-import type { GeneratedToken, GenerationParams } from '../infer/generate';
+import type { GeneratedToken, } from '../infer/generate';
 import { generate } from '../infer/generate';
 import { type LoadedModel, loadCausalLM } from '../infer/load';
 import { exportCheckpoint } from '../models/export';

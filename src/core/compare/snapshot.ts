@@ -36,7 +36,7 @@ export function writeSnapshot(file: string, s: Snapshot): void {
     readSnapshot(file, { refusingToOverwrite: true });
   }
   try {
-    writeFileAtomic(file, JSON.stringify(sortKeys(s), null, 2) + '\n', st ? { mode: st.mode & 0o7777 } : {});
+    writeFileAtomic(file, `${JSON.stringify(sortKeys(s), null, 2)}\n`, st ? { mode: st.mode & 0o7777 } : {});
   } catch (e) {
     throw new TuneloopError(`cannot write the snapshot: ${describeFsError(e)}`, { file }, 'check that the file and its folder can be written');
   }

@@ -310,7 +310,7 @@ export async function buildDefaultModel(outDir: string, options: BuildOptions = 
       finalTrainLoss,
       trainSeconds,
     };
-    fs.writeFileSync(path.join(partial, TRAINING_FILE), JSON.stringify(record, null, 2) + '\n');
+    fs.writeFileSync(path.join(partial, TRAINING_FILE), `${JSON.stringify(record, null, 2)}\n`);
     fs.writeFileSync(path.join(partial, README_FILE), readme(record, fs.statSync(path.join(partial, 'model.safetensors')).size));
     fs.writeFileSync(path.join(partial, SUMS_FILE), sha256Sums(partial));
     fs.rmSync(outDir, { recursive: true, force: true });

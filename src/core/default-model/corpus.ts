@@ -216,7 +216,7 @@ export function heldOutPlain(seed = DEFAULT_CORPUS_SEED): MessagesRow[] {
 
 /** JSONL text of rows (one JSON object a line, a final newline). */
 export function toJsonl(rows: readonly object[]): string {
-  return rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+  return `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`;
 }
 
 export function sha256(text: string | Uint8Array): string {

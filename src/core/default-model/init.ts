@@ -102,8 +102,8 @@ export function initialWeights(config: Record<string, unknown>, seed: number, st
 export function writeInitialCheckpoint(dir: string, options: { shape?: DefaultModelShape; seed: number; tokenizerDir: string }): void {
   fs.mkdirSync(dir, { recursive: true });
   const config = defaultModelConfig(options.shape);
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  fs.writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify(GENERATION_CONFIG, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  fs.writeFileSync(path.join(dir, 'generation_config.json'), `${JSON.stringify(GENERATION_CONFIG, null, 2)}\n`);
   for (const f of TOKENIZER_FILES) fs.copyFileSync(path.join(options.tokenizerDir, f), path.join(dir, f));
   const weights = initialWeights(config, options.seed);
   const tensors = new Map([...weights].map(([name, w]) => [name, { dtype: 'F32' as const, shape: w.shape, data: fromFloat32('F32', w.data) }]));

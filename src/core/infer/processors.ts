@@ -42,7 +42,7 @@ export function logSoftmax(row: Row): Float64Array {
 /** Keeps the model's logits of the last step, before any other processor touches them. */
 export class RecordLogProbs extends RowProcessor {
   private last: Float32Array[] = [];
-  override _call(inputIds: bigint[][], logits: Tensor): Tensor {
+  override _call(_inputIds: bigint[][], logits: Tensor): Tensor {
     this.last = rows(logits).map((r) => r.slice());
     return logits;
   }

@@ -5,7 +5,7 @@ import type { ModelConfig } from '../models/config';
 import { readSafetensors, writeSafetensors } from '../safetensors';
 import { fromFloat32, toFloat32 } from '../safetensors/dtype';
 import { assertFinite } from '../safetensors/finite';
-import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, type LoraConfig, readLoraConfig, writeLoraConfig } from './config';
+import { ADAPTER_WEIGHTS, type LoraConfig, readLoraConfig, writeLoraConfig } from './config';
 import { type LinearModule, linearModules, matchesTarget, patternValue } from './modules';
 
 /**

@@ -117,5 +117,5 @@ export function loraConfigJson(c: Omit<LoraConfig, 'raw' | 'rankPattern' | 'alph
 }
 
 export function writeLoraConfig(dir: string, json: Record<string, unknown>): void {
-  writeFileAtomic(path.join(dir, ADAPTER_CONFIG), JSON.stringify(json, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, ADAPTER_CONFIG), `${JSON.stringify(json, null, 2)}\n`);
 }

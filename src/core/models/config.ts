@@ -350,7 +350,7 @@ export const SUPPORTED_MODEL_TYPES = Object.keys(FAMILIES);
 function familyOf(c: ConfigReader): { spec: FamilySpec; modelType: string } {
   const modelType = c.string('model_type');
   const spec = FAMILIES[modelType];
-  if (!spec || !Object.prototype.hasOwnProperty.call(FAMILIES, modelType)) {
+  if (!spec || !Object.hasOwn(FAMILIES, modelType)) {
     c.error('model_type', `unsupported architecture ${JSON.stringify(modelType)}`, `Tuneloop supports ${SUPPORTED_MODEL_TYPES.join(', ')}`);
   }
   return { spec, modelType };

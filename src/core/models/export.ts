@@ -140,11 +140,11 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
       fs.mkdirSync(path.join(tmp, 'onnx'));
       writeModelFile(path.join(tmp, 'onnx', 'model.onnx'), model, externalData);
       const raw = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')) as Record<string, unknown>;
-      fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(exportedConfig(raw, cfg, externalData), null, 2) + '\n');
+      fs.writeFileSync(path.join(tmp, 'config.json'), `${JSON.stringify(exportedConfig(raw, cfg, externalData), null, 2)}\n`);
       for (const f of COPIED_FILES) if (fs.existsSync(path.join(src, f))) fs.copyFileSync(path.join(src, f), path.join(tmp, f));
       if (!fs.existsSync(path.join(tmp, 'generation_config.json'))) {
         const gen = { bos_token_id: cfg.bosTokenId, eos_token_id: cfg.eosTokenIds.length === 1 ? cfg.eosTokenIds[0] : cfg.eosTokenIds, pad_token_id: cfg.padTokenId };
-        fs.writeFileSync(path.join(tmp, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
+        fs.writeFileSync(path.join(tmp, 'generation_config.json'), `${JSON.stringify(gen, null, 2)}\n`);
       }
       const manifest: ExportManifest = {
         format: EXPORT_FORMAT,
@@ -156,7 +156,7 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
         created: new Date().toISOString(),
         externalData,
       };
-      fs.writeFileSync(path.join(tmp, MARKER), JSON.stringify(manifest, null, 2) + '\n');
+      fs.writeFileSync(path.join(tmp, MARKER), `${JSON.stringify(manifest, null, 2)}\n`);
       checkCancelled(options.signal);
       try {
         fs.renameSync(tmp, target);

@@ -1,4 +1,4 @@
-import { type AttributeValue, type Dim, type DType, type GraphDef, type ModelDef, type NodeDef, type TensorDef, type ValueInfo } from './model';
+import type { AttributeValue, Dim, DType, GraphDef, ModelDef, NodeDef, TensorDef, ValueInfo } from './model';
 import { type Attr, type Attrs, inferShapes, type Known } from './shapes';
 
 

@@ -7,7 +7,7 @@ import { parsePrompt } from './parse';
 import { type PathCheckOptions, promptPathRuleProblems } from './check';
 import { positionInfo, type PositionInfo } from './position';
 import { renderMessages, type ChatMessage } from './render';
-import { GITHUB_JUDGES, KEY_DOCS, keyDoc, placeOf, valuesAt, type KeyPath } from './schema';
+import { GITHUB_JUDGES, KEY_DOCS, placeOf, valuesAt, type KeyPath } from './schema';
 import { placeholders, valueText } from './template';
 import { RESPONSE_FORMATS, ROLES, STRING_CHECKS, type Diagnostic, type JsonObject, type JsonValue, type ParseResult, type PromptFile, type TestValue } from './types';
 import { templateVariables, testVariables, valuesOf } from './variables';

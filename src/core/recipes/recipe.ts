@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type TuneloopError } from '../errors';
+import type { TuneloopError } from '../errors';
 import { checkOutput, ForeignOutputError, OUTPUT_MARKER } from '../fs/output';
 import { confinement, findRoot, placeProblem, realPathLoose, ROOT_HINT } from '../fs/root';
 import { readTextFile } from '../fs/text';

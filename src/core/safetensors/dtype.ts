@@ -23,7 +23,7 @@ export const DTYPES = {
 export type Dtype = keyof typeof DTYPES;
 
 export function isDtype(s: unknown): s is Dtype {
-  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPES, s);
+  return typeof s === 'string' && Object.hasOwn(DTYPES, s);
 }
 
 export function dtypeBytes(dtype: Dtype): number {

@@ -134,6 +134,6 @@ export function writeShardedSafetensors(
   });
   const indexFile = `${prefix}.safetensors.index.json`;
   const index = { metadata: { total_size: total }, weight_map: weightMap };
-  writeFileAtomic(path.join(dir, indexFile), JSON.stringify(index, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, indexFile), `${JSON.stringify(index, null, 2)}\n`);
   return { files, indexFile };
 }

@@ -44,7 +44,7 @@ export function saveCheckpoint(dir: string, state: TrainState, format: ParamsFor
     for (const [name, v] of state.optimizer.v) tensors.set(`v.${name}`, { dtype: 'F32', shape: [v.length], data: fromFloat32('F32', v) });
     writeSafetensors(path.join(tmp, OPTIMIZER_FILE), tensors, { optimizer: 'adamw', step: String(state.optimizer.step) });
     const s: CheckpointState = { format: 1, step: state.step, seed: meta.seed, dataPosition: state.step * meta.examplesPerStep };
-    writeFileAtomic(path.join(tmp, STATE_FILE), JSON.stringify(s, null, 2) + '\n');
+    writeFileAtomic(path.join(tmp, STATE_FILE), `${JSON.stringify(s, null, 2)}\n`);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(tmp, dir);
     return dir;

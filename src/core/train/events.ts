@@ -50,7 +50,7 @@ export class EventWriter {
 
   append(e: RunEventPayload): RunEvent {
     const event = { ...e, time: new Date().toISOString() } as RunEvent;
-    fs.writeSync(this.fd, JSON.stringify(event) + '\n');
+    fs.writeSync(this.fd, `${JSON.stringify(event)}\n`);
     fs.fsyncSync(this.fd);
     return event;
   }

@@ -98,7 +98,7 @@ export function withHashes(spec: RunSpec, cacheDir = defaultCacheDir()): RunSpec
 
 /** Write spec.json and recipe.yml (the recipe as written, then what it resolved to). */
 export function writeSpec(runDir: string, spec: RunSpec): void {
-  writeFileAtomic(path.join(runDir, SPEC_FILE), JSON.stringify(spec, null, 2) + '\n');
+  writeFileAtomic(path.join(runDir, SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
   const original = fs.readFileSync(spec.recipeFile, 'utf8');
   const resolved = [
     '',
@@ -111,7 +111,7 @@ export function writeSpec(runDir: string, spec: RunSpec): void {
     `  dataset_sha256: ${spec.datasetSha256 ?? 'pending'}`,
     '',
   ].join('\n');
-  writeFileAtomic(path.join(runDir, 'recipe.yml'), original.trimEnd() + '\n' + resolved);
+  writeFileAtomic(path.join(runDir, 'recipe.yml'), `${original.trimEnd()}\n${resolved}`);
 }
 
 export function readSpec(runDir: string): RunSpec {

@@ -507,7 +507,7 @@ export class PanelController {
    */
   private async acceptSnapshot(runId: string): Promise<void> {
     const run = this.runs.get(runId);
-    if (!run || run.header.mode !== 'matrix') throw new Error('accept the outputs of a matrix run');
+    if (run?.header.mode !== 'matrix') throw new Error('accept the outputs of a matrix run');
     const file = run.source.snapshotFile;
     if (!file) throw new Error('the prompt file names no snapshot file: add "snapshot: NAME.snapshot.json" to it');
     if (!this.env.inWorkspace(file)) throw new Error(`the snapshot file ${file} is outside the workspace: the panel writes only inside it`);

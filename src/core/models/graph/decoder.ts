@@ -238,7 +238,7 @@ export function ropeInverseFrequencies(rope: RopeConfig, headDim: number): Float
   for (let i = 0; i < half; i++) {
     // torch: 1.0 / (base ** (arange(0, dim, 2).float() / dim)), in float32
     const exponent = Math.fround((2 * i) / headDim);
-    inv[i] = Math.fround(1 / Math.fround(Math.pow(rope.theta, exponent)));
+    inv[i] = Math.fround(1 / Math.fround(rope.theta ** exponent));
   }
   if (rope.type === 'linear') {
     for (let i = 0; i < half; i++) inv[i] = Math.fround(inv[i]! / rope.factor);

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder, type GraphBuilderOptions, type Value } from '../builder';
-import { type AttributeValue, type DType, type ModelDef, type TensorDef } from '../model';
+import type { AttributeValue, DType, ModelDef, TensorDef } from '../model';
 import { openSessionFromModel } from '../session';
 import { addGradients } from './grad';
 import { seededRandom } from '../../random';
