@@ -57,7 +57,9 @@ async function main(): Promise<void> {
     const params = parameterCount(cfg);
     let t = performance.now();
     makeCheckpoint(path.join(work, 'ckpt'), SMOLLM2_135M, 1, 0.02);
-    console.log(`decode bench: model of SmolLM2-135M's shape, ${(params / 1e6).toFixed(1)}M parameters (random weights written in ${((performance.now() - t) / 1000).toFixed(1)} s), ${threads} threads`);
+    console.log(
+      `decode bench: model of SmolLM2-135M's shape, ${(params / 1e6).toFixed(1)}M parameters (random weights written in ${((performance.now() - t) / 1000).toFixed(1)} s), ${threads} threads`,
+    );
 
     const exp = await exportCheckpoint(path.join(work, 'ckpt'), { cacheDir: path.join(work, 'cache') });
     console.log(`export           ${exp.seconds.toFixed(2)} s`);

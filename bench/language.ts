@@ -18,7 +18,20 @@ const BUDGET_MS = 50;
 
 /** A prompt file of `lines` lines: messages with placeholders, many test cases, evaluators. */
 function promptFile(lines: number): string {
-  const out = ['# Generated for bench/language.ts', 'name: Large prompt', 'description: Many messages and test cases', 'model: ./models/base', 'modelParameters:', '  maxTokens: 128', '  temperature: 0.2', 'messages:', '  - role: system', '    content: |', '      You answer questions about {{product}} for {{audience}}.', '      Keep it under {{words}} words.'];
+  const out = [
+    '# Generated for bench/language.ts',
+    'name: Large prompt',
+    'description: Many messages and test cases',
+    'model: ./models/base',
+    'modelParameters:',
+    '  maxTokens: 128',
+    '  temperature: 0.2',
+    'messages:',
+    '  - role: system',
+    '    content: |',
+    '      You answer questions about {{product}} for {{audience}}.',
+    '      Keep it under {{words}} words.',
+  ];
   for (let i = 0; out.length < lines * 0.3; i++) {
     out.push(`  - role: ${i % 2 === 0 ? 'user' : 'assistant'}`, `    content: "Example ${i}: {{question}} about {{topic${i % 8}}} in {{words}} words"`);
   }
@@ -27,14 +40,22 @@ function promptFile(lines: number): string {
   out.push('testData:');
   let c = 0;
   while (out.length < lines - 1) {
-    out.push(`  - product: Product ${c}`, `    audience: team ${c % 7}`, `    words: ${20 + (c % 50)}`, `    question: |-`, `      What does feature ${c} do,`, `      and why?`);
+    out.push(
+      `  - product: Product ${c}`,
+      `    audience: team ${c % 7}`,
+      `    words: ${20 + (c % 50)}`,
+      `    question: |-`,
+      `      What does feature ${c} do,`,
+      `      and why?`,
+    );
     for (let t = 0; t < 8; t++) out.push(`    topic${t}: subject ${c}-${t}`);
     c++;
   }
   return `${out.slice(0, lines).join('\n')}\n`;
 }
 
-const RECIPE = 'name: tone\nbase_model: ./models/base\ndataset:\n  path: data/train.jsonl\n  format: messages\nmethod: lora\nlora:\n  r: 8\n  lora_alpha: 16\ntraining:\n  max_steps: 100\n  schedule: cosine\n';
+const RECIPE =
+  'name: tone\nbase_model: ./models/base\ndataset:\n  path: data/train.jsonl\n  format: messages\nmethod: lora\nlora:\n  r: 8\n  lora_alpha: 16\ntraining:\n  max_steps: 100\n  schedule: cosine\n';
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]!;
@@ -98,9 +119,12 @@ function main(): void {
   ];
 
   const placeholders = [...text.matchAll(/\{\{/g)].length;
-  console.log(`language features on a ${lineCount}-line prompt file (${(text.length / 1024).toFixed(0)} KiB, ${placeholders} placeholders); ${RUNS} calls each, Node ${process.version}`);
+  console.log(
+    `language features on a ${lineCount}-line prompt file (${(text.length / 1024).toFixed(0)} KiB, ${placeholders} placeholders); ${RUNS} calls each, Node ${process.version}`,
+  );
   console.log(`${'feature'.padEnd(30)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}  under ${BUDGET_MS} ms (p99)`);
-  for (const r of rows) console.log(`${r.feature.padEnd(30)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)}  ${r.p99 < BUDGET_MS ? 'yes' : 'NO'}`);
+  for (const r of rows)
+    console.log(`${r.feature.padEnd(30)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)}  ${r.p99 < BUDGET_MS ? 'yes' : 'NO'}`);
 }
 
 main();

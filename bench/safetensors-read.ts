@@ -50,7 +50,14 @@ function measureHere(file: string): ReadRssResult {
   const peakRssAfter = process.resourceUsage().maxRSS * 1024;
   const fileBytes = fs.statSync(file).size;
   const tensorBytes = held.reduce((a, t) => a + t.data.byteLength, 0);
-  return { fileBytes, tensorBytes, peakRssBefore, peakRssAfter, ratio: (peakRssAfter - peakRssBefore) / fileBytes, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  return {
+    fileBytes,
+    tensorBytes,
+    peakRssBefore,
+    peakRssAfter,
+    ratio: (peakRssAfter - peakRssBefore) / fileBytes,
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+  };
 }
 
 if (require.main === module) {
@@ -69,8 +76,10 @@ if (require.main === module) {
       t = Date.now();
       const r = measureReadRss(file);
       const mb = (n: number) => (n / 2 ** 20).toFixed(0);
-      console.log(`safetensors read: file ${mb(r.fileBytes)} MiB; peak RSS ${mb(r.peakRssBefore)} → ${mb(r.peakRssAfter)} MiB; increase ÷ file size = ${r.ratio.toFixed(3)} (limit 1.2)`);
-      console.log(`safetensors write ${((r.fileBytes / 2 ** 20) / writeS).toFixed(0)} MiB/s, read ${((r.fileBytes / 2 ** 20) / r.seconds).toFixed(0)} MiB/s`);
+      console.log(
+        `safetensors read: file ${mb(r.fileBytes)} MiB; peak RSS ${mb(r.peakRssBefore)} → ${mb(r.peakRssAfter)} MiB; increase ÷ file size = ${r.ratio.toFixed(3)} (limit 1.2)`,
+      );
+      console.log(`safetensors write ${(r.fileBytes / 2 ** 20 / writeS).toFixed(0)} MiB/s, read ${(r.fileBytes / 2 ** 20 / r.seconds).toFixed(0)} MiB/s`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -46,7 +46,11 @@ async function matmulFlops(shapes: readonly (readonly [number, number, number])[
     const w = Float32Array.from({ length: k * n }, (_, i) => ((i * 7919) % 1000) / 1e5);
     const b = g.initializer('b', 'float32', [k, n], new Uint8Array(w.buffer));
     g.output(g.op('ReduceMax', [g.matmul(a, b)], { keepdims: 0 }), 'y', []);
-    const s = await ort.InferenceSession.create(Buffer.concat(encodeModel(g.model({ producerName: 'bench', producerVersion: '0' }))), { intraOpNumThreads: threads, interOpNumThreads: 1, enableMemPattern: false });
+    const s = await ort.InferenceSession.create(Buffer.concat(encodeModel(g.model({ producerName: 'bench', producerVersion: '0' }))), {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      enableMemPattern: false,
+    });
     const feeds = { a: new ort.Tensor('float32', new Float32Array(m * k).fill(0.5), [m, k]) };
     const t = await fastestRun(s, feeds);
     await s.release();
@@ -65,7 +69,11 @@ function randomBatch(batch: number, seq: number, vocab: number, seed: number) {
   return makeBatch(examples, 0, seq);
 }
 
-async function timeSteps(model: OnnxStepModel, params: Map<string, Float32Array>, batch: ReturnType<typeof randomBatch>): Promise<{ first: number; perStep: number; faultsPerStep: number }> {
+async function timeSteps(
+  model: OnnxStepModel,
+  params: Map<string, Float32Array>,
+  batch: ReturnType<typeof randomBatch>,
+): Promise<{ first: number; perStep: number; faultsPerStep: number }> {
   let t = performance.now();
   await model.lossAndGrads(batch, params, { step: 0, micro: 0 }); // builds the graph and session
   const first = (performance.now() - t) / 1000;
@@ -81,7 +89,13 @@ async function timeSteps(model: OnnxStepModel, params: Map<string, Float32Array>
 function printProfile(dir: string, runs: number): void {
   const file = fs.readdirSync(dir).find((f) => f.startsWith('profile') && f.endsWith('.json'));
   if (!file) return void console.log('  (no profile written)');
-  const all = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }[];
+  const all = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as {
+    cat: string;
+    name: string;
+    ts: number;
+    dur: number;
+    args?: { op_name?: string };
+  }[];
   // Steady state only: the first two runs also grow the memory arena (page faults on fresh allocations).
   const warm = all.filter((e) => e.cat === 'Session' && e.name === 'model_run')[1];
   const events = warm ? all.filter((e) => e.ts > warm.ts + warm.dur) : all;
@@ -101,10 +115,13 @@ function printProfile(dir: string, runs: number): void {
   }
   console.log(`  kernel time per step by op type (the mean of ${runs} steps after two warm-up runs):`);
   for (const [op, t] of [...byOp].sort((a, b) => b[1].us - a[1].us).slice(0, 15)) {
-    console.log(`    ${op.padEnd(22)} ${(t.us / runs / 1e6).toFixed(3)} s  ${((t.us / total) * 100).toFixed(1).padStart(5)}%  (${Math.round(t.n / runs)} nodes)`);
+    console.log(
+      `    ${op.padEnd(22)} ${(t.us / runs / 1e6).toFixed(3)} s  ${((t.us / total) * 100).toFixed(1).padStart(5)}%  (${Math.round(t.n / runs)} nodes)`,
+    );
   }
   console.log('  the slowest nodes:');
-  for (const [name, us] of [...byNode].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`    ${(us / runs / 1e3).toFixed(1).padStart(7)} ms  ${name.replace(/_kernel_time$/, '')}`);
+  for (const [name, us] of [...byNode].sort((a, b) => b[1] - a[1]).slice(0, 25))
+    console.log(`    ${(us / runs / 1e3).toFixed(1).padStart(7)} ms  ${name.replace(/_kernel_time$/, '')}`);
 }
 
 async function main(): Promise<void> {
@@ -117,10 +134,22 @@ async function main(): Promise<void> {
       [2048, 2048, 2048],
     ]);
     const flops = peak.flops;
-    console.log(`dense MatMul     ${(flops / 1e9).toFixed(1)} GFLOP/s (best of three shapes: [${peak.shape.join(' × ')}], weight pre-packed, ${threads} threads)`);
+    console.log(
+      `dense MatMul     ${(flops / 1e9).toFixed(1)} GFLOP/s (best of three shapes: [${peak.shape.join(' × ')}], weight pre-packed, ${threads} threads)`,
+    );
 
     // LoRA on a SmolLM2-135M shape
-    const smol = llamaConfig({ hidden_size: 576, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, head_dim: 64, intermediate_size: 1536, vocab_size: 49152, tie_word_embeddings: true, max_position_embeddings: 8192 });
+    const smol = llamaConfig({
+      hidden_size: 576,
+      num_hidden_layers: 30,
+      num_attention_heads: 9,
+      num_key_value_heads: 3,
+      head_dim: 64,
+      intermediate_size: 1536,
+      vocab_size: 49152,
+      tie_word_embeddings: true,
+      max_position_embeddings: 8192,
+    });
     makeCheckpoint(path.join(work, 'smol'), smol, 1, 0.02);
     const cfg = parseModelConfig(smol);
     const store = TensorStore.openDir(path.join(work, 'smol'));
@@ -139,19 +168,35 @@ async function main(): Promise<void> {
     const tokens = B * S;
     const attention = 3 * 4 * B * S * S * cfg.numHeads * cfg.headDim * cfg.numLayers;
     const modelFlops = (4 * frozen + 6 * loraParams) * tokens + attention;
-    console.log(`LoRA r=8, all linear layers of a ${(frozen / 1e6).toFixed(1)}M-parameter model (${(loraParams / 1e6).toFixed(2)}M trained), batch ${B} × ${S}:`);
+    console.log(
+      `LoRA r=8, all linear layers of a ${(frozen / 1e6).toFixed(1)}M-parameter model (${(loraParams / 1e6).toFixed(2)}M trained), batch ${B} × ${S}:`,
+    );
     console.log(`  graph + session ${t.first.toFixed(1)} s (first step)`);
     console.log(`  step            ${t.perStep.toFixed(2)} s, ${(tokens / t.perStep).toFixed(0)} tokens/s`);
     const estimate = estimateTrainingBytes(cfg, { batchSize: B, maxSeqLen: S }, loraParams);
-    console.log(`  peak RSS        ${(rss / 2 ** 30).toFixed(2)} GiB (${(rssBefore / 2 ** 30).toFixed(2)} before the model; the trainer's estimate for the run: ${(estimate / 2 ** 30).toFixed(2)} GiB)`);
-    console.log(`  page faults     ${Math.round(t.faultsPerStep)} per step (${((t.faultsPerStep * 4096) / 2 ** 20).toFixed(0)} MiB of 4 KiB pages touched afresh)`);
-    console.log(`  model FLOP/s    ${(modelFlops / t.perStep / 1e9).toFixed(1)} GFLOP/s = ${((modelFlops / t.perStep / flops) * 100).toFixed(0)}% of dense MatMul`);
+    console.log(
+      `  peak RSS        ${(rss / 2 ** 30).toFixed(2)} GiB (${(rssBefore / 2 ** 30).toFixed(2)} before the model; the trainer's estimate for the run: ${(estimate / 2 ** 30).toFixed(2)} GiB)`,
+    );
+    console.log(
+      `  page faults     ${Math.round(t.faultsPerStep)} per step (${((t.faultsPerStep * 4096) / 2 ** 20).toFixed(0)} MiB of 4 KiB pages touched afresh)`,
+    );
+    console.log(
+      `  model FLOP/s    ${(modelFlops / t.perStep / 1e9).toFixed(1)} GFLOP/s = ${((modelFlops / t.perStep / flops) * 100).toFixed(0)}% of dense MatMul`,
+    );
     await model.dispose();
     store.close();
     if (profile) printProfile(work, steps + 2);
 
     // Full fine-tuning of a small model
-    const small = llamaConfig({ hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 32, intermediate_size: 704, vocab_size: 512 });
+    const small = llamaConfig({
+      hidden_size: 256,
+      num_hidden_layers: 4,
+      num_attention_heads: 8,
+      num_key_value_heads: 4,
+      head_dim: 32,
+      intermediate_size: 704,
+      vocab_size: 512,
+    });
     makeCheckpoint(path.join(work, 'small'), small, 3, 0.05);
     const scfg = parseModelConfig(small);
     const sstore = TensorStore.openDir(path.join(work, 'small'));
@@ -162,7 +207,9 @@ async function main(): Promise<void> {
     const fparams = parameterCount(scfg);
     const fflops = 6 * fparams * 8 * 128 + 3 * 4 * 8 * 128 * 128 * 256 * 4;
     console.log(`full fine-tune of a ${(fparams / 1e6).toFixed(1)}M-parameter model, batch 8 × 128:`);
-    console.log(`  step            ${ft.perStep.toFixed(3)} s, ${((8 * 128) / ft.perStep).toFixed(0)} tokens/s, ${((fflops / ft.perStep / flops) * 100).toFixed(0)}% of dense MatMul`);
+    console.log(
+      `  step            ${ft.perStep.toFixed(3)} s, ${((8 * 128) / ft.perStep).toFixed(0)} tokens/s, ${((fflops / ft.perStep / flops) * 100).toFixed(0)}% of dense MatMul`,
+    );
     await full.dispose();
     sstore.close();
   } finally {

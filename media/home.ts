@@ -12,14 +12,24 @@ function render(app: HTMLElement, state: Extract<ToWebview, { type: 'state' }>):
   const steps = el(
     'ol',
     {},
-    el('li', {}, 'Write a prompt file, ', el('code', {}, 'NAME.prompt.yml'), ': messages with ', el('code', {}, '{{variables}}'), ', test data and evaluators.'),
+    el(
+      'li',
+      {},
+      'Write a prompt file, ',
+      el('code', {}, 'NAME.prompt.yml'),
+      ': messages with ',
+      el('code', {}, '{{variables}}'),
+      ', test data and evaluators.',
+    ),
     el('li', {}, 'Run it on a local model and compare outputs.'),
     el('li', {}, 'Write an adapter recipe, ', el('code', {}, 'NAME.adapter.yml'), ', and fine-tune a LoRA adapter.'),
   );
   const found = state.hasWorkspace
     ? el('p', {}, `This workspace has ${state.promptFiles} prompt file(s) and ${state.adapterRecipes} adapter recipe(s).`)
     : el('p', {}, 'Open a folder to start.');
-  const trust = state.trusted ? [] : [el('p', { class: 'warning', role: 'status' }, 'Untrusted workspace: files are read and checked, but no model or training runs.')];
+  const trust = state.trusted
+    ? []
+    : [el('p', { class: 'warning', role: 'status' }, 'Untrusted workspace: files are read and checked, but no model or training runs.')];
   app.replaceChildren(
     el('h2', {}, 'Tuneloop'),
     found,

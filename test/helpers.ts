@@ -6,7 +6,10 @@ import * as path from 'node:path';
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 export const GOLDEN = path.join(FIXTURES, 'golden');
-export const GOLDEN_ARCHS = fs.readdirSync(GOLDEN).filter((d) => fs.existsSync(path.join(GOLDEN, d, 'config.json'))).sort();
+export const GOLDEN_ARCHS = fs
+  .readdirSync(GOLDEN)
+  .filter((d) => fs.existsSync(path.join(GOLDEN, d, 'config.json')))
+  .sort();
 
 const made: string[] = [];
 process.on('exit', () => {

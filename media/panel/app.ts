@@ -51,7 +51,16 @@ export function mountPanel(app: HTMLElement): void {
     s,
     post,
     render: () => renderAll(),
-    save: () => vscode.setState({ tab: s.tab, file: s.file, shade: s.shade, diff: s.diff, onlyDiffering: s.onlyDiffering, selectedRun: s.selectedRun, recipe: s.recipe } satisfies Saved),
+    save: () =>
+      vscode.setState({
+        tab: s.tab,
+        file: s.file,
+        shade: s.shade,
+        diff: s.diff,
+        onlyDiffering: s.onlyDiffering,
+        selectedRun: s.selectedRun,
+        recipe: s.recipe,
+      } satisfies Saved),
     onSelectionChange: () => updateButtons(),
   };
 
@@ -74,7 +83,16 @@ export function mountPanel(app: HTMLElement): void {
     b.addEventListener('click', () => selectTab(t, true));
     b.addEventListener('keydown', (e) => {
       const i = TABS.indexOf(t);
-      const next = e.key === 'ArrowRight' ? TABS[(i + 1) % TABS.length] : e.key === 'ArrowLeft' ? TABS[(i + TABS.length - 1) % TABS.length] : e.key === 'Home' ? TABS[0] : e.key === 'End' ? TABS[TABS.length - 1] : undefined;
+      const next =
+        e.key === 'ArrowRight'
+          ? TABS[(i + 1) % TABS.length]
+          : e.key === 'ArrowLeft'
+            ? TABS[(i + TABS.length - 1) % TABS.length]
+            : e.key === 'Home'
+              ? TABS[0]
+              : e.key === 'End'
+                ? TABS[TABS.length - 1]
+                : undefined;
       if (next) {
         e.preventDefault();
         selectTab(next, true);
@@ -84,16 +102,34 @@ export function mountPanel(app: HTMLElement): void {
     tabButtons.set(t, b);
     tablist.append(b);
   }
-  const fileRow = el('div', { class: 'file-row' }, el('label', { for: 'prompt-file' }, 'Prompt file'), fileSelect, button([icon('file'), ' Open'], { class: 'secondary', title: 'Open the prompt file in the editor' }, () => s.file && post({ type: 'panel/openFile', file: s.file })));
+  const fileRow = el(
+    'div',
+    { class: 'file-row' },
+    el('label', { for: 'prompt-file' }, 'Prompt file'),
+    fileSelect,
+    button(
+      [icon('file'), ' Open'],
+      { class: 'secondary', title: 'Open the prompt file in the editor' },
+      () => s.file && post({ type: 'panel/openFile', file: s.file }),
+    ),
+  );
   const header = el('header', { class: 'topbar' }, el('h1', {}, icon('beaker'), ' Tuneloop'), tablist);
 
-  const panels = new Map<Tab, HTMLElement>(TABS.map((t) => [t, el('section', { role: 'tabpanel', id: `tabpanel-${t}`, 'aria-labelledby': `tab-${t}`, tabindex: '-1' })]));
+  const panels = new Map<Tab, HTMLElement>(
+    TABS.map((t) => [t, el('section', { role: 'tabpanel', id: `tabpanel-${t}`, 'aria-labelledby': `tab-${t}`, tabindex: '-1' })]),
+  );
   const setupArea = el('div', { class: 'setup' });
   const compareControls = el('div', { class: 'controls' });
   const matrixControls = el('div', { class: 'controls' });
   const runButton = button([icon('play'), ' Run'], { class: 'primary', id: 'run', title: 'Run the selected variants (Ctrl+Enter)' }, () => startRun('compare'));
-  const matrixButton = button([icon('play'), ' Run matrix'], { class: 'primary', id: 'run-matrix', title: 'Every test case on the selected variants (Ctrl+Enter)' }, () => startRun('matrix'));
-  const stopButtons = [0, 1].map(() => button([icon('stop'), ' Stop'], { class: 'secondary stop', title: 'Stop every running column (Escape)' }, () => post({ type: 'run/stop' })));
+  const matrixButton = button(
+    [icon('play'), ' Run matrix'],
+    { class: 'primary', id: 'run-matrix', title: 'Every test case on the selected variants (Ctrl+Enter)' },
+    () => startRun('matrix'),
+  );
+  const stopButtons = [0, 1].map(() =>
+    button([icon('stop'), ' Stop'], { class: 'secondary stop', title: 'Stop every running column (Escape)' }, () => post({ type: 'run/stop' })),
+  );
   const runHint = el('span', { class: 'muted small run-hint' });
   const matrixHint = el('span', { class: 'muted small run-hint' });
 
@@ -137,7 +173,9 @@ export function mountPanel(app: HTMLElement): void {
     const running = isRunning(s.compare) || isRunning(s.matrix);
     for (const b of [runButton, matrixButton]) {
       b.disabled = why !== undefined || running;
-      b.title = why ?? (running ? 'A run is going' : b === runButton ? 'Run the selected variants (Ctrl+Enter)' : 'Every test case on the selected variants (Ctrl+Enter)');
+      b.title =
+        why ??
+        (running ? 'A run is going' : b === runButton ? 'Run the selected variants (Ctrl+Enter)' : 'Every test case on the selected variants (Ctrl+Enter)');
     }
     for (const b of stopButtons) b.disabled = !running;
     runHint.textContent = why ?? '';
@@ -148,13 +186,29 @@ export function mountPanel(app: HTMLElement): void {
     const info = s.info;
     if (readyToRun() !== undefined || !info || !info.model) return updateButtons();
     const order = info.variants.map((v) => v.id).filter((id) => selectedVariants(s).has(id));
-    const base = mode === 'compare' && s.caseChoice === 'typed' ? { values: { ...s.typed } } : mode === 'compare' ? { cases: [typeof s.caseChoice === 'number' ? s.caseChoice : 0] } : {};
-    post({ type: 'run/start', mode, file: info.file, model: info.model, variants: order, params: s.overrides, ...(info.hasTestData || mode === 'compare' ? base : {}) });
+    const base =
+      mode === 'compare' && s.caseChoice === 'typed'
+        ? { values: { ...s.typed } }
+        : mode === 'compare'
+          ? { cases: [typeof s.caseChoice === 'number' ? s.caseChoice : 0] }
+          : {};
+    post({
+      type: 'run/start',
+      mode,
+      file: info.file,
+      model: info.model,
+      variants: order,
+      params: s.overrides,
+      ...(info.hasTestData || mode === 'compare' ? base : {}),
+    });
   }
 
   function renderBanner(): void {
     banner.hidden = s.trusted;
-    banner.replaceChildren(icon('warning'), ' This workspace is not trusted: Tuneloop reads and checks its files, but runs no model and no training. Trust the workspace to run them.');
+    banner.replaceChildren(
+      icon('warning'),
+      ' This workspace is not trusted: Tuneloop reads and checks its files, but runs no model and no training. Trust the workspace to run them.',
+    );
   }
 
   function renderFileRow(): void {
@@ -169,15 +223,40 @@ export function mountPanel(app: HTMLElement): void {
       matrixControls.replaceChildren();
       return;
     }
-    const problems = info.problems.length ? el('div', { class: 'notice error' }, icon('warning'), ` ${info.label} has problems: `, el('ul', {}, ...info.problems.slice(0, 5).map((p) => el('li', {}, p)))) : null;
+    const problems = info.problems.length
+      ? el(
+          'div',
+          { class: 'notice error' },
+          icon('warning'),
+          ` ${info.label} has problems: `,
+          el('ul', {}, ...info.problems.slice(0, 5).map((p) => el('li', {}, p))),
+        )
+      : null;
     setupArea.replaceChildren(
-      ...([problems, info.description ? el('p', { class: 'muted' }, info.description) : null] as (HTMLElement | null)[]).filter((x): x is HTMLElement => x !== null),
+      ...([problems, info.description ? el('p', { class: 'muted' }, info.description) : null] as (HTMLElement | null)[]).filter(
+        (x): x is HTMLElement => x !== null,
+      ),
       el('div', { class: 'setup-grid' }, renderModel(ctx), renderVariants(ctx)),
       renderParams(ctx),
     );
-    compareControls.replaceChildren(el('div', { class: 'controls-row' }, renderCaseChoice(ctx), el('div', { class: 'buttons' }, runButton, stopButtons[0]!, runHint)));
-    const snapshotNote = info.snapshot ? `Snapshot: ${info.snapshot.label}${info.snapshot.exists ? '' : ' (not written yet)'}` : 'No snapshot file named in the prompt file.';
-    matrixControls.replaceChildren(el('div', { class: 'controls-row' }, el('p', { class: 'muted' }, `${Math.max(1, info.cases.length)} test case(s) × the selected variants · ${info.evaluators.length} evaluator(s) · ${snapshotNote}`), el('div', { class: 'buttons' }, matrixButton, stopButtons[1]!, matrixHint)));
+    compareControls.replaceChildren(
+      el('div', { class: 'controls-row' }, renderCaseChoice(ctx), el('div', { class: 'buttons' }, runButton, stopButtons[0]!, runHint)),
+    );
+    const snapshotNote = info.snapshot
+      ? `Snapshot: ${info.snapshot.label}${info.snapshot.exists ? '' : ' (not written yet)'}`
+      : 'No snapshot file named in the prompt file.';
+    matrixControls.replaceChildren(
+      el(
+        'div',
+        { class: 'controls-row' },
+        el(
+          'p',
+          { class: 'muted' },
+          `${Math.max(1, info.cases.length)} test case(s) × the selected variants · ${info.evaluators.length} evaluator(s) · ${snapshotNote}`,
+        ),
+        el('div', { class: 'buttons' }, matrixButton, stopButtons[1]!, matrixHint),
+      ),
+    );
     updateButtons();
   }
 
@@ -189,12 +268,20 @@ export function mountPanel(app: HTMLElement): void {
         'div',
         { class: 'empty getting-started' },
         el('h2', {}, s.hasWorkspace ? 'No prompt file in this workspace yet' : 'Open a folder to start'),
-        el('p', {}, 'Tuneloop runs prompt files on a local model, compares base and fine-tuned adapters side by side, and fine-tunes LoRA adapters in a background process.'),
+        el(
+          'p',
+          {},
+          'Tuneloop runs prompt files on a local model, compares base and fine-tuned adapters side by side, and fine-tunes LoRA adapters in a background process.',
+        ),
         el(
           'ol',
           {},
           el('li', {}, 'Create ', el('code', {}, 'NAME.prompt.yml'), ' with messages, ', el('code', {}, '{{variables}}'), ' and test data:'),
-          el('pre', { class: 'snippet' }, 'name: Summarize\nmodel: ./models/my-model\nmessages:\n  - role: user\n    content: "Summarize: {{text}}"\ntestData:\n  - text: The quick brown fox…\nevaluators:\n  - name: short\n    maxLength: 200'),
+          el(
+            'pre',
+            { class: 'snippet' },
+            'name: Summarize\nmodel: ./models/my-model\nmessages:\n  - role: user\n    content: "Summarize: {{text}}"\ntestData:\n  - text: The quick brown fox…\nevaluators:\n  - name: short\n    maxLength: 200',
+          ),
           el('li', {}, 'Click ', el('strong', {}, 'Run'), ' or ', el('strong', {}, 'Compare'), ' above its first line (the CodeLens), or come back here.'),
           el('li', {}, 'Write ', el('code', {}, 'NAME.adapter.yml'), ' to fine-tune an adapter, then compare it with the base model.'),
         ),

@@ -71,7 +71,10 @@ export class LossChart {
     const series = (i: 1 | 2) => Array.from(data[i] as ArrayLike<number | null | undefined>);
     const lastTrain = series(1).findLast((v) => v !== null && v !== undefined);
     const lastVal = series(2).findLast((v) => v !== null && v !== undefined);
-    const text = p.train === 0 ? 'No steps yet.' : `${p.train} step(s)${lastTrain != null ? `, training loss ${lastTrain.toFixed(4)}` : ''}${p.validation ? `; ${p.validation} evaluation(s), validation loss ${lastVal!.toFixed(4)}` : ''}.`;
+    const text =
+      p.train === 0
+        ? 'No steps yet.'
+        : `${p.train} step(s)${lastTrain != null ? `, training loss ${lastTrain.toFixed(4)}` : ''}${p.validation ? `; ${p.validation} evaluation(s), validation loss ${lastVal!.toFixed(4)}` : ''}.`;
     this.summary.textContent = text;
     this.box.setAttribute('aria-label', `Loss curve: ${text}`);
     this.root.dataset.train = String(p.train);

@@ -14,7 +14,10 @@ export function renderCaseChoice(ctx: Ctx): HTMLElement {
   const s = ctx.s;
   const select = el('select', { id: 'case' });
   for (const c of info.cases) select.append(el('option', { value: String(c.index), selected: s.caseChoice === c.index }, c.label));
-  if (info.variables.length) select.append(el('option', { value: 'typed', selected: s.caseChoice === 'typed' || !info.hasTestData }, info.hasTestData ? 'Type values…' : 'Values typed here'));
+  if (info.variables.length)
+    select.append(
+      el('option', { value: 'typed', selected: s.caseChoice === 'typed' || !info.hasTestData }, info.hasTestData ? 'Type values…' : 'Values typed here'),
+    );
   if (!info.hasTestData && !info.variables.length) select.append(el('option', { value: '0', selected: true }, 'No variables'));
   if (!info.hasTestData && info.variables.length) s.caseChoice = 'typed';
   select.disabled = select.options.length < 2;
@@ -59,7 +62,13 @@ export function evaluationList(cell: CellInfo | undefined): HTMLElement | null {
     'ul',
     { class: 'evals' },
     ...cell.evaluations.map((e) =>
-      el('li', { class: e.passed === null ? 'eval skipped' : e.passed ? 'eval pass' : 'eval fail', title: e.detail }, e.passed === null ? '– ' : e.passed ? '✓ ' : '✗ ', e.name, e.passed === null ? ' (hosted, not run here)' : ''),
+      el(
+        'li',
+        { class: e.passed === null ? 'eval skipped' : e.passed ? 'eval pass' : 'eval fail', title: e.detail },
+        e.passed === null ? '– ' : e.passed ? '✓ ' : '✗ ',
+        e.name,
+        e.passed === null ? ' (hosted, not run here)' : '',
+      ),
     ),
   );
 }
@@ -81,7 +90,14 @@ export class CompareView {
     const run = this.run;
     this.columns.clear();
     if (!run) {
-      this.root.replaceChildren(el('div', { class: 'empty' }, el('p', {}, 'Pick a test case and the variants to compare, then Run (Ctrl+Enter).'), el('p', { class: 'muted' }, 'Outputs stream into one column per variant; each column shows the time to the first token and the tokens per second.')));
+      this.root.replaceChildren(
+        el(
+          'div',
+          { class: 'empty' },
+          el('p', {}, 'Pick a test case and the variants to compare, then Run (Ctrl+Enter).'),
+          el('p', { class: 'muted' }, 'Outputs stream into one column per variant; each column shows the time to the first token and the tokens per second.'),
+        ),
+      );
       return;
     }
     const s = this.ctx.s;
@@ -102,8 +118,25 @@ export class CompareView {
       const statsEl = el('div', { class: 'stats' });
       const body = el('div', { class: 'output', tabindex: '0', role: 'region', 'aria-label': `Output of ${v.name}`, 'data-variant': v.id });
       const evals = el('div', { class: 'col-evals' });
-      const actions = v.id !== baseId && baseId ? button([icon('diff'), ' Diff editor'], { class: 'secondary small', title: `Open ${v.name} against ${run.header.variants[0]!.name} in the diff editor` }, () => this.ctx.post({ type: 'run/openDiff', runId: run.header.runId, left: { variant: baseId, caseIndex }, right: { variant: v.id, caseIndex } })) : null;
-      grid.append(el('article', { class: 'column', role: 'listitem', 'data-variant': v.id }, el('header', {}, el('strong', {}, v.name), ' ', el('span', { class: 'chip-kind' }, v.kind), status), statsEl, body, evals, actions ? el('footer', {}, actions) : null));
+      const actions =
+        v.id !== baseId && baseId
+          ? button(
+              [icon('diff'), ' Diff editor'],
+              { class: 'secondary small', title: `Open ${v.name} against ${run.header.variants[0]!.name} in the diff editor` },
+              () => this.ctx.post({ type: 'run/openDiff', runId: run.header.runId, left: { variant: baseId, caseIndex }, right: { variant: v.id, caseIndex } }),
+            )
+          : null;
+      grid.append(
+        el(
+          'article',
+          { class: 'column', role: 'listitem', 'data-variant': v.id },
+          el('header', {}, el('strong', {}, v.name), ' ', el('span', { class: 'chip-kind' }, v.kind), status),
+          statsEl,
+          body,
+          evals,
+          actions ? el('footer', {}, actions) : null,
+        ),
+      );
       this.columns.set(v.id, { body, stats: statsEl, evals, status });
     }
     const progress = el('p', { class: 'muted small progress', role: 'status' }, run.end ? endText(run) : (run.progress ?? 'Starting…'));
@@ -136,7 +169,9 @@ export class CompareView {
       left,
       ' ↔ ',
       right,
-      button([icon('diff'), ' Open in diff editor'], { class: 'secondary', id: 'open-diff' }, () => this.ctx.post({ type: 'run/openDiff', runId: run.header.runId, left: { variant: left.value, caseIndex }, right: { variant: right.value, caseIndex } })),
+      button([icon('diff'), ' Open in diff editor'], { class: 'secondary', id: 'open-diff' }, () =>
+        this.ctx.post({ type: 'run/openDiff', runId: run.header.runId, left: { variant: left.value, caseIndex }, right: { variant: right.value, caseIndex } }),
+      ),
     );
   }
 
@@ -178,7 +213,19 @@ export class CompareView {
     col.stats.textContent = stats(c);
     col.evals.replaceChildren(...[evaluationList(c?.cell)].filter((x): x is HTMLElement => x !== null));
     const cancelled = c?.cell?.finish === 'cancelled';
-    col.status.textContent = c?.running ? ' streaming' : cancelled ? ' stopped' : c?.cell ? (c.cell.evaluations.length ? (c.cell.passed ? ' passed' : ' failed checks') : ' done') : isRunning(run) ? ' waiting' : '';
+    col.status.textContent = c?.running
+      ? ' streaming'
+      : cancelled
+        ? ' stopped'
+        : c?.cell
+          ? c.cell.evaluations.length
+            ? c.cell.passed
+              ? ' passed'
+              : ' failed checks'
+            : ' done'
+          : isRunning(run)
+            ? ' waiting'
+            : '';
     col.status.className = `col-status ${c?.cell && !cancelled ? (c.cell.passed ? 'pass' : 'fail') : ''}`;
   }
 

@@ -34,7 +34,9 @@ export class MatrixView {
           'div',
           { class: 'empty' },
           el('p', {}, `Run every test case${info ? ` (${Math.max(1, info.cases.length)})` : ''} on the selected variants, with each evaluator's result.`),
-          info?.snapshot ? el('p', { class: 'muted' }, `Accept the outputs to write them to ${info.snapshot.label}, which tuneloop eval compares against in CI.`) : el('p', { class: 'muted' }, 'Add "snapshot: NAME.snapshot.json" to the prompt file to accept outputs as a snapshot for CI.'),
+          info?.snapshot
+            ? el('p', { class: 'muted' }, `Accept the outputs to write them to ${info.snapshot.label}, which tuneloop eval compares against in CI.`)
+            : el('p', { class: 'muted' }, 'Add "snapshot: NAME.snapshot.json" to the prompt file to accept outputs as a snapshot for CI.'),
         ),
       );
       return;
@@ -46,9 +48,16 @@ export class MatrixView {
       this.ctx.save();
       this.applyFilter();
     });
-    this.accept = button([icon('check'), ' Accept as snapshot'], { class: 'primary', id: 'accept-snapshot', 'aria-describedby': 'accept-note' }, () => this.ctx.post({ type: 'snapshot/accept', runId: run.header.runId }));
+    this.accept = button([icon('check'), ' Accept as snapshot'], { class: 'primary', id: 'accept-snapshot', 'aria-describedby': 'accept-note' }, () =>
+      this.ctx.post({ type: 'snapshot/accept', runId: run.header.runId }),
+    );
     this.status = el('p', { class: 'muted small progress', role: 'status' });
-    const head = el('tr', {}, el('th', { scope: 'col' }, 'Test case'), ...run.header.variants.map((v) => el('th', { scope: 'col', 'data-variant': v.id }, v.name, ' ', el('span', { class: 'chip-kind' }, v.kind))));
+    const head = el(
+      'tr',
+      {},
+      el('th', { scope: 'col' }, 'Test case'),
+      ...run.header.variants.map((v) => el('th', { scope: 'col', 'data-variant': v.id }, v.name, ' ', el('span', { class: 'chip-kind' }, v.kind))),
+    );
     const body = el('tbody');
     for (const c of run.header.cases) {
       const tr = el('tr', { 'data-case': String(c.index) }, el('th', { scope: 'row' }, c.label));
@@ -62,7 +71,14 @@ export class MatrixView {
     }
     this.foot = el('tr');
     this.root.replaceChildren(
-      el('div', { class: 'toolbar' }, el('label', { class: 'toggle' }, filter, ' Only rows where the variants differ'), el('span', { class: 'spacer' }), this.acceptNote, this.accept),
+      el(
+        'div',
+        { class: 'toolbar' },
+        el('label', { class: 'toggle' }, filter, ' Only rows where the variants differ'),
+        el('span', { class: 'spacer' }),
+        this.acceptNote,
+        this.accept,
+      ),
       this.status,
       el('div', { class: 'table-wrap' }, el('table', { class: 'matrix' }, el('thead', {}, head), body, el('tfoot', {}, this.foot))),
     );
@@ -100,7 +116,14 @@ export class MatrixView {
     td.replaceChildren(
       out,
       evaluationList(c.cell) ?? '',
-      c.cell && c.cell.finish !== 'error' ? el('div', { class: 'small muted' }, `${formatNumber(c.cell.tokensPerSecond, 1)} tokens/s`, snap ? el('span', { class: `snap ${snap}` }, snap === 'same' ? ' · = snapshot' : snap === 'changed' ? ' · ≠ snapshot' : ' · not in snapshot') : '') : '',
+      c.cell && c.cell.finish !== 'error'
+        ? el(
+            'div',
+            { class: 'small muted' },
+            `${formatNumber(c.cell.tokensPerSecond, 1)} tokens/s`,
+            snap ? el('span', { class: `snap ${snap}` }, snap === 'same' ? ' · = snapshot' : snap === 'changed' ? ' · ≠ snapshot' : ' · not in snapshot') : '',
+          )
+        : '',
     );
     if (!c.running) this.applyFilterRow(caseIndex);
   }
@@ -113,12 +136,19 @@ export class MatrixView {
     this.foot.replaceChildren(
       el('th', { scope: 'row' }, 'Pass rate'),
       ...run.header.variants.map((v) => {
-        const done = run.header.cases.map((c) => run.cells.get(cellKey(v.id, c.index))?.cell).filter((x) => x && x.finish !== 'cancelled' && x.finish !== 'error');
+        const done = run.header.cases
+          .map((c) => run.cells.get(cellKey(v.id, c.index))?.cell)
+          .filter((x) => x && x.finish !== 'cancelled' && x.finish !== 'error');
         const passed = done.filter((x) => x!.passed).length;
         const rate = run.end?.passRates[v.id] ?? (done.length ? passed / done.length : undefined);
         if (rate === undefined) return el('td', {}, '—');
         const ok = rate >= v.minPassRate;
-        return el('td', { class: ok ? 'pass' : 'fail', 'data-variant': v.id }, `${ok ? '✓' : '✗'} ${Math.round(rate * 100)}% `, el('span', { class: 'muted small' }, `(${passed}/${done.length}, needs ${Math.round(v.minPassRate * 100)}%)`));
+        return el(
+          'td',
+          { class: ok ? 'pass' : 'fail', 'data-variant': v.id },
+          `${ok ? '✓' : '✗'} ${Math.round(rate * 100)}% `,
+          el('span', { class: 'muted small' }, `(${passed}/${done.length}, needs ${Math.round(v.minPassRate * 100)}%)`),
+        );
       }),
     );
     // The snapshot holds what `tuneloop eval` produces: base and every adapter the file lists, every case.

@@ -21,7 +21,14 @@ let paramsOpen = false;
 export function renderModel(ctx: Ctx): HTMLElement {
   const info = ctx.s.info!;
   const select = el('select', { id: 'model', 'aria-describedby': info.modelNote ? 'model-note' : undefined });
-  for (const m of info.models) select.append(el('option', { value: m.id, selected: m.id === info.model }, `${m.label}${m.from === 'prompt' ? ' (the prompt’s model)' : m.from === 'setting' ? ' (tuneloop.defaultModel)' : m.from === 'run' ? ' (a run’s base model)' : ''}`));
+  for (const m of info.models)
+    select.append(
+      el(
+        'option',
+        { value: m.id, selected: m.id === info.model },
+        `${m.label}${m.from === 'prompt' ? ' (the prompt’s model)' : m.from === 'setting' ? ' (tuneloop.defaultModel)' : m.from === 'run' ? ' (a run’s base model)' : ''}`,
+      ),
+    );
   if (info.models.length === 0) select.append(el('option', { value: '', selected: true }, 'No model found'));
   select.disabled = info.models.length === 0;
   select.addEventListener('change', () => ctx.post({ type: 'panel/selectModel', file: info.file, model: select.value }));
@@ -29,7 +36,16 @@ export function renderModel(ctx: Ctx): HTMLElement {
     'div',
     { class: 'field model-field' },
     el('label', { for: 'model' }, 'Model'),
-    el('div', { class: 'row' }, select, button([icon('folder'), ' Other folder…'], { class: 'secondary', title: 'Pick a model folder: a Hugging Face checkpoint or a transformers.js export' }, () => ctx.post({ type: 'panel/pickModel', file: info.file }))),
+    el(
+      'div',
+      { class: 'row' },
+      select,
+      button(
+        [icon('folder'), ' Other folder…'],
+        { class: 'secondary', title: 'Pick a model folder: a Hugging Face checkpoint or a transformers.js export' },
+        () => ctx.post({ type: 'panel/pickModel', file: info.file }),
+      ),
+    ),
     info.modelNote ? el('p', { id: 'model-note', class: 'warning' }, info.modelNote) : null,
   );
 }
@@ -44,7 +60,14 @@ function variantCheckbox(ctx: Ctx, v: VariantInfo, selected: Set<string>): HTMLE
     ctx.onSelectionChange();
   });
   const title = v.available ? v.detail : `${v.detail}: ${v.reason ?? 'not available'}`;
-  return el('label', { class: `chip${v.available ? '' : ' unavailable'}`, for: id, title }, box, el('span', { class: 'chip-name' }, v.name), el('span', { class: 'chip-kind' }, v.kind === 'recipe' ? 'recipe' : v.kind), v.available ? null : el('span', { class: 'chip-reason' }, v.reason ?? 'not available'));
+  return el(
+    'label',
+    { class: `chip${v.available ? '' : ' unavailable'}`, for: id, title },
+    box,
+    el('span', { class: 'chip-name' }, v.name),
+    el('span', { class: 'chip-kind' }, v.kind === 'recipe' ? 'recipe' : v.kind),
+    v.available ? null : el('span', { class: 'chip-reason' }, v.reason ?? 'not available'),
+  );
 }
 
 export function renderVariants(ctx: Ctx): HTMLElement {
@@ -75,7 +98,15 @@ export function renderParams(ctx: Ctx): HTMLElement {
   const error = el('p', { class: 'error small', role: 'alert', hidden: true });
   const inputs = PARAMS.map((p) => {
     const fromFile = info.params[p.key];
-    const input = el('input', { type: 'number', id: `param-${p.key}`, step: p.step, min: p.min, max: p.max, placeholder: fromFile === undefined ? 'default' : String(fromFile), value: o[p.key] === undefined ? undefined : String(o[p.key]) });
+    const input = el('input', {
+      type: 'number',
+      id: `param-${p.key}`,
+      step: p.step,
+      min: p.min,
+      max: p.max,
+      placeholder: fromFile === undefined ? 'default' : String(fromFile),
+      value: o[p.key] === undefined ? undefined : String(o[p.key]),
+    });
     input.addEventListener('change', () => {
       const next = { ...ctx.s.overrides } as Record<string, unknown>;
       if (input.value.trim() === '') delete next[p.key];
@@ -96,7 +127,10 @@ export function renderParams(ctx: Ctx): HTMLElement {
   });
   const stop = el('input', { type: 'text', id: 'param-stop', placeholder: info.params.stop?.join(' | ') ?? 'none', value: o.stop?.join(' | ') });
   stop.addEventListener('change', () => {
-    const parts = stop.value.split('|').map((x) => x.trim()).filter(Boolean);
+    const parts = stop.value
+      .split('|')
+      .map((x) => x.trim())
+      .filter(Boolean);
     const next = { ...ctx.s.overrides };
     if (parts.length) next.stop = parts;
     else delete next.stop;
@@ -113,7 +147,12 @@ export function renderParams(ctx: Ctx): HTMLElement {
     'details',
     { class: 'params', open: paramsOpen },
     summary,
-    el('div', { class: 'param-grid' }, ...inputs, el('div', { class: 'param wide' }, el('label', { for: 'param-stop' }, 'Stop strings (separated by |)'), stop)),
+    el(
+      'div',
+      { class: 'param-grid' },
+      ...inputs,
+      el('div', { class: 'param wide' }, el('label', { for: 'param-stop' }, 'Stop strings (separated by |)'), stop),
+    ),
     error,
     button('Reset to the file’s settings', { class: 'secondary' }, () => {
       ctx.s.overrides = {};

@@ -29,7 +29,28 @@ export class TrainView {
       'section',
       { class: 'runs', 'aria-label': 'Runs' },
       el('h3', {}, 'Runs'),
-      el('div', { class: 'table-wrap' }, el('table', { class: 'runs-table' }, el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Run'), el('th', { scope: 'col' }, 'State'), el('th', { scope: 'col' }, 'Step'), el('th', { scope: 'col' }, 'Loss'), el('th', { scope: 'col' }, el('span', { class: 'visually-hidden' }, 'Actions')))), this.list)),
+      el(
+        'div',
+        { class: 'table-wrap' },
+        el(
+          'table',
+          { class: 'runs-table' },
+          el(
+            'thead',
+            {},
+            el(
+              'tr',
+              {},
+              el('th', { scope: 'col' }, 'Run'),
+              el('th', { scope: 'col' }, 'State'),
+              el('th', { scope: 'col' }, 'Step'),
+              el('th', { scope: 'col' }, 'Loss'),
+              el('th', { scope: 'col' }, el('span', { class: 'visually-hidden' }, 'Actions')),
+            ),
+          ),
+          this.list,
+        ),
+      ),
     );
     this.body = el('div', { class: 'run-body' }, this.chart.root, el('h4', {}, 'Sample generations'), this.samples);
     this.detail.append(this.head, this.body);
@@ -44,7 +65,11 @@ export class TrainView {
           'div',
           { class: 'empty' },
           el('p', {}, 'No adapter recipe in this workspace yet.'),
-          el('p', { class: 'muted' }, 'Write NAME.adapter.yml: base_model (a checkpoint folder), dataset (a JSONL file), lora and training settings. Its CodeLens, or the button here, launches the run in a background process.'),
+          el(
+            'p',
+            { class: 'muted' },
+            'Write NAME.adapter.yml: base_model (a checkpoint folder), dataset (a JSONL file), lora and training settings. Its CodeLens, or the button here, launches the run in a background process.',
+          ),
         ),
       );
       return;
@@ -56,9 +81,31 @@ export class TrainView {
       s.recipe = select.value;
       this.ctx.save();
     });
-    const start = button([icon('rocket'), ' Fine-tune'], { class: 'primary', id: 'start-training', disabled: !s.trusted, title: s.trusted ? 'Launch the run in the background trainer' : 'Trust the workspace to train' }, () => this.ctx.post({ type: 'train/start', recipe: select.value }));
+    const start = button(
+      [icon('rocket'), ' Fine-tune'],
+      {
+        class: 'primary',
+        id: 'start-training',
+        disabled: !s.trusted,
+        title: s.trusted ? 'Launch the run in the background trainer' : 'Trust the workspace to train',
+      },
+      () => this.ctx.post({ type: 'train/start', recipe: select.value }),
+    );
     this.launch.replaceChildren(
-      el('div', { class: 'field' }, el('label', { for: 'recipe' }, 'Adapter recipe'), el('div', { class: 'row' }, select, start, button([icon('file'), ' Open'], { class: 'secondary', title: 'Open the recipe in the editor' }, () => this.ctx.post({ type: 'panel/openFile', file: select.value })))),
+      el(
+        'div',
+        { class: 'field' },
+        el('label', { for: 'recipe' }, 'Adapter recipe'),
+        el(
+          'div',
+          { class: 'row' },
+          select,
+          start,
+          button([icon('file'), ' Open'], { class: 'secondary', title: 'Open the recipe in the editor' }, () =>
+            this.ctx.post({ type: 'panel/openFile', file: select.value }),
+          ),
+        ),
+      ),
     );
   }
 
@@ -66,19 +113,27 @@ export class TrainView {
     const s = this.ctx.s;
     if (s.runs.length === 0) {
       this.rows.clear();
-      this.list.replaceChildren(el('tr', {}, el('td', { colspan: '5', class: 'muted' }, `No runs yet${s.runsFolder ? ` in ${s.runsFolder}` : ''}. Pick a recipe and Fine-tune.`)));
+      this.list.replaceChildren(
+        el('tr', {}, el('td', { colspan: '5', class: 'muted' }, `No runs yet${s.runsFolder ? ` in ${s.runsFolder}` : ''}. Pick a recipe and Fine-tune.`)),
+      );
       this.renderDetail();
       return;
     }
     const keep = new Set(s.runs.map((r) => r.dir));
-    for (const [dir, tr] of this.rows) if (!keep.has(dir)) (tr.remove(), this.rows.delete(dir));
+    for (const [dir, tr] of this.rows) if (!keep.has(dir)) tr.remove(), this.rows.delete(dir);
     if (this.list.querySelector('td[colspan]')) this.list.replaceChildren();
     s.runs.forEach((r, i) => {
       let tr = this.rows.get(r.dir);
       if (!tr) {
         tr = el('tr', { 'data-run': r.dir });
         const name = button(r.name, { class: 'link run-name', title: r.recipe ? `${r.dir}\nrecipe ${r.recipe}` : r.dir }, () => this.select(r.dir));
-        tr.append(el('td', {}, name, r.recipe ? el('div', { class: 'muted small' }, r.recipe) : ''), el('td', { class: 'state' }), el('td', { class: 'step' }), el('td', { class: 'loss' }), el('td', { class: 'run-actions' }));
+        tr.append(
+          el('td', {}, name, r.recipe ? el('div', { class: 'muted small' }, r.recipe) : ''),
+          el('td', { class: 'state' }),
+          el('td', { class: 'step' }),
+          el('td', { class: 'loss' }),
+          el('td', { class: 'run-actions' }),
+        );
         this.rows.set(r.dir, tr);
       }
       if (this.list.children[i] !== tr) this.list.insertBefore(tr, this.list.children[i] ?? null);
@@ -105,8 +160,16 @@ export class TrainView {
     if (actions!.dataset.kind !== want) {
       actions!.dataset.kind = want;
       actions!.replaceChildren(
-        want === 'cancel' ? button([icon('stop'), ' Cancel'], { class: 'secondary small', 'aria-label': `Cancel ${r.name}` }, () => this.ctx.post({ type: 'train/cancel', dir: r.dir })) : '',
-        want === 'resume' ? button([icon('debugContinue'), ' Resume'], { class: 'secondary small', 'aria-label': `Resume ${r.name}`, disabled: !this.ctx.s.trusted }, () => this.ctx.post({ type: 'train/resume', dir: r.dir })) : '',
+        want === 'cancel'
+          ? button([icon('stop'), ' Cancel'], { class: 'secondary small', 'aria-label': `Cancel ${r.name}` }, () =>
+              this.ctx.post({ type: 'train/cancel', dir: r.dir }),
+            )
+          : '',
+        want === 'resume'
+          ? button([icon('debugContinue'), ' Resume'], { class: 'secondary small', 'aria-label': `Resume ${r.name}`, disabled: !this.ctx.s.trusted }, () =>
+              this.ctx.post({ type: 'train/resume', dir: r.dir }),
+            )
+          : '',
       );
     }
   }
@@ -143,7 +206,16 @@ export class TrainView {
     }
     s.trainEvents.push(...events);
     this.chart.add(events);
-    for (const e of events) if (e.type === 'sample') this.samples.prepend(el('li', {}, el('div', { class: 'muted small' }, `step ${e.step} · `, el('code', {}, e.prompt)), el('pre', { class: 'sample' }, e.output || '(empty)')));
+    for (const e of events)
+      if (e.type === 'sample')
+        this.samples.prepend(
+          el(
+            'li',
+            {},
+            el('div', { class: 'muted small' }, `step ${e.step} · `, el('code', {}, e.prompt)),
+            el('pre', { class: 'sample' }, e.output || '(empty)'),
+          ),
+        );
     this.renderDetail();
   }
 
@@ -152,7 +224,13 @@ export class TrainView {
     const row = s.runs.find((r) => r.dir === s.selectedRun);
     this.body.hidden = !row;
     if (!row) {
-      this.head.replaceChildren(el('p', { class: 'muted' }, s.runs.length ? 'Select a run to see its loss curve.' : 'A run’s live loss curve (training and validation) and its sample generations appear here.'));
+      this.head.replaceChildren(
+        el(
+          'p',
+          { class: 'muted' },
+          s.runs.length ? 'Select a run to see its loss curve.' : 'A run’s live loss curve (training and validation) and its sample generations appear here.',
+        ),
+      );
       return;
     }
     const evs = s.trainEvents;
@@ -160,17 +238,31 @@ export class TrainView {
     const started = evs.findLast((e) => e.type === 'started');
     const failed = evs.findLast((e) => e.type === 'failed');
     const live = row.state === 'running' || row.state === 'starting';
-    const eta = lastStep && lastStep.type === 'step' && live ? ` · ETA ${lastStep.etaSeconds > 90 ? `${Math.round(lastStep.etaSeconds / 60)} min` : `${Math.round(lastStep.etaSeconds)} s`} · ${formatNumber(lastStep.tokensPerSecond, 0)} tokens/s` : '';
+    const eta =
+      lastStep && lastStep.type === 'step' && live
+        ? ` · ETA ${lastStep.etaSeconds > 90 ? `${Math.round(lastStep.etaSeconds / 60)} min` : `${Math.round(lastStep.etaSeconds)} s`} · ${formatNumber(lastStep.tokensPerSecond, 0)} tokens/s`
+        : '';
     const examples = started && started.type === 'started' ? ` · ${started.trainExamples} training / ${started.validationExamples} validation examples` : '';
     this.head.replaceChildren(
       el('h3', {}, row.name),
-      el('p', { class: 'run-status', role: 'status' }, el('span', { class: `badge ${row.state}` }, STATE_TEXT[row.state]), ` step ${row.lastStep}${row.totalSteps ? ` of ${row.totalSteps}` : ''}${eta}${examples}`),
+      el(
+        'p',
+        { class: 'run-status', role: 'status' },
+        el('span', { class: `badge ${row.state}` }, STATE_TEXT[row.state]),
+        ` step ${row.lastStep}${row.totalSteps ? ` of ${row.totalSteps}` : ''}${eta}${examples}`,
+      ),
       failed && failed.type === 'failed' && row.state === 'failed' ? el('p', { class: 'error' }, failed.message) : '',
       el(
         'div',
         { class: 'row' },
-        live ? button([icon('stop'), ' Cancel run'], { class: 'secondary', id: 'cancel-run' }, () => this.ctx.post({ type: 'train/cancel', dir: row.dir })) : '',
-        row.resumable ? button([icon('debugContinue'), ' Resume'], { class: 'secondary', id: 'resume-run', disabled: !s.trusted }, () => this.ctx.post({ type: 'train/resume', dir: row.dir })) : '',
+        live
+          ? button([icon('stop'), ' Cancel run'], { class: 'secondary', id: 'cancel-run' }, () => this.ctx.post({ type: 'train/cancel', dir: row.dir }))
+          : '',
+        row.resumable
+          ? button([icon('debugContinue'), ' Resume'], { class: 'secondary', id: 'resume-run', disabled: !s.trusted }, () =>
+              this.ctx.post({ type: 'train/resume', dir: row.dir }),
+            )
+          : '',
         button([icon('folder'), ' Reveal folder'], { class: 'secondary' }, () => this.ctx.post({ type: 'train/reveal', dir: row.dir })),
         row.state === 'done' ? el('span', { class: 'muted small' }, 'Its adapter is listed among the variants to compare.') : '',
       ),

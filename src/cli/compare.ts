@@ -32,7 +32,15 @@ the evaluators' results. A file without testData takes its values from --var.
 export async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { case: { type: 'string' }, var: { type: 'string', multiple: true }, model: { type: 'string' }, variant: { type: 'string', multiple: true }, threads: { type: 'string' }, root: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      case: { type: 'string' },
+      var: { type: 'string', multiple: true },
+      model: { type: 'string' },
+      variant: { type: 'string', multiple: true },
+      threads: { type: 'string' },
+      root: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     allowPositionals: true,
   });
   if (values.help) {
@@ -66,7 +74,10 @@ export async function runCommand(args: string[]): Promise<number> {
       process.stdout.write(`── ${v.name}${v.adapterDir ? ` (${path.relative(process.cwd(), v.adapterDir)})` : ''} ──\n`);
     },
     onToken: (_v, _c, t) => process.stdout.write(t.text),
-    onCell: (_v, _c, cell) => process.stdout.write(`\n   ${cell.tokens.length} tokens, first after ${cell.timeToFirstTokenMs.toFixed(0)} ms, ${cell.tokensPerSecond.toFixed(1)} tokens/s\n`),
+    onCell: (_v, _c, cell) =>
+      process.stdout.write(
+        `\n   ${cell.tokens.length} tokens, first after ${cell.timeToFirstTokenMs.toFixed(0)} ms, ${cell.tokensPerSecond.toFixed(1)} tokens/s\n`,
+      ),
   });
   const base = m.results.base?.[caseIndex];
   for (const v of m.variants) {
@@ -79,7 +90,8 @@ export async function runCommand(args: string[]): Promise<number> {
     for (const v of m.variants) {
       const cell = m.results[v.name]?.[caseIndex];
       if (!cell) continue;
-      for (const e of cell.evaluations) process.stdout.write(`  ${v.name.padEnd(12)} ${e.passed === undefined ? 'not run' : e.passed ? 'pass   ' : 'FAIL   '} ${e.name}: ${e.detail}\n`);
+      for (const e of cell.evaluations)
+        process.stdout.write(`  ${v.name.padEnd(12)} ${e.passed === undefined ? 'not run' : e.passed ? 'pass   ' : 'FAIL   '} ${e.name}: ${e.detail}\n`);
     }
   }
   return 0;
@@ -111,16 +123,21 @@ function tableReport(r: FileReport): string {
   const lines = [`${path.relative(process.cwd(), m.file)}  (model ${m.model.id}${m.model.hosted ? `, for hosted ${m.model.hosted}` : ''})`];
   const width = Math.max(4, ...m.variants.map((v) => v.name.length));
   lines.push(`  case  ${m.variants.map((v) => v.name.padEnd(width)).join('  ')}`);
-  for (const c of m.cases) lines.push(`  ${String(c.index).padStart(4)}  ${m.variants.map((v) => (m.results[v.name]?.[c.index]?.passed ? 'pass' : 'FAIL').padEnd(width)).join('  ')}`);
+  for (const c of m.cases)
+    lines.push(`  ${String(c.index).padStart(4)}  ${m.variants.map((v) => (m.results[v.name]?.[c.index]?.passed ? 'pass' : 'FAIL').padEnd(width)).join('  ')}`);
   for (const v of m.variants) {
     const rate = m.passRates[v.name] ?? 0;
-    lines.push(`  ${v.name.padEnd(width)} pass rate ${(rate * 100).toFixed(0)}% (required ${(v.minPassRate * 100).toFixed(0)}%)${rate < v.minPassRate ? '  FAIL' : ''}`);
+    lines.push(
+      `  ${v.name.padEnd(width)} pass rate ${(rate * 100).toFixed(0)}% (required ${(v.minPassRate * 100).toFixed(0)}%)${rate < v.minPassRate ? '  FAIL' : ''}`,
+    );
   }
   if (r.snapshot) {
     const s = r.snapshot;
     lines.push(`  snapshot ${path.relative(process.cwd(), s.file)}: ${s.status}${s.changes.length ? ` (${s.changes.length} output(s))` : ''}`);
     for (const ch of s.changes.slice(0, 10)) {
-      lines.push(`    ${ch.variant} case ${ch.caseIndex} ${ch.kind}${ch.kind === 'changed' ? `: ${formatDiff(wordDiff(ch.before!, ch.after!), colour())}` : ''}`);
+      lines.push(
+        `    ${ch.variant} case ${ch.caseIndex} ${ch.kind}${ch.kind === 'changed' ? `: ${formatDiff(wordDiff(ch.before!, ch.after!), colour())}` : ''}`,
+      );
     }
   }
   return lines.join('\n');
@@ -132,7 +149,9 @@ function junitReport(reports: readonly FileReport[]): string {
       const cases = r.matrix.cases.map((c) => {
         const cell = r.matrix.results[v.name]?.[c.index];
         const failed = cell?.evaluations.filter((e) => e.passed === false) ?? [];
-        const body = failed.length ? `<failure message="${escapeXml(failed.map((e) => e.name).join(', '))}">${escapeXml(failed.map((e) => `${e.name}: ${e.detail}`).join('\n'))}</failure>` : '';
+        const body = failed.length
+          ? `<failure message="${escapeXml(failed.map((e) => e.name).join(', '))}">${escapeXml(failed.map((e) => `${e.name}: ${e.detail}`).join('\n'))}</failure>`
+          : '';
         return `    <testcase classname="${escapeXml(path.basename(r.matrix.file))}.${escapeXml(v.name)}" name="case ${c.index}">${body}<system-out>${escapeXml(cell?.text ?? '')}</system-out></testcase>`;
       });
       const failures = r.matrix.cases.filter((c) => !r.matrix.results[v.name]?.[c.index]?.passed).length;
@@ -145,7 +164,14 @@ function junitReport(reports: readonly FileReport[]): string {
 export async function evalCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { reporter: { type: 'string' }, 'update-snapshots': { type: 'boolean' }, model: { type: 'string' }, threads: { type: 'string' }, root: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      reporter: { type: 'string' },
+      'update-snapshots': { type: 'boolean' },
+      model: { type: 'string' },
+      threads: { type: 'string' },
+      root: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     allowPositionals: true,
   });
   if (values.help) {
@@ -164,7 +190,12 @@ export async function evalCommand(args: string[]): Promise<number> {
     if (values['update-snapshots']) {
       // Before any model runs: asked to write a snapshot the file does not name, say so.
       const p = readPromptFile(file);
-      if (!p.snapshot) throw new TuneloopError('--update-snapshots, but the prompt file has no "snapshot" key, so there is nothing to write', { file }, 'add snapshot: NAME.snapshot.json to it');
+      if (!p.snapshot)
+        throw new TuneloopError(
+          '--update-snapshots, but the prompt file has no "snapshot" key, so there is nothing to write',
+          { file },
+          'add snapshot: NAME.snapshot.json to it',
+        );
     }
     const progress = (msg: string) => process.stderr.write(`${path.basename(file)}: ${msg}\n`);
     const m = await runMatrix(file, {
@@ -177,13 +208,19 @@ export async function evalCommand(args: string[]): Promise<number> {
       onProgress: progress,
     });
     const failures: string[] = [];
-    for (const v of m.variants) if ((m.passRates[v.name] ?? 0) < v.minPassRate) failures.push(`${v.name}: pass rate ${((m.passRates[v.name] ?? 0) * 100).toFixed(0)}% is under the required ${(v.minPassRate * 100).toFixed(0)}%`);
+    for (const v of m.variants)
+      if ((m.passRates[v.name] ?? 0) < v.minPassRate)
+        failures.push(`${v.name}: pass rate ${((m.passRates[v.name] ?? 0) * 100).toFixed(0)}% is under the required ${(v.minPassRate * 100).toFixed(0)}%`);
     let snapshot: FileReport['snapshot'];
     if (m.prompt.snapshot) {
       const sfile = path.resolve(path.dirname(file), m.prompt.snapshot);
       const outputs = outputsOf(m);
       if (values['update-snapshots']) {
-        writeSnapshot(sfile, { version: 1, model: { id: snapshotModelId(m.model, file, { embeddedModel: defaultModelDir(), root }), sha256: m.model.sha256 }, outputs });
+        writeSnapshot(sfile, {
+          version: 1,
+          model: { id: snapshotModelId(m.model, file, { embeddedModel: defaultModelDir(), root }), sha256: m.model.sha256 },
+          outputs,
+        });
         snapshot = { file: sfile, status: 'updated', changes: [] };
       } else {
         const s = readSnapshot(sfile);
@@ -206,8 +243,17 @@ export async function evalCommand(args: string[]): Promise<number> {
     const json = reports.map((r) => ({
       file: r.matrix.file,
       model: r.matrix.model,
-      variants: r.matrix.variants.map((v) => ({ name: v.name, adapter: v.adapterDir ?? null, passRate: r.matrix.passRates[v.name] ?? 0, minPassRate: v.minPassRate })),
-      cases: r.matrix.cases.map((c) => ({ index: c.index, vars: c.vars, outputs: Object.fromEntries(r.matrix.variants.map((v) => [v.name, r.matrix.results[v.name]?.[c.index]])) })),
+      variants: r.matrix.variants.map((v) => ({
+        name: v.name,
+        adapter: v.adapterDir ?? null,
+        passRate: r.matrix.passRates[v.name] ?? 0,
+        minPassRate: v.minPassRate,
+      })),
+      cases: r.matrix.cases.map((c) => ({
+        index: c.index,
+        vars: c.vars,
+        outputs: Object.fromEntries(r.matrix.variants.map((v) => [v.name, r.matrix.results[v.name]?.[c.index]])),
+      })),
       snapshot: r.snapshot ?? null,
       failures: r.failures,
     }));

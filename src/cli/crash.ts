@@ -10,7 +10,10 @@ import { VERSION } from '../core/version';
  * the cache cannot be written). Returns the log's path, or undefined when no log could be written.
  */
 export function writeCrashLog(command: string, args: readonly string[], e: unknown): string | undefined {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   const text = [
     `tuneloop ${VERSION} ${command} ${args.join(' ')}`,
     `node ${process.version} ${process.platform}-${process.arch}, cwd ${process.cwd()}`,

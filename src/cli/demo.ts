@@ -46,7 +46,9 @@ async function evaluateWithProgress(file: string, label: string, options: { thre
     ...(options.threads ? { threads: options.threads } : {}),
     onCell: (v) => {
       done++;
-      process.stdout.write(tty() ? `\r  ${label}: ${done}/${total * options.variants.length} outputs (${v})` : done % 10 === 0 ? `  ${label}: ${done} outputs\n` : '');
+      process.stdout.write(
+        tty() ? `\r  ${label}: ${done}/${total * options.variants.length} outputs (${v})` : done % 10 === 0 ? `  ${label}: ${done} outputs\n` : '',
+      );
     },
   });
   if (tty()) process.stdout.write('\n');
@@ -54,7 +56,11 @@ async function evaluateWithProgress(file: string, label: string, options: { thre
 }
 
 export async function demoCommand(args: string[], trainerEntry: string): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { threads: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: { threads: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
   if (values.help) {
     say(`usage: ${DEMO_USAGE}`);
     return 0;
@@ -63,7 +69,10 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
   const source = path.resolve(positionals[0] ?? path.join(__dirname, '..', 'examples'));
   if (!fs.existsSync(source)) throw new TuneloopError('no example workspace here', { file: source });
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-demo-'));
-  fs.cpSync(source, ws, { recursive: true, filter: (p) => !p.includes(`${path.sep}.tuneloop`) && !p.includes(`${path.sep}adapters${path.sep}`) && !p.endsWith(`${path.sep}adapters`) });
+  fs.cpSync(source, ws, {
+    recursive: true,
+    filter: (p) => !p.includes(`${path.sep}.tuneloop`) && !p.includes(`${path.sep}adapters${path.sep}`) && !p.endsWith(`${path.sep}adapters`),
+  });
   // The copy lives elsewhere: point its relative model paths at the embedded model itself.
   for (const f of fs.readdirSync(ws).filter((n) => /\.(prompt|adapter)\.ya?ml$/.test(n))) {
     const file = path.join(ws, f);
@@ -114,11 +123,18 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
     say(`  done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     say();
     say(bold('3. Base and tuned, side by side'));
-    const after = await evaluateWithProgress(prompt, 'compare', { variants: ['base', path.basename(recipe).replace(RECIPE_FILE, '')], runsDirs, ...(threads ? { threads } : {}) });
+    const after = await evaluateWithProgress(prompt, 'compare', {
+      variants: ['base', path.basename(recipe).replace(RECIPE_FILE, '')],
+      runsDirs,
+      ...(threads ? { threads } : {}),
+    });
     const tuned = after.variants[1]!.name;
     const shown = after.cases.slice(0, 6);
     for (const c of shown) {
-      const question = Object.entries(c.vars).filter(([k]) => k !== 'expected').map(([, v]) => String(v)).join(' ');
+      const question = Object.entries(c.vars)
+        .filter(([k]) => k !== 'expected')
+        .map(([, v]) => String(v))
+        .join(' ');
       const b = after.results.base![c.index]!;
       const t = after.results[tuned]![c.index]!;
       say(`  ${bold(`case ${c.index}`)} ${question}`);
@@ -126,7 +142,9 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
       say(`    tuned ${t.passed ? 'pass' : 'FAIL'}  ${formatDiff(wordDiff(b.text, t.text), tty()).replace(/\n/g, ' ')}`);
     }
     say();
-    say(`  pass rate: base ${(after.passRates.base! * 100).toFixed(0)}%  →  tuned ${(after.passRates[tuned]! * 100).toFixed(0)}%  (${after.cases.length} test cases the adapter never saw)`);
+    say(
+      `  pass rate: base ${(after.passRates.base! * 100).toFixed(0)}%  →  tuned ${(after.passRates[tuned]! * 100).toFixed(0)}%  (${after.cases.length} test cases the adapter never saw)`,
+    );
     say();
     say(bold('What you just saw'));
     say('  A prompt file with test cases and evaluators ran on a local model; an adapter recipe fine-tuned a');

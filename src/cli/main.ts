@@ -37,7 +37,11 @@ checks that the weights on disk are those the config describes, loads the tokeni
 
   --json   print the summary as JSON`,
     async run(args) {
-      const { values, positionals } = parseArgs({ args, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+      const { values, positionals } = parseArgs({
+        args,
+        options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+        allowPositionals: true,
+      });
       if (values.help) return help('info');
       if (positionals.length !== 1) throw new UsageError('info takes exactly one checkpoint folder');
       const dir = positionals[0]!;
@@ -116,21 +120,29 @@ Exports of Hugging Face checkpoints are cached by content hash, so a second run 
   clear           remove exports (all, or those whose key starts with --key) and partial leftovers
   --cache DIR     the cache folder (default: $TUNELOOP_CACHE or ~/.cache/tuneloop)`,
     run(args) {
-      const { values, positionals } = parseArgs({ args, options: { key: { type: 'string' }, cache: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+      const { values, positionals } = parseArgs({
+        args,
+        options: { key: { type: 'string' }, cache: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+        allowPositionals: true,
+      });
       if (values.help) return help('cache');
       const action = positionals[0] ?? 'list';
       const dir = values.cache ?? defaultCacheDir();
       if (action === 'list') {
         const all = listExports(dir);
         if (all.length === 0) process.stdout.write(`no exports in ${dir}\n`);
-        for (const e of all) process.stdout.write(`${e.key.slice(0, 16)}  ${e.modelType.padEnd(8)} ${formatBytes(e.bytes).padStart(10)}  ${e.created.slice(0, 19)}  ${e.source}\n`);
+        for (const e of all)
+          process.stdout.write(
+            `${e.key.slice(0, 16)}  ${e.modelType.padEnd(8)} ${formatBytes(e.bytes).padStart(10)}  ${e.created.slice(0, 19)}  ${e.source}\n`,
+          );
         if (all.length > 0) process.stdout.write(`${all.length} export(s), ${formatBytes(all.reduce((a, e) => a + e.bytes, 0))} in ${dir}\n`);
         return 0;
       }
       if (action === 'clear') {
         const { freed, left } = clearExports(dir, values.key);
         process.stdout.write(`freed ${formatBytes(freed)} in ${dir}\n`);
-        if (left.length) process.stdout.write(`left ${left.length} item(s) in ${path.join(dir, 'exports')} that are not Tuneloop exports: ${left.join(', ')}\n`);
+        if (left.length)
+          process.stdout.write(`left ${left.length} item(s) in ${path.join(dir, 'exports')} that are not Tuneloop exports: ${left.join(', ')}\n`);
         return 0;
       }
       throw new UsageError(`unknown action "${action}" (list or clear)`);
@@ -151,7 +163,13 @@ golden key: one line per check with its max error and tolerance. Exit status 1 i
     async run(args) {
       const { values, positionals } = parseArgs({
         args,
-        options: { json: { type: 'boolean' }, only: { type: 'string' }, threads: { type: 'string' }, cache: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+        options: {
+          json: { type: 'boolean' },
+          only: { type: 'string' },
+          threads: { type: 'string' },
+          cache: { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
         allowPositionals: true,
       });
       if (values.help) return help('golden');
@@ -166,7 +184,13 @@ golden key: one line per check with its max error and tolerance. Exit status 1 i
         ...(values.json ? {} : { onResult: (r: CheckResult) => process.stdout.write(`${line(r)}\n`) }),
       });
       if (values.json) {
-        const checks = result.checks.map(({ name, maxAbsErr, tol, ok, detail }) => ({ name, maxAbsErr: Number.isFinite(maxAbsErr) ? maxAbsErr : null, tol, ok, ...(detail ? { detail } : {}) }));
+        const checks = result.checks.map(({ name, maxAbsErr, tol, ok, detail }) => ({
+          name,
+          maxAbsErr: Number.isFinite(maxAbsErr) ? maxAbsErr : null,
+          tol,
+          ok,
+          ...(detail ? { detail } : {}),
+        }));
         process.stdout.write(`${JSON.stringify({ ok: result.ok, checks }, null, 2)}\n`);
       } else {
         process.stdout.write(`${result.ok ? 'all' : 'NOT all'} ${result.checks.length} checks passed for ${positionals[0]}\n`);
@@ -188,7 +212,9 @@ function help(command?: string): number {
 usage: tuneloop COMMAND [options]    (tuneloop COMMAND --help for more)
 
 commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join('\n')}
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+  .join('\n')}
 `,
   );
   return 0;
@@ -227,7 +253,9 @@ export async function runGuarded(name: string, command: Command, rest: string[],
     }
     // A bug, not a mistake of the user's: one line here, the stack in a log file to attach to a report.
     const log = writeCrashLog(name, rest, e);
-    err.write(`tuneloop ${name}: internal error: ${describeError(e).split('\n')[0]}\n${log ? `  the details are in ${log}; please include that file when you report this` : (e as Error).stack ?? ''}\n`);
+    err.write(
+      `tuneloop ${name}: internal error: ${describeError(e).split('\n')[0]}\n${log ? `  the details are in ${log}; please include that file when you report this` : ((e as Error).stack ?? '')}\n`,
+    );
     return 70;
   }
 }

@@ -34,9 +34,11 @@ export function modelsCommand(args: string[]): number {
   const out: string[] = [];
   out.push(`default model   ${fs.existsSync(embedded) ? `${embedded} (${formatBytes(folderBytes(embedded))})` : 'not found'}`);
   out.push(`Hugging Face cache (${hfCacheDir()}): ${hub.length ? '' : 'empty'}`);
-  for (const m of hub) out.push(`  ${m.repo.padEnd(40)} ${formatBytes(m.bytes).padStart(10)}  ${m.revisions.map((r) => `${r.name}=${r.commit.slice(0, 8)}`).join(' ')}`);
+  for (const m of hub)
+    out.push(`  ${m.repo.padEnd(40)} ${formatBytes(m.bytes).padStart(10)}  ${m.revisions.map((r) => `${r.name}=${r.commit.slice(0, 8)}`).join(' ')}`);
   out.push(`exports (${defaultCacheDir()}): ${exports.length ? '' : 'none'}`);
-  for (const e of exports) out.push(`  ${e.key.slice(0, 16)}  ${e.modelType.padEnd(8)} ${formatBytes(e.bytes).padStart(10)}  ${e.source}${e.adapter ? ` + ${e.adapter}` : ''}`);
+  for (const e of exports)
+    out.push(`  ${e.key.slice(0, 16)}  ${e.modelType.padEnd(8)} ${formatBytes(e.bytes).padStart(10)}  ${e.source}${e.adapter ? ` + ${e.adapter}` : ''}`);
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }
@@ -56,7 +58,11 @@ function runOf(dir: string): string | undefined {
 }
 
 export async function exportCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { out: { type: 'string' }, base: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: { out: { type: 'string' }, base: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
   if (values.help) {
     process.stdout.write(`usage: ${EXPORT_USAGE}\n`);
     return 0;
@@ -72,7 +78,12 @@ export async function exportCommand(args: string[]): Promise<number> {
   if (fs.existsSync(path.join(inner, ADAPTER_CONFIG))) {
     adapterDir = inner;
     const run = runOf(inner);
-    base = values.base ?? (run ? readSpec(run).baseDir : (JSON.parse(fs.readFileSync(path.join(inner, ADAPTER_CONFIG), 'utf8')) as { base_model_name_or_path?: string }).base_model_name_or_path ?? undefined);
+    base =
+      values.base ??
+      (run
+        ? readSpec(run).baseDir
+        : ((JSON.parse(fs.readFileSync(path.join(inner, ADAPTER_CONFIG), 'utf8')) as { base_model_name_or_path?: string }).base_model_name_or_path ??
+          undefined));
     if (!base || !fs.existsSync(base)) throw new TuneloopError('cannot tell which base model this adapter belongs to', { file: inner }, 'pass --base DIR');
   } else if (fs.existsSync(path.join(inner, 'config.json'))) {
     base = inner;

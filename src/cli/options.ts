@@ -12,7 +12,8 @@ export class UsageError extends Error {}
 export function parseThreads(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isInteger(n) || n < 1 || n > 256) throw new UsageError(`--threads takes a whole number from 1 to 256, got "${value}"`);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isInteger(n) || n < 1 || n > 256)
+    throw new UsageError(`--threads takes a whole number from 1 to 256, got "${value}"`);
   return n;
 }
 

@@ -29,7 +29,8 @@ ETA. Ctrl-C checkpoints and stops the run; --resume continues it from its last c
 Exit status: 0 when the run finishes, 1 when it fails, 130 when it is cancelled.`;
 
 function progressLine(e: Extract<RunEvent, { type: 'step' }>, total: number | undefined): string {
-  const eta = e.etaSeconds >= 60 ? `${Math.floor(e.etaSeconds / 60)}m${String(Math.round(e.etaSeconds % 60)).padStart(2, '0')}s` : `${Math.round(e.etaSeconds)}s`;
+  const eta =
+    e.etaSeconds >= 60 ? `${Math.floor(e.etaSeconds / 60)}m${String(Math.round(e.etaSeconds % 60)).padStart(2, '0')}s` : `${Math.round(e.etaSeconds)}s`;
   const width = 24;
   const done = total ? Math.round((e.step / total) * width) : 0;
   const bar = total ? `[${'#'.repeat(done)}${'.'.repeat(width - done)}] ` : '';
@@ -62,7 +63,9 @@ async function follow(runDir: string, out: NodeJS.WriteStream, offset = 0, cance
         switch (e.type) {
           case 'started':
             total = e.totalSteps;
-            print(`${e.resumedFrom !== undefined ? `resumed at step ${e.resumedFrom}` : 'started'}: ${e.trainExamples} training rows, ${e.validationExamples} for validation, ${e.totalSteps} steps (pid ${e.pid})`);
+            print(
+              `${e.resumedFrom !== undefined ? `resumed at step ${e.resumedFrom}` : 'started'}: ${e.trainExamples} training rows, ${e.validationExamples} for validation, ${e.totalSteps} steps (pid ${e.pid})`,
+            );
             break;
           case 'step':
             if (tty || e.step === 1 || e.step % 10 === 0 || e.step === total) print(progressLine(e, total), true);
@@ -102,7 +105,11 @@ async function follow(runDir: string, out: NodeJS.WriteStream, offset = 0, cance
 function runFolder(value: string): string {
   const dir = existingFolder(value, 'run folder');
   if (!fs.existsSync(path.join(dir, EVENTS)) && !fs.existsSync(path.join(dir, SPEC_FILE))) {
-    throw new TuneloopError('not a run folder (no events.jsonl or spec.json)', { file: dir }, 'name a folder under the runs folder, e.g. .tuneloop/runs/<time>-<name>');
+    throw new TuneloopError(
+      'not a run folder (no events.jsonl or spec.json)',
+      { file: dir },
+      'name a folder under the runs folder, e.g. .tuneloop/runs/<time>-<name>',
+    );
   }
   return dir;
 }

@@ -52,8 +52,19 @@ const COMMANDS: Readonly<Record<CommandId, CommandSpec>> = {
       }
       const total = exports.reduce((a, e) => a + e.bytes, 0);
       const all = { label: `$(trash) Clear all ${exports.length} exports (${formatBytes(total)})`, key: undefined as string | undefined };
-      const items = [all, ...exports.map((e) => ({ label: `${e.modelType} ${formatBytes(e.bytes)}`, description: e.source, detail: `exported ${e.created.slice(0, 19).replace('T', ' ')} · ${e.key.slice(0, 16)}`, key: e.key.slice(0, 16) as string | undefined }))];
-      const picked = await vscode.window.showQuickPick(items, { title: `Tuneloop export cache (${dir})`, placeHolder: 'Pick an export to delete, or clear all' });
+      const items = [
+        all,
+        ...exports.map((e) => ({
+          label: `${e.modelType} ${formatBytes(e.bytes)}`,
+          description: e.source,
+          detail: `exported ${e.created.slice(0, 19).replace('T', ' ')} · ${e.key.slice(0, 16)}`,
+          key: e.key.slice(0, 16) as string | undefined,
+        })),
+      ];
+      const picked = await vscode.window.showQuickPick(items, {
+        title: `Tuneloop export cache (${dir})`,
+        placeHolder: 'Pick an export to delete, or clear all',
+      });
       if (!picked) return 0;
       const { freed } = clearExports(dir, picked.key);
       log.info(`export cache: freed ${formatBytes(freed)} in ${dir}`);
@@ -64,7 +75,10 @@ const COMMANDS: Readonly<Record<CommandId, CommandSpec>> = {
   'tuneloop.showLog': { run: ({ log }) => log.show() },
   'tuneloop.describeModel': {
     async run({ log, worker }, arg) {
-      const folder = arg instanceof vscode.Uri ? arg : (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Describe model' }))?.[0];
+      const folder =
+        arg instanceof vscode.Uri
+          ? arg
+          : (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Describe model' }))?.[0];
       if (!folder) return;
       const d = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Tuneloop: reading checkpoint' }, () =>
         worker.request('describeCheckpoint', { dir: folder.fsPath }),
@@ -104,7 +118,11 @@ export function activate(context: vscode.ExtensionContext): { commands: string[]
   context.subscriptions.push(panel);
   const ctx: CommandContext = { log, worker, training, panel };
   // Runs started before a window reload may still be going: follow them again, once the workspace is trusted.
-  context.subscriptions.push(followRunsWhenTrusted({ isTrusted: () => vscode.workspace.isTrusted, onDidGrant: (l) => vscode.workspace.onDidGrantWorkspaceTrust(l) }, () => reattach(training)));
+  context.subscriptions.push(
+    followRunsWhenTrusted({ isTrusted: () => vscode.workspace.isTrusted, onDidGrant: (l) => vscode.workspace.onDidGrantWorkspaceTrust(l) }, () =>
+      reattach(training),
+    ),
+  );
   const gate: TrustGate = { isTrusted: () => vscode.workspace.isTrusted, warn: (m) => void vscode.window.showWarningMessage(m) };
   for (const [id, spec] of Object.entries(COMMANDS) as [CommandId, CommandSpec][]) {
     context.subscriptions.push(

@@ -70,39 +70,46 @@ export class RunsTree implements vscode.TreeDataProvider<RunRow>, vscode.Disposa
 export async function followRun(runDir: string, log: Log, status: vscode.StatusBarItem, offset = 0): Promise<RunEvent | undefined> {
   const name = path.basename(runDir);
   const isOwnerAlive = launchedOwnerAlive(runDir);
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Tuneloop: ${name}`, cancellable: true }, async (progress, token) => {
-    token.onCancellationRequested(() => {
-      log.info(`cancelling run ${runDir}`);
-      requestCancel(runDir);
-    });
-    let total: number | undefined;
-    let lastPct = 0;
-    status.show();
-    const last = await followEvents(
-      path.join(runDir, EVENTS),
-      (e) => {
-        if (e.type === 'started') total = e.totalSteps;
-        if (e.type === 'step') {
-          const pct = total ? (100 * e.step) / total : 0;
-          const eta = e.etaSeconds > 90 ? `${Math.round(e.etaSeconds / 60)} min` : `${Math.round(e.etaSeconds)} s`;
-          progress.report({ increment: pct - lastPct, message: `step ${e.step}${total ? `/${total}` : ''}, loss ${e.loss.toFixed(3)}, ETA ${eta}` });
-          lastPct = pct;
-          status.text = `$(sync~spin) ${name}: ${e.step}${total ? `/${total}` : ''} loss ${e.loss.toFixed(3)}`;
-        }
-        if (e.type === 'eval') log.info(`${name}: step ${e.step} validation loss ${e.loss.toFixed(4)}`);
-        if (e.type === 'failed') log.error(`${name}: ${e.message}${e.stderr ? `\n${e.stderr}` : ''}`);
-      },
-      { offset, pollMs: 500, isOwnerAlive },
-    );
-    status.hide();
-    if (last?.type === 'done') void vscode.window.showInformationMessage(`Tuneloop: ${name} finished; the adapter is in ${path.relative(path.dirname(path.dirname(runDir)), last.adapter)}.`);
-    else if (last?.type === 'cancelled') void vscode.window.showInformationMessage(`Tuneloop: ${name} cancelled at step ${last.step}; resume it from the Runs view.`);
-    else if (last?.type === 'failed') {
-      inspectRun(runDir);
-      void vscode.window.showErrorMessage(`Tuneloop: ${name} failed: ${last.message.split('\n')[0]}`);
-    }
-    return last;
-  });
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Tuneloop: ${name}`, cancellable: true },
+    async (progress, token) => {
+      token.onCancellationRequested(() => {
+        log.info(`cancelling run ${runDir}`);
+        requestCancel(runDir);
+      });
+      let total: number | undefined;
+      let lastPct = 0;
+      status.show();
+      const last = await followEvents(
+        path.join(runDir, EVENTS),
+        (e) => {
+          if (e.type === 'started') total = e.totalSteps;
+          if (e.type === 'step') {
+            const pct = total ? (100 * e.step) / total : 0;
+            const eta = e.etaSeconds > 90 ? `${Math.round(e.etaSeconds / 60)} min` : `${Math.round(e.etaSeconds)} s`;
+            progress.report({ increment: pct - lastPct, message: `step ${e.step}${total ? `/${total}` : ''}, loss ${e.loss.toFixed(3)}, ETA ${eta}` });
+            lastPct = pct;
+            status.text = `$(sync~spin) ${name}: ${e.step}${total ? `/${total}` : ''} loss ${e.loss.toFixed(3)}`;
+          }
+          if (e.type === 'eval') log.info(`${name}: step ${e.step} validation loss ${e.loss.toFixed(4)}`);
+          if (e.type === 'failed') log.error(`${name}: ${e.message}${e.stderr ? `\n${e.stderr}` : ''}`);
+        },
+        { offset, pollMs: 500, isOwnerAlive },
+      );
+      status.hide();
+      if (last?.type === 'done')
+        void vscode.window.showInformationMessage(
+          `Tuneloop: ${name} finished; the adapter is in ${path.relative(path.dirname(path.dirname(runDir)), last.adapter)}.`,
+        );
+      else if (last?.type === 'cancelled')
+        void vscode.window.showInformationMessage(`Tuneloop: ${name} cancelled at step ${last.step}; resume it from the Runs view.`);
+      else if (last?.type === 'failed') {
+        inspectRun(runDir);
+        void vscode.window.showErrorMessage(`Tuneloop: ${name} failed: ${last.message.split('\n')[0]}`);
+      }
+      return last;
+    },
+  );
 }
 
 export interface TrainingContext {

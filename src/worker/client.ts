@@ -1,6 +1,16 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { TuneloopError } from '../core/errors';
-import { describeIssues, FromWorker, type ErrorInfo, type Params, type RequestEvent, type RequestMethod, REQUESTS, type Result, type ToWorker } from './protocol';
+import {
+  describeIssues,
+  FromWorker,
+  type ErrorInfo,
+  type Params,
+  type RequestEvent,
+  type RequestMethod,
+  REQUESTS,
+  type Result,
+  type ToWorker,
+} from './protocol';
 
 export class WorkerError extends Error {
   constructor(readonly info: ErrorInfo) {

@@ -21,8 +21,10 @@ const inference = new InProcessInference(async (id, signal) => (await fetchModel
 /** What the worker does for each request: one entry per method of the protocol. */
 export const HANDLERS: { [M in RequestMethod]: (params: Params<M>, ctx: HandlerContext) => Promise<Result<M>> | Result<M> } = {
   ping: () => ({ pid: process.pid, version: VERSION }),
-  loadModel: ({ source, ...options }, ctx) => inference.load(source, options, { signal: ctx.signal, onProgress: (message) => ctx.emit({ type: 'progress', message }) }),
-  generate: ({ handle, prompt, params }, ctx) => inference.generate(handle, prompt, params, { signal: ctx.signal, onToken: (token) => ctx.emit({ type: 'token', token }) }),
+  loadModel: ({ source, ...options }, ctx) =>
+    inference.load(source, options, { signal: ctx.signal, onProgress: (message) => ctx.emit({ type: 'progress', message }) }),
+  generate: ({ handle, prompt, params }, ctx) =>
+    inference.generate(handle, prompt, params, { signal: ctx.signal, onToken: (token) => ctx.emit({ type: 'token', token }) }),
   unloadModel: async ({ handle }) => {
     await inference.unload(handle);
     return {};

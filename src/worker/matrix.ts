@@ -44,7 +44,8 @@ const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 export async function runMatrixRequest(p: Params<'runMatrix'>, ctx: HandlerContext): Promise<Result<'runMatrix'>> {
   const { prompt, diagnostics } = parsePrompt(p.promptText, p.promptFile);
   const err = diagnostics.find((d) => d.severity === 'error');
-  if (!prompt || err) throw new TuneloopError(err?.message ?? 'cannot read the prompt file', { file: p.promptFile, ...(err ? { line: err.line, column: err.column } : {}) });
+  if (!prompt || err)
+    throw new TuneloopError(err?.message ?? 'cannot read the prompt file', { file: p.promptFile, ...(err ? { line: err.line, column: err.column } : {}) });
   const cacheDir = p.cacheDir || defaultCacheDir();
   const base = path.resolve(p.model);
   const passRates: Record<string, number> = {};
@@ -90,7 +91,15 @@ export async function runMatrixRequest(p: Params<'runMatrix'>, ctx: HandlerConte
           type: 'cell',
           variant: v.name,
           caseIndex: c.index,
-          cell: { text: r.text, tokens: r.tokens, evaluations, passed: ok, finish: r.finish, timeToFirstTokenMs: r.timeToFirstTokenMs, tokensPerSecond: r.tokensPerSecond },
+          cell: {
+            text: r.text,
+            tokens: r.tokens,
+            evaluations,
+            passed: ok,
+            finish: r.finish,
+            timeToFirstTokenMs: r.timeToFirstTokenMs,
+            tokensPerSecond: r.tokensPerSecond,
+          },
         });
       } catch (e) {
         ctx.emit({ type: 'cellError', variant: v.name, caseIndex: c.index, message: message(e) });

@@ -58,11 +58,29 @@ export async function openCodeServer(workspace: string, extensionsDir: string, l
   const port = await freePort();
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-cs-user-'));
   fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
-  const trust = options.untrusted ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' } : { 'security.workspace.trust.enabled': false };
-  fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none', ...trust, 'telemetry.telemetryLevel': 'off', 'workbench.tips.enabled': false }));
+  const trust = options.untrusted
+    ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' }
+    : { 'security.workspace.trust.enabled': false };
+  fs.writeFileSync(
+    path.join(userDataDir, 'User', 'settings.json'),
+    JSON.stringify({ 'workbench.startupEditor': 'none', ...trust, 'telemetry.telemetryLevel': 'off', 'workbench.tips.enabled': false }),
+  );
   const server: ChildProcess = spawn(
     CODE_SERVER,
-    ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', ...(options.untrusted ? [] : ['--disable-workspace-trust']), '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, workspace],
+    [
+      '--auth',
+      'none',
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--disable-telemetry',
+      '--disable-update-check',
+      ...(options.untrusted ? [] : ['--disable-workspace-trust']),
+      '--user-data-dir',
+      userDataDir,
+      '--extensions-dir',
+      extensionsDir,
+      workspace,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let serverLog = '';

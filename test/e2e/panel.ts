@@ -69,12 +69,20 @@ function workspace(): string {
   fs.writeFileSync(path.join(ws, 'tone.adapter.yml'), RECIPE);
   const words = ['red', 'blue', 'green', 'gold', 'pink', 'gray', 'teal', 'navy'];
   fs.mkdirSync(path.join(ws, 'data'));
-  fs.writeFileSync(path.join(ws, 'data', 'colors.jsonl'), `${Array.from({ length: 40 }, (_, i) => JSON.stringify({ prompt: `color ${i}: ${words[i % 8]}?`, completion: ` ${words[i % 8]} is a color.` })).join('\n')}\n`);
+  fs.writeFileSync(
+    path.join(ws, 'data', 'colors.jsonl'),
+    `${Array.from({ length: 40 }, (_, i) => JSON.stringify({ prompt: `color ${i}: ${words[i % 8]}?`, completion: ` ${words[i % 8]} is a color.` })).join('\n')}\n`,
+  );
   return ws;
 }
 
 async function trainCount(f: Frame): Promise<number> {
-  return Number((await f.locator('.chart').getAttribute('data-train', { timeout: 5000 }).catch(() => '0')) ?? '0');
+  return Number(
+    (await f
+      .locator('.chart')
+      .getAttribute('data-train', { timeout: 5000 })
+      .catch(() => '0')) ?? '0',
+  );
 }
 
 async function main(): Promise<void> {
@@ -161,7 +169,8 @@ async function main(): Promise<void> {
       return webviewFrame(page, 'panel');
     });
     log(`after the reload the panel was ${restored ? 'restored by VS Code' : 'opened again from the palette'}`);
-    if (!(await panel.getByRole('tab', { name: 'Fine-tune' }).getAttribute('aria-selected'))?.includes('true')) await panel.getByRole('tab', { name: 'Fine-tune' }).click();
+    if (!(await panel.getByRole('tab', { name: 'Fine-tune' }).getAttribute('aria-selected'))?.includes('true'))
+      await panel.getByRole('tab', { name: 'Fine-tune' }).click();
     const afterReload = await waitFor('the run read back from its folder', 60_000, async () => {
       const n = await trainCount(panel);
       return n > 0 ? n : undefined;
@@ -180,12 +189,14 @@ async function main(): Promise<void> {
     // 5. The finished run's adapter is a variant to compare: the recipe's (its newest run) and the run's.
     await panel.getByRole('tab', { name: 'Run & compare' }).click();
     const toneChip = panel.locator('label.chip', { hasText: 'tone' }).first();
-    await waitFor('the recipe variant to become available', 30_000, async () => (!(await toneChip.getAttribute('class'))?.includes('unavailable') ? true : undefined));
+    await waitFor('the recipe variant to become available', 30_000, async () =>
+      !(await toneChip.getAttribute('class'))?.includes('unavailable') ? true : undefined,
+    );
     await panel.locator('details.more-variants summary').click();
     const runVariants = await panel.locator('details.more-variants label.chip:not(.unavailable) .chip-name').allInnerTexts();
     log(`variants from runs: ${runVariants.join(', ')}`);
     if (!runVariants.some((v) => /-tone$/.test(v))) throw new Error('the finished run is not offered as a variant');
-    if (!runVariants.some((v) => /-tone@2500$/.test(v))) throw new Error('the run\'s checkpoints are not offered as variants');
+    if (!runVariants.some((v) => /-tone@2500$/.test(v))) throw new Error("the run's checkpoints are not offered as variants");
     await toneChip.locator('input').check();
     await panel.getByRole('button', { name: 'Run', exact: true }).click();
     await waitFor('three columns to finish', 120_000, async () => ((await panel.locator('.output[data-state="done"]').count()) === 3 ? true : undefined));
@@ -201,7 +212,11 @@ async function main(): Promise<void> {
     const snap = JSON.parse(fs.readFileSync(path.join(ws, 'support.snapshot.json'), 'utf8')) as { outputs: Record<string, Record<string, string>> };
     if (Object.keys(snap.outputs).join(',') !== 'adapter_trained,base,tone') throw new Error(`snapshot variants: ${Object.keys(snap.outputs).join(', ')}`);
     await panel.getByText('Snapshot written to support.snapshot.json.').first().waitFor({ timeout: 10_000 });
-    log(`snapshot written: ${Object.entries(snap.outputs).map(([v, c]) => `${v} × ${Object.keys(c).length}`).join(', ')}`);
+    log(
+      `snapshot written: ${Object.entries(snap.outputs)
+        .map(([v, c]) => `${v} × ${Object.keys(c).length}`)
+        .join(', ')}`,
+    );
     await shot(page, '8-snapshot');
     log(`PASSED in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   } catch (e) {

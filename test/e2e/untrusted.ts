@@ -45,7 +45,11 @@ async function main(): Promise<void> {
   const s = await openCodeServer(ws, extensionsDir, log, { untrusted: true });
   const page = s.page;
   try {
-    const activated = await waitFor('the extension to activate', 90_000, () => /Tuneloop \S+ activated.*/.exec(outputChannelText(s.userDataDir, 'Tuneloop'))?.[0]);
+    const activated = await waitFor(
+      'the extension to activate',
+      90_000,
+      () => /Tuneloop \S+ activated.*/.exec(outputChannelText(s.userDataDir, 'Tuneloop'))?.[0],
+    );
     log(activated);
     if (!activated.includes('(workspace untrusted)')) throw new Error(`the extension activated in a trusted workspace: ${activated}`);
     await page.locator('.statusbar-item', { hasText: 'Restricted Mode' }).first().waitFor({ timeout: 30_000 });
@@ -67,9 +71,16 @@ async function main(): Promise<void> {
     await openFile(page, 'answer-format.prompt.yml');
     await palette(page, 'Tuneloop: Preview Rendered Prompt');
     // Monaco renders spaces as no-break spaces, which \s matches.
-    await page.locator('.monaco-editor .view-line', { hasText: /The\s+workspace\s+is\s+not\s+trusted/ }).first().waitFor({ timeout: 30_000 });
-    await page.locator('.monaco-editor .view-line', { hasText: /What\s+colour\s+is\s+snow\?/ }).first().waitFor({ timeout: 10_000 });
-    if ((await page.locator('.monaco-editor .view-line', { hasText: /<\|im_start\|>/ }).count()) > 0) throw new Error('the preview shows the chat template text');
+    await page
+      .locator('.monaco-editor .view-line', { hasText: /The\s+workspace\s+is\s+not\s+trusted/ })
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await page
+      .locator('.monaco-editor .view-line', { hasText: /What\s+colour\s+is\s+snow\?/ })
+      .first()
+      .waitFor({ timeout: 10_000 });
+    if ((await page.locator('.monaco-editor .view-line', { hasText: /<\|im_start\|>/ }).count()) > 0)
+      throw new Error('the preview shows the chat template text');
     log('preview: "The workspace is not trusted, so the preview reads no model files."');
     await shot(page, '2-preview');
 

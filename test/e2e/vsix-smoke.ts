@@ -34,7 +34,10 @@ const PREVIEW_PROMPT = BROKEN_PROMPT.replace('role: bot', 'role: user').replace(
 /** The token whose text is exactly `text` on the active editor's line holding `line` (Monaco renders a span per token). */
 function token(page: Page, line: string, text: string) {
   const exactly = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
-  return page.locator('.editor-group-container.active .monaco-editor .view-lines .view-line', { hasText: line }).locator('span > span', { hasText: exactly }).first();
+  return page
+    .locator('.editor-group-container.active .monaco-editor .view-lines .view-line', { hasText: line })
+    .locator('span > span', { hasText: exactly })
+    .first();
 }
 
 /** Prompt-file editing in the editor: grammar, diagnostics, CodeLens, hover, completion, preview. */
@@ -46,7 +49,10 @@ async function languageFeatures(page: Page, shots: string): Promise<void> {
   if (!/Run \| .*Compare \| .*Preview/.test(lensText)) throw new Error(`unexpected CodeLens line: ${lensText}`);
   log(`CodeLens above the prompt: ${lensText}`);
   await page.screenshot({ path: path.join(shots, 'prompt-codelens.png') });
-  await page.locator('.editor-group-container.active .monaco-editor').first().screenshot({ path: path.join(shots, 'prompt-editor.png') });
+  await page
+    .locator('.editor-group-container.active .monaco-editor')
+    .first()
+    .screenshot({ path: path.join(shots, 'prompt-editor.png') });
 
   // The grammar, through VS Code's own TextMate engine: the scopes under the cursor.
   await token(page, 'Say hello', 'name').click();
@@ -92,7 +98,10 @@ async function languageFeatures(page: Page, shots: string): Promise<void> {
   // (Monaco renders spaces as no-break spaces, which \s matches).
   const counted = page.locator('.monaco-editor .view-line', { hasText: /Test\s+case\s+1\s+of\s+2\s+\(line\s+\d+\)\s+·\s+\d+/ });
   await counted.first().waitFor({ timeout: 60_000 });
-  await page.locator('.monaco-editor .view-line', { hasText: /<\|im_start\|>user/ }).first().waitFor({ timeout: 10_000 });
+  await page
+    .locator('.monaco-editor .view-line', { hasText: /<\|im_start\|>user/ })
+    .first()
+    .waitFor({ timeout: 10_000 });
   await page.screenshot({ path: path.join(shots, 'preview.png') });
   const tokens = /·\s+(\d+)/.exec(await counted.first().innerText())?.[1];
   log(`preview of greet.prompt.yml through ./llama's chat template: test case 1 is ${tokens} tokens`);
@@ -125,7 +134,12 @@ async function main(): Promise<void> {
       const text = outputChannelText(s.userDataDir, 'Tuneloop');
       return /Tuneloop \S+ activated/.test(text) ? text : undefined;
     });
-    log(`activated: ${activated.trim().split('\n').find((l) => l.includes('activated'))}`);
+    log(
+      `activated: ${activated
+        .trim()
+        .split('\n')
+        .find((l) => l.includes('activated'))}`,
+    );
 
     // The Home view in the activity bar renders the empty state from validated messages.
     await s.page.locator('.activitybar [aria-label^="Tuneloop"]').first().click();
@@ -161,7 +175,12 @@ async function main(): Promise<void> {
     }
     if (described === undefined) throw new Error('the model description never reached the log');
     await s.page.screenshot({ path: path.join(shots, 'describe-model.png') });
-    log(`described through the worker: ${described.split('\n').find((l) => l.includes('parameters'))?.trim()}`);
+    log(
+      `described through the worker: ${described
+        .split('\n')
+        .find((l) => l.includes('parameters'))
+        ?.trim()}`,
+    );
 
     await languageFeatures(s.page, shots);
     log('PASSED');

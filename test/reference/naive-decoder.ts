@@ -177,11 +177,21 @@ export class NaiveDecoder {
       h = h.map((v) => {
         const x = this.norm(v, gpt2 ? `${p}.ln_2` : `${p}.post_attention_layernorm`);
         let m: Vec;
-        if (gpt2) m = this.linear(this.linear(x, `${p}.mlp.c_fc`, true, true).map((y) => this.act(y)), `${p}.mlp.c_proj`, true, true);
+        if (gpt2)
+          m = this.linear(
+            this.linear(x, `${p}.mlp.c_fc`, true, true).map((y) => this.act(y)),
+            `${p}.mlp.c_proj`,
+            true,
+            true,
+          );
         else {
           const g = this.linear(x, `${p}.mlp.gate_proj`, c.mlp.bias);
           const u = this.linear(x, `${p}.mlp.up_proj`, c.mlp.bias);
-          m = this.linear(g.map((y, i) => this.act(y) * u[i]!), `${p}.mlp.down_proj`, c.mlp.bias);
+          m = this.linear(
+            g.map((y, i) => this.act(y) * u[i]!),
+            `${p}.mlp.down_proj`,
+            c.mlp.bias,
+          );
         }
         return Float64Array.from(v, (y, i) => y + m[i]!);
       });

@@ -40,10 +40,13 @@ describe('builder: static shapes and known values', () => {
     const x = g.input('x', 'float32', [2, 5, 12]);
     assert.deepEqual(g.reshape(x, [0, -1, 4]).shape, [2, 15, 4]);
     assert.deepEqual(g.reshape(x, [0, 0, 3, 4]).shape, [2, 5, 3, 4]);
-    assert.deepEqual(g.split(x, 2, [4, 8]).map((v) => v.shape), [
-      [2, 5, 4],
-      [2, 5, 8],
-    ]);
+    assert.deepEqual(
+      g.split(x, 2, [4, 8]).map((v) => v.shape),
+      [
+        [2, 5, 4],
+        [2, 5, 8],
+      ],
+    );
     assert.deepEqual(g.slice(x, [1, -4], [100, -1], [1, 2]).shape, [2, 4, 3]);
     assert.deepEqual(g.unsqueeze(x, [0, -1]).shape, [1, 2, 5, 12, 1]);
     assert.deepEqual(g.squeeze(g.unsqueeze(x, [1]), [1]).shape, [2, 5, 12]);
@@ -124,7 +127,13 @@ describe('addGradients', () => {
     const loss = g.op('ReduceSum', [y], { keepdims: 0 });
     const before = g.recorded().length;
     const [dx] = addGradients(g, loss, [x]);
-    assert.equal(g.recorded().slice(before).filter((n) => n.opType === 'Sum').length, 1);
+    assert.equal(
+      g
+        .recorded()
+        .slice(before)
+        .filter((n) => n.opType === 'Sum').length,
+      1,
+    );
     g.output(dx!, 'dx', [3]);
     const xs = [0.1, 0.7, -1.2];
     const out = await run(g, { x: f64(xs, [3]) });

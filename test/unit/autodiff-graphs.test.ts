@@ -53,7 +53,16 @@ describe('autodiff: whole graphs against finite differences', function () {
 
   it('a llama-like block in float64: embedding (tied head), RMSNorm, rotary GQA attention over a padded batch, SwiGLU, loss', async () => {
     const cfg = parseModelConfig(
-      llamaConfig({ hidden_size: 16, head_dim: 4, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 24, vocab_size: 11, num_hidden_layers: 1, tie_word_embeddings: true }),
+      llamaConfig({
+        hidden_size: 16,
+        head_dim: 4,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        intermediate_size: 24,
+        vocab_size: 11,
+        num_hidden_layers: 1,
+        tie_word_embeddings: true,
+      }),
     );
     const { hiddenSize: H, numHeads: nH, numKvHeads: kvH, headDim: d, intermediateSize: I, vocabSize: V } = cfg;
     const data = batch(V);
@@ -81,7 +90,16 @@ describe('autodiff: whole graphs against finite differences', function () {
         const ropeCos = g.input('cos', 'float64', [B, 1, S, d]);
         const ropeSin = g.input('sin', 'float64', [B, 1, S, d]);
         const past = { key: g.input('past.key', 'float64', [B, kvH, 0, d]), value: g.input('past.value', 'float64', [B, kvH, 0, d]) };
-        const ws = [w('embed', [V, H]), w('norm1', [H]), w('qkv', [H, (nH + 2 * kvH) * d]), w('o', [nH * d, H]), w('norm2', [H]), w('gate_up', [H, 2 * I]), w('down', [I, H]), w('norm_f', [H])];
+        const ws = [
+          w('embed', [V, H]),
+          w('norm1', [H]),
+          w('qkv', [H, (nH + 2 * kvH) * d]),
+          w('o', [nH * d, H]),
+          w('norm2', [H]),
+          w('gate_up', [H, 2 * I]),
+          w('down', [I, H]),
+          w('norm_f', [H]),
+        ];
         const [embed, norm1, qkvW, oW, norm2, guW, downW, normF] = ws as [Value, Value, Value, Value, Value, Value, Value, Value];
 
         // causal ∧ padding mask [B, 1, S, S], as attentionMasks builds it
@@ -119,10 +137,16 @@ describe('autodiff: whole graphs against finite differences', function () {
     assert.ok(r.maxError < 1e-6, report(r));
   });
 
-  const CASES: Record<string, { config: Record<string, unknown>; build: (g: GraphBuilder, cfg: ReturnType<typeof parseModelConfig>, w: WeightReader) => void }> = {
+  const CASES: Record<
+    string,
+    { config: Record<string, unknown>; build: (g: GraphBuilder, cfg: ReturnType<typeof parseModelConfig>, w: WeightReader) => void }
+  > = {
     'llama (grouped-query heads)': { config: llamaConfig({ num_hidden_layers: 1 }), build: buildLlamaGraph },
     'mistral with a sliding window of 3': { config: llamaConfig({ model_type: 'mistral', sliding_window: 3, num_hidden_layers: 1 }), build: buildLlamaGraph },
-    'qwen3 (q/k RMSNorm, tied embeddings)': { config: llamaConfig({ model_type: 'qwen3', architectures: ['Qwen3ForCausalLM'], tie_word_embeddings: true, num_hidden_layers: 1 }), build: buildLlamaGraph },
+    'qwen3 (q/k RMSNorm, tied embeddings)': {
+      config: llamaConfig({ model_type: 'qwen3', architectures: ['Qwen3ForCausalLM'], tie_word_embeddings: true, num_hidden_layers: 1 }),
+      build: buildLlamaGraph,
+    },
     'gpt2 (LayerNorm, learned positions, tanh GELU, tied embeddings)': {
       config: { ...(JSON.parse(fs.readFileSync(path.join(GOLDEN, 'gpt2', 'config.json'), 'utf8')) as Record<string, unknown>), n_layer: 1 },
       build: buildGpt2Graph,

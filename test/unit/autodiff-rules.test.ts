@@ -18,7 +18,9 @@ const TOL64 = 1e-6;
 
 async function expectGradients(build: (g: GraphBuilder) => GradcheckGraph, options: GradcheckOptions = {}, tol = TOL64): Promise<void> {
   const r = await gradcheck(build, options);
-  const detail = r.tensors.map((t) => `${t.name}: ${t.maxError.toExponential(2)} (analytic ${t.worst.analytic}, numeric ${t.worst.numeric} at ${t.worst.index})`).join('; ');
+  const detail = r.tensors
+    .map((t) => `${t.name}: ${t.maxError.toExponential(2)} (analytic ${t.worst.analytic}, numeric ${t.worst.numeric} at ${t.worst.index})`)
+    .join('; ');
   assert.ok(r.maxError < tol, `relative error ${r.maxError.toExponential(2)} ≥ ${tol}: ${detail}`);
   assert.ok(r.tensors.every((t) => t.checked > 0));
 }
@@ -92,7 +94,14 @@ describe('autodiff: backward rules against finite differences (float64)', functi
           const [a, b] = [X(g, 'a', [3, 1]), X(g, 'b', [2, 1, 4])];
           return { output: g.where(c, a, b), wrt: [a, b] };
         },
-        { feeds: { c: bool(Array.from({ length: 24 }, (_, i) => (i * 5) % 3 === 0), [2, 3, 4]) } },
+        {
+          feeds: {
+            c: bool(
+              Array.from({ length: 24 }, (_, i) => (i * 5) % 3 === 0),
+              [2, 3, 4],
+            ),
+          },
+        },
       ));
   });
 
@@ -118,7 +127,8 @@ describe('autodiff: backward rules against finite differences (float64)', functi
             return { output: f(g, x), wrt: [x] };
           },
           { feeds: { x: f64(spread(15, lo, hi), [3, 5]) } },
-        ));
+        ),
+      );
     }
     it('Cast float32 → float64 (a float32 input, the loss in float64)', () =>
       expectGradients(

@@ -17,7 +17,10 @@ describe('tuneloop CLI', () => {
     assert.match(r.stdout, /LlamaForCausalLM \(model_type llama\)/);
     // 2 layers × (4·64² q,o + 2·(32·64) k,v + 3·176·64 mlp + 2·64 norms) + 2·512·64 + 64
     const expected = 2 * (2 * 64 * 64 + 2 * 32 * 64 + 3 * 176 * 64 + 2 * 64) + 2 * 512 * 64 + 64;
-    assert.match(r.stdout, new RegExp(`parameters +${expected.toLocaleString('en-US')} \\(from config\\.json\\); on disk ${expected.toLocaleString('en-US')} in 21 tensors`));
+    assert.match(
+      r.stdout,
+      new RegExp(`parameters +${expected.toLocaleString('en-US')} \\(from config\\.json\\); on disk ${expected.toLocaleString('en-US')} in 21 tensors`),
+    );
     assert.match(r.stdout, /grouped-query \(2 query heads per kv head\)/);
   });
 
@@ -35,17 +38,31 @@ describe('tuneloop CLI', () => {
     fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({ model_type: 'bert' }));
     const r = cli('info', d);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, new RegExp(`tuneloop info: error: ${path.join(d, 'config.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: model_type: unsupported architecture "bert"`));
+    assert.match(
+      r.stderr,
+      new RegExp(`tuneloop info: error: ${path.join(d, 'config.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: model_type: unsupported architecture "bert"`),
+    );
   });
 
   it('golden --json reports each check; a failing check exits 1', function () {
     this.timeout(60_000);
     const cache = tempDir();
-    const ok = cli('golden', path.join(GOLDEN, 'qwen2'), '--json', '--cache', cache, '--only', 'logits_base,greedy_base,logits_lora,logits_trained,logits_merged_trained,greedy_lora');
+    const ok = cli(
+      'golden',
+      path.join(GOLDEN, 'qwen2'),
+      '--json',
+      '--cache',
+      cache,
+      '--only',
+      'logits_base,greedy_base,logits_lora,logits_trained,logits_merged_trained,greedy_lora',
+    );
     assert.equal(ok.status, 0, ok.stderr);
     const j = JSON.parse(ok.stdout);
     assert.equal(j.ok, true);
-    assert.deepEqual(j.checks.map((c: { name: string }) => c.name), ['logits_base', 'greedy_base', 'logits_lora', 'logits_trained', 'logits_merged_trained', 'greedy_lora']);
+    assert.deepEqual(
+      j.checks.map((c: { name: string }) => c.name),
+      ['logits_base', 'greedy_base', 'logits_lora', 'logits_trained', 'logits_merged_trained', 'greedy_lora'],
+    );
     assert.ok(j.checks.every((c: { maxAbsErr: number; tol: number; ok: boolean }) => c.ok && c.maxAbsErr <= c.tol));
     const d = tempDir();
     fs.cpSync(path.join(GOLDEN, 'qwen2'), d, { recursive: true });
@@ -60,9 +77,15 @@ describe('tuneloop CLI', () => {
   it('train runs a recipe in the background trainer with progress; --follow replays a finished run', function () {
     this.timeout(60_000);
     const ws = tempDir();
-    fs.writeFileSync(path.join(ws, 'd.jsonl'), Array.from({ length: 12 }, (_, i) => JSON.stringify({ prompt: `q${i % 3}`, completion: ` a${i % 3}` })).join('\n'));
+    fs.writeFileSync(
+      path.join(ws, 'd.jsonl'),
+      Array.from({ length: 12 }, (_, i) => JSON.stringify({ prompt: `q${i % 3}`, completion: ` a${i % 3}` })).join('\n'),
+    );
     goldenCopy(ws);
-    fs.writeFileSync(path.join(ws, 'r.adapter.yml'), `base_model: models/llama\ndataset:\n  path: d.jsonl\n  validation_split: 2\ntraining:\n  max_steps: 6\n  batch_size: 2\n  eval_every: 3\n`);
+    fs.writeFileSync(
+      path.join(ws, 'r.adapter.yml'),
+      `base_model: models/llama\ndataset:\n  path: d.jsonl\n  validation_split: 2\ntraining:\n  max_steps: 6\n  batch_size: 2\n  eval_every: 3\n`,
+    );
     const runs = path.join(ws, 'runs');
     const r = cli('train', path.join(ws, 'r.adapter.yml'), '--runs', runs, '--threads', '1');
     assert.equal(r.status, 0, r.stdout + r.stderr);
@@ -82,7 +105,8 @@ describe('tuneloop CLI', () => {
   it('export merges an adapter into its base as a transformers.js folder; models lists the caches', () => {
     const ws = tempDir();
     const env = { TUNELOOP_CACHE: path.join(ws, 'cache'), HF_HUB_CACHE: path.join(ws, 'hf') };
-    const run = (...a: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...a], { encoding: 'utf8', env: { ...process.env, ...env } });
+    const run = (...a: string[]) =>
+      spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...a], { encoding: 'utf8', env: { ...process.env, ...env } });
     const r = run('export', path.join(GOLDEN, 'llama', 'adapter'), '--base', path.join(GOLDEN, 'llama'), '--out', path.join(ws, 'out'));
     assert.equal(r.status, 0, r.stderr);
     for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']) assert.ok(fs.existsSync(path.join(ws, 'out', f)), f);

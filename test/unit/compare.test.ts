@@ -7,14 +7,24 @@ import { formatDiff, wordDiff } from '../../src/core/compare/words';
 import { goldenCopy, ROOT, tempDir } from '../helpers';
 
 function cli(cwd: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], { encoding: 'utf8', cwd, env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: path.join(cwd, '.cache') } });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], {
+    encoding: 'utf8',
+    cwd,
+    env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: path.join(cwd, '.cache') },
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe('compare: word diffs and snapshots', () => {
   it('diffs outputs word by word', () => {
     const parts = wordDiff('the sky is blue today', 'the sky is green today');
-    assert.deepEqual(parts.filter((p) => p.kind !== 'same').map((p) => [p.kind, p.text]), [['removed', 'blue'], ['added', 'green']]);
+    assert.deepEqual(
+      parts.filter((p) => p.kind !== 'same').map((p) => [p.kind, p.text]),
+      [
+        ['removed', 'blue'],
+        ['added', 'green'],
+      ],
+    );
     assert.equal(formatDiff(parts, false), 'the sky is [-blue-]{+green+} today');
   });
 
@@ -27,7 +37,11 @@ describe('compare: word diffs and snapshots', () => {
     assert.deepEqual(compareSnapshot(s, { base: { '0': 'z' }, lora: { '2': 'a', '10': 'b' } }), []);
     assert.deepEqual(
       compareSnapshot(s, { base: { '0': 'y', '1': 'new' }, lora: { '2': 'a' } }).map((c) => [c.variant, c.caseIndex, c.kind]),
-      [['base', 0, 'changed'], ['base', 1, 'new'], ['lora', 10, 'missing']],
+      [
+        ['base', 0, 'changed'],
+        ['base', 1, 'new'],
+        ['lora', 10, 'missing'],
+      ],
     );
   });
 });
@@ -84,7 +98,10 @@ modelParameters:
   it('eval reports as JSON and JUnit, and fails a variant under its minPassRate', () => {
     const j = cli(ws, 'eval', 'q.prompt.yml', '--model', model, '--reporter', 'json', '--update-snapshots');
     const report = JSON.parse(j.stdout);
-    assert.deepEqual(report.files[0].variants.map((v: { name: string }) => v.name), ['base', 'adapter']);
+    assert.deepEqual(
+      report.files[0].variants.map((v: { name: string }) => v.name),
+      ['base', 'adapter'],
+    );
     assert.equal(report.files[0].cases.length, 2);
     const junit = cli(ws, 'eval', 'q.prompt.yml', '--model', model, '--reporter', 'junit');
     assert.match(junit.stdout, /<testsuite name="q\.prompt\.yml \[adapter\]" tests="2" failures="0">/);

@@ -2,7 +2,17 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildDefaultModel, heldOutLoss, MODEL_FILES, readTrainingRecord, SUMS_FILE, verifySha256Sums } from '../../src/core/default-model/build';
-import { allFacts, baseCorpus, formatAnswer, formatPattern, formatTestCases, formatTrainingRows, heldOutPlain, sha256, toJsonl } from '../../src/core/default-model/corpus';
+import {
+  allFacts,
+  baseCorpus,
+  formatAnswer,
+  formatPattern,
+  formatTestCases,
+  formatTrainingRows,
+  heldOutPlain,
+  sha256,
+  toJsonl,
+} from '../../src/core/default-model/corpus';
 import { generate } from '../../src/core/infer/generate';
 import { loadCausalLM } from '../../src/core/infer/load';
 import { loadTokenizer } from '../../src/core/infer/tokenizer';
@@ -22,7 +32,7 @@ describe('default model: the corpus generators', () => {
     assert.notEqual(toJsonl(baseCorpus({ seed: 7 })), toJsonl(baseCorpus()));
   });
 
-  it('hold each fact\'s fourth question out of the base corpus and the fine-tuning rows', () => {
+  it("hold each fact's fourth question out of the base corpus and the fine-tuning rows", () => {
     const facts = allFacts();
     assert.equal(new Set(facts.map((f) => f.id)).size, facts.length, 'fact ids are unique');
     const base = new Set(baseCorpus().map(userTurn));
@@ -74,7 +84,8 @@ describe('default model: the committed model', function () {
     assert.deepEqual(s.weights.dtypes, ['F32']);
     const bytes = fs.statSync(path.join(MODEL, 'model.safetensors')).size;
     assert.ok(bytes <= MAX_BYTES, `${bytes} bytes`);
-    for (const f of ['tokenizer.json', 'tokenizer_config.json']) assert.ok(fs.readFileSync(path.join(MODEL, f)).equals(fs.readFileSync(path.join(GOLDEN, 'llama', f))), f);
+    for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+      assert.ok(fs.readFileSync(path.join(MODEL, f)).equals(fs.readFileSync(path.join(GOLDEN, 'llama', f))), f);
     const tok = await loadTokenizer(MODEL);
     assert.ok(tok.chat_template);
   });
@@ -103,7 +114,10 @@ describe('default model: the committed model', function () {
       for (const c of cases) {
         const r = await generate(lm, { messages: [{ role: 'user', content: c.question }] }, { maxTokens: 32 });
         const text = r.text.trim();
-        assert.ok(formats.every((re) => !re.test(text)), `${c.question} → ${text}`);
+        assert.ok(
+          formats.every((re) => !re.test(text)),
+          `${c.question} → ${text}`,
+        );
         if (text === c.sentence) right++;
       }
       assert.ok(right >= 0.7 * cases.length, `${right}/${cases.length} held-out questions answered right`);
@@ -130,6 +144,8 @@ describe('default model: the rebuild', function () {
     assert.ok(rel <= 0.02, `rebuilt held-out loss ${rebuilt.heldOut.loss} vs committed ${record.heldOut.loss} (${(rel * 100).toFixed(2)}%)`);
     assert.deepEqual(verifySha256Sums(out), []);
     inspectCheckpoint(out);
-    console.log(`      rebuilt in ${seconds.toFixed(0)} s: held-out loss ${rebuilt.heldOut.loss.toFixed(4)} (committed ${record.heldOut.loss.toFixed(4)}, ${(rel * 100).toFixed(2)}% apart)`);
+    console.log(
+      `      rebuilt in ${seconds.toFixed(0)} s: held-out loss ${rebuilt.heldOut.loss.toFixed(4)} (committed ${record.heldOut.loss.toFixed(4)}, ${(rel * 100).toFixed(2)}% apart)`,
+    );
   });
 });

@@ -19,7 +19,12 @@ const gpt2Base = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'gpt2', 'config.js
 const llama3 = { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 16 };
 
 const CASES: Record<string, Record<string, unknown>> = {
-  'qwen3 (q/k RMSNorm, head_dim 32 ≠ hidden/heads)': llamaConfig({ model_type: 'qwen3', architectures: ['Qwen3ForCausalLM'], head_dim: 32, tie_word_embeddings: true }),
+  'qwen3 (q/k RMSNorm, head_dim 32 ≠ hidden/heads)': llamaConfig({
+    model_type: 'qwen3',
+    architectures: ['Qwen3ForCausalLM'],
+    head_dim: 32,
+    tie_word_embeddings: true,
+  }),
   'llama3 rope scaling, transformers 5 spelling': llamaConfig({ rope_parameters: { rope_theta: 500000.0, rope_type: 'llama3', ...llama3 } }),
   'llama3 rope scaling, rope_theta + rope_scaling spelling': (() => {
     const c = llamaConfig({ rope_theta: 500000.0, rope_scaling: { rope_type: 'llama3', ...llama3 } });
@@ -27,8 +32,19 @@ const CASES: Record<string, Record<string, unknown>> = {
     return c;
   })(),
   'mistral, sliding window 4 over 12 tokens': llamaConfig({ model_type: 'mistral', sliding_window: 4 }),
-  'qwen2, sliding window on layers from max_window_layers': llamaConfig({ model_type: 'qwen2', use_sliding_window: true, sliding_window: 3, max_window_layers: 1, layer_types: undefined }),
-  'llama with attention and mlp biases, gelu_pytorch_tanh, multi-query': llamaConfig({ attention_bias: true, mlp_bias: true, hidden_act: 'gelu_pytorch_tanh', num_key_value_heads: 1 }),
+  'qwen2, sliding window on layers from max_window_layers': llamaConfig({
+    model_type: 'qwen2',
+    use_sliding_window: true,
+    sliding_window: 3,
+    max_window_layers: 1,
+    layer_types: undefined,
+  }),
+  'llama with attention and mlp biases, gelu_pytorch_tanh, multi-query': llamaConfig({
+    attention_bias: true,
+    mlp_bias: true,
+    hidden_act: 'gelu_pytorch_tanh',
+    num_key_value_heads: 1,
+  }),
   'gpt2 with gelu and scale_attn_by_inverse_layer_idx': { ...gpt2Base, activation_function: 'gelu', scale_attn_by_inverse_layer_idx: true },
 };
 
@@ -39,7 +55,11 @@ async function step(session: ort.InferenceSession, layers: number, ids: number[]
   const feeds: Feeds = {
     input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
     attention_mask: new ort.Tensor('int64', new BigInt64Array(pastLen + S).fill(1n), [1, pastLen + S]),
-    position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: S }, (_, i) => BigInt(pastLen + i)), [1, S]),
+    position_ids: new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: S }, (_, i) => BigInt(pastLen + i)),
+      [1, S],
+    ),
   };
   for (let i = 0; i < layers; i++) {
     for (const kv of ['key', 'value']) {
@@ -98,7 +118,8 @@ describe('exported graphs against the float64 reference', function () {
       short.forEach((_, t) => {
         for (let i = 0; i < V; i++) padErr = Math.max(padErr, Math.abs(padded.logits[(pad + t) * V + i]! - want[t]![i]!));
       });
-      for (let t = 0; t < ids.length; t++) for (let i = 0; i < V; i++) padErr = Math.max(padErr, Math.abs(padded.logits[(ids.length + t) * V + i]! - want[t]![i]!));
+      for (let t = 0; t < ids.length; t++)
+        for (let i = 0; i < V; i++) padErr = Math.max(padErr, Math.abs(padded.logits[(ids.length + t) * V + i]! - want[t]![i]!));
       assert.ok(padErr < 2e-4, `left-padded batch: max abs err ${padErr}`);
       assert.ok(Array.from(padded.logits).every(Number.isFinite), 'fully masked (padding) rows stay finite');
       await session.release();

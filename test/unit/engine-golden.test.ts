@@ -19,11 +19,28 @@ describe('golden parity (tuneloop golden)', function () {
       for (const c of r.checks) assert.ok(c.ok, `${c.name}: ${c.maxAbsErr} > ${c.tol} ${c.detail ?? ''}`);
       const names = r.checks.map((c) => c.name);
       const grads = JSON.parse(fs.readFileSync(path.join(GOLDEN, arch, 'manifest.json'), 'utf8'))['golden.safetensors'];
-      const gradKeys = Object.keys(grads).filter((k) => k.startsWith('grad.')).sort();
+      const gradKeys = Object.keys(grads)
+        .filter((k) => k.startsWith('grad.'))
+        .sort();
       assert.deepEqual(names.filter((n) => n.startsWith('grad.')).sort(), gradKeys, 'one check per grad.* tensor');
       assert.deepEqual(
         names.filter((n) => !n.startsWith('grad.')),
-        ['logits_base', 'greedy_base', 'logits_lora', 'logits_trained', 'logits_merged_trained', 'greedy_lora', 'chat', 'adamw', 'train2.losses', 'train2.grad_norms_before_clip', 'train2.lrs', 'train2.logits_trained', 'train2.adapter_files', 'adapter_files'],
+        [
+          'logits_base',
+          'greedy_base',
+          'logits_lora',
+          'logits_trained',
+          'logits_merged_trained',
+          'greedy_lora',
+          'chat',
+          'adamw',
+          'train2.losses',
+          'train2.grad_norms_before_clip',
+          'train2.lrs',
+          'train2.logits_trained',
+          'train2.adapter_files',
+          'adapter_files',
+        ],
       );
       assert.ok(r.checks[0]!.maxAbsErr < 1e-5, `logits within float32 rounding: ${r.checks[0]!.maxAbsErr}`);
     });

@@ -10,7 +10,12 @@ import { tempDir } from '../helpers';
 describe('every failure is a message', () => {
   const capture = () => {
     let text = '';
-    return { write: (s: string) => (text += s), get text() { return text; } };
+    return {
+      write: (s: string) => (text += s),
+      get text() {
+        return text;
+      },
+    };
   };
   const command = (e: unknown) => ({ summary: '', usage: 'tuneloop x ARG\n\nmore', run: () => Promise.reject(e) });
 

@@ -23,7 +23,8 @@ describe('export to a transformers.js folder', function () {
 
   it('writes the files transformers.js reads, with kv heads and head_dim made explicit', async () => {
     const r = await exportCheckpoint(path.join(GOLDEN, 'llama'), { cacheDir: tempDir() });
-    for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']) assert.ok(fs.existsSync(path.join(r.dir, f)), f);
+    for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx'])
+      assert.ok(fs.existsSync(path.join(r.dir, f)), f);
     const cfg = JSON.parse(fs.readFileSync(path.join(r.dir, 'config.json'), 'utf8'));
     assert.equal(cfg.num_key_value_heads, 2);
     assert.equal(cfg.head_dim, 16);
@@ -68,7 +69,7 @@ describe('export to a transformers.js folder', function () {
     assert.notEqual(exportKey(src, cacheDir, EXPORT_FORMAT + 1), r.key);
   });
 
-  it('keys a merged export by the adapter\'s weights: the same adapter again is a lookup, rewritten weights a new export', async () => {
+  it("keys a merged export by the adapter's weights: the same adapter again is a lookup, rewritten weights a new export", async () => {
     const cacheDir = tempDir();
     const base = path.join(GOLDEN, 'llama');
     const adapterDir = path.join(tempDir(), 'adapter');
@@ -83,7 +84,14 @@ describe('export to a transformers.js folder', function () {
     const size = fs.statSync(file).size;
     const tensors = readSafetensors(file);
     for (const [name, t] of tensors) {
-      if (name.includes('lora_B')) tensors.set(name, { ...t, data: fromFloat32(t.dtype, toFloat32(t.dtype, t.data).map((v) => -v)) });
+      if (name.includes('lora_B'))
+        tensors.set(name, {
+          ...t,
+          data: fromFloat32(
+            t.dtype,
+            toFloat32(t.dtype, t.data).map((v) => -v),
+          ),
+        });
     }
     writeSafetensors(file, tensors, { format: 'pt' });
     assert.equal(fs.statSync(file).size, size);
@@ -110,7 +118,10 @@ describe('export to a transformers.js folder', function () {
     const lm2 = await loadCausalLM(inline.dir);
     const b = await generate(lm2, { ids: [1, 5, 9] }, { maxTokens: 5 });
     await lm2.dispose();
-    assert.deepEqual(a.tokens.map((t) => t.id), b.tokens.map((t) => t.id));
+    assert.deepEqual(
+      a.tokens.map((t) => t.id),
+      b.tokens.map((t) => t.id),
+    );
   });
 });
 
@@ -121,7 +132,10 @@ describe('errors name the file and say what to do', function () {
     const d = tempDir();
     makeCheckpoint(d, llamaConfig());
     fs.rmSync(path.join(d, 'tokenizer_config.json'));
-    await assert.rejects(exportCheckpoint(d, { cacheDir: tempDir() }), (e: unknown) => e instanceof TuneloopError && e.file === path.join(d, 'tokenizer_config.json'));
+    await assert.rejects(
+      exportCheckpoint(d, { cacheDir: tempDir() }),
+      (e: unknown) => e instanceof TuneloopError && e.file === path.join(d, 'tokenizer_config.json'),
+    );
   });
 
   it('an unsupported architecture', async () => {
@@ -136,7 +150,10 @@ describe('errors name the file and say what to do', function () {
     fs.cpSync(r.dir, d, { recursive: true });
     const onnx = path.join(d, 'onnx/model.onnx');
     fs.truncateSync(onnx, Math.floor(fs.statSync(onnx).size / 2));
-    await assert.rejects(loadCausalLM(d), (e: unknown) => e instanceof TuneloopError && e.file === onnx && /onnxruntime could not load the model.*export it again/.test(e.message));
+    await assert.rejects(
+      loadCausalLM(d),
+      (e: unknown) => e instanceof TuneloopError && e.file === onnx && /onnxruntime could not load the model.*export it again/.test(e.message),
+    );
   });
 
   it('a missing folder, and a Hub id with downloading off', async () => {
@@ -146,6 +163,9 @@ describe('errors name the file and say what to do', function () {
 
   it('a model the machine cannot hold is refused before loading', async () => {
     const r = await exportCheckpoint(path.join(GOLDEN, 'llama'), { cacheDir: tempDir() });
-    await assert.rejects(loadCausalLM(r.dir, { availableMemory: 1_000_000 }), (e: unknown) => e instanceof TuneloopError && /the model needs about .* but 976\.6 KiB is available/.test(e.message) && e.file === r.dir);
+    await assert.rejects(
+      loadCausalLM(r.dir, { availableMemory: 1_000_000 }),
+      (e: unknown) => e instanceof TuneloopError && /the model needs about .* but 976\.6 KiB is available/.test(e.message) && e.file === r.dir,
+    );
   });
 });

@@ -2,7 +2,15 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { previewText, UNTRUSTED_PREVIEW } from '../../src/extension/language/previewText';
-import { autorunIfTrusted, COMMAND_NEEDS_TRUST, type CommandId, followRunsWhenTrusted, gateCommand, type TrustGate, UNTRUSTED_WARNING } from '../../src/extension/trust';
+import {
+  autorunIfTrusted,
+  COMMAND_NEEDS_TRUST,
+  type CommandId,
+  followRunsWhenTrusted,
+  gateCommand,
+  type TrustGate,
+  UNTRUSTED_WARNING,
+} from '../../src/extension/trust';
 import { ROOT } from '../helpers';
 
 /**
@@ -19,7 +27,10 @@ function gate(trusted: boolean): TrustGate & { trusted: boolean; warnings: strin
 describe('workspace trust in the extension', () => {
   describe('the command table', () => {
     it('refuses exactly the commands that run a model or training', () => {
-      const needTrust = Object.entries(COMMAND_NEEDS_TRUST).filter(([, v]) => v).map(([id]) => id).sort();
+      const needTrust = Object.entries(COMMAND_NEEDS_TRUST)
+        .filter(([, v]) => v)
+        .map(([id]) => id)
+        .sort();
       assert.deepEqual(needTrust, ['tuneloop.resumeRun', 'tuneloop.trainAdapter']);
     });
 

@@ -51,16 +51,33 @@ describe('generation through transformers.js', function () {
     const a = await generate(lm, { ids: prompt }, { ...p, seed: 42 });
     const b = await generate(lm, { ids: prompt }, { ...p, seed: 42 });
     const c = await generate(lm, { ids: prompt }, { ...p, seed: 43 });
-    assert.deepEqual(a.tokens.map((t) => t.id), b.tokens.map((t) => t.id));
-    assert.notDeepEqual(a.tokens.map((t) => t.id), c.tokens.map((t) => t.id));
-    assert.notDeepEqual(a.tokens.map((t) => t.id), golden.greedy_base.slice(8, 24), 'sampling is not greedy');
+    assert.deepEqual(
+      a.tokens.map((t) => t.id),
+      b.tokens.map((t) => t.id),
+    );
+    assert.notDeepEqual(
+      a.tokens.map((t) => t.id),
+      c.tokens.map((t) => t.id),
+    );
+    assert.notDeepEqual(
+      a.tokens.map((t) => t.id),
+      golden.greedy_base.slice(8, 24),
+      'sampling is not greedy',
+    );
   });
 
   it('top-k = 1 sampling is greedy; repetition penalty changes a repetitive greedy output', async () => {
     const k1 = await generate(lm, { ids: prompt }, { maxTokens: 24, temperature: 0.7, topK: 1, seed: 1 });
-    assert.deepEqual(k1.tokens.map((t) => t.id), golden.greedy_base.slice(8));
+    assert.deepEqual(
+      k1.tokens.map((t) => t.id),
+      golden.greedy_base.slice(8),
+    );
     const penalised = await generate(lm, { ids: prompt }, { maxTokens: 24, repetitionPenalty: 1.5 });
-    assert.notDeepEqual(penalised.tokens.map((t) => t.id), golden.greedy_base.slice(8), 'the golden greedy output repeats token 311 twelve times');
+    assert.notDeepEqual(
+      penalised.tokens.map((t) => t.id),
+      golden.greedy_base.slice(8),
+      'the golden greedy output repeats token 311 twelve times',
+    );
   });
 
   it('stops at a stop string and cuts the text before it', async () => {
@@ -76,12 +93,17 @@ describe('generation through transformers.js', function () {
   it('cancels within one token', async () => {
     const controller = new AbortController();
     let count = 0;
-    const r = await generate(lm, { ids: prompt }, { maxTokens: 24 }, {
-      signal: controller.signal,
-      onToken: () => {
-        if (++count === 3) controller.abort();
+    const r = await generate(
+      lm,
+      { ids: prompt },
+      { maxTokens: 24 },
+      {
+        signal: controller.signal,
+        onToken: () => {
+          if (++count === 3) controller.abort();
+        },
       },
-    });
+    );
     assert.equal(r.finish, 'cancelled');
     assert.equal(r.tokens.length, 3);
   });

@@ -17,7 +17,13 @@ const MODEL = path.join(ROOT, 'models', 'default');
 const CACHE = tempDir('tuneloop-hostile-cache-');
 
 function cli(cwd: string, args: readonly string[], options: SpawnSyncOptions = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 120_000, ...options, env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: CACHE, ...(options.env ?? {}) } });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 120_000,
+    ...options,
+    env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: CACHE, ...(options.env ?? {}) },
+  });
   return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr), out: `${String(r.stdout)}${String(r.stderr)}` };
 }
 
@@ -75,7 +81,14 @@ function tree(dir: string, skip = ['.tuneloop']): Tree {
       if (e.isDirectory()) {
         out.set(`${rel}/`, (st.mode & 0o7777).toString(8));
         walk(p);
-      } else out.set(rel, `${(st.mode & 0o7777).toString(8)} ${crypto.createHash('sha256').update(e.isSymbolicLink() ? fs.readlinkSync(p) : fs.readFileSync(p)).digest('hex')}`);
+      } else
+        out.set(
+          rel,
+          `${(st.mode & 0o7777).toString(8)} ${crypto
+            .createHash('sha256')
+            .update(e.isSymbolicLink() ? fs.readlinkSync(p) : fs.readFileSync(p))
+            .digest('hex')}`,
+        );
     }
   };
   walk(dir);
@@ -108,7 +121,7 @@ function checkLine(out: string, file: string, line: number, message: RegExp): vo
 describe('hostile inputs: nothing outside its place is deleted or overwritten', function () {
   this.timeout(180_000);
 
-  it("output: . is refused by check (at its line) and by train, and the workspace stays as it was", () => {
+  it('output: . is refused by check (at its line) and by train, and the workspace stays as it was', () => {
     const ws = workspace({ 'r.adapter.yml': recipe({ output: '.' }), 'notes.txt': 'my work\n' });
     untouched([ws], () => {
       const c = cli(ws, ['check', 'r.adapter.yml']);
@@ -224,16 +237,28 @@ describe('hostile inputs: nothing outside its place is deleted or overwritten', 
     fs.writeFileSync(path.join(cache, 'exports', 'stray.txt'), 'mine\n');
     const c = cli(ws, ['cache', 'clear'], { env: { TUNELOOP_CACHE: cache } });
     assert.equal(c.status, 0, c.out);
-    assert.match(c.stdout, /left 2 item\(s\) .* that are not Tuneloop exports: my-notes, stray\.txt|left 2 item\(s\) .* that are not Tuneloop exports: stray\.txt, my-notes/);
+    assert.match(
+      c.stdout,
+      /left 2 item\(s\) .* that are not Tuneloop exports: my-notes, stray\.txt|left 2 item\(s\) .* that are not Tuneloop exports: stray\.txt, my-notes/,
+    );
     assert.deepEqual(fs.readdirSync(path.join(cache, 'exports')).sort(), ['my-notes', 'stray.txt']);
     assert.equal(fs.readFileSync(path.join(cache, 'exports', 'my-notes', 'n.txt'), 'utf8'), 'mine\n');
   });
 
   it('a diverging run fails with the step and what to do, records it, and writes no adapter to output', () => {
-    const ws = workspace({ 'r.adapter.yml': recipe({ output: 'adapters/x', lora: 'all-linear', training: '  learning_rate: 1e30\n  max_steps: 6\n  batch_size: 2\n  max_seq_len: 32' }) });
+    const ws = workspace({
+      'r.adapter.yml': recipe({
+        output: 'adapters/x',
+        lora: 'all-linear',
+        training: '  learning_rate: 1e30\n  max_steps: 6\n  batch_size: 2\n  max_seq_len: 32',
+      }),
+    });
     const t = cli(ws, ['train', 'r.adapter.yml', '--threads', '1']);
     assert.equal(t.status, 1, t.out);
-    assert.match(t.stdout, /failed: diverged at step \d+: the (validation )?loss is NaN; lower learning_rate \(it is 1e\+30\) or raise warmup_steps, and train again/);
+    assert.match(
+      t.stdout,
+      /failed: diverged at step \d+: the (validation )?loss is NaN; lower learning_rate \(it is 1e\+30\) or raise warmup_steps, and train again/,
+    );
     const [run] = runsOf(ws);
     const events = readEvents(path.join(run!, 'events.jsonl')).events;
     const failed = events.at(-1)!;
@@ -270,13 +295,21 @@ describe('hostile inputs: nothing outside its place is deleted or overwritten', 
   it('dataset paths are confined: ../../etc/passwd and a symlink out are refused, and nothing of them is read', () => {
     const outside = tempDir('tuneloop-hostile-outside-');
     fs.writeFileSync(path.join(outside, 'secret.jsonl'), 'root:x:0:0:the secret first line\n');
-    const ws = workspace({ 'up.adapter.yml': recipe({ dataset: '../../../../../../../../etc/passwd' }), 'link.adapter.yml': recipe({ dataset: 'data/link.jsonl' }) });
+    const ws = workspace({
+      'up.adapter.yml': recipe({ dataset: '../../../../../../../../etc/passwd' }),
+      'link.adapter.yml': recipe({ dataset: 'data/link.jsonl' }),
+    });
     fs.symlinkSync(path.join(outside, 'secret.jsonl'), path.join(ws, 'data', 'link.jsonl'));
     untouched([ws, outside], () => {
       const c = cli(ws, ['check', '.']);
       assert.equal(c.status, 1);
       checkLine(c.stdout, 'up.adapter.yml', 3, /dataset ".*etc\/passwd" resolves outside the workspace root/);
-      checkLine(c.stdout, 'link.adapter.yml', 3, /dataset "data\/link\.jsonl" resolves outside the workspace root .* \(through a symbolic link, it is .*secret\.jsonl\)/);
+      checkLine(
+        c.stdout,
+        'link.adapter.yml',
+        3,
+        /dataset "data\/link\.jsonl" resolves outside the workspace root .* \(through a symbolic link, it is .*secret\.jsonl\)/,
+      );
       for (const f of ['up.adapter.yml', 'link.adapter.yml']) {
         const t = cli(ws, ['train', f]);
         assert.equal(t.status, 1, t.out);
@@ -329,7 +362,12 @@ describe('hostile inputs: nothing outside its place is deleted or overwritten', 
   });
 
   it('YAML alias bombs, folders for files, broken chat templates: messages at their place, never a stack', () => {
-    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]'].join('\n');
+    const bomb = [
+      'a: &a ["x","x","x","x","x","x","x","x","x"]',
+      'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+      'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+      'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+    ].join('\n');
     const ws = workspace({
       'bomb.prompt.yml': `${bomb}\n${PROMPT().replace('  - thing: snow', '  - thing: *d')}`,
       'dir.adapter.yml': recipe({ dataset: 'data' }),
@@ -363,7 +401,12 @@ describe('hostile inputs: nothing outside its place is deleted or overwritten', 
   it('bad option values are usage errors: --threads=-3, --threads abc, --resume on a folder that is no run', () => {
     const ws = workspace({ 'q.prompt.yml': PROMPT(), 'r.adapter.yml': recipe() });
     untouched([ws], () => {
-      for (const args of [['run', 'q.prompt.yml', '--threads=-3'], ['run', 'q.prompt.yml', '--threads', 'abc'], ['train', 'r.adapter.yml', '--threads', '1.5'], ['eval', 'q.prompt.yml', '--threads', '0']]) {
+      for (const args of [
+        ['run', 'q.prompt.yml', '--threads=-3'],
+        ['run', 'q.prompt.yml', '--threads', 'abc'],
+        ['train', 'r.adapter.yml', '--threads', '1.5'],
+        ['eval', 'q.prompt.yml', '--threads', '0'],
+      ]) {
         const r = cli(ws, args);
         assert.equal(r.status, 2, `${args.join(' ')}: ${r.out}`);
         assert.match(r.stderr, /--threads takes a whole number from 1 to 256, got "/);
@@ -410,7 +453,10 @@ describe('hostile inputs: nothing outside its place is deleted or overwritten', 
   });
 
   it('checkpoints by default every 50 steps; the last 2 kept; a finished run is not resumed', () => {
-    const ws = workspace({ 'r.adapter.yml': recipe({ training: '  max_steps: 55\n  batch_size: 1\n  max_seq_len: 16' }), 'k.adapter.yml': recipe({ training: '  max_steps: 8\n  batch_size: 1\n  max_seq_len: 16\n  checkpoint_every: 2' }) });
+    const ws = workspace({
+      'r.adapter.yml': recipe({ training: '  max_steps: 55\n  batch_size: 1\n  max_seq_len: 16' }),
+      'k.adapter.yml': recipe({ training: '  max_steps: 8\n  batch_size: 1\n  max_seq_len: 16\n  checkpoint_every: 2' }),
+    });
     const t = cli(ws, ['train', 'r.adapter.yml', '--threads', '1']);
     assert.equal(t.status, 0, t.out);
     const run = runsOf(ws).find((d) => d.endsWith('-r'))!;
@@ -433,7 +479,14 @@ describe('hostile inputs: nothing outside its place is deleted or overwritten', 
       const [run] = runsOf(ws);
       // As if the trainer had crashed after step 7: no done event, the latest checkpoint half written.
       const events = path.join(run!, 'events.jsonl');
-      fs.writeFileSync(events, `${fs.readFileSync(events, 'utf8').split('\n').filter((l) => l && !l.includes('"type":"done"')).join('\n')}\n`);
+      fs.writeFileSync(
+        events,
+        `${fs
+          .readFileSync(events, 'utf8')
+          .split('\n')
+          .filter((l) => l && !l.includes('"type":"done"'))
+          .join('\n')}\n`,
+      );
       fs.rmSync(path.join(run!, 'adapter'), { recursive: true });
       const file = path.join(run!, 'checkpoints', 'step-6', damage);
       fs.writeFileSync(file, fs.readFileSync(file).subarray(0, damage === 'state.json' ? 10 : 100));

@@ -92,15 +92,19 @@ const SHARDS = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safete
 const REPOS = new Map<string, MockRepo>([
   repo('tiny-org/tiny-tjs', TJS_FILES, TJS_LFS),
   repo('tiny-org/private-tjs', TJS_FILES, TJS_LFS, { token: 'hf_secret' }),
-  repo('tiny-org/sharded', {
-    'config.json': json({ model_type: 'llama' }),
-    ...TOKENIZER,
-    'model.safetensors.index.json': json({ metadata: {}, weight_map: { 'a.weight': SHARDS[0], 'b.weight': SHARDS[1], 'c.weight': SHARDS[1] } }),
-    [SHARDS[0]!]: bytes(3000, 4),
-    [SHARDS[1]!]: bytes(3000, 5),
-    'consolidated.safetensors': bytes(6000, 6),
-    'pytorch_model.bin': bytes(6000, 7),
-  }, [...SHARDS, 'consolidated.safetensors', 'pytorch_model.bin']),
+  repo(
+    'tiny-org/sharded',
+    {
+      'config.json': json({ model_type: 'llama' }),
+      ...TOKENIZER,
+      'model.safetensors.index.json': json({ metadata: {}, weight_map: { 'a.weight': SHARDS[0], 'b.weight': SHARDS[1], 'c.weight': SHARDS[1] } }),
+      [SHARDS[0]!]: bytes(3000, 4),
+      [SHARDS[1]!]: bytes(3000, 5),
+      'consolidated.safetensors': bytes(6000, 6),
+      'pytorch_model.bin': bytes(6000, 7),
+    },
+    [...SHARDS, 'consolidated.safetensors', 'pytorch_model.bin'],
+  ),
   repo('tiny-org/pickled', { 'config.json': json({ model_type: 'llama' }), ...TOKENIZER, 'pytorch_model.bin': bytes(6000, 8) }, ['pytorch_model.bin']),
   repo('tiny-org/empty', { 'README.md': Buffer.from('nothing here\n') }, []),
   repo('tiny-org/hostile-list', TJS_FILES, TJS_LFS, { extraListed: ['../../../escaped.txt'] }),
@@ -214,7 +218,14 @@ class StandIn {
   }
 
   /** Answer with the bytes, honouring `Range: bytes=N-` unless told not to. */
-  private serve(server: 'hub' | 'cdn', req: http.IncomingMessage, res: http.ServerResponse, file: string, original: Buffer, headers: Record<string, string>): void {
+  private serve(
+    server: 'hub' | 'cdn',
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    file: string,
+    original: Buffer,
+    headers: Record<string, string>,
+  ): void {
     const data = Buffer.from(original);
     if (this.behaviour.corrupt.has(file)) data[100] = data[100]! ^ 0xff;
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
@@ -263,7 +274,10 @@ async function tuneloopError(p: Promise<unknown>): Promise<TuneloopError> {
 
 function walk(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((p) => p.split(path.sep).join('/')).sort();
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((p) => p.split(path.sep).join('/'))
+    .sort();
 }
 
 describe('Hugging Face Hub ids', () => {
@@ -276,10 +290,35 @@ describe('Hugging Face Hub ids', () => {
   });
 
   it('rejects paths and malformed ids with an error saying what an id looks like', () => {
-    const bad = ['', 'gpt2', '/abs/path', '/a', 'a/', 'a//b', 'a/b/c', '../a', './a', 'a/..', 'a/../b', 'org/name@', 'org/name@../x', 'org/name@x/../y', 'org/name@x//y',
-      'org--x/y', 'org/x..y', 'C:\\models\\x', 'a b/c', '-a/b', 'org/name@has space'];
+    const bad = [
+      '',
+      'gpt2',
+      '/abs/path',
+      '/a',
+      'a/',
+      'a//b',
+      'a/b/c',
+      '../a',
+      './a',
+      'a/..',
+      'a/../b',
+      'org/name@',
+      'org/name@../x',
+      'org/name@x/../y',
+      'org/name@x//y',
+      'org--x/y',
+      'org/x..y',
+      'C:\\models\\x',
+      'a b/c',
+      '-a/b',
+      'org/name@has space',
+    ];
     for (const s of bad) {
-      assert.throws(() => parseHubId(s), (e: unknown) => e instanceof TuneloopError && /org\/name or org\/name@revision/.test(e.message), `accepted ${JSON.stringify(s)}`);
+      assert.throws(
+        () => parseHubId(s),
+        (e: unknown) => e instanceof TuneloopError && /org\/name or org\/name@revision/.test(e.message),
+        `accepted ${JSON.stringify(s)}`,
+      );
       assert.equal(looksLikeHubId(s), false, s);
     }
   });
@@ -287,8 +326,18 @@ describe('Hugging Face Hub ids', () => {
 
 describe('Hub options', () => {
   const saved: Record<string, string | undefined> = {};
-  beforeEach(() => ENV_KEYS.forEach((k) => { saved[k] = process.env[k]; delete process.env[k]; }));
-  afterEach(() => ENV_KEYS.forEach((k) => { if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k]; }));
+  beforeEach(() =>
+    ENV_KEYS.forEach((k) => {
+      saved[k] = process.env[k];
+      delete process.env[k];
+    }),
+  );
+  afterEach(() =>
+    ENV_KEYS.forEach((k) => {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }),
+  );
 
   it('default to huggingface.co, no token, the standard cache folder, online', () => {
     const o = resolveHubOptions();
@@ -321,7 +370,11 @@ describe('Hub options', () => {
     // NaN, 0 or more than setTimeout takes would fire at once, as if every connection stalled.
     for (const bad of ['soon', '0', '-5', '1e10']) {
       process.env.TUNELOOP_HUB_IDLE_TIMEOUT_MS = bad;
-      assert.throws(() => resolveHubOptions(), (e: unknown) => e instanceof TuneloopError && /TUNELOOP_HUB_IDLE_TIMEOUT_MS must be a number of milliseconds/.test(e.message), bad);
+      assert.throws(
+        () => resolveHubOptions(),
+        (e: unknown) => e instanceof TuneloopError && /TUNELOOP_HUB_IDLE_TIMEOUT_MS must be a number of milliseconds/.test(e.message),
+        bad,
+      );
     }
   });
 });
@@ -341,7 +394,13 @@ describe('classifying a repo by its files', () => {
   it('picks one ONNX variant with its external data, and the optional files that exist', () => {
     const withData = [...tjs, 'onnx/model.onnx_data', 'onnx/model_fp16.onnx_data'];
     assert.deepEqual(filesToDownload('transformers.js', withData), [
-      'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'onnx/model.onnx', 'onnx/model.onnx_data',
+      'config.json',
+      'generation_config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'special_tokens_map.json',
+      'onnx/model.onnx',
+      'onnx/model.onnx_data',
     ]);
     assert.deepEqual(filesToDownload('transformers.js', withData, { dtype: 'q8' }).slice(-1), ['onnx/model_quantized.onnx']);
     assert.deepEqual(filesToDownload('transformers.js', withData, { dtype: 'fp16' }).slice(-2), ['onnx/model_fp16.onnx', 'onnx/model_fp16.onnx_data']);
@@ -353,8 +412,17 @@ describe('classifying a repo by its files', () => {
   it('takes the shards the safetensors index names, or model.safetensors, never pickles', () => {
     const files = [...REPOS.get('tiny-org/sharded')!.files.keys()];
     const index = { weight_map: { a: SHARDS[1]!, b: SHARDS[0]!, c: SHARDS[1]! } };
-    assert.deepEqual(filesToDownload('safetensors', files, { index }), ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors.index.json', ...SHARDS]);
-    assert.deepEqual(filesToDownload('safetensors', ['config.json', 'model.safetensors', 'consolidated.safetensors', 'pytorch_model.bin']), ['config.json', 'model.safetensors']);
+    assert.deepEqual(filesToDownload('safetensors', files, { index }), [
+      'config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'model.safetensors.index.json',
+      ...SHARDS,
+    ]);
+    assert.deepEqual(filesToDownload('safetensors', ['config.json', 'model.safetensors', 'consolidated.safetensors', 'pytorch_model.bin']), [
+      'config.json',
+      'model.safetensors',
+    ]);
     assert.throws(() => filesToDownload('safetensors', files, { index: { weight_map: { a: 'gone.safetensors' } } }), /gone\.safetensors/);
     assert.deepEqual(filesToDownload('pickle-only', ['pytorch_model.bin']), []);
   });
@@ -385,9 +453,17 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
   beforeEach(() => {
     server.reset();
     cacheDir = freshCache();
-    ENV_KEYS.forEach((k) => { saved[k] = process.env[k]; delete process.env[k]; });
+    ENV_KEYS.forEach((k) => {
+      saved[k] = process.env[k];
+      delete process.env[k];
+    });
   });
-  afterEach(() => ENV_KEYS.forEach((k) => { if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k]; }));
+  afterEach(() =>
+    ENV_KEYS.forEach((k) => {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }),
+  );
 
   it('resolves a revision to its commit and files, and records refs/main atomically', async () => {
     const r = await resolveRevision('tiny-org/tiny-tjs', 'main', opts());
@@ -413,9 +489,22 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
     assert.equal(sha256(fs.readFileSync(p)), sha256(MODEL_ONNX));
     const hub = server.log.filter((r) => r.server === 'hub');
     const cdn = server.log.filter((r) => r.server === 'cdn');
-    assert.deepEqual(hub.map((r) => [r.method, r.status]), [['HEAD', 302], ['GET', 302]]);
-    assert.ok(hub.every((r) => r.authorization === 'Bearer hf_public'), 'the Hub gets the token');
-    assert.deepEqual(cdn.map((r) => [r.method, r.status, r.authorization]), [['GET', 200, undefined]], 'the CDN never sees it');
+    assert.deepEqual(
+      hub.map((r) => [r.method, r.status]),
+      [
+        ['HEAD', 302],
+        ['GET', 302],
+      ],
+    );
+    assert.ok(
+      hub.every((r) => r.authorization === 'Bearer hf_public'),
+      'the Hub gets the token',
+    );
+    assert.deepEqual(
+      cdn.map((r) => [r.method, r.status, r.authorization]),
+      [['GET', 200, undefined]],
+      'the CDN never sees it',
+    );
   });
 
   it('says to set HF_TOKEN when a private repo refuses access, and works with the token from the option or HF_TOKEN', async () => {
@@ -448,7 +537,13 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
     server.behaviour.cutOnce.add('onnx/model.onnx');
     const p = await downloadFile('tiny-org/tiny-tjs', TJS.sha, 'onnx/model.onnx', opts());
     const gets = server.log.filter((r) => r.server === 'cdn' && r.method === 'GET');
-    assert.deepEqual(gets.map((r) => [r.status, r.range]), [[200, undefined], [206, `bytes=${MODEL_ONNX.length / 2}-`]]);
+    assert.deepEqual(
+      gets.map((r) => [r.status, r.range]),
+      [
+        [200, undefined],
+        [206, `bytes=${MODEL_ONNX.length / 2}-`],
+      ],
+    );
     const got = fs.readFileSync(p);
     assert.ok(got.equals(MODEL_ONNX), 'byte-identical');
     assert.equal(sha256(got), sha256(MODEL_ONNX));
@@ -461,7 +556,10 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
     fs.writeFileSync(path.join(blobs, `${sha256(MODEL_ONNX)}.incomplete`), bytes(1000, 99)); // not the file's first bytes
     server.behaviour.ignoreRange.add('onnx/model.onnx');
     const p = await downloadFile('tiny-org/tiny-tjs', TJS.sha, 'onnx/model.onnx', opts());
-    assert.deepEqual(server.log.filter((r) => r.server === 'cdn').map((r) => [r.status, r.range]), [[200, 'bytes=1000-']]);
+    assert.deepEqual(
+      server.log.filter((r) => r.server === 'cdn').map((r) => [r.status, r.range]),
+      [[200, 'bytes=1000-']],
+    );
     assert.ok(fs.readFileSync(p).equals(MODEL_ONNX));
   });
 
@@ -492,14 +590,19 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
     await downloadFile('tiny-org/tiny-tjs', TJS.sha, 'onnx/model.onnx', opts({ onProgress: (p) => seen.push(p) }));
     assert.ok(seen.length > 2, `${seen.length} progress reports`);
     assert.ok(seen.every((p) => p.file === 'onnx/model.onnx' && p.total === MODEL_ONNX.length));
-    assert.ok(seen.every((p, i) => i === 0 || p.bytes >= seen[i - 1]!.bytes), 'never goes back');
+    assert.ok(
+      seen.every((p, i) => i === 0 || p.bytes >= seen[i - 1]!.bytes),
+      'never goes back',
+    );
     assert.equal(seen.at(-1)!.bytes, MODEL_ONNX.length);
   });
 
   it('stops on abort, keeping the .incomplete file and no snapshot file, and resumes from it later', async () => {
     server.behaviour.stall.add('onnx/model.onnx');
     const controller = new AbortController();
-    const onProgress = (p: HubProgress): void => { if (p.bytes > 0) controller.abort(); };
+    const onProgress = (p: HubProgress): void => {
+      if (p.bytes > 0) controller.abort();
+    };
     const e = await rejection(downloadFile('tiny-org/tiny-tjs', TJS.sha, 'onnx/model.onnx', opts({ signal: controller.signal, onProgress })));
     assert.equal((e as Error).name, 'AbortError');
     const blobs = path.join(repoDir('tiny-org/tiny-tjs'), 'blobs');
@@ -511,7 +614,10 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
 
     server.reset();
     const p = await downloadFile('tiny-org/tiny-tjs', TJS.sha, 'onnx/model.onnx', opts());
-    assert.deepEqual(server.log.filter((r) => r.server === 'cdn').map((r) => r.range), [`bytes=${kept}-`]);
+    assert.deepEqual(
+      server.log.filter((r) => r.server === 'cdn').map((r) => r.range),
+      [`bytes=${kept}-`],
+    );
     assert.ok(fs.readFileSync(p).equals(MODEL_ONNX));
   });
 
@@ -526,7 +632,10 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
     assert.match(e.message, /^http:\/\/127\.0\.0\.1:\d+ sent nothing for 0\.3 s while Tuneloop was fetching tiny-org\/tiny-tjs@main: the connection stalled/);
     assert.match(e.hint ?? '', /run again.*resumes.*TUNELOOP_HUB_IDLE_TIMEOUT_MS/);
     assert.ok(waited >= 290 && waited < 3000, `gave up after ${waited} ms`);
-    assert.deepEqual(server.log.map((r) => [r.method, r.status]), [['GET', 0]]);
+    assert.deepEqual(
+      server.log.map((r) => [r.method, r.status]),
+      [['GET', 0]],
+    );
     assert.deepEqual(await fetchModel('tiny-org/tiny-tjs', unbounded({ idleTimeoutMs: 300 })), m, 'as when the endpoint cannot be reached');
   });
 
@@ -569,22 +678,41 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
     const stalled = await rejection(downloadFile('tiny-org/tiny-tjs', TJS.sha, 'onnx/model.onnx', unbounded({ ...patient, signal: abortSoon() })));
     assert.equal((stalled as Error).name, 'AbortError');
     assert.ok(Date.now() - started < 1500, `stopped after ${Date.now() - started} ms`);
-    assert.deepEqual(server.log.filter((r) => r.server === 'cdn').map((r) => [r.status, r.range]), [[200, undefined]], 'stopped in the first, stalled, transfer');
+    assert.deepEqual(
+      server.log.filter((r) => r.server === 'cdn').map((r) => [r.status, r.range]),
+      [[200, undefined]],
+      'stopped in the first, stalled, transfer',
+    );
     assert.equal(fs.statSync(path.join(repoDir('tiny-org/tiny-tjs'), 'blobs', `${sha256(MODEL_ONNX)}.incomplete`)).size, MODEL_ONNX.length / 2);
   });
 
   it('fetches a transformers.js model: only the files it needs, in the standard layout; a second fetch downloads nothing', async () => {
     const m = await fetchModel('tiny-org/tiny-tjs', opts());
-    assert.deepEqual(m, { dir: path.join(repoDir('tiny-org/tiny-tjs'), 'snapshots', TJS.sha), kind: 'transformers.js', commit: TJS.sha, repo: 'tiny-org/tiny-tjs' });
+    assert.deepEqual(m, {
+      dir: path.join(repoDir('tiny-org/tiny-tjs'), 'snapshots', TJS.sha),
+      kind: 'transformers.js',
+      commit: TJS.sha,
+      repo: 'tiny-org/tiny-tjs',
+    });
     const wanted = ['config.json', 'generation_config.json', 'onnx/model.onnx', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json'];
-    assert.deepEqual(walk(m.dir).filter((f) => f !== 'onnx'), wanted);
+    assert.deepEqual(
+      walk(m.dir).filter((f) => f !== 'onnx'),
+      wanted,
+    );
     for (const f of wanted) {
       const link = fs.readlinkSync(path.join(m.dir, f));
       assert.match(link, /^(\.\.\/)+blobs\/[0-9a-f]{40,64}$/, f);
       assert.ok(fs.readFileSync(path.join(m.dir, f)).equals(TJS.files.get(f)!), f);
     }
     assert.equal(fs.readFileSync(path.join(repoDir('tiny-org/tiny-tjs'), 'refs', 'main'), 'utf8'), TJS.sha);
-    assert.deepEqual(server.fileRequests().filter((r) => r.method === 'GET' && r.server === 'hub').map((r) => r.path.split('/resolve/')[1]!.slice(41)).sort(), wanted);
+    assert.deepEqual(
+      server
+        .fileRequests()
+        .filter((r) => r.method === 'GET' && r.server === 'hub')
+        .map((r) => r.path.split('/resolve/')[1]!.slice(41))
+        .sort(),
+      wanted,
+    );
 
     server.reset();
     assert.deepEqual(await fetchModel('tiny-org/tiny-tjs', opts()), m);
@@ -621,7 +749,10 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
     assert.match(listed.message, /unsafe name "\.\.\/\.\.\/\.\.\/escaped\.txt"/);
     const etag = await tuneloopError(fetchModel('tiny-org/hostile-etag', opts()));
     assert.match(etag.message, /unusable \("\.\.\/\.\.\/escaped"\) ETag/);
-    assert.deepEqual(walk(cacheDir).filter((f) => f.includes('escaped')), []);
+    assert.deepEqual(
+      walk(cacheDir).filter((f) => f.includes('escaped')),
+      [],
+    );
     assert.ok(!fs.existsSync(path.join(cacheDir, '..', 'escaped')));
   });
 
@@ -657,7 +788,9 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
       calls++;
       throw new TypeError('fetch failed');
     }) as typeof fetch;
-    beforeEach(() => { calls = 0; });
+    beforeEach(() => {
+      calls = 0;
+    });
 
     it('finds a model in a hand-made cache folder when offline, by branch or commit, with no server', async () => {
       const dir = handMade();
@@ -696,14 +829,19 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
       handMade();
       await fetchModel('tiny-org/tiny-tjs', opts({ dtype: 'q8' }));
       const list = listCachedModels(cacheDir);
-      assert.deepEqual(list.map((m) => [m.repo, m.revisions, m.snapshots]), [
-        ['someone/cached', [{ name: 'main', commit }], [commit]],
-        ['tiny-org/tiny-tjs', [{ name: 'main', commit: TJS.sha }], [TJS.sha]],
-      ]);
+      assert.deepEqual(
+        list.map((m) => [m.repo, m.revisions, m.snapshots]),
+        [
+          ['someone/cached', [{ name: 'main', commit }], [commit]],
+          ['tiny-org/tiny-tjs', [{ name: 'main', commit: TJS.sha }], [TJS.sha]],
+        ],
+      );
       const cachedBytes = Buffer.concat([...Object.values(TOKENIZER), json({ model_type: 'llama' }), bytes(100, 5)]).length;
       assert.equal(list[0]!.bytes, cachedBytes, 'complete blobs only');
-      const tjsBytes = ['config.json', 'generation_config.json', 'special_tokens_map.json', ...Object.keys(TOKENIZER), 'onnx/model_quantized.onnx']
-        .reduce((n, f) => n + TJS.files.get(f)!.length, 0);
+      const tjsBytes = ['config.json', 'generation_config.json', 'special_tokens_map.json', ...Object.keys(TOKENIZER), 'onnx/model_quantized.onnx'].reduce(
+        (n, f) => n + TJS.files.get(f)!.length,
+        0,
+      );
       assert.equal(list[1]!.bytes, tjsBytes);
       assert.deepEqual(listCachedModels(path.join(cacheDir, 'absent')), []);
     });

@@ -30,7 +30,10 @@ for (const [name, make] of Object.entries(IMPLEMENTATIONS)) {
       const m = await inf.load(path.join(GOLDEN, 'llama'), { cacheDir, threads: 2 }, { onProgress: (p) => progress.push(p) });
       handle = m.handle;
       assert.equal(m.modelType, 'llama');
-      assert.ok(progress.some((p) => /export/.test(p)), `progress reported: ${progress.join(' | ')}`);
+      assert.ok(
+        progress.some((p) => /export/.test(p)),
+        `progress reported: ${progress.join(' | ')}`,
+      );
     });
     after(() => inf.dispose());
 
@@ -38,18 +41,26 @@ for (const [name, make] of Object.entries(IMPLEMENTATIONS)) {
       const streamed: GeneratedToken[] = [];
       const r = await inf.generate(handle, { ids: prompt }, { maxTokens: 24 }, { onToken: (t) => streamed.push(t) });
       assert.deepEqual([...prompt, ...r.tokens.map((t) => t.id)], golden.greedy_base);
-      assert.deepEqual(streamed.map((t) => t.id), r.tokens.map((t) => t.id));
+      assert.deepEqual(
+        streamed.map((t) => t.id),
+        r.tokens.map((t) => t.id),
+      );
     });
 
     it('cancels mid-generation', async () => {
       const controller = new AbortController();
       let n = 0;
-      const r = await inf.generate(handle, { ids: prompt }, { maxTokens: 200 }, {
-        signal: controller.signal,
-        onToken: () => {
-          if (++n === 4) controller.abort();
+      const r = await inf.generate(
+        handle,
+        { ids: prompt },
+        { maxTokens: 200 },
+        {
+          signal: controller.signal,
+          onToken: () => {
+            if (++n === 4) controller.abort();
+          },
         },
-      });
+      );
       assert.equal(r.finish, 'cancelled');
       // In-process the loop sees the signal at the next token and stops at the 4th. Across processes the
       // cancel message is in flight while this tiny model makes a token every millisecond or so, so
@@ -59,7 +70,10 @@ for (const [name, make] of Object.entries(IMPLEMENTATIONS)) {
     });
 
     it('reports user errors as errors that name the problem', async () => {
-      await assert.rejects(inf.load('/no/such/model', { cacheDir }), (e: unknown) => e instanceof TuneloopError && /\/no\/such\/model: no such folder/.test(e.message));
+      await assert.rejects(
+        inf.load('/no/such/model', { cacheDir }),
+        (e: unknown) => e instanceof TuneloopError && /\/no\/such\/model: no such folder/.test(e.message),
+      );
       await assert.rejects(inf.generate(handle, { ids: prompt }, { maxTokens: 0 }), /maxTokens|too_small|positive/);
     });
   });

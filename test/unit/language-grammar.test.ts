@@ -26,7 +26,9 @@ interface Grammar {
   readonly injections: { readonly [selector: string]: Rule };
 }
 
-const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { contributes: { grammars: { language: string; scopeName: string; path: string }[] } };
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+  contributes: { grammars: { language: string; scopeName: string; path: string }[] };
+};
 const entry = pkg.contributes.grammars.find((g) => g.language === 'tuneloop-prompt')!;
 const grammar = JSON.parse(fs.readFileSync(path.join(ROOT, entry.path), 'utf8')) as Grammar;
 
@@ -42,7 +44,7 @@ function scopes(rule: string, line: string, flags = ''): { text: string; scope: 
 }
 
 describe('prompt grammar (TextMate)', () => {
-  it('is the grammar package.json declares, on top of VS Code\'s YAML grammar', () => {
+  it("is the grammar package.json declares, on top of VS Code's YAML grammar", () => {
     assert.equal(grammar.scopeName, entry.scopeName);
     assert.ok(grammar.patterns.some((p) => p.include === 'source.yaml'));
     const includes = [...grammar.patterns, ...Object.values(grammar.injections).flatMap((i) => i.patterns ?? [])].map((p) => p.include!);
@@ -72,7 +74,13 @@ describe('prompt grammar (TextMate)', () => {
 
   it('highlights exactly what the renderer substitutes (names with dots, dashes, unicode; not {{}} or {{a b}})', () => {
     const re = new RegExp(grammar.repository['placeholder']!.match!, 'g');
-    const lines = ["contains: '{{expected}}'", 'a {{ dotted.name }} {{x-y}} {{ñandú}} {{$1}}', 'not {{}} nor {{ a b }} nor {x} nor {{{y}}}', '"{{q}}" and {{ q }}}', '{{a}}{{b}}'];
+    const lines = [
+      "contains: '{{expected}}'",
+      'a {{ dotted.name }} {{x-y}} {{ñandú}} {{$1}}',
+      'not {{}} nor {{ a b }} nor {x} nor {{{y}}}',
+      '"{{q}}" and {{ q }}}',
+      '{{a}}{{b}}',
+    ];
     for (const line of lines) {
       assert.deepEqual(
         [...line.matchAll(re)].map((m) => m[2]),

@@ -20,9 +20,10 @@ describe('rendered-prompt preview through the worker', function () {
   });
   after(() => client.dispose());
 
-  const PROMPT = 'model: ../llama\nmessages:\n  - role: system\n    content: Be brief.\n  - role: user\n    content: "Say {{word}}"\ntestData:\n  - word: hello\n  - word: ""\n';
+  const PROMPT =
+    'model: ../llama\nmessages:\n  - role: system\n    content: Be brief.\n  - role: user\n    content: "Say {{word}}"\ntestData:\n  - word: hello\n  - word: ""\n';
 
-  it('renders every case through the model\'s chat template, as renderForModel does', async () => {
+  it("renders every case through the model's chat template, as renderForModel does", async () => {
     const prompt = parsePrompt(PROMPT).prompt!;
     const conversations = previewCases(prompt).map((c) => c.messages);
     const dir = path.join(GOLDEN, 'llama');
@@ -50,7 +51,10 @@ describe('rendered-prompt preview through the worker', function () {
 
   it('says what is missing when the folder has no tokenizer', async () => {
     const dir = tempDir();
-    await assert.rejects(client.request('renderPrompt', { model: dir, conversations: [] }), (e: unknown) => e instanceof WorkerError && e.info.user && /missing tokenizer\.json/.test(e.info.message));
+    await assert.rejects(
+      client.request('renderPrompt', { model: dir, conversations: [] }),
+      (e: unknown) => e instanceof WorkerError && e.info.user && /missing tokenizer\.json/.test(e.info.message),
+    );
   });
 
   it('a prompt naming a local model folder previews through it, end to end', async () => {
@@ -59,7 +63,14 @@ describe('rendered-prompt preview through the worker', function () {
     fs.cpSync(path.join(GOLDEN, 'llama', 'tokenizer_config.json'), path.join(ws, 'llama', 'tokenizer_config.json'));
     const file = path.join(ws, 'prompts', 'p.prompt.yml');
     const parse = parsePrompt(PROMPT);
-    const model = resolvePreviewModel({ promptModel: parse.prompt!.model, promptFile: file, setting: '', settingBase: ws, cachedHubModel: () => undefined, isDirectory: (p) => fs.existsSync(p) && fs.statSync(p).isDirectory() });
+    const model = resolvePreviewModel({
+      promptModel: parse.prompt!.model,
+      promptFile: file,
+      setting: '',
+      settingBase: ws,
+      cachedHubModel: () => undefined,
+      isDirectory: (p) => fs.existsSync(p) && fs.statSync(p).isDirectory(),
+    });
     assert.deepEqual(model, { kind: 'model', dir: path.join(ws, 'llama'), from: 'prompt', label: '../llama' });
     const rendered = await client.request('renderPrompt', { model: path.join(ws, 'llama'), conversations: previewCases(parse.prompt!).map((c) => c.messages) });
     const text = formatPreview({ file, parse, model, rendered });

@@ -103,7 +103,10 @@ describe('prompt language: completion of {{variables}}', () => {
 describe('prompt language: completion of keys and values', () => {
   it('at the top level: the keys not yet written, in the documented order, with docs and snippets', () => {
     const items = complete('name: x\n‸\nmessages:\n  - role: user\n    content: hi\n');
-    assert.deepEqual(labels(items), Object.keys(KEY_DOCS['']!).filter((k) => k !== 'name' && k !== 'messages'));
+    assert.deepEqual(
+      labels(items),
+      Object.keys(KEY_DOCS['']!).filter((k) => k !== 'name' && k !== 'messages'),
+    );
     const byLabel = new Map(items.map((i) => [i.label, i]));
     assert.equal(byLabel.get('model')!.documentation, KEY_DOCS['']!['model']);
     assert.equal(byLabel.get('modelParameters')!.snippet, 'modelParameters:\n\t$0');
@@ -121,7 +124,10 @@ describe('prompt language: completion of keys and values', () => {
 
   it('under an evaluator: the evaluator keys; under its string check: the four checks', () => {
     const ev = complete('messages: []\nevaluators:\n  - name: a\n    ‸\n  - name: b\n    regex: x\n');
-    assert.deepEqual(labels(ev), Object.keys(KEY_DOCS['evaluators[]']!).filter((k) => k !== 'name'));
+    assert.deepEqual(
+      labels(ev),
+      Object.keys(KEY_DOCS['evaluators[]']!).filter((k) => k !== 'name'),
+    );
     assert.equal(ev.find((i) => i.label === 'not')!.snippet, 'not: ${1|true,false|}');
     const str = complete('evaluators:\n  - name: a\n    string:\n      ‸\n');
     assert.deepEqual(labels(str), ['equals', 'contains', 'startsWith', 'endsWith']);
@@ -216,7 +222,7 @@ describe('prompt language: CodeLens and diagnostics', () => {
     assert.equal(codeLensesFor('messages: [\n').length, 3);
   });
 
-  it('diagnostics: the parser\'s, plus adapters missing next to the file (only for files on disk)', () => {
+  it("diagnostics: the parser's, plus adapters missing next to the file (only for files on disk)", () => {
     const text = `${PROMPT}adapters:\n  - missing.adapter.yml\n  - there.adapter.yml\n`;
     const file = path.join(path.sep, 'w', 'p.prompt.yml');
     const ds = promptDiagnostics(text, file, (p) => p === path.join(path.sep, 'w', 'there.adapter.yml'));
@@ -233,12 +239,17 @@ describe('prompt language: CodeLens and diagnostics', () => {
     const text = `${PROMPT.replace('name: Summarize', 'name: Summarize\nmodel: ../elsewhere/model')}adapters:\n  - ../../etc/x.adapter.yml\nsnapshot: data/train.jsonl\n`;
     const file = path.join(path.sep, 'w', 'p.prompt.yml');
     const lineOf = (s: string) => text.split('\n').findIndex((l) => l.includes(s)) + 1;
-    const ds = promptDiagnostics(text, file, () => true, { root: path.join(path.sep, 'w') }).filter((d) => d.code === 'file').sort((a, b) => a.line - b.line);
-    assert.deepEqual(ds.map((d) => [d.line, d.message.replace(/ (resolves outside|must name).*/, ' $1')]), [
-      [lineOf('model:'), 'model "../elsewhere/model" resolves outside'],
-      [lineOf('etc/x'), 'adapter "../../etc/x.adapter.yml" resolves outside'],
-      [lineOf('snapshot:'), 'snapshot "data/train.jsonl" must name'],
-    ].sort((a, b) => (a[0] as number) - (b[0] as number)));
+    const ds = promptDiagnostics(text, file, () => true, { root: path.join(path.sep, 'w') })
+      .filter((d) => d.code === 'file')
+      .sort((a, b) => a.line - b.line);
+    assert.deepEqual(
+      ds.map((d) => [d.line, d.message.replace(/ (resolves outside|must name).*/, ' $1')]),
+      [
+        [lineOf('model:'), 'model "../elsewhere/model" resolves outside'],
+        [lineOf('etc/x'), 'adapter "../../etc/x.adapter.yml" resolves outside'],
+        [lineOf('snapshot:'), 'snapshot "data/train.jsonl" must name'],
+      ].sort((a, b) => (a[0] as number) - (b[0] as number)),
+    );
     // Inside a trusted folder, the model may be read from wherever it is.
     const trusted = promptDiagnostics(text, file, () => true, { root: path.join(path.sep, 'w'), trustedReads: [path.join(path.sep, 'elsewhere')] });
     assert.ok(!trusted.some((d) => /model ".*" resolves outside/.test(d.message)));
@@ -264,10 +275,25 @@ describe('prompt language: preview', () => {
     ...over,
   });
 
-  it('takes the prompt\'s model when it is a local folder, else the setting; hosted ids never', () => {
-    assert.deepEqual(resolvePreviewModel(input({ promptModel: './models/local', setting: 'default-model' })), { kind: 'model', dir: '/w/models/local', from: 'prompt', label: './models/local' });
-    assert.deepEqual(resolvePreviewModel(input({ promptModel: 'openai/gpt-4o', setting: 'default-model' })), { kind: 'model', dir: '/ws/default-model', from: 'setting', label: 'default-model' });
-    assert.deepEqual(resolvePreviewModel(input({ promptModel: 'org/cached' })), { kind: 'model', dir: '/hf/models--org--cached/snapshots/abc', from: 'prompt', label: 'org/cached' });
+  it("takes the prompt's model when it is a local folder, else the setting; hosted ids never", () => {
+    assert.deepEqual(resolvePreviewModel(input({ promptModel: './models/local', setting: 'default-model' })), {
+      kind: 'model',
+      dir: '/w/models/local',
+      from: 'prompt',
+      label: './models/local',
+    });
+    assert.deepEqual(resolvePreviewModel(input({ promptModel: 'openai/gpt-4o', setting: 'default-model' })), {
+      kind: 'model',
+      dir: '/ws/default-model',
+      from: 'setting',
+      label: 'default-model',
+    });
+    assert.deepEqual(resolvePreviewModel(input({ promptModel: 'org/cached' })), {
+      kind: 'model',
+      dir: '/hf/models--org--cached/snapshots/abc',
+      from: 'prompt',
+      label: 'org/cached',
+    });
   });
 
   it('says why there is no model', () => {
@@ -275,7 +301,10 @@ describe('prompt language: preview', () => {
     assert.equal(none.kind, 'none');
     assert.match(none.kind === 'none' ? none.reason : '', /^No model is configured\. Set tuneloop\.defaultModel/);
     const missing = resolvePreviewModel(input({ promptModel: './nope', setting: 'org/not-downloaded' }));
-    assert.match(missing.kind === 'none' ? missing.reason : '', /the prompt's model "\.\/nope" is neither a local folder nor a downloaded Hub model; the setting tuneloop\.defaultModel "org\/not-downloaded"/);
+    assert.match(
+      missing.kind === 'none' ? missing.reason : '',
+      /the prompt's model "\.\/nope" is neither a local folder nor a downloaded Hub model; the setting tuneloop\.defaultModel "org\/not-downloaded"/,
+    );
   });
 
   it('renders each case; without a model it says so and shows the messages only', () => {

@@ -93,7 +93,13 @@ describe('adapter recipe language', () => {
     const text = `${RECIPE.replace('path: data/train.jsonl', 'path: ../../etc/passwd')}output: .\n`;
     const ds = recipeDiagnostics(text, file, () => true, { root: path.join(path.sep, 'w') }).filter((d) => d.code === 'file');
     const lineOf = (s: string) => text.split('\n').findIndex((l) => l.includes(s)) + 1;
-    assert.deepEqual(ds.map((d) => [d.line, d.severity]), [[lineOf('etc/passwd'), 'error'], [lineOf('output: .'), 'error']]);
+    assert.deepEqual(
+      ds.map((d) => [d.line, d.severity]),
+      [
+        [lineOf('etc/passwd'), 'error'],
+        [lineOf('output: .'), 'error'],
+      ],
+    );
     assert.match(ds[0]!.message, /dataset "\.\.\/\.\.\/etc\/passwd" resolves outside the workspace root/);
     assert.match(ds[1]!.message, /output "\.": the output folder .* holds .*, which replacing it would delete/);
   });

@@ -90,20 +90,38 @@ describe('JSON Schemas for prompt files and adapter recipes', () => {
 
   it('accepts the files the parsers accept, and refuses wrong values they refuse', () => {
     const prompt = read('schemas/prompt.schema.json');
-    const valid = [path.join(FIXTURES, 'prompts/valid/support-reply.prompt.yml'), ...fs.readdirSync(path.join(FIXTURES, 'examples/github')).filter((f) => f.endsWith('.yml')).map((f) => path.join(FIXTURES, 'examples/github', f))];
+    const valid = [
+      path.join(FIXTURES, 'prompts/valid/support-reply.prompt.yml'),
+      ...fs
+        .readdirSync(path.join(FIXTURES, 'examples/github'))
+        .filter((f) => f.endsWith('.yml'))
+        .map((f) => path.join(FIXTURES, 'examples/github', f)),
+    ];
     for (const file of valid) {
       const text = fs.readFileSync(file, 'utf8');
       assert.equal(parsePrompt(text).diagnostics.filter((d) => d.severity === 'error').length, 0, file);
       assert.deepEqual(validateJson(parseYaml(text) as JsonValue, prompt), [], file);
     }
     // Malformed fixtures whose mistake is a value the schema can describe.
-    for (const name of ['temperature-out-of-range', 'maxTokens-wrong-type', 'seed-negative', 'unknown-role', 'responseFormat-unknown', 'messages-not-a-list', 'minPassRate-out-of-range']) {
+    for (const name of [
+      'temperature-out-of-range',
+      'maxTokens-wrong-type',
+      'seed-negative',
+      'unknown-role',
+      'responseFormat-unknown',
+      'messages-not-a-list',
+      'minPassRate-out-of-range',
+    ]) {
       const text = fs.readFileSync(path.join(FIXTURES, 'prompts/malformed', `${name}.prompt.yml`), 'utf8');
-      assert.ok(parsePrompt(text).diagnostics.some((d) => d.severity === 'error'), name);
+      assert.ok(
+        parsePrompt(text).diagnostics.some((d) => d.severity === 'error'),
+        name,
+      );
       assert.notDeepEqual(validateJson(parseYaml(text) as JsonValue, prompt), [], `${name} passes the schema`);
     }
     const recipeSchema = read('schemas/adapter-recipe.schema.json');
-    const recipe = 'base_model: HuggingFaceTB/SmolLM2-135M\ndataset:\n  path: data/train.jsonl\n  format: messages\nlora:\n  r: 16\n  target_modules: [q_proj, v_proj]\ntraining:\n  schedule: cosine\n  max_steps: 10\n';
+    const recipe =
+      'base_model: HuggingFaceTB/SmolLM2-135M\ndataset:\n  path: data/train.jsonl\n  format: messages\nlora:\n  r: 16\n  target_modules: [q_proj, v_proj]\ntraining:\n  schedule: cosine\n  max_steps: 10\n';
     assert.ok(parseRecipe(recipe).recipe);
     assert.deepEqual(validateJson(parseYaml(recipe) as JsonValue, recipeSchema), []);
     const bad = recipe.replace('r: 16', 'r: 0').replace('schedule: cosine', 'schedule: cosin');
@@ -113,11 +131,15 @@ describe('JSON Schemas for prompt files and adapter recipes', () => {
 
   it('ships in the .vsix and is referenced from contributes.yamlValidation', async function () {
     this.timeout(60_000);
-    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { contributes: { yamlValidation: { fileMatch: string[]; url: string }[] } };
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      contributes: { yamlValidation: { fileMatch: string[]; url: string }[] };
+    };
     const urls = pkg.contributes.yamlValidation.map((v) => v.url.replace(/^\.\//, ''));
     assert.deepEqual(urls.sort(), SCHEMAS.map((s) => s.file).sort());
     assert.deepEqual(pkg.contributes.yamlValidation.flatMap((v) => v.fileMatch).sort(), ['*.adapter.yaml', '*.adapter.yml', '*.prompt.yaml', '*.prompt.yml']);
-    const { writeIgnoreFile } = (await import(path.join(ROOT, 'scripts/vsix-targets.mjs'))) as { writeIgnoreFile(root: string, target: string, out: string): string };
+    const { writeIgnoreFile } = (await import(path.join(ROOT, 'scripts/vsix-targets.mjs'))) as {
+      writeIgnoreFile(root: string, target: string, out: string): string;
+    };
     const vsce = require('@vscode/vsce') as { listFiles(o: object): Promise<string[]> };
     const tmp = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'tuneloop-schema-'));
     try {

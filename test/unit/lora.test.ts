@@ -35,18 +35,30 @@ describe('PEFT adapters', () => {
     assert.equal(matchesTarget('model.layers.1.self_attn.q_proj', '.*\\.0\\..*q_proj'), false);
     const cfg = parseLoraConfig({ r: 4, target_modules: 'all-linear' });
     assert.equal(targetedModules(llama, cfg).length, 2 * 7, 'all-linear leaves out lm_head');
-    assert.deepEqual(targetedModules(gpt2, parseLoraConfig({ target_modules: ['c_proj'] })).map((m) => m.name), ['transformer.h.0.attn.c_proj', 'transformer.h.0.mlp.c_proj', 'transformer.h.1.attn.c_proj', 'transformer.h.1.mlp.c_proj']);
+    assert.deepEqual(
+      targetedModules(gpt2, parseLoraConfig({ target_modules: ['c_proj'] })).map((m) => m.name),
+      ['transformer.h.0.attn.c_proj', 'transformer.h.0.mlp.c_proj', 'transformer.h.1.attn.c_proj', 'transformer.h.1.mlp.c_proj'],
+    );
   });
 
   it('applies rank_pattern and alpha_pattern per module', () => {
-    const c = parseLoraConfig({ r: 8, lora_alpha: 16, target_modules: ['q_proj', 'v_proj'], rank_pattern: { v_proj: 2 }, alpha_pattern: { 'layers.1.self_attn.q_proj': 4 } });
+    const c = parseLoraConfig({
+      r: 8,
+      lora_alpha: 16,
+      target_modules: ['q_proj', 'v_proj'],
+      rank_pattern: { v_proj: 2 },
+      alpha_pattern: { 'layers.1.self_attn.q_proj': 4 },
+    });
     assert.deepEqual(moduleScale(c, 'model.layers.0.self_attn.v_proj'), { r: 2, scale: 8 });
     assert.deepEqual(moduleScale(c, 'model.layers.1.self_attn.q_proj'), { r: 8, scale: 0.5 });
     assert.deepEqual(moduleScale(c, 'model.layers.0.self_attn.q_proj'), { r: 8, scale: 2 });
   });
 
   it('refuses what it does not implement, naming the key', () => {
-    assert.throws(() => parseLoraConfig({ target_modules: ['q_proj'], use_dora: true }), (e: unknown) => e instanceof TuneloopError && e.key === 'use_dora');
+    assert.throws(
+      () => parseLoraConfig({ target_modules: ['q_proj'], use_dora: true }),
+      (e: unknown) => e instanceof TuneloopError && e.key === 'use_dora',
+    );
     assert.throws(() => parseLoraConfig({ target_modules: ['q_proj'], bias: 'all' }), /bias: only bias: "none" is supported/);
     assert.throws(() => parseLoraConfig({ target_modules: ['q_proj'], modules_to_save: ['lm_head'] }), /modules_to_save/);
     assert.throws(() => parseLoraConfig({ target_modules: [] }), /target_modules: must be/);
@@ -73,7 +85,10 @@ describe('PEFT adapters', () => {
       t.set('base_model.model.model.layers.0.mlp.up_proj.lora_B.weight', { dtype: 'F32', shape: [170, 4], data: new Uint8Array(170 * 4 * 4) });
       writeSafetensors(file(d), t);
     });
-    assert.throws(() => readAdapter(shape, llama), /module "model\.layers\.0\.mlp\.up_proj": lora_B has shape \[170, 4\], but the base model and r = 4 need \[176, 4\]/);
+    assert.throws(
+      () => readAdapter(shape, llama),
+      /module "model\.layers\.0\.mlp\.up_proj": lora_B has shape \[170, 4\], but the base model and r = 4 need \[176, 4\]/,
+    );
     const missing = copyAdapter((d) => {
       const t = readSafetensors(file(d));
       t.delete('base_model.model.model.layers.1.mlp.gate_proj.lora_A.weight');
@@ -105,7 +120,13 @@ describe('PEFT adapters', () => {
 
   it('merges W + scale·B·A, transposed for Conv1D, against a hand-computed case', () => {
     // in 2, out 3, r 1: B·A = [[1·1, 1·2], [2·1, 2·2], [3·1, 3·2]]
-    const l = { module: { name: 'm', inFeatures: 2, outFeatures: 3, conv1d: false }, r: 1, scale: 0.5, a: Float32Array.from([1, 2]), b: Float32Array.from([1, 2, 3]) };
+    const l = {
+      module: { name: 'm', inFeatures: 2, outFeatures: 3, conv1d: false },
+      r: 1,
+      scale: 0.5,
+      a: Float32Array.from([1, 2]),
+      b: Float32Array.from([1, 2, 3]),
+    };
     assert.deepEqual(Array.from(mergeInto(new Float32Array(6), l)), [0.5, 1, 1, 2, 1.5, 3]);
     const conv = { ...l, module: { ...l.module, conv1d: true } };
     assert.deepEqual(Array.from(mergeInto(new Float32Array(6), conv)), [0.5, 1, 1.5, 1, 2, 3]);

@@ -122,7 +122,11 @@ describe('model configs: defaults as transformers applies them', () => {
     const raw: Record<string, unknown> = { ...llamaRaw(), model_type: 'qwen2', num_hidden_layers: 4, sliding_window: 32, max_window_layers: 2 };
     assert.deepEqual(parse(raw).attention.slidingWindow, [null, null, null, null]);
     assert.deepEqual(parse({ ...raw, use_sliding_window: true }).attention.slidingWindow, [null, null, 32, 32]);
-    assert.deepEqual(parse({ ...raw, use_sliding_window: true, layer_types: ['sliding_attention', 'full_attention', 'full_attention', 'full_attention'] }).attention.slidingWindow, [32, null, null, null]);
+    assert.deepEqual(
+      parse({ ...raw, use_sliding_window: true, layer_types: ['sliding_attention', 'full_attention', 'full_attention', 'full_attention'] }).attention
+        .slidingWindow,
+      [32, null, null, null],
+    );
   });
 
   it('eos_token_id may be a list; llama attention_bias puts biases on q, k, v and o', () => {
@@ -165,7 +169,10 @@ describe('model configs: rope settings in both spellings', () => {
     const raw: Record<string, unknown> = { ...llamaRaw(), rope_theta: 1e6, rope_scaling: null };
     delete raw.rope_parameters;
     assert.deepEqual(parse(raw).positions, { type: 'rope', rope: { type: 'default', theta: 1e6 } });
-    assert.deepEqual(parse({ ...raw, rope_scaling: { type: 'linear', factor: 2 } }).positions, { type: 'rope', rope: { type: 'linear', theta: 1e6, factor: 2 } });
+    assert.deepEqual(parse({ ...raw, rope_scaling: { type: 'linear', factor: 2 } }).positions, {
+      type: 'rope',
+      rope: { type: 'linear', theta: 1e6, factor: 2 },
+    });
   });
 });
 
@@ -203,11 +210,19 @@ describe('model configs: errors name the key', () => {
   });
 
   it('an unsupported rope type, and a llama3 rope missing a factor, in either spelling', () => {
-    rejectsKey({ ...llamaRaw(), rope_parameters: { rope_theta: 1e4, rope_type: 'yarn', factor: 4 } }, 'rope_parameters.rope_type', /unsupported rope type "yarn".*default, linear, llama3/);
+    rejectsKey(
+      { ...llamaRaw(), rope_parameters: { rope_theta: 1e4, rope_type: 'yarn', factor: 4 } },
+      'rope_parameters.rope_type',
+      /unsupported rope type "yarn".*default, linear, llama3/,
+    );
     const old: Record<string, unknown> = { ...llamaRaw(), rope_scaling: { type: 'dynamic', factor: 2 } };
     delete old.rope_parameters;
     rejectsKey(old, 'rope_scaling.type', /unsupported rope type "dynamic"/);
-    rejectsKey({ ...llamaRaw(), rope_parameters: { rope_theta: 1e4, rope_type: 'llama3', factor: 8, high_freq_factor: 4, original_max_position_embeddings: 8192 } }, 'rope_parameters.low_freq_factor', /missing required key/);
+    rejectsKey(
+      { ...llamaRaw(), rope_parameters: { rope_theta: 1e4, rope_type: 'llama3', factor: 8, high_freq_factor: 4, original_max_position_embeddings: 8192 } },
+      'rope_parameters.low_freq_factor',
+      /missing required key/,
+    );
   });
 
   it('an unsupported activation', () => {
@@ -216,7 +231,10 @@ describe('model configs: errors name the key', () => {
 
   it('loadModelConfig names the file for a missing or broken config.json', () => {
     const d = tempDir();
-    assert.throws(() => loadModelConfig(d), (e: unknown) => e instanceof TuneloopError && e.file === path.join(d, 'config.json') && /ENOENT/.test(e.message));
+    assert.throws(
+      () => loadModelConfig(d),
+      (e: unknown) => e instanceof TuneloopError && e.file === path.join(d, 'config.json') && /ENOENT/.test(e.message),
+    );
     fs.writeFileSync(path.join(d, 'config.json'), '{"model_type": "llama",');
     assert.throws(() => loadModelConfig(d), /config\.json: not valid JSON/);
   });

@@ -6,13 +6,20 @@ import { startWithConsent } from '../../src/extension/output-consent';
 describe('fine-tune: consent to replace an output folder', () => {
   const starter = (refuse: unknown) => {
     const calls: boolean[] = [];
-    return { calls, start: async (force: boolean) => {
-      calls.push(force);
-      if (!force && refuse) throw refuse;
-      return 'run';
-    } };
+    return {
+      calls,
+      start: async (force: boolean) => {
+        calls.push(force);
+        if (!force && refuse) throw refuse;
+        return 'run';
+      },
+    };
   };
-  const foreign = new ForeignOutputError('the output folder /w/a holds files that Tuneloop did not write', { file: '/w/r.adapter.yml' }, 'name an empty or new folder, or run with --force to replace it');
+  const foreign = new ForeignOutputError(
+    'the output folder /w/a holds files that Tuneloop did not write',
+    { file: '/w/r.adapter.yml' },
+    'name an empty or new folder, or run with --force to replace it',
+  );
 
   it('asks, and starts with force only when the user agrees', async () => {
     const asked: string[] = [];
@@ -30,7 +37,10 @@ describe('fine-tune: consent to replace an output folder', () => {
     assert.equal(await startWithConsent(free.start, async () => assert.fail('asked')), 'run');
     assert.deepEqual(free.calls, [false]);
     const refused = starter(new OutputRefusedError('the output folder /w holds /w/r.adapter.yml'));
-    await assert.rejects(startWithConsent(refused.start, async () => assert.fail('asked')), OutputRefusedError);
+    await assert.rejects(
+      startWithConsent(refused.start, async () => assert.fail('asked')),
+      OutputRefusedError,
+    );
     assert.deepEqual(refused.calls, [false]);
   });
 });

@@ -26,7 +26,9 @@ describe('extension manifest', () => {
   it('declares every command it refers to, and registers every command it declares', () => {
     const declared = new Set((pkg.contributes.commands as { command: string }[]).map((c) => c.command));
     const referenced = [
-      ...Object.values(pkg.contributes.menus as Record<string, { command: string }[]>).flat().map((m) => m.command),
+      ...Object.values(pkg.contributes.menus as Record<string, { command: string }[]>)
+        .flat()
+        .map((m) => m.command),
       ...(pkg.contributes.viewsWelcome as { contents: string }[]).flatMap((v) => [...v.contents.matchAll(/command:([\w.]+)/g)].map((m) => m[1]!)),
     ];
     for (const c of referenced) assert.ok(declared.has(c), `${c} is used but not declared`);
@@ -42,8 +44,12 @@ describe('extension manifest', () => {
     assert.deepEqual(views, ['tuneloop.home', 'tuneloop.runs']);
     assert.ok(pkg.contributes.viewsContainers.activitybar.some((c: { id: string }) => c.id === 'tuneloop'));
     const settings = Object.keys(pkg.contributes.configuration.properties);
-    for (const s of ['tuneloop.defaultModel', 'tuneloop.threads', 'tuneloop.cacheFolder', 'tuneloop.runsFolder', 'tuneloop.logLevel']) assert.ok(settings.includes(s), s);
-    assert.deepEqual(pkg.contributes.languages.map((l: { id: string }) => l.id), ['tuneloop-prompt', 'tuneloop-adapter']);
+    for (const s of ['tuneloop.defaultModel', 'tuneloop.threads', 'tuneloop.cacheFolder', 'tuneloop.runsFolder', 'tuneloop.logLevel'])
+      assert.ok(settings.includes(s), s);
+    assert.deepEqual(
+      pkg.contributes.languages.map((l: { id: string }) => l.id),
+      ['tuneloop-prompt', 'tuneloop-adapter'],
+    );
     for (const g of pkg.contributes.grammars) JSON.parse(fs.readFileSync(path.join(ROOT, g.path), 'utf8'));
     assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
   });
@@ -60,7 +66,8 @@ describe('bundles', () => {
       const js = fs.readFileSync(path.join(ROOT, 'dist', `${b}.js`), 'utf8');
       const required = new Set([...js.matchAll(/require\("([^"./][^"]*)"\)/g)].map((m) => m[1]!));
       const builtins = new Set(require('node:module').builtinModules as string[]);
-      for (const r of required) assert.ok(r.startsWith('node:') || builtins.has(r) || /^(vscode|onnxruntime-(node|common))$/.test(r), `${b} requires ${r} at run time`);
+      for (const r of required)
+        assert.ok(r.startsWith('node:') || builtins.has(r) || /^(vscode|onnxruntime-(node|common))$/.test(r), `${b} requires ${r} at run time`);
       assert.ok(!required.has('sharp'), 'sharp is stubbed out');
     });
   }
@@ -79,7 +86,10 @@ describe('bundles', () => {
 
 describe('platform packages (.vsix file lists)', function () {
   this.timeout(120_000);
-  const targetsModule = import(path.join(ROOT, 'scripts/vsix-targets.mjs')) as Promise<{ TARGETS: Record<string, string>; writeIgnoreFile(root: string, target: string, out: string): string }>;
+  const targetsModule = import(path.join(ROOT, 'scripts/vsix-targets.mjs')) as Promise<{
+    TARGETS: Record<string, string>;
+    writeIgnoreFile(root: string, target: string, out: string): string;
+  }>;
   const vsce = require('@vscode/vsce') as { listFiles(o: object): Promise<string[]> };
   const tmp = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'tuneloop-vsix-'));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -93,7 +103,19 @@ describe('platform packages (.vsix file lists)', function () {
       assert.ok(natives.length >= 2, `${target}: native files present`);
       for (const f of natives) assert.ok(f.startsWith(`node_modules/onnxruntime-node/bin/napi-v6/${folder}/`), `${target} carries ${f}`);
       assert.ok(natives.includes(`node_modules/onnxruntime-node/bin/napi-v6/${folder}/onnxruntime_binding.node`), `${target}: binding`);
-      for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/extension.js', 'dist/worker.js', 'dist/trainer.js', 'dist/webview.js', 'media/main.css', 'media/tuneloop.svg', 'node_modules/onnxruntime-node/dist/index.js', 'node_modules/onnxruntime-common/dist/cjs/index.js']) {
+      for (const f of [
+        'package.json',
+        'README.md',
+        'LICENSE',
+        'dist/extension.js',
+        'dist/worker.js',
+        'dist/trainer.js',
+        'dist/webview.js',
+        'media/main.css',
+        'media/tuneloop.svg',
+        'node_modules/onnxruntime-node/dist/index.js',
+        'node_modules/onnxruntime-common/dist/cjs/index.js',
+      ]) {
         assert.ok(files.includes(f), `${target} lacks ${f}`);
       }
       for (const f of files) {

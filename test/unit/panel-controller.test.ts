@@ -49,7 +49,11 @@ class FakePage {
     return this.received.filter((m): m is Extract<ToWebview, { type: T }> => m.type === type);
   }
 
-  wait<T extends ToWebview['type']>(type: T, test: (m: Extract<ToWebview, { type: T }>) => boolean = () => true, ms = 120_000): Promise<Extract<ToWebview, { type: T }>> {
+  wait<T extends ToWebview['type']>(
+    type: T,
+    test: (m: Extract<ToWebview, { type: T }>) => boolean = () => true,
+    ms = 120_000,
+  ): Promise<Extract<ToWebview, { type: T }>> {
     const found = this.of(type).find(test);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
@@ -111,7 +115,14 @@ function assertHostResponsive(h: HostFigures): void {
 interface Fixture {
   readonly ws: string;
   readonly page: FakePage;
-  readonly env: PanelEnv & { trusted: boolean; finishBeforeReturning: boolean; runsHidden: boolean; diffs: { left: string; right: string; title: string }[]; logs: string[]; trainCalls: string[] };
+  readonly env: PanelEnv & {
+    trusted: boolean;
+    finishBeforeReturning: boolean;
+    runsHidden: boolean;
+    diffs: { left: string; right: string; title: string }[];
+    logs: string[];
+    trainCalls: string[];
+  };
   readonly controller: PanelController;
   send(m: FromWebview): Promise<void>;
 }
@@ -154,14 +165,18 @@ function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, s
     /** While a forced race runs (finishBeforeReturning), the panel's scans find no run, as if none fell during it. */
     runsHidden: false,
     runsFolder: () => path.join(ws, '.tuneloop', env.runsHidden ? 'not-yet' : 'runs'),
-    findFiles: async (kind: 'prompt' | 'recipe') => Object.keys(files).filter((f) => (kind === 'prompt' ? /\.prompt\.ya?ml$/ : /\.adapter\.ya?ml$/).test(f)).map((f) => path.join(ws, f)),
+    findFiles: async (kind: 'prompt' | 'recipe') =>
+      Object.keys(files)
+        .filter((f) => (kind === 'prompt' ? /\.prompt\.ya?ml$/ : /\.adapter\.ya?ml$/).test(f))
+        .map((f) => path.join(ws, f)),
     readDocument: (file: string) => fs.promises.readFile(file, 'utf8'),
     // One onnxruntime thread: on a 2-core machine the worker then leaves a core to the host, whose delays are measured.
     settings: () => ({ defaultModel: '', settingBase: ws, threads: 1, cacheDir }),
     inWorkspace: (p: string) => !path.relative(ws, p).startsWith('..'),
     label: (p: string) => (p.startsWith(ws) ? path.relative(ws, p) : p),
     pickFolder: async () => undefined,
-    openDiff: async (left: { title: string; text: string }, right: { title: string; text: string }, title: string) => void env.diffs.push({ left: left.text, right: right.text, title }),
+    openDiff: async (left: { title: string; text: string }, right: { title: string; text: string }, title: string) =>
+      void env.diffs.push({ left: left.text, right: right.text, title }),
     openFile: async () => undefined,
     revealFolder: async () => undefined,
     train: {
@@ -215,11 +230,23 @@ describe('panel controller (stand-in page, real worker)', function () {
     const file = path.join(f.ws, 'colours.prompt.yml');
     await f.send({ type: 'panel/ready' });
     const init = await f.page.wait('panel/init');
-    assert.deepEqual(init.prompts.map((p) => p.label), ['colours.prompt.yml']);
+    assert.deepEqual(
+      init.prompts.map((p) => p.label),
+      ['colours.prompt.yml'],
+    );
     const { info } = await f.page.wait('panel/prompt');
     assert.equal(info.model, LLAMA);
-    assert.deepEqual(info.variants.map((v) => [v.name, v.kind, v.available, v.listed]), [['base', 'base', true, true], ['adapter_trained', 'adapter', true, true]]);
-    assert.deepEqual(info.cases.map((c) => c.values.word), ['red', 'blue']);
+    assert.deepEqual(
+      info.variants.map((v) => [v.name, v.kind, v.available, v.listed]),
+      [
+        ['base', 'base', true, true],
+        ['adapter_trained', 'adapter', true, true],
+      ],
+    );
+    assert.deepEqual(
+      info.cases.map((c) => c.values.word),
+      ['red', 'blue'],
+    );
     assert.equal(info.params.maxTokens, 12);
 
     // The host's event loop, measured while the worker exports the checkpoint, merges the adapter,
@@ -230,7 +257,9 @@ describe('panel controller (stand-in page, real worker)', function () {
     const h = host.stop();
     const end = await f.page.wait('run/end');
     assert.equal(end.status, 'done', end.message);
-    console.log(`      host during a ${((Date.now() - started) / 1000).toFixed(1)} s run: event-loop delay max ${h.maxDelayMs.toFixed(1)} ms, p99 ${h.p99DelayMs.toFixed(1)} ms; longest busy stretch ${h.maxBusyMs.toFixed(1)} ms of CPU`);
+    console.log(
+      `      host during a ${((Date.now() - started) / 1000).toFixed(1)} s run: event-loop delay max ${h.maxDelayMs.toFixed(1)} ms, p99 ${h.p99DelayMs.toFixed(1)} ms; longest busy stretch ${h.maxBusyMs.toFixed(1)} ms of CPU`,
+    );
     assertHostResponsive(h);
 
     const cells = f.page.of('run/cell');
@@ -238,21 +267,28 @@ describe('panel controller (stand-in page, real worker)', function () {
     for (const c of cells) {
       assert.equal(c.caseIndex, 1);
       assert.ok(c.cell.tokens.length > 0 && c.cell.timeToFirstTokenMs > 0 && c.cell.tokensPerSecond > 0, JSON.stringify(c.cell));
-      assert.deepEqual(c.cell.evaluations.map((e) => [e.name, e.passed]), [['short', true]]);
+      assert.deepEqual(
+        c.cell.evaluations.map((e) => [e.name, e.passed]),
+        [['short', true]],
+      );
     }
     // Tokens streamed before each cell ended, batched.
     const streamed = f.page.of('run/tokens');
     assert.ok(streamed.some((t) => t.variant === 'base') && streamed.some((t) => t.variant !== 'base'));
     assert.notEqual(cells[0]!.cell.text, cells[1]!.cell.text, 'the trained adapter changes the output');
     const progress = f.page.of('run/progress').map((p) => p.message);
-    assert.ok(progress.some((m) => /merging the adapter/.test(m)), progress.join('\n'));
+    assert.ok(
+      progress.some((m) => /merging the adapter/.test(m)),
+      progress.join('\n'),
+    );
 
     // A page rebuilt (the panel hidden and shown again) gets everything back: the lists, the prompt, the run.
     const before = f.page.received.length;
     await f.send({ type: 'panel/ready' });
     await f.page.wait('run/end', () => f.page.received.length > before + 3);
     const replay = f.page.received.slice(before).map((m) => m.type);
-    for (const t of ['panel/init', 'runs/list', 'panel/prompt', 'run/start', 'run/cell', 'run/end'] as const) assert.ok(replay.includes(t), `${t} not replayed: ${replay.join(', ')}`);
+    for (const t of ['panel/init', 'runs/list', 'panel/prompt', 'run/start', 'run/cell', 'run/end'] as const)
+      assert.ok(replay.includes(t), `${t} not replayed: ${replay.join(', ')}`);
     assert.equal(replay.filter((t) => t === 'run/cell').length, 2);
 
     // Any two outputs in the diff editor.
@@ -267,7 +303,15 @@ describe('panel controller (stand-in page, real worker)', function () {
     const file = path.join(f.ws, 'long.prompt.yml');
     await f.send({ type: 'panel/ready' });
     const { info } = await f.page.wait('panel/prompt');
-    const run = f.send({ type: 'run/start', mode: 'compare', file, model: LLAMA, variants: info.variants.map((v) => v.id), cases: [0], params: { maxTokens: 4000 } });
+    const run = f.send({
+      type: 'run/start',
+      mode: 'compare',
+      file,
+      model: LLAMA,
+      variants: info.variants.map((v) => v.id),
+      cases: [0],
+      params: { maxTokens: 4000 },
+    });
     await f.page.wait('run/tokens');
     const shown = () => f.page.of('run/tokens').reduce((n, m) => n + m.tokens.length, 0);
     const atStop = shown();
@@ -277,7 +321,10 @@ describe('panel controller (stand-in page, real worker)', function () {
     const end = await f.page.wait('run/end');
     assert.equal(end.status, 'cancelled');
     const cells = f.page.of('run/cell');
-    assert.ok(cells.every((c) => c.cell.finish === 'cancelled'), JSON.stringify(cells.map((c) => c.cell.finish)));
+    assert.ok(
+      cells.every((c) => c.cell.finish === 'cancelled'),
+      JSON.stringify(cells.map((c) => c.cell.finish)),
+    );
     assert.equal(cells.length, 1, 'the second column never started');
     assert.deepEqual(end.passRates, {});
     // How promptly, counted in tokens rather than milliseconds (a loaded machine slows the clock's
@@ -285,7 +332,7 @@ describe('panel controller (stand-in page, real worker)', function () {
     // their way arrive after it, not the rest of the 4000.
     const after = cells[0]!.cell.tokens.length - atStop;
     console.log(`      stopped ${Date.now() - stopAt} ms after Stop: ${atStop} token(s) shown before it, ${after} after`);
-    assert.equal(shown(), cells[0]!.cell.tokens.length, 'the streamed tokens are the cell\'s');
+    assert.equal(shown(), cells[0]!.cell.tokens.length, "the streamed tokens are the cell's");
     assert.ok(after < 400, `${after} tokens arrived after Stop`);
   });
 
@@ -317,13 +364,21 @@ describe('panel controller (stand-in page, real worker)', function () {
     assert.equal(snap.model.id, LLAMA);
     assert.match(snap.model.sha256, /^[0-9a-f]{64}$/);
     // The CLI, as CI runs it, finds the same outputs.
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'eval', 'colours.prompt.yml'], { cwd: f.ws, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: cacheDir } });
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'eval', 'colours.prompt.yml'], {
+      cwd: f.ws,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: cacheDir },
+    });
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /snapshot colours\.snapshot\.json: same/);
   });
 
   it('writes no snapshot outside the workspace', async () => {
-    const f = make({ 'out.prompt.yml': PROMPT().replace(/adapters:\n.*\n/, '').replace('snapshot: colours.snapshot.json', 'snapshot: ../escaped.snapshot.json') });
+    const f = make({
+      'out.prompt.yml': PROMPT()
+        .replace(/adapters:\n.*\n/, '')
+        .replace('snapshot: colours.snapshot.json', 'snapshot: ../escaped.snapshot.json'),
+    });
     await f.send({ type: 'panel/ready' });
     const { info } = await f.page.wait('panel/prompt');
     await f.send({ type: 'run/start', mode: 'matrix', file: info.file, model: LLAMA, variants: ['base'], params: {} });
@@ -356,7 +411,10 @@ describe('panel controller (stand-in page, real worker)', function () {
   });
 
   it('starts and resumes no training in an untrusted workspace', async () => {
-    const f = make({ 'colours.prompt.yml': PROMPT(false), 'colors.adapter.yml': `base_model: ${LLAMA}\ndataset:\n  path: data/colors.jsonl\ntraining:\n  max_steps: 2\n` });
+    const f = make({
+      'colours.prompt.yml': PROMPT(false),
+      'colors.adapter.yml': `base_model: ${LLAMA}\ndataset:\n  path: data/colors.jsonl\ntraining:\n  max_steps: 2\n`,
+    });
     // A cancelled run, as a trusted session would have left it: listed, so its folder is one the panel knows.
     const run = path.join(f.ws, '.tuneloop', 'runs', 'colors-1');
     fs.mkdirSync(run, { recursive: true });
@@ -370,7 +428,10 @@ describe('panel controller (stand-in page, real worker)', function () {
     const init = await f.page.wait('panel/init');
     assert.equal(init.trusted, false);
     const list = await f.page.wait('runs/list');
-    assert.deepEqual(list.runs.map((r) => [r.dir, r.state]), [[run, 'cancelled']]);
+    assert.deepEqual(
+      list.runs.map((r) => [r.dir, r.state]),
+      [[run, 'cancelled']],
+    );
 
     await f.send({ type: 'train/start', recipe: init.recipes[0]!.file });
     assert.deepEqual(f.env.trainCalls, [], 'the trainer was asked to start a run');
@@ -388,7 +449,9 @@ describe('panel controller (stand-in page, real worker)', function () {
 
   it('fine-tunes in the detached trainer: live loss events, the run listed and finished, its adapter a variant', async () => {
     const words = ['red', 'blue', 'green', 'gold'];
-    const rows = Array.from({ length: 24 }, (_, i) => JSON.stringify({ prompt: `color ${i}: ${words[i % 4]}?`, completion: ` ${words[i % 4]} is a color.` })).join('\n');
+    const rows = Array.from({ length: 24 }, (_, i) =>
+      JSON.stringify({ prompt: `color ${i}: ${words[i % 4]}?`, completion: ` ${words[i % 4]} is a color.` }),
+    ).join('\n');
     const f = make({
       'colours.prompt.yml': PROMPT(false),
       'data/colors.jsonl': `${rows}\n`,
@@ -396,7 +459,10 @@ describe('panel controller (stand-in page, real worker)', function () {
     });
     await f.send({ type: 'panel/ready' });
     const init = await f.page.wait('panel/init');
-    assert.deepEqual(init.recipes.map((r) => r.label), ['colors.adapter.yml']);
+    assert.deepEqual(
+      init.recipes.map((r) => r.label),
+      ['colors.adapter.yml'],
+    );
     await f.page.wait('panel/prompt');
     await f.send({ type: 'train/start', recipe: init.recipes[0]!.file });
     const show = await f.page.wait('panel/show', (m) => m.tab === 'train');

@@ -9,16 +9,30 @@ describe('panel: the extension ⇄ webview protocol and the page shell', () => {
   it('accepts the panel messages each side sends', () => {
     const ok = (schema: typeof FromWebview | typeof ToWebview, m: unknown) => assert.ok(schema.safeParse(m).success, JSON.stringify(m));
     ok(FromWebview, { type: 'panel/ready' });
-    ok(FromWebview, { type: 'run/start', mode: 'compare', file: '/w/a.prompt.yml', model: '/m', variants: ['base'], cases: [0], params: { maxTokens: 16, stop: ['\n'] } });
+    ok(FromWebview, {
+      type: 'run/start',
+      mode: 'compare',
+      file: '/w/a.prompt.yml',
+      model: '/m',
+      variants: ['base'],
+      cases: [0],
+      params: { maxTokens: 16, stop: ['\n'] },
+    });
     ok(FromWebview, { type: 'run/start', mode: 'compare', file: '/w/a.prompt.yml', model: '/m', variants: ['base'], values: { name: 'Ada' }, params: {} });
     ok(FromWebview, { type: 'run/openDiff', runId: 'run-1', left: { variant: 'base', caseIndex: 0 }, right: { variant: 'x', caseIndex: 0 } });
     ok(FromWebview, { type: 'train/start', recipe: '/w/r.adapter.yml' });
     ok(ToWebview, { type: 'run/tokens', runId: 'run-1', variant: 'base', caseIndex: 0, tokens: [{ text: 'hi', logprob: -0.1 }] });
-    ok(ToWebview, { type: 'runs/events', dir: '/w/r', reset: true, events: [{ type: 'step', time: 't', step: 1, loss: 2, lr: 0.1, tokensPerSecond: 5, etaSeconds: 3 }] });
+    ok(ToWebview, {
+      type: 'runs/events',
+      dir: '/w/r',
+      reset: true,
+      events: [{ type: 'step', time: 't', step: 1, loss: 2, lr: 0.1, tokensPerSecond: 5, etaSeconds: 3 }],
+    });
   });
 
   it('refuses what does not fit: unknown types, bad ranges, unknown settings, missing fields', () => {
-    const bad = (schema: typeof FromWebview | typeof ToWebview | typeof GenerationOverrides, m: unknown) => assert.equal(schema.safeParse(m).success, false, JSON.stringify(m));
+    const bad = (schema: typeof FromWebview | typeof ToWebview | typeof GenerationOverrides, m: unknown) =>
+      assert.equal(schema.safeParse(m).success, false, JSON.stringify(m));
     bad(FromWebview, { type: 'run/start', mode: 'compare', file: '/w/a.prompt.yml', model: '/m', variants: [], params: {} });
     bad(FromWebview, { type: 'run/start', mode: 'eval', file: '/w/a.prompt.yml', model: '/m', variants: ['base'], params: {} });
     bad(FromWebview, { type: 'panel/openFile' });
@@ -33,8 +47,18 @@ describe('panel: the extension ⇄ webview protocol and the page shell', () => {
   });
 
   it('the page shell: a strict CSP with a nonce, no inline script or data, the app named by a constant attribute', () => {
-    const html = shellHtml({ cspSource: 'https://res.vscode', nonce: 'abc+/=', script: 'https://res.vscode/dist/webview.js', styles: ['https://res.vscode/media/main.css'], title: 'T<x>', kind: 'panel' });
-    assert.equal(contentSecurityPolicy('https://res.vscode', 'n'), "default-src 'none'; style-src https://res.vscode; font-src https://res.vscode; img-src https://res.vscode; script-src 'nonce-n'");
+    const html = shellHtml({
+      cspSource: 'https://res.vscode',
+      nonce: 'abc+/=',
+      script: 'https://res.vscode/dist/webview.js',
+      styles: ['https://res.vscode/media/main.css'],
+      title: 'T<x>',
+      kind: 'panel',
+    });
+    assert.equal(
+      contentSecurityPolicy('https://res.vscode', 'n'),
+      "default-src 'none'; style-src https://res.vscode; font-src https://res.vscode; img-src https://res.vscode; script-src 'nonce-n'",
+    );
     assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;; .*script-src &#39;nonce-abc\+\/=&#39;">/);
     assert.equal(html.match(/<script/g)?.length, 1);
     assert.match(html, /<script nonce="abc\+\/=" src="https:\/\/res\.vscode\/dist\/webview\.js"><\/script>/);

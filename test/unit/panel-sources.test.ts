@@ -11,7 +11,10 @@ const LLAMA = path.join(GOLDEN, 'llama');
 function fakeRun(runs: string, name: string, baseDir: string, events: object[], steps: number[]): string {
   const dir = path.join(runs, name);
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'spec.json'), JSON.stringify({ format: 1, recipeFile: path.join(path.dirname(path.dirname(runs)), 'tone.adapter.yml'), name: 'tone', baseModel: baseDir, baseDir }));
+  fs.writeFileSync(
+    path.join(dir, 'spec.json'),
+    JSON.stringify({ format: 1, recipeFile: path.join(path.dirname(path.dirname(runs)), 'tone.adapter.yml'), name: 'tone', baseModel: baseDir, baseDir }),
+  );
   fs.writeFileSync(path.join(dir, 'events.jsonl'), events.map((e) => `${JSON.stringify({ time: '2025-01-01T00:00:00Z', ...e })}\n`).join(''));
   // As the trainer writes them: checkpoints/step-N/adapter/ (a PEFT adapter) beside the optimizer state; the result in adapter/.
   for (const s of steps) fs.cpSync(path.join(LLAMA, 'adapter'), path.join(dir, 'checkpoints', `step-${s}`, 'adapter'), { recursive: true });
@@ -26,8 +29,27 @@ describe('panel: prompt sources (cases, models, variants)', () => {
   fs.writeFileSync(path.join(ws, 'data.jsonl'), '{"prompt": "a", "completion": "b"}\n');
   fs.writeFileSync(path.join(ws, 'fresh.adapter.yml'), `base_model: ${LLAMA}\ndataset:\n  path: data.jsonl\n`);
   fs.writeFileSync(path.join(ws, 'broken.adapter.yml'), `base_model: ${LLAMA}\ndataset:\n  path: none.jsonl\n`);
-  const done = fakeRun(runs, '20250102T000000Z-tone', LLAMA, [{ type: 'started', pid: 1, totalSteps: 8, trainExamples: 4, validationExamples: 1 }, { type: 'step', step: 8, loss: 1.5, lr: 0.1, gradNorm: 1, tokensPerSecond: 10, etaSeconds: 0 }, { type: 'done', step: 8, adapter: path.join(runs, '20250102T000000Z-tone', 'adapter') }], [4, 8]);
-  fakeRun(runs, '20250101T000000Z-other', path.join(GOLDEN, 'gpt2'), [{ type: 'started', pid: 1, totalSteps: 8, trainExamples: 4, validationExamples: 1 }, { type: 'cancelled', step: 4, checkpoint: 'x' }], [4]);
+  const done = fakeRun(
+    runs,
+    '20250102T000000Z-tone',
+    LLAMA,
+    [
+      { type: 'started', pid: 1, totalSteps: 8, trainExamples: 4, validationExamples: 1 },
+      { type: 'step', step: 8, loss: 1.5, lr: 0.1, gradNorm: 1, tokensPerSecond: 10, etaSeconds: 0 },
+      { type: 'done', step: 8, adapter: path.join(runs, '20250102T000000Z-tone', 'adapter') },
+    ],
+    [4, 8],
+  );
+  fakeRun(
+    runs,
+    '20250101T000000Z-other',
+    path.join(GOLDEN, 'gpt2'),
+    [
+      { type: 'started', pid: 1, totalSteps: 8, trainExamples: 4, validationExamples: 1 },
+      { type: 'cancelled', step: 4, checkpoint: 'x' },
+    ],
+    [4],
+  );
   const label = (p: string) => (p.startsWith(ws) ? path.relative(ws, p) : p);
   const opts = { defaultModel: '', settingBase: ws, runsFolder: runs, picked: [], selectedModel: undefined, label, paths: { root: ws, trustedReads: [LLAMA] } };
 
@@ -43,7 +65,13 @@ describe('panel: prompt sources (cases, models, variants)', () => {
       // A recipe with a finished run: that run's adapter. One never trained: why not, and what to do.
       ['tone', 'recipe', true, true, ''],
       ['fresh', 'recipe', false, true, 'not trained yet: fine-tune fresh.adapter.yml'],
-      ['broken', 'recipe', false, true, `line 3: dataset "none.jsonl" not found (looked for ${path.join(ws, 'none.jsonl')}): paths are relative to the recipe (run tuneloop check on it for every problem)`],
+      [
+        'broken',
+        'recipe',
+        false,
+        true,
+        `line 3: dataset "none.jsonl" not found (looked for ${path.join(ws, 'none.jsonl')}): paths are relative to the recipe (run tuneloop check on it for every problem)`,
+      ],
     ]);
     assert.match(String(v[2]![4]), /cannot read|not found|no such|ENOENT/i);
     assert.deepEqual(v.slice(7), [
@@ -57,10 +85,19 @@ describe('panel: prompt sources (cases, models, variants)', () => {
     assert.equal(s.variants.get(`adapter:${path.join(ws, 'tone.adapter.yml')}`)?.adapterDir, path.join(done, 'adapter'));
     assert.equal(s.variants.get(`run:${done}`)?.adapterDir, path.join(done, 'adapter'));
     assert.equal(s.variants.get(`checkpoint:${path.join(done, 'checkpoints', 'step-4')}`)?.adapterDir, path.join(done, 'checkpoints', 'step-4', 'adapter'));
-    assert.deepEqual(s.info.cases.map((c) => c.label), ['Case 1: name = Ada', 'Case 2: name = Grace']);
+    assert.deepEqual(
+      s.info.cases.map((c) => c.label),
+      ['Case 1: name = Ada', 'Case 2: name = Grace'],
+    );
     assert.deepEqual(s.info.variables.sort(), ['greeting', 'name']);
     assert.deepEqual(s.info.params, { maxTokens: 9, temperature: 0.5, stop: ['\n'] });
-    assert.deepEqual(s.info.models.map((m) => [m.id, m.from]), [[LLAMA, 'prompt'], [path.join(GOLDEN, 'gpt2'), 'run']]);
+    assert.deepEqual(
+      s.info.models.map((m) => [m.id, m.from]),
+      [
+        [LLAMA, 'prompt'],
+        [path.join(GOLDEN, 'gpt2'), 'run'],
+      ],
+    );
     assert.deepEqual(s.info.snapshot, { label: 'out.snapshot.json', exists: false });
     assert.deepEqual(s.info.problems, []);
   });
@@ -80,7 +117,11 @@ describe('panel: prompt sources (cases, models, variants)', () => {
     const asked: string[] = [];
     const cachedHubModel = (id: string) => (asked.push(id), undefined);
     for (const model of ['./missing', 'org/missing-model']) {
-      const s = describePrompt(path.join(ws, 'm.prompt.yml'), `model: ${model}\nmessages:\n  - role: user\n    content: hi\n`, { ...opts, runsFolder: undefined, cachedHubModel });
+      const s = describePrompt(path.join(ws, 'm.prompt.yml'), `model: ${model}\nmessages:\n  - role: user\n    content: hi\n`, {
+        ...opts,
+        runsFolder: undefined,
+        cachedHubModel,
+      });
       assert.equal(s.info.model, undefined);
       assert.match(s.info.modelNote!, new RegExp(`the prompt's model "${model.replace('.', '\\.')}" is neither a local folder nor a downloaded Hub model`));
     }
@@ -99,13 +140,22 @@ describe('panel: prompt sources (cases, models, variants)', () => {
     assert.equal(weightsOf(ws), undefined);
     const scanner = new RunsScanner(label);
     const rows = scanner.scan(runs);
-    assert.deepEqual(rows.map((r) => [r.name, r.state, r.lastStep, r.totalSteps, r.resumable, r.recipe]), [
-      ['20250102T000000Z-tone', 'done', 8, 8, false, 'tone.adapter.yml'],
-      ['20250101T000000Z-other', 'cancelled', 0, 8, true, 'tone.adapter.yml'],
-    ]);
+    assert.deepEqual(
+      rows.map((r) => [r.name, r.state, r.lastStep, r.totalSteps, r.resumable, r.recipe]),
+      [
+        ['20250102T000000Z-tone', 'done', 8, 8, false, 'tone.adapter.yml'],
+        ['20250101T000000Z-other', 'cancelled', 0, 8, true, 'tone.adapter.yml'],
+      ],
+    );
     // A resume appends: the next scan reads only the new lines.
-    fs.appendFileSync(path.join(runs, '20250101T000000Z-other', 'events.jsonl'), `${JSON.stringify({ type: 'started', time: 't', pid: process.pid, totalSteps: 8, resumedFrom: 4, trainExamples: 4, validationExamples: 1 })}\n`);
-    fs.writeFileSync(path.join(runs, '20250101T000000Z-other', 'owner.lock'), JSON.stringify({ pid: process.pid, host: require('node:os').hostname(), started: 't' }));
+    fs.appendFileSync(
+      path.join(runs, '20250101T000000Z-other', 'events.jsonl'),
+      `${JSON.stringify({ type: 'started', time: 't', pid: process.pid, totalSteps: 8, resumedFrom: 4, trainExamples: 4, validationExamples: 1 })}\n`,
+    );
+    fs.writeFileSync(
+      path.join(runs, '20250101T000000Z-other', 'owner.lock'),
+      JSON.stringify({ pid: process.pid, host: require('node:os').hostname(), started: 't' }),
+    );
     assert.equal(scanner.scan(runs)[1]!.state, 'running');
     // Its owner gone without a final event: marked failed (and recorded in the run's events).
     fs.rmSync(path.join(runs, '20250101T000000Z-other', 'owner.lock'));

@@ -49,7 +49,9 @@ describe('evaluators: string checks (GitHub semantics)', () => {
   });
 
   it('evaluator strings are templates over the test case', () => {
-    const t = withEvaluators("  - name: mentions\n    string:\n      contains: '{{expected}}'\n  - name: greets\n    string:\n      startsWith: 'Hello {{ name }}'\n");
+    const t = withEvaluators(
+      "  - name: mentions\n    string:\n      contains: '{{expected}}'\n  - name: greets\n    string:\n      startsWith: 'Hello {{ name }}'\n",
+    );
     assert.deepEqual(passed(t, 'Hello Ada, the answer is 42', { expected: '42', name: 'Ada' }), [true, true]);
     assert.deepEqual(passed(t, 'Hello Bob, the answer is 41', { expected: '42', name: 'Ada' }), [false, false]);
     assert.equal(evaluate(t, 'x', { expected: '42', name: 'Ada' })[1]!.detail, 'output should start with "Hello Ada"');
@@ -66,7 +68,9 @@ describe('evaluators: string checks (GitHub semantics)', () => {
 
 describe('evaluators: Tuneloop kinds', () => {
   it('regex, with flags; the pattern is not a template', () => {
-    const p = withEvaluators("  - name: digits\n    regex: '^\\d+$'\n  - name: word\n    regex: 'paris'\n    flags: i\n  - name: braces\n    regex: '\\{\\{x\\}\\}'\n");
+    const p = withEvaluators(
+      "  - name: digits\n    regex: '^\\d+$'\n  - name: word\n    regex: 'paris'\n    flags: i\n  - name: braces\n    regex: '\\{\\{x\\}\\}'\n",
+    );
     assert.deepEqual(passed(p, '123', { x: 'y' }), [true, false, false]);
     assert.deepEqual(passed(p, 'PARIS', { x: 'y' }), [false, true, false]);
     assert.deepEqual(passed(p, 'a {{x}} b', { x: 'y' }), [false, false, true]);
@@ -91,7 +95,10 @@ describe('evaluators: Tuneloop kinds', () => {
 
   it('json: true checks against the file jsonSchema; json: {schema} against its own', () => {
     const extra = 'responseFormat: json_schema\njsonSchema:\n  type: object\n  properties:\n    age: {type: integer, minimum: 0}\n  required: [age]\n';
-    const p = withEvaluators('  - name: file schema\n    json: true\n  - name: own schema\n    json:\n      schema: {type: array, items: {type: string}}\n', extra);
+    const p = withEvaluators(
+      '  - name: file schema\n    json: true\n  - name: own schema\n    json:\n      schema: {type: array, items: {type: string}}\n',
+      extra,
+    );
     assert.deepEqual(passed(p, '{"age": 3}'), [true, false]);
     assert.deepEqual(passed(p, '{"age": -1}'), [false, false]);
     assert.deepEqual(passed(p, '["a", "b"]'), [false, true]);
@@ -99,12 +106,17 @@ describe('evaluators: Tuneloop kinds', () => {
   });
 
   it('hosted judges are not run: passed is undefined, with a detail saying so', () => {
-    const p = withEvaluators('  - name: sim\n    uses: github/similarity\n  - name: judge\n    llm:\n      modelId: openai/gpt-4o\n      prompt: "{{completion}}"\n');
+    const p = withEvaluators(
+      '  - name: sim\n    uses: github/similarity\n  - name: judge\n    llm:\n      modelId: openai/gpt-4o\n      prompt: "{{completion}}"\n',
+    );
     const r = evaluate(p, 'anything', {});
-    assert.deepEqual(r.map((x) => [x.kind, x.passed]), [
-      ['uses', undefined],
-      ['llm', undefined],
-    ]);
+    assert.deepEqual(
+      r.map((x) => [x.kind, x.passed]),
+      [
+        ['uses', undefined],
+        ['llm', undefined],
+      ],
+    );
     assert.match(r[0]!.detail, /github\/similarity: runs on GitHub Models, not run locally/);
     assert.ok(casePassed(r), 'judges that did not run do not fail a case');
   });
@@ -176,7 +188,10 @@ describe('the JSON schema subset', () => {
     assert.deepEqual(violations({ age: 1 }), ['$: missing required property "name"']);
     assert.deepEqual(violations({ name: 'A', age: 1, role: 'root' }), ['$.role: expected one of ["admin","user"], got "root"']);
     assert.deepEqual(violations({ name: 'A', age: 1, tags: ['a', 2] }), ['$.tags[1]: expected string, got integer']);
-    assert.deepEqual(violations({ name: 'A', age: 1, address: { town: 'x' } }), ['$.address: missing required property "city"', '$.address.town: unexpected property "town"']);
+    assert.deepEqual(violations({ name: 'A', age: 1, address: { town: 'x' } }), [
+      '$.address: missing required property "city"',
+      '$.address.town: unexpected property "town"',
+    ]);
   });
 
   it('minLength / maxLength in code points, minimum / maximum inclusive', () => {
@@ -186,11 +201,20 @@ describe('the JSON schema subset', () => {
   });
 
   it('additionalProperties as a schema checks the other properties', () => {
-    assert.deepEqual(validateJson({ a: 1, b: 'x' }, { type: 'object', additionalProperties: { type: 'integer' } }).map((v) => v.path), ['$.b']);
+    assert.deepEqual(
+      validateJson({ a: 1, b: 'x' }, { type: 'object', additionalProperties: { type: 'integer' } }).map((v) => v.path),
+      ['$.b'],
+    );
   });
 
   it('checkSchema: errors for what it cannot read, warnings for keywords it does not check', () => {
-    const problems = checkSchema({ type: 'object', properties: { a: { type: 'strin' }, b: 3 }, required: 'a', pattern: 'x', items: [{ type: 'string' }] } as JsonObject);
+    const problems = checkSchema({
+      type: 'object',
+      properties: { a: { type: 'strin' }, b: 3 },
+      required: 'a',
+      pattern: 'x',
+      items: [{ type: 'string' }],
+    } as JsonObject);
     assert.deepEqual(
       problems.map((p) => [p.path.join('.'), p.severity]),
       [

@@ -36,10 +36,13 @@ describe('prompt files: the GitHub Models examples', () => {
     const p = r.prompt!;
     assert.equal(p.model, 'openai/gpt-4o');
     assert.deepEqual(p.modelParameters, { temperature: 0.5, maxTokens: 50 });
-    assert.deepEqual(p.testData!.map((t) => t.values), [
-      { input: 'hello world', string: 'hello', expected: 'greeting response' },
-      { input: 'goodbye world', string: 'goodbye', expected: 'farewell response' },
-    ]);
+    assert.deepEqual(
+      p.testData!.map((t) => t.values),
+      [
+        { input: 'hello world', string: 'hello', expected: 'greeting response' },
+        { input: 'goodbye world', string: 'goodbye', expected: 'farewell response' },
+      ],
+    );
     assert.deepEqual(
       p.evaluators.map((e) => [e.name, e.kind]),
       [
@@ -69,16 +72,25 @@ describe('prompt files: the GitHub Models examples', () => {
 
   it('checkFiles on the folder finds the three examples and reports no errors', () => {
     // The examples are named *.yml, not *.prompt.yml, so they are passed one by one.
-    const files = fs.readdirSync(GITHUB).filter((f) => f.endsWith('.yml')).map((f) => path.join(GITHUB, f));
+    const files = fs
+      .readdirSync(GITHUB)
+      .filter((f) => f.endsWith('.yml'))
+      .map((f) => path.join(GITHUB, f));
     assert.equal(files.length, 3);
     const ds = checkFiles(files);
-    assert.deepEqual(ds.filter((d) => d.severity === 'error'), []);
+    assert.deepEqual(
+      ds.filter((d) => d.severity === 'error'),
+      [],
+    );
     assert.equal(ds.filter((d) => d.severity === 'warning').length, 3);
   });
 });
 
 describe('prompt files: malformed fixtures (table-driven from "# expect: LINE /regex/")', () => {
-  const files = fs.readdirSync(MALFORMED).filter((f) => /\.prompt\.ya?ml$/.test(f)).sort();
+  const files = fs
+    .readdirSync(MALFORMED)
+    .filter((f) => /\.prompt\.ya?ml$/.test(f))
+    .sort();
 
   it('there are at least 20 of them, each with an expectation', () => {
     assert.ok(files.length >= 20, `${files.length} fixtures`);
@@ -110,10 +122,13 @@ describe('prompt files: validation', () => {
     assert.deepEqual(p.modelParameters, { maxTokens: 64, temperature: 0, topP: 0.9, topK: 40, repetitionPenalty: 1.1, seed: 7, stop: ['\n\n', '###'] });
     // GitHub's {name, strict, schema} wrapper, given as a JSON string, is unwrapped.
     assert.deepEqual(p.jsonSchema!['required'], ['answer', 'mood']);
-    assert.deepEqual(p.adapters.map((a) => [a.path, a.minPassRate]), [
-      ['../../golden/llama/adapter', undefined],
-      ['../../golden/llama/adapter_trained', 0.5],
-    ]);
+    assert.deepEqual(
+      p.adapters.map((a) => [a.path, a.minPassRate]),
+      [
+        ['../../golden/llama/adapter', undefined],
+        ['../../golden/llama/adapter_trained', 0.5],
+      ],
+    );
     assert.equal(p.minPassRate, 0.8);
     assert.equal(p.snapshot, 'support-reply.snapshot.json');
     const json = p.evaluators[0]!;
@@ -124,7 +139,19 @@ describe('prompt files: validation', () => {
   });
 
   it('unknown keys warn at the key, with a suggestion for near misses', () => {
-    const text = ['name: x', 'modelParameters:', '  max_tokens: 5', '  temprature: 0.2', 'mesages: []', 'messages:', '  - role: user', '    content: hi', '    rol: user', 'zzz: 1', ''].join('\n');
+    const text = [
+      'name: x',
+      'modelParameters:',
+      '  max_tokens: 5',
+      '  temprature: 0.2',
+      'mesages: []',
+      'messages:',
+      '  - role: user',
+      '    content: hi',
+      '    rol: user',
+      'zzz: 1',
+      '',
+    ].join('\n');
     const ds = parse(text).diagnostics.filter((d) => d.code === 'unknown-key');
     assert.deepEqual(
       ds.map((d) => [d.line, d.column, d.severity]),
@@ -154,10 +181,34 @@ describe('prompt files: validation', () => {
   });
 
   it('the hosted model table: GitHub publishers and bare OpenAI ids, not Hub ids or folders', () => {
-    for (const id of ['openai/gpt-4o', 'openai/gpt-4.1-mini', 'microsoft/phi-4', 'meta/llama-3.3-70b-instruct', 'mistral-ai/mistral-small-2503', 'cohere/cohere-command-a', 'deepseek/deepseek-r1', 'xai/grok-3', 'ai21-labs/ai21-jamba-1.5-large', 'core42/jais-30b-chat', 'gpt-4o-mini', 'o3-mini', 'o1']) {
+    for (const id of [
+      'openai/gpt-4o',
+      'openai/gpt-4.1-mini',
+      'microsoft/phi-4',
+      'meta/llama-3.3-70b-instruct',
+      'mistral-ai/mistral-small-2503',
+      'cohere/cohere-command-a',
+      'deepseek/deepseek-r1',
+      'xai/grok-3',
+      'ai21-labs/ai21-jamba-1.5-large',
+      'core42/jais-30b-chat',
+      'gpt-4o-mini',
+      'o3-mini',
+      'o1',
+    ]) {
       assert.ok(hostedModel(id), id);
     }
-    for (const id of ['meta-llama/Llama-3.2-1B-Instruct', 'Qwen/Qwen2.5-0.5B-Instruct', 'mistralai/Mistral-7B-v0.1', 'deepseek-ai/DeepSeek-R1', 'gpt2', 'distilgpt2', './openai/gpt-4o', '/models/openai', 'HuggingFaceTB/SmolLM2-135M']) {
+    for (const id of [
+      'meta-llama/Llama-3.2-1B-Instruct',
+      'Qwen/Qwen2.5-0.5B-Instruct',
+      'mistralai/Mistral-7B-v0.1',
+      'deepseek-ai/DeepSeek-R1',
+      'gpt2',
+      'distilgpt2',
+      './openai/gpt-4o',
+      '/models/openai',
+      'HuggingFaceTB/SmolLM2-135M',
+    ]) {
       assert.equal(hostedModel(id), undefined, id);
     }
     const d = only(parse('model: gpt-4o-mini\nmessages:\n  - role: user\n    content: hi\n').diagnostics, 'hosted-model');
@@ -202,7 +253,19 @@ describe('prompt files: validation', () => {
   });
 
   it('unknown keys inside an evaluator name its index', () => {
-    const text = ['messages:', '  - role: user', '    content: hi', 'evaluators:', '  - name: a', '    maxLength: 3', '  - name: j', '    llm:', '      modelId: m', '      promt: x', ''].join('\n');
+    const text = [
+      'messages:',
+      '  - role: user',
+      '    content: hi',
+      'evaluators:',
+      '  - name: a',
+      '    maxLength: 3',
+      '  - name: j',
+      '    llm:',
+      '      modelId: m',
+      '      promt: x',
+      '',
+    ].join('\n');
     const d = only(parse(text).diagnostics, 'unknown-key');
     assert.equal(d.line, 10);
     assert.match(d.message, /unknown key "promt" in "evaluators\[1\]\.llm"; it is ignored \(did you mean "prompt"\?\)/);
@@ -212,14 +275,20 @@ describe('prompt files: validation', () => {
     const base = ['messages:', '  - role: user', '    content: "{{a}}"', 'testData:', '  - a: 1', '    b: 2', '    expected: x', '  - a: 3', '    b: 4'];
     const r = parse([...base, ''].join('\n'));
     const unused = r.diagnostics.filter((d) => d.code === 'unused-variable');
-    assert.deepEqual(unused.map((d) => [d.line, d.column]), [
-      [6, 5],
-      [7, 5],
-    ]);
+    assert.deepEqual(
+      unused.map((d) => [d.line, d.column]),
+      [
+        [6, 5],
+        [7, 5],
+      ],
+    );
     assert.match(unused[0]!.message, /test value "b" is not used by any message or evaluator/);
     assert.match(unused[1]!.message, /contains: '\{\{expected\}\}'/);
     const judged = parse([...base, 'evaluators:', '  - name: sim', '    uses: github/similarity', ''].join('\n'));
-    assert.deepEqual(judged.diagnostics.filter((d) => d.code === 'unused-variable').map((d) => d.line), [6]);
+    assert.deepEqual(
+      judged.diagnostics.filter((d) => d.code === 'unused-variable').map((d) => d.line),
+      [6],
+    );
   });
 
   it('a variable missing from several test cases is one error listing them', () => {
@@ -237,7 +306,19 @@ describe('prompt files: validation', () => {
   });
 
   it('a string evaluator with two checks runs the first in GitHub order and warns about the other', () => {
-    const r = parse(['messages:', '  - role: user', '    content: hi', 'evaluators:', '  - name: two', '    string:', '      endsWith: "!"', '      contains: hello', ''].join('\n'));
+    const r = parse(
+      [
+        'messages:',
+        '  - role: user',
+        '    content: hi',
+        'evaluators:',
+        '  - name: two',
+        '    string:',
+        '      endsWith: "!"',
+        '      contains: hello',
+        '',
+      ].join('\n'),
+    );
     const d = only(r.diagnostics, 'evaluator-conflict');
     assert.equal(d.severity, 'warning');
     assert.equal(d.line, 7);
@@ -246,13 +327,42 @@ describe('prompt files: validation', () => {
   });
 
   it('an unknown judge name and a misplaced flags key are warnings', () => {
-    const r = parse(['messages:', '  - role: user', '    content: hi', 'evaluators:', '  - name: sim', '    uses: github/similarty', '  - name: s', '    flags: i', '    string: {contains: hi}', ''].join('\n'));
+    const r = parse(
+      [
+        'messages:',
+        '  - role: user',
+        '    content: hi',
+        'evaluators:',
+        '  - name: sim',
+        '    uses: github/similarty',
+        '  - name: s',
+        '    flags: i',
+        '    string: {contains: hi}',
+        '',
+      ].join('\n'),
+    );
     assert.deepEqual(summary(r.diagnostics), ['6:5 info hosted-judge', '6:11 warning unknown-value', '8:5 warning unknown-key']);
     assert.match(r.diagnostics[1]!.message, /did you mean "github\/similarity"/);
   });
 
   it('duplicate evaluator names and unchecked JSON schema keywords warn', () => {
-    const r = parse(['responseFormat: json_schema', 'jsonSchema:', '  type: string', '  pattern: "^a"', 'messages:', '  - role: user', '    content: hi', 'evaluators:', '  - name: a', '    maxLength: 3', '  - name: a', '    maxLength: 4', ''].join('\n'));
+    const r = parse(
+      [
+        'responseFormat: json_schema',
+        'jsonSchema:',
+        '  type: string',
+        '  pattern: "^a"',
+        'messages:',
+        '  - role: user',
+        '    content: hi',
+        'evaluators:',
+        '  - name: a',
+        '    maxLength: 3',
+        '  - name: a',
+        '    maxLength: 4',
+        '',
+      ].join('\n'),
+    );
     assert.deepEqual(summary(r.diagnostics), ['4:3 warning json-schema', '11:5 warning duplicate-name']);
   });
 
@@ -267,7 +377,10 @@ describe('prompt files: validation', () => {
     assert.equal(parse('').prompt, undefined);
     const multi = parse('messages:\n  - role: user\n    content: hi\n---\nname: two\n');
     assert.equal(multi.prompt, undefined);
-    assert.ok(multi.diagnostics.some((d) => d.code === 'yaml-syntax' && d.line === 4), JSON.stringify(multi.diagnostics));
+    assert.ok(
+      multi.diagnostics.some((d) => d.code === 'yaml-syntax' && d.line === 4),
+      JSON.stringify(multi.diagnostics),
+    );
   });
 
   it('numbers and booleans read as text where GitHub reads text; empty content is an error', () => {
@@ -283,7 +396,10 @@ describe('prompt files: validation', () => {
   it('a half-valid file still yields a prompt with the parts that are valid', () => {
     const r = parse('messages:\n  - role: bot\n    content: hi\n  - role: user\n    content: "{{x}}"\nmodelParameters:\n  temperature: 9\n  maxTokens: 3\n');
     assert.ok(r.diagnostics.some((d) => d.severity === 'error'));
-    assert.deepEqual(r.prompt!.messages.map((m) => m.role), ['user']);
+    assert.deepEqual(
+      r.prompt!.messages.map((m) => m.role),
+      ['user'],
+    );
     assert.deepEqual(r.prompt!.modelParameters, { maxTokens: 3 });
   });
 });
@@ -329,7 +445,9 @@ describe('prompt files: checkFiles and formatDiagnostic', () => {
     fs.writeFileSync(path.join(d, 'node_modules', 'y.prompt.yml'), 'messages: []\n');
     assert.deepEqual(findPromptFiles([d]), [path.join(d, 'a.prompt.yml'), path.join(d, 'sub', 'b.prompt.yaml')]);
     const ds = checkFiles([d]);
-    assert.deepEqual(ds.map(formatDiagnostic), [`${path.join(d, 'sub', 'b.prompt.yaml')}:1:11: error: "messages" is empty: add at least one message, e.g. "- role: user" with "content: ..."`]);
+    assert.deepEqual(ds.map(formatDiagnostic), [
+      `${path.join(d, 'sub', 'b.prompt.yaml')}:1:11: error: "messages" is empty: add at least one message, e.g. "- role: user" with "content: ..."`,
+    ]);
   });
 
   it('reports a missing file and a missing adapter', () => {

@@ -175,10 +175,13 @@ describe('variables for completion and hover', () => {
 
   it('a value per test case, with where its key is written', () => {
     const v = valuesOf(prompt, 'tone');
-    assert.deepEqual(v.map((x) => [x.caseIndex, x.value]), [
-      [0, 'calm'],
-      [1, undefined],
-    ]);
+    assert.deepEqual(
+      v.map((x) => [x.caseIndex, x.value]),
+      [
+        [0, 'calm'],
+        [1, undefined],
+      ],
+    );
     assert.deepEqual([v[0]!.span!.line, v[0]!.span!.column], [6, 5]);
     assert.equal(v[1]!.span, undefined);
     assert.deepEqual(valuesOf({}, 'tone'), []);

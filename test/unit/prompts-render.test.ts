@@ -93,12 +93,14 @@ describe('rendering prompts through chat templates (Hugging Face goldens)', func
     const d = tempDir();
     fs.copyFileSync(path.join(GOLDEN, 'llama', 'tokenizer.json'), path.join(d, 'tokenizer.json'));
     const cfg = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'llama', 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
-    cfg['chat_template'] = "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for m in messages %}{{ m['content'] }}{% endfor %}";
+    cfg['chat_template'] =
+      "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for m in messages %}{{ m['content'] }}{% endfor %}";
     fs.writeFileSync(path.join(d, 'tokenizer_config.json'), JSON.stringify(cfg));
     const tok = await loadTokenizer(d);
     assert.throws(
       () => renderForModel(PROMPT, { kind: 'prime' }, tok),
-      (e: unknown) => isTuneloopError(e) && /chat template rejected the messages: .*System role not supported/.test(e.message) && /check the roles/.test(e.message),
+      (e: unknown) =>
+        isTuneloopError(e) && /chat template rejected the messages: .*System role not supported/.test(e.message) && /check the roles/.test(e.message),
     );
     assert.equal(renderChat(tok, [{ role: 'user', content: 'hi' }], false).text, 'hi');
   });

@@ -24,7 +24,10 @@ describe('prompt templates: placeholders', () => {
 
   it('triple braces hold a placeholder inside them (as in JSON examples)', () => {
     const p = placeholders('{"a": {{{x}}}}');
-    assert.deepEqual(p.map((x) => [x.name, x.start]), [['x', 7]]);
+    assert.deepEqual(
+      p.map((x) => [x.name, x.start]),
+      [['x', 7]],
+    );
   });
 });
 

@@ -65,8 +65,18 @@ describe('adapter recipes', () => {
     ['unknown method', 'base_model: a/b\ndataset:\n  path: d\nmethod: qlora\n', 4, /"method" must be one of lora, full, got "qlora"/],
     ['rank as text', 'base_model: a/b\ndataset:\n  path: d\nlora:\n  r: "8"\n', 5, /"r" must be an integer ≥ 1, got the text "8" \(remove the quotes\)/],
     ['dropout out of range', 'base_model: a/b\ndataset:\n  path: d\nlora:\n  lora_dropout: 1.5\n', 5, /"lora_dropout" must be a number from 0 to below 1/],
-    ['misspelt key', 'base_model: a/b\ndataset:\n  path: d\ntraining:\n  learning_rat: 0.1\n', 5, /unknown key "learning_rat" in training.*did you mean "learning_rate"/],
-    ['bad schedule', 'base_model: a/b\ndataset:\n  path: d\ntraining:\n  schedule: cosin\n', 5, /"schedule" must be one of constant, linear, cosine.*did you mean "cosine"/],
+    [
+      'misspelt key',
+      'base_model: a/b\ndataset:\n  path: d\ntraining:\n  learning_rat: 0.1\n',
+      5,
+      /unknown key "learning_rat" in training.*did you mean "learning_rate"/,
+    ],
+    [
+      'bad schedule',
+      'base_model: a/b\ndataset:\n  path: d\ntraining:\n  schedule: cosin\n',
+      5,
+      /"schedule" must be one of constant, linear, cosine.*did you mean "cosine"/,
+    ],
     ['bad regex', 'base_model: a/b\ndataset:\n  path: d\nlora:\n  target_modules: "q_proj("\n', 5, /not a valid regular expression/],
     ['YAML syntax', 'base_model: a/b\ndataset:\n  path: [d\n', 4, /must be sufficiently indented and end with a \]/],
     ['prompt-file without prompt_file', 'base_model: a/b\ndataset:\n  path: d\n  format: prompt-file\n', 4, /needs "prompt_file"/],
@@ -83,7 +93,13 @@ describe('adapter recipes', () => {
     const d = tempDir();
     fs.writeFileSync(path.join(d, 'r.adapter.yml'), 'base_model: ./missing-model\ndataset:\n  path: data/none.jsonl\n');
     const r = checkRecipeFile(path.join(d, 'r.adapter.yml'));
-    assert.deepEqual(r.diagnostics.map((x) => [x.line, x.severity]), [[1, 'error'], [3, 'error']]);
+    assert.deepEqual(
+      r.diagnostics.map((x) => [x.line, x.severity]),
+      [
+        [1, 'error'],
+        [3, 'error'],
+      ],
+    );
     assert.match(r.diagnostics[1]!.message, /dataset "data\/none\.jsonl" not found/);
   });
 });

@@ -30,7 +30,9 @@ function bytesOf(dtype: Dtype, n: number, seed: number): Uint8Array {
 describe('safetensors writer', () => {
   it('round-trips every dtype with metadata, aligned offsets and a padded header', () => {
     const tensors = new Map(
-      (Object.keys(DTYPES) as Dtype[]).map((dtype, i) => [`t.${dtype.toLowerCase()}`, { dtype, shape: [3, i + 1], data: bytesOf(dtype, 3 * (i + 1), i) }] as const),
+      (Object.keys(DTYPES) as Dtype[]).map(
+        (dtype, i) => [`t.${dtype.toLowerCase()}`, { dtype, shape: [3, i + 1], data: bytesOf(dtype, 3 * (i + 1), i) }] as const,
+      ),
     );
     const p = path.join(dir, 'all.safetensors');
     writeSafetensors(p, tensors, { format: 'pt', note: 'ünïcode' });
@@ -58,19 +60,31 @@ describe('safetensors writer', () => {
       () =>
         writeSafetensors(p, {
           a: { dtype: 'F32', shape: [2], data: new Uint8Array(8) },
-          b: { dtype: 'F32', shape: [2], data: () => { throw new Error('source went away'); } },
+          b: {
+            dtype: 'F32',
+            shape: [2],
+            data: () => {
+              throw new Error('source went away');
+            },
+          },
         }),
       /source went away/,
     );
     assert.equal(fs.existsSync(p), false);
-    assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes('failed')), []);
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((n) => n.includes('failed')),
+      [],
+    );
   });
 
   it('keeps the previous file intact when an overwrite fails', () => {
     const p = path.join(dir, 'keep.safetensors');
     writeSafetensors(p, { a: { dtype: 'F32', shape: [1], data: new Uint8Array(4) } });
     const before = fs.readFileSync(p);
-    assert.throws(() => writeSafetensors(p, { a: { dtype: 'F32', shape: [2], data: new Uint8Array(4) } }), (e: unknown) => e instanceof TuneloopError && /has 4 bytes of data but shape \[2\] of F32 needs 8/.test(e.message) && e.key === 'a');
+    assert.throws(
+      () => writeSafetensors(p, { a: { dtype: 'F32', shape: [2], data: new Uint8Array(4) } }),
+      (e: unknown) => e instanceof TuneloopError && /has 4 bytes of data but shape \[2\] of F32 needs 8/.test(e.message) && e.key === 'a',
+    );
     assert.deepEqual(fs.readFileSync(p), before);
   });
 
@@ -85,13 +99,20 @@ describe('safetensors writer', () => {
 });
 
 describe('sharded checkpoints', () => {
-  const tensors = Object.fromEntries(Array.from({ length: 7 }, (_, i) => [`layer.${i}.weight`, { dtype: 'F32' as const, shape: [4, 4], data: bytesOf('F32', 16, i) }]));
+  const tensors = Object.fromEntries(
+    Array.from({ length: 7 }, (_, i) => [`layer.${i}.weight`, { dtype: 'F32' as const, shape: [4, 4], data: bytesOf('F32', 16, i) }]),
+  );
 
   it('writes shards under the size limit with an index, and reads them back as one set', () => {
     const d = path.join(dir, 'sharded');
     const r = writeShardedSafetensors(d, tensors, { maxShardBytes: 150, metadata: { format: 'pt' } });
     assert.equal(r.indexFile, 'model.safetensors.index.json');
-    assert.deepEqual(r.files, ['model-00001-of-00004.safetensors', 'model-00002-of-00004.safetensors', 'model-00003-of-00004.safetensors', 'model-00004-of-00004.safetensors']);
+    assert.deepEqual(r.files, [
+      'model-00001-of-00004.safetensors',
+      'model-00002-of-00004.safetensors',
+      'model-00003-of-00004.safetensors',
+      'model-00004-of-00004.safetensors',
+    ]);
     const index = JSON.parse(fs.readFileSync(path.join(d, r.indexFile), 'utf8'));
     assert.equal(index.metadata.total_size, 7 * 64);
     const store = TensorStore.openDir(d);
@@ -142,7 +163,10 @@ describe('sharded checkpoints', () => {
     const d = path.join(dir, 'dup');
     writeSafetensors(path.join(d, 'a.safetensors'), { x: tensors['layer.0.weight']! });
     writeSafetensors(path.join(d, 'b.safetensors'), { x: tensors['layer.1.weight']! });
-    assert.throws(() => TensorStore.openFiles([path.join(d, 'a.safetensors'), path.join(d, 'b.safetensors')]), /x: tensor is in both a\.safetensors and b\.safetensors/);
+    assert.throws(
+      () => TensorStore.openFiles([path.join(d, 'a.safetensors'), path.join(d, 'b.safetensors')]),
+      /x: tensor is in both a\.safetensors and b\.safetensors/,
+    );
   });
 
   it('says what to do for a folder with only pickled weights, and never opens them', () => {
@@ -180,7 +204,13 @@ describe('dtype conversion', () => {
       [-0, 0x8000],
     ];
     for (const [v, bits] of cases) assert.equal(f32ToF16Bits(v), bits, `${v}`);
-    assert.deepEqual(Array.from(toFloat32('F16', new Uint8Array(new Uint16Array([0x3c00, 0x3555, 0x7bff, 0x0001, 0xfc00]).buffer))), [1, 0.333251953125, 65504, 2 ** -24, -Infinity]);
+    assert.deepEqual(Array.from(toFloat32('F16', new Uint8Array(new Uint16Array([0x3c00, 0x3555, 0x7bff, 0x0001, 0xfc00]).buffer))), [
+      1,
+      0.333251953125,
+      65504,
+      2 ** -24,
+      -Infinity,
+    ]);
   });
 
   it('bfloat16: hand-computed values and round-to-nearest-even', () => {

@@ -36,11 +36,12 @@ describe('training data', () => {
     assert.deepEqual(batch.inputIds, ids);
     assert.deepEqual(batch.attentionMask, attn);
     assert.equal(batch.counted, spec.n_targets);
-    for (let b = 0; b < 4; b++) for (let s = 0; s < 15; s++) {
-      const counts = labels[b * 16 + s + 1] !== -100n;
-      assert.equal(batch.weights[b * 16 + s], counts ? 1 : 0);
-      if (counts) assert.equal(batch.targets[b * 16 + s], labels[b * 16 + s + 1]);
-    }
+    for (let b = 0; b < 4; b++)
+      for (let s = 0; s < 15; s++) {
+        const counts = labels[b * 16 + s + 1] !== -100n;
+        assert.equal(batch.weights[b * 16 + s], counts ? 1 : 0);
+        if (counts) assert.equal(batch.targets[b * 16 + s], labels[b * 16 + s + 1]);
+      }
     t.close();
   });
 
@@ -50,7 +51,10 @@ describe('training data', () => {
     const e = r.examples[0]!;
     assert.deepEqual(e.ids, golden.chat.ids_full);
     const start = golden.chat.ids_generation_prompt.length;
-    assert.deepEqual(e.mask, e.ids.map((_: number, i: number) => (i >= start ? 1 : 0)));
+    assert.deepEqual(
+      e.mask,
+      e.ids.map((_: number, i: number) => (i >= start ? 1 : 0)),
+    );
     const learned = tok.decode(e.ids.slice(start), { skip_special_tokens: false });
     assert.ok(learned.startsWith(golden.chat.messages[2].content) && learned.includes('<|im_end|>'), learned);
   });
@@ -61,7 +65,10 @@ describe('training data', () => {
     const p = tok.encode('Q: two plus two?');
     assert.deepEqual(pc!.ids.slice(0, p.length), p);
     assert.equal(pc!.ids.at(-1), 2);
-    assert.deepEqual(pc!.mask, pc!.ids.map((_, i) => (i < p.length ? 0 : 1)));
+    assert.deepEqual(
+      pc!.mask,
+      pc!.ids.map((_, i) => (i < p.length ? 0 : 1)),
+    );
     const [text] = tokenizeRows(tok, readJsonl(f).slice(1), f, { maxSeqLen: 512, eosTokenId: 2 }).examples;
     assert.ok(text!.mask.every((m) => m === 1));
   });
@@ -80,12 +87,18 @@ describe('training data', () => {
     assert.ok(r.tokensCut > 0);
     assert.equal(r.examples[0]!.ids.length, 6);
     const g = jsonl([{ prompt: 'a very long prompt that fills everything', completion: 'x' }]);
-    assert.throws(() => tokenizeRows(tok, readJsonl(g), g, { maxSeqLen: 4, eosTokenId: 2 }), (e: unknown) => e instanceof TuneloopError && e.line === 1 && /nothing of the completion is left/.test(e.message));
+    assert.throws(
+      () => tokenizeRows(tok, readJsonl(g), g, { maxSeqLen: 4, eosTokenId: 2 }),
+      (e: unknown) => e instanceof TuneloopError && e.line === 1 && /nothing of the completion is left/.test(e.message),
+    );
   });
 
   it('names the file and line of a malformed row; nothing is dropped silently', () => {
     const f = jsonl([{ text: 'ok' }, '{"text": "broken', { text: 'ok' }]);
-    assert.throws(() => readJsonl(f), (e: unknown) => e instanceof TuneloopError && e.file === f && e.line === 2 && /not valid JSON/.test(e.message));
+    assert.throws(
+      () => readJsonl(f),
+      (e: unknown) => e instanceof TuneloopError && e.file === f && e.line === 2 && /not valid JSON/.test(e.message),
+    );
     const g = jsonl([{ prompt: 'a', completion: 'b' }, { prompt: 'a' }]);
     assert.throws(() => tokenizeRows(tok, readJsonl(g), g, { maxSeqLen: 64, eosTokenId: 2 }), /:2: missing "completion" for the prompt-completion format/);
     const h = jsonl([{ messages: [{ role: 'robot', content: 'x' }] }]);
@@ -97,11 +110,17 @@ describe('training data', () => {
     const items = Array.from({ length: 20 }, (_, i) => i);
     assert.deepEqual(shuffle(items, 3), shuffle(items, 3));
     assert.notDeepEqual(shuffle(items, 3), shuffle(items, 4));
-    assert.deepEqual(shuffle(items, 3).sort((a, b) => a - b), items);
+    assert.deepEqual(
+      shuffle(items, 3).sort((a, b) => a - b),
+      items,
+    );
     const s = splitTrainValidation(items, 0.2, 1);
     assert.equal(s.validation.length, 4);
     assert.equal(s.train.length, 16);
-    assert.deepEqual([...s.train, ...s.validation].sort((a, b) => a - b), items);
+    assert.deepEqual(
+      [...s.train, ...s.validation].sort((a, b) => a - b),
+      items,
+    );
     assert.equal(splitTrainValidation(items, 3, 1).validation.length, 3);
   });
 });

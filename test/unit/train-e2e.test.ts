@@ -73,7 +73,11 @@ describe('LoRA training from a recipe, in the detached trainer', function () {
 
   it('trains to the end, lowering the validation loss, and writes a PEFT adapter', async () => {
     const ws = workspace();
-    const { runDir, pid } = await startRun(path.join(ws, 'colors.adapter.yml'), { runsDir: path.join(ws, '.tuneloop', 'runs'), trainerEntry: TRAINER, threads: 2 });
+    const { runDir, pid } = await startRun(path.join(ws, 'colors.adapter.yml'), {
+      runsDir: path.join(ws, '.tuneloop', 'runs'),
+      trainerEntry: TRAINER,
+      threads: 2,
+    });
     assert.ok(pid > 0);
     uninterrupted = await follow(runDir);
     const last = uninterrupted.at(-1)!;
@@ -92,13 +96,20 @@ describe('LoRA training from a recipe, in the detached trainer', function () {
     const adapter = readAdapter(path.join(runDir, 'adapter'), loadModelConfig(path.join(GOLDEN, 'llama')));
     assert.equal(adapter.modules.size, 14);
     assert.ok(fs.existsSync(path.join(ws, 'adapters', 'colors', 'adapter_model.safetensors')));
-    assert.match(fs.readFileSync(path.join(runDir, 'recipe.yml'), 'utf8'), /base_model_sha256: [0-9a-f]{64}\n {2}dataset: .*\n {2}dataset_sha256: [0-9a-f]{64}/);
+    assert.match(
+      fs.readFileSync(path.join(runDir, 'recipe.yml'), 'utf8'),
+      /base_model_sha256: [0-9a-f]{64}\n {2}dataset: .*\n {2}dataset_sha256: [0-9a-f]{64}/,
+    );
     assert.equal(inspectRun(runDir).state, 'done');
   });
 
   it('cancelled mid-run and resumed, finishes with the loss trace of the uninterrupted run', async () => {
     const ws = workspace();
-    const { runDir, pid } = await startRun(path.join(ws, 'colors.adapter.yml'), { runsDir: path.join(ws, '.tuneloop', 'runs'), trainerEntry: TRAINER, threads: 2 });
+    const { runDir, pid } = await startRun(path.join(ws, 'colors.adapter.yml'), {
+      runsDir: path.join(ws, '.tuneloop', 'runs'),
+      trainerEntry: TRAINER,
+      threads: 2,
+    });
     let cancelled = false;
     const first = await follow(runDir, (e) => {
       if (e.type === 'step' && e.step >= 10 && !cancelled) {
@@ -122,7 +133,11 @@ describe('LoRA training from a recipe, in the detached trainer', function () {
     assert.ok(restarted.type === 'started' && restarted.resumedFrom === stoppedAt);
     const trace = [...steps(first), ...steps(second)].map((e) => [e.step, e.loss] as const);
     const want = steps(uninterrupted).map((e) => [e.step, e.loss] as const);
-    assert.deepEqual(trace.map((t) => t[0]), want.map((t) => t[0]), 'every step once, in order');
+    assert.deepEqual(
+      trace.map((t) => t[0]),
+      want.map((t) => t[0]),
+      'every step once, in order',
+    );
     trace.forEach(([s, loss], i) => assert.ok(Math.abs(loss - want[i]![1]) < 1e-5, `step ${s}: ${loss} vs ${want[i]![1]}`));
   });
 });

@@ -28,7 +28,11 @@ describe('full fine-tuning', function () {
     const store = TensorStore.openDir(dir);
     const golden = TensorStore.openFiles([path.join(dir, 'golden.safetensors')]);
     const ids = Array.from(new BigInt64Array(golden.readBytes('input_ids').buffer), Number);
-    const batch = makeBatch([0, 1].map((b) => ({ line: b, ids: ids.slice(b * 16, b * 16 + 16), mask: new Array<number>(16).fill(1) })), 0, 16);
+    const batch = makeBatch(
+      [0, 1].map((b) => ({ line: b, ids: ids.slice(b * 16, b * 16 + 16), mask: new Array<number>(16).fill(1) })),
+      0,
+      16,
+    );
     const full = new OnnxStepModel(cfg, store, { spec: { mode: 'full' }, seed: 0, threads: 2 });
     const g = await full.lossAndGrads(batch, initFull(store), { step: 0, micro: 0 });
     const lcfg = parseLoraConfig({ r: 3, lora_alpha: 6, target_modules: 'all-linear' });
@@ -65,7 +69,10 @@ describe('full fine-tuning', function () {
     const ws = tempDir();
     const rows = Array.from({ length: 24 }, (_, i) => JSON.stringify({ prompt: `n${i % 6}:`, completion: ` yes ${i % 6}` }));
     fs.writeFileSync(path.join(ws, 'd.jsonl'), rows.join('\n'));
-    fs.writeFileSync(path.join(ws, 'full.adapter.yml'), `base_model: ${dir}\ndataset:\n  path: d.jsonl\n  validation_split: 4\nmethod: full\ntraining:\n  learning_rate: 0.003\n  max_steps: 12\n  batch_size: 4\n  schedule: constant\n  eval_every: 6\n`);
+    fs.writeFileSync(
+      path.join(ws, 'full.adapter.yml'),
+      `base_model: ${dir}\ndataset:\n  path: d.jsonl\n  validation_split: 4\nmethod: full\ntraining:\n  learning_rate: 0.003\n  max_steps: 12\n  batch_size: 4\n  schedule: constant\n  eval_every: 6\n`,
+    );
     const spec = resolveSpec(loadRecipe(path.join(ws, 'full.adapter.yml'), { trustedReads: [dir] }), dir, { threads: 2 });
     const runDir = createRunDir(path.join(ws, 'runs'), 'full');
     writeSpec(runDir, spec);
@@ -86,7 +93,10 @@ describe('full fine-tuning', function () {
     writeSpec(runDir, spec);
     assert.equal(await runTraining(runDir, { availableMemory: 10_000_000 }), 'failed');
     const last = readEvents(path.join(runDir, EVENTS)).events.at(-1)!;
-    assert.ok(last.type === 'failed' && /training needs about .* but 9\.5 MiB is available \(lower batch_size or max_seq_len/.test(last.message), JSON.stringify(last));
+    assert.ok(
+      last.type === 'failed' && /training needs about .* but 9\.5 MiB is available \(lower batch_size or max_seq_len/.test(last.message),
+      JSON.stringify(last),
+    );
   });
 });
 
@@ -119,15 +129,37 @@ describe('LoRA dropout and prompt-file datasets', function () {
 
   it('rows of variables for a prompt file train on its rendered messages with the answer as the assistant turn', async () => {
     const ws = tempDir();
-    fs.writeFileSync(path.join(ws, 'ask.prompt.yml'), 'messages:\n  - role: system\n    content: Answer in one word.\n  - role: user\n    content: "What colour is {{thing}}?"\n');
-    fs.writeFileSync(path.join(ws, 'd.jsonl'), [JSON.stringify({ thing: 'grass', completion: 'green' }), JSON.stringify({ thing: 'sky', expected: 'blue' })].join('\n'));
-    fs.writeFileSync(path.join(ws, 'r.adapter.yml'), `base_model: ${dir}\ndataset:\n  path: d.jsonl\n  format: prompt-file\n  prompt_file: ask.prompt.yml\n  validation_split: 0\n`);
+    fs.writeFileSync(
+      path.join(ws, 'ask.prompt.yml'),
+      'messages:\n  - role: system\n    content: Answer in one word.\n  - role: user\n    content: "What colour is {{thing}}?"\n',
+    );
+    fs.writeFileSync(
+      path.join(ws, 'd.jsonl'),
+      [JSON.stringify({ thing: 'grass', completion: 'green' }), JSON.stringify({ thing: 'sky', expected: 'blue' })].join('\n'),
+    );
+    fs.writeFileSync(
+      path.join(ws, 'r.adapter.yml'),
+      `base_model: ${dir}\ndataset:\n  path: d.jsonl\n  format: prompt-file\n  prompt_file: ask.prompt.yml\n  validation_split: 0\n`,
+    );
     const spec = resolveSpec(loadRecipe(path.join(ws, 'r.adapter.yml'), { trustedReads: [dir] }), dir);
     const tok = await loadTokenizer(dir);
     const data = prepareData(spec, tok, 2);
     const texts = data.train.map((e) => tok.decode([...e.ids], { skip_special_tokens: false })).sort();
-    assert.match(texts[0]!, /<\|im_start\|>system\nAnswer in one word\.<\|im_end\|>\n<\|im_start\|>user\nWhat colour is grass\?<\|im_end\|>\n<\|im_start\|>assistant\ngreen<\|im_end\|>/);
-    const learned = data.train.map((e) => tok.decode(e.ids.filter((_, t) => e.mask[t] === 1), { skip_special_tokens: false })).sort();
-    assert.deepEqual(learned.map((t) => t.replace(/<\|im_end\|>\n?$/, '')), ['blue', 'green']);
+    assert.match(
+      texts[0]!,
+      /<\|im_start\|>system\nAnswer in one word\.<\|im_end\|>\n<\|im_start\|>user\nWhat colour is grass\?<\|im_end\|>\n<\|im_start\|>assistant\ngreen<\|im_end\|>/,
+    );
+    const learned = data.train
+      .map((e) =>
+        tok.decode(
+          e.ids.filter((_, t) => e.mask[t] === 1),
+          { skip_special_tokens: false },
+        ),
+      )
+      .sort();
+    assert.deepEqual(
+      learned.map((t) => t.replace(/<\|im_end\|>\n?$/, '')),
+      ['blue', 'green'],
+    );
   });
 });

@@ -45,7 +45,22 @@ const examples: Example[] = Array.from({ length: 24 }, (_, n) => {
   for (let t = 0; t < 7; t++) ids.push(r() < 0.9 ? 1 + (ids[t]! % 5) : 1 + Math.floor(r() * 5));
   return { line: n + 1, ids, mask: ids.map((_, t) => (t >= 2 ? 1 : 0)) };
 });
-const config: TrainConfig = { lr: 0.1, schedule: 'cosine', warmupSteps: 2, batchSize: 2, gradAccum: 2, maxSteps: 12, weightDecay: 0.01, betas: [0.9, 0.999], eps: 1e-8, clipGradNorm: 1, seed: 5, padId: 0, evalEvery: 4, checkpointEvery: 5 };
+const config: TrainConfig = {
+  lr: 0.1,
+  schedule: 'cosine',
+  warmupSteps: 2,
+  batchSize: 2,
+  gradAccum: 2,
+  maxSteps: 12,
+  weightDecay: 0.01,
+  betas: [0.9, 0.999],
+  eps: 1e-8,
+  clipGradNorm: 1,
+  seed: 5,
+  padId: 0,
+  evalEvery: 4,
+  checkpointEvery: 5,
+};
 const fresh = (): TrainState => ({ step: 0, params: new Map([['W', new Float32Array(V * V)]]), optimizer: newAdamWState() });
 
 async function run(dir: string, state: TrainState, signalAt?: number) {
@@ -74,7 +89,10 @@ describe('training loop', () => {
     assert.equal(steps.length, 12);
     assert.ok(steps.at(-1)!.loss < steps[0]!.loss * 0.6, `${steps[0]!.loss} → ${steps.at(-1)!.loss}`);
     assert.ok(evals.at(-1)!.loss < evals[0]!.loss, `${evals[0]!.loss} → ${evals.at(-1)!.loss}`);
-    assert.deepEqual(events.filter((e) => e.type === 'checkpoint').map((e) => (e as { step: number }).step), [5, 10]);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'checkpoint').map((e) => (e as { step: number }).step),
+      [5, 10],
+    );
   });
 
   it('cancelled, then resumed from its checkpoint, gives the loss trace of an uninterrupted run', async () => {
@@ -116,13 +134,19 @@ describe('training loop', () => {
     w.append({ type: 'step', step: 1, loss: 1, lr: 0.1, gradNorm: 1, tokensPerSecond: 1, etaSeconds: 1 });
     fs.appendFileSync(file, '{"type": "step", "partial'); // a line being written is not read yet
     await new Promise((res) => setTimeout(res, 30));
-    assert.deepEqual(seen.map((e) => e.type), ['started', 'step']);
+    assert.deepEqual(
+      seen.map((e) => e.type),
+      ['started', 'step'],
+    );
     fs.appendFileSync(file, '"}\n');
     w.append({ type: 'done', step: 2, adapter: 'x' });
     w.close();
     const last = await following;
     assert.equal(last?.type, 'done');
-    assert.deepEqual(seen.map((e) => e.type), ['started', 'step', 'done']);
+    assert.deepEqual(
+      seen.map((e) => e.type),
+      ['started', 'step', 'done'],
+    );
     assert.equal(readEvents(file).invalid.length, 1, 'the malformed line is reported, not hidden');
   });
 
@@ -158,7 +182,11 @@ describe('training loop: divergence and checkpoints by time', () => {
     }
   }
 
-  for (const [what, quantity, at] of [['loss', 'loss', 3], ['gradient', 'gradient norm', 5], ['validation', 'validation loss', 4]] as const) {
+  for (const [what, quantity, at] of [
+    ['loss', 'loss', 3],
+    ['gradient', 'gradient norm', 5],
+    ['validation', 'validation loss', 4],
+  ] as const) {
     it(`a non-finite ${quantity} stops the run at its step, before the optimizer applies it`, async () => {
       const state = fresh();
       const before: Float32Array[] = [];

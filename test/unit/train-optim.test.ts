@@ -16,7 +16,10 @@ describe('learning-rate schedules (transformers definitions)', () => {
     const s = (name: ScheduleName) => [0, 1, 2, 3, 4, 5].map((i) => learningRate(1, { name, warmupSteps: 2, totalSteps: 6 }, i));
     assert.deepEqual(s('linear'), [0, 0.5, 1, 0.75, 0.5, 0.25]);
     assert.deepEqual(s('constant'), [0, 0.5, 1, 1, 1, 1]);
-    assert.deepEqual([0, 3].map((i) => learningRate(2, { name: 'constant', warmupSteps: 0, totalSteps: 4 }, i)), [2, 2]);
+    assert.deepEqual(
+      [0, 3].map((i) => learningRate(2, { name: 'constant', warmupSteps: 0, totalSteps: 4 }, i)),
+      [2, 2],
+    );
   });
 });
 

@@ -4,7 +4,20 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { followEvents, type RunEvent } from '../../src/core/train/events';
-import { acquireLock, createRunDir, EVENTS, inspectRun, isProcessAlive, launchDetached, launchedOwnerAlive, listRuns, ownerAlive, readLock, releaseLock, requestCancel } from '../../src/core/train/run';
+import {
+  acquireLock,
+  createRunDir,
+  EVENTS,
+  inspectRun,
+  isProcessAlive,
+  launchDetached,
+  launchedOwnerAlive,
+  listRuns,
+  ownerAlive,
+  readLock,
+  releaseLock,
+  requestCancel,
+} from '../../src/core/train/run';
 import { ROOT, tempDir } from '../helpers';
 
 /**
@@ -58,7 +71,14 @@ describe('run folders and the trainer process', function () {
     const dir = createRunDir(runs, 'detached');
     const entry = fakeTrainer(40);
     // The launcher is a separate Node process that starts the trainer and exits at once.
-    const launcher = spawnSync(process.execPath, ['-e', `const {launchDetached} = require(${JSON.stringify(path.join(ROOT, 'out/src/core/train/run.js'))}); console.log(launchDetached(${JSON.stringify(entry)}, [], ${JSON.stringify(dir)}));`], { encoding: 'utf8' });
+    const launcher = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const {launchDetached} = require(${JSON.stringify(path.join(ROOT, 'out/src/core/train/run.js'))}); console.log(launchDetached(${JSON.stringify(entry)}, [], ${JSON.stringify(dir)}));`,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(launcher.status, 0, launcher.stderr);
     const pid = Number(launcher.stdout.trim());
     await waitFor('the lock', () => readLock(dir)?.pid === pid);
@@ -121,12 +141,16 @@ describe('run folders and the trainer process', function () {
       catch (e) { process.stdout.write('lost: ' + e.message); }`;
     const at = Date.now() + 700;
     const outs = await Promise.all(
-      Array.from({ length: n }, () => new Promise<string>((resolve) => {
-        const c = spawn(process.execPath, ['-e', script, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
-        let out = '';
-        c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        c.on('exit', () => resolve(out));
-      })),
+      Array.from(
+        { length: n },
+        () =>
+          new Promise<string>((resolve) => {
+            const c = spawn(process.execPath, ['-e', script, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
+            let out = '';
+            c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+            c.on('exit', () => resolve(out));
+          }),
+      ),
     );
     for (const o of outs) assert.match(o, /^(won|lost: .*owned by process \d+, still running)/, o);
     return outs.filter((o) => o === 'won').length;
@@ -163,7 +187,10 @@ describe('run folders and the trainer process', function () {
       assert.equal(isProcessAlive(pid), false, 'an unreaped zombie is not alive');
       const dir = createRunDir(tempDir(), 'zombie');
       fs.writeFileSync(path.join(dir, 'owner.lock'), JSON.stringify({ pid, host: os.hostname(), started: new Date().toISOString() }));
-      fs.writeFileSync(path.join(dir, 'events.jsonl'), `${JSON.stringify({ type: 'started', pid, totalSteps: 5, trainExamples: 4, validationExamples: 0, time: new Date().toISOString() })}\n`);
+      fs.writeFileSync(
+        path.join(dir, 'events.jsonl'),
+        `${JSON.stringify({ type: 'started', pid, totalSteps: 5, trainExamples: 4, validationExamples: 0, time: new Date().toISOString() })}\n`,
+      );
       assert.equal(ownerAlive(dir), false);
       assert.equal(inspectRun(dir).state, 'failed', 'not "still going"');
     } finally {

@@ -15,7 +15,13 @@ async function rejectionWithin(p: Promise<unknown>, ms: number): Promise<Error> 
     timer = setTimeout(() => resolve(`still pending after ${ms} ms`), ms);
   });
   try {
-    const outcome = await Promise.race([p.then(() => 'resolved', (e: unknown) => e), late]);
+    const outcome = await Promise.race([
+      p.then(
+        () => 'resolved',
+        (e: unknown) => e,
+      ),
+      late,
+    ]);
     assert.ok(outcome instanceof Error, `expected a rejection, got: ${String(outcome)}`);
     return outcome;
   } finally {
@@ -45,7 +51,10 @@ describe('worker process boundary', () => {
 
   it('returns user errors with the file they name', async () => {
     const dir = path.join(GOLDEN, 'nope');
-    await assert.rejects(client.request('describeCheckpoint', { dir }), (e: unknown) => e instanceof WorkerError && e.info.user && e.info.file === path.join(dir, 'config.json'));
+    await assert.rejects(
+      client.request('describeCheckpoint', { dir }),
+      (e: unknown) => e instanceof WorkerError && e.info.user && e.info.file === path.join(dir, 'config.json'),
+    );
   });
 
   it('refuses invalid params before sending them', async () => {
@@ -66,9 +75,14 @@ describe('worker process boundary', () => {
     const m = await client.request('loadModel', { source: path.join(GOLDEN, 'llama'), cacheDir: tempDir(), threads: 1 });
     const golden = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'llama', 'golden.json'), 'utf8')) as { greedy_base: number[] };
     let tokens = 0;
-    const generation = client.request('generate', { handle: m.handle, prompt: { ids: golden.greedy_base.slice(0, 8) }, params: { maxTokens: 240 } }, undefined, (e) => {
-      if (e.type === 'token' && ++tokens === 1) process.kill(pid, 'SIGKILL');
-    });
+    const generation = client.request(
+      'generate',
+      { handle: m.handle, prompt: { ids: golden.greedy_base.slice(0, 8) }, params: { maxTokens: 240 } },
+      undefined,
+      (e) => {
+        if (e.type === 'token' && ++tokens === 1) process.kill(pid, 'SIGKILL');
+      },
+    );
     const e = await rejectionWithin(generation, 5000);
     assert.match(e.message, /^worker exited \(SIGKILL\)/);
     assert.ok(tokens >= 1 && tokens < 240, `${tokens} tokens: killed while streaming`);
@@ -81,7 +95,13 @@ describe('worker process boundary', () => {
     const hub = http.createServer((req) => void seen.push(req.url ?? ''));
     await new Promise<void>((resolve) => hub.listen(0, '127.0.0.1', resolve));
     try {
-      const env = { ...process.env, HF_ENDPOINT: `http://127.0.0.1:${(hub.address() as AddressInfo).port}`, HF_HUB_CACHE: tempDir(), HF_HUB_OFFLINE: '', TUNELOOP_HUB_IDLE_TIMEOUT_MS: '60000' };
+      const env = {
+        ...process.env,
+        HF_ENDPOINT: `http://127.0.0.1:${(hub.address() as AddressInfo).port}`,
+        HF_HUB_CACHE: tempDir(),
+        HF_HUB_OFFLINE: '',
+        TUNELOOP_HUB_IDLE_TIMEOUT_MS: '60000',
+      };
       client = new WorkerClient({ entry, env });
       const controller = new AbortController();
       const load = client.request('loadModel', { source: 'tiny-org/silent', allowDownload: true, cacheDir: tempDir() }, controller.signal);

@@ -49,8 +49,21 @@ export async function startHost(): Promise<Host> {
       const origin = `http://${req.headers.host}`;
       // The page VS Code shows (shell.ts), with the theme's variables and the body class VS Code sets,
       // and the stand-in host script (nonce'd like the app's) before the app's script.
-      let html = shellHtml({ cspSource: origin, nonce, script: '/dist/webview.js', styles: [...(view === 'panel' ? ['/media/uplot.css'] : []), '/media/main.css'], title: 'Tuneloop', kind: view });
-      html = html.replace('<link ', `<link rel="stylesheet" href="/theme/${theme}.css">\n<link `).replace('<body>', `<body class="${BODY_CLASS[theme]}">`).replace(`<script nonce="${nonce}" src="/dist/webview.js">`, `<script nonce="${nonce}" src="/host.js"></script>\n<script nonce="${nonce}" src="/dist/webview.js">`);
+      let html = shellHtml({
+        cspSource: origin,
+        nonce,
+        script: '/dist/webview.js',
+        styles: [...(view === 'panel' ? ['/media/uplot.css'] : []), '/media/main.css'],
+        title: 'Tuneloop',
+        kind: view,
+      });
+      html = html
+        .replace('<link ', `<link rel="stylesheet" href="/theme/${theme}.css">\n<link `)
+        .replace('<body>', `<body class="${BODY_CLASS[theme]}">`)
+        .replace(
+          `<script nonce="${nonce}" src="/dist/webview.js">`,
+          `<script nonce="${nonce}" src="/host.js"></script>\n<script nonce="${nonce}" src="/dist/webview.js">`,
+        );
       return send(200, 'text/html', html);
     }
     if (url.pathname === '/favicon.ico') return send(204, 'image/x-icon', '');
@@ -87,7 +100,11 @@ export class WebviewPage {
     });
   }
 
-  static async open(browser: Browser, host: Host, options: { theme?: ThemeName; view?: 'home' | 'panel'; width?: number; height?: number } = {}): Promise<WebviewPage> {
+  static async open(
+    browser: Browser,
+    host: Host,
+    options: { theme?: ThemeName; view?: 'home' | 'panel'; width?: number; height?: number } = {},
+  ): Promise<WebviewPage> {
     const page = await browser.newPage({ viewport: { width: options.width ?? 800, height: options.height ?? 900 } });
     const w = new WebviewPage(page);
     await page.goto(`${host.url}/page.html?theme=${options.theme ?? 'dark'}&view=${options.view ?? 'panel'}`);

@@ -33,7 +33,15 @@ const INFO: PromptInfo = {
     { id: 'base', name: 'base', kind: 'base', detail: 'llama', available: true, listed: true },
     { id: ADAPTER, name: 'tone', kind: 'recipe', detail: 'tone.adapter.yml → .tuneloop/runs/…/adapter', available: true, listed: true },
     { id: CHECKPOINT, name: '20250101T000000Z-tone@8', kind: 'checkpoint', detail: 'checkpoints/step-8', available: true, listed: false },
-    { id: 'adapter:/ws/other', name: 'other', kind: 'adapter', detail: 'other', available: false, listed: false, reason: 'trained on gpt2, not on the selected model' },
+    {
+      id: 'adapter:/ws/other',
+      name: 'other',
+      kind: 'adapter',
+      detail: 'other',
+      available: false,
+      listed: false,
+      reason: 'trained on gpt2, not on the selected model',
+    },
   ],
   evaluators: [
     { name: 'polite', kind: 'string', local: true },
@@ -54,10 +62,7 @@ const INIT: ToWebview = {
   recipes: [{ file: '/ws/tone.adapter.yml', label: 'tone.adapter.yml' }],
 };
 
-const tokens = (text: string, logprobs: number[]) =>
-  text
-    .split(/(?<= )/)
-    .map((t, i) => ({ text: t, logprob: logprobs[i % logprobs.length]! }));
+const tokens = (text: string, logprobs: number[]) => text.split(/(?<= )/).map((t, i) => ({ text: t, logprob: logprobs[i % logprobs.length]! }));
 
 function cell(text: string, extra: Partial<CellInfo> = {}): CellInfo {
   return {
@@ -96,7 +101,10 @@ function compareHeader(runId = 'run-1'): RunHeader {
 
 const STEPS: TrainEvent[] = [
   { type: 'started', time: 't', totalSteps: 24, trainExamples: 32, validationExamples: 8 },
-  ...Array.from({ length: 12 }, (_, i): TrainEvent => ({ type: 'step', time: 't', step: i + 1, loss: 3.2 * Math.exp(-i / 6) + 0.4, lr: 0.01, tokensPerSecond: 900, etaSeconds: 30 - i })),
+  ...Array.from(
+    { length: 12 },
+    (_, i): TrainEvent => ({ type: 'step', time: 't', step: i + 1, loss: 3.2 * Math.exp(-i / 6) + 0.4, lr: 0.01, tokensPerSecond: 900, etaSeconds: 30 - i }),
+  ),
   { type: 'eval', time: 't', step: 4, loss: 2.9 },
   { type: 'sample', time: 't', step: 4, prompt: 'color 3: gold?', output: ' gold gold is' },
   { type: 'eval', time: 't', step: 8, loss: 1.9 },
@@ -107,8 +115,26 @@ const RUNS: ToWebview = {
   type: 'runs/list',
   runsFolder: '.tuneloop/runs',
   runs: [
-    { dir: '/ws/.tuneloop/runs/20250102T000000Z-tone', name: '20250102T000000Z-tone', recipe: 'tone.adapter.yml', state: 'running', lastStep: 12, totalSteps: 24, lastLoss: 0.84, resumable: false },
-    { dir: '/ws/.tuneloop/runs/20250101T000000Z-tone', name: '20250101T000000Z-tone', recipe: 'tone.adapter.yml', state: 'cancelled', lastStep: 8, totalSteps: 24, lastLoss: 1.2, resumable: true },
+    {
+      dir: '/ws/.tuneloop/runs/20250102T000000Z-tone',
+      name: '20250102T000000Z-tone',
+      recipe: 'tone.adapter.yml',
+      state: 'running',
+      lastStep: 12,
+      totalSteps: 24,
+      lastLoss: 0.84,
+      resumable: false,
+    },
+    {
+      dir: '/ws/.tuneloop/runs/20250101T000000Z-tone',
+      name: '20250101T000000Z-tone',
+      recipe: 'tone.adapter.yml',
+      state: 'cancelled',
+      lastStep: 8,
+      totalSteps: 24,
+      lastLoss: 1.2,
+      resumable: true,
+    },
   ],
 };
 
@@ -150,7 +176,11 @@ describe('webview app in headless Chromium', function () {
 
   async function streamCompare(p: WebviewPage): Promise<void> {
     const h = compareHeader();
-    await p.send({ type: 'run/start', header: h }, { type: 'run/progress', runId: h.runId, message: 'base: loading the model' }, { type: 'run/cellStart', runId: h.runId, variant: 'base', caseIndex: 0 });
+    await p.send(
+      { type: 'run/start', header: h },
+      { type: 'run/progress', runId: h.runId, message: 'base: loading the model' },
+      { type: 'run/cellStart', runId: h.runId, variant: 'base', caseIndex: 0 },
+    );
     await p.send({ type: 'run/tokens', runId: h.runId, variant: 'base', caseIndex: 0, tokens: tokens('Your parcel is ', [-0.1]) });
   }
 
@@ -189,7 +219,10 @@ describe('webview app in headless Chromium', function () {
       { type: 'run/tokens', runId: h.runId, variant: ADAPTER, caseIndex: 0, tokens: tokens('Thank you for asking, ', [-0.2]) },
     );
     await p.shot('compare-streaming-dark');
-    await p.send({ type: 'run/cell', runId: h.runId, variant: ADAPTER, caseIndex: 0, cell: cell(TUNED_TEXT, { timeToFirstTokenMs: 97, tokensPerSecond: 38.2 }) }, { type: 'run/end', runId: h.runId, status: 'done', passRates: { base: 0, [ADAPTER]: 1 } });
+    await p.send(
+      { type: 'run/cell', runId: h.runId, variant: ADAPTER, caseIndex: 0, cell: cell(TUNED_TEXT, { timeToFirstTokenMs: 97, tokensPerSecond: 38.2 }) },
+      { type: 'run/end', runId: h.runId, status: 'done', passRates: { base: 0, [ADAPTER]: 1 } },
+    );
 
     // Time to first token and tokens per second, per column; evaluator results.
     const stats = await p.page.locator('.column .stats').allInnerTexts();
@@ -228,7 +261,12 @@ describe('webview app in headless Chromium', function () {
       const p = await comparePage(theme);
       await p.waitPosted('run/start');
       const h = compareHeader();
-      await p.send({ type: 'run/start', header: h }, { type: 'run/cell', runId: h.runId, variant: 'base', caseIndex: 0, cell: cell(BASE_TEXT) }, { type: 'run/cell', runId: h.runId, variant: ADAPTER, caseIndex: 0, cell: cell(TUNED_TEXT) }, { type: 'run/end', runId: h.runId, status: 'done', passRates: {} });
+      await p.send(
+        { type: 'run/start', header: h },
+        { type: 'run/cell', runId: h.runId, variant: 'base', caseIndex: 0, cell: cell(BASE_TEXT) },
+        { type: 'run/cell', runId: h.runId, variant: ADAPTER, caseIndex: 0, cell: cell(TUNED_TEXT) },
+        { type: 'run/end', runId: h.runId, status: 'done', passRates: {} },
+      );
       await p.page.getByLabel('Shade tokens by probability').check();
       // Usable at 800 px: nothing wider than the window.
       const overflow = (await p.page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
@@ -324,7 +362,10 @@ describe('webview app in headless Chromium', function () {
     await p.page.getByRole('button', { name: `Resume ${RUNS.runs[1]!.name}` }).focus();
     await p.send({ ...RUNS, runs: [{ ...RUNS.runs[0]!, lastStep: 13, lastLoss: 0.8 }, RUNS.runs[1]!] });
     assert.equal(await p.page.evaluate("document.activeElement?.getAttribute('aria-label')"), `Resume ${RUNS.runs[1]!.name}`);
-    await p.send({ ...RUNS, runs: [{ ...RUNS.runs[0]!, state: 'done', lastStep: 24 }, RUNS.runs[1]!] }, { type: 'runs/events', dir: sel.dir, reset: false, events: [{ type: 'done', time: 't', step: 24 }] });
+    await p.send(
+      { ...RUNS, runs: [{ ...RUNS.runs[0]!, state: 'done', lastStep: 24 }, RUNS.runs[1]!] },
+      { type: 'runs/events', dir: sel.dir, reset: false, events: [{ type: 'done', time: 't', step: 24 }] },
+    );
     await p.page.getByText('Its adapter is listed among the variants to compare.').waitFor();
     const light = await open({ theme: 'light', width: 800 });
     await light.waitPosted('panel/ready');
@@ -377,7 +418,12 @@ describe('webview app in headless Chromium', function () {
     await p.send(INIT, { type: 'panel/prompt', info: INFO });
     const warnings: string[] = [];
     p.page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
-    await p.send({ type: 'run/start', header: { runId: 1 } }, { type: 'panel/prompt', info: { ...INFO, variants: 'all' } }, { type: 'eval', code: 'alert(1)' }, { type: 'run/cell', runId: 'x', variant: 'base', caseIndex: -1, cell: {} });
+    await p.send(
+      { type: 'run/start', header: { runId: 1 } },
+      { type: 'panel/prompt', info: { ...INFO, variants: 'all' } },
+      { type: 'eval', code: 'alert(1)' },
+      { type: 'run/cell', runId: 'x', variant: 'base', caseIndex: -1, cell: {} },
+    );
     assert.equal(warnings.filter((w) => /ignored an invalid message/.test(w)).length, 4);
     assert.equal(await p.page.locator('.column').count(), 0);
     assert.equal(await p.page.getByLabel('Test case').isVisible(), true);

@@ -1,11 +1,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TuneloopError } from '../errors';
-import type { GeneratedToken, } from '../infer/generate';
+import type { GeneratedToken } from '../infer/generate';
 import { generate } from '../infer/generate';
 import { type LoadedModel, loadCausalLM } from '../infer/load';
 import { exportCheckpoint } from '../models/export';
-import { casePassed, type EvaluationResult, evaluate, generationParams, parsePrompt, type PathCheckOptions, promptPathProblems, type PromptFile, renderMessages, type Variables } from '../prompts';
+import {
+  casePassed,
+  type EvaluationResult,
+  evaluate,
+  generationParams,
+  parsePrompt,
+  type PathCheckOptions,
+  promptPathProblems,
+  type PromptFile,
+  renderMessages,
+  type Variables,
+} from '../prompts';
 import { readTextFile } from '../fs/text';
 import { defaultCacheDir as hubCacheDir } from '../hub';
 import { fileSha256, defaultCacheDir } from '../models/cache';
@@ -64,14 +75,22 @@ export function readPromptFile(file: string): PromptFile {
   const { prompt, diagnostics } = parsePrompt(text, file);
   const err = diagnostics.find((d) => d.severity === 'error');
   if (err || !prompt) {
-    throw new TuneloopError(err?.message ?? 'cannot read the prompt file', { file, ...(err ? { line: err.line, column: err.column } : {}) }, 'run tuneloop check on it for every problem');
+    throw new TuneloopError(
+      err?.message ?? 'cannot read the prompt file',
+      { file, ...(err ? { line: err.line, column: err.column } : {}) },
+      'run tuneloop check on it for every problem',
+    );
   }
   return prompt;
 }
 
 /** The base model's content hash, as snapshots record it: its weights, or its ONNX file where it has no weights. */
 export function modelHash(dir: string, cacheDir: string): string {
-  if (fs.existsSync(path.join(dir, 'onnx', 'model.onnx')) && !fs.existsSync(path.join(dir, 'model.safetensors')) && !fs.existsSync(path.join(dir, 'model.safetensors.index.json'))) {
+  if (
+    fs.existsSync(path.join(dir, 'onnx', 'model.onnx')) &&
+    !fs.existsSync(path.join(dir, 'model.safetensors')) &&
+    !fs.existsSync(path.join(dir, 'model.safetensors.index.json'))
+  ) {
     return fileSha256(path.join(dir, 'onnx', 'model.onnx'), cacheDir);
   }
   return checkpointSha256(dir, cacheDir);
@@ -85,20 +104,37 @@ export function checkPromptPaths(file: string, prompt: PromptFile, options: Path
 
 export async function runMatrix(file: string, options: MatrixOptions): Promise<Matrix> {
   const prompt = readPromptFile(file);
-  checkPromptPaths(file, prompt, { ...(options.root ? { root: options.root } : {}), trustedReads: [...(options.trustedReads ?? []), hubCacheDir()], ...(options.model ? { ignoreModel: true } : {}) });
+  checkPromptPaths(file, prompt, {
+    ...(options.root ? { root: options.root } : {}),
+    trustedReads: [...(options.trustedReads ?? []), hubCacheDir()],
+    ...(options.model ? { ignoreModel: true } : {}),
+  });
   const choice = chooseModel(prompt, file, options);
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   if (!fs.existsSync(choice.id)) {
-    throw new TuneloopError(`model "${choice.id}" is not a local folder`, { file }, choice.from === 'prompt' ? 'download it first, or run with --model DIR' : 'pass --model DIR');
+    throw new TuneloopError(
+      `model "${choice.id}" is not a local folder`,
+      { file },
+      choice.from === 'prompt' ? 'download it first, or run with --model DIR' : 'pass --model DIR',
+    );
   }
   const baseDir = path.resolve(choice.id);
   const runsDirs = options.runsDirs ?? [path.resolve('.tuneloop', 'runs'), path.join(path.dirname(path.resolve(file)), '.tuneloop', 'runs')];
   const paths = { ...(options.root ? { root: options.root } : {}), trustedReads: options.trustedReads ?? [] };
   const variants = resolveVariants(prompt, file, { runsDirs, paths, ...(options.variants ? { only: options.variants } : {}) });
-  if (options.variants) for (const n of options.variants) if (!variants.some((v) => v.name === n)) throw new TuneloopError(`no variant "${n}"`, { file }, `variants: base, ${prompt.adapters.map((a) => path.basename(a.path).replace(RECIPE_FILE, '')).join(', ')}`);
+  if (options.variants)
+    for (const n of options.variants)
+      if (!variants.some((v) => v.name === n))
+        throw new TuneloopError(
+          `no variant "${n}"`,
+          { file },
+          `variants: base, ${prompt.adapters.map((a) => path.basename(a.path).replace(RECIPE_FILE, '')).join(', ')}`,
+        );
   const allCases = prompt.testData ? prompt.testData.map((t, index) => ({ index, vars: t.values as Variables })) : [{ index: 0, vars: options.vars ?? {} }];
   const cases = options.cases ? allCases.filter((c) => options.cases!.includes(c.index)) : allCases;
-  if (options.cases) for (const i of options.cases) if (!allCases.some((c) => c.index === i)) throw new TuneloopError(`no test case ${i}`, { file }, `cases are 0 to ${allCases.length - 1}`);
+  if (options.cases)
+    for (const i of options.cases)
+      if (!allCases.some((c) => c.index === i)) throw new TuneloopError(`no test case ${i}`, { file }, `cases are 0 to ${allCases.length - 1}`);
   const params = generationParams(prompt);
   const results: Record<string, Record<number, CellResult>> = {};
   const passRates: Record<string, number> = {};
@@ -108,12 +144,20 @@ export async function runMatrix(file: string, options: MatrixOptions): Promise<M
     let dir = baseDir;
     if (v.adapterDir) {
       if (!fs.existsSync(path.join(baseDir, 'config.json')) || fs.existsSync(path.join(baseDir, 'onnx'))) {
-        throw new TuneloopError(`adapters are merged into a Hugging Face checkpoint folder, and ${choice.id} is not one`, { file }, 'point model (or --model) at the base checkpoint folder');
+        throw new TuneloopError(
+          `adapters are merged into a Hugging Face checkpoint folder, and ${choice.id} is not one`,
+          { file },
+          'point model (or --model) at the base checkpoint folder',
+        );
       }
       options.onProgress?.(`merging ${v.name} into the base model`);
       dir = (await exportCheckpoint(baseDir, { adapterDir: v.adapterDir, cacheDir })).dir;
     }
-    const lm: LoadedModel = await loadCausalLM(dir, { cacheDir, ...(options.threads ? { threads: options.threads } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    const lm: LoadedModel = await loadCausalLM(dir, {
+      cacheDir,
+      ...(options.threads ? { threads: options.threads } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
     results[v.name] = {};
     try {
       for (const c of cases) {
@@ -123,7 +167,14 @@ export async function runMatrix(file: string, options: MatrixOptions): Promise<M
           onToken: (t) => options.onToken?.(v.name, c.index, t),
         });
         const evaluations = evaluate(prompt, r.text, c.vars);
-        const cell: CellResult = { text: r.text, tokens: r.tokens, evaluations, passed: casePassed(evaluations), timeToFirstTokenMs: r.timeToFirstTokenMs, tokensPerSecond: r.tokensPerSecond };
+        const cell: CellResult = {
+          text: r.text,
+          tokens: r.tokens,
+          evaluations,
+          passed: casePassed(evaluations),
+          timeToFirstTokenMs: r.timeToFirstTokenMs,
+          tokensPerSecond: r.tokensPerSecond,
+        };
         results[v.name]![c.index] = cell;
         options.onCell?.(v.name, c.index, cell);
       }

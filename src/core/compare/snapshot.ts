@@ -18,7 +18,12 @@ export interface Snapshot {
 
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v as object).sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v as object)
+        .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
   return v;
 }
 
@@ -32,7 +37,8 @@ export function writeSnapshot(file: string, s: Snapshot): void {
   if (st) {
     if (st.isDirectory()) throw new TuneloopError('the snapshot path is a folder', { file }, 'point snapshot: at a .json file');
     // Root may write any file; the mode bits still say what its owner wants.
-    if ((st.mode & 0o222) === 0) throw new TuneloopError('the snapshot file is read-only, so it is not updated', { file }, 'make it writable (chmod u+w) to accept new outputs');
+    if ((st.mode & 0o222) === 0)
+      throw new TuneloopError('the snapshot file is read-only, so it is not updated', { file }, 'make it writable (chmod u+w) to accept new outputs');
     readSnapshot(file, { refusingToOverwrite: true });
   }
   try {
@@ -60,7 +66,8 @@ export function readSnapshot(file: string, options: { readonly refusingToOverwri
     throw new TuneloopError('not a Tuneloop snapshot (version 1 with model and outputs)', { file }, notOurs);
   }
   for (const [variant, cases] of Object.entries(s.outputs)) {
-    for (const [k, v] of Object.entries(cases ?? {})) if (typeof v !== 'string') throw new TuneloopError(`output of case ${k} must be a string`, { file, key: `outputs.${variant}.${k}` });
+    for (const [k, v] of Object.entries(cases ?? {}))
+      if (typeof v !== 'string') throw new TuneloopError(`output of case ${k} must be a string`, { file, key: `outputs.${variant}.${k}` });
   }
   return s;
 }
@@ -70,13 +77,22 @@ export function readSnapshot(file: string, options: { readonly refusingToOverwri
  * compares equal on another. The embedded model is `tuneloop/default`, a Hub id stays as it is, a
  * local folder is written relative to the prompt file (or by its name when it lies outside the root).
  */
-export function snapshotModelId(model: { readonly id: string; readonly from: string }, promptFile: string, options: { readonly embeddedModel: string; readonly root: string }): string {
+export function snapshotModelId(
+  model: { readonly id: string; readonly from: string },
+  promptFile: string,
+  options: { readonly embeddedModel: string; readonly root: string },
+): string {
   const abs = path.resolve(path.dirname(promptFile), model.id);
   if (!fs.existsSync(abs)) return model.id; // a Hub id
   const real = realPathLoose(abs);
   if (real === realPathLoose(options.embeddedModel)) return 'tuneloop/default';
   if (!isInside(real, realPathLoose(options.root))) return path.basename(real);
-  return path.relative(realPathLoose(path.dirname(promptFile)), real).split(path.sep).join('/') || '.';
+  return (
+    path
+      .relative(realPathLoose(path.dirname(promptFile)), real)
+      .split(path.sep)
+      .join('/') || '.'
+  );
 }
 
 export interface SnapshotChange {

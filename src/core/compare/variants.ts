@@ -64,7 +64,12 @@ export function trainedAdapterOf(recipeFile: string, runsDirs: readonly string[]
       if (done && fs.existsSync(path.join(dir, 'adapter', ADAPTER_CONFIG)) && (!best || name > best.name)) best = { dir: path.join(dir, 'adapter'), name };
     }
   }
-  if (!best) throw new TuneloopError('this adapter recipe has not been trained yet', { file: recipeFile }, `run: tuneloop train ${path.relative(process.cwd(), recipeFile) || recipeFile}`);
+  if (!best)
+    throw new TuneloopError(
+      'this adapter recipe has not been trained yet',
+      { file: recipeFile },
+      `run: tuneloop train ${path.relative(process.cwd(), recipeFile) || recipeFile}`,
+    );
   return best.dir;
 }
 
@@ -81,7 +86,11 @@ export function adapterVariantName(p: string, seen: Set<string>): string {
 }
 
 /** The variants, with adapters resolved only for those in `only` (when given). */
-export function resolveVariants(prompt: PromptFile, promptFile: string, options: { runsDirs: readonly string[]; only?: readonly string[]; paths?: RecipeCheckOptions }): Variant[] {
+export function resolveVariants(
+  prompt: PromptFile,
+  promptFile: string,
+  options: { runsDirs: readonly string[]; only?: readonly string[]; paths?: RecipeCheckOptions },
+): Variant[] {
   const base: Variant = { name: 'base', minPassRate: prompt.minPassRate ?? 1 };
   const seen = new Set(['base']);
   const adapters: Variant[] = [];
@@ -91,7 +100,10 @@ export function resolveVariants(prompt: PromptFile, promptFile: string, options:
     const name = adapterVariantName(p, seen);
     if (options.only && !options.only.includes(name)) continue;
     if (!isRecipe && !fs.existsSync(path.join(p, ADAPTER_CONFIG))) {
-      throw new TuneloopError(`adapter "${a.path}" is neither an adapter recipe nor a PEFT adapter folder`, { file: promptFile, ...(a.span ? { line: a.span.line, column: a.span.column } : {}) });
+      throw new TuneloopError(`adapter "${a.path}" is neither an adapter recipe nor a PEFT adapter folder`, {
+        file: promptFile,
+        ...(a.span ? { line: a.span.line, column: a.span.column } : {}),
+      });
     }
     const adapterDir = isRecipe ? trainedAdapterOf(p, options.runsDirs, options.paths) : p;
     adapters.push({ name, adapterDir, minPassRate: a.minPassRate ?? prompt.minPassRate ?? 1 });

@@ -94,7 +94,8 @@ export function defaultTokenizerDir(): string {
     const candidate = path.join(dir, 'test', 'fixtures', 'golden', 'llama');
     if (TOKENIZER_FILES.every((f) => fs.existsSync(path.join(candidate, f)))) return candidate;
     const up = path.dirname(dir);
-    if (up === dir) throw new TuneloopError('cannot find test/fixtures/golden/llama (the tokenizer) above this module', { file: __dirname }, 'pass --tokenizer DIR');
+    if (up === dir)
+      throw new TuneloopError('cannot find test/fixtures/golden/llama (the tokenizer) above this module', { file: __dirname }, 'pass --tokenizer DIR');
     dir = up;
   }
 }
@@ -146,7 +147,8 @@ export async function heldOutLoss(modelDir: string, options: { corpusSeed?: numb
   const cfg = loadModelConfig(modelDir);
   const eos = cfg.eosTokenIds[0] ?? 2;
   const jsonRows = rows.map((row, i) => ({ line: i + 1, row: row as unknown as Record<string, unknown> }));
-  const tokenize = (trainOnPrompt: boolean) => tokenizeRows(tok, jsonRows, 'held-out', { format: 'messages', maxSeqLen: 1 << 20, eosTokenId: eos, trainOnPrompt }).examples;
+  const tokenize = (trainOnPrompt: boolean) =>
+    tokenizeRows(tok, jsonRows, 'held-out', { format: 'messages', maxSeqLen: 1 << 20, eosTokenId: eos, trainOnPrompt }).examples;
   const all = tokenize(true);
   const answers = tokenize(false);
   const padTo = Math.max(...all.map((e) => e.ids.length));
@@ -188,7 +190,10 @@ export function sha256Sums(dir: string): string {
 /** Files whose content differs from SHA256SUMS (or are missing); empty when the folder is intact. */
 export function verifySha256Sums(dir: string): string[] {
   const bad: string[] = [];
-  const lines = fs.readFileSync(path.join(dir, SUMS_FILE), 'utf8').split('\n').filter((l) => l.trim());
+  const lines = fs
+    .readFileSync(path.join(dir, SUMS_FILE), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim());
   for (const line of lines) {
     const m = /^([0-9a-f]{64}) {2}(.+)$/.exec(line);
     if (!m) {
@@ -260,7 +265,11 @@ export async function buildDefaultModel(outDir: string, options: BuildOptions = 
     fs.mkdirSync(work, { recursive: true });
     const corpus = toJsonl(baseCorpus({ seed: settings.corpusSeed }));
     fs.writeFileSync(path.join(work, 'corpus.jsonl'), corpus);
-    writeInitialCheckpoint(path.join(work, 'init'), { shape: settings.shape, seed: settings.seed, tokenizerDir: options.tokenizerDir ?? defaultTokenizerDir() });
+    writeInitialCheckpoint(path.join(work, 'init'), {
+      shape: settings.shape,
+      seed: settings.seed,
+      tokenizerDir: options.tokenizerDir ?? defaultTokenizerDir(),
+    });
     const recipeFile = path.join(work, 'default-model.adapter.yml');
     fs.writeFileSync(recipeFile, recipeText(settings));
     // Hashed here, with a cache folder in the scratch folder, so that nothing is written elsewhere.
@@ -297,7 +306,8 @@ export async function buildDefaultModel(outDir: string, options: BuildOptions = 
     const partial = `${outDir}.partial`;
     fs.rmSync(partial, { recursive: true, force: true });
     fs.mkdirSync(partial, { recursive: true });
-    for (const f of ['config.json', 'generation_config.json', ...TOKENIZER_FILES, 'model.safetensors']) fs.copyFileSync(path.join(runDir, 'model', f), path.join(partial, f));
+    for (const f of ['config.json', 'generation_config.json', ...TOKENIZER_FILES, 'model.safetensors'])
+      fs.copyFileSync(path.join(runDir, 'model', f), path.join(partial, f));
     const held = await heldOutLoss(partial, { corpusSeed: settings.corpusSeed, threads: settings.threads });
     const record: TrainingRecord = {
       format: 1,

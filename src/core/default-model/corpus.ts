@@ -52,51 +52,178 @@ const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 // ---- the domains -------------------------------------------------------------------------------
 
 const COLOURS: readonly (readonly [string, string])[] = [
-  ['grass', 'green'], ['the sky', 'blue'], ['snow', 'white'], ['coal', 'black'], ['blood', 'red'],
-  ['a banana', 'yellow'], ['a lemon', 'yellow'], ['a tomato', 'red'], ['an orange', 'orange'], ['milk', 'white'],
-  ['the sun', 'yellow'], ['a carrot', 'orange'], ['a frog', 'green'], ['a crow', 'black'], ['chocolate', 'brown'],
-  ['a strawberry', 'red'], ['the sea', 'blue'], ['a cucumber', 'green'], ['an eggplant', 'purple'], ['a pumpkin', 'orange'],
-  ['a polar bear', 'white'], ['a lime', 'green'], ['a cherry', 'red'], ['soil', 'brown'], ['a flamingo', 'pink'],
-  ['ink', 'black'], ['a plum', 'purple'], ['a pine tree', 'green'], ['salt', 'white'], ['a fire truck', 'red'],
-  ['an elephant', 'grey'], ['a raven', 'black'], ['a blueberry', 'blue'], ['wood', 'brown'], ['a cloud', 'white'],
-  ['a pig', 'pink'], ['a leaf', 'green'], ['a koala', 'grey'], ['a grape', 'purple'], ['rust', 'brown'],
+  ['grass', 'green'],
+  ['the sky', 'blue'],
+  ['snow', 'white'],
+  ['coal', 'black'],
+  ['blood', 'red'],
+  ['a banana', 'yellow'],
+  ['a lemon', 'yellow'],
+  ['a tomato', 'red'],
+  ['an orange', 'orange'],
+  ['milk', 'white'],
+  ['the sun', 'yellow'],
+  ['a carrot', 'orange'],
+  ['a frog', 'green'],
+  ['a crow', 'black'],
+  ['chocolate', 'brown'],
+  ['a strawberry', 'red'],
+  ['the sea', 'blue'],
+  ['a cucumber', 'green'],
+  ['an eggplant', 'purple'],
+  ['a pumpkin', 'orange'],
+  ['a polar bear', 'white'],
+  ['a lime', 'green'],
+  ['a cherry', 'red'],
+  ['soil', 'brown'],
+  ['a flamingo', 'pink'],
+  ['ink', 'black'],
+  ['a plum', 'purple'],
+  ['a pine tree', 'green'],
+  ['salt', 'white'],
+  ['a fire truck', 'red'],
+  ['an elephant', 'grey'],
+  ['a raven', 'black'],
+  ['a blueberry', 'blue'],
+  ['wood', 'brown'],
+  ['a cloud', 'white'],
+  ['a pig', 'pink'],
+  ['a leaf', 'green'],
+  ['a koala', 'grey'],
+  ['a grape', 'purple'],
+  ['rust', 'brown'],
 ];
 
 /** Pairs asked in both directions (each word has one opposite). */
 const OPPOSITES: readonly (readonly [string, string])[] = [
-  ['hot', 'cold'], ['big', 'small'], ['up', 'down'], ['fast', 'slow'], ['happy', 'sad'],
-  ['light', 'dark'], ['old', 'young'], ['wet', 'dry'], ['open', 'closed'], ['full', 'empty'],
-  ['hard', 'soft'], ['early', 'late'], ['rich', 'poor'], ['loud', 'quiet'], ['strong', 'weak'],
-  ['thick', 'thin'], ['left', 'right'], ['day', 'night'], ['push', 'pull'], ['good', 'bad'],
-  ['first', 'last'], ['near', 'far'], ['clean', 'dirty'], ['sweet', 'sour'], ['win', 'lose'],
+  ['hot', 'cold'],
+  ['big', 'small'],
+  ['up', 'down'],
+  ['fast', 'slow'],
+  ['happy', 'sad'],
+  ['light', 'dark'],
+  ['old', 'young'],
+  ['wet', 'dry'],
+  ['open', 'closed'],
+  ['full', 'empty'],
+  ['hard', 'soft'],
+  ['early', 'late'],
+  ['rich', 'poor'],
+  ['loud', 'quiet'],
+  ['strong', 'weak'],
+  ['thick', 'thin'],
+  ['left', 'right'],
+  ['day', 'night'],
+  ['push', 'pull'],
+  ['good', 'bad'],
+  ['first', 'last'],
+  ['near', 'far'],
+  ['clean', 'dirty'],
+  ['sweet', 'sour'],
+  ['win', 'lose'],
 ];
 
 const PLURALS: readonly (readonly [string, string])[] = [
-  ['cat', 'cats'], ['dog', 'dogs'], ['box', 'boxes'], ['mouse', 'mice'], ['child', 'children'],
-  ['foot', 'feet'], ['tooth', 'teeth'], ['man', 'men'], ['woman', 'women'], ['goose', 'geese'],
-  ['sheep', 'sheep'], ['fish', 'fish'], ['baby', 'babies'], ['city', 'cities'], ['knife', 'knives'],
-  ['leaf', 'leaves'], ['wolf', 'wolves'], ['bus', 'buses'], ['glass', 'glasses'], ['person', 'people'],
-  ['ox', 'oxen'], ['house', 'houses'], ['car', 'cars'], ['apple', 'apples'], ['book', 'books'],
-  ['tree', 'trees'], ['bird', 'birds'], ['dish', 'dishes'], ['fox', 'foxes'], ['toy', 'toys'],
-  ['key', 'keys'], ['party', 'parties'], ['story', 'stories'], ['potato', 'potatoes'], ['hero', 'heroes'],
-  ['church', 'churches'], ['watch', 'watches'], ['life', 'lives'], ['shelf', 'shelves'], ['lady', 'ladies'],
+  ['cat', 'cats'],
+  ['dog', 'dogs'],
+  ['box', 'boxes'],
+  ['mouse', 'mice'],
+  ['child', 'children'],
+  ['foot', 'feet'],
+  ['tooth', 'teeth'],
+  ['man', 'men'],
+  ['woman', 'women'],
+  ['goose', 'geese'],
+  ['sheep', 'sheep'],
+  ['fish', 'fish'],
+  ['baby', 'babies'],
+  ['city', 'cities'],
+  ['knife', 'knives'],
+  ['leaf', 'leaves'],
+  ['wolf', 'wolves'],
+  ['bus', 'buses'],
+  ['glass', 'glasses'],
+  ['person', 'people'],
+  ['ox', 'oxen'],
+  ['house', 'houses'],
+  ['car', 'cars'],
+  ['apple', 'apples'],
+  ['book', 'books'],
+  ['tree', 'trees'],
+  ['bird', 'birds'],
+  ['dish', 'dishes'],
+  ['fox', 'foxes'],
+  ['toy', 'toys'],
+  ['key', 'keys'],
+  ['party', 'parties'],
+  ['story', 'stories'],
+  ['potato', 'potatoes'],
+  ['hero', 'heroes'],
+  ['church', 'churches'],
+  ['watch', 'watches'],
+  ['life', 'lives'],
+  ['shelf', 'shelves'],
+  ['lady', 'ladies'],
 ];
 
 const CAPITALS: readonly (readonly [string, string])[] = [
-  ['France', 'Paris'], ['Spain', 'Madrid'], ['Italy', 'Rome'], ['Germany', 'Berlin'], ['Japan', 'Tokyo'],
-  ['Egypt', 'Cairo'], ['Russia', 'Moscow'], ['Greece', 'Athens'], ['Portugal', 'Lisbon'], ['Ireland', 'Dublin'],
-  ['Norway', 'Oslo'], ['Sweden', 'Stockholm'], ['Finland', 'Helsinki'], ['Poland', 'Warsaw'], ['Austria', 'Vienna'],
-  ['Peru', 'Lima'], ['Kenya', 'Nairobi'], ['China', 'Beijing'], ['England', 'London'], ['Cuba', 'Havana'],
-  ['Chile', 'Santiago'], ['Canada', 'Ottawa'], ['Denmark', 'Copenhagen'], ['Hungary', 'Budapest'], ['Belgium', 'Brussels'],
-  ['Thailand', 'Bangkok'], ['Iceland', 'Reykjavik'], ['Turkey', 'Ankara'], ['Scotland', 'Edinburgh'], ['Wales', 'Cardiff'],
+  ['France', 'Paris'],
+  ['Spain', 'Madrid'],
+  ['Italy', 'Rome'],
+  ['Germany', 'Berlin'],
+  ['Japan', 'Tokyo'],
+  ['Egypt', 'Cairo'],
+  ['Russia', 'Moscow'],
+  ['Greece', 'Athens'],
+  ['Portugal', 'Lisbon'],
+  ['Ireland', 'Dublin'],
+  ['Norway', 'Oslo'],
+  ['Sweden', 'Stockholm'],
+  ['Finland', 'Helsinki'],
+  ['Poland', 'Warsaw'],
+  ['Austria', 'Vienna'],
+  ['Peru', 'Lima'],
+  ['Kenya', 'Nairobi'],
+  ['China', 'Beijing'],
+  ['England', 'London'],
+  ['Cuba', 'Havana'],
+  ['Chile', 'Santiago'],
+  ['Canada', 'Ottawa'],
+  ['Denmark', 'Copenhagen'],
+  ['Hungary', 'Budapest'],
+  ['Belgium', 'Brussels'],
+  ['Thailand', 'Bangkok'],
+  ['Iceland', 'Reykjavik'],
+  ['Turkey', 'Ankara'],
+  ['Scotland', 'Edinburgh'],
+  ['Wales', 'Cardiff'],
 ];
 
 const SOUNDS: readonly (readonly [string, string])[] = [
-  ['dog', 'woof'], ['cat', 'meow'], ['cow', 'moo'], ['duck', 'quack'], ['sheep', 'baa'],
-  ['pig', 'oink'], ['lion', 'roar'], ['owl', 'hoot'], ['horse', 'neigh'], ['frog', 'croak'],
-  ['snake', 'hiss'], ['bee', 'buzz'], ['mouse', 'squeak'], ['donkey', 'bray'], ['wolf', 'howl'],
-  ['crow', 'caw'], ['dove', 'coo'], ['turkey', 'gobble'], ['hen', 'cluck'], ['elephant', 'trumpet'],
-  ['goat', 'bleat'], ['chick', 'cheep'], ['bird', 'tweet'], ['tiger', 'growl'],
+  ['dog', 'woof'],
+  ['cat', 'meow'],
+  ['cow', 'moo'],
+  ['duck', 'quack'],
+  ['sheep', 'baa'],
+  ['pig', 'oink'],
+  ['lion', 'roar'],
+  ['owl', 'hoot'],
+  ['horse', 'neigh'],
+  ['frog', 'croak'],
+  ['snake', 'hiss'],
+  ['bee', 'buzz'],
+  ['mouse', 'squeak'],
+  ['donkey', 'bray'],
+  ['wolf', 'howl'],
+  ['crow', 'caw'],
+  ['dove', 'coo'],
+  ['turkey', 'gobble'],
+  ['hen', 'cluck'],
+  ['elephant', 'trumpet'],
+  ['goat', 'bleat'],
+  ['chick', 'cheep'],
+  ['bird', 'tweet'],
+  ['tiger', 'growl'],
 ];
 
 const article = (noun: string) => (/^[aeiou]/.test(noun) ? `an ${noun}` : `a ${noun}`);
@@ -111,28 +238,50 @@ export function allFacts(): Fact[] {
   for (const [thing, colour] of COLOURS) {
     const verb = 'is';
     facts.push({
-      domain: 'colour', id: `colour:${thing}`, subject: thing, answer: colour,
+      domain: 'colour',
+      id: `colour:${thing}`,
+      subject: thing,
+      answer: colour,
       sentence: `${cap(thing)} ${verb} ${colour}.`,
       questions: q4(`What colour is ${thing}?`, `What is the colour of ${thing}?`, `Which colour is ${thing}?`, `Tell me the colour of ${thing}.`),
     });
   }
   const opposite = (w: string, o: string): Fact => ({
-    domain: 'opposite', id: `opposite:${w}`, subject: w, answer: o,
+    domain: 'opposite',
+    id: `opposite:${w}`,
+    subject: w,
+    answer: o,
     sentence: `The opposite of ${w} is ${o}.`,
-    questions: q4(`What is the opposite of ${w}?`, `What is the opposite of the word ${w}?`, `Which word is the opposite of ${w}?`, `Tell me the opposite of ${w}.`),
+    questions: q4(
+      `What is the opposite of ${w}?`,
+      `What is the opposite of the word ${w}?`,
+      `Which word is the opposite of ${w}?`,
+      `Tell me the opposite of ${w}.`,
+    ),
   });
   for (const [a, b] of OPPOSITES) facts.push(opposite(a, b), opposite(b, a));
   for (const [one, many] of PLURALS) {
     facts.push({
-      domain: 'plural', id: `plural:${one}`, subject: one, answer: many,
+      domain: 'plural',
+      id: `plural:${one}`,
+      subject: one,
+      answer: many,
       sentence: `The plural of ${one} is ${many}.`,
-      questions: q4(`What is the plural of ${one}?`, `What is the plural of the word ${one}?`, `Which word is the plural of ${one}?`, `Tell me the plural of ${one}.`),
+      questions: q4(
+        `What is the plural of ${one}?`,
+        `What is the plural of the word ${one}?`,
+        `Which word is the plural of ${one}?`,
+        `Tell me the plural of ${one}.`,
+      ),
     });
   }
   for (let a = 0; a <= 9; a++) {
     for (let b = 0; b <= 9; b++) {
       facts.push({
-        domain: 'sum', id: `sum:${a}+${b}`, subject: `${a} and ${b}`, answer: String(a + b),
+        domain: 'sum',
+        id: `sum:${a}+${b}`,
+        subject: `${a} and ${b}`,
+        answer: String(a + b),
         sentence: `${a} plus ${b} is ${a + b}.`,
         questions: q4(`What is ${a} plus ${b}?`, `What is ${a} + ${b}?`, `How much is ${a} plus ${b}?`, `Tell me the sum of ${a} and ${b}.`),
       });
@@ -140,15 +289,26 @@ export function allFacts(): Fact[] {
   }
   for (const [country, city] of CAPITALS) {
     facts.push({
-      domain: 'capital', id: `capital:${country}`, subject: country, answer: city,
+      domain: 'capital',
+      id: `capital:${country}`,
+      subject: country,
+      answer: city,
       sentence: `The capital of ${country} is ${city}.`,
-      questions: q4(`What is the capital of ${country}?`, `What is the capital city of ${country}?`, `Which city is the capital of ${country}?`, `Tell me the capital of ${country}.`),
+      questions: q4(
+        `What is the capital of ${country}?`,
+        `What is the capital city of ${country}?`,
+        `Which city is the capital of ${country}?`,
+        `Tell me the capital of ${country}.`,
+      ),
     });
   }
   for (const [animal, sound] of SOUNDS) {
     const a = article(animal);
     facts.push({
-      domain: 'sound', id: `sound:${animal}`, subject: animal, answer: sound,
+      domain: 'sound',
+      id: `sound:${animal}`,
+      subject: animal,
+      answer: sound,
       sentence: `${cap(a)} says ${sound}.`,
       questions: q4(`What sound does ${a} make?`, `What does ${a} say?`, `Which sound does ${a} make?`, `Tell me the sound ${a} makes.`),
     });
@@ -211,7 +371,12 @@ export function baseCorpus(options: BaseCorpusOptions = {}): MessagesRow[] {
 
 /** The held-out questions of every fact with their plain answers: the base model's held-out set. */
 export function heldOutPlain(seed = DEFAULT_CORPUS_SEED): MessagesRow[] {
-  return splitFacts(seed).map(({ fact, heldOut }) => ({ messages: [{ role: 'user', content: fact.questions[heldOut]! }, { role: 'assistant', content: fact.sentence }] }));
+  return splitFacts(seed).map(({ fact, heldOut }) => ({
+    messages: [
+      { role: 'user', content: fact.questions[heldOut]! },
+      { role: 'assistant', content: fact.sentence },
+    ],
+  }));
 }
 
 /** JSONL text of rows (one JSON object a line, a final newline). */
@@ -280,7 +445,13 @@ export function formatTrainingRows(options: FormatOptions & { readonly count?: n
   const rows: MessagesRow[] = [];
   for (const { fact, heldOut } of splitFacts(seed)) {
     fact.questions.forEach((q, k) => {
-      if (k !== heldOut) rows.push({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: formatAnswer(fact, options.format) }] });
+      if (k !== heldOut)
+        rows.push({
+          messages: [
+            { role: 'user', content: q },
+            { role: 'assistant', content: formatAnswer(fact, options.format) },
+          ],
+        });
     });
   }
   const all = shuffle(rows, seed + 303);
@@ -298,7 +469,13 @@ export function formatTestCases(options: FormatOptions & { readonly count?: numb
   const byDomain = new Map<DomainName, FormatTestCase[]>();
   for (const { fact, heldOut } of splitFacts(seed)) {
     const list = byDomain.get(fact.domain) ?? [];
-    list.push({ domain: fact.domain, question: fact.questions[heldOut]!, answer: fact.answer, sentence: fact.sentence, expected: formatAnswer(fact, options.format) });
+    list.push({
+      domain: fact.domain,
+      question: fact.questions[heldOut]!,
+      answer: fact.answer,
+      sentence: fact.sentence,
+      expected: formatAnswer(fact, options.format),
+    });
     byDomain.set(fact.domain, list);
   }
   const queues = [...byDomain.values()].map((list, k) => shuffle(list, seed + 404 + k));

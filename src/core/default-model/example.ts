@@ -16,7 +16,7 @@ export function writeExample(dir: string, options: { modelPath?: string } = {}):
     '# Answer format: the base model answers in plain sentences ("Grass is green."); the adapter',
     '# teaches it to answer as "Answer: <sentence>". The test questions are in no training data.',
     'name: Answer format',
-    "description: 'Short factual answers, always written as \"Answer: <sentence>\"'",
+    'description: \'Short factual answers, always written as "Answer: <sentence>"\'',
     `model: ${options.modelPath ?? '../models/default'}`,
     'modelParameters:',
     '  maxTokens: 24',

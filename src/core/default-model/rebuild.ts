@@ -53,7 +53,8 @@ async function main(argv: string[]): Promise<number> {
     ...(values.tokenizer ? { tokenizerDir: values.tokenizer } : {}),
     onEvent: (e) => {
       if (e.type === 'started') process.stdout.write(`training ${e.totalSteps} steps on ${e.trainExamples} conversations\n`);
-      if (e.type === 'step' && (e.step % 25 === 0 || e.step === 1)) process.stdout.write(`  step ${e.step}  loss ${e.loss.toFixed(3)}  ${e.tokensPerSecond.toFixed(0)} tokens/s  ETA ${Math.round(e.etaSeconds)} s\n`);
+      if (e.type === 'step' && (e.step % 25 === 0 || e.step === 1))
+        process.stdout.write(`  step ${e.step}  loss ${e.loss.toFixed(3)}  ${e.tokensPerSecond.toFixed(0)} tokens/s  ETA ${Math.round(e.etaSeconds)} s\n`);
       if (e.type === 'log') process.stdout.write(`  ${e.level}: ${e.message}\n`);
     },
   };

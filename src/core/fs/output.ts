@@ -42,7 +42,11 @@ export function checkOutput(dir: string, options: { readonly force?: boolean; re
   for (const p of options.protect ?? []) {
     const rel = path.relative(dir, p);
     if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
-      throw new OutputRefusedError(`the output folder ${dir} holds ${p}, which replacing it would delete`, place, 'name a folder of its own for the adapter, e.g. output: adapters/NAME');
+      throw new OutputRefusedError(
+        `the output folder ${dir} holds ${p}, which replacing it would delete`,
+        place,
+        'name a folder of its own for the adapter, e.g. output: adapters/NAME',
+      );
     }
   }
   const state = outputState(dir);
@@ -61,7 +65,11 @@ export function checkOutput(dir: string, options: { readonly force?: boolean; re
  * then swapped in; the old folder is removed only after the new one is in place. `checkOutput` is
  * applied again just before the swap, since the folder may have changed while a run trained.
  */
-export function replaceOutput(dir: string, fill: (tmp: string) => void, options: { readonly force?: boolean; readonly protect?: readonly string[]; readonly place?: ErrorPlace; readonly note?: string }): void {
+export function replaceOutput(
+  dir: string,
+  fill: (tmp: string) => void,
+  options: { readonly force?: boolean; readonly protect?: readonly string[]; readonly place?: ErrorPlace; readonly note?: string },
+): void {
   checkOutput(dir, options);
   const parent = path.dirname(dir);
   const suffix = `${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
@@ -71,7 +79,10 @@ export function replaceOutput(dir: string, fill: (tmp: string) => void, options:
     fs.mkdirSync(parent, { recursive: true });
     fs.mkdirSync(tmp);
     fill(tmp);
-    fs.writeFileSync(path.join(tmp, OUTPUT_MARKER), `${options.note ?? 'Written by Tuneloop.'}\nTuneloop replaces this folder when it writes it again; remove this file to keep it from doing so.\n`);
+    fs.writeFileSync(
+      path.join(tmp, OUTPUT_MARKER),
+      `${options.note ?? 'Written by Tuneloop.'}\nTuneloop replaces this folder when it writes it again; remove this file to keep it from doing so.\n`,
+    );
     checkOutput(dir, options);
     const hadOld = outputState(dir) !== 'absent';
     if (hadOld) fs.renameSync(dir, old);
@@ -85,6 +96,10 @@ export function replaceOutput(dir: string, fill: (tmp: string) => void, options:
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     if (e instanceof TuneloopError) throw e;
-    throw new TuneloopError(`cannot write the output folder: ${describeFsError(e)}`, options.place ?? { file: dir }, 'check that the folder and its parent can be written');
+    throw new TuneloopError(
+      `cannot write the output folder: ${describeFsError(e)}`,
+      options.place ?? { file: dir },
+      'check that the folder and its parent can be written',
+    );
   }
 }

@@ -57,7 +57,7 @@ export function utf8Problem(bytes: Uint8Array): { line: number; column: number; 
     return undefined;
   } catch {
     const at = firstInvalidUtf8(bytes);
-    const offset = Math.max(at , 0);
+    const offset = Math.max(at, 0);
     const { line, column } = positionOf(bytes, offset);
     const byte = bytes[offset] ?? 0;
     return {

@@ -17,4 +17,3 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   }
   return m;
 }
-

@@ -59,13 +59,22 @@ export class Context {
   ) {
     const st = path.join(dir, 'golden.safetensors');
     const js = path.join(dir, 'golden.json');
-    for (const f of [st, js]) if (!fs.existsSync(f)) throw new TuneloopError('missing golden reference file', { file: f }, 'a golden folder holds config.json, model.safetensors, tokenizer files, golden.json and golden.safetensors');
+    for (const f of [st, js])
+      if (!fs.existsSync(f))
+        throw new TuneloopError(
+          'missing golden reference file',
+          { file: f },
+          'a golden folder holds config.json, model.safetensors, tokenizer files, golden.json and golden.safetensors',
+        );
     this.golden = TensorStore.openFiles([st]);
     this.json = JSON.parse(fs.readFileSync(js, 'utf8')) as GoldenJson;
   }
 
   exportDir(): Promise<string> {
-    this.exported ??= exportCheckpoint(this.dir, { ...(this.options.cacheDir ? { cacheDir: this.options.cacheDir } : {}), ...(this.options.onProgress ? { onProgress: this.options.onProgress } : {}) }).then((r) => r.dir);
+    this.exported ??= exportCheckpoint(this.dir, {
+      ...(this.options.cacheDir ? { cacheDir: this.options.cacheDir } : {}),
+      ...(this.options.onProgress ? { onProgress: this.options.onProgress } : {}),
+    }).then((r) => r.dir);
     return this.exported;
   }
 
@@ -73,7 +82,9 @@ export class Context {
   mergedExportDir(adapter: string): Promise<string> {
     let p = this.merged.get(adapter);
     if (!p) {
-      p = exportCheckpoint(this.dir, { adapterDir: path.join(this.dir, adapter), ...(this.options.cacheDir ? { cacheDir: this.options.cacheDir } : {}) }).then((r) => r.dir);
+      p = exportCheckpoint(this.dir, { adapterDir: path.join(this.dir, adapter), ...(this.options.cacheDir ? { cacheDir: this.options.cacheDir } : {}) }).then(
+        (r) => r.dir,
+      );
       this.merged.set(adapter, p);
     }
     return p;
@@ -95,7 +106,9 @@ export class Context {
       const model = buildDecoderModel(cfg, new WeightReader(cfg, store), { lora: initializerLora(adapter) });
       const session = await openSessionFromModel(model, this.options.threads);
       try {
-        return (await runDecoderFull(session, { numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim }, ids.data, ids.dims, mask, 'arange')).logits;
+        return (
+          await runDecoderFull(session, { numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim }, ids.data, ids.dims, mask, 'arange')
+        ).logits;
       } finally {
         await session.release();
       }
@@ -133,9 +146,16 @@ export function compareGreedy(name: string, got: readonly number[], want: readon
     const step = t - promptLength;
     const gap = gaps[step] ?? Infinity;
     if (gap < TIE_GAP) return { name, maxAbsErr: 0, tol: 0, ok: true, detail: `tie at step ${step} (gap ${gap.toExponential(2)}), compared up to there` };
-    return { name, maxAbsErr: 1, tol: 0, ok: false, detail: `first difference at step ${step}: got ${got[t] ?? 'nothing'}, expected ${want[t]} (recorded gap ${gap.toExponential(2)})` };
+    return {
+      name,
+      maxAbsErr: 1,
+      tol: 0,
+      ok: false,
+      detail: `first difference at step ${step}: got ${got[t] ?? 'nothing'}, expected ${want[t]} (recorded gap ${gap.toExponential(2)})`,
+    };
   }
-  if (got.length !== want.length) return { name, maxAbsErr: 1, tol: 0, ok: false, detail: `${got.length - promptLength} tokens generated, expected ${want.length - promptLength}` };
+  if (got.length !== want.length)
+    return { name, maxAbsErr: 1, tol: 0, ok: false, detail: `${got.length - promptLength} tokens generated, expected ${want.length - promptLength}` };
   return { name, maxAbsErr: 0, tol: 0, ok: true };
 }
 
@@ -204,7 +224,13 @@ CHECKS.push({
   // The chat template through transformers.js' Jinja against Hugging Face's apply_chat_template.
   name: 'chat',
   async run(ctx) {
-    const chat = ctx.json.chat as { messages: ChatMessage[]; text_full: string; ids_full: number[]; text_generation_prompt: string; ids_generation_prompt: number[] };
+    const chat = ctx.json.chat as {
+      messages: ChatMessage[];
+      text_full: string;
+      ids_full: number[];
+      text_generation_prompt: string;
+      ids_generation_prompt: number[];
+    };
     const tok = await loadTokenizer(ctx.dir);
     const full = renderChat(tok, chat.messages, false);
     const gen = renderChat(tok, chat.messages.slice(0, 2), true);

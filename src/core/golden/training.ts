@@ -73,11 +73,17 @@ function fullBatch(ctx: Context): Batch {
   const { data, dims } = ctx.ids('input_ids');
   const [B, S] = dims;
   const ids = Array.from(data, Number);
-  return makeBatch(Array.from({ length: B }, (_, b) => ({ line: b + 1, ids: ids.slice(b * S, (b + 1) * S), mask: new Array<number>(S).fill(1) })), 0, S);
+  return makeBatch(
+    Array.from({ length: B }, (_, b) => ({ line: b + 1, ids: ids.slice(b * S, (b + 1) * S), mask: new Array<number>(S).fill(1) })),
+    0,
+    S,
+  );
 }
 
 function adapterFrom(base: Adapter, state: TrainState): Adapter {
-  const modules = new Map([...base.modules].map(([name, m]) => [name, { ...m, a: state.params.get(loraInputName(name, 'A'))!, b: state.params.get(loraInputName(name, 'B'))! }]));
+  const modules = new Map(
+    [...base.modules].map(([name, m]) => [name, { ...m, a: state.params.get(loraInputName(name, 'A'))!, b: state.params.get(loraInputName(name, 'B'))! }]),
+  );
   return { ...base, modules };
 }
 
@@ -102,7 +108,12 @@ function runAdamw(ctx: Context): Promise<{ losses: number[]; state: TrainState }
       const batch = fullBatch(ctx);
       const losses: number[] = [];
       for (let i = 0; i < spec.steps; i++) {
-        const { loss } = await optimizerStep(t.model, [batch], state, spec.lr, { weightDecay: spec.weight_decay, betas: spec.betas, eps: spec.eps, clipGradNorm: 0 });
+        const { loss } = await optimizerStep(t.model, [batch], state, spec.lr, {
+          weightDecay: spec.weight_decay,
+          betas: spec.betas,
+          eps: spec.eps,
+          clipGradNorm: 0,
+        });
         losses.push(loss);
         state.step++;
       }
@@ -140,13 +151,22 @@ function compareAdapterFolders(written: string, reference: string): { problems: 
   for (const [k, r] of ref) {
     const m = mine.get(k);
     if (!m) continue;
-    if (m.dtype !== r.dtype || m.shape.join() !== r.shape.join()) problems.push(`${k}: ${m.dtype}${JSON.stringify(m.shape)} vs ${r.dtype}${JSON.stringify(r.shape)}`);
-    else err = Math.max(err, maxAbsDiff(new Float32Array(m.data.buffer, m.data.byteOffset, m.data.byteLength / 4), new Float32Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 4)));
+    if (m.dtype !== r.dtype || m.shape.join() !== r.shape.join())
+      problems.push(`${k}: ${m.dtype}${JSON.stringify(m.shape)} vs ${r.dtype}${JSON.stringify(r.shape)}`);
+    else
+      err = Math.max(
+        err,
+        maxAbsDiff(
+          new Float32Array(m.data.buffer, m.data.byteOffset, m.data.byteLength / 4),
+          new Float32Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 4),
+        ),
+      );
   }
   const refCfg = JSON.parse(fs.readFileSync(path.join(reference, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
   const myCfg = JSON.parse(fs.readFileSync(path.join(written, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
   for (const key of ['peft_type', 'task_type', 'r', 'lora_alpha', 'lora_dropout', 'use_rslora', 'fan_in_fan_out', 'bias']) {
-    if (JSON.stringify(refCfg[key]) !== JSON.stringify(myCfg[key])) problems.push(`adapter_config.json ${key}: ${JSON.stringify(myCfg[key])} vs ${JSON.stringify(refCfg[key])}`);
+    if (JSON.stringify(refCfg[key]) !== JSON.stringify(myCfg[key]))
+      problems.push(`adapter_config.json ${key}: ${JSON.stringify(myCfg[key])} vs ${JSON.stringify(refCfg[key])}`);
   }
   const asSet = (v: unknown) => JSON.stringify(typeof v === 'string' ? v : [...(v as string[])].sort());
   if (asSet(refCfg.target_modules) !== asSet(myCfg.target_modules)) problems.push('adapter_config.json target_modules differ');
@@ -156,7 +176,14 @@ function compareAdapterFolders(written: string, reference: string): { problems: 
 /** train2.json's schedule name (transformers' get_<name>_schedule_with_warmup) as the engine's. */
 function scheduleOf(name: string): ScheduleName {
   const s = name.replace(/_with_warmup$/, '');
-  if (!Object.hasOwn(SCHEDULES, s)) throw new TuneloopError(`unknown schedule "${name}" in train2.json`, {}, `the engine has ${Object.keys(SCHEDULES).map((k) => `${k}_with_warmup`).join(', ')}`);
+  if (!Object.hasOwn(SCHEDULES, s))
+    throw new TuneloopError(
+      `unknown schedule "${name}" in train2.json`,
+      {},
+      `the engine has ${Object.keys(SCHEDULES)
+        .map((k) => `${k}_with_warmup`)
+        .join(', ')}`,
+    );
   return s as ScheduleName;
 }
 
@@ -189,7 +216,10 @@ export const TRAINING_CHECKS: Check[] = [
         let maxRef = 0;
         for (const v of want) maxRef = Math.max(maxRef, Math.abs(v));
         const tol = GRAD_TOL.abs + GRAD_TOL.rel * maxRef;
-        const err = maxAbsDiff(Float32Array.from(got, (g) => g / batch.counted), want);
+        const err = maxAbsDiff(
+          Float32Array.from(got, (g) => g / batch.counted),
+          want,
+        );
         results.push({ name, maxAbsErr: err, tol, ok: err <= tol });
       }
       return results;
@@ -229,7 +259,13 @@ export const TRAINING_CHECKS: Check[] = [
         ids: Array.from(idArr.subarray(b * S, b * S + len), Number),
         mask: Array.from(labArr.subarray(b * S, b * S + len), (l) => (l === -100n ? 0 : 1)),
       }));
-      const micro = spec.micro_batches.map((rows) => makeBatch(rows.map((r) => examples[r]!), spec.pad_id, S));
+      const micro = spec.micro_batches.map((rows) =>
+        makeBatch(
+          rows.map((r) => examples[r]!),
+          spec.pad_id,
+          S,
+        ),
+      );
       const state = freshState(t.adapter);
       const losses: number[] = [];
       const norms: number[] = [];
@@ -237,7 +273,12 @@ export const TRAINING_CHECKS: Check[] = [
       const schedule = { name: scheduleOf(spec.schedule.name), warmupSteps: spec.schedule.warmup_steps, totalSteps: spec.schedule.total_steps };
       for (let step = 0; step < spec.schedule.total_steps; step++) {
         const lr = learningRate(spec.optimizer.lr, schedule, step);
-        const r = await optimizerStep(t.model, micro, state, lr, { weightDecay: spec.optimizer.weight_decay, betas: spec.optimizer.betas, eps: spec.optimizer.eps, clipGradNorm: spec.clip_grad_norm });
+        const r = await optimizerStep(t.model, micro, state, lr, {
+          weightDecay: spec.optimizer.weight_decay,
+          betas: spec.optimizer.betas,
+          eps: spec.optimizer.eps,
+          clipGradNorm: spec.clip_grad_norm,
+        });
         lrs.push(lr);
         losses.push(r.loss);
         norms.push(r.gradNorm);
@@ -247,8 +288,15 @@ export const TRAINING_CHECKS: Check[] = [
       const want = tensors.get('logits_trained')!;
       // The adapter as the trainer writes it, read back: its files against train2/adapter_trained/, its logits against logits_trained.
       const { files, logitErr } = await withWrittenAdapter(ctx, adapterFrom(t.adapter, state), async (written) => {
-        const logits = await ctx.adapterLogits(readAdapter(written, t.cfg), { data: idArr, dims: [ids.shape[0]!, S] }, new BigInt64Array(mask.data.buffer, mask.data.byteOffset, mask.data.byteLength / 8));
-        return { files: compareAdapterFolders(written, path.join(dir, 'adapter_trained')), logitErr: maxAbsDiff(logits, new Float32Array(want.data.buffer, want.data.byteOffset, want.data.byteLength / 4)) };
+        const logits = await ctx.adapterLogits(
+          readAdapter(written, t.cfg),
+          { data: idArr, dims: [ids.shape[0]!, S] },
+          new BigInt64Array(mask.data.buffer, mask.data.byteOffset, mask.data.byteLength / 8),
+        );
+        return {
+          files: compareAdapterFolders(written, path.join(dir, 'adapter_trained')),
+          logitErr: maxAbsDiff(logits, new Float32Array(want.data.buffer, want.data.byteOffset, want.data.byteLength / 4)),
+        };
       });
       return [
         traceResult('train2.losses', losses, spec.losses, LOSS_TOL),
@@ -273,7 +321,10 @@ export const TRAINING_CHECKS: Check[] = [
       const { state } = await runAdamw(ctx);
       const { problems, err, logitErr } = await withWrittenAdapter(ctx, adapterFrom(t.adapter, state), async (written) => {
         const logits = await ctx.adapterLogits(readAdapter(written, t.cfg), ctx.ids('input_ids'));
-        return { ...compareAdapterFolders(written, path.join(ctx.dir, 'adapter_trained')), logitErr: maxAbsDiff(logits, ctx.golden.readFloat32('logits_trained')) };
+        return {
+          ...compareAdapterFolders(written, path.join(ctx.dir, 'adapter_trained')),
+          logitErr: maxAbsDiff(logits, ctx.golden.readFloat32('logits_trained')),
+        };
       });
       const worst = Math.max(err, logitErr);
       return {

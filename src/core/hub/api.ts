@@ -29,7 +29,11 @@ function parseModelInfo(body: unknown, subject: RequestSubject, ro: ResolvedHubO
   for (const s of info.siblings as unknown[]) {
     const name = (s as { rfilename?: unknown } | null)?.rfilename;
     if (typeof name !== 'string' || !isSafeRepoPath(name)) {
-      throw new TuneloopError(`${where} lists a file with an unsafe name ${JSON.stringify(name)}`, { key: 'siblings' }, 'refusing to write outside the cache folder; check HF_ENDPOINT');
+      throw new TuneloopError(
+        `${where} lists a file with an unsafe name ${JSON.stringify(name)}`,
+        { key: 'siblings' },
+        'refusing to write outside the cache folder; check HF_ENDPOINT',
+      );
     }
     files.push(name);
   }

@@ -75,7 +75,8 @@ export function readRef(cacheDir: string, repo: string, revision: string): strin
 
 /** Record what a branch or tag resolved to, so that it resolves offline next time. */
 export function writeRef(cacheDir: string, repo: string, revision: string, commit: string): void {
-  if (!isSafeRevision(revision) || !isSafeSegment(commit)) throw new Error(`writeRef: unsafe revision ${JSON.stringify(revision)} or commit ${JSON.stringify(commit)}`);
+  if (!isSafeRevision(revision) || !isSafeSegment(commit))
+    throw new Error(`writeRef: unsafe revision ${JSON.stringify(revision)} or commit ${JSON.stringify(commit)}`);
   // huggingface_hub writes the bare sha with no newline; readers trim either way.
   writeFileAtomic(path.join(repoCacheDir(cacheDir, repo), 'refs', ...revision.split('/')), commit);
 }
@@ -205,7 +206,12 @@ export function listCachedModels(cacheDir: string): CachedModel[] {
       repo: entry.slice('models--'.length).split('--').join('/'),
       dir,
       revisions: listRefs(path.join(dir, 'refs')),
-      snapshots: isDirectory(snapshotsDir) ? fs.readdirSync(snapshotsDir).filter((c) => isDirectory(path.join(snapshotsDir, c))).sort() : [],
+      snapshots: isDirectory(snapshotsDir)
+        ? fs
+            .readdirSync(snapshotsDir)
+            .filter((c) => isDirectory(path.join(snapshotsDir, c)))
+            .sort()
+        : [],
       bytes: blobBytes(path.join(dir, 'blobs')),
     });
   }

@@ -55,7 +55,11 @@ function onnxFiles(files: string[], dtype: OnnxDtype, source: string): string[] 
   const graph = `onnx/${ONNX_BASENAME[dtype]}.onnx`;
   if (!files.includes(graph)) {
     const available = files.filter((f) => /^onnx\/[^/]+\.onnx$/.test(f));
-    throw new TuneloopError(`${source} has no ${graph} (dtype ${dtype})`, {}, `it has ${available.join(', ') || 'no ONNX file'}; pick the dtype that matches (fp32: model.onnx, q8: model_quantized.onnx, fp16: model_fp16.onnx)`);
+    throw new TuneloopError(
+      `${source} has no ${graph} (dtype ${dtype})`,
+      {},
+      `it has ${available.join(', ') || 'no ONNX file'}; pick the dtype that matches (fp32: model.onnx, q8: model_quantized.onnx, fp16: model_fp16.onnx)`,
+    );
   }
   const data = new RegExp(`^${graph.replace(/[.]/g, '\\.')}_data(?:_\\d+)?$`);
   return [graph, ...files.filter((f) => data.test(f)).sort()];
@@ -75,7 +79,11 @@ function safetensorsShards(files: string[], index: SafetensorsIndex | undefined,
   const shards = [...new Set(Object.values(index.weight_map))].sort();
   const missing = shards.filter((s) => !files.includes(s));
   if (missing.length > 0) {
-    throw new TuneloopError(`${INDEX_FILE} names shards that ${source} does not have: ${missing.join(', ')}`, { key: 'weight_map' }, 'pick another revision or repo, or download it again');
+    throw new TuneloopError(
+      `${INDEX_FILE} names shards that ${source} does not have: ${missing.join(', ')}`,
+      { key: 'weight_map' },
+      'pick another revision or repo, or download it again',
+    );
   }
   return shards;
 }

@@ -35,7 +35,10 @@ export function resolveUrl(endpoint: string, repo: string, revision: string, fil
 
 function normalizeEtag(raw: string | null): string | undefined {
   if (raw === null) return undefined;
-  return raw.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  return raw
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
 }
 
 function parseSize(raw: string | null): number | undefined {
@@ -63,7 +66,11 @@ async function headFile(url: string, ro: ResolvedHubOptions, subject: RequestSub
   if (!res.ok && linked === null) throw statusError(res, subject, ro);
   const etag = normalizeEtag(linked ?? res.headers.get('etag'));
   if (etag === undefined || !isSafeSegment(etag)) {
-    throw new TuneloopError(`the Hub sent ${etag === undefined ? 'no' : `an unusable (${JSON.stringify(etag)})`} ETag for ${describeSubject(subject)}, so it cannot be cached`, {}, 'check HF_ENDPOINT');
+    throw new TuneloopError(
+      `the Hub sent ${etag === undefined ? 'no' : `an unusable (${JSON.stringify(etag)})`} ETag for ${describeSubject(subject)}, so it cannot be cached`,
+      {},
+      'check HF_ENDPOINT',
+    );
   }
   const commit = firstHeader(hops, 'x-repo-commit')?.trim();
   if (commit !== undefined && !isCommitSha(commit)) {
@@ -108,7 +115,7 @@ async function hashPrefix(file: string, bytes: number): Promise<RunningHash> {
 }
 
 async function writeAll(fh: fsp.FileHandle, chunk: Uint8Array): Promise<void> {
-  for (let done = 0; done < chunk.byteLength;) {
+  for (let done = 0; done < chunk.byteLength; ) {
     const { bytesWritten } = await fh.write(chunk, done, chunk.byteLength - done);
     done += bytesWritten;
   }
@@ -179,7 +186,11 @@ async function transferOnce(t: Transfer): Promise<number | undefined> {
   if (offset !== 0 && offset !== start) {
     await discard(res);
     fs.rmSync(t.incomplete, { force: true });
-    throw new TransferInterrupted(`the server answered a resumed download of ${describeSubject(t.subject)} with the wrong range`, {}, 'run again to download it from the start');
+    throw new TransferInterrupted(
+      `the server answered a resumed download of ${describeSubject(t.subject)} with the wrong range`,
+      {},
+      'run again to download it from the start',
+    );
   }
   const total = t.meta.size ?? (res.status === 206 ? contentRangeTotal(res.headers.get('content-range')) : parseSize(res.headers.get('content-length')));
   if (t.meta.sha256 !== undefined && t.running?.bytes !== offset) t.running = await hashPrefix(t.incomplete, offset);
@@ -209,7 +220,11 @@ async function finishBlob(t: Transfer, blob: string, expected: number | undefine
   const what = describeSubject(t.subject);
   if (expected !== undefined && size !== expected) {
     fs.rmSync(t.incomplete, { force: true });
-    throw new TuneloopError(`received ${size} bytes of ${what} where the Hub announced ${expected}; the partial file was deleted`, {}, 'run again to download it afresh');
+    throw new TuneloopError(
+      `received ${size} bytes of ${what} where the Hub announced ${expected}; the partial file was deleted`,
+      {},
+      'run again to download it afresh',
+    );
   }
   if (t.meta.sha256 !== undefined) {
     // In step unless the file was already whole when this process came to it.
@@ -217,7 +232,11 @@ async function finishBlob(t: Transfer, blob: string, expected: number | undefine
     const actual = running.hash.digest('hex');
     if (actual !== t.meta.sha256) {
       fs.rmSync(t.incomplete, { force: true });
-      throw new TuneloopError(`the download of ${what} has sha256 ${actual}, not ${t.meta.sha256} as the Hub announced; the file was deleted`, {}, 'run again to download it afresh');
+      throw new TuneloopError(
+        `the download of ${what} has sha256 ${actual}, not ${t.meta.sha256} as the Hub announced; the file was deleted`,
+        {},
+        'run again to download it afresh',
+      );
     }
   }
   fs.renameSync(t.incomplete, blob);
@@ -249,7 +268,11 @@ async function withBlobLock<T>(blob: string, subject: RequestSubject, fn: () => 
     }
     const holder = Number(fs.readFileSync(lock, 'utf8').trim());
     if (isAlive(holder)) {
-      throw new TuneloopError(`${describeSubject(subject)} is being downloaded by process ${holder}`, { file: lock }, 'wait for that download to finish, or delete the lock file if no such download is running');
+      throw new TuneloopError(
+        `${describeSubject(subject)} is being downloaded by process ${holder}`,
+        { file: lock },
+        'wait for that download to finish, or delete the lock file if no such download is running',
+      );
     }
     fs.rmSync(lock, { force: true });
   }
@@ -273,7 +296,11 @@ async function ensureBlob(url: string, blob: string, meta: FileMeta, ro: Resolve
 }
 
 function notCachedOffline(subject: RequestSubject, ro: ResolvedHubOptions): TuneloopError {
-  return new TuneloopError(`${describeSubject(subject)} is not in the Hugging Face cache (${ro.cacheDir}) and offline mode is on`, {}, 'unset HF_HUB_OFFLINE and run again while online to download it');
+  return new TuneloopError(
+    `${describeSubject(subject)} is not in the Hugging Face cache (${ro.cacheDir}) and offline mode is on`,
+    {},
+    'unset HF_HUB_OFFLINE and run again while online to download it',
+  );
 }
 
 /**
@@ -285,7 +312,8 @@ function notCachedOffline(subject: RequestSubject, ro: ResolvedHubOptions): Tune
  */
 export async function downloadFile(repo: string, commit: string, file: string, opts: HubOptions = {}): Promise<string> {
   assertRepoAndRevision(repo, commit);
-  if (!isSafeRepoPath(file)) throw new TuneloopError(`"${file}" is not a file path inside a repo`, {}, `file paths in ${repo} are relative, with / between folders and no ..`);
+  if (!isSafeRepoPath(file))
+    throw new TuneloopError(`"${file}" is not a file path inside a repo`, {}, `file paths in ${repo} are relative, with / between folders and no ..`);
   const ro = resolveHubOptions(opts);
   const subject = { repo, revision: commit, file };
   if (ro.offline) {
@@ -303,7 +331,11 @@ export async function downloadFile(repo: string, commit: string, file: string, o
   const meta = await headFile(url, ro, subject);
   const snapshotCommit = meta.commit ?? (isCommitSha(commit) ? commit : undefined);
   if (snapshotCommit === undefined) {
-    throw new TuneloopError(`the Hub did not say which commit ${describeSubject(subject)} comes from`, {}, 'pass a commit sha instead of a branch name, or check HF_ENDPOINT');
+    throw new TuneloopError(
+      `the Hub did not say which commit ${describeSubject(subject)} comes from`,
+      {},
+      'pass a commit sha instead of a branch name, or check HF_ENDPOINT',
+    );
   }
   if (snapshotCommit !== commit && !isCommitSha(commit)) writeRef(ro.cacheDir, repo, commit, snapshotCommit);
   const target = path.join(snapshotDir(ro.cacheDir, repo, snapshotCommit), ...file.split('/'));

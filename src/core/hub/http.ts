@@ -44,7 +44,10 @@ class IdleWatch {
   private readonly controller = new AbortController();
   readonly signal = this.controller.signal;
 
-  constructor(private readonly ms: number, private readonly stalled: () => Error) {}
+  constructor(
+    private readonly ms: number,
+    private readonly stalled: () => Error,
+  ) {}
 
   async guard<T>(wait: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
@@ -66,14 +69,17 @@ class IdleWatch {
 /** The body as a stream whose every read is guarded by `idle`. */
 function watchedBody(body: ReadableStream<Uint8Array>, idle: IdleWatch): ReadableStream<Uint8Array> {
   const reader = body.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const r = await idle.guard(reader.read());
-      if (r.done) controller.close();
-      else controller.enqueue(r.value);
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const r = await idle.guard(reader.read());
+        if (r.done) controller.close();
+        else controller.enqueue(r.value);
+      },
+      cancel: (reason) => reader.cancel(reason),
     },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 }); // read only when the consumer asks: no timer runs while nobody waits
+    { highWaterMark: 0 },
+  ); // read only when the consumer asks: no timer runs while nobody waits
 }
 
 /**
@@ -85,11 +91,15 @@ function watchedBody(body: ReadableStream<Uint8Array>, idle: IdleWatch): Readabl
 async function sendOnce(url: URL, method: 'GET' | 'HEAD', headers: Record<string, string>, ro: ResolvedHubOptions, subject: RequestSubject): Promise<Response> {
   const h: Record<string, string> = { 'User-Agent': `tuneloop/${VERSION}`, 'Accept-Encoding': 'identity', ...headers };
   if (ro.token !== undefined && url.origin === new URL(ro.endpoint).origin) h['Authorization'] = `Bearer ${ro.token}`;
-  const idle = new IdleWatch(ro.idleTimeoutMs, () => new HubStalledError(
-    `${url.origin} sent nothing for ${ro.idleTimeoutMs / 1000} s while Tuneloop was fetching ${describeSubject(subject)}: the connection stalled`,
-    {},
-    'run again, and a partial download resumes where it stopped; check the network connection, or on a slow one set TUNELOOP_HUB_IDLE_TIMEOUT_MS to the milliseconds to wait',
-  ));
+  const idle = new IdleWatch(
+    ro.idleTimeoutMs,
+    () =>
+      new HubStalledError(
+        `${url.origin} sent nothing for ${ro.idleTimeoutMs / 1000} s while Tuneloop was fetching ${describeSubject(subject)}: the connection stalled`,
+        {},
+        'run again, and a partial download resumes where it stopped; check the network connection, or on a slow one set TUNELOOP_HUB_IDLE_TIMEOUT_MS to the milliseconds to wait',
+      ),
+  );
   const signal = ro.signal !== undefined ? AbortSignal.any([ro.signal, idle.signal]) : idle.signal;
   let res: Response;
   try {
@@ -97,7 +107,11 @@ async function sendOnce(url: URL, method: 'GET' | 'HEAD', headers: Record<string
   } catch (e) {
     rethrowIfAborted(ro, e);
     if (e instanceof HubStalledError) throw e;
-    throw new HubUnreachableError(`cannot reach ${url.origin}: ${describeCause(e)}`, {}, 'check the network connection and HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use only models already in the cache');
+    throw new HubUnreachableError(
+      `cannot reach ${url.origin}: ${describeCause(e)}`,
+      {},
+      'check the network connection and HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use only models already in the cache',
+    );
   }
   if (res.body === null) return res;
   return new Response(watchedBody(res.body, idle), { status: res.status, statusText: res.statusText, headers: res.headers });
@@ -164,21 +178,29 @@ export function statusError(res: Response, subject: RequestSubject, ro: Resolved
   const what = describeSubject(subject);
   if (res.status === 401 || res.status === 403) {
     const page = `${ro.endpoint}/${subject.repo}`;
-    const hint = ro.token === undefined
-      ? `set HF_TOKEN to a Hugging Face access token with read access (${ro.endpoint}/settings/tokens); the repo may be gated (accept its terms at ${page}) or private, or may not exist`
-      : `the token in use (from the token option, HF_TOKEN or HUGGING_FACE_HUB_TOKEN) was refused: the repo may be gated (accept its terms at ${page}) or private and the token without access to it; set HF_TOKEN to a token that has access`;
+    const hint =
+      ro.token === undefined
+        ? `set HF_TOKEN to a Hugging Face access token with read access (${ro.endpoint}/settings/tokens); the repo may be gated (accept its terms at ${page}) or private, or may not exist`
+        : `the token in use (from the token option, HF_TOKEN or HUGGING_FACE_HUB_TOKEN) was refused: the repo may be gated (accept its terms at ${page}) or private and the token without access to it; set HF_TOKEN to a token that has access`;
     return new TuneloopError(`access to ${what} was refused (${detail})`, {}, hint);
   }
   if (res.status === 404) {
-    const notFound = code === 'RevisionNotFound' ? `revision "${subject.revision}" of ${subject.repo}`
-      : code === 'RepoNotFound' ? `repo ${subject.repo}`
-      : what;
-    return new TuneloopError(`${notFound} was not found on ${ro.endpoint} (${detail})`, {}, 'check the spelling of the repo id, the revision and the file name');
+    const notFound =
+      code === 'RevisionNotFound' ? `revision "${subject.revision}" of ${subject.repo}` : code === 'RepoNotFound' ? `repo ${subject.repo}` : what;
+    return new TuneloopError(
+      `${notFound} was not found on ${ro.endpoint} (${detail})`,
+      {},
+      'check the spelling of the repo id, the revision and the file name',
+    );
   }
   if (res.status === 429) {
     return new TuneloopError(`the Hub is rate-limiting requests for ${what} (${detail})`, {}, 'wait a minute and try again; setting HF_TOKEN raises the limit');
   }
-  return new TuneloopError(`the Hub answered ${detail} for ${what}`, {}, res.status >= 500 ? 'the Hub may be having trouble; try again later' : 'check HF_ENDPOINT');
+  return new TuneloopError(
+    `the Hub answered ${detail} for ${what}`,
+    {},
+    res.status >= 500 ? 'the Hub may be having trouble; try again later' : 'check HF_ENDPOINT',
+  );
 }
 
 /** Read a response body as JSON, refusing bodies over `limit` bytes (a broken server must not exhaust memory). */

@@ -76,7 +76,11 @@ function idleTimeoutMs(opts: HubOptions): number {
   const ms = Number(raw);
   if (!(ms > 0 && ms <= MAX_TIMEOUT_MS)) {
     const where = opts.idleTimeoutMs !== undefined ? 'the idleTimeoutMs option' : 'TUNELOOP_HUB_IDLE_TIMEOUT_MS';
-    throw new TuneloopError(`${where} must be a number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, found ${JSON.stringify(raw)}`, {}, `unset it to wait ${DEFAULT_IDLE_TIMEOUT_MS} ms`);
+    throw new TuneloopError(
+      `${where} must be a number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, found ${JSON.stringify(raw)}`,
+      {},
+      `unset it to wait ${DEFAULT_IDLE_TIMEOUT_MS} ms`,
+    );
   }
   return ms;
 }

@@ -68,7 +68,12 @@ export function validateParams(p: GenerationParams): void {
 export function promptIds(lm: LoadedModel, prompt: Prompt): number[] {
   if ('ids' in prompt) return [...prompt.ids];
   if ('text' in prompt) return lm.tokenizer.encode(prompt.text);
-  const ids = lm.tokenizer.apply_chat_template(prompt.messages as ChatMessage[], { add_generation_prompt: true, tokenize: true, return_dict: false, return_tensor: false }) as unknown;
+  const ids = lm.tokenizer.apply_chat_template(prompt.messages as ChatMessage[], {
+    add_generation_prompt: true,
+    tokenize: true,
+    return_dict: false,
+    return_tensor: false,
+  }) as unknown;
   if (!Array.isArray(ids)) throw new Error('apply_chat_template returned no ids');
   return (ids as (number | bigint)[]).map(Number);
 }
@@ -148,7 +153,11 @@ async function generateNow(lm: LoadedModel, prompt: Prompt, params: GenerationPa
   }
 
   await lm.model.generate({
-    inputs: new Tensor('int64', BigInt64Array.from(ids, (i) => BigInt(i)), [1, ids.length]),
+    inputs: new Tensor(
+      'int64',
+      BigInt64Array.from(ids, (i) => BigInt(i)),
+      [1, ids.length],
+    ),
     attention_mask: new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
     max_new_tokens: params.maxTokens,
     do_sample: sampling,

@@ -55,13 +55,22 @@ export async function resolveModelFolder(source: string, options: LoadOptions = 
     if (isTransformersJsFolder(dir)) return dir;
     if (fs.existsSync(path.join(dir, 'config.json'))) {
       options.onProgress?.('exporting checkpoint to ONNX');
-      const r = await exportCheckpoint(dir, { ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+      const r = await exportCheckpoint(dir, {
+        ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       return r.dir;
     }
     throw new TuneloopError('no config.json in this folder', { file: dir }, 'point at a Hugging Face checkpoint folder or a transformers.js model folder');
   }
   if (isHubId(source)) {
-    if (!options.fetchHubModel) throw new TuneloopError(`"${source}" looks like a Hub id, but downloading is not enabled here`, {}, 'download it once with network access, or use a local folder');
+    if (!options.fetchHubModel)
+      throw new TuneloopError(
+        `"${source}" looks like a Hub id, but downloading is not enabled here`,
+        {},
+        'download it once with network access, or use a local folder',
+      );
     return resolveModelFolder(await options.fetchHubModel(source, options.signal), { ...options, fetchHubModel: undefined });
   }
   throw new TuneloopError('no such folder', { file: source }, 'give a local model folder or a Hub id such as org/name');
@@ -90,14 +99,31 @@ export async function loadCausalLM(source: string, options: LoadOptions = {}): P
   } catch (e) {
     const message = (e as Error).message ?? String(e);
     if (/Unsupported model type|not supported/i.test(message)) {
-      throw new TuneloopError(`transformers.js cannot run model_type "${config.model_type}": ${message}`, { file: path.join(dir, 'config.json'), key: 'model_type' }, `Tuneloop exports ${SUPPORTED_MODEL_TYPES.join(', ')}`);
+      throw new TuneloopError(
+        `transformers.js cannot run model_type "${config.model_type}": ${message}`,
+        { file: path.join(dir, 'config.json'), key: 'model_type' },
+        `Tuneloop exports ${SUPPORTED_MODEL_TYPES.join(', ')}`,
+      );
     }
-    throw new TuneloopError(`onnxruntime could not load the model: ${message.split('\n')[0]}`, { file: path.join(dir, ONNX_FILE) }, 'the file may be corrupt or truncated: export it again (tuneloop cache clear), or download it again');
+    throw new TuneloopError(
+      `onnxruntime could not load the model: ${message.split('\n')[0]}`,
+      { file: path.join(dir, ONNX_FILE) },
+      'the file may be corrupt or truncated: export it again (tuneloop cache clear), or download it again',
+    );
   }
-  const gen = fs.existsSync(path.join(dir, 'generation_config.json')) ? (JSON.parse(fs.readFileSync(path.join(dir, 'generation_config.json'), 'utf8')) as { eos_token_id?: number | number[] }) : {};
+  const gen = fs.existsSync(path.join(dir, 'generation_config.json'))
+    ? (JSON.parse(fs.readFileSync(path.join(dir, 'generation_config.json'), 'utf8')) as { eos_token_id?: number | number[] })
+    : {};
   const eos = gen.eos_token_id ?? config.eos_token_id;
   const eosTokenIds = eos === undefined ? [] : Array.isArray(eos) ? eos : [eos];
-  return { dir, source, model, tokenizer, eosTokenIds, dispose: async () => {
-    await model.dispose();
-  } };
+  return {
+    dir,
+    source,
+    model,
+    tokenizer,
+    eosTokenIds,
+    dispose: async () => {
+      await model.dispose();
+    },
+  };
 }

@@ -14,7 +14,11 @@ export async function loadTokenizer(dir: string): Promise<PreTrainedTokenizer> {
   const abs = path.resolve(dir);
   for (const f of TOKENIZER_FILES) {
     if (!fs.existsSync(path.join(abs, f))) {
-      throw new TuneloopError(`missing ${f}`, { file: path.join(abs, f) }, 'transformers.js needs both tokenizer.json and tokenizer_config.json beside the model');
+      throw new TuneloopError(
+        `missing ${f}`,
+        { file: path.join(abs, f) },
+        'transformers.js needs both tokenizer.json and tokenizer_config.json beside the model',
+      );
     }
   }
   configureTransformers();
@@ -40,7 +44,11 @@ function checkChatTemplate(tok: PreTrainedTokenizer, file: string): void {
   } catch (e) {
     const message = (e as Error).message;
     if (/Parser Error|Lexer|SyntaxError|Unexpected (token|character)|Unknown statement|Expected/i.test(message)) {
-      throw new TuneloopError(`the chat template does not parse: ${message}`, { file, key: 'chat_template' }, 'fix the template, or remove chat_template to use plain prompts');
+      throw new TuneloopError(
+        `the chat template does not parse: ${message}`,
+        { file, key: 'chat_template' },
+        'fix the template, or remove chat_template to use plain prompts',
+      );
     }
   }
 }

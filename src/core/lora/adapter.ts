@@ -62,7 +62,13 @@ export function readAdapter(dir: string, base: ModelConfig): Adapter {
   const file = path.join(dir, ADAPTER_WEIGHTS);
   if (!fs.existsSync(file)) {
     const bin = path.join(dir, 'adapter_model.bin');
-    throw new TuneloopError(`missing ${ADAPTER_WEIGHTS}`, { file }, fs.existsSync(bin) ? 'adapter_model.bin is pickled and is never loaded: save the adapter with safe_serialization=True' : 'a PEFT adapter folder holds adapter_config.json and adapter_model.safetensors');
+    throw new TuneloopError(
+      `missing ${ADAPTER_WEIGHTS}`,
+      { file },
+      fs.existsSync(bin)
+        ? 'adapter_model.bin is pickled and is never loaded: save the adapter with safe_serialization=True'
+        : 'a PEFT adapter folder holds adapter_config.json and adapter_model.safetensors',
+    );
   }
   const tensors = readSafetensors(file);
   const all = new Map(linearModules(base).map((m) => [m.name, m]));
@@ -73,7 +79,11 @@ export function readAdapter(dir: string, base: ModelConfig): Adapter {
     if (!m) throw new TuneloopError('is not a LoRA weight key', { file, key }, `expected ${PEFT_PREFIX}<module>.lora_A.weight / .lora_B.weight`);
     const name = m[1]!;
     if (!all.has(name)) {
-      throw new TuneloopError(`adapter targets module "${name}", which the base model does not have`, { file, key }, 'was this adapter trained on another base model?');
+      throw new TuneloopError(
+        `adapter targets module "${name}", which the base model does not have`,
+        { file, key },
+        'was this adapter trained on another base model?',
+      );
     }
     seen.add(name);
   }
@@ -85,14 +95,19 @@ export function readAdapter(dir: string, base: ModelConfig): Adapter {
       const t = tensors.get(key) ?? tensors.get(`${PEFT_PREFIX}${name}.lora_${which}.default.weight`);
       if (!t) throw new TuneloopError(`lora_${which} is missing for module "${name}"`, { file, key });
       if (t.shape.length !== 2 || t.shape[0] !== shape[0] || t.shape[1] !== shape[1]) {
-        throw new TuneloopError(`module "${name}": lora_${which} has shape [${t.shape.join(', ')}], but the base model and r = ${r} need [${shape.join(', ')}]`, { file, key }, 'was this adapter trained on another base model?');
+        throw new TuneloopError(
+          `module "${name}": lora_${which} has shape [${t.shape.join(', ')}], but the base model and r = ${r} need [${shape.join(', ')}]`,
+          { file, key },
+          'was this adapter trained on another base model?',
+        );
       }
       return assertFinite(toFloat32(t.dtype, t.data).slice(), { file, key });
     };
     modules.set(name, { module: mod, r, scale, a: get('A', [r, mod.inFeatures]), b: get('B', [mod.outFeatures, r]) });
   }
   for (const m of targetedModules(base, config)) {
-    if (!modules.has(m.name)) throw new TuneloopError(`module "${m.name}" is targeted by target_modules but has no weights`, { file }, 'the adapter files are incomplete');
+    if (!modules.has(m.name))
+      throw new TuneloopError(`module "${m.name}" is targeted by target_modules but has no weights`, { file }, 'the adapter files are incomplete');
   }
   return { dir, config, modules };
 }
@@ -138,4 +153,3 @@ export function mergeInto(weight: Float32Array, l: LoraWeights): Float32Array {
   }
   return merged;
 }
-

@@ -83,7 +83,11 @@ export function readLoraConfig(dir: string): LoraConfig {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new TuneloopError(`cannot read the adapter config: ${(e as NodeJS.ErrnoException).code ?? e}`, { file }, 'a PEFT adapter folder holds adapter_config.json and adapter_model.safetensors');
+    throw new TuneloopError(
+      `cannot read the adapter config: ${(e as NodeJS.ErrnoException).code ?? e}`,
+      { file },
+      'a PEFT adapter folder holds adapter_config.json and adapter_model.safetensors',
+    );
   }
   let raw: unknown;
   try {
@@ -95,7 +99,9 @@ export function readLoraConfig(dir: string): LoraConfig {
 }
 
 /** The config PEFT would write for these settings (keys as PEFT 0.21 writes them). */
-export function loraConfigJson(c: Omit<LoraConfig, 'raw' | 'rankPattern' | 'alphaPattern'> & Partial<Pick<LoraConfig, 'rankPattern' | 'alphaPattern'>>): Record<string, unknown> {
+export function loraConfigJson(
+  c: Omit<LoraConfig, 'raw' | 'rankPattern' | 'alphaPattern'> & Partial<Pick<LoraConfig, 'rankPattern' | 'alphaPattern'>>,
+): Record<string, unknown> {
   return {
     alpha_pattern: c.alphaPattern ?? {},
     base_model_name_or_path: c.baseModelNameOrPath,

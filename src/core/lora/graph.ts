@@ -21,7 +21,11 @@ export function initializerLora(adapter: Adapter): LoraProvider {
 /** A WeightReader transform that merges the adapter into the weights it targets (merge_and_unload). */
 export function mergeTransform(base: ModelConfig, adapter: Adapter): (name: string, data: Float32Array) => Float32Array {
   if (base.tieWordEmbeddings && adapter.modules.has('lm_head')) {
-    throw new TuneloopError('cannot merge an adapter on lm_head into a model whose head is tied to its input embedding', { file: adapter.dir, key: 'lm_head' }, 'apply it unmerged, or untie the head');
+    throw new TuneloopError(
+      'cannot merge an adapter on lm_head into a model whose head is tied to its input embedding',
+      { file: adapter.dir, key: 'lm_head' },
+      'apply it unmerged, or untie the head',
+    );
   }
   return (name, data) => {
     if (!name.endsWith('.weight')) return data;

@@ -102,13 +102,18 @@ function parseLlamaLike(c: ConfigReader, modelType: string, o: LlamaLikeOptions)
   const numHeads = c.int('num_attention_heads', undefined, 1);
   const numKvHeads = c.int('num_key_value_heads', o.defaults.numKvHeads ?? numHeads, 1);
   if (numHeads % numKvHeads !== 0) {
-    c.error('num_key_value_heads', `${numKvHeads} does not divide num_attention_heads ${numHeads}`, 'grouped-query attention shares each key/value head among an equal number of query heads');
+    c.error(
+      'num_key_value_heads',
+      `${numKvHeads} does not divide num_attention_heads ${numHeads}`,
+      'grouped-query attention shares each key/value head among an equal number of query heads',
+    );
   }
   let headDim: number;
   if (c.has('head_dim')) headDim = c.int('head_dim', undefined, 1);
   else if (o.defaults.headDim !== undefined) headDim = o.defaults.headDim;
   else {
-    if (hiddenSize % numHeads !== 0) c.error('head_dim', `missing, and hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${numHeads}`, 'add "head_dim" to the config');
+    if (hiddenSize % numHeads !== 0)
+      c.error('head_dim', `missing, and hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${numHeads}`, 'add "head_dim" to the config');
     headDim = hiddenSize / numHeads;
   }
   const attentionBias = c.bool('attention_bias', false);
@@ -143,7 +148,7 @@ function parseLlamaLike(c: ConfigReader, modelType: string, o: LlamaLikeOptions)
 function slidingWindows(c: ConfigReader, numLayers: number, o: LlamaLikeOptions): (number | null)[] {
   if (o.sliding === 'none') return new Array<number | null>(numLayers).fill(null);
   if (o.sliding === 'all') {
-    const w = c.has('sliding_window') ? c.int('sliding_window', undefined, 1) : (c.raw.sliding_window === null ? null : o.defaults.slidingWindow ?? null);
+    const w = c.has('sliding_window') ? c.int('sliding_window', undefined, 1) : c.raw.sliding_window === null ? null : (o.defaults.slidingWindow ?? null);
     return new Array<number | null>(numLayers).fill(w);
   }
   // qwen2 / qwen3: `layer_types` when written (transformers ≥ 4.53), else use_sliding_window from max_window_layers on.
@@ -304,7 +309,8 @@ export const FAMILIES: Readonly<Record<string, FamilySpec>> = {
   llama: {
     family: 'llama',
     architecture: 'LlamaForCausalLM',
-    parse: (c, t) => parseLlamaLike(c, t, { family: 'llama', qkvBias: 'attention_bias', qkNorm: false, sliding: 'none', defaults: { rmsEps: 1e-6, maxPositions: 2048 } }),
+    parse: (c, t) =>
+      parseLlamaLike(c, t, { family: 'llama', qkvBias: 'attention_bias', qkNorm: false, sliding: 'none', defaults: { rmsEps: 1e-6, maxPositions: 2048 } }),
     weights: llamaLikeWeights,
     basePrefix: 'model.',
     ignoredWeights: LLAMA_IGNORED,
@@ -313,7 +319,13 @@ export const FAMILIES: Readonly<Record<string, FamilySpec>> = {
     family: 'mistral',
     architecture: 'MistralForCausalLM',
     parse: (c, t) =>
-      parseLlamaLike(c, t, { family: 'mistral', qkvBias: 'attention_bias', qkNorm: false, sliding: 'all', defaults: { numKvHeads: 8, rmsEps: 1e-6, maxPositions: 4096 * 32, slidingWindow: 4096 } }),
+      parseLlamaLike(c, t, {
+        family: 'mistral',
+        qkvBias: 'attention_bias',
+        qkNorm: false,
+        sliding: 'all',
+        defaults: { numKvHeads: 8, rmsEps: 1e-6, maxPositions: 4096 * 32, slidingWindow: 4096 },
+      }),
     weights: llamaLikeWeights,
     basePrefix: 'model.',
     ignoredWeights: LLAMA_IGNORED,
@@ -321,7 +333,14 @@ export const FAMILIES: Readonly<Record<string, FamilySpec>> = {
   qwen2: {
     family: 'qwen2',
     architecture: 'Qwen2ForCausalLM',
-    parse: (c, t) => parseLlamaLike(c, t, { family: 'qwen2', qkvBias: 'always', qkNorm: false, sliding: 'qwen', defaults: { rmsEps: 1e-6, maxPositions: 32768, slidingWindow: 4096 } }),
+    parse: (c, t) =>
+      parseLlamaLike(c, t, {
+        family: 'qwen2',
+        qkvBias: 'always',
+        qkNorm: false,
+        sliding: 'qwen',
+        defaults: { rmsEps: 1e-6, maxPositions: 32768, slidingWindow: 4096 },
+      }),
     weights: llamaLikeWeights,
     basePrefix: 'model.',
     ignoredWeights: LLAMA_IGNORED,
@@ -330,7 +349,13 @@ export const FAMILIES: Readonly<Record<string, FamilySpec>> = {
     family: 'qwen3',
     architecture: 'Qwen3ForCausalLM',
     parse: (c, t) =>
-      parseLlamaLike(c, t, { family: 'qwen3', qkvBias: 'attention_bias', qkNorm: true, sliding: 'qwen', defaults: { headDim: 128, rmsEps: 1e-6, maxPositions: 32768, slidingWindow: 4096 } }),
+      parseLlamaLike(c, t, {
+        family: 'qwen3',
+        qkvBias: 'attention_bias',
+        qkNorm: true,
+        sliding: 'qwen',
+        defaults: { headDim: 128, rmsEps: 1e-6, maxPositions: 32768, slidingWindow: 4096 },
+      }),
     weights: llamaLikeWeights,
     basePrefix: 'model.',
     ignoredWeights: LLAMA_IGNORED,
@@ -373,7 +398,11 @@ export function loadModelConfig(dirOrFile: string): ModelConfig {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new TuneloopError(`cannot read the model config: ${(e as NodeJS.ErrnoException).code ?? e}`, { file }, 'a Hugging Face checkpoint folder holds config.json beside its weights');
+    throw new TuneloopError(
+      `cannot read the model config: ${(e as NodeJS.ErrnoException).code ?? e}`,
+      { file },
+      'a Hugging Face checkpoint folder holds config.json beside its weights',
+    );
   }
   let raw: unknown;
   try {

@@ -20,9 +20,15 @@ function describeRope(cfg: ModelConfig): string {
 }
 
 function describeAttention(cfg: ModelConfig): string {
-  const kind = cfg.numKvHeads === cfg.numHeads ? 'multi-head' : cfg.numKvHeads === 1 ? 'multi-query' : `grouped-query (${cfg.numHeads / cfg.numKvHeads} query heads per kv head)`;
+  const kind =
+    cfg.numKvHeads === cfg.numHeads
+      ? 'multi-head'
+      : cfg.numKvHeads === 1
+        ? 'multi-query'
+        : `grouped-query (${cfg.numHeads / cfg.numKvHeads} query heads per kv head)`;
   const windows = [...new Set(cfg.attention.slidingWindow)];
-  const span = windows.length === 1 && windows[0] === null ? 'full causal' : `sliding window ${windows.map((w) => (w === null ? 'none' : w)).join('/')} by layer`;
+  const span =
+    windows.length === 1 && windows[0] === null ? 'full causal' : `sliding window ${windows.map((w) => (w === null ? 'none' : w)).join('/')} by layer`;
   const extras = [cfg.attention.qkvBias && 'q/k/v biases', cfg.attention.qkNorm && 'q/k RMSNorm'].filter(Boolean);
   return [kind, span, ...extras].join(', ');
 }

@@ -108,7 +108,8 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
   const progress = options.onProgress ?? (() => undefined);
   const cfg = loadModelConfig(src);
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
-    if (!fs.existsSync(path.join(src, f))) throw new TuneloopError(`missing ${f}`, { file: path.join(src, f) }, 'transformers.js needs the tokenizer beside the model');
+    if (!fs.existsSync(path.join(src, f)))
+      throw new TuneloopError(`missing ${f}`, { file: path.join(src, f) }, 'transformers.js needs the tokenizer beside the model');
   }
   const store = TensorStore.openDir(src);
   try {
@@ -143,7 +144,11 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
       fs.writeFileSync(path.join(tmp, 'config.json'), `${JSON.stringify(exportedConfig(raw, cfg, externalData), null, 2)}\n`);
       for (const f of COPIED_FILES) if (fs.existsSync(path.join(src, f))) fs.copyFileSync(path.join(src, f), path.join(tmp, f));
       if (!fs.existsSync(path.join(tmp, 'generation_config.json'))) {
-        const gen = { bos_token_id: cfg.bosTokenId, eos_token_id: cfg.eosTokenIds.length === 1 ? cfg.eosTokenIds[0] : cfg.eosTokenIds, pad_token_id: cfg.padTokenId };
+        const gen = {
+          bos_token_id: cfg.bosTokenId,
+          eos_token_id: cfg.eosTokenIds.length === 1 ? cfg.eosTokenIds[0] : cfg.eosTokenIds,
+          pad_token_id: cfg.padTokenId,
+        };
         fs.writeFileSync(path.join(tmp, 'generation_config.json'), `${JSON.stringify(gen, null, 2)}\n`);
       }
       const manifest: ExportManifest = {

@@ -13,7 +13,13 @@ export interface CheckpointSummary {
   /** From the files: tensors, their bytes and element types. */
   /** Tensors in the files that transformers ignores too (old buffers, a tied head saved anyway). */
   readonly ignored: readonly string[];
-  readonly weights: { readonly tensors: number; readonly elements: number; readonly bytes: number; readonly dtypes: readonly string[]; readonly files: readonly string[] };
+  readonly weights: {
+    readonly tensors: number;
+    readonly elements: number;
+    readonly bytes: number;
+    readonly dtypes: readonly string[];
+    readonly files: readonly string[];
+  };
 }
 
 /**
@@ -62,7 +68,13 @@ export function inspectCheckpoint(dir: string): CheckpointSummary {
       architecture: architectureOf(config),
       parameters: parameterCount(config),
       ignored: match.ignored,
-      weights: { tensors: store.names().length, elements, bytes: store.totalBytes(), dtypes: [...dtypes].sort(), files: store.files.map((f) => path.basename(f.path)) },
+      weights: {
+        tensors: store.names().length,
+        elements,
+        bytes: store.totalBytes(),
+        dtypes: [...dtypes].sort(),
+        files: store.files.map((f) => path.basename(f.path)),
+      },
     };
   } finally {
     store.close();

@@ -1,7 +1,6 @@
 import type { AttributeValue, Dim, DType, GraphDef, ModelDef, NodeDef, TensorDef, ValueInfo } from './model';
 import { type Attr, type Attrs, inferShapes, type Known } from './shapes';
 
-
 /**
  * Builds an ONNX graph from typed op calls. Values are named in the order they are made, so the same
  * sequence of calls always gives the same model, byte for byte.
@@ -222,7 +221,13 @@ export class GraphBuilder {
   node(opType: string, inputs: readonly (Value | undefined)[], attrs: Record<string, Attr> = {}, dtypes?: readonly DType[], domain = ''): Value[] {
     const outDtypes = dtypes ?? [inputs[0]!.dtype];
     const names = outDtypes.map(() => this.fresh(opType));
-    const facts = inferShapes(opType, domain, inputs.map((i) => (i ? this.knownOf(i) : undefined)), attrs, outDtypes);
+    const facts = inferShapes(
+      opType,
+      domain,
+      inputs.map((i) => (i ? this.knownOf(i) : undefined)),
+      attrs,
+      outDtypes,
+    );
     const outputs = outDtypes.map((dtype, k) => withShape(names[k]!, dtype, facts[k]));
     outputs.forEach((o, k) => this.facts.set(o.name, facts[k]!));
     this.nodes.push({
@@ -334,7 +339,12 @@ export class GraphBuilder {
   }
   /** Split along `axis` into pieces of the given sizes. */
   split(a: Value, axis: number, sizes: readonly number[]): Value[] {
-    return this.node('Split', [a, this.i64(...sizes)], { axis }, sizes.map(() => a.dtype));
+    return this.node(
+      'Split',
+      [a, this.i64(...sizes)],
+      { axis },
+      sizes.map(() => a.dtype),
+    );
   }
   slice(a: Value, starts: readonly number[] | Value, ends: readonly number[] | Value, axes: readonly number[]): Value {
     const v = (x: readonly number[] | Value) => (Array.isArray(x) ? this.i64(...(x as number[])) : (x as Value));

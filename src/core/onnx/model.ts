@@ -82,7 +82,11 @@ function writeTensor(w: ProtoWriter, t: TensorDef, external: ExternalData | unde
   if (external && t.data.byteLength >= external.minBytes) {
     // ONNX aligns external tensors for mmap; 4096 is what onnx's own writer uses.
     const offset = external.append(t.data);
-    for (const [k, v] of [['location', external.location], ['offset', String(offset)], ['length', String(t.data.byteLength)]] as const) {
+    for (const [k, v] of [
+      ['location', external.location],
+      ['offset', String(offset)],
+      ['length', String(t.data.byteLength)],
+    ] as const) {
       w.message(13, (e) => e.string(1, k).string(2, v));
     }
     w.int(14, 1); // data_location = EXTERNAL

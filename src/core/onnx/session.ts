@@ -34,7 +34,11 @@ export async function openSession(onnxPath: string, threads?: number): Promise<o
 }
 
 /** A session for a model built in memory (graphs built for a check or a sampler, never written to disk). */
-export async function openSessionFromModel(model: ModelDef, threads?: number, options: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> {
+export async function openSessionFromModel(
+  model: ModelDef,
+  threads?: number,
+  options: ort.InferenceSession.SessionOptions = {},
+): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(Buffer.concat(encodeModel(model)), { ...threadOptions(threads), ...options });
 }
 
@@ -69,7 +73,8 @@ export async function runDecoderFull(
     position_ids: new ort.Tensor('int64', positions, [B, S]),
   };
   for (let i = 0; i < shape.numLayers; i++) {
-    for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [B, shape.numKvHeads, 0, shape.headDim]);
+    for (const kv of ['key', 'value'])
+      feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [B, shape.numKvHeads, 0, shape.headDim]);
   }
   const out = await session.run(feeds, ['logits']);
   const logits = out.logits!;

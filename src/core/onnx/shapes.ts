@@ -121,7 +121,12 @@ function strides(shape: readonly number[]): number[] {
 }
 
 /** Elementwise `f` over broadcast inputs whose values are all known. */
-function elementwiseValues(shapes: readonly (readonly number[])[], values: readonly (readonly number[])[], out: readonly number[], f: (xs: number[]) => number): number[] {
+function elementwiseValues(
+  shapes: readonly (readonly number[])[],
+  values: readonly (readonly number[])[],
+  out: readonly number[],
+  f: (xs: number[]) => number,
+): number[] {
   const n = sizeOf(out);
   const outStrides = strides(out);
   const inStrides = shapes.map((s) => {
@@ -224,7 +229,12 @@ const RULES: Readonly<Record<string, ShapeRule>> = {
   PRelu: broadcasting(),
 
   // ---- elementwise, one input
-  Neg: (c) => [known(shapeAt(c, 0), valuesAt(c, 0)?.map((v) => -v))],
+  Neg: (c) => [
+    known(
+      shapeAt(c, 0),
+      valuesAt(c, 0)?.map((v) => -v),
+    ),
+  ],
   Identity: (c) => [known(shapeAt(c, 0), valuesAt(c, 0))],
   Cast: (c) => {
     const to = c.outDtypes[0];
@@ -324,7 +334,12 @@ const RULES: Readonly<Record<string, ShapeRule>> = {
     if (c.inputs[1] && !axes) return [{}];
     const set = new Set((axes ?? s.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => normAxis(a, s.length)));
     for (const a of set) if (s[a] !== 1) throw new Error(`Squeeze axis ${a} of [${s.join(', ')}] is not 1`);
-    return [known(s.filter((_, i) => !set.has(i)), valuesAt(c, 0))];
+    return [
+      known(
+        s.filter((_, i) => !set.has(i)),
+        valuesAt(c, 0),
+      ),
+    ];
   },
   Unsqueeze: (c) => {
     const s = shapeAt(c, 0);
@@ -345,7 +360,8 @@ const RULES: Readonly<Record<string, ShapeRule>> = {
     const out = [...ss[0]!];
     out[axis] = 0;
     for (const s of ss) {
-      if (s.length !== out.length || s.some((d, i) => i !== axis && d !== out[i])) throw new Error(`Concat on axis ${axis} of [${ss.map((x) => x.join(', ')).join('], [')}]`);
+      if (s.length !== out.length || s.some((d, i) => i !== axis && d !== out[i]))
+        throw new Error(`Concat on axis ${axis} of [${ss.map((x) => x.join(', ')).join('], [')}]`);
       out[axis]! += s[axis]!;
     }
     const vals = c.inputs.map((k) => k?.values);
@@ -365,7 +381,8 @@ const RULES: Readonly<Record<string, ShapeRule>> = {
       const piece = Math.ceil(s[axis]! / n);
       sizes = Array.from({ length: n }, (_, i) => Math.max(0, Math.min(piece, s[axis]! - i * piece)));
     }
-    if (sizes.length !== n || sizes.reduce((a, b) => a + b, 0) !== s[axis]) throw new Error(`Split of [${s.join(', ')}] on axis ${axis} into [${sizes.join(', ')}]`);
+    if (sizes.length !== n || sizes.reduce((a, b) => a + b, 0) !== s[axis])
+      throw new Error(`Split of [${s.join(', ')}] on axis ${axis} into [${sizes.join(', ')}]`);
     return sizes.map((d) => known(s.map((x, i) => (i === axis ? d : x))));
   },
   Slice: (c) => {
@@ -459,7 +476,12 @@ const RULES: Readonly<Record<string, ShapeRule>> = {
     const [start, limit, delta] = [valuesAt(c, 0), valuesAt(c, 1), valuesAt(c, 2)];
     if (!start || !limit || !delta) return [{}];
     const n = Math.max(0, Math.ceil((limit[0]! - start[0]!) / delta[0]!));
-    return [known([n], Array.from({ length: n }, (_, i) => start[0]! + i * delta[0]!))];
+    return [
+      known(
+        [n],
+        Array.from({ length: n }, (_, i) => start[0]! + i * delta[0]!),
+      ),
+    ];
   },
   ConstantOfShape: (c) => {
     const v = valuesAt(c, 0);
@@ -471,7 +493,13 @@ const RULES: Readonly<Record<string, ShapeRule>> = {
  * Shapes (and small values) of a node's outputs from what is known of its inputs. An op without a
  * rule gives unknown shapes: the inference graphs use ops freely, only training graphs need shapes.
  */
-export function inferShapes(opType: string, domain: string, inputs: readonly (Known | undefined)[], attrs: Attrs, outDtypes: readonly DType[]): readonly Known[] {
+export function inferShapes(
+  opType: string,
+  domain: string,
+  inputs: readonly (Known | undefined)[],
+  attrs: Attrs,
+  outDtypes: readonly DType[],
+): readonly Known[] {
   const rule = domain === '' ? RULES[opType] : undefined;
   if (!rule) return outDtypes.map(() => ({}));
   try {

@@ -83,7 +83,13 @@ export function promptPathProblems(file: string, prompt: PromptFile, options: Pa
   for (const a of prompt.adapters) {
     const resolved = path.resolve(path.dirname(file), a.path);
     if (out.some((d) => d.line === a.span?.line && d.column === a.span?.column) || fs.existsSync(resolved)) continue;
-    out.push(at(file, a.span, `adapter "${a.path}" not found (looked for ${resolved}): paths are relative to the prompt file; fix the path or create the adapter recipe`));
+    out.push(
+      at(
+        file,
+        a.span,
+        `adapter "${a.path}" not found (looked for ${resolved}): paths are relative to the prompt file; fix the path or create the adapter recipe`,
+      ),
+    );
   }
   return out.sort((x, y) => x.line - y.line || x.column - y.column);
 }
@@ -118,8 +124,10 @@ export function promptPathRuleProblems(file: string, prompt: PromptFile, options
     const target = near(prompt.snapshot);
     const outside = placeProblem(target, c, 'write');
     if (outside) out.push(at(file, s, `snapshot "${prompt.snapshot}" ${outside}: ${ROOT_HINT}`));
-    else if (!SNAPSHOT_FILE.test(prompt.snapshot)) out.push(at(file, s, `snapshot "${prompt.snapshot}" must name a .json file (e.g. NAME.snapshot.json): Tuneloop writes it whole`));
-    else if (realPathLoose(target) === realPathLoose(file)) out.push(at(file, s, 'snapshot names the prompt file itself: name a file of its own, e.g. NAME.snapshot.json'));
+    else if (!SNAPSHOT_FILE.test(prompt.snapshot))
+      out.push(at(file, s, `snapshot "${prompt.snapshot}" must name a .json file (e.g. NAME.snapshot.json): Tuneloop writes it whole`));
+    else if (realPathLoose(target) === realPathLoose(file))
+      out.push(at(file, s, 'snapshot names the prompt file itself: name a file of its own, e.g. NAME.snapshot.json'));
   }
   return out;
 }

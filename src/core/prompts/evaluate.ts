@@ -54,7 +54,10 @@ const RUNNERS: { readonly [K in EvaluatorKind]: Runner<K> } = {
     const violations = validateJson(value, c.schema);
     const shown = violations.slice(0, 3).map((v) => `${v.path}: ${v.message}`);
     const more = violations.length > 3 ? ` (and ${violations.length - 3} more)` : '';
-    return { passed: violations.length === 0, detail: violations.length === 0 ? 'output should be JSON matching the schema' : `output should match the schema: ${shown.join('; ')}${more}` };
+    return {
+      passed: violations.length === 0,
+      detail: violations.length === 0 ? 'output should be JSON matching the schema' : `output should match the schema: ${shown.join('; ')}${more}`,
+    };
   },
   maxLength(c, output) {
     // Code points, not UTF-16 units: what a reader counts as characters (emoji count once).

@@ -7,7 +7,17 @@ export * from './types';
 export { parsePrompt, placeholders, renderTemplate, variableNames, valueText, type Placeholder } from './parse';
 export { renderMessages, renderChat, renderForModel, type ChatMessage, type ModelInput, type RenderedChat, type Variables } from './render';
 export { evaluate, evaluateOne, casePassed, passRate, type EvaluationResult } from './evaluate';
-export { checkFiles, findPromptFiles, formatDiagnostic, countDiagnostics, promptPathProblems, promptPathRuleProblems, PROMPT_FILE, SNAPSHOT_FILE, type PathCheckOptions } from './check';
+export {
+  checkFiles,
+  findPromptFiles,
+  formatDiagnostic,
+  countDiagnostics,
+  promptPathProblems,
+  promptPathRuleProblems,
+  PROMPT_FILE,
+  SNAPSHOT_FILE,
+  type PathCheckOptions,
+} from './check';
 export { positionInfo, type PositionInfo } from './position';
 export { templateVariables, testVariables, valuesOf, type CaseValue } from './variables';
 export { keysAt, keyDoc, valuesAt, placeOf, KEY_DOCS, GITHUB_JUDGES, type KeyPath } from './schema';

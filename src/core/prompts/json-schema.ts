@@ -109,7 +109,24 @@ export interface SchemaProblem {
 }
 
 /** Keywords outside the subset that constrain values: a schema using them is checked less strictly. */
-const UNCHECKED_CONSTRAINTS = ['pattern', 'oneOf', 'anyOf', 'allOf', 'not', '$ref', 'const', 'minItems', 'maxItems', 'uniqueItems', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'patternProperties', 'minProperties', 'maxProperties'];
+const UNCHECKED_CONSTRAINTS = [
+  'pattern',
+  'oneOf',
+  'anyOf',
+  'allOf',
+  'not',
+  '$ref',
+  'const',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'patternProperties',
+  'minProperties',
+  'maxProperties',
+];
 
 /** Checks that a schema is one the validator understands; recurses into properties and items. */
 export function checkSchema(schema: JsonObject, path: readonly string[] = []): SchemaProblem[] {
@@ -129,7 +146,8 @@ export function checkSchema(schema: JsonObject, path: readonly string[] = []): S
   }
   const properties = schema['properties'];
   if (properties !== undefined) {
-    if (!isObject(properties)) out.push({ path: [...path, 'properties'], severity: 'error', message: '"properties" must be a mapping from property names to schemas' });
+    if (!isObject(properties))
+      out.push({ path: [...path, 'properties'], severity: 'error', message: '"properties" must be a mapping from property names to schemas' });
     else {
       for (const [k, v] of Object.entries(properties)) {
         if (isObject(v)) out.push(...checkSchema(v, [...path, 'properties', k]));
@@ -148,7 +166,12 @@ export function checkSchema(schema: JsonObject, path: readonly string[] = []): S
     if (schema[k] !== undefined && typeof schema[k] !== 'number') out.push({ path: [...path, k], severity: 'error', message: `"${k}" must be a number` });
   }
   for (const k of UNCHECKED_CONSTRAINTS) {
-    if (schema[k] !== undefined) out.push({ path: [...path, k], severity: 'warning', message: `"${k}" is not checked by Tuneloop's json evaluator (it checks type, properties, required, items, enum, additionalProperties, minLength, maxLength, minimum, maximum)` });
+    if (schema[k] !== undefined)
+      out.push({
+        path: [...path, k],
+        severity: 'warning',
+        message: `"${k}" is not checked by Tuneloop's json evaluator (it checks type, properties, required, items, enum, additionalProperties, minLength, maxLength, minimum, maximum)`,
+      });
   }
   return out;
 }

@@ -9,7 +9,17 @@ import { positionInfo, type PositionInfo } from './position';
 import { renderMessages, type ChatMessage } from './render';
 import { GITHUB_JUDGES, KEY_DOCS, placeOf, valuesAt, type KeyPath } from './schema';
 import { placeholders, valueText } from './template';
-import { RESPONSE_FORMATS, ROLES, STRING_CHECKS, type Diagnostic, type JsonObject, type JsonValue, type ParseResult, type PromptFile, type TestValue } from './types';
+import {
+  RESPONSE_FORMATS,
+  ROLES,
+  STRING_CHECKS,
+  type Diagnostic,
+  type JsonObject,
+  type JsonValue,
+  type ParseResult,
+  type PromptFile,
+  type TestValue,
+} from './types';
 import { templateVariables, testVariables, valuesOf } from './variables';
 
 /**
@@ -224,7 +234,8 @@ export function jsonSchemaOf(v: Vocabulary, header: SchemaHeader): JsonObject {
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: header.id,
-    $comment: 'Generated from the key tables in src/core (KEY_DOCS, RECIPE_KEYS) by jsonSchemaOf; test/unit/language-schema.test.ts checks it (UPDATE_SCHEMAS=1 rewrites it). Do not edit by hand.',
+    $comment:
+      'Generated from the key tables in src/core (KEY_DOCS, RECIPE_KEYS) by jsonSchemaOf; test/unit/language-schema.test.ts checks it (UPDATE_SCHEMAS=1 rewrites it). Do not edit by hand.',
     title: header.title,
     description: header.description,
     ...expand(shape.map('')),
@@ -239,7 +250,8 @@ export function promptJsonSchema(): JsonObject {
   return jsonSchemaOf(PROMPT_VOCABULARY, {
     id: 'https://tuneloop.dev/schemas/prompt.schema.json',
     title: 'Tuneloop prompt file (*.prompt.yml)',
-    description: 'A prompt file in the GitHub Models format, with the optional Tuneloop keys (adapters, minPassRate, snapshot, more model parameters and evaluators).',
+    description:
+      'A prompt file in the GitHub Models format, with the optional Tuneloop keys (adapters, minPassRate, snapshot, more model parameters and evaluators).',
   });
 }
 
@@ -305,7 +317,16 @@ export function promptDiagnostics(text: string, file?: string, exists: (p: strin
       const resolved = path.resolve(path.dirname(file), a.path);
       if (exists(resolved) || !a.span || rule.some((d) => d.line === a.span!.line && d.column === a.span!.column)) continue;
       const s = a.span;
-      out.push({ file, line: s.line, column: s.column, endLine: s.endLine, endColumn: s.endColumn, severity: 'error', code: 'file', message: `adapter "${a.path}" not found (looked for ${resolved}): paths are relative to the prompt file` });
+      out.push({
+        file,
+        line: s.line,
+        column: s.column,
+        endLine: s.endLine,
+        endColumn: s.endColumn,
+        severity: 'error',
+        code: 'file',
+        message: `adapter "${a.path}" not found (looked for ${resolved}): paths are relative to the prompt file`,
+      });
     }
   }
   return out;
@@ -338,7 +359,8 @@ export function completionsAt(text: string, offset: number, trigger?: string): C
 const TRIGGERS: { readonly [ch: string]: (text: string, offset: number, info: PositionInfo) => boolean } = {
   '{': (_t, _o, info) => info.kind === 'placeholder',
   ':': () => false,
-  ' ': (text, offset, info) => (info.kind === 'value' && info.prefix === '') || (info.kind === 'key' && /-\s$/.test(text.slice(Math.max(0, offset - 2), offset))),
+  ' ': (text, offset, info) =>
+    (info.kind === 'value' && info.prefix === '') || (info.kind === 'key' && /-\s$/.test(text.slice(Math.max(0, offset - 2), offset))),
 };
 
 export function triggerFits(text: string, offset: number, info: PositionInfo, trigger: string | undefined): boolean {
@@ -493,7 +515,8 @@ function describeShape(v: Vocabulary, s: Shape | undefined): string | undefined 
   const en = s['enum'];
   if (Array.isArray(en)) return en.join(' | ');
   const items = s['items'];
-  if (s['type'] === 'array' && isShape(items) && typeof items['$place'] === 'string') return `list of mappings: ${Object.keys(v.docs[items['$place']] ?? {}).join(', ')}`;
+  if (s['type'] === 'array' && isShape(items) && typeof items['$place'] === 'string')
+    return `list of mappings: ${Object.keys(v.docs[items['$place']] ?? {}).join(', ')}`;
   const type = s['type'];
   const types = Array.isArray(type) ? type.join(',') : String(type ?? '');
   const word = TYPE_WORDS[types] ?? types;
@@ -615,7 +638,12 @@ export function valuesMarkdown(prompt: PromptFile, name: string, limit = 20): st
   const values = valuesOf(prompt, name);
   if (values.length === 0) return 'The test data is empty.';
   const missing = values.filter((c) => c.value === undefined).length;
-  const head = missing === 0 ? `Given by all ${values.length} test cases:` : missing === values.length ? `**No test case gives a value**: the model would see \`{{${name}}}\` as written.` : `**Missing in ${missing} of ${values.length} test cases**, where the model would see \`{{${name}}}\` as written:`;
+  const head =
+    missing === 0
+      ? `Given by all ${values.length} test cases:`
+      : missing === values.length
+        ? `**No test case gives a value**: the model would see \`{{${name}}}\` as written.`
+        : `**Missing in ${missing} of ${values.length} test cases**, where the model would see \`{{${name}}}\` as written:`;
   if (missing === values.length) return head;
   const lines = values.slice(0, limit).map((c) => {
     const line = cases[c.caseIndex]?.span?.line;
@@ -638,8 +666,18 @@ export function codeLensesFor(text: string): LensSpec[] {
   const offset = firstContentLine(text);
   return [
     { offset, command: 'tuneloop.runPrompt', title: '$(play) Run', tooltip: `Run the prompt on the model${caseText}` },
-    { offset, command: 'tuneloop.comparePrompt', title: '$(split-horizontal) Compare', tooltip: adapters > 0 ? `Compare the base model with ${adapters} adapter${adapters === 1 ? '' : 's'}${caseText}` : `Compare base and adapters${caseText}` },
-    { offset, command: 'tuneloop.previewPrompt', title: '$(open-preview) Preview', tooltip: 'Preview the rendered prompt: the text the model sees, and its token count' },
+    {
+      offset,
+      command: 'tuneloop.comparePrompt',
+      title: '$(split-horizontal) Compare',
+      tooltip: adapters > 0 ? `Compare the base model with ${adapters} adapter${adapters === 1 ? '' : 's'}${caseText}` : `Compare base and adapters${caseText}`,
+    },
+    {
+      offset,
+      command: 'tuneloop.previewPrompt',
+      title: '$(open-preview) Preview',
+      tooltip: 'Preview the rendered prompt: the text the model sees, and its token count',
+    },
   ];
 }
 
@@ -724,7 +762,10 @@ export function resolvePreviewModel(input: PreviewModelInput): PreviewModel {
     if (found) return found;
   }
   const why = notes.length > 0 ? `${notes.join('; ')}.` : 'No model is configured.';
-  return { kind: 'none', reason: `${why} Set tuneloop.defaultModel to a local model folder (or give the prompt a "model:" that is one) to see the text through its chat template and the token count.` };
+  return {
+    kind: 'none',
+    reason: `${why} Set tuneloop.defaultModel to a local model folder (or give the prompt a "model:" that is one) to see the text through its chat template and the token count.`,
+  };
 }
 
 /** One test case of the preview: the messages with the test values substituted. */
@@ -771,13 +812,14 @@ export function formatPreview(input: PreviewInput): string {
     for (const d of errors.slice(0, 10)) out.push(`- line ${d.line}: ${d.message}`);
     return `${out.join('\n')}\n`;
   }
-  if (errors.length > 0) out.push(`> ${errors.length} error${errors.length === 1 ? '' : 's'} in the file (see the Problems panel); the preview shows what can be rendered.`, '');
+  if (errors.length > 0)
+    out.push(`> ${errors.length} error${errors.length === 1 ? '' : 's'} in the file (see the Problems panel); the preview shows what can be rendered.`, '');
   const m = input.model;
   if (m.kind === 'none') out.push(`> ${m.reason}`, '> Showing the rendered messages only.', '');
   else {
     const r = input.rendered;
     const how = r && 'template' in r ? (r.template === 'model' ? 'through its chat template' : 'as plain text (the tokenizer has no chat template)') : '';
-    out.push(`Model: \`${m.dir}\` (${m.from === 'prompt' ? 'the prompt\'s `model`' : 'setting `tuneloop.defaultModel`'})${how ? `, ${how}` : ''}.`, '');
+    out.push(`Model: \`${m.dir}\` (${m.from === 'prompt' ? "the prompt's `model`" : 'setting `tuneloop.defaultModel`'})${how ? `, ${how}` : ''}.`, '');
     if (r && 'error' in r) out.push(`> The tokenizer could not render the prompt: ${r.error}`, '');
   }
   const cases = previewCases(prompt);
@@ -785,7 +827,11 @@ export function formatPreview(input: PreviewInput): string {
     const r = input.rendered && 'cases' in input.rendered ? input.rendered.cases[i] : undefined;
     const tokens = r && 'tokenCount' in r ? ` · ${r.tokenCount} tokens` : '';
     out.push(`## ${c.title}${tokens}`, '');
-    if (c.missing.length > 0) out.push(`> No value for ${c.missing.map((n) => `\`{{${n}}}\``).join(', ')}: the model would see ${c.missing.length === 1 ? 'it' : 'them'} as written.`, '');
+    if (c.missing.length > 0)
+      out.push(
+        `> No value for ${c.missing.map((n) => `\`{{${n}}}\``).join(', ')}: the model would see ${c.missing.length === 1 ? 'it' : 'them'} as written.`,
+        '',
+      );
     for (const msg of c.messages) out.push(`**${msg.role}**`, '', fenced(msg.content), '');
     if (r && 'text' in r) out.push(`What the model sees (${r.tokenCount} tokens):`, '', fenced(r.text), '');
     else if (r && 'error' in r) out.push(`> ${r.error}`, '');

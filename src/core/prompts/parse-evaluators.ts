@@ -2,7 +2,16 @@ import { isMap, isScalar, type Node } from 'yaml';
 import { checkSchema, isJsonObject, unwrapSchema } from './json-schema';
 import { GITHUB_JUDGES, keysAt, type KeyPath } from './schema';
 import { didYouMean, quotedList } from './suggest';
-import { STRING_CHECKS, type Evaluator, type EvaluatorCheck, type EvaluatorKind, type JsonObject, type JsonValue, type LlmJudge, type StringCheck } from './types';
+import {
+  STRING_CHECKS,
+  type Evaluator,
+  type EvaluatorCheck,
+  type EvaluatorKind,
+  type JsonObject,
+  type JsonValue,
+  type LlmJudge,
+  type StringCheck,
+} from './types';
 import { describe, type Entry, type Reader } from './yaml-reader';
 
 /** A template in the file, kept for the variable checks once all of the file has been read. */
@@ -24,7 +33,13 @@ export interface EvaluatorContext {
 }
 
 /** `place` is the evaluator's key path (`['evaluators', 2]`), for messages about keys inside it. */
-type KindParser<K extends EvaluatorKind> = (cx: EvaluatorContext, e: Entry, entries: ReadonlyMap<string, Entry>, name: string, place: KeyPath) => Extract<EvaluatorCheck, { kind: K }> | undefined;
+type KindParser<K extends EvaluatorKind> = (
+  cx: EvaluatorContext,
+  e: Entry,
+  entries: ReadonlyMap<string, Entry>,
+  name: string,
+  place: KeyPath,
+) => Extract<EvaluatorCheck, { kind: K }> | undefined;
 
 /** JavaScript regex flags that keep `test()` stateless (g and y would make it remember lastIndex). */
 const REGEX_FLAGS = 'imsu';
@@ -41,7 +56,11 @@ const KIND_PARSERS: { readonly [K in EvaluatorKind]: KindParser<K> } = {
     if (checks.length === 0) {
       const first = others[0];
       const hint = first ? didYouMean(first.key, STRING_CHECKS) : '';
-      r.error(first ? first.keyNode : e.keyNode, 'string-check', `${first ? `"${first.key}" is not a string check` : 'the string evaluator has no check'}: use one of ${quotedList(STRING_CHECKS)}${hint}`);
+      r.error(
+        first ? first.keyNode : e.keyNode,
+        'string-check',
+        `${first ? `"${first.key}" is not a string check` : 'the string evaluator has no check'}: use one of ${quotedList(STRING_CHECKS)}${hint}`,
+      );
       return undefined;
     }
     for (const o of others) r.unknownKey(o.keyNode, o.key, STRING_CHECKS, [...place, 'string']);
@@ -49,7 +68,11 @@ const KIND_PARSERS: { readonly [K in EvaluatorKind]: KindParser<K> } = {
     const ordered = [...checks].sort((a, b) => STRING_CHECKS.indexOf(a.key as StringCheck) - STRING_CHECKS.indexOf(b.key as StringCheck));
     const used = ordered[0]!;
     for (const extra of ordered.slice(1)) {
-      r.warn(extra.keyNode, 'evaluator-conflict', `only "${used.key}" is checked (a string evaluator runs one check, the first of ${STRING_CHECKS.join(', ')}): move "${extra.key}" to an evaluator of its own`);
+      r.warn(
+        extra.keyNode,
+        'evaluator-conflict',
+        `only "${used.key}" is checked (a string evaluator runs one check, the first of ${STRING_CHECKS.join(', ')}): move "${extra.key}" to an evaluator of its own`,
+      );
     }
     const value = r.string(used, `"${used.key}"`);
     if (value === undefined) return undefined;
@@ -74,7 +97,11 @@ const KIND_PARSERS: { readonly [K in EvaluatorKind]: KindParser<K> } = {
     try {
       new RegExp(pattern, flags);
     } catch (err) {
-      r.error(r.valueSpan(e), 'regex', `the regex does not compile: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}; fix the pattern (JavaScript syntax; in YAML, single quotes keep backslashes as they are)`);
+      r.error(
+        r.valueSpan(e),
+        'regex',
+        `the regex does not compile: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}; fix the pattern (JavaScript syntax; in YAML, single quotes keep backslashes as they are)`,
+      );
       return undefined;
     }
     // Not a template: braces are regex syntax, and a variable's text would need escaping.
@@ -116,7 +143,12 @@ const KIND_PARSERS: { readonly [K in EvaluatorKind]: KindParser<K> } = {
       const hint = didYouMean(uses, GITHUB_JUDGES) || didYouMean(`github/${uses}`, GITHUB_JUDGES);
       r.warn(r.valueSpan(e), 'unknown-value', `"${uses}" is not a GitHub Models evaluator (known: ${GITHUB_JUDGES.join(', ')})${hint}`);
     }
-    r.report(e.keyNode, 'info', 'hosted-judge', `evaluator "${name}" uses the hosted judge ${uses}, which runs on GitHub Models: Tuneloop does not run it locally and reports it as not run`);
+    r.report(
+      e.keyNode,
+      'info',
+      'hosted-judge',
+      `evaluator "${name}" uses the hosted judge ${uses}, which runs on GitHub Models: Tuneloop does not run it locally and reports it as not run`,
+    );
     return { kind: 'uses', uses };
   },
 
@@ -152,7 +184,12 @@ const KIND_PARSERS: { readonly [K in EvaluatorKind]: KindParser<K> } = {
         return text !== undefined && n !== undefined ? [{ choice: text, score: n }] : [];
       });
     }
-    r.report(e.keyNode, 'info', 'hosted-judge', `evaluator "${name}" is an LLM judge that runs on GitHub Models: Tuneloop does not run it locally and reports it as not run`);
+    r.report(
+      e.keyNode,
+      'info',
+      'hosted-judge',
+      `evaluator "${name}" is an LLM judge that runs on GitHub Models: Tuneloop does not run it locally and reports it as not run`,
+    );
     return { kind: 'llm', llm };
   },
 };
@@ -221,11 +258,19 @@ export function readEvaluator(cx: EvaluatorContext, item: Node | null, index: nu
     // The unknown key is most likely the misspelt kind: say so there, once, instead of also warning.
     const first = unknown.shift();
     const hint = first ? didYouMean(first.key, KINDS) : '';
-    r.error(first ? first.keyNode : item, 'evaluator-kind', `evaluator "${name}" has no check Tuneloop can run${first ? ` ("${first.key}" is not an evaluator kind)` : ''}: give it one of ${quotedList(KINDS)}${hint}`);
+    r.error(
+      first ? first.keyNode : item,
+      'evaluator-kind',
+      `evaluator "${name}" has no check Tuneloop can run${first ? ` ("${first.key}" is not an evaluator kind)` : ''}: give it one of ${quotedList(KINDS)}${hint}`,
+    );
   }
   for (const u of unknown) r.unknownKey(u.keyNode, u.key, ALL_EVALUATOR_KEYS, ['evaluators', index]);
   for (const extra of kinds.slice(1)) {
-    r.error(entries.get(extra)!.keyNode, 'evaluator-conflict', `evaluator "${name}" already checks "${kinds[0]}": an evaluator runs one check, so move "${extra}" to an evaluator of its own`);
+    r.error(
+      entries.get(extra)!.keyNode,
+      'evaluator-conflict',
+      `evaluator "${name}" already checks "${kinds[0]}": an evaluator runs one check, so move "${extra}" to an evaluator of its own`,
+    );
   }
   const flags = entries.get('flags');
   if (flags && kinds[0] !== 'regex') r.warn(flags.keyNode, 'unknown-key', '"flags" applies to regex evaluators only; it is ignored here');
@@ -238,7 +283,13 @@ export function readEvaluator(cx: EvaluatorContext, item: Node | null, index: nu
   return check ? { name, not, span: r.spanOf(item), ...check } : undefined;
 }
 
-function parseKind<K extends EvaluatorKind>(cx: EvaluatorContext, kind: K, entries: ReadonlyMap<string, Entry>, name: string, place: KeyPath): EvaluatorCheck | undefined {
+function parseKind<K extends EvaluatorKind>(
+  cx: EvaluatorContext,
+  kind: K,
+  entries: ReadonlyMap<string, Entry>,
+  name: string,
+  place: KeyPath,
+): EvaluatorCheck | undefined {
   const parser: KindParser<K> = KIND_PARSERS[kind];
   return parser(cx, entries.get(kind)!, entries, name, place);
 }

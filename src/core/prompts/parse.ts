@@ -115,7 +115,11 @@ function readRoot(r: Reader, root: YAMLMap): PromptFile {
   if (model !== undefined && modelEntry) {
     const hosted = hostedModel(model);
     if (hosted) {
-      r.warn(r.valueSpan(modelEntry), 'hosted-model', `"${model}" is a model hosted on GitHub Models (${hosted.publisher}): Tuneloop runs the configured local model (setting tuneloop.defaultModel) instead; to choose one here, name a Hub id or a local model folder`);
+      r.warn(
+        r.valueSpan(modelEntry),
+        'hosted-model',
+        `"${model}" is a model hosted on GitHub Models (${hosted.publisher}): Tuneloop runs the configured local model (setting tuneloop.defaultModel) instead; to choose one here, name a Hub id or a local model folder`,
+      );
     }
   }
 
@@ -135,7 +139,8 @@ function readRoot(r: Reader, root: YAMLMap): PromptFile {
   const minPassRate = minPassRateEntry ? r.number(minPassRateEntry, PASS_RATE) : undefined;
   const snapshot = str('snapshot');
   const snapshotEntry = get('snapshot');
-  if (snapshot === '' && snapshotEntry) r.error(snapshotEntry.keyNode, 'required', '"snapshot" is empty: name the snapshot file (e.g. NAME.snapshot.json), or remove the key');
+  if (snapshot === '' && snapshotEntry)
+    r.error(snapshotEntry.keyNode, 'required', '"snapshot" is empty: name the snapshot file (e.g. NAME.snapshot.json), or remove the key');
 
   const name = str('name');
   const description = str('description');
@@ -199,12 +204,23 @@ function readResponseFormat(r: Reader, e: Entry | undefined): ResponseFormat | u
   return undefined;
 }
 
-function checkResponseFormat(r: Reader, format: ResponseFormat | undefined, formatEntry: Entry | undefined, schema: JsonObject | undefined, schemaEntry: Entry | undefined, evaluators: readonly Evaluator[]): void {
+function checkResponseFormat(
+  r: Reader,
+  format: ResponseFormat | undefined,
+  formatEntry: Entry | undefined,
+  schema: JsonObject | undefined,
+  schemaEntry: Entry | undefined,
+  evaluators: readonly Evaluator[],
+): void {
   if (format === 'json_schema' && schema === undefined && !schemaEntry && formatEntry) {
     r.error(r.valueSpan(formatEntry), 'required', 'responseFormat json_schema needs a schema: add "jsonSchema:" with the schema of the response');
   }
   if (schemaEntry && format !== 'json_schema' && !evaluators.some((e) => e.kind === 'json' && e.schema === schema)) {
-    r.warn(schemaEntry.keyNode, 'unknown-key', 'jsonSchema is used only with "responseFormat: json_schema" or by a "json: true" evaluator: add one of them, or remove the schema');
+    r.warn(
+      schemaEntry.keyNode,
+      'unknown-key',
+      'jsonSchema is used only with "responseFormat: json_schema" or by a "json: true" evaluator: add one of them, or remove the schema',
+    );
   }
 }
 
@@ -281,7 +297,8 @@ function readEvaluators(r: Reader, e: Entry | undefined, jsonSchema: JsonObject 
   r.items(seq).forEach((item, i) => {
     const ev = readEvaluator({ r, jsonSchema, sites }, item, i, seq);
     if (!ev) return;
-    if (names.has(ev.name)) r.warn(item, 'duplicate-name', `another evaluator is named "${ev.name}": give each a distinct name so that results can tell them apart`);
+    if (names.has(ev.name))
+      r.warn(item, 'duplicate-name', `another evaluator is named "${ev.name}": give each a distinct name so that results can tell them apart`);
     names.add(ev.name);
     out.push(ev);
   });
@@ -340,7 +357,11 @@ function checkVariables(r: Reader, sites: readonly TemplateSite[], testData: rea
       reported.add(p.name);
       const cases = missing.map(({ t, i }) => `testData[${i}] (line ${t.span?.line ?? '?'})`);
       const list = cases.length > 3 ? `${cases.slice(0, 3).join(', ')} and ${cases.length - 3} more` : cases.join(', ');
-      r.error(r.locate(site.node, p.raw, nth), 'missing-variable', `{{${p.name}}} has no value in ${list}: add "${p.name}: ..." to ${missing.length === 1 ? 'that test case' : 'those test cases'}`);
+      r.error(
+        r.locate(site.node, p.raw, nth),
+        'missing-variable',
+        `{{${p.name}}} has no value in ${list}: add "${p.name}: ..." to ${missing.length === 1 ? 'that test case' : 'those test cases'}`,
+      );
     }
   }
 
@@ -349,7 +370,10 @@ function checkVariables(r: Reader, sites: readonly TemplateSite[], testData: rea
     for (const name of Object.keys(t.values)) {
       if (used.has(name) || unusedReported.has(name)) continue;
       unusedReported.add(name);
-      const advice = name === 'expected' ? `add an evaluator that uses it, e.g. "string: {contains: '{{expected}}'}"` : `use it as {{${name}}} in a message or an evaluator, or remove it`;
+      const advice =
+        name === 'expected'
+          ? `add an evaluator that uses it, e.g. "string: {contains: '{{expected}}'}"`
+          : `use it as {{${name}}} in a message or an evaluator, or remove it`;
       r.warn(t.keys?.[name] ?? t.span ?? null, 'unused-variable', `test value "${name}" is not used by any message or evaluator: ${advice}`);
     }
   }

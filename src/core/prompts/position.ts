@@ -109,7 +109,16 @@ function placeholderAt(line: string, column: number, lineStart: number): Positio
     if (!inside) continue;
     const prefix = name.slice(0, Math.max(0, Math.min(name.length, column - nameStart)));
     const end = closed ? start + m[0].length : nameEnd;
-    return { kind: 'placeholder', variable: name, prefix, start: lineStart + start, end: lineStart + end, nameStart: lineStart + nameStart, nameEnd: lineStart + nameEnd, closed };
+    return {
+      kind: 'placeholder',
+      variable: name,
+      prefix,
+      start: lineStart + start,
+      end: lineStart + end,
+      nameStart: lineStart + nameStart,
+      nameEnd: lineStart + nameEnd,
+      closed,
+    };
   }
   return undefined;
 }
@@ -121,7 +130,9 @@ function dashColumns(indent: number, dashes: string): number[] {
   return out;
 }
 
-type Element = { readonly kind: 'dash'; readonly col: number } | { readonly kind: 'key'; readonly col: number; readonly name: string; readonly value: 'none' | 'inline' | 'block' };
+type Element =
+  | { readonly kind: 'dash'; readonly col: number }
+  | { readonly kind: 'key'; readonly col: number; readonly name: string; readonly value: 'none' | 'inline' | 'block' };
 
 /** The dashes and the key of one line of block YAML, left to right; [] for blank and comment lines. */
 function elements(line: string): Element[] {

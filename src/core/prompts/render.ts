@@ -45,11 +45,20 @@ export function renderChat(tokenizer: PreTrainedTokenizer, messages: readonly Ch
   }
   try {
     const text = tokenizer.apply_chat_template(conversation, { tokenize: false, add_generation_prompt: addGenerationPrompt });
-    const ids = tokenizer.apply_chat_template(conversation, { tokenize: true, return_tensor: false, return_dict: false, add_generation_prompt: addGenerationPrompt });
+    const ids = tokenizer.apply_chat_template(conversation, {
+      tokenize: true,
+      return_tensor: false,
+      return_dict: false,
+      add_generation_prompt: addGenerationPrompt,
+    });
     return { text, ids: ids.map(Number), template: 'model' };
   } catch (e) {
     // Templates raise errors of their own, e.g. "Conversation roles must alternate user/assistant".
-    throw new TuneloopError(`the model's chat template rejected the messages: ${(e as Error).message}`, {}, 'check the roles and their order; some templates accept no system message or need user and assistant to alternate');
+    throw new TuneloopError(
+      `the model's chat template rejected the messages: ${(e as Error).message}`,
+      {},
+      'check the roles and their order; some templates accept no system message or need user and assistant to alternate',
+    );
   }
 }
 

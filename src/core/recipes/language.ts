@@ -111,7 +111,12 @@ export function recipeCodeLenses(text: string): LensSpec[] {
 }
 
 /** The recipe keys holding paths, with what they name: checked against the file system next to the recipe. */
-const PATH_KEYS: readonly { readonly at: readonly string[]; readonly what: string; readonly get: (r: NonNullable<RecipeParseResult['recipe']>) => string | undefined; readonly onlyLocal?: boolean }[] = [
+const PATH_KEYS: readonly {
+  readonly at: readonly string[];
+  readonly what: string;
+  readonly get: (r: NonNullable<RecipeParseResult['recipe']>) => string | undefined;
+  readonly onlyLocal?: boolean;
+}[] = [
   { at: ['dataset', 'path'], what: 'dataset', get: (r) => r.dataset.path },
   { at: ['dataset', 'prompt_file'], what: 'prompt file', get: (r) => r.dataset.promptFile },
   { at: ['base_model'], what: 'base model folder', get: (r) => r.baseModel, onlyLocal: true },
@@ -141,7 +146,16 @@ export function recipeDiagnostics(text: string, file?: string, exists: (p: strin
     const a = lineCounter.linePos(start);
     if (rule.some((d) => d.severity === 'error' && d.line === a.line && d.column === a.col)) continue; // already reported: outside the root
     const b = lineCounter.linePos(end);
-    out.push({ file, line: a.line, column: a.col, endLine: b.line, endColumn: b.col, severity: 'error', code: 'file', message: `${p.what} "${rel}" not found (looked for ${resolved}): paths are relative to the recipe` });
+    out.push({
+      file,
+      line: a.line,
+      column: a.col,
+      endLine: b.line,
+      endColumn: b.col,
+      severity: 'error',
+      code: 'file',
+      message: `${p.what} "${rel}" not found (looked for ${resolved}): paths are relative to the recipe`,
+    });
   }
   return out.sort((x, y) => x.line - y.line || x.column - y.column);
 }

@@ -25,7 +25,13 @@ export interface Recipe {
   readonly baseModel: string;
   readonly dataset: { readonly path: string; readonly format?: DatasetFormat | 'prompt-file'; readonly promptFile?: string; readonly validationSplit: number };
   readonly method: 'lora' | 'full';
-  readonly lora: { readonly r: number; readonly loraAlpha: number; readonly loraDropout: number; readonly targetModules: string | readonly string[]; readonly useRslora: boolean };
+  readonly lora: {
+    readonly r: number;
+    readonly loraAlpha: number;
+    readonly loraDropout: number;
+    readonly targetModules: string | readonly string[];
+    readonly useRslora: boolean;
+  };
   readonly training: {
     readonly learningRate: number;
     readonly epochs?: number;
@@ -59,8 +65,10 @@ export const RECIPE_KEYS: { readonly [place: string]: { readonly [key: string]: 
     dataset: 'The training data: path (JSONL, relative to this file), format, prompt_file, validation_split.',
     method: 'lora (train low-rank adapters, the default) or full (train every weight).',
     lora: "LoRA settings under PEFT's names: r, lora_alpha, lora_dropout, target_modules, use_rslora.",
-    training: 'Optimisation: learning_rate, epochs or max_steps, batch_size, gradient_accumulation, max_seq_len, schedule, warmup_steps, weight_decay, max_grad_norm, seed, eval_every, checkpoint_every, train_on_prompt.',
-    output: 'A folder (relative to this file, inside the workspace) to copy the finished adapter to. Tuneloop replaces it only when it is new, empty, or holds its .tuneloop-output marker; otherwise training asks for --force.',
+    training:
+      'Optimisation: learning_rate, epochs or max_steps, batch_size, gradient_accumulation, max_seq_len, schedule, warmup_steps, weight_decay, max_grad_norm, seed, eval_every, checkpoint_every, train_on_prompt.',
+    output:
+      'A folder (relative to this file, inside the workspace) to copy the finished adapter to. Tuneloop replaces it only when it is new, empty, or holds its .tuneloop-output marker; otherwise training asks for --force.',
   },
   dataset: {
     path: 'The JSONL file (UTF-8), relative to this recipe and inside the workspace.',
@@ -88,7 +96,8 @@ export const RECIPE_KEYS: { readonly [place: string]: { readonly [key: string]: 
     max_grad_norm: 'Clip the global gradient norm to this; 0 turns clipping off (default 1).',
     seed: 'Seed for the shuffle, the split, initialisation and dropout (default 42).',
     eval_every: 'Validation loss every N steps (default: 10 evaluations per run).',
-    checkpoint_every: 'A checkpoint every N steps (default: every 50 steps or 10 minutes, whichever comes first). The newest 2 are kept; resuming falls back to the newest one that loads.',
+    checkpoint_every:
+      'A checkpoint every N steps (default: every 50 steps or 10 minutes, whichever comes first). The newest 2 are kept; resuming falls back to the newest one that loads.',
     train_on_prompt: 'Loss on the prompt tokens too (default false: completion only).',
   },
 };
@@ -117,7 +126,8 @@ function entriesOf(r: Reader, map: YAMLMap, place: string): Map<string, Entry> {
   const entries = r.entries(map, undefined, false);
   const known = Object.keys(RECIPE_KEYS[place] ?? {});
   for (const e of entries.values()) {
-    if (!known.includes(e.key)) r.warn(e.keyNode, 'unknown-key', `unknown key "${e.key}" ${place ? `in ${place}` : 'at the top level'}; it is ignored${didYouMean(e.key, known)}`);
+    if (!known.includes(e.key))
+      r.warn(e.keyNode, 'unknown-key', `unknown key "${e.key}" ${place ? `in ${place}` : 'at the top level'}; it is ignored${didYouMean(e.key, known)}`);
   }
   return entries;
 }
@@ -160,7 +170,8 @@ export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult 
 
   const baseEntry = top.get('base_model');
   const baseModel = baseEntry ? r.string(baseEntry) : undefined;
-  if (!baseEntry) r.error(r.span(0, 0), 'required', 'missing "base_model": name a local checkpoint folder or a Hub id, e.g. base_model: HuggingFaceTB/SmolLM2-135M');
+  if (!baseEntry)
+    r.error(r.span(0, 0), 'required', 'missing "base_model": name a local checkpoint folder or a Hub id, e.g. base_model: HuggingFaceTB/SmolLM2-135M');
 
   const ds = section('dataset');
   const dsEntry = top.get('dataset');
@@ -169,7 +180,8 @@ export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult 
   if (dsEntry && !ds.get('path')) r.error(dsEntry.keyNode, 'required', 'missing "dataset.path": the JSONL file of training rows, relative to this recipe');
   const format = ds.get('format') ? choice<DatasetFormat | 'prompt-file'>(r, ds.get('format'), 'dataset.format', 'text') : undefined;
   const promptFile = ds.get('prompt_file') ? r.string(ds.get('prompt_file')!) : undefined;
-  if (format === 'prompt-file' && !promptFile) r.error(ds.get('format')!.keyNode, 'required', 'format prompt-file needs "prompt_file": the prompt file whose messages format each row');
+  if (format === 'prompt-file' && !promptFile)
+    r.error(ds.get('format')!.keyNode, 'required', 'format prompt-file needs "prompt_file": the prompt file whose messages format each row');
   const validationSplit = num(ds, 'validation_split', N.split, 0.1)!;
   if (validationSplit >= 1 && !Number.isInteger(validationSplit)) {
     r.error(r.valueSpan(ds.get('validation_split')!), 'range', '"validation_split" must be a fraction below 1 or a whole number of rows');
@@ -183,7 +195,8 @@ export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult 
   if (tm) {
     if (isSeq(tm.value)) {
       const names = r.items(tm.value).map((n) => (isScalar(n) && typeof n.value === 'string' ? n.value : undefined));
-      if (names.some((n) => n === undefined) || names.length === 0) r.error(r.valueSpan(tm), 'type', '"target_modules" must be a non-empty list of module names, a regular expression, or all-linear');
+      if (names.some((n) => n === undefined) || names.length === 0)
+        r.error(r.valueSpan(tm), 'type', '"target_modules" must be a non-empty list of module names, a regular expression, or all-linear');
       else targetModules = names as string[];
     } else {
       const s = r.string(tm);
@@ -274,7 +287,20 @@ export function checkRecipeFile(file: string, options: RecipeCheckOptions = {}):
     const err = e as TuneloopError;
     const line = err.line ?? 1;
     const column = err.column ?? 1;
-    return { diagnostics: [{ file, line, column, endLine: line, endColumn: column + 1, severity: 'error', code: 'file', message: err.message.replace(`${file}${err.line ? `:${line}:${column}` : ''}: `, '') }] };
+    return {
+      diagnostics: [
+        {
+          file,
+          line,
+          column,
+          endLine: line,
+          endColumn: column + 1,
+          severity: 'error',
+          code: 'file',
+          message: err.message.replace(`${file}${err.line ? `:${line}:${column}` : ''}: `, ''),
+        },
+      ],
+    };
   }
   const res = parseRecipe(text, file);
   if (!res.recipe) return res;
@@ -332,7 +358,15 @@ export function recipePathRuleProblems(recipe: Recipe, options: RecipeCheckOptio
       try {
         checkOutput(realPathLoose(target), { protect: outputProtects(recipe, c.root) });
       } catch (e) {
-        if (e instanceof ForeignOutputError) out.push(at(file, s, 'warning', `output "${recipe.output}" holds files that Tuneloop did not write (no ${OUTPUT_MARKER}): training will not replace it unless run with --force`));
+        if (e instanceof ForeignOutputError)
+          out.push(
+            at(
+              file,
+              s,
+              'warning',
+              `output "${recipe.output}" holds files that Tuneloop did not write (no ${OUTPUT_MARKER}): training will not replace it unless run with --force`,
+            ),
+          );
         else out.push(at(file, s, 'error', `output "${recipe.output}": ${(e as TuneloopError).message.replace(/^[^:]*: /, '')}`));
       }
     }

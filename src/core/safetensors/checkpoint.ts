@@ -30,11 +30,12 @@ export class TensorStore {
     const found = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors')) : [];
     if (found.length === 1) return TensorStore.openFiles([path.join(dir, found[0]!)]);
     const bins = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.(bin|pt|pth|ckpt)$/.test(f)) : [];
-    const hint = bins.length > 0
-      ? `found only ${bins.join(', ')}: pickled weights are never loaded; convert them with safetensors (e.g. save_pretrained(..., safe_serialization=True))`
-      : found.length > 1
-        ? `found ${found.length} .safetensors files but no ${INDEX_FILE} saying which tensors are where`
-        : 'expected model.safetensors or model.safetensors.index.json';
+    const hint =
+      bins.length > 0
+        ? `found only ${bins.join(', ')}: pickled weights are never loaded; convert them with safetensors (e.g. save_pretrained(..., safe_serialization=True))`
+        : found.length > 1
+          ? `found ${found.length} .safetensors files but no ${INDEX_FILE} saying which tensors are where`
+          : 'expected model.safetensors or model.safetensors.index.json';
     throw new TuneloopError(`no safetensors weights in ${dir}`, { file: dir }, hint);
   }
 
@@ -65,7 +66,11 @@ export class TensorStore {
         const p = path.join(dir, shard);
         if (!fs.existsSync(p)) {
           const example = Object.entries(weightMap as Record<string, string>).find(([, s]) => s === shard)![0];
-          throw new TuneloopError(`shard ${shard} (holding "${example}" among others) is missing`, { file: indexPath, key: 'weight_map' }, 'download the missing shard again');
+          throw new TuneloopError(
+            `shard ${shard} (holding "${example}" among others) is missing`,
+            { file: indexPath, key: 'weight_map' },
+            'download the missing shard again',
+          );
         }
         const f = SafetensorsFile.open(p);
         files.push(f);
@@ -73,7 +78,11 @@ export class TensorStore {
       }
       for (const [tensor, shard] of Object.entries(weightMap as Record<string, string>)) {
         if (!byName.get(shard)!.has(tensor)) {
-          throw new TuneloopError(`tensor is mapped to ${shard}, which does not hold it`, { file: indexPath, key: tensor }, 'the index and its shards do not match; download the checkpoint again');
+          throw new TuneloopError(
+            `tensor is mapped to ${shard}, which does not hold it`,
+            { file: indexPath, key: tensor },
+            'the index and its shards do not match; download the checkpoint again',
+          );
         }
       }
       return new TensorStore(buildOwners(files), files, indexPath);

@@ -84,12 +84,12 @@ export function f32ToF16Bits(value: number): number {
     let half = m >>> shift;
     const rest = m & ((1 << shift) - 1);
     const midway = 1 << (shift - 1);
-    if (rest > midway || (rest === midway && (half & 1))) half++;
+    if (rest > midway || (rest === midway && half & 1)) half++;
     return sign | half;
   }
   let half = (e << 10) | (mant >>> 13);
   const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (half & 1))) half++; // may carry into the exponent: correct
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++; // may carry into the exponent: correct
   return sign | half;
 }
 
@@ -179,9 +179,15 @@ export function toFloat32(dtype: Dtype, bytes: Uint8Array): Float32Array {
 export function toNumbers(dtype: Dtype, bytes: Uint8Array): number[] {
   switch (dtype) {
     case 'I64':
-      return Array.from(view(bytes, 8, (b, o, l) => new BigInt64Array(b, o, l)), Number);
+      return Array.from(
+        view(bytes, 8, (b, o, l) => new BigInt64Array(b, o, l)),
+        Number,
+      );
     case 'U64':
-      return Array.from(view(bytes, 8, (b, o, l) => new BigUint64Array(b, o, l)), Number);
+      return Array.from(
+        view(bytes, 8, (b, o, l) => new BigUint64Array(b, o, l)),
+        Number,
+      );
     case 'I32':
       return Array.from(view(bytes, 4, (b, o, l) => new Int32Array(b, o, l)));
     case 'U32':

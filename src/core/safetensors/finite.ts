@@ -17,7 +17,11 @@ export function firstNonFinite(data: Float32Array): number {
 export function assertFinite(data: Float32Array, where: { readonly file: string; readonly key: string }): Float32Array {
   const i = firstNonFinite(data);
   if (i >= 0) {
-    throw new TuneloopError(`holds a non-finite value (${data[i]} at index ${i})`, where, 'the weights are broken, e.g. by a run that diverged: train again with a lower learning_rate, or use another checkpoint');
+    throw new TuneloopError(
+      `holds a non-finite value (${data[i]} at index ${i})`,
+      where,
+      'the weights are broken, e.g. by a run that diverged: train again with a lower learning_rate, or use another checkpoint',
+    );
   }
   return data;
 }

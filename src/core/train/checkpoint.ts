@@ -28,7 +28,12 @@ export interface CheckpointState {
   readonly dataPosition: number;
 }
 
-const CheckpointStateFile = z.object({ format: z.literal(1), step: z.number().int().nonnegative(), seed: z.number().int(), dataPosition: z.number().int().nonnegative() });
+const CheckpointStateFile = z.object({
+  format: z.literal(1),
+  step: z.number().int().nonnegative(),
+  seed: z.number().int(),
+  dataPosition: z.number().int().nonnegative(),
+});
 
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const STATE_FILE = 'state.json';
@@ -56,11 +61,16 @@ export function saveCheckpoint(dir: string, state: TrainState, format: ParamsFor
 
 export function loadCheckpoint(dir: string, format: ParamsFormat): { state: TrainState; meta: CheckpointState } {
   const stateFile = path.join(dir, STATE_FILE);
-  if (!fs.existsSync(stateFile)) throw new TuneloopError('not a checkpoint (no state.json)', { file: dir }, 'pick a folder under the run\'s checkpoints/');
+  if (!fs.existsSync(stateFile)) throw new TuneloopError('not a checkpoint (no state.json)', { file: dir }, "pick a folder under the run's checkpoints/");
   let parsed: z.infer<typeof CheckpointStateFile>;
   try {
     const r = CheckpointStateFile.safeParse(JSON.parse(fs.readFileSync(stateFile, 'utf8')));
-    if (!r.success) throw new TuneloopError(`not a checkpoint state (${r.error.issues.map((i) => `${i.path.join('.') || 'file'}: ${i.message}`).join('; ')})`, { file: stateFile }, 'the checkpoint is damaged');
+    if (!r.success)
+      throw new TuneloopError(
+        `not a checkpoint state (${r.error.issues.map((i) => `${i.path.join('.') || 'file'}: ${i.message}`).join('; ')})`,
+        { file: stateFile },
+        'the checkpoint is damaged',
+      );
     parsed = r.data;
   } catch (e) {
     if (e instanceof TuneloopError) throw e;

@@ -52,7 +52,11 @@ export function readJsonl(file: string): { line: number; row: Row }[] {
     } catch (e) {
       // V8's message quotes the line; only this excerpt of a row may reach logs and events.jsonl.
       const reason = (e as Error).message.replace(/, ".*" is not valid JSON$|, ".*"\.\.\. is not valid JSON$/, '');
-      throw new TuneloopError(`not valid JSON (${reason}); the line begins ${JSON.stringify(excerpt(raw))}`, { file, line }, 'each line of a .jsonl file is one JSON object');
+      throw new TuneloopError(
+        `not valid JSON (${reason}); the line begins ${JSON.stringify(excerpt(raw))}`,
+        { file, line },
+        'each line of a .jsonl file is one JSON object',
+      );
     }
     if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new TuneloopError('must be a JSON object', { file, line });
     rows.push({ line, row: row as Row });
@@ -68,7 +72,8 @@ export function excerpt(raw: string, max = 80): string {
 
 function str(row: Row, key: string, file: string, line: number): string {
   const v = row[key];
-  if (typeof v !== 'string') throw new TuneloopError(`"${key}" must be a string, found ${v === undefined ? 'nothing' : JSON.stringify(v).slice(0, 40)}`, { file, line });
+  if (typeof v !== 'string')
+    throw new TuneloopError(`"${key}" must be a string, found ${v === undefined ? 'nothing' : JSON.stringify(v).slice(0, 40)}`, { file, line });
   return v;
 }
 
@@ -85,7 +90,12 @@ function messagesOf(row: Row, file: string, line: number): ChatMessage[] {
 }
 
 function chatIds(tok: PreTrainedTokenizer, messages: readonly ChatMessage[], addGenerationPrompt: boolean): number[] {
-  const ids = tok.apply_chat_template(messages as ChatMessage[], { add_generation_prompt: addGenerationPrompt, tokenize: true, return_dict: false, return_tensor: false }) as unknown;
+  const ids = tok.apply_chat_template(messages as ChatMessage[], {
+    add_generation_prompt: addGenerationPrompt,
+    tokenize: true,
+    return_dict: false,
+    return_tensor: false,
+  }) as unknown;
   return (ids as (number | bigint)[]).map(Number);
 }
 
@@ -95,7 +105,12 @@ function chatIds(tok: PreTrainedTokenizer, messages: readonly ChatMessage[], add
  * prompt and the conversation including that turn.
  */
 function tokenizeMessages(tok: PreTrainedTokenizer, messages: readonly ChatMessage[], file: string, line: number): { ids: number[]; mask: number[] } {
-  if (!tok.chat_template) throw new TuneloopError('the tokenizer has no chat template, so "messages" rows cannot be rendered', { file, line }, 'use a model whose tokenizer_config.json has chat_template, or the prompt/completion format');
+  if (!tok.chat_template)
+    throw new TuneloopError(
+      'the tokenizer has no chat template, so "messages" rows cannot be rendered',
+      { file, line },
+      'use a model whose tokenizer_config.json has chat_template, or the prompt/completion format',
+    );
   const ids = chatIds(tok, messages, false);
   const mask = new Array<number>(ids.length).fill(0);
   messages.forEach((m, k) => {
@@ -104,7 +119,11 @@ function tokenizeMessages(tok: PreTrainedTokenizer, messages: readonly ChatMessa
     const through = chatIds(tok, messages.slice(0, k + 1), false);
     const prefix = (a: number[], b: number[]) => a.length <= b.length && a.every((x, i) => x === b[i]);
     if (!prefix(before, through) || !prefix(through, ids)) {
-      throw new TuneloopError(`the chat template does not render message ${k} as a continuation of the ones before`, { file, line }, 'this template cannot mark assistant turns; use the prompt/completion format');
+      throw new TuneloopError(
+        `the chat template does not render message ${k} as a continuation of the ones before`,
+        { file, line },
+        'this template cannot mark assistant turns; use the prompt/completion format',
+      );
     }
     for (let t = before.length; t < through.length; t++) mask[t] = 1;
   });
@@ -127,7 +146,14 @@ export interface TokenizeOptions {
 /** Tokenize rows into examples; truncation to max_seq_len is counted, never silent. */
 export function tokenizeRows(tok: PreTrainedTokenizer, rows: readonly { line: number; row: Row }[], file: string, options: TokenizeOptions): TokenizeReport {
   const format = options.format ?? detectFormat(rows[0]!.row);
-  if (!format) throw new TuneloopError(`cannot tell the format from keys ${excerpt(JSON.stringify(Object.keys(rows[0]!.row)))}`, { file, line: rows[0]!.line }, `rows must have ${Object.values(FORMATS).map((f) => f.keys.join('+')).join(', or ')}`);
+  if (!format)
+    throw new TuneloopError(
+      `cannot tell the format from keys ${excerpt(JSON.stringify(Object.keys(rows[0]!.row)))}`,
+      { file, line: rows[0]!.line },
+      `rows must have ${Object.values(FORMATS)
+        .map((f) => f.keys.join('+'))
+        .join(', or ')}`,
+    );
   const examples: Example[] = [];
   let truncated = 0;
   let tokensCut = 0;
@@ -156,7 +182,15 @@ export function tokenizeRows(tok: PreTrainedTokenizer, rows: readonly { line: nu
         const instruction = str(row, 'instruction', file, line);
         const output = str(row, 'output', file, line);
         if (tok.chat_template) {
-          ({ ids, mask } = tokenizeMessages(tok, [{ role: 'user', content: input ? `${instruction}\n\n${input}` : instruction }, { role: 'assistant', content: output }], file, line));
+          ({ ids, mask } = tokenizeMessages(
+            tok,
+            [
+              { role: 'user', content: input ? `${instruction}\n\n${input}` : instruction },
+              { role: 'assistant', content: output },
+            ],
+            file,
+            line,
+          ));
         } else promptThenCompletion(ALPACA(instruction, input), output);
         break;
       }
@@ -172,7 +206,11 @@ export function tokenizeRows(tok: PreTrainedTokenizer, rows: readonly { line: nu
       mask = mask!.slice(0, options.maxSeqLen);
     }
     if (!mask!.some((x, t) => x === 1 && t > 0)) {
-      throw new TuneloopError('has no tokens to learn from (after truncation to max_seq_len, nothing of the completion is left)', { file, line }, 'raise max_seq_len or shorten the prompt');
+      throw new TuneloopError(
+        'has no tokens to learn from (after truncation to max_seq_len, nothing of the completion is left)',
+        { file, line },
+        'raise max_seq_len or shorten the prompt',
+      );
     }
     examples.push({ line, ids: ids!, mask: mask! });
   }
@@ -195,7 +233,8 @@ export function shuffle<T>(items: readonly T[], seed: number): T[] {
 export function splitTrainValidation<T>(items: readonly T[], validation: number, seed: number): { train: T[]; validation: T[] } {
   const shuffled = shuffle(items, seed);
   const n = validation >= 1 ? Math.floor(validation) : Math.round(items.length * validation);
-  if (n >= items.length) throw new TuneloopError(`a validation split of ${validation} leaves no training rows out of ${items.length}`, { key: 'validation_split' });
+  if (n >= items.length)
+    throw new TuneloopError(`a validation split of ${validation} leaves no training rows out of ${items.length}`, { key: 'validation_split' });
   return { train: shuffled.slice(n), validation: shuffled.slice(0, n) };
 }
 

@@ -7,7 +7,15 @@ import { z } from 'zod';
  * schema is checked on every line read.
  */
 export const RunEvent = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('started'), time: z.string(), pid: z.number().int(), totalSteps: z.number().int(), resumedFrom: z.number().int().optional(), trainExamples: z.number().int(), validationExamples: z.number().int() }),
+  z.object({
+    type: z.literal('started'),
+    time: z.string(),
+    pid: z.number().int(),
+    totalSteps: z.number().int(),
+    resumedFrom: z.number().int().optional(),
+    trainExamples: z.number().int(),
+    validationExamples: z.number().int(),
+  }),
   z.object({
     type: z.literal('step'),
     time: z.string(),

@@ -81,7 +81,8 @@ export function buildTrainingGraph(cfg: ModelConfig, weights: WeightReader, spec
   });
   if (spec.mode === 'full') {
     for (const i of g.graph().inputs) {
-      if (i.dtype === 'float32') trainable.push({ name: i.name, shape: i.dims as number[], value: { name: i.name, dtype: 'float32', shape: i.dims as number[] } as Value });
+      if (i.dtype === 'float32')
+        trainable.push({ name: i.name, shape: i.dims as number[], value: { name: i.name, dtype: 'float32', shape: i.dims as number[] } as Value });
     }
   }
   const targets = g.input('targets', 'int64', [spec.batch, spec.seq]);
@@ -101,7 +102,12 @@ export function buildTrainingGraph(cfg: ModelConfig, weights: WeightReader, spec
   g.output(loss, 'loss_sum', []);
   if (!spec.lossOnly) {
     // Back-propagate from the logits, seeded with the loss gradient computed above.
-    const grads = addGradients(g, logits!, trainable.map((t) => t.value), { seed: dlogits });
+    const grads = addGradients(
+      g,
+      logits!,
+      trainable.map((t) => t.value),
+      { seed: dlogits },
+    );
     grads.forEach((grad, k) => g.output(grad, `grad.${trainable[k]!.name}`, trainable[k]!.shape));
   }
   return {

@@ -13,7 +13,11 @@ import { learningRate, type ScheduleName } from './schedule';
  */
 export interface StepModel {
   /** Σ over counted targets of −log p(target), and its gradient w.r.t. each trainable tensor. */
-  lossAndGrads(batch: Batch, params: ReadonlyMap<string, Float32Array>, where: { step: number; micro: number }): Promise<{ lossSum: number; grads: Map<string, Float32Array> }>;
+  lossAndGrads(
+    batch: Batch,
+    params: ReadonlyMap<string, Float32Array>,
+    where: { step: number; micro: number },
+  ): Promise<{ lossSum: number; grads: Map<string, Float32Array> }>;
   /** Σ over counted targets, no gradients (validation). */
   lossSum(batch: Batch, params: ReadonlyMap<string, Float32Array>): Promise<number>;
 }
@@ -97,7 +101,13 @@ export function stepExamples(train: readonly Example[], config: TrainConfig, ste
 }
 
 /** One optimizer step over micro-batches; returns the step's mean loss and the gradient norm before clipping. */
-export async function optimizerStep(model: StepModel, micro: readonly Batch[], state: TrainState, lr: number, config: Pick<TrainConfig, 'weightDecay' | 'betas' | 'eps' | 'clipGradNorm'>): Promise<{ loss: number; gradNorm: number }> {
+export async function optimizerStep(
+  model: StepModel,
+  micro: readonly Batch[],
+  state: TrainState,
+  lr: number,
+  config: Pick<TrainConfig, 'weightDecay' | 'betas' | 'eps' | 'clipGradNorm'>,
+): Promise<{ loss: number; gradNorm: number }> {
   const counted = micro.reduce((a, b) => a + b.counted, 0);
   if (counted === 0) throw new TuneloopError(`step ${state.step} has no counted targets`);
   const grads = new Map<string, Float32Array>();
@@ -107,7 +117,11 @@ export async function optimizerStep(model: StepModel, micro: readonly Batch[], s
     lossSum += r.lossSum;
     for (const [name, g] of r.grads) {
       const acc = grads.get(name);
-      if (!acc) grads.set(name, Float32Array.from(g, (x) => x / counted));
+      if (!acc)
+        grads.set(
+          name,
+          Float32Array.from(g, (x) => x / counted),
+        );
       else for (let i = 0; i < g.length; i++) acc[i] = acc[i]! + g[i]! / counted;
     }
   }
@@ -139,7 +153,13 @@ export interface TrainHooks {
   readonly sample?: (state: TrainState) => Promise<{ prompt: string; output: string } | undefined>;
 }
 
-export async function train(model: StepModel, config: TrainConfig, data: { train: readonly Example[]; validation: readonly Example[] }, state: TrainState, hooks: TrainHooks): Promise<'done' | 'cancelled'> {
+export async function train(
+  model: StepModel,
+  config: TrainConfig,
+  data: { train: readonly Example[]; validation: readonly Example[] },
+  state: TrainState,
+  hooks: TrainHooks,
+): Promise<'done' | 'cancelled'> {
   const total = totalSteps(config, data.train.length);
   const started = Date.now();
   const firstStep = state.step;
@@ -158,7 +178,15 @@ export async function train(model: StepModel, config: TrainConfig, data: { train
     const tokens = micro.reduce((a, b) => a + b.attentionMask.reduce((s, m) => s + Number(m), 0), 0);
     const seconds = (Date.now() - t0) / 1000;
     const perStep = (Date.now() - started) / 1000 / (state.step - firstStep);
-    hooks.emit({ type: 'step', step: state.step, loss, lr, gradNorm, tokensPerSecond: seconds > 0 ? tokens / seconds : 0, etaSeconds: perStep * (total - state.step) });
+    hooks.emit({
+      type: 'step',
+      step: state.step,
+      loss,
+      lr,
+      gradNorm,
+      tokensPerSecond: seconds > 0 ? tokens / seconds : 0,
+      etaSeconds: perStep * (total - state.step),
+    });
     const last = state.step === total;
     if (data.validation.length && config.evalEvery && (state.step % config.evalEvery === 0 || last)) {
       const validation = await evaluate(model, data.validation, state, config);

@@ -22,20 +22,32 @@ export function initLora(modules: readonly LoraModuleSpec[], seed: number): Map<
   const params = new Map<string, Float32Array>();
   for (const m of modules) {
     const bound = 1 / Math.sqrt(m.module.inFeatures);
-    params.set(loraInputName(m.module.name, 'A'), Float32Array.from({ length: m.r * m.module.inFeatures }, () => (r() * 2 - 1) * bound));
+    params.set(
+      loraInputName(m.module.name, 'A'),
+      Float32Array.from({ length: m.r * m.module.inFeatures }, () => (r() * 2 - 1) * bound),
+    );
     params.set(loraInputName(m.module.name, 'B'), new Float32Array(m.module.outFeatures * m.r));
   }
   return params;
 }
 
 /** Trainable LoRA tensors stored as a PEFT adapter folder (checkpoints and the final adapter). */
-export function loraParamsFormat(base: ModelConfig, modules: readonly LoraModuleSpec[], config: Omit<LoraConfig, 'raw' | 'rankPattern' | 'alphaPattern'>): ParamsFormat {
+export function loraParamsFormat(
+  base: ModelConfig,
+  modules: readonly LoraModuleSpec[],
+  config: Omit<LoraConfig, 'raw' | 'rankPattern' | 'alphaPattern'>,
+): ParamsFormat {
   return {
     write(dir, params) {
       writeAdapter(
         `${dir}/adapter`,
         loraConfigJson(config),
-        modules.map((m) => ({ module: m.module, r: m.r, a: params.get(loraInputName(m.module.name, 'A'))!, b: params.get(loraInputName(m.module.name, 'B'))! })),
+        modules.map((m) => ({
+          module: m.module,
+          r: m.r,
+          a: params.get(loraInputName(m.module.name, 'A'))!,
+          b: params.get(loraInputName(m.module.name, 'B'))!,
+        })),
       );
     },
     read(dir) {

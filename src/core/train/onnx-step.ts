@@ -86,7 +86,12 @@ export class OnnxStepModel implements StepModel {
     }
   }
 
-  private feeds(batch: Batch, params: ReadonlyMap<string, Float32Array>, graph: Compiled['graph'], where?: { step: number; micro: number }): Record<string, ort.Tensor> {
+  private feeds(
+    batch: Batch,
+    params: ReadonlyMap<string, Float32Array>,
+    graph: Compiled['graph'],
+    where?: { step: number; micro: number },
+  ): Record<string, ort.Tensor> {
     const { size: B, length: S } = batch;
     const positions = new BigInt64Array(B * S);
     for (let i = 0; i < B * S; i++) positions[i] = BigInt(i % S);

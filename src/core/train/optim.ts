@@ -23,7 +23,13 @@ export function newAdamWState(): AdamWState {
  * One step, in place: p ← p·(1 − lr·wd); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
  * p ← p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + eps).
  */
-export function adamwStep(params: ReadonlyMap<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, state: AdamWState, lr: number, cfg: AdamWConfig): void {
+export function adamwStep(
+  params: ReadonlyMap<string, Float32Array>,
+  grads: ReadonlyMap<string, Float32Array>,
+  state: AdamWState,
+  lr: number,
+  cfg: AdamWConfig,
+): void {
   state.step += 1;
   const [b1, b2] = cfg.betas;
   const bc1 = 1 - b1 ** state.step;

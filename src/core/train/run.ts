@@ -25,12 +25,20 @@ export interface OwnerLock {
 }
 
 function slug(name: string): string {
-  return name.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'run';
+  return (
+    name
+      .replace(/[^\w.-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || 'run'
+  );
 }
 
 /** A new run folder named by UTC time and recipe name (never reusing an existing one). */
 export function createRunDir(runsDir: string, name: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   fs.mkdirSync(runsDir, { recursive: true });
   for (let i = 0; ; i++) {
     const dir = path.join(runsDir, `${stamp}-${slug(name)}${i ? `-${i}` : ''}`);
@@ -135,7 +143,11 @@ export function acquireLock(runDir: string, pid = process.pid): void {
   const file = path.join(runDir, LOCK);
   const mine = JSON.stringify({ pid, host: os.hostname(), started: new Date().toISOString() } satisfies OwnerLock);
   const refuse = (held: OwnerLock) =>
-    new TuneloopError(`the run is owned by process ${held.pid}${held.host !== os.hostname() ? ` on ${held.host}` : ''}, still running`, { file: runDir }, 'follow it instead, or cancel it first');
+    new TuneloopError(
+      `the run is owned by process ${held.pid}${held.host !== os.hostname() ? ` on ${held.host}` : ''}, still running`,
+      { file: runDir },
+      'follow it instead, or cancel it first',
+    );
   for (let attempt = 0; attempt < 5; attempt++) {
     if (createExclusive(file, mine)) return;
     const held = readLock(runDir);
@@ -172,7 +184,9 @@ export function acquireLock(runDir: string, pid = process.pid): void {
     }
   }
   const held = readLock(runDir);
-  throw held && lockHolderAlive(held) ? refuse(held) : new TuneloopError('could not take the run\'s lock', { file }, 'another trainer may be starting on this run; try again');
+  throw held && lockHolderAlive(held)
+    ? refuse(held)
+    : new TuneloopError("could not take the run's lock", { file }, 'another trainer may be starting on this run; try again');
 }
 
 function sleepMs(ms: number): void {
@@ -279,7 +293,15 @@ export function inspectRun(runDir: string): RunSummary {
   const steps = events.filter((e): e is Extract<RunEvent, { type: 'step' }> => e.type === 'step');
   const started = [...events].reverse().find((e): e is Extract<RunEvent, { type: 'started' }> => e.type === 'started');
   const state: RunState = !last ? 'starting' : last.type === 'done' || last.type === 'cancelled' || last.type === 'failed' ? last.type : 'running';
-  return { dir: runDir, name: path.basename(runDir), state, lastStep: steps.at(-1)?.step ?? 0, totalSteps: started?.totalSteps, lastLoss: steps.at(-1)?.loss, events };
+  return {
+    dir: runDir,
+    name: path.basename(runDir),
+    state,
+    lastStep: steps.at(-1)?.step ?? 0,
+    totalSteps: started?.totalSteps,
+    lastLoss: steps.at(-1)?.loss,
+    events,
+  };
 }
 
 export function listRuns(runsDir: string): RunSummary[] {

@@ -40,7 +40,10 @@ export class TrainingSampler {
             };
           }
         : undefined;
-      const model = buildDecoderModel(this.cfg, new WeightReader(this.cfg, this.store), { ...(provider ? { lora: provider } : {}), weightsAsInputs: !this.lora });
+      const model = buildDecoderModel(this.cfg, new WeightReader(this.cfg, this.store), {
+        ...(provider ? { lora: provider } : {}),
+        weightsAsInputs: !this.lora,
+      });
       return openSessionFromModel(model, this.options.threads);
     })();
     return this.session;
@@ -61,7 +64,8 @@ export class TrainingSampler {
       if (p) trainable[name] = new ort.Tensor('float32', p, this.shapeOf(name, p.length));
     }
     let past: Record<string, ort.Tensor> = {};
-    for (let i = 0; i < L; i++) for (const kv of ['key', 'value']) past[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, kvH, 0, d]);
+    for (let i = 0; i < L; i++)
+      for (const kv of ['key', 'value']) past[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, kvH, 0, d]);
     const out: number[] = [];
     let ids = [...prompt];
     let position = 0;
@@ -73,7 +77,11 @@ export class TrainingSampler {
         ...past,
         input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
         attention_mask: new ort.Tensor('int64', new BigInt64Array(position + S).fill(1n), [1, position + S]),
-        position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: S }, (_, i) => BigInt(position + i)), [1, S]),
+        position_ids: new ort.Tensor(
+          'int64',
+          BigInt64Array.from({ length: S }, (_, i) => BigInt(position + i)),
+          [1, S],
+        ),
       };
       const r = await session.run(feeds);
       const logits = r.logits!.data as Float32Array;
@@ -89,7 +97,10 @@ export class TrainingSampler {
       ids = [best];
     }
     // A first token that ends the sequence leaves nothing to decode (the tokenizer refuses an empty list).
-    return { prompt: this.tok.decode([...prompt], { skip_special_tokens: false }), output: out.length ? this.tok.decode(out, { skip_special_tokens: true }) : '' };
+    return {
+      prompt: this.tok.decode([...prompt], { skip_special_tokens: false }),
+      output: out.length ? this.tok.decode(out, { skip_special_tokens: true }) : '',
+    };
   }
 
   private shapeOf(name: string, length: number): number[] {

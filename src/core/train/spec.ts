@@ -49,7 +49,11 @@ export function loadRecipe(file: string, options: RecipeCheckOptions = {}): Reci
   const err = r.diagnostics.find((d) => d.severity === 'error');
   if (err || !r.recipe) {
     const d = err ?? r.diagnostics[0];
-    throw new TuneloopError(d ? d.message : 'cannot read the recipe', { file, ...(d ? { line: d.line, column: d.column } : {}) }, 'run tuneloop check on it for every problem');
+    throw new TuneloopError(
+      d ? d.message : 'cannot read the recipe',
+      { file, ...(d ? { line: d.line, column: d.column } : {}) },
+      'run tuneloop check on it for every problem',
+    );
   }
   return r.recipe;
 }
@@ -93,7 +97,11 @@ export function resolveSpec(recipe: Recipe, baseDir: string, options: { threads?
 
 /** The spec with the base model's and dataset's content hashes (the trainer records them as it starts). */
 export function withHashes(spec: RunSpec, cacheDir = defaultCacheDir()): RunSpec {
-  return { ...spec, baseSha256: spec.baseSha256 ?? checkpointSha256(spec.baseDir, cacheDir), datasetSha256: spec.datasetSha256 ?? fileSha256(spec.dataset, cacheDir) };
+  return {
+    ...spec,
+    baseSha256: spec.baseSha256 ?? checkpointSha256(spec.baseDir, cacheDir),
+    datasetSha256: spec.datasetSha256 ?? fileSha256(spec.dataset, cacheDir),
+  };
 }
 
 /** Write spec.json and recipe.yml (the recipe as written, then what it resolved to). */
@@ -124,7 +132,11 @@ export function readSpec(runDir: string): RunSpec {
 }
 
 /** Rows of the dataset as examples, split into training and validation as the spec says. */
-export function prepareData(spec: RunSpec, tok: PreTrainedTokenizer, eosTokenId: number): { train: Example[]; validation: Example[]; truncated: number; tokensCut: number } {
+export function prepareData(
+  spec: RunSpec,
+  tok: PreTrainedTokenizer,
+  eosTokenId: number,
+): { train: Example[]; validation: Example[]; truncated: number; tokensCut: number } {
   let rows = readJsonl(spec.dataset);
   let format = spec.datasetFormat;
   if (format === 'prompt-file') {
@@ -136,13 +148,19 @@ export function prepareData(spec: RunSpec, tok: PreTrainedTokenizer, eosTokenId:
     const prompt = parsed.prompt;
     rows = rows.map(({ line, row }) => {
       const answer = row.completion ?? row.expected;
-      if (typeof answer !== 'string') throw new TuneloopError('a prompt-file row needs "completion" (or "expected"): the answer to learn', { file: spec.dataset, line });
+      if (typeof answer !== 'string')
+        throw new TuneloopError('a prompt-file row needs "completion" (or "expected"): the answer to learn', { file: spec.dataset, line });
       const messages = [...renderMessages(prompt, row as Record<string, string>), { role: 'assistant' as const, content: answer }];
       return { line, row: { messages } };
     });
     format = 'messages';
   }
-  const report = tokenizeRows(tok, rows, spec.dataset, { ...(format ? { format } : {}), maxSeqLen: spec.training.maxSeqLen, trainOnPrompt: spec.training.trainOnPrompt, eosTokenId });
+  const report = tokenizeRows(tok, rows, spec.dataset, {
+    ...(format ? { format } : {}),
+    maxSeqLen: spec.training.maxSeqLen,
+    trainOnPrompt: spec.training.trainOnPrompt,
+    eosTokenId,
+  });
   const split = splitTrainValidation(report.examples, spec.validationSplit, spec.training.seed);
   return { ...split, truncated: report.truncated, tokensCut: report.tokensCut };
 }

@@ -40,7 +40,11 @@ async function resolveBaseDir(baseModel: string, recipeFile: string, options: St
   else if (/^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(baseModel)) {
     // A Hub id: the standard Hugging Face cache is searched first; downloading needs permission.
     const m = await fetchModel(baseModel, options.allowDownload ? {} : { offline: true });
-    if (m.kind !== 'safetensors') throw new TuneloopError(`${baseModel} is an ONNX export; training needs the Hugging Face checkpoint (safetensors weights)`, { file: recipeFile, key: 'base_model' });
+    if (m.kind !== 'safetensors')
+      throw new TuneloopError(`${baseModel} is an ONNX export; training needs the Hugging Face checkpoint (safetensors weights)`, {
+        file: recipeFile,
+        key: 'base_model',
+      });
     dir = m.dir;
   } else throw new TuneloopError(`base model folder "${baseModel}" not found (looked for ${local})`, { file: recipeFile, key: 'base_model' });
   TensorStore.openDir(dir).close(); // safetensors weights present and valid
@@ -54,7 +58,11 @@ function checkWritable(dir: string, what: string): void {
     fs.writeFileSync(probe, '', { flag: 'wx' });
     fs.rmSync(probe, { force: true });
   } catch (e) {
-    throw new TuneloopError(`cannot write in ${what}: ${describeFsError(e)}`, { file: dir }, 'choose a runs folder you can write (--runs DIR, or the tuneloop.runsFolder setting)');
+    throw new TuneloopError(
+      `cannot write in ${what}: ${describeFsError(e)}`,
+      { file: dir },
+      'choose a runs folder you can write (--runs DIR, or the tuneloop.runsFolder setting)',
+    );
   }
 }
 
@@ -62,11 +70,16 @@ function checkWritable(dir: string, what: string): void {
 export function ensureRunsDir(runsDir: string): void {
   try {
     const st = fs.statSync(runsDir, { throwIfNoEntry: false });
-    if (st && !st.isDirectory()) throw new TuneloopError('the runs folder is a file', { file: runsDir }, 'point --runs (or the tuneloop.runsFolder setting) at a folder');
+    if (st && !st.isDirectory())
+      throw new TuneloopError('the runs folder is a file', { file: runsDir }, 'point --runs (or the tuneloop.runsFolder setting) at a folder');
     fs.mkdirSync(runsDir, { recursive: true });
   } catch (e) {
     if (e instanceof TuneloopError) throw e;
-    throw new TuneloopError(`cannot make the runs folder: ${describeFsError(e)}`, { file: runsDir }, 'point --runs (or the tuneloop.runsFolder setting) at a folder you can write');
+    throw new TuneloopError(
+      `cannot make the runs folder: ${describeFsError(e)}`,
+      { file: runsDir },
+      'point --runs (or the tuneloop.runsFolder setting) at a folder you can write',
+    );
   }
   checkWritable(runsDir, 'the runs folder');
 }
@@ -85,7 +98,11 @@ export async function startRun(recipeFile: string, options: StartOptions): Promi
   const spec = resolveSpec(recipe, baseDir, { root, ...(options.threads ? { threads: options.threads } : {}), ...(options.force ? { force: true } : {}) });
   if (spec.output) {
     const s = recipe.spans.output;
-    checkOutput(spec.output, { ...(options.force ? { force: true } : {}), protect: outputProtects(recipe, root), place: { file: recipeFile, ...(s ? { line: s.line, column: s.column } : { key: 'output' }) } });
+    checkOutput(spec.output, {
+      ...(options.force ? { force: true } : {}),
+      protect: outputProtects(recipe, root),
+      place: { file: recipeFile, ...(s ? { line: s.line, column: s.column } : { key: 'output' }) },
+    });
   }
   const warnings: string[] = [];
   if (spec.method === 'lora') {
@@ -110,12 +127,20 @@ export function latestCheckpoint(runDir: string): string | undefined {
 export function resumeRun(runDir: string, options: Pick<StartOptions, 'trainerEntry' | 'env'>): { pid: number; checkpoint: string; offset: number } {
   const st = fs.statSync(runDir, { throwIfNoEntry: false });
   if (!st?.isDirectory() || !fs.existsSync(path.join(runDir, SPEC_FILE))) {
-    throw new TuneloopError(st ? 'not a run folder (it has no spec.json)' : 'no such run folder', { file: runDir }, 'name a folder under the runs folder, e.g. .tuneloop/runs/<time>-<name>');
+    throw new TuneloopError(
+      st ? 'not a run folder (it has no spec.json)' : 'no such run folder',
+      { file: runDir },
+      'name a folder under the runs folder, e.g. .tuneloop/runs/<time>-<name>',
+    );
   }
   if (ownerAlive(runDir)) throw new TuneloopError('the run is still going', { file: runDir }, 'follow it, or cancel it before resuming');
   const summary = inspectRun(runDir);
   if (summary.state === 'done') {
-    throw new TuneloopError(`the run finished at step ${summary.lastStep}: there is nothing to resume`, { file: runDir }, 'to train longer, raise max_steps in the recipe and start a new run');
+    throw new TuneloopError(
+      `the run finished at step ${summary.lastStep}: there is nothing to resume`,
+      { file: runDir },
+      'to train longer, raise max_steps in the recipe and start a new run',
+    );
   }
   checkWritable(runDir, 'the run folder');
   const checkpoint = latestCheckpoint(runDir);

@@ -68,7 +68,12 @@ export function pruneCheckpoints(runDir: string, keep = KEEP_CHECKPOINTS): void 
  */
 function loadResumable(runDir: string, first: string, format: ParamsFormat, warn: (m: string) => void): TrainState {
   const firstStep = Number(/step-(\d+)$/.exec(first)?.[1] ?? Number.POSITIVE_INFINITY);
-  const candidates = [first, ...checkpointSteps(runDir).filter((s) => s < firstStep).map((s) => checkpointDir(runDir, s))];
+  const candidates = [
+    first,
+    ...checkpointSteps(runDir)
+      .filter((s) => s < firstStep)
+      .map((s) => checkpointDir(runDir, s)),
+  ];
   const problems: string[] = [];
   for (const dir of candidates) {
     try {
@@ -89,7 +94,11 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     events = new EventWriter(path.join(runDir, EVENTS));
   } catch (e) {
     releaseLock(runDir);
-    throw new TuneloopError(`cannot write the run's events: ${describeFsError(e)}`, { file: path.join(runDir, EVENTS) }, 'check that the runs folder can be written');
+    throw new TuneloopError(
+      `cannot write the run's events: ${describeFsError(e)}`,
+      { file: path.join(runDir, EVENTS) },
+      'check that the runs folder can be written',
+    );
   }
   const emit = (e: RunEventPayload) => events.append(e);
   let store: TensorStore | undefined;
@@ -106,9 +115,15 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     store = TensorStore.openDir(spec.baseDir);
     const tok = await loadTokenizer(spec.baseDir);
     const eos = cfg.eosTokenIds[0] ?? (tok.eos_token_id as number | undefined);
-    if (eos === undefined) throw new TuneloopError('the model names no end-of-sequence token', { file: path.join(spec.baseDir, 'config.json'), key: 'eos_token_id' });
+    if (eos === undefined)
+      throw new TuneloopError('the model names no end-of-sequence token', { file: path.join(spec.baseDir, 'config.json'), key: 'eos_token_id' });
     const data = prepareData(spec, tok, eos);
-    if (data.truncated > 0) emit({ type: 'log', level: 'warn', message: `${data.truncated} row(s) were longer than max_seq_len ${spec.training.maxSeqLen}: ${data.tokensCut} token(s) cut` });
+    if (data.truncated > 0)
+      emit({
+        type: 'log',
+        level: 'warn',
+        message: `${data.truncated} row(s) were longer than max_seq_len ${spec.training.maxSeqLen}: ${data.tokensCut} token(s) cut`,
+      });
     const lora = spec.method === 'lora' ? loraSpecOf(cfg, spec) : undefined;
     const unmatched = lora ? unmatchedTargetsWarning(cfg, lora.unmatched) : undefined;
     if (unmatched) emit({ type: 'log', level: 'warn', message: unmatched });
@@ -116,9 +131,14 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     const need = estimateTrainingBytes(cfg, spec.training, trainable);
     const have = options.availableMemory ?? availableMemory();
     if (need > have) {
-      throw new TuneloopError(`training needs about ${formatBytes(need)} but ${formatBytes(have)} is available`, { file: spec.recipeFile }, 'lower batch_size or max_seq_len, or close other programs');
+      throw new TuneloopError(
+        `training needs about ${formatBytes(need)} but ${formatBytes(have)} is available`,
+        { file: spec.recipeFile },
+        'lower batch_size or max_seq_len, or close other programs',
+      );
     }
-    if (spec.output) checkOutput(spec.output, { ...(spec.force ? { force: true } : {}), protect: protectedPaths(spec), place: { file: spec.recipeFile, key: 'output' } });
+    if (spec.output)
+      checkOutput(spec.output, { ...(spec.force ? { force: true } : {}), protect: protectedPaths(spec), place: { file: spec.recipeFile, key: 'output' } });
     const t = spec.training;
     const base: TrainConfig = {
       lr: t.learningRate,
@@ -137,7 +157,9 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
       // One static shape per run: every micro-batch is padded to the longest example.
       padTo: Math.max(...data.train.map((e) => e.ids.length), ...data.validation.map((e) => e.ids.length)),
       // Unless the recipe says otherwise: every 50 steps or 10 minutes, whichever comes first.
-      ...(t.checkpointEvery !== undefined ? { checkpointEvery: t.checkpointEvery } : { checkpointEvery: DEFAULT_CHECKPOINT_EVERY, checkpointSeconds: DEFAULT_CHECKPOINT_SECONDS }),
+      ...(t.checkpointEvery !== undefined
+        ? { checkpointEvery: t.checkpointEvery }
+        : { checkpointEvery: DEFAULT_CHECKPOINT_EVERY, checkpointSeconds: DEFAULT_CHECKPOINT_SECONDS }),
     };
     // Ten validation measurements a run unless the recipe says otherwise.
     const config: TrainConfig = { ...base, evalEvery: t.evalEvery ?? Math.max(1, Math.round(totalSteps(base, data.train.length) / 10)) };
@@ -157,7 +179,14 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
       ...(spec.threads ? { threads: spec.threads } : {}),
     });
     const total = totalSteps(config, data.train.length);
-    emit({ type: 'started', pid: process.pid, totalSteps: total, ...(options.resume ? { resumedFrom: state.step } : {}), trainExamples: data.train.length, validationExamples: data.validation.length });
+    emit({
+      type: 'started',
+      pid: process.pid,
+      totalSteps: total,
+      ...(options.resume ? { resumedFrom: state.step } : {}),
+      trainExamples: data.train.length,
+      validationExamples: data.validation.length,
+    });
     const examplesPerStep = config.batchSize * config.gradAccum;
     const checkpoint = (s: TrainState) => {
       const dir = saveCheckpoint(checkpointDir(runDir, s.step), s, format, { seed: t.seed, examplesPerStep });
@@ -166,9 +195,16 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     };
     // Samples at each evaluation: the first validation row's prompt, greedy, with the weights of the moment.
     const probe = data.validation[0];
-    sampler = probe ? new TrainingSampler(cfg, store, tok, lora?.modules, { eosTokenIds: cfg.eosTokenIds, ...(spec.threads ? { threads: spec.threads } : {}) }) : undefined;
+    sampler = probe
+      ? new TrainingSampler(cfg, store, tok, lora?.modules, { eosTokenIds: cfg.eosTokenIds, ...(spec.threads ? { threads: spec.threads } : {}) })
+      : undefined;
     const sample = sampler && probe ? (s: TrainState) => sampler!.sample(TrainingSampler.promptOf(probe), s.params) : undefined;
-    const outcome = await train(model, config, data, state, { emit, checkpoint, ...(options.signal ? { signal: options.signal } : {}), ...(sample ? { sample } : {}) });
+    const outcome = await train(model, config, data, state, {
+      emit,
+      checkpoint,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(sample ? { sample } : {}),
+    });
     if (outcome === 'cancelled') return 'cancelled';
     // The result: adapter/ (a PEFT adapter) or model/ (a full checkpoint), written whole then renamed.
     const kind = lora ? 'adapter' : 'model';
@@ -192,7 +228,12 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
   } catch (e) {
     if (e instanceof DivergedError) {
       const lr = spec ? ` (it is ${spec.training.learningRate})` : '';
-      emit({ type: 'failed', reason: 'diverged', step: e.step, message: `diverged at step ${e.step}: the ${e.quantity} is ${e.value}; lower learning_rate${lr} or raise warmup_steps, and train again` });
+      emit({
+        type: 'failed',
+        reason: 'diverged',
+        step: e.step,
+        message: `diverged at step ${e.step}: the ${e.quantity} is ${e.value}; lower learning_rate${lr} or raise warmup_steps, and train again`,
+      });
     } else {
       const message = e instanceof Error ? e.message : String(e);
       emit({ type: 'failed', message, ...(e instanceof TuneloopError ? {} : { stderr: (e as Error).stack ?? '' }) });

@@ -30,7 +30,9 @@ export function toDiagnostic(doc: vscode.TextDocument, d: Diagnostic): vscode.Di
   // Some problems have no width (a key missing from the file): mark the line's text so it shows.
   if (range.isEmpty) {
     const line = doc.lineAt(range.start.line);
-    range = line.isEmptyOrWhitespace ? line.range : new vscode.Range(line.lineNumber, line.firstNonWhitespaceCharacterIndex, line.lineNumber, line.range.end.character);
+    range = line.isEmptyOrWhitespace
+      ? line.range
+      : new vscode.Range(line.lineNumber, line.firstNonWhitespaceCharacterIndex, line.lineNumber, line.range.end.character);
   }
   const out = new vscode.Diagnostic(range, d.message, SEVERITY[d.severity]);
   out.source = 'tuneloop';

@@ -15,10 +15,17 @@ export const TRIGGER_CHARACTERS = ['{', ':', ' '] as const;
 export class CompletionProvider implements vscode.CompletionItemProvider {
   constructor(private readonly log: Log) {}
 
-  provideCompletionItems(doc: vscode.TextDocument, position: vscode.Position, _token: vscode.CancellationToken, context: vscode.CompletionContext): vscode.CompletionItem[] {
+  provideCompletionItems(
+    doc: vscode.TextDocument,
+    position: vscode.Position,
+    _token: vscode.CancellationToken,
+    context: vscode.CompletionContext,
+  ): vscode.CompletionItem[] {
     const core = languageOf(doc);
     if (!core) return [];
-    return guarded(this.log, 'completion', [], () => core.completions(doc.getText(), doc.offsetAt(position), context.triggerCharacter).map((e) => toCompletionItem(doc, e)));
+    return guarded(this.log, 'completion', [], () =>
+      core.completions(doc.getText(), doc.offsetAt(position), context.triggerCharacter).map((e) => toCompletionItem(doc, e)),
+    );
   }
 }
 

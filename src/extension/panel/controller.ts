@@ -3,7 +3,17 @@ import { compareSnapshot, type Snapshot, writeSnapshot } from '../../core/compar
 import type { GenerationParams } from '../../core/infer/generate';
 import { VERSION } from '../../core/version';
 import type { Params, RequestEvent, RequestMethod, Result } from '../../worker/protocol';
-import { type CellInfo, describeInvalid, FromWebview, type GenerationOverrides, type RunHeader, type RunRequest, type Tab, type TokenInfo, type ToWebview } from '../webview/protocol';
+import {
+  type CellInfo,
+  describeInvalid,
+  FromWebview,
+  type GenerationOverrides,
+  type RunHeader,
+  type RunRequest,
+  type Tab,
+  type TokenInfo,
+  type ToWebview,
+} from '../webview/protocol';
 import { EventCursor, RunsScanner } from './runs';
 import { describePrompt, fileParams, type PromptSource, type ResolvedVariant, snapshotOutputs, typedCase } from './sources';
 
@@ -83,7 +93,14 @@ const KEEP_RUNS = 4;
 const key = (variant: string, caseIndex: number) => `${variant}\n${caseIndex}`;
 
 function sameParams(a: GenerationOverrides, b: GenerationOverrides): boolean {
-  const norm = (p: GenerationOverrides) => JSON.stringify(Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined).sort(([x], [y]) => x.localeCompare(y))));
+  const norm = (p: GenerationOverrides) =>
+    JSON.stringify(
+      Object.fromEntries(
+        Object.entries(p)
+          .filter(([, v]) => v !== undefined)
+          .sort(([x], [y]) => x.localeCompare(y)),
+      ),
+    );
   return norm(a) === norm(b);
 }
 
@@ -161,7 +178,12 @@ export class PanelController {
       await this.sendInit();
     }
     if (options.run) this.follow(options.run);
-    this.post({ type: 'panel/show', tab: options.tab ?? 'compare', ...(options.file ? { file: options.file } : {}), ...(options.run ? { run: options.run } : {}) });
+    this.post({
+      type: 'panel/show',
+      tab: options.tab ?? 'compare',
+      ...(options.file ? { file: options.file } : {}),
+      ...(options.run ? { run: options.run } : {}),
+    });
     if (options.file) await this.selectPrompt(options.file, options.autorun);
   }
 
@@ -384,7 +406,11 @@ export class PanelController {
           promptFile: req.file,
           promptText: source.text,
           model: req.model,
-          variants: variants.map((v) => ({ name: v.name, ...(v.adapterDir ? { adapterDir: v.adapterDir } : {}), ...(v.modelDir ? { modelDir: v.modelDir } : {}) })),
+          variants: variants.map((v) => ({
+            name: v.name,
+            ...(v.adapterDir ? { adapterDir: v.adapterDir } : {}),
+            ...(v.modelDir ? { modelDir: v.modelDir } : {}),
+          })),
           cases: cases.map((c) => ({ index: c.index, vars: c.vars })),
           params,
           cacheDir: s.cacheDir,
@@ -396,9 +422,13 @@ export class PanelController {
       );
       this.flushTokens();
       if (result.modelSha256) run.modelSha256 = result.modelSha256;
-      const passRates = Object.fromEntries(Object.entries(result.passRates).flatMap(([name, rate]) => (byName.has(name) ? [[byName.get(name)!.id, rate]] : [])));
+      const passRates = Object.fromEntries(
+        Object.entries(result.passRates).flatMap(([name, rate]) => (byName.has(name) ? [[byName.get(name)!.id, rate]] : [])),
+      );
       run.end = { type: 'run/end', runId, status: result.cancelled ? 'cancelled' : 'done', passRates };
-      this.env.log.info(`panel: ${req.mode} of ${source.info.label} on ${header.modelLabel}: ${variants.length} variant(s) × ${cases.length} case(s) ${result.cancelled ? 'stopped' : 'done'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      this.env.log.info(
+        `panel: ${req.mode} of ${source.info.label} on ${header.modelLabel}: ${variants.length} variant(s) × ${cases.length} case(s) ${result.cancelled ? 'stopped' : 'done'} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
     } catch (e) {
       this.flushTokens();
       const message = e instanceof Error ? e.message : String(e);
@@ -439,7 +469,16 @@ export class PanelController {
     this.flushTokens();
     let cell: CellInfo;
     if (e.type === 'cellError') {
-      cell = { text: '', tokens: state.tokens, evaluations: [], passed: false, timeToFirstTokenMs: 0, tokensPerSecond: 0, finish: 'error', error: e.message.split('\n')[0]! };
+      cell = {
+        text: '',
+        tokens: state.tokens,
+        evaluations: [],
+        passed: false,
+        timeToFirstTokenMs: 0,
+        tokensPerSecond: 0,
+        finish: 'error',
+        error: e.message.split('\n')[0]!,
+      };
     } else {
       const c = e.cell;
       const before = snapshot?.[v.name]?.[String(e.caseIndex)];
@@ -451,7 +490,9 @@ export class PanelController {
         timeToFirstTokenMs: Math.max(0, c.timeToFirstTokenMs),
         tokensPerSecond: Math.max(0, Number.isFinite(c.tokensPerSecond) ? c.tokensPerSecond : 0),
         finish: c.finish,
-        ...(snapshot && v.kind !== 'run' && v.kind !== 'checkpoint' ? { snapshot: before === undefined ? ('new' as const) : before === c.text ? ('same' as const) : ('changed' as const) } : {}),
+        ...(snapshot && v.kind !== 'run' && v.kind !== 'checkpoint'
+          ? { snapshot: before === undefined ? ('new' as const) : before === c.text ? ('same' as const) : ('changed' as const) }
+          : {}),
       };
     }
     state.cell = cell;
@@ -512,7 +553,10 @@ export class PanelController {
     if (!file) throw new Error('the prompt file names no snapshot file: add "snapshot: NAME.snapshot.json" to it');
     if (!this.env.inWorkspace(file)) throw new Error(`the snapshot file ${file} is outside the workspace: the panel writes only inside it`);
     if (run.end?.status !== 'done' || !run.modelSha256) throw new Error('the matrix did not finish: run it to the end first');
-    if (run.overridden) throw new Error("the outputs were generated with settings other than the prompt file's: tuneloop eval would not reproduce them; reset the overrides and run the matrix again");
+    if (run.overridden)
+      throw new Error(
+        "the outputs were generated with settings other than the prompt file's: tuneloop eval would not reproduce them; reset the overrides and run the matrix again",
+      );
     const listed = run.source.info.variants.filter((v) => v.listed);
     const missing = listed.filter((v) => !run.header.variants.some((x) => x.id === v.id));
     if (missing.length) {
@@ -533,7 +577,11 @@ export class PanelController {
     }
     const promptModel = run.source.prompt?.model;
     const fromPrompt = run.source.info.models.find((o) => o.id === run.modelId)?.from === 'prompt';
-    const snapshot: Snapshot = { version: 1, model: { id: fromPrompt && promptModel ? promptModel : this.env.label(run.modelId), sha256: run.modelSha256 }, outputs };
+    const snapshot: Snapshot = {
+      version: 1,
+      model: { id: fromPrompt && promptModel ? promptModel : this.env.label(run.modelId), sha256: run.modelSha256 },
+      outputs,
+    };
     const before = snapshotOutputs(file);
     writeSnapshot(file, snapshot);
     const changes = before ? compareSnapshot({ ...snapshot, outputs: before }, outputs).length : undefined;
@@ -573,7 +621,11 @@ export class PanelController {
         this.post({ type: 'runs/list', runs: rows, ...(folder ? { runsFolder: this.env.label(folder) } : {}) });
         // A run that just finished adds variants to compare: describe the prompt again.
         if (finished && this.source && !(this.active && !this.active.end)) {
-          void this.selectPrompt(this.source.info.file).catch((e: unknown) => this.env.log.warn(`panel: describing ${this.env.label(this.source?.info.file ?? '')} after a run finished: ${e instanceof Error ? e.message : String(e)}`));
+          void this.selectPrompt(this.source.info.file).catch((e: unknown) =>
+            this.env.log.warn(
+              `panel: describing ${this.env.label(this.source?.info.file ?? '')} after a run finished: ${e instanceof Error ? e.message : String(e)}`,
+            ),
+          );
         }
       }
       if (this.followed) {

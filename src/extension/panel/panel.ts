@@ -65,7 +65,8 @@ export class TuneloopPanel implements vscode.Disposable {
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => void this.controller?.receive({ type: 'panel/ready' })),
       vscode.workspace.onDidSaveTextDocument((d) => {
-        if (d.uri.scheme === 'file' && /\.prompt\.ya?ml$/.test(d.uri.fsPath)) void this.controller?.fileSaved(d.uri.fsPath).catch((e: unknown) => this.log.warn(`panel: ${String(e)}`));
+        if (d.uri.scheme === 'file' && /\.prompt\.ya?ml$/.test(d.uri.fsPath))
+          void this.controller?.fileSaved(d.uri.fsPath).catch((e: unknown) => this.log.warn(`panel: ${String(e)}`));
       }),
     );
     const watcher = vscode.workspace.createFileSystemWatcher('**/*.{prompt,adapter}.{yml,yaml}', false, true, false);
@@ -76,7 +77,12 @@ export class TuneloopPanel implements vscode.Disposable {
   /** Opens (or reveals) the panel; `options` selects a tab, a prompt file, and whether to run at once. */
   async open(options: ShowOptions = {}): Promise<void> {
     if (!this.panel) {
-      const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, 'Tuneloop', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false }, { ...webviewOptions(this.extensionUri), retainContextWhenHidden: false });
+      const panel = vscode.window.createWebviewPanel(
+        PANEL_VIEW_TYPE,
+        'Tuneloop',
+        { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false },
+        { ...webviewOptions(this.extensionUri), retainContextWhenHidden: false },
+      );
       this.adopt(panel);
     } else this.panel.reveal(undefined, false);
     await this.controller!.show(options);
@@ -135,11 +141,19 @@ export class TuneloopPanel implements vscode.Disposable {
         return rel === p ? p : rel.split(path.sep).join('/');
       },
       async pickFolder() {
-        const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use this model', title: 'Tuneloop: a model folder (Hugging Face checkpoint or transformers.js export)' });
+        const picked = await vscode.window.showOpenDialog({
+          canSelectFolders: true,
+          canSelectFiles: false,
+          openLabel: 'Use this model',
+          title: 'Tuneloop: a model folder (Hugging Face checkpoint or transformers.js export)',
+        });
         return picked?.[0]?.fsPath;
       },
       async openDiff(left, right, title) {
-        await vscode.commands.executeCommand('vscode.diff', outputs.add(left.title, left.text), outputs.add(right.title, right.text), title, { preview: true, viewColumn: vscode.ViewColumn.Active });
+        await vscode.commands.executeCommand('vscode.diff', outputs.add(left.title, left.text), outputs.add(right.title, right.text), title, {
+          preview: true,
+          viewColumn: vscode.ViewColumn.Active,
+        });
       },
       async openFile(file) {
         await vscode.window.showTextDocument(vscode.Uri.file(file), { viewColumn: vscode.ViewColumn.One });

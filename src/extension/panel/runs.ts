@@ -12,7 +12,14 @@ import type { RunRow, TrainEvent } from '../webview/protocol';
 export function trainEvent(e: RunEvent): TrainEvent {
   switch (e.type) {
     case 'started':
-      return { type: e.type, time: e.time, totalSteps: e.totalSteps, trainExamples: e.trainExamples, validationExamples: e.validationExamples, ...(e.resumedFrom !== undefined ? { resumedFrom: e.resumedFrom } : {}) };
+      return {
+        type: e.type,
+        time: e.time,
+        totalSteps: e.totalSteps,
+        trainExamples: e.trainExamples,
+        validationExamples: e.validationExamples,
+        ...(e.resumedFrom !== undefined ? { resumedFrom: e.resumedFrom } : {}),
+      };
     case 'step':
       return { type: e.type, time: e.time, step: e.step, loss: e.loss, lr: e.lr, tokensPerSecond: e.tokensPerSecond, etaSeconds: e.etaSeconds };
     case 'eval':

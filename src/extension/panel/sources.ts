@@ -81,7 +81,12 @@ export function weightsOf(dir: string): { adapterDir: string } | { modelDir: str
 }
 
 /** Models to offer: the prompt's (when local or downloaded), the setting's, the folders picked, the runs' base models. */
-export function modelOptions(prompt: PromptFile | undefined, file: string, options: SourceOptions, runs: readonly RunSummary[]): { options: ModelOption[]; note?: string } {
+export function modelOptions(
+  prompt: PromptFile | undefined,
+  file: string,
+  options: SourceOptions,
+  runs: readonly RunSummary[],
+): { options: ModelOption[]; note?: string } {
   const out: ModelOption[] = [];
   const notes: string[] = [];
   const add = (dir: string, from: ModelOption['from'], label: string) => {
@@ -128,7 +133,15 @@ function uniqueName(want: string, seen: Set<string>): string {
 }
 
 /** The variants of a prompt on a model: base, the file's adapters, and the runs' results and checkpoints. */
-export function variantsOf(prompt: PromptFile, file: string, model: string | undefined, runsFolder: string | undefined, runs: readonly RunSummary[], label: (p: string) => string, paths?: SourceOptions['paths']): { infos: VariantInfo[]; resolved: Map<string, ResolvedVariant> } {
+export function variantsOf(
+  prompt: PromptFile,
+  file: string,
+  model: string | undefined,
+  runsFolder: string | undefined,
+  runs: readonly RunSummary[],
+  label: (p: string) => string,
+  paths?: SourceOptions['paths'],
+): { infos: VariantInfo[]; resolved: Map<string, ResolvedVariant> } {
   const infos: VariantInfo[] = [];
   const resolved = new Map<string, ResolvedVariant>();
   const seen = new Set<string>();
@@ -138,7 +151,15 @@ export function variantsOf(prompt: PromptFile, file: string, model: string | und
   };
   const baseRate = prompt.minPassRate ?? 1;
   add(
-    { id: 'base', name: uniqueName('base', seen), kind: 'base', detail: model ? label(model) : 'no model selected', available: model !== undefined, listed: true, ...(model ? {} : { reason: 'pick a model first' }) },
+    {
+      id: 'base',
+      name: uniqueName('base', seen),
+      kind: 'base',
+      detail: model ? label(model) : 'no model selected',
+      available: model !== undefined,
+      listed: true,
+      ...(model ? {} : { reason: 'pick a model first' }),
+    },
     {},
     baseRate,
   );
@@ -152,7 +173,19 @@ export function variantsOf(prompt: PromptFile, file: string, model: string | und
       try {
         const dir = trainedAdapterOf(p, runsFolder ? [runsFolder] : [], paths);
         const w = weightsOf(dir);
-        add({ id, name, kind: 'recipe', detail: `${label(p)} → ${label(dir)}`, available: w !== undefined && model !== undefined, listed: true, ...(model ? {} : { reason: 'pick a model first' }) }, w, rate);
+        add(
+          {
+            id,
+            name,
+            kind: 'recipe',
+            detail: `${label(p)} → ${label(dir)}`,
+            available: w !== undefined && model !== undefined,
+            listed: true,
+            ...(model ? {} : { reason: 'pick a model first' }),
+          },
+          w,
+          rate,
+        );
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
         // The recipe's own problem, without its path (the chip names it): "line N: what is wrong".
@@ -164,7 +197,15 @@ export function variantsOf(prompt: PromptFile, file: string, model: string | und
     } else {
       const w = weightsOf(p);
       add(
-        { id, name, kind: 'adapter', detail: label(p), available: w !== undefined && model !== undefined, listed: true, ...(w ? (model ? {} : { reason: 'pick a model first' }) : { reason: 'not a PEFT adapter folder (no adapter_config.json)' }) },
+        {
+          id,
+          name,
+          kind: 'adapter',
+          detail: label(p),
+          available: w !== undefined && model !== undefined,
+          listed: true,
+          ...(w ? (model ? {} : { reason: 'pick a model first' }) : { reason: 'not a PEFT adapter folder (no adapter_config.json)' }),
+        },
         w,
         rate,
       );
@@ -181,11 +222,24 @@ export function variantsOf(prompt: PromptFile, file: string, model: string | und
     const candidates: { id: string; name: string; kind: 'run' | 'checkpoint'; dir: string }[] = [];
     const done = r.events.findLast((e) => e.type === 'done');
     if (done && done.type === 'done' && isDir(done.adapter)) candidates.push({ id: `run:${r.dir}`, name: r.name, kind: 'run', dir: done.adapter });
-    for (const s of checkpointSteps(r.dir)) candidates.push({ id: `checkpoint:${checkpointDir(r.dir, s)}`, name: `${r.name}@${s}`, kind: 'checkpoint', dir: checkpointDir(r.dir, s) });
+    for (const s of checkpointSteps(r.dir))
+      candidates.push({ id: `checkpoint:${checkpointDir(r.dir, s)}`, name: `${r.name}@${s}`, kind: 'checkpoint', dir: checkpointDir(r.dir, s) });
     for (const c of candidates) {
       const w = weightsOf(c.dir);
-      const reason = !w ? 'no weights in this folder' : other ?? (model ? undefined : 'pick a model first');
-      add({ id: c.id, name: uniqueName(c.name, seen), kind: c.kind, detail: label(c.dir), available: reason === undefined, listed: false, ...(reason ? { reason } : {}) }, w, baseRate);
+      const reason = !w ? 'no weights in this folder' : (other ?? (model ? undefined : 'pick a model first'));
+      add(
+        {
+          id: c.id,
+          name: uniqueName(c.name, seen),
+          kind: c.kind,
+          detail: label(c.dir),
+          available: reason === undefined,
+          listed: false,
+          ...(reason ? { reason } : {}),
+        },
+        w,
+        baseRate,
+      );
     }
   }
   return { infos, resolved };
@@ -197,13 +251,16 @@ export function describePrompt(file: string, text: string, options: SourceOption
   const problems = diagnostics.filter((d) => d.severity === 'error').map((d) => `line ${d.line}: ${d.message}`);
   const runs = options.runsFolder ? listRuns(options.runsFolder) : [];
   const models = modelOptions(prompt, file, options, runs);
-  const selected = options.selectedModel !== undefined && models.options.some((o) => o.id === options.selectedModel) ? options.selectedModel : models.options[0]?.id;
+  const selected =
+    options.selectedModel !== undefined && models.options.some((o) => o.id === options.selectedModel) ? options.selectedModel : models.options[0]?.id;
   const variables = prompt ? [...new Set([...templateVariables(prompt), ...testVariables(prompt)])] : [];
   const cases: CaseInfo[] = (prompt?.testData ?? []).map((t, index) => {
     const values = Object.fromEntries(Object.entries(t.values).map(([k, v]) => [k, valueText(v)]));
     return { index, label: caseLabel(index, values), values };
   });
-  const v = prompt ? variantsOf(prompt, file, selected, options.runsFolder, runs, options.label, options.paths) : { infos: [], resolved: new Map<string, ResolvedVariant>() };
+  const v = prompt
+    ? variantsOf(prompt, file, selected, options.runsFolder, runs, options.label, options.paths)
+    : { infos: [], resolved: new Map<string, ResolvedVariant>() };
   const snapshotFile = prompt?.snapshot ? path.resolve(path.dirname(file), prompt.snapshot) : undefined;
   const info: PromptInfo = {
     file,

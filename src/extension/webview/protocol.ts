@@ -29,7 +29,11 @@ export const GenerationOverrides = z
     topP: z.number().gt(0).lte(1),
     topK: z.number().int().min(0).max(100_000),
     repetitionPenalty: z.number().gt(0).max(10),
-    seed: z.number().int().min(0).max(2 ** 32 - 1),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1),
     stop: z.array(z.string().min(1).max(200)).max(16),
   })
   .partial()
@@ -142,8 +146,23 @@ export type RunRow = z.infer<typeof RunRow>;
 
 /** A run's events.jsonl as the page draws it (the trainer's schema, less what the page does not use). */
 export const TrainEvent = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('started'), time: z.string(), totalSteps: z.number().int(), resumedFrom: z.number().int().optional(), trainExamples: z.number().int(), validationExamples: z.number().int() }),
-  z.object({ type: z.literal('step'), time: z.string(), step: z.number().int(), loss: z.number(), lr: z.number(), tokensPerSecond: z.number(), etaSeconds: z.number() }),
+  z.object({
+    type: z.literal('started'),
+    time: z.string(),
+    totalSteps: z.number().int(),
+    resumedFrom: z.number().int().optional(),
+    trainExamples: z.number().int(),
+    validationExamples: z.number().int(),
+  }),
+  z.object({
+    type: z.literal('step'),
+    time: z.string(),
+    step: z.number().int(),
+    loss: z.number(),
+    lr: z.number(),
+    tokensPerSecond: z.number(),
+    etaSeconds: z.number(),
+  }),
   z.object({ type: z.literal('eval'), time: z.string(), step: z.number().int(), loss: z.number() }),
   z.object({ type: z.literal('checkpoint'), time: z.string(), step: z.number().int() }),
   z.object({ type: z.literal('sample'), time: z.string(), step: z.number().int(), prompt: Text, output: Text }),
@@ -227,7 +246,12 @@ export const FromWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('panel/openFile'), file: Id }),
   RunRequest,
   z.object({ type: z.literal('run/stop') }),
-  z.object({ type: z.literal('run/openDiff'), runId: Id, left: z.object({ variant: Id, caseIndex: z.number().int().nonnegative() }), right: z.object({ variant: Id, caseIndex: z.number().int().nonnegative() }) }),
+  z.object({
+    type: z.literal('run/openDiff'),
+    runId: Id,
+    left: z.object({ variant: Id, caseIndex: z.number().int().nonnegative() }),
+    right: z.object({ variant: Id, caseIndex: z.number().int().nonnegative() }),
+  }),
   z.object({ type: z.literal('snapshot/accept'), runId: Id }),
   z.object({ type: z.literal('train/start'), recipe: Id }),
   z.object({ type: z.literal('train/select'), dir: Id }),

@@ -75,7 +75,9 @@ describe('prompt file language features', () => {
     const edit = new vscode.WorkspaceEdit();
     edit.replace(doc.uri, new vscode.Range(positionOf(doc, 'bot'), positionOf(doc, 'bot', 3)), 'user');
     assert.ok(await vscode.workspace.applyEdit(edit));
-    await until('the diagnostic to clear after the edit', 10_000, () => (vscode.languages.getDiagnostics(doc.uri).some((d) => d.code === 'unknown-role') ? undefined : true));
+    await until('the diagnostic to clear after the edit', 10_000, () =>
+      vscode.languages.getDiagnostics(doc.uri).some((d) => d.code === 'unknown-role') ? undefined : true,
+    );
   });
 
   it('completes test variables inside {{ }}', async () => {
@@ -94,7 +96,11 @@ describe('prompt file language features', () => {
     assert.ok(temperature, keys.items.map(label).join(', '));
     assert.equal(temperature.kind, vscode.CompletionItemKind.Property);
     const roles = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', doc.uri, new vscode.Position(3, 10), ' ');
-    for (const r of ['system', 'user', 'assistant']) assert.ok(roles.items.some((i) => label(i) === r), r);
+    for (const r of ['system', 'user', 'assistant'])
+      assert.ok(
+        roles.items.some((i) => label(i) === r),
+        r,
+      );
   });
 
   it('hovers a placeholder with its value in each test case', async () => {

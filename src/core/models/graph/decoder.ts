@@ -73,8 +73,15 @@ export class Params {
     } else {
       const widths = modules.map((m) => m.out);
       const total = widths.reduce((a, b) => a + b, 0);
-      const fusedName = modules.length === 1 ? `${modules[0]!.name}.weight_t` : `${commonPrefix(modules.map((m) => m.name))}fused_${modules.map((m) => m.name.split('.').at(-1)).join('_')}.weight_t`;
-      const W = concatColumns(modules.map((m) => this.w.transposed(`${m.name}.weight`, m.out, inF)), inF, widths);
+      const fusedName =
+        modules.length === 1
+          ? `${modules[0]!.name}.weight_t`
+          : `${commonPrefix(modules.map((m) => m.name))}fused_${modules.map((m) => m.name.split('.').at(-1)).join('_')}.weight_t`;
+      const W = concatColumns(
+        modules.map((m) => this.w.transposed(`${m.name}.weight`, m.out, inF)),
+        inF,
+        widths,
+      );
       let y = g.matmul(x, g.initializer(fusedName, 'float32', [inF, total], bytes(W))); // [.., Σ out]
       if (bias) {
         const b = new Float32Array(total);
@@ -87,7 +94,13 @@ export class Params {
       }
       outs = modules.length === 1 ? [y] : g.split(y, -1, widths);
     }
-    return withLoras(g, x, outs, modules.map((m) => m.name), lora);
+    return withLoras(
+      g,
+      x,
+      outs,
+      modules.map((m) => m.name),
+      lora,
+    );
   }
 }
 
@@ -104,7 +117,11 @@ function withLoras(g: GraphBuilder, x: Value, ys: readonly Value[], modules: rea
   const out = ys.map((y, k) => (shared.includes(k) ? y : withBranch(g, x, y, modules[k]!, branches[k])));
   return g.scope(`${commonPrefix(shared.map((k) => modules[k]!))}lora`, () => {
     const group = shared.map((k) => branches[k]!);
-    const a = g.op('Concat', group.map((b) => b.a), { axis: 0 }); // [Σr, in]
+    const a = g.op(
+      'Concat',
+      group.map((b) => b.a),
+      { axis: 0 },
+    ); // [Σr, in]
     const down = g.matmul(x, g.transpose(a, [1, 0])); // [.., Σr]
     const ranks = group.map((b) => rankOf(g, b.a));
     const downs = g.split(down, -1, ranks); // [.., r] each
@@ -183,7 +200,13 @@ export function declareDecoderInputs(g: GraphBuilder, cfg: ModelConfig, options:
   return { inputIds, attentionMask, positionIds, past };
 }
 
-export function declareDecoderOutputs(g: GraphBuilder, cfg: ModelConfig, logits: Value, present: readonly { key: Value; value: Value }[], options: DecoderOptions = {}): void {
+export function declareDecoderOutputs(
+  g: GraphBuilder,
+  cfg: ModelConfig,
+  logits: Value,
+  present: readonly { key: Value; value: Value }[],
+  options: DecoderOptions = {},
+): void {
   if (options.training) {
     options.training.onLogits?.(logits);
     if (options.training.outputLogits !== false) g.output(logits, 'logits', [options.training.batch, options.training.seq, cfg.vocabSize]);

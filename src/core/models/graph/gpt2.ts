@@ -1,6 +1,16 @@
 import type { GraphBuilder, Value } from '../../onnx/builder';
 import type { ModelConfig } from '../config';
-import { activation, attention, attentionMasks, declareDecoderInputs, declareDecoderOutputs, type DecoderOptions, headFromRows, Params, withLora } from './decoder';
+import {
+  activation,
+  attention,
+  attentionMasks,
+  declareDecoderInputs,
+  declareDecoderOutputs,
+  type DecoderOptions,
+  headFromRows,
+  Params,
+  withLora,
+} from './decoder';
 import type { WeightReader } from './weights';
 
 /**

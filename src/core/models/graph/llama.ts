@@ -1,6 +1,18 @@
 import type { GraphBuilder, Value } from '../../onnx/builder';
 import type { ModelConfig } from '../config';
-import { activation, attention, attentionMasks, declareDecoderInputs, declareDecoderOutputs, type DecoderOptions, headFromRows, Params, rmsNorm, ropeTables, withLora } from './decoder';
+import {
+  activation,
+  attention,
+  attentionMasks,
+  declareDecoderInputs,
+  declareDecoderOutputs,
+  type DecoderOptions,
+  headFromRows,
+  Params,
+  rmsNorm,
+  ropeTables,
+  withLora,
+} from './decoder';
 import type { WeightReader } from './weights';
 
 /**
@@ -34,14 +46,25 @@ export function buildLlamaGraph(g: GraphBuilder, cfg: ModelConfig, w: WeightRead
         cfg.attention.qkvBias,
         lora,
       );
-      const qkNorm = cfg.attention.qkNorm ? { q: params.get(`${p}.self_attn.q_norm.weight`, [d]), k: params.get(`${p}.self_attn.k_norm.weight`, [d]), eps: cfg.norm.eps } : undefined;
+      const qkNorm = cfg.attention.qkNorm
+        ? { q: params.get(`${p}.self_attn.q_norm.weight`, [d]), k: params.get(`${p}.self_attn.k_norm.weight`, [d]), eps: cfg.norm.eps }
+        : undefined;
       const att = attention(g, { cfg, layer: i, q: q!, k: k!, v: v!, past: io.past[i], mask: maskFor(i), rope, ...(qkNorm ? { qkNorm } : {}) });
       present.push(att.present);
       const [o] = params.linears(att.out, nH * d, [{ name: `${p}.self_attn.o_proj`, out: H }], cfg.attention.outputBias, lora); // [B, S, H]
       const r = g.add(x, o!);
 
       const h2 = rmsNorm(g, r, params.get(`${p}.post_attention_layernorm.weight`, [H]), cfg.norm.eps);
-      const [gate, up] = params.linears(h2, H, [{ name: `${p}.mlp.gate_proj`, out: I }, { name: `${p}.mlp.up_proj`, out: I }], cfg.mlp.bias, lora); // [B, S, I] each
+      const [gate, up] = params.linears(
+        h2,
+        H,
+        [
+          { name: `${p}.mlp.gate_proj`, out: I },
+          { name: `${p}.mlp.up_proj`, out: I },
+        ],
+        cfg.mlp.bias,
+        lora,
+      ); // [B, S, I] each
       const act = g.mul(activation(g, gate!, cfg.activation), up!);
       const [down] = params.linears(act, I, [{ name: `${p}.mlp.down_proj`, out: H }], cfg.mlp.bias, lora);
       return g.add(r, down!);

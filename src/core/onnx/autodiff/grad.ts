@@ -60,7 +60,9 @@ export function addGradients(g: GraphBuilder, loss: Value, wrt: readonly Value[]
       const want = shapeOf(g, v);
       const got = d.shape ?? g.shapeOf(d);
       if (!got || !sameShape(got, want) || d.dtype !== v.dtype) {
-        throw new Error(`autodiff: the ${from.opType} rule gave ${v.name} a gradient of ${d.dtype} [${got?.join(', ') ?? '?'}], expected ${v.dtype} [${want.join(', ')}]`);
+        throw new Error(
+          `autodiff: the ${from.opType} rule gave ${v.name} a gradient of ${d.dtype} [${got?.join(', ') ?? '?'}], expected ${v.dtype} [${want.join(', ')}]`,
+        );
       }
       if (totals.has(v.name)) throw new Error(`autodiff: ${v.name} received a gradient after it was summed (tape out of order)`);
       const list = parts.get(v.name);
@@ -70,7 +72,8 @@ export function addGradients(g: GraphBuilder, loss: Value, wrt: readonly Value[]
 
     const seed = options.seed ?? onesLike(g, loss, lossShape); // dL/dL: loss's shape
     const seedShape = seed.shape ?? g.shapeOf(seed);
-    if (!seedShape || !sameShape(seedShape, lossShape) || seed.dtype !== loss.dtype) throw new Error(`autodiff: the seed must be ${loss.dtype} [${lossShape.join(', ')}]`);
+    if (!seedShape || !sameShape(seedShape, lossShape) || seed.dtype !== loss.dtype)
+      throw new Error(`autodiff: the seed must be ${loss.dtype} [${lossShape.join(', ')}]`);
     parts.set(loss.name, [seed]);
 
     // Reverse sweep: every consumer of a value comes after it on the tape, so by the time its
@@ -82,7 +85,8 @@ export function addGradients(g: GraphBuilder, loss: Value, wrt: readonly Value[]
       const dys = node.outputs.map((o) => (active.has(o.name) ? total(o) : undefined));
       if (dys.every((d) => d === undefined)) continue;
       const rule = BACKWARD[node.opType];
-      if (rule === undefined || node.domain !== '') throw new Error(`autodiff: no backward rule for ${node.domain ? `${node.domain}.` : ''}${node.opType} (making ${node.outputs[0]?.name})`);
+      if (rule === undefined || node.domain !== '')
+        throw new Error(`autodiff: no backward rule for ${node.domain ? `${node.domain}.` : ''}${node.opType} (making ${node.outputs[0]?.name})`);
       if (rule === NO_GRADIENT) continue;
       const dxs = rule({ g, node, dys, needs });
       node.inputs.forEach((v, k) => {

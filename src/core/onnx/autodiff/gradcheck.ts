@@ -55,14 +55,14 @@ const PROJECTION = 'gradcheck.projection';
 
 type FloatArray = Float32Array | Float64Array;
 
-
 function float32Of(data: Uint8Array): Float32Array {
   return new Float32Array(data.slice().buffer);
 }
 
 /** The same model with every float32 tensor, input, output and Cast made float64. */
 export function toFloat64(m: ModelDef): ModelDef {
-  const tensor = (t: TensorDef): TensorDef => (t.dtype === 'float32' ? { ...t, dtype: 'float64', data: new Uint8Array(Float64Array.from(float32Of(t.data)).buffer) } : t);
+  const tensor = (t: TensorDef): TensorDef =>
+    t.dtype === 'float32' ? { ...t, dtype: 'float64', data: new Uint8Array(Float64Array.from(float32Of(t.data)).buffer) } : t;
   const dtype = (d: DType): DType => (d === 'float32' ? 'float64' : d);
   const attribute = (op: string, name: string, a: AttributeValue): AttributeValue => {
     if (op === 'Cast' && name === 'to' && a.kind === 'int' && a.value === 1) return { kind: 'int', value: 11 };

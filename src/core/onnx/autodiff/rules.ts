@@ -99,7 +99,10 @@ function reducedAxes(a: BackwardArgs, rank: number): number[] | 'none' {
 /** Transpose of the last two axes. */
 function swapLast(g: GraphBuilder, x: Value): Value {
   const r = shapeOf(g, x).length;
-  return g.transpose(x, Array.from({ length: r }, (_, i) => (i === r - 2 ? r - 1 : i === r - 1 ? r - 2 : i))); // [..., N, M]
+  return g.transpose(
+    x,
+    Array.from({ length: r }, (_, i) => (i === r - 2 ? r - 1 : i === r - 1 ? r - 2 : i)),
+  ); // [..., N, M]
 }
 
 const when = <T>(need: boolean | undefined, f: () => T): T | undefined => (need ? f() : undefined);
@@ -114,19 +117,21 @@ const unary =
   (derivative: (g: GraphBuilder, dy: Value, x: Value, y: Value) => Value): BackwardRule =>
   (a) => [derivative(a.g, dyOf(a), inputOf(a, 0), a.node.outputs[0]!)];
 
-const reductions = (mean: boolean): BackwardRule => (a) => {
-  const { g } = a;
-  const dy = dyOf(a); // dy: [x with the reduced axes dropped, or kept as 1]
-  const x = inputOf(a, 0);
-  const sx = shapeOf(g, x); // x: [..., N, ...]
-  const axes = reducedAxes(a, sx.length);
-  if (axes === 'none') return [dy];
-  const kept = sx.map((d, i) => (axes.includes(i) ? 1 : d)); // [..., 1, ...]
-  let d = reshapeTo(g, dy, kept);
-  // mean: each input element contributed 1/N of the output
-  if (mean) d = g.mul(d, g.scalar(dy.dtype, 1 / sizeOf(axes.map((i) => sx[i]!))));
-  return [sameShape(kept, sx) ? d : g.op('Expand', [d, g.i64(...sx)])]; // dx: [..., N, ...]
-};
+const reductions =
+  (mean: boolean): BackwardRule =>
+  (a) => {
+    const { g } = a;
+    const dy = dyOf(a); // dy: [x with the reduced axes dropped, or kept as 1]
+    const x = inputOf(a, 0);
+    const sx = shapeOf(g, x); // x: [..., N, ...]
+    const axes = reducedAxes(a, sx.length);
+    if (axes === 'none') return [dy];
+    const kept = sx.map((d, i) => (axes.includes(i) ? 1 : d)); // [..., 1, ...]
+    let d = reshapeTo(g, dy, kept);
+    // mean: each input element contributed 1/N of the output
+    if (mean) d = g.mul(d, g.scalar(dy.dtype, 1 / sizeOf(axes.map((i) => sx[i]!))));
+    return [sameShape(kept, sx) ? d : g.op('Expand', [d, g.i64(...sx)])]; // dx: [..., N, ...]
+  };
 
 export const BACKWARD: Readonly<Record<string, BackwardRule | typeof NO_GRADIENT>> = {
   // ---- elementwise arithmetic, numpy broadcasting --------------------------------------------------
@@ -167,7 +172,8 @@ export const BACKWARD: Readonly<Record<string, BackwardRule | typeof NO_GRADIENT
       if (pv && pv.length === 1) {
         const c = pv[0]!;
         if (c === 1) local = g.scalar(x.dtype, 1);
-        else if (c === 2) local = g.mul(x, g.scalar(x.dtype, 2)); // x² → 2x, without a Pow
+        else if (c === 2)
+          local = g.mul(x, g.scalar(x.dtype, 2)); // x² → 2x, without a Pow
         else local = g.mul(g.op('Pow', [x, g.scalar(x.dtype, c - 1)]), g.scalar(x.dtype, c));
       } else {
         const pc = p.dtype === x.dtype ? p : g.cast(p, x.dtype);
@@ -368,7 +374,11 @@ export const BACKWARD: Readonly<Record<string, BackwardRule | typeof NO_GRADIENT
       // bring the index axes to the front: [I..., D[:axis]..., D[axis+1:]...]
       const q = si.length;
       const r = sd.length - 1 + q;
-      const perm = [...Array.from({ length: q }, (_, i) => axis + i), ...Array.from({ length: axis }, (_, i) => i), ...Array.from({ length: r - axis - q }, (_, i) => axis + q + i)];
+      const perm = [
+        ...Array.from({ length: q }, (_, i) => axis + i),
+        ...Array.from({ length: axis }, (_, i) => i),
+        ...Array.from({ length: r - axis - q }, (_, i) => axis + q + i),
+      ];
       rows = g.transpose(dy, perm);
     }
     const updates = reshapeTo(g, rows, [n, ...rest]); // [N, ...rest]
@@ -391,7 +401,10 @@ export const BACKWARD: Readonly<Record<string, BackwardRule | typeof NO_GRADIENT
       // Not ScatterElements into zeros: onnxruntime constant-folds the zeros into a B·S·V
       // initializer (hundreds of MB for a real vocabulary) and copies it on every run. Indices
       // must be non-negative here (targets are).
-      const iota = g.reshape(g.range(g.scalarI(0), g.scalarI(sd[axis]!), g.scalarI(1)), sd.map((d, i) => (i === axis ? d : 1))); // [1, 1, V]
+      const iota = g.reshape(
+        g.range(g.scalarI(0), g.scalarI(sd[axis]!), g.scalarI(1)),
+        sd.map((d, i) => (i === axis ? d : 1)),
+      ); // [1, 1, V]
       const picked = g.equal(iota, indices); // [B, S, V] bool
       return [g.where(picked, dy, g.scalar(dy.dtype, 0)), undefined]; // [B, S, V]
     }
