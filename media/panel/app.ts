@@ -25,13 +25,13 @@ export interface Ctx {
 const TAB_LABELS: Record<Tab, string> = { compare: 'Run & compare', matrix: 'Matrix', train: 'Fine-tune' };
 
 interface Saved {
-  tab?: Tab;
-  file?: string;
-  shade?: boolean;
-  diff?: boolean;
-  onlyDiffering?: boolean;
-  selectedRun?: string;
-  recipe?: string;
+  tab?: Tab | undefined;
+  file?: string | undefined;
+  shade?: boolean | undefined;
+  diff?: boolean | undefined;
+  onlyDiffering?: boolean | undefined;
+  selectedRun?: string | undefined;
+  recipe?: string | undefined;
 }
 
 export function mountPanel(app: HTMLElement): void {

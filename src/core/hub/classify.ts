@@ -14,14 +14,14 @@ export interface SafetensorsIndex {
 
 export interface FilesToDownloadOptions {
   /** Which ONNX file of a transformers.js repo; default fp32 (`onnx/model.onnx`). */
-  dtype?: OnnxDtype;
+  dtype?: OnnxDtype | undefined;
   /**
    * The repo's `model.safetensors.index.json`, once downloaded: only the shards it names are
    * wanted. Without it, every top-level `.safetensors` file of a sharded repo is listed.
    */
-  index?: SafetensorsIndex;
+  index?: SafetensorsIndex | undefined;
   /** Names the file list in error messages (`repo org/name`); default "the repo". */
-  source?: string;
+  source?: string | undefined;
 }
 
 const ONNX_BASENAME: Record<OnnxDtype, string> = { fp32: 'model', q8: 'model_quantized', fp16: 'model_fp16' };

@@ -12,7 +12,7 @@ import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './o
 
 export interface FetchModelOptions extends HubOptions {
   /** Which ONNX variant of a transformers.js repo to fetch; default fp32. */
-  dtype?: OnnxDtype;
+  dtype?: OnnxDtype | undefined;
 }
 
 export interface FetchedModel {

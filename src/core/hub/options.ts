@@ -13,26 +13,26 @@ export interface HubProgress {
 
 export interface HubOptions {
   /** Default: `HF_ENDPOINT`, else https://huggingface.co. */
-  endpoint?: string;
+  endpoint?: string | undefined;
   /** Sent as `Authorization: Bearer …` to the endpoint. Default: `HF_TOKEN`, else `HUGGING_FACE_HUB_TOKEN`. */
-  token?: string;
+  token?: string | undefined;
   /** Default: `HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub` (where huggingface_hub looks). */
-  cacheDir?: string;
+  cacheDir?: string | undefined;
   /** Called as bytes arrive, for every chunk; throttle on the receiving side if needed. */
-  onProgress?: (p: HubProgress) => void;
+  onProgress?: ((p: HubProgress) => void) | undefined;
   /** Aborting stops the transfer and keeps the partial file, so the next attempt resumes. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * Give up on a connection that sends nothing for this many milliseconds, while waiting for an
    * answer or in the middle of a body (a half-open connection would otherwise hang for ever). A
    * download cut this way is retried, and keeps its partial file to resume from. Default:
    * `TUNELOOP_HUB_IDLE_TIMEOUT_MS`, else 30000.
    */
-  idleTimeoutMs?: number;
+  idleTimeoutMs?: number | undefined;
   /** Default: the global fetch. Must support `redirect: 'manual'` returning the 3xx response, as Node's does. */
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
   /** Use only the cache, send no request. Default: `HF_HUB_OFFLINE` set to 1 (or true/yes/on, as huggingface_hub reads it). */
-  offline?: boolean;
+  offline?: boolean | undefined;
 }
 
 export interface ResolvedHubOptions {

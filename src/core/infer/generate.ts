@@ -15,17 +15,17 @@ export type Prompt = { readonly ids: readonly number[] } | { readonly text: stri
 export interface GenerationParams {
   readonly maxTokens: number;
   /** 0 or absent: greedy. */
-  readonly temperature?: number;
+  readonly temperature?: number | undefined;
   /** 0 or absent: no top-k. */
-  readonly topK?: number;
+  readonly topK?: number | undefined;
   /** 1 or absent: no top-p. */
-  readonly topP?: number;
+  readonly topP?: number | undefined;
   /** 1 or absent: none. */
-  readonly repetitionPenalty?: number;
+  readonly repetitionPenalty?: number | undefined;
   /** Makes sampling reproducible; absent: a fresh random seed. */
-  readonly seed?: number;
+  readonly seed?: number | undefined;
   /** Generation stops when the text contains one of these; the text returned ends before it. */
-  readonly stop?: readonly string[];
+  readonly stop?: readonly string[] | undefined;
 }
 
 export interface GeneratedToken {

@@ -10,17 +10,17 @@ import { configureTransformers } from './transformers-env';
 
 export interface LoadOptions {
   /** onnxruntime intra-op threads; 0 or absent lets it choose. */
-  readonly threads?: number;
+  readonly threads?: number | undefined;
   /** Where exports of Hugging Face checkpoints are cached. */
-  readonly cacheDir?: string;
+  readonly cacheDir?: string | undefined;
   /** Tokens of context to budget memory for (default 2048). */
-  readonly contextTokens?: number;
+  readonly contextTokens?: number | undefined;
   /** Bytes available (tests pass a number; default: what the system reports). */
-  readonly availableMemory?: number;
-  readonly onProgress?: (message: string) => void;
-  readonly signal?: AbortSignal;
+  readonly availableMemory?: number | undefined;
+  readonly onProgress?: ((message: string) => void) | undefined;
+  readonly signal?: AbortSignal | undefined;
   /** Resolves a Hub id to a local folder (the hub module, when the caller allows network access); `signal` cancels the download. */
-  readonly fetchHubModel?: (id: string, signal?: AbortSignal) => Promise<string>;
+  readonly fetchHubModel?: ((id: string, signal?: AbortSignal) => Promise<string>) | undefined;
 }
 
 export interface LoadedModel {

@@ -19,7 +19,7 @@ export interface InferenceCallbacks {
   readonly signal?: AbortSignal;
 }
 
-export type ServiceLoadOptions = Pick<LoadOptions, 'threads' | 'cacheDir' | 'contextTokens'> & { readonly allowDownload?: boolean };
+export type ServiceLoadOptions = Pick<LoadOptions, 'threads' | 'cacheDir' | 'contextTokens'> & { readonly allowDownload?: boolean | undefined };
 
 export interface Inference {
   load(source: string, options?: ServiceLoadOptions, callbacks?: InferenceCallbacks): Promise<ModelInfo>;

@@ -20,7 +20,7 @@ export type Attrs = Readonly<Record<string, Attr>>;
 
 /** What is known about a value at build time. */
 export interface Known {
-  readonly shape?: readonly number[];
+  readonly shape?: readonly number[] | undefined;
   /** Elements, row-major, for small tensors whose contents are known (constants, shape arithmetic). */
   readonly values?: readonly number[];
 }
