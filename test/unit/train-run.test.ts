@@ -129,17 +129,25 @@ describe('run folders and the trainer process', function () {
 
   /**
    * Several processes race for one run's lock, each in its own Node process, released together by a
-   * start time: each prints whether it got the lock and holds it a moment. Exactly one may win, with
-   * no lock before, and with a stale lock of a dead process before (the takeover race).
+   * start time: each prints whether it got the lock. A winner holds it (stays alive) until every loser
+   * has given up, so that a slow loser cannot rightly take over a lock whose owner has meanwhile exited.
+   * Exactly one may win, with no lock before, and with a stale lock of a dead process before (the
+   * takeover race).
    */
   async function race(dir: string, n: number): Promise<number> {
     const runJs = path.join(ROOT, 'out', 'src', 'core', 'train', 'run.js');
-    const script = `const { acquireLock } = require(${JSON.stringify(runJs)});
+    const release = path.join(dir, 'release');
+    const script = `const fs = require('fs');
+      const { acquireLock } = require(${JSON.stringify(runJs)});
       const at = Number(process.argv[1]);
       while (Date.now() < at) {}
-      try { acquireLock(${JSON.stringify(dir)}); process.stdout.write('won'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600); }
-      catch (e) { process.stdout.write('lost: ' + e.message); }`;
+      let won = false;
+      const pause = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 150);
+      try { acquireLock(${JSON.stringify(dir)}, process.pid, pause); won = true; process.stdout.write('won'); }
+      catch (e) { process.stdout.write('lost: ' + e.message); }
+      if (won) { const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(release)})) { clearInterval(t); } }, 20); }`;
     const at = Date.now() + 700;
+    let settled = 0;
     const outs = await Promise.all(
       Array.from(
         { length: n },
@@ -147,7 +155,11 @@ describe('run folders and the trainer process', function () {
           new Promise<string>((resolve) => {
             const c = spawn(process.execPath, ['-e', script, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
             let out = '';
-            c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+            c.stdout.on('data', (d: Buffer) => {
+              out += d.toString();
+              // Every process has answered: the winner may go.
+              if (++settled === n) fs.writeFileSync(release, '');
+            });
             c.on('exit', () => resolve(out));
           }),
       ),

@@ -139,7 +139,11 @@ function createExclusive(file: string, text: string): boolean {
  * exclusive file, owner.lock.takeover, so that two processes that both find it stale cannot both
  * remove it and each create its own. A live owner, or one on another host, refuses the run.
  */
-export function acquireLock(runDir: string, pid = process.pid): void {
+/**
+ * `pauseInTakeover` (tests only) waits between finding a lock stale and removing it: the window in
+ * which, without the takeover file, a second process could remove the lock the first just made.
+ */
+export function acquireLock(runDir: string, pid = process.pid, pauseInTakeover?: () => void): void {
   const file = path.join(runDir, LOCK);
   const mine = JSON.stringify({ pid, host: os.hostname(), started: new Date().toISOString() } satisfies OwnerLock);
   const refuse = (held: OwnerLock) =>
@@ -178,6 +182,7 @@ export function acquireLock(runDir: string, pid = process.pid): void {
     try {
       const again = readLock(runDir);
       if (again !== undefined && lockHolderAlive(again)) throw refuse(again);
+      pauseInTakeover?.();
       if (JSON.stringify(again) === JSON.stringify(held)) fs.rmSync(file, { force: true });
     } finally {
       fs.rmSync(takeover, { force: true });
