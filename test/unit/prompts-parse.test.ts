@@ -6,7 +6,7 @@ import { hostedModel } from '../../src/core/prompts/hosted';
 import { EVALUATOR_KINDS } from '../../src/core/prompts/parse-evaluators';
 import { keysAt } from '../../src/core/prompts/schema';
 import { parsePrompt } from '../../src/core/prompts/parse';
-import { editDistance, suggest } from '../../src/core/prompts/suggest';
+import { editDistance, suggest } from '../../src/core/yaml/suggest';
 import type { Diagnostic } from '../../src/core/prompts/types';
 import { FIXTURES, tempDir } from '../helpers';
 

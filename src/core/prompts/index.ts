@@ -23,5 +23,5 @@ export { templateVariables, testVariables, valuesOf, type CaseValue } from './va
 export { keysAt, keyDoc, valuesAt, placeOf, KEY_DOCS, GITHUB_JUDGES, type KeyPath } from './schema';
 export { hostedModel, type HostedModel } from './hosted';
 export { validateJson, checkSchema, type SchemaViolation } from './json-schema';
-export { suggest, editDistance } from './suggest';
+export { suggest, editDistance } from '../yaml/suggest';
 export { generationParams } from './params';

@@ -1,7 +1,8 @@
 import { isMap, isScalar, type Node } from 'yaml';
 import { checkSchema, isJsonObject, unwrapSchema } from './json-schema';
 import { GITHUB_JUDGES, keysAt, type KeyPath } from './schema';
-import { didYouMean, quotedList } from './suggest';
+import { describe, type Entry, type Reader } from '../yaml/reader';
+import { didYouMean, quotedList } from '../yaml/suggest';
 import {
   STRING_CHECKS,
   type Evaluator,
@@ -12,7 +13,6 @@ import {
   type LlmJudge,
   type StringCheck,
 } from './types';
-import { describe, type Entry, type Reader } from './yaml-reader';
 
 /** A template in the file, kept for the variable checks once all of the file has been read. */
 export interface TemplateSite {

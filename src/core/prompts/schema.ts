@@ -1,3 +1,4 @@
+import { type KeyPath, placeOf } from '../yaml/key-table';
 import { RESPONSE_FORMATS, ROLES } from './types';
 
 /**
@@ -83,14 +84,7 @@ export const VALUE_CHOICES: { readonly [placeAndKey: string]: readonly string[] 
   'evaluators[].json': ['true'],
 };
 
-export type KeyPath = readonly (string | number)[];
-
-/** `['evaluators', 0, 'string']` → `evaluators[].string`. */
-export function placeOf(path: KeyPath): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? '[]' : out === '' ? p : `.${p}`;
-  return out;
-}
+export { placeOf, type KeyPath } from '../yaml/key-table';
 
 /** The keys allowed in the mapping at this path, or undefined where keys are free-form. */
 export function keysAt(path: KeyPath): readonly string[] | undefined {

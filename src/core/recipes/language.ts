@@ -18,7 +18,8 @@ import {
 } from '../prompts/language';
 import { positionInfo } from '../prompts/position';
 import { placeOf, type KeyPath } from '../prompts/schema';
-import type { Diagnostic, JsonObject } from '../prompts/types';
+import type { Diagnostic } from '../yaml/diagnostic';
+import type { JsonObject } from '../yaml/json';
 import { parseRecipe, RECIPE_KEYS, RECIPE_VALUES, type RecipeCheckOptions, type RecipeParseResult, recipePathRuleProblems } from './recipe';
 
 /**

@@ -5,18 +5,17 @@ import { checkOutput, ForeignOutputError, OUTPUT_MARKER } from '../fs/output';
 import { confinement, findRoot, placeProblem, realPathLoose, ROOT_HINT } from '../fs/root';
 import { readTextFile } from '../fs/text';
 import { looksLikeHubId } from '../hub/id';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
-import { reportYaml, sorted } from '../prompts/parse';
-import { didYouMean } from '../prompts/suggest';
-import type { Diagnostic, Span } from '../prompts/types';
-import { describe, type Entry, type NumberRule, Reader } from '../prompts/yaml-reader';
+import { isMap, isScalar, isSeq, type YAMLMap } from 'yaml';
+import type { Diagnostic, Span } from '../yaml/diagnostic';
+import { describe, type Entry, type NumberRule, type Reader, readYaml } from '../yaml/reader';
+import { didYouMean } from '../yaml/suggest';
 import type { DatasetFormat } from '../train/data';
 import type { ScheduleName } from '../train/schedule';
 
 /**
  * Adapter recipes, `NAME.adapter.yml`: the file users commit to say how an adapter is trained. LoRA
  * settings use PEFT's names (r, lora_alpha, lora_dropout, target_modules, use_rslora). Parsed with
- * the prompt files' YAML reader, so diagnostics have the same positions and style.
+ * the YAML reader prompt files use too (core/yaml), so diagnostics have the same positions and style.
  */
 export interface Recipe {
   readonly file: string;
@@ -145,16 +144,11 @@ function choice<T extends string>(r: Reader, e: Entry | undefined, key: string, 
 }
 
 export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  const r = new Reader(file, text, lineCounter, doc);
-  for (const e of doc.errors) reportYaml(r, e, 'error');
-  for (const w of doc.warnings) reportYaml(r, w, 'warning');
-  if (doc.errors.length) return { diagnostics: sorted(r) };
-  const root = doc.contents as Node | null;
+  const { reader: r, root } = readYaml(text, file);
+  if (root === undefined) return { diagnostics: r.sorted() };
   if (!isMap(root)) {
     r.error(root ?? r.span(0, 0), 'type', `an adapter recipe must be a mapping (base_model, dataset, lora, training, ...), got ${describe(root)}`);
-    return { diagnostics: sorted(r) };
+    return { diagnostics: r.sorted() };
   }
   const top = entriesOf(r, root, '');
   const num = (m: Map<string, Entry>, key: string, rule: NumberRule, fallback?: number) => {
@@ -264,7 +258,7 @@ export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult 
           spans,
         }
       : undefined;
-  return recipe ? { recipe, diagnostics: sorted(r) } : { diagnostics: sorted(r) };
+  return recipe ? { recipe, diagnostics: r.sorted() } : { diagnostics: r.sorted() };
 }
 
 export interface RecipeCheckOptions {
