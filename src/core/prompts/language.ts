@@ -7,19 +7,10 @@ import { parsePrompt } from './parse';
 import { type PathCheckOptions, promptPathRuleProblems } from './check';
 import { positionInfo, type PositionInfo } from './position';
 import { renderMessages, type ChatMessage } from './render';
-import { GITHUB_JUDGES, KEY_DOCS, placeOf, valuesAt, type KeyPath } from './schema';
+import { describeShape, keySpec, placeOf, type KeyTable, type Shape, valuesAt } from '../yaml/key-table';
+import { PROMPT_KEYS } from './key-table';
 import { placeholders, valueText } from './template';
-import {
-  RESPONSE_FORMATS,
-  ROLES,
-  STRING_CHECKS,
-  type Diagnostic,
-  type JsonObject,
-  type JsonValue,
-  type ParseResult,
-  type PromptFile,
-  type TestValue,
-} from './types';
+import type { Diagnostic, ParseResult, PromptFile, TestValue } from './types';
 import { templateVariables, testVariables, valuesOf } from './variables';
 
 /**
@@ -30,7 +21,7 @@ import { templateVariables, testVariables, valuesOf } from './variables';
  *
  * Offsets are 0-based UTF-16 indices, as `document.offsetAt` gives them.
  *
- * The key/value machinery is generic over a Vocabulary (keys, docs, value shapes) so that adapter
+ * The key/value machinery is generic over a key table (core/yaml/key-table.ts) so that adapter
  * recipes (src/core/recipes/language.ts) reuse it with their own tables.
  */
 
@@ -75,184 +66,6 @@ export interface LensSpec {
   readonly title: string;
   readonly tooltip: string;
   readonly command: LensCommand;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Vocabulary: the keys of a YAML format, their docs and the shape of their values
-
-/**
- * The value a key takes, as a JSON Schema fragment. `$place` marks a mapping whose keys are the
- * vocabulary's place of that name; the schema generator expands it, completion reads it to know
- * that the key opens a block.
- */
-export type Shape = { readonly [keyword: string]: JsonValue };
-
-type JsonType = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array' | 'null';
-
-/** Constructors for shapes: short to read in the tables below. */
-export const shape = {
-  text: (): Shape => ({ type: 'string' }),
-  /** Text that may also be written as a number or boolean (the parser reads `name: 2024` as text). */
-  scalar: (): Shape => ({ type: ['string', 'number', 'boolean'] }),
-  choice: (values: readonly string[]): Shape => ({ type: 'string', enum: [...values] }),
-  /** Text with suggested values that are not the only ones allowed. */
-  suggested: (values: readonly string[]): Shape => ({ type: 'string', examples: [...values] }),
-  bool: (): Shape => ({ type: 'boolean' }),
-  int: (minimum: number, maximum?: number): Shape => ({ type: 'integer', minimum, ...(maximum !== undefined ? { maximum } : {}) }),
-  number: (range: { readonly minimum?: number; readonly exclusiveMinimum?: number; readonly maximum?: number } = {}): Shape => ({ type: 'number', ...range }),
-  /** A mapping with the keys of `place`; `alsoTypes` for values that may be written otherwise (`json: true`). */
-  map: (place: string, alsoTypes: readonly JsonType[] = []): Shape => ({ $place: place, ...(alsoTypes.length > 0 ? { $alsoTypes: [...alsoTypes] } : {}) }),
-  list: (items: Shape, extra: Shape = {}): Shape => ({ type: 'array', items, ...extra }),
-  /** One text or a list of texts (`stop`, `target_modules`). */
-  textOrList: (): Shape => ({ type: ['string', 'array'], items: { type: 'string' } }),
-  /** Free-form values (test cases, JSON schemas). */
-  any: (types: readonly JsonType[]): Shape => ({ type: types.length === 1 ? types[0]! : [...types] }),
-} as const;
-
-export interface Vocabulary {
-  /** Keys by place (`''`, `modelParameters`, `evaluators[]`), each with one line of documentation. */
-  readonly docs: { readonly [place: string]: { readonly [key: string]: string } };
-  /** The shape of each key's value, by the same places and keys as `docs`. */
-  readonly shapes: { readonly [place: string]: { readonly [key: string]: Shape } };
-  /** Keys a mapping must have, by place. */
-  readonly required: { readonly [place: string]: readonly string[] };
-  /** Values offered for a key's value. */
-  values(parent: KeyPath, key: string): readonly string[] | undefined;
-}
-
-/** The values a shape suggests: its enum, its examples, or true/false. */
-export function shapeValues(s: Shape | undefined): readonly string[] | undefined {
-  if (s === undefined) return undefined;
-  const list = s['enum'] ?? s['examples'];
-  if (Array.isArray(list)) return list.map(String);
-  return s['type'] === 'boolean' ? ['true', 'false'] : undefined;
-}
-
-/** The vocabulary of prompt files: KEY_DOCS (schema.ts) for keys and docs, and the shapes below. */
-const PROMPT_SHAPES: Vocabulary['shapes'] = {
-  '': {
-    name: shape.scalar(),
-    description: shape.scalar(),
-    model: shape.text(),
-    modelParameters: shape.map('modelParameters'),
-    responseFormat: shape.choice(RESPONSE_FORMATS),
-    jsonSchema: shape.any(['object', 'string']),
-    messages: shape.list(shape.map('messages[]'), { minItems: 1 }),
-    testData: shape.list({ type: 'object', additionalProperties: true }),
-    evaluators: shape.list(shape.map('evaluators[]')),
-    adapters: shape.list(shape.map('adapters[]', ['string'])),
-    minPassRate: shape.number({ minimum: 0, maximum: 1 }),
-    snapshot: shape.text(),
-  },
-  modelParameters: {
-    maxTokens: shape.int(1),
-    temperature: shape.number({ minimum: 0, maximum: 2 }),
-    topP: shape.number({ exclusiveMinimum: 0, maximum: 1 }),
-    topK: shape.int(0),
-    repetitionPenalty: shape.number({ exclusiveMinimum: 0 }),
-    seed: shape.int(0, Number.MAX_SAFE_INTEGER),
-    stop: shape.textOrList(),
-  },
-  'messages[]': {
-    role: shape.choice(ROLES),
-    content: shape.scalar(),
-  },
-  'evaluators[]': {
-    name: shape.scalar(),
-    string: shape.map('evaluators[].string'),
-    uses: shape.suggested(GITHUB_JUDGES),
-    llm: shape.map('evaluators[].llm'),
-    regex: shape.text(),
-    flags: { type: 'string', pattern: '^[imsu]*$' },
-    json: shape.map('evaluators[].json', ['boolean']),
-    maxLength: shape.int(0),
-    not: shape.bool(),
-  },
-  'evaluators[].string': Object.fromEntries(STRING_CHECKS.map((c) => [c, shape.scalar()])),
-  'evaluators[].json': {
-    schema: shape.any(['object', 'string']),
-  },
-  'evaluators[].llm': {
-    modelId: shape.text(),
-    prompt: shape.scalar(),
-    systemPrompt: shape.scalar(),
-    choices: shape.list(shape.map('evaluators[].llm.choices[]')),
-  },
-  'evaluators[].llm.choices[]': {
-    choice: shape.scalar(),
-    score: shape.number(),
-  },
-  'adapters[]': {
-    path: shape.text(),
-    minPassRate: shape.number({ minimum: 0, maximum: 1 }),
-  },
-};
-
-export const PROMPT_VOCABULARY: Vocabulary = {
-  docs: KEY_DOCS,
-  shapes: PROMPT_SHAPES,
-  required: { '': ['messages'], 'messages[]': ['role', 'content'], 'adapters[]': ['path'], 'evaluators[].llm.choices[]': ['choice', 'score'] },
-  values: valuesAt,
-};
-
-// ---------------------------------------------------------------------------------------------
-// JSON Schema
-
-export interface SchemaHeader {
-  readonly id: string;
-  readonly title: string;
-  readonly description: string;
-}
-
-/**
- * The JSON Schema (draft-07, what the Red Hat YAML extension reads) of a vocabulary: every place
- * becomes an object schema whose properties are the place's keys, described by their docs. Unknown
- * keys are refused (`additionalProperties: false`), as the parser warns about them.
- */
-export function jsonSchemaOf(v: Vocabulary, header: SchemaHeader): JsonObject {
-  const expand = (s: Shape): JsonObject => {
-    const out: { [k: string]: JsonValue } = {};
-    for (const [k, x] of Object.entries(s)) {
-      if (k === '$place' || k === '$alsoTypes') continue;
-      out[k] = k === 'items' && isShape(x) ? expand(x) : x;
-    }
-    const place = s['$place'];
-    if (typeof place !== 'string') return out;
-    const also = Array.isArray(s['$alsoTypes']) ? s['$alsoTypes'] : [];
-    const docs = v.docs[place] ?? {};
-    const shapes = v.shapes[place] ?? {};
-    const properties = Object.fromEntries(Object.entries(docs).map(([key, description]) => [key, { description, ...expand(shapes[key] ?? {}) }]));
-    const required = v.required[place];
-    return {
-      type: also.length > 0 ? ['object', ...also] : 'object',
-      properties,
-      ...(required && required.length > 0 ? { required: [...required] } : {}),
-      additionalProperties: false,
-      ...out,
-    };
-  };
-  return {
-    $schema: 'http://json-schema.org/draft-07/schema#',
-    $id: header.id,
-    $comment:
-      'Generated from the key tables in src/core (KEY_DOCS, RECIPE_KEYS) by jsonSchemaOf; test/unit/language-schema.test.ts checks it (UPDATE_SCHEMAS=1 rewrites it). Do not edit by hand.',
-    title: header.title,
-    description: header.description,
-    ...expand(shape.map('')),
-  };
-}
-
-function isShape(x: JsonValue | undefined): x is Shape {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-export function promptJsonSchema(): JsonObject {
-  return jsonSchemaOf(PROMPT_VOCABULARY, {
-    id: 'https://tuneloop.dev/schemas/prompt.schema.json',
-    title: 'Tuneloop prompt file (*.prompt.yml)',
-    description:
-      'A prompt file in the GitHub Models format, with the optional Tuneloop keys (adapters, minPassRate, snapshot, more model parameters and evaluators).',
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,9 +160,9 @@ export function completionsAt(text: string, offset: number, trigger?: string): C
     case 'placeholder':
       return variableCompletions(text, offset, info);
     case 'key':
-      return info.path[0] === 'testData' && info.path.length === 2 ? testKeyCompletions(text, offset, info) : keyCompletions(PROMPT_VOCABULARY, text, info);
+      return info.path[0] === 'testData' && info.path.length === 2 ? testKeyCompletions(text, offset, info) : keyCompletions(PROMPT_KEYS, text, info);
     case 'value':
-      return valueCompletions(PROMPT_VOCABULARY, info);
+      return valueCompletions(PROMPT_KEYS, info);
     case 'none':
       return [];
   }
@@ -436,24 +249,23 @@ function testKeyCompletions(text: string, offset: number, info: Info<'key'>): Co
 }
 
 /** Keys allowed at the position and not yet written in the same mapping, with their docs. */
-export function keyCompletions(v: Vocabulary, text: string, info: Info<'key'>): CompletionEntry[] {
-  const place = placeOf(info.path);
-  const docs = v.docs[place];
-  if (docs === undefined) return [];
+export function keyCompletions(table: KeyTable, text: string, info: Info<'key'>): CompletionEntry[] {
+  const keys = table[placeOf(info.path)];
+  if (keys === undefined) return [];
   const present = siblingKeys(text, info.start);
   const colonFollows = /^\s*:/.test(text.slice(info.end));
-  return Object.entries(docs)
+  return Object.entries(keys)
     .filter(([key]) => !present.has(key) || key === info.key)
-    .map(([key, doc], i) => {
-      const s = v.shapes[place]?.[key];
+    .map(([key, spec], i) => {
+      const s = spec.shape;
       const opens = colonFollows ? undefined : blockKind(s);
       return {
         label: key,
         kind: 'key' as const,
-        snippet: colonFollows ? escapeSnippet(key) : keySnippet(key, s, v.values(info.path, key)),
+        snippet: colonFollows ? escapeSnippet(key) : keySnippet(key, s, valuesAt(table, info.path, key)),
         range: { start: info.start, end: info.end },
-        ...optional('detail', describeShape(v, s)),
-        documentation: doc,
+        ...optional('detail', describeShape(table, s)),
+        documentation: spec.doc,
         // The table's order is the documented order (name, description, model, ...): keep it.
         sortText: String(i).padStart(3, '0'),
         ...(opens === 'list' ? { retrigger: true } : {}),
@@ -461,10 +273,10 @@ export function keyCompletions(v: Vocabulary, text: string, info: Info<'key'>): 
     });
 }
 
-export function valueCompletions(v: Vocabulary, info: Info<'value'>): CompletionEntry[] {
-  const values = v.values(info.path, info.key);
+export function valueCompletions(table: KeyTable, info: Info<'value'>): CompletionEntry[] {
+  const values = valuesAt(table, info.path, info.key);
   if (values === undefined) return [];
-  const doc = v.docs[placeOf(info.path)]?.[info.key];
+  const doc = keySpec(table, info.path, info.key)?.doc;
   return values.map((value, i) => ({
     label: value,
     kind: 'value' as const,
@@ -490,41 +302,6 @@ function keySnippet(key: string, s: Shape | undefined, values: readonly string[]
   if (block === 'list') return `${k}:\n\t- $0`;
   if (values !== undefined && values.length > 0) return `${k}: \${1|${values.map(escapeChoice).join(',')}|}`;
   return `${k}: $0`;
-}
-
-/** How JSON Schema types read in the detail column (a scalar written as text counts as text). */
-const TYPE_WORDS: { readonly [types: string]: string } = {
-  string: 'text',
-  'string,number,boolean': 'text',
-  'string,array': 'text or list of texts',
-  'object,string': 'mapping or JSON text',
-  'object,boolean': 'true or mapping',
-  'object,string,boolean': 'mapping or text',
-  array: 'list',
-};
-
-/** One line about a shape, for the detail column: `integer ≥ 1`, `system | user | assistant`. */
-function describeShape(v: Vocabulary, s: Shape | undefined): string | undefined {
-  if (s === undefined) return undefined;
-  const place = s['$place'];
-  if (typeof place === 'string') {
-    const also = Array.isArray(s['$alsoTypes']) ? s['$alsoTypes'] : [];
-    const keys = Object.keys(v.docs[place] ?? {}).join(', ');
-    return also.length > 0 ? `${also.join(' or ')}, or a mapping: ${keys}` : `mapping: ${keys}`;
-  }
-  const en = s['enum'];
-  if (Array.isArray(en)) return en.join(' | ');
-  const items = s['items'];
-  if (s['type'] === 'array' && isShape(items) && typeof items['$place'] === 'string')
-    return `list of mappings: ${Object.keys(v.docs[items['$place']] ?? {}).join(', ')}`;
-  const type = s['type'];
-  const types = Array.isArray(type) ? type.join(',') : String(type ?? '');
-  const word = TYPE_WORDS[types] ?? types;
-  const lo = s['exclusiveMinimum'] ?? s['minimum'];
-  const hi = s['maximum'] === Number.MAX_SAFE_INTEGER ? undefined : s['maximum'];
-  if (typeof lo === 'number' && typeof hi === 'number') return `${word}, ${s['exclusiveMinimum'] !== undefined ? `> ${lo} and ≤ ${hi}` : `${lo} to ${hi}`}`;
-  if (typeof lo === 'number') return `${word} ${s['exclusiveMinimum'] !== undefined ? '>' : '≥'} ${lo}`;
-  return word || undefined;
 }
 
 /**
@@ -596,26 +373,26 @@ export function hoverAt(text: string, offset: number): HoverInfo | undefined {
     case 'key': {
       if (info.key === '') return undefined;
       if (info.path[0] === 'testData' && info.path.length === 2) return testKeyHover(text, info);
-      return keyHover(PROMPT_VOCABULARY, info);
+      return keyHover(PROMPT_KEYS, info);
     }
     case 'value':
-      return valueHover(PROMPT_VOCABULARY, info);
+      return valueHover(PROMPT_KEYS, info);
     case 'none':
       return undefined;
   }
 }
 
-export function keyHover(v: Vocabulary, info: Info<'key'>): HoverInfo | undefined {
-  const doc = v.docs[placeOf(info.path)]?.[info.key];
-  if (doc === undefined) return undefined;
-  const detail = describeShape(v, v.shapes[placeOf(info.path)]?.[info.key]);
-  return { markdown: `**${info.key}**${detail ? ` (${detail})` : ''}\n\n${doc}`, range: { start: info.start, end: info.end } };
+export function keyHover(table: KeyTable, info: Info<'key'>): HoverInfo | undefined {
+  const spec = keySpec(table, info.path, info.key);
+  if (spec === undefined) return undefined;
+  const detail = describeShape(table, spec.shape);
+  return { markdown: `**${info.key}**${detail ? ` (${detail})` : ''}\n\n${spec.doc}`, range: { start: info.start, end: info.end } };
 }
 
 /** On an enumerated value: what the key means and the values it takes. */
-export function valueHover(v: Vocabulary, info: Info<'value'>): HoverInfo | undefined {
-  const values = v.values(info.path, info.key);
-  const doc = v.docs[placeOf(info.path)]?.[info.key];
+export function valueHover(table: KeyTable, info: Info<'value'>): HoverInfo | undefined {
+  const values = valuesAt(table, info.path, info.key);
+  const doc = keySpec(table, info.path, info.key)?.doc;
   if (values === undefined || doc === undefined || info.end <= info.start) return undefined;
   return { markdown: `**${info.key}**: ${values.map((x) => `\`${x}\``).join(', ')}\n\n${doc}`, range: { start: info.start, end: info.end } };
 }

@@ -1,6 +1,7 @@
 import { isMap, isScalar, type Node } from 'yaml';
 import { checkSchema, isJsonObject, unwrapSchema } from './json-schema';
-import { GITHUB_JUDGES, keysAt, type KeyPath } from './schema';
+import { numberRule } from '../yaml/key-table';
+import { GITHUB_JUDGES, type KeyPath, keysAt, PROMPT_KEYS } from './key-table';
 import { describe, type Entry, type Reader } from '../yaml/reader';
 import { didYouMean, quotedList } from '../yaml/suggest';
 import {
@@ -131,7 +132,7 @@ const KIND_PARSERS: { readonly [K in EvaluatorKind]: KindParser<K> } = {
   },
 
   maxLength(cx, e) {
-    const max = cx.r.number(e, { integer: true, min: 0, text: 'an integer ≥ 0 (the most characters the output may have)' });
+    const max = cx.r.number(e, numberRule(PROMPT_KEYS, 'evaluators[]', 'maxLength'));
     return max === undefined ? undefined : { kind: 'maxLength', max };
   },
 
@@ -180,7 +181,7 @@ const KIND_PARSERS: { readonly [K in EvaluatorKind]: KindParser<K> } = {
           return [];
         }
         const text = r.string(choice);
-        const n = r.number(score, { text: 'a number' });
+        const n = r.number(score, numberRule(PROMPT_KEYS, 'evaluators[].llm.choices[]', 'score'));
         return text !== undefined && n !== undefined ? [{ choice: text, score: n }] : [];
       });
     }

@@ -3,7 +3,8 @@ import { hostedModel } from './hosted';
 import { readEvaluator, readSchema, type TemplateSite } from './parse-evaluators';
 import { describe, type Entry, type NumberRule, type Reader, readYaml } from '../yaml/reader';
 import { didYouMean, quotedList } from '../yaml/suggest';
-import { keysAt } from './schema';
+import { numberRule } from '../yaml/key-table';
+import { PROMPT_KEYS } from './key-table';
 import { placeholders } from './template';
 import {
   RESPONSE_FORMATS,
@@ -24,17 +25,13 @@ import {
 
 export { placeholders, renderTemplate, variableNames, valueText, type Placeholder } from './template';
 
-/** Number-valued model parameters and their ranges; `stop` is read separately. */
-const NUMBER_PARAMETERS = {
-  maxTokens: { integer: true, min: 1, text: 'an integer ≥ 1' },
-  temperature: { min: 0, max: 2, text: 'a number from 0 to 2' },
-  topP: { min: 0, minExclusive: true, max: 1, text: 'a number greater than 0 and at most 1' },
-  topK: { integer: true, min: 0, text: 'an integer ≥ 0 (0 turns top-k off)' },
-  repetitionPenalty: { min: 0, minExclusive: true, text: 'a number greater than 0 (1 turns it off)' },
-  seed: { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER, text: 'an integer ≥ 0' },
-} as const satisfies { readonly [K in Exclude<keyof ModelParameters, 'stop'>]-?: NumberRule };
+/** Number-valued model parameters (all but `stop`, which is read separately), with their rules from the key table. */
+const NUMBER_PARAMETERS = (['maxTokens', 'temperature', 'topP', 'topK', 'repetitionPenalty', 'seed'] as const).map(
+  (key) => [key, numberRule(PROMPT_KEYS, 'modelParameters', key)] as const,
+) satisfies readonly (readonly [Exclude<keyof ModelParameters, 'stop'>, NumberRule])[];
 
-const PASS_RATE: NumberRule = { min: 0, max: 1, text: 'a number from 0 to 1 (the share of test cases that must pass)' };
+const PASS_RATE = numberRule(PROMPT_KEYS, '', 'minPassRate');
+const ADAPTER_PASS_RATE = numberRule(PROMPT_KEYS, 'adapters[]', 'minPassRate');
 
 /**
  * Parses and validates a prompt file. Returns the prompt whenever the YAML itself can be read (even
@@ -42,7 +39,7 @@ const PASS_RATE: NumberRule = { min: 0, max: 1, text: 'a number from 0 to 1 (the
  * problem found, sorted by position.
  */
 export function parsePrompt(text: string, file = '<prompt>'): ParseResult {
-  const { reader: r, root } = readYaml(text, file, keysAt);
+  const { reader: r, root } = readYaml(text, file, PROMPT_KEYS);
   if (root === undefined) return { diagnostics: r.sorted() };
   if (root === null || (isScalar(root) && root.value === null)) {
     r.error(r.span(0, 0), 'no-messages', 'the file is empty: a prompt file needs at least "messages:" with one message');
@@ -124,7 +121,7 @@ function readModelParameters(r: Reader, e: Entry | undefined): ModelParameters {
   if (!map) return {};
   const entries = r.entries(map, ['modelParameters']);
   const out: { -readonly [K in keyof ModelParameters]: ModelParameters[K] } = {};
-  for (const [key, rule] of Object.entries(NUMBER_PARAMETERS) as [keyof typeof NUMBER_PARAMETERS, NumberRule][]) {
+  for (const [key, rule] of NUMBER_PARAMETERS) {
     const x = entries.get(key);
     const n = x ? r.number(x, rule) : undefined;
     if (n !== undefined) out[key] = n;
@@ -279,7 +276,7 @@ function readAdapters(r: Reader, e: Entry | undefined): AdapterEntry[] {
     const path = pathEntry ? r.string(pathEntry, '"path"') : undefined;
     if (!pathEntry) r.error(item, 'required', `adapter ${i} has no path: add "path: NAME.adapter.yml" (or an adapter folder)`);
     else if (path === '') r.error(pathEntry.keyNode, 'required', `adapter ${i} has an empty path: name an adapter recipe or folder`);
-    const minPassRate = rateEntry ? r.number(rateEntry, PASS_RATE) : undefined;
+    const minPassRate = rateEntry ? r.number(rateEntry, ADAPTER_PASS_RATE) : undefined;
     if (path) out.push({ path, ...(minPassRate !== undefined ? { minPassRate } : {}), span: r.spanOf(item) });
   });
   return out;

@@ -1,4 +1,4 @@
-import { keysAt, valuesAt, type KeyPath } from './schema';
+import { keysAt, valuesAt, type KeyPath } from './key-table';
 
 /**
  * What is at an offset of a prompt file's text, for completion and hover (the editor turns a
@@ -34,7 +34,7 @@ export type PositionInfo =
       readonly prefix: string;
       readonly start: number;
       readonly end: number;
-      /** Keys allowed here (schema.ts), undefined where keys are free-form (test cases). */
+      /** Keys allowed here (key-table.ts), undefined where keys are free-form (test cases). */
       readonly keys: readonly string[] | undefined;
     }
   | {

@@ -14,11 +14,8 @@ import {
 } from 'yaml';
 import type { Diagnostic, DiagnosticCode, Severity, Span } from './diagnostic';
 import type { JsonValue } from './json';
-import type { KeyPath } from './key-table';
+import { type KeyPath, type KeyTable, keysAt } from './key-table';
 import { didYouMean } from './suggest';
-
-/** The keys a mapping at a key path may hold; undefined where keys are free-form. A file kind's key table answers it. */
-export type KnownKeys = (place: KeyPath) => readonly string[] | undefined;
 
 /** What to do about each kind of YAML syntax error; the parser's own message says what is wrong. */
 const YAML_ADVICE: { readonly [code: string]: string } = {
@@ -34,12 +31,13 @@ const YAML_ADVICE: { readonly [code: string]: string } = {
 
 /**
  * Parses YAML text for reading, reporting its syntax errors and warnings with advice. `root` is the
- * document's top node, absent when the YAML has errors (nothing more can be read then).
+ * document's top node, absent when the YAML has errors (nothing more can be read then). `keys`, the
+ * file kind's key table, is what `Reader.entries` checks keys against.
  */
-export function readYaml(text: string, file: string, knownKeys?: KnownKeys): { readonly reader: Reader; readonly root?: Node | null } {
+export function readYaml(text: string, file: string, keys?: KeyTable): { readonly reader: Reader; readonly root?: Node | null } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, keepSourceTokens: false });
-  const reader = new Reader(file, text, lineCounter, doc, knownKeys);
+  const reader = new Reader(file, text, lineCounter, doc, keys);
   for (const e of doc.errors) reportYaml(reader, e, 'error');
   for (const w of doc.warnings) reportYaml(reader, w, 'warning');
   return doc.errors.length > 0 ? { reader } : { reader, root: doc.contents as Node | null };
@@ -99,7 +97,7 @@ export class Reader {
     readonly source: string,
     private readonly lineCounter: LineCounter,
     private readonly doc: Document,
-    private readonly knownKeys?: KnownKeys,
+    private readonly keys?: KeyTable,
   ) {}
 
   /** The diagnostics so far, by position. */
@@ -152,7 +150,7 @@ export class Reader {
    */
   entries(map: YAMLMap, place: KeyPath | undefined, reportUnknown = true): Map<string, Entry> {
     const out = new Map<string, Entry>();
-    const known = place === undefined ? undefined : this.knownKeys?.(place);
+    const known = place === undefined || this.keys === undefined ? undefined : keysAt(this.keys, place);
     for (const pair of map.items) {
       const keyNode = this.deref(pair.key as Node | null);
       if (!isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
