@@ -1,20 +1,15 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  codeLensesFor,
-  completionsAt,
-  firstContentLine,
-  formatPreview,
-  hoverAt,
-  previewCases,
-  promptDiagnostics,
-  resolvePreviewModel,
-  scanTestKeys,
-  siblingKeys,
-  type CompletionEntry,
-  type PreviewModelInput,
-} from '../../src/core/prompts/language';
+import { completionsAt, scanTestKeys } from '../../src/core/prompts/completion';
+import { promptDiagnostics } from '../../src/core/prompts/diagnostics';
+import { hoverAt } from '../../src/core/prompts/hover';
+import { codeLensesFor } from '../../src/core/prompts/lenses';
+import { formatPreview, previewCases } from '../../src/core/prompts/preview';
+import { resolvePreviewModel, type PreviewModelInput } from '../../src/core/prompts/preview-model';
+import { siblingKeys } from '../../src/core/yaml/completion';
+import { type CompletionEntry, firstContentLine } from '../../src/core/yaml/editor';
+import { LENS_COMMANDS } from '../../src/extension/language/lens-commands';
 import { parsePrompt } from '../../src/core/prompts/parse';
 import { PROMPT_KEYS } from '../../src/core/prompts/key-table';
 import { FIXTURES } from '../helpers';
@@ -210,7 +205,7 @@ describe('prompt language: CodeLens and diagnostics', () => {
     const text = `# A leading comment\n\n${PROMPT}adapters:\n  - a.adapter.yml\n`;
     const lenses = codeLensesFor(text);
     assert.deepEqual(
-      lenses.map((l) => l.command),
+      lenses.map((l) => LENS_COMMANDS[l.action]),
       ['tuneloop.runPrompt', 'tuneloop.comparePrompt', 'tuneloop.previewPrompt'],
     );
     for (const l of lenses) assert.equal(l.offset, text.indexOf('name: Summarize'));

@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { recipeCodeLenses, recipeCompletionsAt, recipeDiagnostics, recipeHoverAt } from '../../src/core/recipes/language';
 import { RECIPE_KEYS, RECIPE_VALUES } from '../../src/core/recipes/key-table';
+import { LENS_COMMANDS } from '../../src/extension/language/lens-commands';
 
 function cursor(textWithCursor: string): { text: string; offset: number } {
   const offset = textWithCursor.indexOf('‸');
@@ -69,7 +70,7 @@ describe('adapter recipe language', () => {
   it('puts a Fine-tune lens above the recipe', () => {
     const lenses = recipeCodeLenses(`# comment\n${RECIPE}`);
     assert.equal(lenses.length, 1);
-    assert.equal(lenses[0]!.command, 'tuneloop.trainAdapter');
+    assert.equal(LENS_COMMANDS[lenses[0]!.action], 'tuneloop.trainAdapter');
     assert.equal(lenses[0]!.offset, '# comment\n'.length);
     assert.match(lenses[0]!.tooltip, /LoRA r=8 of \.\/models\/base/);
   });

@@ -1,19 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isNode, LineCounter, parseDocument } from 'yaml';
-import {
-  firstContentLine,
-  keyCompletions,
-  keyHover,
-  triggerFits,
-  valueCompletions,
-  valueHover,
-  type CompletionEntry,
-  type HoverInfo,
-  type LensSpec,
-} from '../prompts/language';
-import { positionInfo } from '../prompts/position';
+import { keyCompletions, triggerFits, valueCompletions } from '../yaml/completion';
 import type { Diagnostic } from '../yaml/diagnostic';
+import { type CompletionEntry, firstContentLine, type HoverInfo, type LensSpec } from '../yaml/editor';
+import { keyHover, valueHover } from '../yaml/hover';
+import { positionInfo } from '../yaml/position';
 import { RECIPE_KEYS } from './key-table';
 import { parseRecipe, type RecipeCheckOptions, type RecipeParseResult, recipePathRuleProblems } from './recipe';
 
@@ -26,7 +18,7 @@ export { recipeJsonSchema } from './key-table';
  */
 
 export function recipeCompletionsAt(text: string, offset: number, trigger?: string): CompletionEntry[] {
-  const info = positionInfo(text, offset);
+  const info = positionInfo(text, offset, RECIPE_KEYS);
   if (!triggerFits(text, offset, info, trigger)) return [];
   if (info.kind === 'key') return keyCompletions(RECIPE_KEYS, text, info);
   if (info.kind === 'value') return valueCompletions(RECIPE_KEYS, info);
@@ -34,7 +26,7 @@ export function recipeCompletionsAt(text: string, offset: number, trigger?: stri
 }
 
 export function recipeHoverAt(text: string, offset: number): HoverInfo | undefined {
-  const info = positionInfo(text, offset);
+  const info = positionInfo(text, offset, RECIPE_KEYS);
   if (info.kind === 'key' && info.key !== '') return keyHover(RECIPE_KEYS, info);
   if (info.kind === 'value') return valueHover(RECIPE_KEYS, info);
   return undefined;
@@ -43,7 +35,7 @@ export function recipeHoverAt(text: string, offset: number): HoverInfo | undefin
 export function recipeCodeLenses(text: string): LensSpec[] {
   const { recipe } = parseRecipe(text);
   const what = recipe ? `${recipe.method === 'lora' ? `LoRA r=${recipe.lora.r}` : 'full fine-tuning'} of ${recipe.baseModel}` : 'the adapter';
-  return [{ offset: firstContentLine(text), command: 'tuneloop.trainAdapter', title: '$(rocket) Fine-tune', tooltip: `Launch the training run: ${what}` }];
+  return [{ offset: firstContentLine(text), action: 'train', title: '$(rocket) Fine-tune', tooltip: `Launch the training run: ${what}` }];
 }
 
 /** The recipe keys holding paths, with what they name: checked against the file system next to the recipe. */
