@@ -1,12 +1,39 @@
 import { jsonSchemaOf } from '../yaml/json-schema';
 import type { JsonObject } from '../yaml/json';
-import { type KeyPath, type KeyTable, keySpec, keysAt as keysIn, shape, valuesAt as valuesIn } from '../yaml/key-table';
+import { type KeyPath, type KeyTable, keySpec, keysAt as keysIn, type PlaceKeys, type Shape, shape, valuesAt as valuesIn } from '../yaml/key-table';
+import { PARAMETER_SCHEMAS, type ParameterName, type ParameterSchema } from './model-parameters';
 import { RESPONSE_FORMATS, ROLES, type STRING_CHECKS } from './types';
 
 export { placeOf, type KeyPath } from '../yaml/key-table';
 
 /** The GitHub Models built-in judges (`uses:`). */
 export const GITHUB_JUDGES = ['github/similarity', 'github/coherence', 'github/fluency', 'github/relevance', 'github/groundedness'] as const;
+
+/** What some parameter values mean, said after the range in diagnostics (`an integer ≥ 0 (0 turns top-k off)`). */
+const PARAMETER_NOTES: { readonly [K in ParameterName]?: string } = {
+  topK: '0 turns top-k off',
+  repetitionPenalty: '1 turns it off',
+};
+
+/**
+ * The `modelParameters` place, from the generation parameters' schema (model-parameters.ts): each
+ * parameter's description is its doc, its JSON Schema its shape. A list parameter (`stop`) may also
+ * be written as one item, as the parser reads it.
+ */
+function modelParameterKeys(): PlaceKeys {
+  const fileShape = (s: ParameterSchema): Shape => {
+    const { description: _doc, readOnly: _readOnly, ...rest } = s;
+    const items = rest['items'] as Shape | undefined;
+    if (rest['type'] !== 'array' || items === undefined) return rest as Shape;
+    return { type: [items['type'] as string, 'array'], ...(items['minLength'] !== undefined ? { minLength: items['minLength'] } : {}), items };
+  };
+  return Object.fromEntries(
+    (Object.entries(PARAMETER_SCHEMAS) as [ParameterName, ParameterSchema][]).map(([name, s]) => {
+      const note = PARAMETER_NOTES[name];
+      return [name, { doc: String(s['description']), shape: fileShape(s), ...(note !== undefined ? { note } : {}) }];
+    }),
+  );
+}
 
 const PASS_RATE = { shape: shape.number({ minimum: 0, maximum: 1 }), note: 'the share of test cases that must pass' } as const;
 
@@ -51,22 +78,7 @@ export const PROMPT_KEYS: KeyTable = {
     minPassRate: { doc: 'Tuneloop: the share of test cases (0 to 1) that must pass all evaluators.', ...PASS_RATE },
     snapshot: { doc: 'Tuneloop: the snapshot file (JSON) that `tuneloop eval` compares outputs against.', shape: shape.text() },
   },
-  modelParameters: {
-    maxTokens: { doc: 'The most tokens to generate (an integer, at least 1).', shape: shape.int(1) },
-    temperature: { doc: 'Sampling temperature, 0 to 2; 0 is greedy.', shape: shape.number({ minimum: 0, maximum: 2 }) },
-    topP: {
-      doc: 'Nucleus sampling: keep the smallest set of tokens whose probability reaches topP (0 < topP ≤ 1).',
-      shape: shape.number({ exclusiveMinimum: 0, maximum: 1 }),
-    },
-    topK: { doc: 'Tuneloop: keep the topK most likely tokens (an integer; 0 turns it off).', shape: shape.int(0), note: '0 turns top-k off' },
-    repetitionPenalty: {
-      doc: 'Tuneloop: penalty for repeated tokens (> 0; 1 turns it off).',
-      shape: shape.number({ exclusiveMinimum: 0 }),
-      note: '1 turns it off',
-    },
-    seed: { doc: 'Tuneloop: the sampling seed (an integer ≥ 0), for reproducible outputs.', shape: shape.int(0, Number.MAX_SAFE_INTEGER) },
-    stop: { doc: 'Tuneloop: a stop string or a list of them.', shape: shape.textOrList() },
-  },
+  modelParameters: modelParameterKeys(),
   'messages[]': {
     role: { doc: 'system, user or assistant.', shape: shape.choice(ROLES), required: true },
     content: { doc: 'The text; {{variable}} placeholders take their values from the test case.', shape: shape.scalar(), required: true },

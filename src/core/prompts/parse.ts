@@ -5,6 +5,7 @@ import { describe, type Entry, type NumberRule, type Reader, readYaml } from '..
 import { didYouMean, quotedList } from '../yaml/suggest';
 import { numberRule } from '../yaml/key-table';
 import { PROMPT_KEYS } from './key-table';
+import { PARAMETER_SCHEMAS, type ParameterName } from './model-parameters';
 import { placeholders } from './template';
 import {
   RESPONSE_FORMATS,
@@ -25,10 +26,14 @@ import {
 
 export { placeholders, renderTemplate, variableNames, valueText, type Placeholder } from './template';
 
-/** Number-valued model parameters (all but `stop`, which is read separately), with their rules from the key table. */
-const NUMBER_PARAMETERS = (['maxTokens', 'temperature', 'topP', 'topK', 'repetitionPenalty', 'seed'] as const).map(
-  (key) => [key, numberRule(PROMPT_KEYS, 'modelParameters', key)] as const,
-) satisfies readonly (readonly [Exclude<keyof ModelParameters, 'stop'>, NumberRule])[];
+/** The model parameters whose values are numbers: all but `stop`, which readStop reads. */
+type NumberParameter = { [K in ParameterName]-?: NonNullable<ModelParameters[K]> extends number ? K : never }[ParameterName];
+const isNumberParameter = (name: ParameterName): name is NumberParameter => /^(number|integer)$/.test(String(PARAMETER_SCHEMAS[name]['type']));
+
+/** Each number parameter with its rule, from the key table (and so from the parameters' schema). */
+const NUMBER_PARAMETERS: readonly (readonly [NumberParameter, NumberRule])[] = (Object.keys(PARAMETER_SCHEMAS) as ParameterName[])
+  .filter(isNumberParameter)
+  .map((name) => [name, numberRule(PROMPT_KEYS, 'modelParameters', name)]);
 
 const PASS_RATE = numberRule(PROMPT_KEYS, '', 'minPassRate');
 const ADAPTER_PASS_RATE = numberRule(PROMPT_KEYS, 'adapters[]', 'minPassRate');

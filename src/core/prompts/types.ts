@@ -9,6 +9,7 @@
 // part of the prompt format's API.
 import type { Diagnostic, Span } from '../yaml/diagnostic';
 import type { JsonObject, JsonValue } from '../yaml/json';
+import type { ModelParameters } from './model-parameters';
 
 export type { Diagnostic, DiagnosticCode, Severity, Span } from '../yaml/diagnostic';
 export type { JsonObject, JsonValue } from '../yaml/json';
@@ -26,22 +27,8 @@ export interface PromptMessage {
 export const RESPONSE_FORMATS = ['text', 'json_object', 'json_schema'] as const;
 export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
 
-export interface ModelParameters {
-  /** Integer ≥ 1. */
-  readonly maxTokens?: number;
-  /** 0 ≤ t ≤ 2 (0 means greedy). */
-  readonly temperature?: number;
-  /** 0 < p ≤ 1. */
-  readonly topP?: number;
-  /** Tuneloop: integer ≥ 0 (0 turns top-k off, as in Hugging Face). */
-  readonly topK?: number;
-  /** Tuneloop: > 0 (1 turns it off). */
-  readonly repetitionPenalty?: number;
-  /** Tuneloop: integer ≥ 0, for reproducible sampling. */
-  readonly seed?: number;
-  /** Tuneloop: stop strings; the file may give one string or a list, this is always a list. */
-  readonly stop?: readonly string[];
-}
+/** `modelParameters`: the generation parameters' schema (model-parameters.ts), each optional. A file may write `stop` as one string; here it is always a list. */
+export type { ModelParameters } from './model-parameters';
 
 /** A test value: any YAML scalar or structure (rendered into templates by renderTemplate). */
 export type TestValue = JsonValue;
