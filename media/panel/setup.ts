@@ -1,19 +1,25 @@
-import { GenerationOverrides, type VariantInfo } from '../../src/extension/webview/protocol';
+import { GenerationOverrides, numberLimits, type VariantInfo } from '../../src/extension/webview/protocol';
 import { button, el, icon } from '../dom';
 import type { Ctx } from './app';
 import { selectedVariants } from './state';
+
+/** An input's limits, from the parameters' schema (core/prompts/model-parameters.ts). */
+const limits = (key: keyof GenerationOverrides) => {
+  const l = numberLimits(key);
+  return { integer: l.integer, ...(l.min !== undefined ? { min: String(l.min) } : {}), ...(l.max !== undefined ? { max: String(l.max) } : {}) };
+};
 
 /**
  * What a run is made of, shared by the compare view and the matrix: the model, the variants to
  * compare, and the generation settings (the prompt file's, each overridable here).
  */
 const PARAMS: { key: keyof GenerationOverrides; label: string; step: string; min?: string; max?: string; integer?: boolean }[] = [
-  { key: 'maxTokens', label: 'Max tokens', step: '1', min: '1', max: '8192', integer: true },
-  { key: 'temperature', label: 'Temperature', step: '0.1', min: '0', max: '2' },
-  { key: 'topP', label: 'Top p', step: '0.05', min: '0', max: '1' },
-  { key: 'topK', label: 'Top k', step: '1', min: '0', integer: true },
-  { key: 'repetitionPenalty', label: 'Repetition penalty', step: '0.05', min: '0' },
-  { key: 'seed', label: 'Seed', step: '1', min: '0', integer: true },
+  { key: 'maxTokens', label: 'Max tokens', step: '1', ...limits('maxTokens') },
+  { key: 'temperature', label: 'Temperature', step: '0.1', ...limits('temperature') },
+  { key: 'topP', label: 'Top p', step: '0.05', ...limits('topP') },
+  { key: 'topK', label: 'Top k', step: '1', ...limits('topK') },
+  { key: 'repetitionPenalty', label: 'Repetition penalty', step: '0.05', ...limits('repetitionPenalty') },
+  { key: 'seed', label: 'Seed', step: '1', ...limits('seed') },
 ];
 
 let paramsOpen = false;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GenerationParamsSchema } from '../core/prompts/model-parameters';
 
 /**
  * extension (or CLI, or test) ⇄ worker process. The worker is forked with an IPC channel; every
@@ -31,15 +32,8 @@ export const PromptSchema = z.union([
   z.object({ text: z.string() }),
   z.object({ messages: z.array(ChatMessage).readonly() }),
 ]);
-export const GenerationParamsSchema = z.object({
-  maxTokens: z.number().int().positive(),
-  temperature: z.number().nonnegative().optional(),
-  topK: z.number().int().nonnegative().optional(),
-  topP: z.number().gt(0).lte(1).optional(),
-  repetitionPenalty: z.number().positive().optional(),
-  seed: z.number().int().nonnegative().optional(),
-  stop: z.array(z.string()).readonly().optional(),
-});
+/** Generation parameters: the one schema of them, with the prompt file format's limits. */
+export { GenerationParamsSchema };
 const Token = z.object({ id: z.number().int(), text: z.string(), logprob: z.number() });
 const GenerationResultSchema = z.object({
   promptIds: z.array(z.number().int()).readonly(),

@@ -1,22 +1,17 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  codeLensesFor,
-  completionsAt,
-  firstContentLine,
-  formatPreview,
-  hoverAt,
-  previewCases,
-  promptDiagnostics,
-  resolvePreviewModel,
-  scanTestKeys,
-  siblingKeys,
-  type CompletionEntry,
-  type PreviewModelInput,
-} from '../../src/core/prompts/language';
+import { completionsAt, scanTestKeys } from '../../src/core/prompts/completion';
+import { promptDiagnostics } from '../../src/core/prompts/diagnostics';
+import { hoverAt } from '../../src/core/prompts/hover';
+import { codeLensesFor } from '../../src/core/prompts/lenses';
+import { formatPreview, previewCases } from '../../src/core/prompts/preview';
+import { resolvePreviewModel, type PreviewModelInput } from '../../src/core/prompts/preview-model';
+import { siblingKeys } from '../../src/core/yaml/completion';
+import { type CompletionEntry, firstContentLine } from '../../src/core/yaml/editor';
+import { LENS_COMMANDS } from '../../src/extension/language/lens-commands';
 import { parsePrompt } from '../../src/core/prompts/parse';
-import { KEY_DOCS } from '../../src/core/prompts/schema';
+import { PROMPT_KEYS } from '../../src/core/prompts/key-table';
 import { FIXTURES } from '../helpers';
 
 /** Splits `‸` out of a text: the text and the offset where it was. */
@@ -105,10 +100,10 @@ describe('prompt language: completion of keys and values', () => {
     const items = complete('name: x\n‸\nmessages:\n  - role: user\n    content: hi\n');
     assert.deepEqual(
       labels(items),
-      Object.keys(KEY_DOCS['']!).filter((k) => k !== 'name' && k !== 'messages'),
+      Object.keys(PROMPT_KEYS['']!).filter((k) => k !== 'name' && k !== 'messages'),
     );
     const byLabel = new Map(items.map((i) => [i.label, i]));
-    assert.equal(byLabel.get('model')!.documentation, KEY_DOCS['']!['model']);
+    assert.equal(byLabel.get('model')!.documentation, PROMPT_KEYS['']!['model']!.doc);
     assert.equal(byLabel.get('modelParameters')!.snippet, 'modelParameters:\n\t$0');
     assert.equal(byLabel.get('evaluators')!.snippet, 'evaluators:\n\t- $0');
     assert.equal(byLabel.get('evaluators')!.retrigger, true);
@@ -126,7 +121,7 @@ describe('prompt language: completion of keys and values', () => {
     const ev = complete('messages: []\nevaluators:\n  - name: a\n    ‸\n  - name: b\n    regex: x\n');
     assert.deepEqual(
       labels(ev),
-      Object.keys(KEY_DOCS['evaluators[]']!).filter((k) => k !== 'name'),
+      Object.keys(PROMPT_KEYS['evaluators[]']!).filter((k) => k !== 'name'),
     );
     assert.equal(ev.find((i) => i.label === 'not')!.snippet, 'not: ${1|true,false|}');
     const str = complete('evaluators:\n  - name: a\n    string:\n      ‸\n');
@@ -189,7 +184,7 @@ describe('prompt language: hover', () => {
     const k = cursor('modelParameters:\n  temp‸erature: 0.5\n');
     const h = hoverAt(k.text, k.offset)!;
     assert.match(h.markdown, /^\*\*temperature\*\* \(number, 0 to 2\)/);
-    assert.ok(h.markdown.includes(KEY_DOCS['modelParameters']!['temperature']!));
+    assert.ok(h.markdown.includes(PROMPT_KEYS['modelParameters']!['temperature']!.doc));
     assert.equal(k.text.slice(h.range.start, h.range.end), 'temperature');
     const t = cursor(PROMPT.replace('    words: 5', '    wo‸rds: 5'));
     assert.match(hoverAt(t.text, t.offset)!.markdown, /a test variable, written as `\{\{words\}\}`/);
@@ -210,7 +205,7 @@ describe('prompt language: CodeLens and diagnostics', () => {
     const text = `# A leading comment\n\n${PROMPT}adapters:\n  - a.adapter.yml\n`;
     const lenses = codeLensesFor(text);
     assert.deepEqual(
-      lenses.map((l) => l.command),
+      lenses.map((l) => LENS_COMMANDS[l.action]),
       ['tuneloop.runPrompt', 'tuneloop.comparePrompt', 'tuneloop.previewPrompt'],
     );
     for (const l of lenses) assert.equal(l.offset, text.indexOf('name: Summarize'));

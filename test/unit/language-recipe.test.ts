@@ -1,7 +1,8 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { recipeCodeLenses, recipeCompletionsAt, recipeDiagnostics, recipeHoverAt } from '../../src/core/recipes/language';
-import { RECIPE_KEYS, RECIPE_VALUES } from '../../src/core/recipes/recipe';
+import { RECIPE_KEYS, RECIPE_VALUES } from '../../src/core/recipes/key-table';
+import { LENS_COMMANDS } from '../../src/extension/language/lens-commands';
 
 function cursor(textWithCursor: string): { text: string; offset: number } {
   const offset = textWithCursor.indexOf('‸');
@@ -34,7 +35,7 @@ describe('adapter recipe language', () => {
       items.map((i) => i.label),
       ['lora_dropout', 'target_modules', 'use_rslora'],
     );
-    assert.equal(items[0]!.documentation, RECIPE_KEYS['lora']!['lora_dropout']);
+    assert.equal(items[0]!.documentation, RECIPE_KEYS['lora']!['lora_dropout']!.doc);
     assert.equal(items.find((i) => i.label === 'use_rslora')!.snippet, 'use_rslora: ${1|true,false|}');
   });
 
@@ -61,7 +62,7 @@ describe('adapter recipe language', () => {
     const k = cursor(RECIPE.replace('  lora_alpha', '  lora_al‸pha'));
     const h = recipeHoverAt(k.text, k.offset)!;
     assert.ok(h.markdown.startsWith('**lora_alpha** (number > 0)'));
-    assert.ok(h.markdown.includes(RECIPE_KEYS['lora']!['lora_alpha']!));
+    assert.ok(h.markdown.includes(RECIPE_KEYS['lora']!['lora_alpha']!.doc));
     const v = cursor(RECIPE.replace('method: lora', 'method: lo‸ra'));
     assert.match(recipeHoverAt(v.text, v.offset)!.markdown, /^\*\*method\*\*: `lora`, `full`/);
   });
@@ -69,7 +70,7 @@ describe('adapter recipe language', () => {
   it('puts a Fine-tune lens above the recipe', () => {
     const lenses = recipeCodeLenses(`# comment\n${RECIPE}`);
     assert.equal(lenses.length, 1);
-    assert.equal(lenses[0]!.command, 'tuneloop.trainAdapter');
+    assert.equal(LENS_COMMANDS[lenses[0]!.action], 'tuneloop.trainAdapter');
     assert.equal(lenses[0]!.offset, '# comment\n'.length);
     assert.match(lenses[0]!.tooltip, /LoRA r=8 of \.\/models\/base/);
   });

@@ -2,26 +2,26 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { promptJsonSchema, PROMPT_VOCABULARY, type Vocabulary } from '../../src/core/prompts/language';
 import { validateJson } from '../../src/core/prompts/json-schema';
+import { GITHUB_JUDGES, PROMPT_KEYS, promptJsonSchema } from '../../src/core/prompts/key-table';
 import { parsePrompt } from '../../src/core/prompts/parse';
-import { GITHUB_JUDGES, KEY_DOCS } from '../../src/core/prompts/schema';
 import { RESPONSE_FORMATS, ROLES, type JsonObject, type JsonValue } from '../../src/core/prompts/types';
-import { recipeJsonSchema, RECIPE_VOCABULARY } from '../../src/core/recipes/language';
-import { parseRecipe, RECIPE_KEYS, RECIPE_VALUES } from '../../src/core/recipes/recipe';
+import { RECIPE_KEYS, RECIPE_VALUES, recipeJsonSchema } from '../../src/core/recipes/key-table';
+import { parseRecipe } from '../../src/core/recipes/recipe';
+import { isShape, type KeyTable, type Shape } from '../../src/core/yaml/key-table';
 import { FIXTURES, ROOT } from '../helpers';
 
 /**
  * The JSON Schemas in schemas/ ship with the extension (contributes.yamlValidation). They are
- * generated from the key tables (KEY_DOCS, RECIPE_KEYS) and the value shapes beside them; these
+ * generated from the key tables (PROMPT_KEYS, RECIPE_KEYS: each key's doc and value shape); these
  * tests keep the files, the tables and the parsers in agreement. After changing a table, rewrite
  * the files with:
  *
  *   UPDATE_SCHEMAS=1 npx mocha --no-config out/test/unit/language-schema.test.js
  */
 const SCHEMAS = [
-  { file: 'schemas/prompt.schema.json', generate: promptJsonSchema, docs: KEY_DOCS, vocabulary: PROMPT_VOCABULARY },
-  { file: 'schemas/adapter-recipe.schema.json', generate: recipeJsonSchema, docs: RECIPE_KEYS, vocabulary: RECIPE_VOCABULARY },
+  { file: 'schemas/prompt.schema.json', generate: promptJsonSchema, table: PROMPT_KEYS },
+  { file: 'schemas/adapter-recipe.schema.json', generate: recipeJsonSchema, table: RECIPE_KEYS },
 ] as const;
 
 if (process.env['UPDATE_SCHEMAS'] === '1') {
@@ -59,19 +59,25 @@ describe('JSON Schemas for prompt files and adapter recipes', () => {
       });
 
       it('has, at every place of the key table, exactly its keys with its documentation, and refuses others', () => {
-        for (const [place, keys] of Object.entries(s.docs)) {
+        for (const [place, keys] of Object.entries(s.table)) {
           const at = schemaAt(onDisk, place);
           const properties = obj(at['properties']);
           assert.deepEqual(Object.keys(properties).sort(), Object.keys(keys).sort(), `keys at "${place}"`);
-          for (const [key, doc] of Object.entries(keys)) assert.equal(obj(properties[key])['description'], doc, `${place}.${key}`);
+          for (const [key, spec] of Object.entries(keys)) assert.equal(obj(properties[key])['description'], spec.doc, `${place}.${key}`);
           assert.equal(at['additionalProperties'], false, `additionalProperties at "${place}"`);
         }
       });
 
-      it('gives every key of the table a value shape, and no key outside it one', () => {
-        const v: Vocabulary = s.vocabulary;
-        assert.deepEqual(Object.keys(v.shapes).sort(), Object.keys(s.docs).sort());
-        for (const [place, keys] of Object.entries(s.docs)) assert.deepEqual(Object.keys(v.shapes[place] ?? {}).sort(), Object.keys(keys).sort(), place);
+      it('links every mapping a shape opens to a place of the table, and every place to a key that opens it', () => {
+        const table: KeyTable = s.table;
+        const opened = new Set<string>();
+        const visit = (x: Shape) => {
+          if (typeof x['$place'] === 'string') opened.add(x['$place']);
+          if (isShape(x['items'])) visit(x['items']);
+        };
+        for (const keys of Object.values(table)) for (const spec of Object.values(keys)) visit(spec.shape);
+        for (const place of opened) assert.ok(Object.hasOwn(table, place), `a shape opens "${place}", which the table lacks`);
+        for (const place of Object.keys(table)) assert.ok(place === '' || opened.has(place), `no key opens "${place}"`);
       });
     });
   }

@@ -4,9 +4,9 @@ import * as path from 'node:path';
 import { checkFiles, findPromptFiles, formatDiagnostic } from '../../src/core/prompts/check';
 import { hostedModel } from '../../src/core/prompts/hosted';
 import { EVALUATOR_KINDS } from '../../src/core/prompts/parse-evaluators';
-import { keysAt } from '../../src/core/prompts/schema';
+import { keysAt } from '../../src/core/prompts/key-table';
 import { parsePrompt } from '../../src/core/prompts/parse';
-import { editDistance, suggest } from '../../src/core/prompts/suggest';
+import { editDistance, suggest } from '../../src/core/yaml/suggest';
 import type { Diagnostic } from '../../src/core/prompts/types';
 import { FIXTURES, tempDir } from '../helpers';
 

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { positionInfo, type PositionInfo } from '../../src/core/prompts/position';
 import { parsePrompt } from '../../src/core/prompts/parse';
-import { keyDoc, valuesAt } from '../../src/core/prompts/schema';
+import { keyDoc, valuesAt } from '../../src/core/prompts/key-table';
 import { templateVariables, testVariables, valuesOf } from '../../src/core/prompts/variables';
 
 /** The info at the `‸` in the text (the marker removed). */

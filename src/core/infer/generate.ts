@@ -1,6 +1,7 @@
 import * as crypto from 'node:crypto';
 import { BaseStreamer, type LogitsProcessor, random, StoppingCriteria, Tensor } from '@huggingface/transformers';
 import { TuneloopError } from '../errors';
+import { type GenerationParams, GenerationParamsSchema, PARAMETER_SCHEMAS, type ParameterSchema } from '../prompts/model-parameters';
 import type { LoadedModel } from './load';
 import { RecordLogProbs, RepetitionPenalty, Temperature, TopK, TopP } from './processors';
 
@@ -12,21 +13,13 @@ export interface ChatMessage {
 /** Token ids as they are, plain text (tokenized with the model's special tokens), or chat messages (its chat template, with the generation prompt). */
 export type Prompt = { readonly ids: readonly number[] } | { readonly text: string } | { readonly messages: readonly ChatMessage[] };
 
-export interface GenerationParams {
-  readonly maxTokens: number;
-  /** 0 or absent: greedy. */
-  readonly temperature?: number | undefined;
-  /** 0 or absent: no top-k. */
-  readonly topK?: number | undefined;
-  /** 1 or absent: no top-p. */
-  readonly topP?: number | undefined;
-  /** 1 or absent: none. */
-  readonly repetitionPenalty?: number | undefined;
-  /** Makes sampling reproducible; absent: a fresh random seed. */
-  readonly seed?: number | undefined;
-  /** Generation stops when the text contains one of these; the text returned ends before it. */
-  readonly stop?: readonly string[] | undefined;
-}
+/**
+ * The generation parameters and their limits are the schema in prompts/model-parameters.ts. Here:
+ * temperature 0 or absent is greedy; topK 0 or absent is no top-k; topP 1 or absent is no top-p;
+ * repetitionPenalty 1 or absent is none; seed absent is a fresh random seed; generation stops when
+ * the text contains a stop string, and the text returned ends before it.
+ */
+export type { GenerationParams } from '../prompts/model-parameters';
 
 export interface GeneratedToken {
   readonly id: number;
@@ -53,16 +46,27 @@ export interface GenerationCallbacks {
   readonly signal?: AbortSignal;
 }
 
+/** Checks the parameters against their schema; the error names the first bad one and its limits (`topP: must be in (0, 1], found 1.5`). */
 export function validateParams(p: GenerationParams): void {
-  const bad = (key: string, why: string): never => {
-    throw new TuneloopError(`${why}`, { key });
-  };
-  if (!Number.isInteger(p.maxTokens) || p.maxTokens < 1) bad('maxTokens', `must be a positive integer, found ${p.maxTokens}`);
-  if (p.temperature !== undefined && !(p.temperature >= 0)) bad('temperature', `must be 0 or more, found ${p.temperature}`);
-  if (p.topK !== undefined && (!Number.isInteger(p.topK) || p.topK < 0)) bad('topK', `must be a non-negative integer, found ${p.topK}`);
-  if (p.topP !== undefined && !(p.topP > 0 && p.topP <= 1)) bad('topP', `must be in (0, 1], found ${p.topP}`);
-  if (p.repetitionPenalty !== undefined && !(p.repetitionPenalty > 0)) bad('repetitionPenalty', `must be positive, found ${p.repetitionPenalty}`);
-  if (p.seed !== undefined && (!Number.isInteger(p.seed) || p.seed < 0)) bad('seed', `must be a non-negative integer, found ${p.seed}`);
+  const checked = GenerationParamsSchema.safeParse(p);
+  if (checked.success) return;
+  const issue = checked.error.issues[0]!;
+  const key = issue.path[0];
+  if (typeof key !== 'string' || !Object.hasOwn(PARAMETER_SCHEMAS, key)) throw new TuneloopError(issue.message);
+  const value: unknown = (p as Readonly<Record<string, unknown>>)[key];
+  const found = typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? 'nothing');
+  throw new TuneloopError(`must be ${limitsText(PARAMETER_SCHEMAS[key as keyof typeof PARAMETER_SCHEMAS])}, found ${found}`, { key });
+}
+
+/** A parameter's limits in interval notation: `an integer ≥ 1`, `in [0, 2]`, `in (0, 1]`, `> 0`. */
+function limitsText(s: ParameterSchema): string {
+  if (s['type'] === 'array') return 'a list of non-empty texts';
+  const integer = s['type'] === 'integer';
+  const open = typeof s['exclusiveMinimum'] === 'number';
+  const lo = open ? s['exclusiveMinimum'] : s['minimum'];
+  const hi = s['maximum'] === Number.MAX_SAFE_INTEGER ? undefined : s['maximum'];
+  const range = typeof hi === 'number' ? `in ${open ? '(' : '['}${lo}, ${hi}]` : typeof lo === 'number' ? `${open ? '>' : '≥'} ${lo}` : '';
+  return integer ? `an integer${range ? ` ${range}` : ''}` : range || 'a number';
 }
 
 export function promptIds(lm: LoadedModel, prompt: Prompt): number[] {

@@ -20,8 +20,8 @@ export {
 } from './check';
 export { positionInfo, type PositionInfo } from './position';
 export { templateVariables, testVariables, valuesOf, type CaseValue } from './variables';
-export { keysAt, keyDoc, valuesAt, placeOf, KEY_DOCS, GITHUB_JUDGES, type KeyPath } from './schema';
+export { keysAt, keyDoc, valuesAt, placeOf, PROMPT_KEYS, GITHUB_JUDGES, promptJsonSchema, type KeyPath } from './key-table';
 export { hostedModel, type HostedModel } from './hosted';
 export { validateJson, checkSchema, type SchemaViolation } from './json-schema';
-export { suggest, editDistance } from './suggest';
+export { suggest, editDistance } from '../yaml/suggest';
 export { generationParams } from './params';

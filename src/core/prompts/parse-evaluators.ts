@@ -1,7 +1,9 @@
 import { isMap, isScalar, type Node } from 'yaml';
 import { checkSchema, isJsonObject, unwrapSchema } from './json-schema';
-import { GITHUB_JUDGES, keysAt, type KeyPath } from './schema';
-import { didYouMean, quotedList } from './suggest';
+import { numberRule } from '../yaml/key-table';
+import { GITHUB_JUDGES, type KeyPath, keysAt, PROMPT_KEYS } from './key-table';
+import { describe, type Entry, type Reader } from '../yaml/reader';
+import { didYouMean, quotedList } from '../yaml/suggest';
 import {
   STRING_CHECKS,
   type Evaluator,
@@ -12,7 +14,6 @@ import {
   type LlmJudge,
   type StringCheck,
 } from './types';
-import { describe, type Entry, type Reader } from './yaml-reader';
 
 /** A template in the file, kept for the variable checks once all of the file has been read. */
 export interface TemplateSite {
@@ -131,7 +132,7 @@ const KIND_PARSERS: { readonly [K in EvaluatorKind]: KindParser<K> } = {
   },
 
   maxLength(cx, e) {
-    const max = cx.r.number(e, { integer: true, min: 0, text: 'an integer ≥ 0 (the most characters the output may have)' });
+    const max = cx.r.number(e, numberRule(PROMPT_KEYS, 'evaluators[]', 'maxLength'));
     return max === undefined ? undefined : { kind: 'maxLength', max };
   },
 
@@ -180,7 +181,7 @@ const KIND_PARSERS: { readonly [K in EvaluatorKind]: KindParser<K> } = {
           return [];
         }
         const text = r.string(choice);
-        const n = r.number(score, { text: 'a number' });
+        const n = r.number(score, numberRule(PROMPT_KEYS, 'evaluators[].llm.choices[]', 'score'));
         return text !== undefined && n !== undefined ? [{ choice: text, score: n }] : [];
       });
     }

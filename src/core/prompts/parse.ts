@@ -1,7 +1,11 @@
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLError, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import { hostedModel } from './hosted';
 import { readEvaluator, readSchema, type TemplateSite } from './parse-evaluators';
-import { didYouMean, quotedList } from './suggest';
+import { describe, type Entry, type NumberRule, type Reader, readYaml } from '../yaml/reader';
+import { didYouMean, quotedList } from '../yaml/suggest';
+import { numberRule } from '../yaml/key-table';
+import { PROMPT_KEYS } from './key-table';
+import { PARAMETER_SCHEMAS, type ParameterName } from './model-parameters';
 import { placeholders } from './template';
 import {
   RESPONSE_FORMATS,
@@ -19,33 +23,20 @@ import {
   type TestCase,
   type TestValue,
 } from './types';
-import { describe, Reader, type Entry, type NumberRule } from './yaml-reader';
 
 export { placeholders, renderTemplate, variableNames, valueText, type Placeholder } from './template';
 
-/** Number-valued model parameters and their ranges; `stop` is read separately. */
-const NUMBER_PARAMETERS = {
-  maxTokens: { integer: true, min: 1, text: 'an integer ≥ 1' },
-  temperature: { min: 0, max: 2, text: 'a number from 0 to 2' },
-  topP: { min: 0, minExclusive: true, max: 1, text: 'a number greater than 0 and at most 1' },
-  topK: { integer: true, min: 0, text: 'an integer ≥ 0 (0 turns top-k off)' },
-  repetitionPenalty: { min: 0, minExclusive: true, text: 'a number greater than 0 (1 turns it off)' },
-  seed: { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER, text: 'an integer ≥ 0' },
-} as const satisfies { readonly [K in Exclude<keyof ModelParameters, 'stop'>]-?: NumberRule };
+/** The model parameters whose values are numbers: all but `stop`, which readStop reads. */
+type NumberParameter = { [K in ParameterName]-?: NonNullable<ModelParameters[K]> extends number ? K : never }[ParameterName];
+const isNumberParameter = (name: ParameterName): name is NumberParameter => /^(number|integer)$/.test(String(PARAMETER_SCHEMAS[name]['type']));
 
-const PASS_RATE: NumberRule = { min: 0, max: 1, text: 'a number from 0 to 1 (the share of test cases that must pass)' };
+/** Each number parameter with its rule, from the key table (and so from the parameters' schema). */
+const NUMBER_PARAMETERS: readonly (readonly [NumberParameter, NumberRule])[] = (Object.keys(PARAMETER_SCHEMAS) as ParameterName[])
+  .filter(isNumberParameter)
+  .map((name) => [name, numberRule(PROMPT_KEYS, 'modelParameters', name)]);
 
-/** What to do about each kind of YAML syntax error; the parser's own message says what is wrong. */
-const YAML_ADVICE: { readonly [code: string]: string } = {
-  DUPLICATE_KEY: 'remove or rename one of the two',
-  TAB_AS_INDENT: 'indent with spaces, not tabs',
-  BAD_INDENT: 'check the indentation',
-  MULTILINE_IMPLICIT_KEY: 'a key must fit on one line; check for a missing ":" or a missing quote above',
-  MISSING_CHAR: 'add the missing character',
-  BLOCK_AS_IMPLICIT_KEY: 'check the indentation and the ":" after the key above',
-  UNEXPECTED_TOKEN: 'check the quoting and indentation here',
-  MULTIPLE_DOCS: 'a prompt file holds one document: remove the "---" line',
-};
+const PASS_RATE = numberRule(PROMPT_KEYS, '', 'minPassRate');
+const ADAPTER_PASS_RATE = numberRule(PROMPT_KEYS, 'adapters[]', 'minPassRate');
 
 /**
  * Parses and validates a prompt file. Returns the prompt whenever the YAML itself can be read (even
@@ -53,53 +44,18 @@ const YAML_ADVICE: { readonly [code: string]: string } = {
  * problem found, sorted by position.
  */
 export function parsePrompt(text: string, file = '<prompt>'): ParseResult {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, keepSourceTokens: false });
-  const r = new Reader(file, text, lineCounter, doc);
-  for (const e of doc.errors) reportYaml(r, e, 'error');
-  for (const w of doc.warnings) reportYaml(r, w, 'warning');
-  if (doc.errors.length > 0) return { diagnostics: sorted(r) };
-
-  const root = doc.contents as Node | null;
+  const { reader: r, root } = readYaml(text, file, PROMPT_KEYS);
+  if (root === undefined) return { diagnostics: r.sorted() };
   if (root === null || (isScalar(root) && root.value === null)) {
     r.error(r.span(0, 0), 'no-messages', 'the file is empty: a prompt file needs at least "messages:" with one message');
-    return { diagnostics: sorted(r) };
+    return { diagnostics: r.sorted() };
   }
   if (!isMap(root)) {
     r.error(root, 'type', `a prompt file must be a mapping of keys (name, model, messages, ...), got ${describe(root)}`);
-    return { diagnostics: sorted(r) };
+    return { diagnostics: r.sorted() };
   }
   const prompt = readRoot(r, root);
-  return { prompt, diagnostics: sorted(r) };
-}
-
-/** A YAML syntax error or warning as a positioned diagnostic with advice (shared with adapter recipes). */
-export function reportYaml(r: Reader, e: YAMLError, severity: 'error' | 'warning'): void {
-  const [start, end] = e.pos;
-  // The parser notices a missing closing quote where the file ends; point at the opening quote,
-  // which is where the mistake is.
-  const quote = /Missing closing (["'])quote/.exec(e.message)?.[1];
-  if (quote) {
-    const open = openingQuote(r.source, quote, start);
-    if (open >= 0) {
-      r.report(r.span(open, open + 1), 'error', 'yaml-syntax', `this ${quote === '"' ? 'double' : 'single'} quote is never closed: add the closing ${quote}`);
-      return;
-    }
-  }
-  const advice = YAML_ADVICE[e.code];
-  const message = e.message.replace(/\s+/g, ' ').trim();
-  r.report(r.span(start, end), severity, severity === 'error' ? 'yaml-syntax' : 'yaml-warning', `${message}${advice ? `: ${advice}` : ''}`);
-}
-
-/** The last unescaped `quote` before `before` (a backslash escapes only inside double quotes). */
-function openingQuote(text: string, quote: string, before: number): number {
-  let i = text.lastIndexOf(quote, before - 1);
-  while (i > 0 && quote === '"' && text[i - 1] === '\\') i = text.lastIndexOf(quote, i - 1);
-  return i;
-}
-
-export function sorted(r: Reader) {
-  return [...r.diagnostics].sort((a, b) => a.line - b.line || a.column - b.column);
+  return { prompt, diagnostics: r.sorted() };
 }
 
 function readRoot(r: Reader, root: YAMLMap): PromptFile {
@@ -170,7 +126,7 @@ function readModelParameters(r: Reader, e: Entry | undefined): ModelParameters {
   if (!map) return {};
   const entries = r.entries(map, ['modelParameters']);
   const out: { -readonly [K in keyof ModelParameters]: ModelParameters[K] } = {};
-  for (const [key, rule] of Object.entries(NUMBER_PARAMETERS) as [keyof typeof NUMBER_PARAMETERS, NumberRule][]) {
+  for (const [key, rule] of NUMBER_PARAMETERS) {
     const x = entries.get(key);
     const n = x ? r.number(x, rule) : undefined;
     if (n !== undefined) out[key] = n;
@@ -325,7 +281,7 @@ function readAdapters(r: Reader, e: Entry | undefined): AdapterEntry[] {
     const path = pathEntry ? r.string(pathEntry, '"path"') : undefined;
     if (!pathEntry) r.error(item, 'required', `adapter ${i} has no path: add "path: NAME.adapter.yml" (or an adapter folder)`);
     else if (path === '') r.error(pathEntry.keyNode, 'required', `adapter ${i} has an empty path: name an adapter recipe or folder`);
-    const minPassRate = rateEntry ? r.number(rateEntry, PASS_RATE) : undefined;
+    const minPassRate = rateEntry ? r.number(rateEntry, ADAPTER_PASS_RATE) : undefined;
     if (path) out.push({ path, ...(minPassRate !== undefined ? { minPassRate } : {}), span: r.spanOf(item) });
   });
   return out;

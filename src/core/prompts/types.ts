@@ -5,53 +5,14 @@
  * readable by GitHub, which ignores keys it does not know.
  */
 
-/** A place in the source text: 0-based offsets and 1-based lines and columns (UTF-16 units). */
-export interface Span {
-  readonly start: number;
-  readonly end: number;
-  readonly line: number;
-  readonly column: number;
-  readonly endLine: number;
-  readonly endColumn: number;
-}
+// The diagnostic and JSON types are shared with adapter recipes (core/yaml); re-exported here as
+// part of the prompt format's API.
+import type { Diagnostic, Span } from '../yaml/diagnostic';
+import type { JsonObject, JsonValue } from '../yaml/json';
+import type { ModelParameters } from './model-parameters';
 
-export type Severity = 'error' | 'warning' | 'info';
-
-/** One problem found in a prompt file. `message` says what to do about it. */
-export interface Diagnostic {
-  readonly file: string;
-  readonly line: number;
-  readonly column: number;
-  readonly endLine: number;
-  readonly endColumn: number;
-  readonly severity: Severity;
-  readonly message: string;
-  /** A stable identifier of the kind of problem, for filtering and tests (see DiagnosticCode). */
-  readonly code: DiagnosticCode;
-}
-
-export type DiagnosticCode =
-  | 'yaml-syntax'
-  | 'yaml-warning'
-  | 'type'
-  | 'range'
-  | 'required'
-  | 'unknown-key'
-  | 'unknown-value'
-  | 'unknown-role'
-  | 'no-messages'
-  | 'no-content'
-  | 'evaluator-kind'
-  | 'evaluator-conflict'
-  | 'string-check'
-  | 'regex'
-  | 'json-schema'
-  | 'missing-variable'
-  | 'unused-variable'
-  | 'hosted-judge'
-  | 'hosted-model'
-  | 'duplicate-name'
-  | 'file';
+export type { Diagnostic, DiagnosticCode, Severity, Span } from '../yaml/diagnostic';
+export type { JsonObject, JsonValue } from '../yaml/json';
 
 export const ROLES = ['system', 'user', 'assistant'] as const;
 export type Role = (typeof ROLES)[number];
@@ -66,26 +27,8 @@ export interface PromptMessage {
 export const RESPONSE_FORMATS = ['text', 'json_object', 'json_schema'] as const;
 export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
 
-export interface ModelParameters {
-  /** Integer ≥ 1. */
-  readonly maxTokens?: number;
-  /** 0 ≤ t ≤ 2 (0 means greedy). */
-  readonly temperature?: number;
-  /** 0 < p ≤ 1. */
-  readonly topP?: number;
-  /** Tuneloop: integer ≥ 0 (0 turns top-k off, as in Hugging Face). */
-  readonly topK?: number;
-  /** Tuneloop: > 0 (1 turns it off). */
-  readonly repetitionPenalty?: number;
-  /** Tuneloop: integer ≥ 0, for reproducible sampling. */
-  readonly seed?: number;
-  /** Tuneloop: stop strings; the file may give one string or a list, this is always a list. */
-  readonly stop?: readonly string[];
-}
-
-/** A JSON value, as test data and JSON schemas hold them. */
-export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
-export type JsonObject = { readonly [key: string]: JsonValue };
+/** `modelParameters`: the generation parameters' schema (model-parameters.ts), each optional. A file may write `stop` as one string; here it is always a list. */
+export type { ModelParameters } from './model-parameters';
 
 /** A test value: any YAML scalar or structure (rendered into templates by renderTemplate). */
 export type TestValue = JsonValue;

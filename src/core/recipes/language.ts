@@ -1,113 +1,41 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isNode, LineCounter, parseDocument } from 'yaml';
-import {
-  firstContentLine,
-  jsonSchemaOf,
-  keyCompletions,
-  keyHover,
-  shape,
-  shapeValues,
-  triggerFits,
-  valueCompletions,
-  valueHover,
-  type CompletionEntry,
-  type HoverInfo,
-  type LensSpec,
-  type Vocabulary,
-} from '../prompts/language';
-import { positionInfo } from '../prompts/position';
-import { placeOf, type KeyPath } from '../prompts/schema';
-import type { Diagnostic, JsonObject } from '../prompts/types';
-import { parseRecipe, RECIPE_KEYS, RECIPE_VALUES, type RecipeCheckOptions, type RecipeParseResult, recipePathRuleProblems } from './recipe';
+import { keyCompletions, triggerFits, valueCompletions } from '../yaml/completion';
+import type { Diagnostic } from '../yaml/diagnostic';
+import { type CompletionEntry, firstContentLine, type HoverInfo, type LensSpec } from '../yaml/editor';
+import { keyHover, valueHover } from '../yaml/hover';
+import { positionInfo } from '../yaml/position';
+import { RECIPE_KEYS } from './key-table';
+import { parseRecipe, type RecipeCheckOptions, type RecipeParseResult, recipePathRuleProblems } from './recipe';
+
+export { recipeJsonSchema } from './key-table';
 
 /**
  * Editor features for adapter recipes (`*.adapter.yml`): completion of keys and enumerated values,
  * hover with each key's documentation, the "Fine-tune" CodeLens, live diagnostics and the JSON
- * Schema. The same engine as prompt files (src/core/prompts/language.ts), fed with RECIPE_KEYS.
+ * Schema. The same engine as prompt files, fed with RECIPE_KEYS (key-table.ts).
  */
 
-const RECIPE_SHAPES: Vocabulary['shapes'] = {
-  '': {
-    name: shape.scalar(),
-    base_model: shape.text(),
-    dataset: shape.map('dataset'),
-    method: shape.choice(RECIPE_VALUES['method']!),
-    lora: shape.map('lora'),
-    training: shape.map('training'),
-    output: shape.text(),
-  },
-  dataset: {
-    path: shape.text(),
-    format: shape.choice(RECIPE_VALUES['dataset.format']!),
-    prompt_file: shape.text(),
-    validation_split: shape.number({ minimum: 0 }),
-  },
-  lora: {
-    r: shape.int(1),
-    lora_alpha: shape.number({ exclusiveMinimum: 0 }),
-    lora_dropout: shape.number({ minimum: 0, maximum: 0.99 }),
-    target_modules: shape.textOrList(),
-    use_rslora: shape.bool(),
-  },
-  training: {
-    learning_rate: shape.number({ exclusiveMinimum: 0 }),
-    epochs: shape.number({ exclusiveMinimum: 0 }),
-    max_steps: shape.int(1),
-    batch_size: shape.int(1),
-    gradient_accumulation: shape.int(1),
-    max_seq_len: shape.int(1),
-    schedule: shape.choice(RECIPE_VALUES['training.schedule']!),
-    warmup_steps: shape.int(0),
-    weight_decay: shape.number({ minimum: 0 }),
-    max_grad_norm: shape.number({ minimum: 0 }),
-    seed: shape.int(0),
-    eval_every: shape.int(1),
-    checkpoint_every: shape.int(1),
-    train_on_prompt: shape.bool(),
-  },
-};
-
-/** Values for a key: RECIPE_VALUES where it lists them, else what the shape allows (true/false). */
-function recipeValues(parent: KeyPath, key: string): readonly string[] | undefined {
-  const place = placeOf(parent);
-  return RECIPE_VALUES[place === '' ? key : `${place}.${key}`] ?? shapeValues(RECIPE_SHAPES[place]?.[key]);
-}
-
-export const RECIPE_VOCABULARY: Vocabulary = {
-  docs: RECIPE_KEYS,
-  shapes: RECIPE_SHAPES,
-  required: { '': ['base_model', 'dataset'], dataset: ['path'] },
-  values: recipeValues,
-};
-
-export function recipeJsonSchema(): JsonObject {
-  return jsonSchemaOf(RECIPE_VOCABULARY, {
-    id: 'https://tuneloop.dev/schemas/adapter-recipe.schema.json',
-    title: 'Tuneloop adapter recipe (*.adapter.yml)',
-    description: "How a LoRA adapter (or a full fine-tune) is trained: base model, dataset, LoRA settings under PEFT's names, and training settings.",
-  });
-}
-
 export function recipeCompletionsAt(text: string, offset: number, trigger?: string): CompletionEntry[] {
-  const info = positionInfo(text, offset);
+  const info = positionInfo(text, offset, RECIPE_KEYS);
   if (!triggerFits(text, offset, info, trigger)) return [];
-  if (info.kind === 'key') return keyCompletions(RECIPE_VOCABULARY, text, info);
-  if (info.kind === 'value') return valueCompletions(RECIPE_VOCABULARY, info);
+  if (info.kind === 'key') return keyCompletions(RECIPE_KEYS, text, info);
+  if (info.kind === 'value') return valueCompletions(RECIPE_KEYS, info);
   return [];
 }
 
 export function recipeHoverAt(text: string, offset: number): HoverInfo | undefined {
-  const info = positionInfo(text, offset);
-  if (info.kind === 'key' && info.key !== '') return keyHover(RECIPE_VOCABULARY, info);
-  if (info.kind === 'value') return valueHover(RECIPE_VOCABULARY, info);
+  const info = positionInfo(text, offset, RECIPE_KEYS);
+  if (info.kind === 'key' && info.key !== '') return keyHover(RECIPE_KEYS, info);
+  if (info.kind === 'value') return valueHover(RECIPE_KEYS, info);
   return undefined;
 }
 
 export function recipeCodeLenses(text: string): LensSpec[] {
   const { recipe } = parseRecipe(text);
   const what = recipe ? `${recipe.method === 'lora' ? `LoRA r=${recipe.lora.r}` : 'full fine-tuning'} of ${recipe.baseModel}` : 'the adapter';
-  return [{ offset: firstContentLine(text), command: 'tuneloop.trainAdapter', title: '$(rocket) Fine-tune', tooltip: `Launch the training run: ${what}` }];
+  return [{ offset: firstContentLine(text), action: 'train', title: '$(rocket) Fine-tune', tooltip: `Launch the training run: ${what}` }];
 }
 
 /** The recipe keys holding paths, with what they name: checked against the file system next to the recipe. */

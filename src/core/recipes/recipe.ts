@@ -5,18 +5,19 @@ import { checkOutput, ForeignOutputError, OUTPUT_MARKER } from '../fs/output';
 import { confinement, findRoot, placeProblem, realPathLoose, ROOT_HINT } from '../fs/root';
 import { readTextFile } from '../fs/text';
 import { looksLikeHubId } from '../hub/id';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
-import { reportYaml, sorted } from '../prompts/parse';
-import { didYouMean } from '../prompts/suggest';
-import type { Diagnostic, Span } from '../prompts/types';
-import { describe, type Entry, type NumberRule, Reader } from '../prompts/yaml-reader';
+import { isMap, isScalar, isSeq, type YAMLMap } from 'yaml';
+import type { Diagnostic, Span } from '../yaml/diagnostic';
+import { numberRule, shapeValues } from '../yaml/key-table';
+import { describe, type Entry, type Reader, readYaml } from '../yaml/reader';
+import { didYouMean } from '../yaml/suggest';
 import type { DatasetFormat } from '../train/data';
 import type { ScheduleName } from '../train/schedule';
+import { RECIPE_KEYS } from './key-table';
 
 /**
  * Adapter recipes, `NAME.adapter.yml`: the file users commit to say how an adapter is trained. LoRA
  * settings use PEFT's names (r, lora_alpha, lora_dropout, target_modules, use_rslora). Parsed with
- * the prompt files' YAML reader, so diagnostics have the same positions and style.
+ * the YAML reader prompt files use too (core/yaml), so diagnostics have the same positions and style.
  */
 export interface Recipe {
   readonly file: string;
@@ -57,66 +58,6 @@ export interface Recipe {
 /** The keys whose values are paths (relative to the recipe). */
 export type RecipePathKey = 'base_model' | 'dataset.path' | 'dataset.prompt_file' | 'output';
 
-/** Keys by place, with their documentation: what validation, completion, hover and the JSON schema read. */
-export const RECIPE_KEYS: { readonly [place: string]: { readonly [key: string]: string } } = {
-  '': {
-    name: 'The run name (default: the file name without .adapter.yml).',
-    base_model: 'The base model: a local Hugging Face checkpoint folder (relative to this file) or a Hub id, optionally with @revision.',
-    dataset: 'The training data: path (JSONL, relative to this file), format, prompt_file, validation_split.',
-    method: 'lora (train low-rank adapters, the default) or full (train every weight).',
-    lora: "LoRA settings under PEFT's names: r, lora_alpha, lora_dropout, target_modules, use_rslora.",
-    training:
-      'Optimisation: learning_rate, epochs or max_steps, batch_size, gradient_accumulation, max_seq_len, schedule, warmup_steps, weight_decay, max_grad_norm, seed, eval_every, checkpoint_every, train_on_prompt.',
-    output:
-      'A folder (relative to this file, inside the workspace) to copy the finished adapter to. Tuneloop replaces it only when it is new, empty, or holds its .tuneloop-output marker; otherwise training asks for --force.',
-  },
-  dataset: {
-    path: 'The JSONL file (UTF-8), relative to this recipe and inside the workspace.',
-    format: 'text, prompt-completion, messages, alpaca, or prompt-file (rows of variables for prompt_file); detected from the first row when absent.',
-    prompt_file: 'A prompt file whose messages format each row (with format prompt-file), so training and inference use the same template.',
-    validation_split: 'A fraction (0 ≤ f < 1) or a count of rows held out to measure validation loss (default 0.1).',
-  },
-  lora: {
-    r: 'The rank of the adapter (an integer ≥ 1; default 8).',
-    lora_alpha: 'The scale numerator: updates are scaled by lora_alpha / r (default 16).',
-    lora_dropout: 'Dropout on the adapter input during training, 0 ≤ p < 1 (default 0).',
-    target_modules: 'Module names to adapt (e.g. [q_proj, v_proj]), a regular expression, or all-linear (default).',
-    use_rslora: 'Scale by lora_alpha / √r instead (rank-stabilised LoRA).',
-  },
-  training: {
-    learning_rate: 'The peak learning rate (default 2e-4 for LoRA, 2e-5 for full).',
-    epochs: 'Passes over the training rows (default 1); max_steps wins when both are given.',
-    max_steps: 'Optimizer steps to take.',
-    batch_size: 'Rows per micro-batch (default 4).',
-    gradient_accumulation: 'Micro-batches per optimizer step (default 1).',
-    max_seq_len: 'Tokens per row; longer rows are cut and counted (default 512).',
-    schedule: 'constant, linear or cosine (default), each with warm-up.',
-    warmup_steps: 'Steps of linear warm-up from 0 (default 0).',
-    weight_decay: 'AdamW weight decay (default 0).',
-    max_grad_norm: 'Clip the global gradient norm to this; 0 turns clipping off (default 1).',
-    seed: 'Seed for the shuffle, the split, initialisation and dropout (default 42).',
-    eval_every: 'Validation loss every N steps (default: 10 evaluations per run).',
-    checkpoint_every:
-      'A checkpoint every N steps (default: every 50 steps or 10 minutes, whichever comes first). The newest 2 are kept; resuming falls back to the newest one that loads.',
-    train_on_prompt: 'Loss on the prompt tokens too (default false: completion only).',
-  },
-};
-
-export const RECIPE_VALUES: { readonly [placeAndKey: string]: readonly string[] } = {
-  method: ['lora', 'full'],
-  'dataset.format': ['text', 'prompt-completion', 'messages', 'alpaca', 'prompt-file'],
-  'training.schedule': ['constant', 'linear', 'cosine'],
-};
-
-const N = {
-  int1: { integer: true, min: 1, text: 'an integer ≥ 1' },
-  int0: { integer: true, min: 0, text: 'an integer ≥ 0' },
-  positive: { min: 0, minExclusive: true, text: 'a number greater than 0' },
-  nonNeg: { min: 0, text: 'a number ≥ 0' },
-  dropout: { min: 0, max: 0.99, text: 'a number from 0 to below 1' },
-  split: { min: 0, text: 'a fraction below 1 or a whole number of rows' },
-} as const satisfies Record<string, NumberRule>;
-
 export interface RecipeParseResult {
   readonly recipe?: Recipe;
   readonly diagnostics: Diagnostic[];
@@ -132,11 +73,12 @@ function entriesOf(r: Reader, map: YAMLMap, place: string): Map<string, Entry> {
   return entries;
 }
 
-function choice<T extends string>(r: Reader, e: Entry | undefined, key: string, fallback: T): T {
+/** An enumerated value (method, dataset.format, training.schedule): one of the key table's choices, else the fallback. */
+function choice<T extends string>(r: Reader, e: Entry | undefined, place: string, fallback: T): T {
   if (!e) return fallback;
   const v = r.string(e);
   if (v === undefined) return fallback;
-  const allowed = RECIPE_VALUES[key]!;
+  const allowed = shapeValues(RECIPE_KEYS[place]?.[e.key]?.shape) ?? [];
   if (!allowed.includes(v)) {
     r.error(r.valueSpan(e), 'unknown-value', `"${e.key}" must be one of ${allowed.join(', ')}, got "${v}"${didYouMean(v, allowed)}`);
     return fallback;
@@ -145,21 +87,17 @@ function choice<T extends string>(r: Reader, e: Entry | undefined, key: string, 
 }
 
 export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  const r = new Reader(file, text, lineCounter, doc);
-  for (const e of doc.errors) reportYaml(r, e, 'error');
-  for (const w of doc.warnings) reportYaml(r, w, 'warning');
-  if (doc.errors.length) return { diagnostics: sorted(r) };
-  const root = doc.contents as Node | null;
+  const { reader: r, root } = readYaml(text, file);
+  if (root === undefined) return { diagnostics: r.sorted() };
   if (!isMap(root)) {
     r.error(root ?? r.span(0, 0), 'type', `an adapter recipe must be a mapping (base_model, dataset, lora, training, ...), got ${describe(root)}`);
-    return { diagnostics: sorted(r) };
+    return { diagnostics: r.sorted() };
   }
   const top = entriesOf(r, root, '');
-  const num = (m: Map<string, Entry>, key: string, rule: NumberRule, fallback?: number) => {
+  /** A number of the section at `place`, checked against the key table's range for it. */
+  const num = (place: string, m: Map<string, Entry>, key: string, fallback?: number) => {
     const e = m.get(key);
-    return e ? (r.number(e, rule) ?? fallback) : fallback;
+    return e ? (r.number(e, numberRule(RECIPE_KEYS, place, key)) ?? fallback) : fallback;
   };
   const section = (key: string): Map<string, Entry> => {
     const e = top.get(key);
@@ -178,16 +116,16 @@ export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult 
   if (!dsEntry) r.error(r.span(0, 0), 'required', 'missing "dataset": add dataset: {path: data/train.jsonl}');
   const dsPath = ds.get('path') ? r.string(ds.get('path')!) : undefined;
   if (dsEntry && !ds.get('path')) r.error(dsEntry.keyNode, 'required', 'missing "dataset.path": the JSONL file of training rows, relative to this recipe');
-  const format = ds.get('format') ? choice<DatasetFormat | 'prompt-file'>(r, ds.get('format'), 'dataset.format', 'text') : undefined;
+  const format = ds.get('format') ? choice<DatasetFormat | 'prompt-file'>(r, ds.get('format'), 'dataset', 'text') : undefined;
   const promptFile = ds.get('prompt_file') ? r.string(ds.get('prompt_file')!) : undefined;
   if (format === 'prompt-file' && !promptFile)
     r.error(ds.get('format')!.keyNode, 'required', 'format prompt-file needs "prompt_file": the prompt file whose messages format each row');
-  const validationSplit = num(ds, 'validation_split', N.split, 0.1)!;
+  const validationSplit = num('dataset', ds, 'validation_split', 0.1)!;
   if (validationSplit >= 1 && !Number.isInteger(validationSplit)) {
     r.error(r.valueSpan(ds.get('validation_split')!), 'range', '"validation_split" must be a fraction below 1 or a whole number of rows');
   }
 
-  const method = choice<'lora' | 'full'>(r, top.get('method'), 'method', 'lora');
+  const method = choice<'lora' | 'full'>(r, top.get('method'), '', 'lora');
   const lo = section('lora');
   if (method === 'full' && top.get('lora')) r.warn(top.get('lora')!.keyNode, 'unknown-key', '"lora" settings are ignored with method: full');
   let targetModules: string | string[] = 'all-linear';
@@ -211,11 +149,11 @@ export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult 
     }
   }
   const tr = section('training');
-  const epochs = num(tr, 'epochs', N.positive);
-  const maxSteps = num(tr, 'max_steps', N.int1);
-  const seed = num(tr, 'seed', N.int0, 42)!;
-  const evalEvery = num(tr, 'eval_every', N.int1);
-  const checkpointEvery = num(tr, 'checkpoint_every', N.int1);
+  const epochs = num('training', tr, 'epochs');
+  const maxSteps = num('training', tr, 'max_steps');
+  const seed = num('training', tr, 'seed', 42)!;
+  const evalEvery = num('training', tr, 'eval_every');
+  const checkpointEvery = num('training', tr, 'checkpoint_every');
   const trainOnPrompt = tr.get('train_on_prompt') ? (r.boolean(tr.get('train_on_prompt')!) ?? false) : false;
   const output = top.get('output') ? r.string(top.get('output')!) : undefined;
   const spans: { [K in RecipePathKey]?: Span } = {};
@@ -238,23 +176,23 @@ export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult 
           dataset: { path: dsPath, ...(format ? { format } : {}), ...(promptFile ? { promptFile } : {}), validationSplit },
           method,
           lora: {
-            r: num(lo, 'r', N.int1, 8)!,
-            loraAlpha: num(lo, 'lora_alpha', N.positive, 16)!,
-            loraDropout: num(lo, 'lora_dropout', N.dropout, 0)!,
+            r: num('lora', lo, 'r', 8)!,
+            loraAlpha: num('lora', lo, 'lora_alpha', 16)!,
+            loraDropout: num('lora', lo, 'lora_dropout', 0)!,
             targetModules,
             useRslora: lo.get('use_rslora') ? (r.boolean(lo.get('use_rslora')!) ?? false) : false,
           },
           training: {
-            learningRate: num(tr, 'learning_rate', N.positive, method === 'lora' ? 2e-4 : 2e-5)!,
+            learningRate: num('training', tr, 'learning_rate', method === 'lora' ? 2e-4 : 2e-5)!,
             ...(epochs !== undefined ? { epochs } : {}),
             ...(maxSteps !== undefined ? { maxSteps } : {}),
-            batchSize: num(tr, 'batch_size', N.int1, 4)!,
-            gradientAccumulation: num(tr, 'gradient_accumulation', N.int1, 1)!,
-            maxSeqLen: num(tr, 'max_seq_len', N.int1, 512)!,
-            schedule: choice<ScheduleName>(r, tr.get('schedule'), 'training.schedule', 'cosine'),
-            warmupSteps: num(tr, 'warmup_steps', N.int0, 0)!,
-            weightDecay: num(tr, 'weight_decay', N.nonNeg, 0)!,
-            maxGradNorm: num(tr, 'max_grad_norm', N.nonNeg, 1)!,
+            batchSize: num('training', tr, 'batch_size', 4)!,
+            gradientAccumulation: num('training', tr, 'gradient_accumulation', 1)!,
+            maxSeqLen: num('training', tr, 'max_seq_len', 512)!,
+            schedule: choice<ScheduleName>(r, tr.get('schedule'), 'training', 'cosine'),
+            warmupSteps: num('training', tr, 'warmup_steps', 0)!,
+            weightDecay: num('training', tr, 'weight_decay', 0)!,
+            maxGradNorm: num('training', tr, 'max_grad_norm', 1)!,
             seed,
             ...(evalEvery !== undefined ? { evalEvery } : {}),
             ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
@@ -264,7 +202,7 @@ export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult 
           spans,
         }
       : undefined;
-  return recipe ? { recipe, diagnostics: sorted(r) } : { diagnostics: sorted(r) };
+  return recipe ? { recipe, diagnostics: r.sorted() } : { diagnostics: r.sorted() };
 }
 
 export interface RecipeCheckOptions {

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
-import type { CompletionEntry, CompletionKind, HoverInfo, LensSpec, TextRange } from '../../core/prompts/language';
-import type { Diagnostic, DiagnosticCode, Severity } from '../../core/prompts/types';
+import type { Diagnostic, DiagnosticCode, Severity } from '../../core/yaml/diagnostic';
+import type { CompletionEntry, CompletionKind, HoverInfo, LensSpec, TextRange } from '../../core/yaml/editor';
+import { LENS_COMMANDS } from './lens-commands';
 
 /** The core's plain data (offsets, 1-based lines, snippet text) as VS Code objects. */
 
@@ -59,5 +60,5 @@ export function toHover(doc: vscode.TextDocument, h: HoverInfo): vscode.Hover {
 
 export function toCodeLens(doc: vscode.TextDocument, l: LensSpec): vscode.CodeLens {
   const at = doc.positionAt(l.offset);
-  return new vscode.CodeLens(new vscode.Range(at, at), { title: l.title, tooltip: l.tooltip, command: l.command, arguments: [doc.uri] });
+  return new vscode.CodeLens(new vscode.Range(at, at), { title: l.title, tooltip: l.tooltip, command: LENS_COMMANDS[l.action], arguments: [doc.uri] });
 }

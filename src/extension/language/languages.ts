@@ -1,7 +1,11 @@
 import type * as vscode from 'vscode';
-import { codeLensesFor, completionsAt, hoverAt, promptDiagnostics, type CompletionEntry, type HoverInfo, type LensSpec } from '../../core/prompts/language';
 import type { PathCheckOptions } from '../../core/prompts/check';
-import type { Diagnostic } from '../../core/prompts/types';
+import { completionsAt } from '../../core/prompts/completion';
+import { promptDiagnostics } from '../../core/prompts/diagnostics';
+import { hoverAt } from '../../core/prompts/hover';
+import { codeLensesFor } from '../../core/prompts/lenses';
+import type { Diagnostic } from '../../core/yaml/diagnostic';
+import type { CompletionEntry, HoverInfo, LensSpec } from '../../core/yaml/editor';
 import { recipeCodeLenses, recipeCompletionsAt, recipeDiagnostics, recipeHoverAt } from '../../core/recipes/language';
 
 /**

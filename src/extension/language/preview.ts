@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { findCachedSnapshot } from '../../core/hub/cache';
 import { parseHubId } from '../../core/hub/id';
 import { defaultCacheDir } from '../../core/hub/options';
-import { resolvePreviewModel, type PreviewModel } from '../../core/prompts/language';
+import { resolvePreviewModel, type PreviewModel } from '../../core/prompts/preview-model';
 import type { WorkerClient } from '../../worker/client';
 import type { Log } from '../log';
 import { previewText } from './previewText';

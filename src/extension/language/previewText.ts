@@ -1,4 +1,6 @@
-import { analyzePrompt, formatPreview, type PreviewCase, type PreviewInput, type PreviewModel, previewCases } from '../../core/prompts/language';
+import { analyzePrompt } from '../../core/prompts/analyze';
+import { formatPreview, type PreviewCase, type PreviewInput, previewCases } from '../../core/prompts/preview';
+import type { PreviewModel } from '../../core/prompts/preview-model';
 
 /**
  * The preview's text from a prompt file's text, without `vscode` (preview.ts passes the editor's

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { GenerationParamsSchema } from '../../core/prompts/model-parameters';
 
 /**
  * extension ⇄ webview: the Home view and the run / compare / fine-tune panel. Both sides validate
  * what they receive with these schemas (the extension in HomeViewProvider and PanelController, the
  * page in media/); nothing else crosses. The page is bundled for the browser, so this file imports
- * zod only (no node modules, no core code).
+ * zod and, of core, only the zod-only schema of the generation parameters (no node modules).
  *
  * Files, models, variants and runs are named by the ids the extension sent; the extension looks every
  * id up in what it sent before acting on it, so a page can never name an arbitrary path or command.
@@ -19,26 +20,13 @@ const Label = z.string().max(4096);
 const Text = z.string().max(1_000_000);
 
 /**
- * Generation settings as the panel overrides them (each optional: absent keeps the prompt file's).
- * The ranges are the prompt-file format's.
+ * Generation settings as the panel overrides them (each optional: absent keeps the prompt file's),
+ * with the prompt file format's limits: the one schema of core/prompts/model-parameters.ts.
  */
-export const GenerationOverrides = z
-  .object({
-    maxTokens: z.number().int().min(1).max(8192),
-    temperature: z.number().min(0).max(2),
-    topP: z.number().gt(0).lte(1),
-    topK: z.number().int().min(0).max(100_000),
-    repetitionPenalty: z.number().gt(0).max(10),
-    seed: z
-      .number()
-      .int()
-      .min(0)
-      .max(2 ** 32 - 1),
-    stop: z.array(z.string().min(1).max(200)).max(16),
-  })
-  .partial()
-  .strict();
+export const GenerationOverrides = GenerationParamsSchema.partial().strict();
 export type GenerationOverrides = z.infer<typeof GenerationOverrides>;
+/** The number parameters' limits, for the panel's inputs. */
+export { numberLimits } from '../../core/prompts/model-parameters';
 
 export const TABS = ['compare', 'matrix', 'train'] as const;
 export const Tab = z.enum(TABS);

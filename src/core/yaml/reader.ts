@@ -1,7 +1,72 @@
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
-import { keysAt, type KeyPath } from './schema';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node,
+  type Scalar,
+  type YAMLError,
+  type YAMLMap,
+  type YAMLSeq,
+} from 'yaml';
+import type { Diagnostic, DiagnosticCode, Severity, Span } from './diagnostic';
+import type { JsonValue } from './json';
+import { type KeyPath, type KeyTable, keysAt } from './key-table';
 import { didYouMean } from './suggest';
-import type { Diagnostic, DiagnosticCode, JsonValue, Severity, Span } from './types';
+
+/** What to do about each kind of YAML syntax error; the parser's own message says what is wrong. */
+const YAML_ADVICE: { readonly [code: string]: string } = {
+  DUPLICATE_KEY: 'remove or rename one of the two',
+  TAB_AS_INDENT: 'indent with spaces, not tabs',
+  BAD_INDENT: 'check the indentation',
+  MULTILINE_IMPLICIT_KEY: 'a key must fit on one line; check for a missing ":" or a missing quote above',
+  MISSING_CHAR: 'add the missing character',
+  BLOCK_AS_IMPLICIT_KEY: 'check the indentation and the ":" after the key above',
+  UNEXPECTED_TOKEN: 'check the quoting and indentation here',
+  MULTIPLE_DOCS: 'a prompt file holds one document: remove the "---" line',
+};
+
+/**
+ * Parses YAML text for reading, reporting its syntax errors and warnings with advice. `root` is the
+ * document's top node, absent when the YAML has errors (nothing more can be read then). `keys`, the
+ * file kind's key table, is what `Reader.entries` checks keys against.
+ */
+export function readYaml(text: string, file: string, keys?: KeyTable): { readonly reader: Reader; readonly root?: Node | null } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, keepSourceTokens: false });
+  const reader = new Reader(file, text, lineCounter, doc, keys);
+  for (const e of doc.errors) reportYaml(reader, e, 'error');
+  for (const w of doc.warnings) reportYaml(reader, w, 'warning');
+  return doc.errors.length > 0 ? { reader } : { reader, root: doc.contents as Node | null };
+}
+
+/** A YAML syntax error or warning as a positioned diagnostic with advice. */
+function reportYaml(r: Reader, e: YAMLError, severity: 'error' | 'warning'): void {
+  const [start, end] = e.pos;
+  // The parser notices a missing closing quote where the file ends; point at the opening quote,
+  // which is where the mistake is.
+  const quote = /Missing closing (["'])quote/.exec(e.message)?.[1];
+  if (quote) {
+    const open = openingQuote(r.source, quote, start);
+    if (open >= 0) {
+      r.report(r.span(open, open + 1), 'error', 'yaml-syntax', `this ${quote === '"' ? 'double' : 'single'} quote is never closed: add the closing ${quote}`);
+      return;
+    }
+  }
+  const advice = YAML_ADVICE[e.code];
+  const message = e.message.replace(/\s+/g, ' ').trim();
+  r.report(r.span(start, end), severity, severity === 'error' ? 'yaml-syntax' : 'yaml-warning', `${message}${advice ? `: ${advice}` : ''}`);
+}
+
+/** The last unescaped `quote` before `before` (a backslash escapes only inside double quotes). */
+function openingQuote(text: string, quote: string, before: number): number {
+  let i = text.lastIndexOf(quote, before - 1);
+  while (i > 0 && quote === '"' && text[i - 1] === '\\') i = text.lastIndexOf(quote, i - 1);
+  return i;
+}
 
 /** A key of a mapping with its value; `value` is null for `key:` with nothing after it. */
 export interface Entry {
@@ -32,7 +97,13 @@ export class Reader {
     readonly source: string,
     private readonly lineCounter: LineCounter,
     private readonly doc: Document,
+    private readonly keys?: KeyTable,
   ) {}
+
+  /** The diagnostics so far, by position. */
+  sorted(): Diagnostic[] {
+    return [...this.diagnostics].sort((a, b) => a.line - b.line || a.column - b.column);
+  }
 
   span(start: number, end: number): Span {
     const a = this.lineCounter.linePos(start);
@@ -73,13 +144,13 @@ export class Reader {
   }
 
   /**
-   * The entries of a mapping by key. With a place whose keys are known (see schema.ts), unknown keys
+   * The entries of a mapping by key. With a place whose keys are known (the key table), unknown keys
    * are reported as warnings with a suggestion: GitHub ignores keys it does not know, so a typo
    * silently does nothing there, which is exactly what the warning is for.
    */
   entries(map: YAMLMap, place: KeyPath | undefined, reportUnknown = true): Map<string, Entry> {
     const out = new Map<string, Entry>();
-    const known = place === undefined ? undefined : keysAt(place);
+    const known = place === undefined || this.keys === undefined ? undefined : keysAt(this.keys, place);
     for (const pair of map.items) {
       const keyNode = this.deref(pair.key as Node | null);
       if (!isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {

@@ -2,7 +2,8 @@
  * "Did you mean" for keys and values. Two sources: spelling (edit distance after folding case,
  * `_` and `-`, so `max_tokens` finds `maxTokens`), and a table of words people reach for from
  * other tools, which no edit distance would find (`beginsWith` for `startsWith`, `bot` for
- * `assistant`). A synonym only counts where its target is one of the candidates.
+ * `assistant`). A synonym only counts where its target is one of the candidates, so one table serves
+ * every file kind (a recipe's `format: chat` finds `messages` too).
  */
 const SYNONYMS: { readonly [folded: string]: readonly string[] } = {
   // string checks

@@ -1,0 +1,97 @@
+import type { DatasetFormat } from '../train/data';
+import type { ScheduleName } from '../train/schedule';
+import { jsonSchemaOf } from '../yaml/json-schema';
+import type { JsonObject } from '../yaml/json';
+import { type KeyTable, shape } from '../yaml/key-table';
+
+/** The values of the enumerated keys, by place and key: the parser accepts these and nothing else. */
+export const RECIPE_VALUES = {
+  method: ['lora', 'full'],
+  'dataset.format': ['text', 'prompt-completion', 'messages', 'alpaca', 'prompt-file'] satisfies readonly (DatasetFormat | 'prompt-file')[],
+  'training.schedule': ['constant', 'linear', 'cosine'] satisfies readonly ScheduleName[],
+} as const;
+
+/**
+ * The keys an adapter recipe may hold, by place: the one table that the parser (unknown keys,
+ * number ranges, enumerated values), completion, hover and the JSON Schema read.
+ */
+export const RECIPE_KEYS: KeyTable = {
+  '': {
+    name: { doc: 'The run name (default: the file name without .adapter.yml).', shape: shape.scalar() },
+    base_model: {
+      doc: 'The base model: a local Hugging Face checkpoint folder (relative to this file) or a Hub id, optionally with @revision.',
+      shape: shape.text(),
+      required: true,
+    },
+    dataset: {
+      doc: 'The training data: path (JSONL, relative to this file), format, prompt_file, validation_split.',
+      shape: shape.map('dataset'),
+      required: true,
+    },
+    method: { doc: 'lora (train low-rank adapters, the default) or full (train every weight).', shape: shape.choice(RECIPE_VALUES.method) },
+    lora: { doc: "LoRA settings under PEFT's names: r, lora_alpha, lora_dropout, target_modules, use_rslora.", shape: shape.map('lora') },
+    training: {
+      doc: 'Optimisation: learning_rate, epochs or max_steps, batch_size, gradient_accumulation, max_seq_len, schedule, warmup_steps, weight_decay, max_grad_norm, seed, eval_every, checkpoint_every, train_on_prompt.',
+      shape: shape.map('training'),
+    },
+    output: {
+      doc: 'A folder (relative to this file, inside the workspace) to copy the finished adapter to. Tuneloop replaces it only when it is new, empty, or holds its .tuneloop-output marker; otherwise training asks for --force.',
+      shape: shape.text(),
+    },
+  },
+  dataset: {
+    path: { doc: 'The JSONL file (UTF-8), relative to this recipe and inside the workspace.', shape: shape.text(), required: true },
+    format: {
+      doc: 'text, prompt-completion, messages, alpaca, or prompt-file (rows of variables for prompt_file); detected from the first row when absent.',
+      shape: shape.choice(RECIPE_VALUES['dataset.format']),
+    },
+    prompt_file: {
+      doc: 'A prompt file whose messages format each row (with format prompt-file), so training and inference use the same template.',
+      shape: shape.text(),
+    },
+    validation_split: {
+      doc: 'A fraction (0 ≤ f < 1) or a count of rows held out to measure validation loss (default 0.1).',
+      shape: shape.number({ minimum: 0 }),
+      expects: 'a fraction below 1 or a whole number of rows',
+    },
+  },
+  lora: {
+    r: { doc: 'The rank of the adapter (an integer ≥ 1; default 8).', shape: shape.int(1) },
+    lora_alpha: { doc: 'The scale numerator: updates are scaled by lora_alpha / r (default 16).', shape: shape.number({ exclusiveMinimum: 0 }) },
+    // 0.99 stands for "below 1": the parser has no exclusive maximum, and 1 would drop every input.
+    lora_dropout: {
+      doc: 'Dropout on the adapter input during training, 0 ≤ p < 1 (default 0).',
+      shape: shape.number({ minimum: 0, maximum: 0.99 }),
+      expects: 'a number from 0 to below 1',
+    },
+    target_modules: { doc: 'Module names to adapt (e.g. [q_proj, v_proj]), a regular expression, or all-linear (default).', shape: shape.textOrList() },
+    use_rslora: { doc: 'Scale by lora_alpha / √r instead (rank-stabilised LoRA).', shape: shape.bool() },
+  },
+  training: {
+    learning_rate: { doc: 'The peak learning rate (default 2e-4 for LoRA, 2e-5 for full).', shape: shape.number({ exclusiveMinimum: 0 }) },
+    epochs: { doc: 'Passes over the training rows (default 1); max_steps wins when both are given.', shape: shape.number({ exclusiveMinimum: 0 }) },
+    max_steps: { doc: 'Optimizer steps to take.', shape: shape.int(1) },
+    batch_size: { doc: 'Rows per micro-batch (default 4).', shape: shape.int(1) },
+    gradient_accumulation: { doc: 'Micro-batches per optimizer step (default 1).', shape: shape.int(1) },
+    max_seq_len: { doc: 'Tokens per row; longer rows are cut and counted (default 512).', shape: shape.int(1) },
+    schedule: { doc: 'constant, linear or cosine (default), each with warm-up.', shape: shape.choice(RECIPE_VALUES['training.schedule']) },
+    warmup_steps: { doc: 'Steps of linear warm-up from 0 (default 0).', shape: shape.int(0) },
+    weight_decay: { doc: 'AdamW weight decay (default 0).', shape: shape.number({ minimum: 0 }) },
+    max_grad_norm: { doc: 'Clip the global gradient norm to this; 0 turns clipping off (default 1).', shape: shape.number({ minimum: 0 }) },
+    seed: { doc: 'Seed for the shuffle, the split, initialisation and dropout (default 42).', shape: shape.int(0) },
+    eval_every: { doc: 'Validation loss every N steps (default: 10 evaluations per run).', shape: shape.int(1) },
+    checkpoint_every: {
+      doc: 'A checkpoint every N steps (default: every 50 steps or 10 minutes, whichever comes first). The newest 2 are kept; resuming falls back to the newest one that loads.',
+      shape: shape.int(1),
+    },
+    train_on_prompt: { doc: 'Loss on the prompt tokens too (default false: completion only).', shape: shape.bool() },
+  },
+};
+
+export function recipeJsonSchema(): JsonObject {
+  return jsonSchemaOf(RECIPE_KEYS, {
+    id: 'https://tuneloop.dev/schemas/adapter-recipe.schema.json',
+    title: 'Tuneloop adapter recipe (*.adapter.yml)',
+    description: "How a LoRA adapter (or a full fine-tune) is trained: base model, dataset, LoRA settings under PEFT's names, and training settings.",
+  });
+}
