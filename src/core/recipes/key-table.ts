@@ -1,5 +1,4 @@
-import type { DatasetFormat } from '../train/data';
-import type { ScheduleName } from '../train/schedule';
+import { DATASET_FORMATS, SCHEDULE_NAMES } from './vocabulary';
 import { jsonSchemaOf } from '../yaml/json-schema';
 import type { JsonObject } from '../yaml/json';
 import { type KeyTable, shape } from '../yaml/key-table';
@@ -7,8 +6,8 @@ import { type KeyTable, shape } from '../yaml/key-table';
 /** The values of the enumerated keys, by place and key: the parser accepts these and nothing else. */
 export const RECIPE_VALUES = {
   method: ['lora', 'full'],
-  'dataset.format': ['text', 'prompt-completion', 'messages', 'alpaca', 'prompt-file'] satisfies readonly (DatasetFormat | 'prompt-file')[],
-  'training.schedule': ['constant', 'linear', 'cosine'] satisfies readonly ScheduleName[],
+  'dataset.format': [...DATASET_FORMATS, 'prompt-file'],
+  'training.schedule': [...SCHEDULE_NAMES],
 } as const;
 
 /**

@@ -10,8 +10,7 @@ import type { Diagnostic, Span } from '../yaml/diagnostic';
 import { numberRule, shapeValues } from '../yaml/key-table';
 import { describe, type Entry, type Reader, readYaml } from '../yaml/reader';
 import { didYouMean } from '../yaml/suggest';
-import type { DatasetFormat } from '../train/data';
-import type { ScheduleName } from '../train/schedule';
+import type { DatasetFormat, ScheduleName } from './vocabulary';
 import { RECIPE_KEYS } from './key-table';
 
 /**

@@ -1,5 +1,6 @@
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import { TuneloopError } from '../errors';
+import type { DatasetFormat } from '../recipes/vocabulary';
 import { readTextFile } from '../fs/text';
 import type { ChatMessage } from '../infer/generate';
 
@@ -8,7 +9,7 @@ import type { ChatMessage } from '../infer/generate';
  * `mask[t]` is 1 where token t is a target (its prediction counts in the loss), so completion-only
  * loss, chat assistant turns and padding are all the same mechanism.
  */
-export type DatasetFormat = 'text' | 'prompt-completion' | 'messages' | 'alpaca';
+export type { DatasetFormat } from '../recipes/vocabulary';
 
 export interface Example {
   /** 1-based line in the source file. */

@@ -2,7 +2,9 @@
  * Learning-rate schedules as transformers defines them (optimization.py): each gives the multiplier
  * of the base rate at a step, counted from 0, for `total` steps with `warmup` warm-up steps.
  */
-export type ScheduleName = 'constant' | 'linear' | 'cosine';
+import type { ScheduleName } from '../recipes/vocabulary';
+
+export type { ScheduleName };
 
 export interface Schedule {
   readonly name: ScheduleName;
