@@ -110,6 +110,8 @@ export class NaiveDecoder {
   /** Logits [S][V] for one sequence, positions 0..S−1. */
   forward(ids: readonly number[]): Float64Array[] {
     const c = this.cfg;
+    // Written from Hugging Face's two modeling files (modeling_llama, modeling_gpt2), so it branches
+    // as they do; it reads nothing of the engine's FamilySpec on purpose: it is the reference.
     const gpt2 = c.family === 'gpt2';
     const H = c.hiddenSize;
     const d = c.headDim;

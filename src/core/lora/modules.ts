@@ -1,4 +1,4 @@
-import { expectedWeights, type ModelConfig } from '../models/config';
+import { expectedWeights, familySpec, type ModelConfig } from '../models/config';
 
 /** A linear layer of the base model, by its Hugging Face module path. */
 export interface LinearModule {
@@ -10,14 +10,13 @@ export interface LinearModule {
   readonly conv1d: boolean;
 }
 
-const EMBEDDINGS = /(^|\.)(embed_tokens|wte|wpe)\.weight$/;
-
 /** Every linear layer of the model (the LM head last), from the weights its config implies. */
 export function linearModules(cfg: ModelConfig): LinearModule[] {
-  const conv1d = cfg.family === 'gpt2';
+  const spec = familySpec(cfg);
+  const conv1d = spec.weightLayout === 'conv1d';
   const out: LinearModule[] = [];
   for (const w of expectedWeights(cfg)) {
-    if (w.shape.length !== 2 || !w.name.endsWith('.weight') || EMBEDDINGS.test(w.name)) continue;
+    if (w.shape.length !== 2 || !w.name.endsWith('.weight') || spec.embeddings.test(w.name)) continue;
     const name = w.name.slice(0, -'.weight'.length);
     const isHead = name === 'lm_head';
     const [a, b] = w.shape as [number, number];

@@ -7,7 +7,7 @@ import { writeModelFile } from '../onnx/model';
 import { TensorStore } from '../safetensors/checkpoint';
 import { numel } from '../safetensors/dtype';
 import { VERSION } from '../version';
-import { loadModelConfig, type ModelConfig } from './config';
+import { familySpec, loadModelConfig, type ModelConfig } from './config';
 import { defaultCacheDir, fileSha256, folderBytes } from './cache';
 import { buildDecoderModel } from './graph';
 import { readAdapter } from '../lora/adapter';
@@ -90,11 +90,7 @@ function keyOf(dir: string, store: TensorStore, cacheDir: string, external = fal
 
 /** Config for transformers.js: the original, plus the derived values it reads directly. */
 function exportedConfig(raw: Record<string, unknown>, cfg: ModelConfig, externalData: boolean): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...raw };
-  if (cfg.family !== 'gpt2') {
-    out.num_key_value_heads = cfg.numKvHeads;
-    out.head_dim = cfg.headDim;
-  }
+  const out: Record<string, unknown> = { ...raw, ...familySpec(cfg).exportedConfig(cfg) };
   if (externalData) {
     const js = (typeof raw['transformers.js_config'] === 'object' && raw['transformers.js_config']) || {};
     out['transformers.js_config'] = { ...js, use_external_data_format: { 'model.onnx': 1 } };
