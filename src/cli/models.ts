@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { TuneloopError } from '../core/errors';
 import { formatBytes } from '../core/format';
 import { defaultCacheDir as hfCacheDir, listCachedModels } from '../core/hub';
-import { ADAPTER_CONFIG } from '../core/lora/config';
+import { ADAPTER_CONFIG, readLoraConfig } from '../core/lora/config';
 import { defaultCacheDir, folderBytes } from '../core/models/cache';
 import { exportCheckpoint, listExports } from '../core/models/export';
 import { readSpec } from '../core/train/spec';
@@ -78,12 +78,7 @@ export async function exportCommand(args: string[]): Promise<number> {
   if (fs.existsSync(path.join(inner, ADAPTER_CONFIG))) {
     adapterDir = inner;
     const run = runOf(inner);
-    base =
-      values.base ??
-      (run
-        ? readSpec(run).baseDir
-        : ((JSON.parse(fs.readFileSync(path.join(inner, ADAPTER_CONFIG), 'utf8')) as { base_model_name_or_path?: string }).base_model_name_or_path ??
-          undefined));
+    base = values.base ?? (run ? readSpec(run).baseDir : (readLoraConfig(inner).baseModelNameOrPath ?? undefined));
     if (!base || !fs.existsSync(base)) throw new TuneloopError('cannot tell which base model this adapter belongs to', { file: inner }, 'pass --base DIR');
   } else if (fs.existsSync(path.join(inner, 'config.json'))) {
     base = inner;

@@ -1,3 +1,4 @@
+import { decoderShapeOf } from '../../src/core/models/config';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -5,7 +6,7 @@ import { TuneloopError } from '../../src/core/errors';
 import { loadCausalLM } from '../../src/core/infer/load';
 import { generate } from '../../src/core/infer/generate';
 import { clearExports, EXPORT_FORMAT, exportCheckpoint, exportKey, listExports } from '../../src/core/models/export';
-import { decoderShapeOf, openSession, runDecoderFull } from '../../src/core/onnx/session';
+import { openSession, runDecoderFull } from '../../src/core/onnx/session';
 import { fromFloat32, readSafetensors, toFloat32, writeSafetensors } from '../../src/core/safetensors';
 import { GOLDEN, tempDir } from '../helpers';
 import { llamaConfig, makeCheckpoint } from '../make-checkpoint';

@@ -1,3 +1,4 @@
+import { decoderShapeOf } from '../../src/core/models/config';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -6,7 +7,7 @@ import { generate, type GeneratedToken } from '../../src/core/infer/generate';
 import { type LoadedModel, loadCausalLM } from '../../src/core/infer/load';
 import { logSoftmax, RepetitionPenalty, TopK, TopP } from '../../src/core/infer/processors';
 import { exportCheckpoint } from '../../src/core/models/export';
-import { decoderShapeOf, openSession, runDecoderFull } from '../../src/core/onnx/session';
+import { openSession, runDecoderFull } from '../../src/core/onnx/session';
 import { GOLDEN, tempDir } from '../helpers';
 
 describe('generation through transformers.js', function () {

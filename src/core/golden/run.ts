@@ -10,10 +10,10 @@ import { TRAINING_CHECKS } from './training';
 import { loadTokenizer } from '../infer/tokenizer';
 import { type ChatMessage, renderChat } from '../prompts';
 import { initializerLora } from '../lora/graph';
-import { loadModelConfig } from '../models/config';
+import { decoderShapeOf, loadModelConfig } from '../models/config';
 import { buildDecoderModel } from '../models/graph';
 import { WeightReader } from '../models/graph/weights';
-import { decoderShapeOf, openSession, openSessionFromModel, runDecoderFull } from '../onnx/session';
+import { openSession, openSessionFromModel, runDecoderFull } from '../onnx/session';
 import { TensorStore } from '../safetensors/checkpoint';
 import { toNumbers } from '../safetensors/dtype';
 

@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { z } from 'zod';
+import { readJsonFile } from '../fs/json';
 import { TuneloopError } from '../errors';
 import { formatBytes } from '../format';
 
@@ -26,11 +28,25 @@ export interface InferenceEstimate {
  * What loading an exported model and generating `contextTokens` tokens needs: onnxruntime holds the
  * weights, briefly twice while it pre-packs the matrix operands, plus the KV cache (float32).
  */
+const size = z.number().int().positive().optional();
+const ModelSizes = z.looseObject({
+  num_hidden_layers: size,
+  n_layer: size,
+  num_key_value_heads: size,
+  num_attention_heads: size,
+  n_head: size,
+  hidden_size: size,
+  n_embd: size,
+  head_dim: size,
+});
+
 export function estimateInference(modelDir: string, contextTokens: number): InferenceEstimate {
   const onnx = path.join(modelDir, 'onnx');
   let weightBytes = 0;
   for (const f of fs.existsSync(onnx) ? fs.readdirSync(onnx) : []) if (/^model\.onnx(_data.*)?$/.test(f)) weightBytes += fs.statSync(path.join(onnx, f)).size;
-  const cfg = JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8')) as Record<string, number | undefined>;
+  // Any transformers.js folder (a Hub export of an architecture Tuneloop does not build included): the
+  // sizes it spells, whichever family's names they use, each a positive integer when present.
+  const cfg = readJsonFile(path.join(modelDir, 'config.json'), ModelSizes, 'model config');
   const layers = cfg.num_hidden_layers ?? cfg.n_layer ?? 0;
   const heads = cfg.num_key_value_heads ?? cfg.num_attention_heads ?? cfg.n_head ?? 0;
   const hidden = cfg.hidden_size ?? cfg.n_embd ?? 0;

@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { z } from 'zod';
 import { writeFileAtomic } from '../fs/atomic';
 
 /** Where exports are kept unless a setting or TUNELOOP_CACHE says otherwise. */
@@ -10,6 +11,8 @@ export function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache');
   return path.join(base, 'tuneloop');
 }
+
+const HashIndex = z.record(z.string(), z.object({ size: z.number(), mtimeMs: z.number(), ino: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }));
 
 interface HashEntry {
   size: number;
@@ -28,7 +31,8 @@ export function fileSha256(file: string, cacheDir: string): string {
   const indexFile = path.join(cacheDir, 'hashes.json');
   let index: Record<string, HashEntry> = {};
   try {
-    index = JSON.parse(fs.readFileSync(indexFile, 'utf8')) as Record<string, HashEntry>;
+    const r = HashIndex.safeParse(JSON.parse(fs.readFileSync(indexFile, 'utf8')));
+    if (r.success) index = r.data;
   } catch {
     // no index yet, or a damaged one: start afresh
   }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TuneloopError } from '../errors';
 import { ConfigReader } from './config-reader';
+import type { DecoderShape } from '../onnx/session';
 import { FAMILIES, type FamilySpec } from './families';
 import type { ModelConfig, WeightSpec } from './model-config';
 
@@ -112,4 +113,10 @@ export function matchWeights(cfg: ModelConfig, available: readonly string[]): We
     else unexpected.push(n);
   }
   return { names, missing, unexpected, ignored };
+}
+
+/** The KV-cache shape of a model folder (a checkpoint or its export), from its parsed config. */
+export function decoderShapeOf(dir: string): DecoderShape {
+  const cfg = loadModelConfig(dir);
+  return { numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim };
 }

@@ -1,6 +1,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
 import { TuneloopError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic';
 import { writeModelFile } from '../onnx/model';
@@ -53,10 +54,31 @@ export interface ExportManifest {
   readonly key: string;
   readonly source: string;
   /** The adapter merged into the weights, if any. */
-  readonly adapter?: string;
+  readonly adapter?: string | undefined;
   readonly modelType: string;
   readonly created: string;
   readonly externalData: boolean;
+}
+
+const ExportManifestFile = z.object({
+  format: z.number().int(),
+  tuneloop: z.string(),
+  key: z.string().regex(/^[0-9a-f]{64}$/),
+  source: z.string(),
+  adapter: z.string().optional(),
+  modelType: z.string(),
+  created: z.string(),
+  externalData: z.boolean(),
+}) satisfies z.ZodType<ExportManifest>;
+
+/** An export folder's manifest, checked; undefined for a folder that is not a complete export of Tuneloop's. */
+function readManifest(dir: string): ExportManifest | undefined {
+  try {
+    const r = ExportManifestFile.safeParse(JSON.parse(fs.readFileSync(path.join(dir, MARKER), 'utf8')));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function checkCancelled(signal: AbortSignal | undefined): void {
@@ -189,12 +211,9 @@ export function listExports(cacheDir = defaultCacheDir()): CachedExport[] {
   const out: CachedExport[] = [];
   for (const name of fs.readdirSync(exportsDir)) {
     const dir = path.join(exportsDir, name);
-    try {
-      const m = JSON.parse(fs.readFileSync(path.join(dir, MARKER), 'utf8')) as ExportManifest;
-      out.push({ ...m, dir, bytes: folderBytes(dir) });
-    } catch {
-      // a partial export of a process that died, or not ours: clearExports removes it
-    }
+    // A partial export of a process that died, or not ours, is not listed: clearExports deals with it.
+    const m = readManifest(dir);
+    if (m) out.push({ ...m, dir, bytes: folderBytes(dir) });
   }
   return out.sort((a, b) => b.created.localeCompare(a.created));
 }
@@ -225,10 +244,5 @@ export function clearExports(cacheDir = defaultCacheDir(), keyPrefix?: string): 
 }
 
 function isExport(dir: string): boolean {
-  try {
-    const m = JSON.parse(fs.readFileSync(path.join(dir, MARKER), 'utf8')) as Partial<ExportManifest>;
-    return typeof m.key === 'string' && typeof m.format === 'number';
-  } catch {
-    return false;
-  }
+  return readManifest(dir) !== undefined;
 }

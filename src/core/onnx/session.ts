@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { TuneloopError } from '../errors';
 import { encodeModel, type ModelDef } from './model';
@@ -12,12 +10,6 @@ export interface DecoderShape {
   readonly numLayers: number;
   readonly numKvHeads: number;
   readonly headDim: number;
-}
-
-export function decoderShapeOf(exportDir: string): DecoderShape {
-  const c = JSON.parse(fs.readFileSync(path.join(exportDir, 'config.json'), 'utf8')) as Record<string, number>;
-  if (c.n_layer !== undefined) return { numLayers: c.n_layer, numKvHeads: c.n_head!, headDim: c.n_embd! / c.n_head! };
-  return { numLayers: c.num_hidden_layers!, numKvHeads: c.num_key_value_heads!, headDim: c.head_dim! };
 }
 
 /** onnxruntime's thread options: `threads` intra-op threads and one inter-op, or its defaults. */

@@ -4,7 +4,10 @@ import * as path from 'node:path';
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import { TuneloopError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic';
+import { readJsonFile } from '../fs/json';
 import { readTextFile } from '../fs/text';
+import { DATASET_FORMATS, SCHEDULE_NAMES } from '../recipes/vocabulary';
+import { z } from 'zod';
 import { defaultCacheDir, fileSha256 } from '../models/cache';
 import { parsePrompt, renderMessages } from '../prompts';
 import type { Recipe } from '../recipes/recipe';
@@ -42,6 +45,56 @@ export interface RunSpec {
 }
 
 export const SPEC_FILE = 'spec.json';
+
+/** spec.json as the trainer reads it back: checked, so a damaged or hand-edited file is an error naming the key. */
+const RunSpecFile = z.object({
+  format: z.literal(1),
+  recipeFile: z.string(),
+  name: z.string(),
+  baseModel: z.string(),
+  baseDir: z.string(),
+  baseSha256: z.string().optional(),
+  dataset: z.string(),
+  datasetSha256: z.string().optional(),
+  datasetFormat: z.enum([...DATASET_FORMATS, 'prompt-file']).optional(),
+  promptFile: z.string().optional(),
+  validationSplit: z.number().nonnegative(),
+  method: z.enum(['lora', 'full']),
+  lora: z.object({
+    r: z.number().int().positive(),
+    loraAlpha: z.number(),
+    loraDropout: z.number(),
+    targetModules: z.union([z.string(), z.array(z.string())]),
+    useRslora: z.boolean(),
+  }),
+  training: z.object({
+    learningRate: z.number(),
+    epochs: z.number().optional(),
+    maxSteps: z.number().int().optional(),
+    batchSize: z.number().int().positive(),
+    gradientAccumulation: z.number().int().positive(),
+    maxSeqLen: z.number().int().positive(),
+    schedule: z.enum(SCHEDULE_NAMES),
+    warmupSteps: z.number().int().nonnegative(),
+    weightDecay: z.number(),
+    maxGradNorm: z.number(),
+    seed: z.number().int(),
+    evalEvery: z.number().int().optional(),
+    checkpointEvery: z.number().int().optional(),
+    trainOnPrompt: z.boolean(),
+  }),
+  output: z.string().optional(),
+  force: z.boolean().optional(),
+  root: z.string().optional(),
+  threads: z.number().int().positive().optional(),
+});
+// The schema names exactly RunSpec's keys (zod drops keys it does not know, which would lose a new field).
+const SCHEMA_KEYS_MATCH: keyof RunSpec extends keyof z.infer<typeof RunSpecFile>
+  ? keyof z.infer<typeof RunSpecFile> extends keyof RunSpec
+    ? true
+    : never
+  : never = true;
+void SCHEMA_KEYS_MATCH;
 
 /** The recipe's problems as one error (the first error, positioned), or the recipe. */
 export function loadRecipe(file: string, options: RecipeCheckOptions = {}): Recipe {
@@ -123,12 +176,7 @@ export function writeSpec(runDir: string, spec: RunSpec): void {
 }
 
 export function readSpec(runDir: string): RunSpec {
-  const file = path.join(runDir, SPEC_FILE);
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as RunSpec;
-  } catch (e) {
-    throw new TuneloopError(`cannot read the run's spec: ${(e as Error).message}`, { file });
-  }
+  return readJsonFile(path.join(runDir, SPEC_FILE), RunSpecFile, "run's spec", 'the run folder is damaged: start the run again') as RunSpec;
 }
 
 /** Rows of the dataset as examples, split into training and validation as the spec says. */
