@@ -1,4 +1,5 @@
-import { describeInvalid, type FromWebview, type PromptInfo, type Tab, TABS, ToWebview } from '../../src/extension/webview/protocol';
+import { type FromPanel, type PromptInfo, type Tab, TABS, ToPanel } from '../../src/extension/panel/protocol';
+import { describeInvalid } from '../../src/extension/webview/invalid';
 import { button, el, icon, vscode } from '../dom';
 import { CompareView, renderCaseChoice } from './compare';
 import { MatrixView } from './matrix';
@@ -14,7 +15,7 @@ import { TrainView } from './train';
  */
 export interface Ctx {
   readonly s: PanelState;
-  post(m: FromWebview): void;
+  post(m: FromPanel): void;
   /** Everything again (a new prompt, a new init). */
   render(): void;
   /** Persist the user's choices (VS Code keeps them while the panel is hidden and across reloads). */
@@ -46,7 +47,7 @@ export function mountPanel(app: HTMLElement): void {
   s.selectedRun = saved.selectedRun;
   s.recipe = saved.recipe;
 
-  const post = (m: FromWebview) => vscode.postMessage(m);
+  const post = (m: FromPanel) => vscode.postMessage(m);
   const ctx: Ctx = {
     s,
     post,
@@ -339,10 +340,8 @@ export function mountPanel(app: HTMLElement): void {
     else view.paint(variant, caseIndex);
   }
 
-  function receive(m: ToWebview): void {
+  function receive(m: ToPanel): void {
     switch (m.type) {
-      case 'state':
-        return;
       case 'panel/init':
         s.version = m.version;
         s.trusted = m.trusted;
@@ -444,7 +443,7 @@ export function mountPanel(app: HTMLElement): void {
   }
 
   window.addEventListener('message', (event: MessageEvent<unknown>) => {
-    const parsed = ToWebview.safeParse(event.data);
+    const parsed = ToPanel.safeParse(event.data);
     if (!parsed.success) {
       console.warn(`tuneloop: ignored an invalid message: ${describeInvalid(parsed.error)}`);
       return;

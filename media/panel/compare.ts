@@ -1,4 +1,4 @@
-import type { CellInfo } from '../../src/extension/webview/protocol';
+import type { CellInfo } from '../../src/extension/panel/protocol';
 import { button, el, formatNumber, icon } from '../dom';
 import type { Ctx } from './app';
 import { renderOutput, shadeLegend } from './output';

@@ -1,4 +1,4 @@
-import type { CellInfo, FileEntry, GenerationOverrides, PromptInfo, RunHeader, RunRow, Tab, TokenInfo, TrainEvent } from '../../src/extension/webview/protocol';
+import type { CellInfo, FileEntry, GenerationOverrides, PromptInfo, RunHeader, RunRow, Tab, TokenInfo, TrainEvent } from '../../src/extension/panel/protocol';
 
 /** What the page knows: sent by the extension (validated), plus the user's choices. */
 export interface CellView {

@@ -3,17 +3,8 @@ import { compareSnapshot, type Snapshot, writeSnapshot } from '../../core/compar
 import type { GenerationParams } from '../../core/infer/generate';
 import { VERSION } from '../../core/version';
 import type { Params, RequestEvent, RequestMethod, Result } from '../../worker/protocol';
-import {
-  type CellInfo,
-  describeInvalid,
-  FromWebview,
-  type GenerationOverrides,
-  type RunHeader,
-  type RunRequest,
-  type Tab,
-  type TokenInfo,
-  type ToWebview,
-} from '../webview/protocol';
+import { describeInvalid } from '../webview/invalid';
+import { type CellInfo, FromPanel, type GenerationOverrides, type RunHeader, type RunRequest, type Tab, type TokenInfo, type ToPanel } from './protocol';
 import { EventCursor, RunsScanner } from './runs';
 import { describePrompt, fileParams, type PromptSource, type ResolvedVariant, snapshotOutputs, typedCase } from './sources';
 
@@ -26,7 +17,7 @@ import { describePrompt, fileParams, type PromptSource, type ResolvedVariant, sn
  */
 export interface PanelEnv {
   /** Sends a message to the page; the page validates it again on receipt. */
-  post(message: ToWebview): void;
+  post(message: ToPanel): void;
   isTrusted(): boolean;
   hasWorkspace(): boolean;
   /** The path rule for a file (core/fs/root.ts): its workspace folder as the root, and the folders read from anywhere. */
@@ -82,7 +73,7 @@ interface GenerationRun {
   readonly abort: AbortController;
   readonly cells: Map<string, CellState>;
   readonly variantErrors: Map<string, string>;
-  end?: Extract<ToWebview, { type: 'run/end' }>;
+  end?: Extract<ToPanel, { type: 'run/end' }>;
   modelSha256?: string;
 }
 
@@ -136,7 +127,7 @@ export class PanelController {
 
   /** Messages from the page: anything that fails validation is logged and dropped. */
   async receive(raw: unknown): Promise<void> {
-    const parsed = FromWebview.safeParse(raw);
+    const parsed = FromPanel.safeParse(raw);
     if (!parsed.success) {
       this.env.log.warn(`panel: ignored an invalid message: ${describeInvalid(parsed.error)}`);
       return;
@@ -187,11 +178,8 @@ export class PanelController {
     if (options.file) await this.selectPrompt(options.file, options.autorun);
   }
 
-  private async handle(m: FromWebview): Promise<void> {
+  private async handle(m: FromPanel): Promise<void> {
     switch (m.type) {
-      case 'ready':
-      case 'runCommand':
-        return; // the Home view's
       case 'panel/ready':
         return this.onReady();
       case 'panel/selectPrompt':
@@ -267,7 +255,7 @@ export class PanelController {
     if (!this.env.isTrusted()) throw new Error(`Tuneloop runs no model and no training in an untrusted workspace: trust the workspace to ${what}.`);
   }
 
-  private post(m: ToWebview): void {
+  private post(m: ToPanel): void {
     if (!this.disposed) this.env.post(m);
   }
 
