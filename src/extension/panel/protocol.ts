@@ -114,6 +114,7 @@ export const CellInfo = z.object({
 export type CellInfo = z.infer<typeof CellInfo>;
 
 export const RUN_MODES = ['compare', 'matrix'] as const;
+export type RunMode = (typeof RUN_MODES)[number];
 export const RunHeader = z.object({
   runId: Id,
   mode: z.enum(RUN_MODES),
