@@ -1,8 +1,9 @@
-import type { FromWebview } from '../src/extension/webview/protocol';
+import type { FromPanel } from '../src/extension/panel/protocol';
+import type { FromHome } from '../src/extension/webview/home-protocol';
 
 /** The page's side of VS Code's webview API (acquired once per page, as VS Code requires). */
 interface VsCodeApi {
-  postMessage(message: FromWebview): void;
+  postMessage(message: FromHome | FromPanel): void;
   getState(): unknown;
   setState(state: unknown): void;
 }

@@ -1,14 +1,15 @@
-import { describeInvalid, type FromWebview, ToWebview } from '../src/extension/webview/protocol';
+import { type FromHome, ToHome } from '../src/extension/webview/home-protocol';
+import { describeInvalid } from '../src/extension/webview/invalid';
 import { el, vscode } from './dom';
 
 /** The Home view (activity bar): what to do first, and what the workspace holds. Validated messages, DOM APIs only. */
-function commandButton(label: string, command: FromWebview & { type: 'runCommand' }, primary = false): HTMLButtonElement {
+function commandButton(label: string, command: FromHome & { type: 'runCommand' }, primary = false): HTMLButtonElement {
   const b = el('button', { type: 'button', class: primary ? 'primary' : 'secondary' }, label);
   b.addEventListener('click', () => vscode.postMessage(command));
   return b;
 }
 
-function render(app: HTMLElement, state: Extract<ToWebview, { type: 'state' }>): void {
+function render(app: HTMLElement, state: Extract<ToHome, { type: 'state' }>): void {
   const steps = el(
     'ol',
     {},
@@ -50,12 +51,12 @@ export function mountHome(app: HTMLElement): void {
   document.body.classList.add('home');
   app.setAttribute('aria-live', 'polite');
   window.addEventListener('message', (event: MessageEvent<unknown>) => {
-    const parsed = ToWebview.safeParse(event.data);
+    const parsed = ToHome.safeParse(event.data);
     if (!parsed.success) {
       console.warn(`tuneloop: ignored an invalid message: ${describeInvalid(parsed.error)}`);
       return;
     }
-    if (parsed.data.type === 'state') render(app, parsed.data);
+    render(app, parsed.data);
   });
   app.replaceChildren(el('p', { class: 'muted' }, 'Loading…'));
   vscode.postMessage({ type: 'ready' });

@@ -1,5 +1,5 @@
 import uPlot from 'uplot';
-import type { TrainEvent } from '../../src/extension/webview/protocol';
+import type { TrainEvent } from '../../src/extension/panel/protocol';
 import { el } from '../dom';
 
 /**

@@ -1,7 +1,8 @@
-import type { CellInfo } from '../../src/extension/webview/protocol';
+import type { CellInfo } from '../../src/extension/panel/protocol';
 import { button, el, formatNumber, icon } from '../dom';
 import type { Ctx } from './app';
 import { renderOutput, shadeLegend } from './output';
+import type { ResultsView } from './results';
 import { type CellView, cellKey, cellText, isRunning, type RunView } from './state';
 
 /**
@@ -73,7 +74,7 @@ export function evaluationList(cell: CellInfo | undefined): HTMLElement | null {
   );
 }
 
-export class CompareView {
+export class CompareView implements ResultsView {
   readonly root = el('div', { class: 'compare-results' });
   private columns = new Map<string, { body: HTMLElement; stats: HTMLElement; evals: HTMLElement; status: HTMLElement }>();
   private pending = new Set<string>();
@@ -141,7 +142,7 @@ export class CompareView {
     }
     const progress = el('p', { class: 'muted small progress', role: 'status' }, run.end ? endText(run) : (run.progress ?? 'Starting…'));
     this.root.replaceChildren(toolbar, progress, grid);
-    for (const v of run.header.variants) this.paint(v.id);
+    for (const v of run.header.variants) this.draw(v.id);
   }
 
   private toggle(which: 'shade' | 'diff', checked: boolean): HTMLInputElement {
@@ -175,8 +176,11 @@ export class CompareView {
     );
   }
 
-  /** A cell changed: repaint it (and, with the diff on, the columns diffed against it), at most once a frame. */
-  update(variant: string): void {
+  /**
+   * A cell changed: repaint it (and, with the diff on, the columns diffed against it), at most once a
+   * frame. One case per run, so the variant names the column.
+   */
+  paint(variant: string): void {
     const run = this.run;
     if (!run) return;
     this.pending.add(variant);
@@ -184,13 +188,13 @@ export class CompareView {
     if (!this.frame) {
       this.frame = requestAnimationFrame(() => {
         this.frame = 0;
-        for (const v of this.pending) this.paint(v);
+        for (const v of this.pending) this.draw(v);
         this.pending.clear();
       });
     }
   }
 
-  private paint(variant: string): void {
+  private draw(variant: string): void {
     const run = this.run;
     const col = this.columns.get(variant);
     if (!run || !col) return;

@@ -1,6 +1,7 @@
 import { button, el, formatNumber, icon } from '../dom';
 import type { Ctx } from './app';
 import { endText, evaluationList } from './compare';
+import type { ResultsView } from './results';
 import { cellKey, cellText, isRunning, type RunView } from './state';
 
 /**
@@ -8,7 +9,7 @@ import { cellKey, cellText, isRunning, type RunView } from './state';
  * pass rates per variant against the minimum the file asks; a filter for the rows where the variants
  * differ; "Accept as snapshot" writes the outputs to the prompt file's snapshot file.
  */
-export class MatrixView {
+export class MatrixView implements ResultsView {
   readonly root = el('div', { class: 'matrix-results' });
   private cells = new Map<string, HTMLTableCellElement>();
   private rows = new Map<number, HTMLTableRowElement>();
@@ -126,6 +127,11 @@ export class MatrixView {
         : '',
     );
     if (!c.running) this.applyFilterRow(caseIndex);
+  }
+
+  /** The state line is part of the summary. */
+  progress(): void {
+    this.summary();
   }
 
   /** Pass rates (when the run ends) and the state line. */

@@ -1,5 +1,5 @@
 import { wordDiff } from '../../src/core/compare/words';
-import type { TokenInfo } from '../../src/extension/webview/protocol';
+import type { TokenInfo } from '../../src/extension/panel/protocol';
 import { el } from '../dom';
 import { type CellView, cellText } from './state';
 

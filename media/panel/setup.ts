@@ -1,4 +1,4 @@
-import { GenerationOverrides, numberLimits, type VariantInfo } from '../../src/extension/webview/protocol';
+import { GenerationOverrides, numberLimits, type VariantInfo } from '../../src/extension/panel/protocol';
 import { button, el, icon } from '../dom';
 import type { Ctx } from './app';
 import { selectedVariants } from './state';

@@ -1,4 +1,15 @@
-import type { CellInfo, FileEntry, GenerationOverrides, PromptInfo, RunHeader, RunRow, Tab, TokenInfo, TrainEvent } from '../../src/extension/webview/protocol';
+import {
+  type CellInfo,
+  type FileEntry,
+  type GenerationOverrides,
+  type PromptInfo,
+  RUN_MODES,
+  type RunHeader,
+  type RunRow,
+  type Tab,
+  type TokenInfo,
+  type TrainEvent,
+} from '../../src/extension/panel/protocol';
 
 /** What the page knows: sent by the extension (validated), plus the user's choices. */
 export interface CellView {
@@ -82,6 +93,11 @@ export function cellText(c: CellView | undefined): string {
 
 export function isRunning(run: RunView | undefined): boolean {
   return run !== undefined && run.end === undefined;
+}
+
+/** Whether a run of either mode is going (one at a time: the extension refuses a second). */
+export function anyRunning(s: PanelState): boolean {
+  return RUN_MODES.some((mode) => isRunning(s[mode]));
 }
 
 /** The selected variants of the current prompt file (base and the file's adapters unless the user chose). */

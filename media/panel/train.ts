@@ -1,4 +1,4 @@
-import type { RunRow, TrainEvent } from '../../src/extension/webview/protocol';
+import type { RunRow, TrainEvent } from '../../src/extension/panel/protocol';
 import { button, el, formatNumber, icon } from '../dom';
 import type { Ctx } from './app';
 import { LossChart } from './chart';

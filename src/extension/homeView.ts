@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { VERSION } from '../core/version';
 import type { Log } from './log';
 import { webviewHtml, webviewOptions } from './webview/html';
-import { FromWebview, type ToWebview } from './webview/protocol';
+import { FromHome, type ToHome } from './webview/home-protocol';
 
 /** The Home view in the Tuneloop activity bar: what to do first, and what the workspace holds. */
 export class HomeViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
@@ -23,15 +23,14 @@ export class HomeViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     view.webview.html = webviewHtml(view.webview, this.extensionUri, 'Tuneloop', 'home');
     this.disposables.push(
       view.webview.onDidReceiveMessage((raw: unknown) => {
-        const parsed = FromWebview.safeParse(raw);
+        const parsed = FromHome.safeParse(raw);
         if (!parsed.success) {
           this.log.warn(`home view: ignored an invalid message: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
           return;
         }
         const m = parsed.data;
         if (m.type === 'ready') void this.pushState();
-        else if (m.type === 'runCommand') void vscode.commands.executeCommand(m.command);
-        else this.log.debug(`home view: ignored a panel message (${m.type})`);
+        else void vscode.commands.executeCommand(m.command);
       }),
       view.onDidDispose(() => {
         this.view = undefined;
@@ -45,7 +44,7 @@ export class HomeViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       vscode.workspace.findFiles('**/*.prompt.{yml,yaml}', '**/node_modules/**', 1000),
       vscode.workspace.findFiles('**/*.adapter.{yml,yaml}', '**/node_modules/**', 1000),
     ]);
-    const state: ToWebview = {
+    const state: ToHome = {
       type: 'state',
       version: VERSION,
       trusted: vscode.workspace.isTrusted,

@@ -9,7 +9,7 @@ import { threads, workspacePaths } from './settings';
 import { startWithConsent } from './output-consent';
 import { RECIPE_FILE } from '../core/recipes/recipe';
 import { RunsScanner } from './panel/runs';
-import type { RunRow } from './webview/protocol';
+import type { RunRow } from './panel/protocol';
 
 /**
  * Fine-tuning from the extension: runs start in the detached trainer (never in the extension host),

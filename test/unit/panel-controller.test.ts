@@ -7,7 +7,7 @@ import { readSnapshot } from '../../src/core/compare/snapshot';
 import { inspectRun, requestCancel } from '../../src/core/train/run';
 import { resumeRun, startRun } from '../../src/core/train/start';
 import { PanelController, type PanelEnv } from '../../src/extension/panel/controller';
-import { type FromWebview, ToWebview } from '../../src/extension/webview/protocol';
+import { type FromPanel, ToPanel } from '../../src/extension/panel/protocol';
 import { WorkerClient } from '../../src/worker/client';
 import { goldenCopy, ROOT, tempDir } from '../helpers';
 
@@ -28,7 +28,7 @@ const TRAINER = path.join(ROOT, 'dist', 'trainer.js');
 class FakePage {
   /** As the page receives them: serialized (postMessage clones), validated when the test reads them. */
   private readonly raw: unknown[] = [];
-  private waiters: { test: (m: ToWebview) => boolean; resolve: (m: ToWebview) => void }[] = [];
+  private waiters: { test: (m: ToPanel) => boolean; resolve: (m: ToPanel) => void }[] = [];
 
   post(message: unknown): void {
     const m = JSON.parse(JSON.stringify(message)) as { type: string };
@@ -37,32 +37,32 @@ class FakePage {
   }
 
   /** The page's own check: what the controller sends must pass the protocol. */
-  private check(m: unknown): ToWebview {
-    return ToWebview.parse(m);
+  private check(m: unknown): ToPanel {
+    return ToPanel.parse(m);
   }
 
-  get received(): ToWebview[] {
+  get received(): ToPanel[] {
     return this.raw.map((m) => this.check(m));
   }
 
-  of<T extends ToWebview['type']>(type: T): Extract<ToWebview, { type: T }>[] {
-    return this.received.filter((m): m is Extract<ToWebview, { type: T }> => m.type === type);
+  of<T extends ToPanel['type']>(type: T): Extract<ToPanel, { type: T }>[] {
+    return this.received.filter((m): m is Extract<ToPanel, { type: T }> => m.type === type);
   }
 
-  wait<T extends ToWebview['type']>(
+  wait<T extends ToPanel['type']>(
     type: T,
-    test: (m: Extract<ToWebview, { type: T }>) => boolean = () => true,
+    test: (m: Extract<ToPanel, { type: T }>) => boolean = () => true,
     ms = 120_000,
-  ): Promise<Extract<ToWebview, { type: T }>> {
+  ): Promise<Extract<ToPanel, { type: T }>> {
     const found = this.of(type).find(test);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no ${type} message within ${ms} ms; got ${this.received.map((m) => m.type).join(', ')}`)), ms);
       this.waiters.push({
-        test: (m) => m.type === type && test(m as Extract<ToWebview, { type: T }>),
+        test: (m) => m.type === type && test(m as Extract<ToPanel, { type: T }>),
         resolve: (m) => {
           clearTimeout(timer);
-          resolve(m as Extract<ToWebview, { type: T }>);
+          resolve(m as Extract<ToPanel, { type: T }>);
         },
       });
     });
@@ -124,7 +124,7 @@ interface Fixture {
     trainCalls: string[];
   };
   readonly controller: PanelController;
-  send(m: FromWebview): Promise<void>;
+  send(m: FromPanel): Promise<void>;
 }
 
 const PROMPT = (snapshot = true) => `name: colours
@@ -158,7 +158,7 @@ function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, s
     logs: [] as string[],
     /** What the panel asked of the trainer, in order: `start RECIPE`, `cancel DIR`, `resume DIR`. */
     trainCalls: [] as string[],
-    post: (m: ToWebview) => page.post(m),
+    post: (m: ToPanel) => page.post(m),
     isTrusted: () => env.trusted,
     hasWorkspace: () => true,
     paths: () => ({ root: REPO, trustedReads: [] }),

@@ -1,15 +1,15 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FromWebview, GenerationOverrides, ToWebview } from '../../src/extension/webview/protocol';
+import { FromPanel, GenerationOverrides, ToPanel } from '../../src/extension/panel/protocol';
 import { contentSecurityPolicy, shellHtml } from '../../src/extension/webview/shell';
 import { ROOT } from '../helpers';
 
 describe('panel: the extension ⇄ webview protocol and the page shell', () => {
   it('accepts the panel messages each side sends', () => {
-    const ok = (schema: typeof FromWebview | typeof ToWebview, m: unknown) => assert.ok(schema.safeParse(m).success, JSON.stringify(m));
-    ok(FromWebview, { type: 'panel/ready' });
-    ok(FromWebview, {
+    const ok = (schema: typeof FromPanel | typeof ToPanel, m: unknown) => assert.ok(schema.safeParse(m).success, JSON.stringify(m));
+    ok(FromPanel, { type: 'panel/ready' });
+    ok(FromPanel, {
       type: 'run/start',
       mode: 'compare',
       file: '/w/a.prompt.yml',
@@ -18,11 +18,11 @@ describe('panel: the extension ⇄ webview protocol and the page shell', () => {
       cases: [0],
       params: { maxTokens: 16, stop: ['\n'] },
     });
-    ok(FromWebview, { type: 'run/start', mode: 'compare', file: '/w/a.prompt.yml', model: '/m', variants: ['base'], values: { name: 'Ada' }, params: {} });
-    ok(FromWebview, { type: 'run/openDiff', runId: 'run-1', left: { variant: 'base', caseIndex: 0 }, right: { variant: 'x', caseIndex: 0 } });
-    ok(FromWebview, { type: 'train/start', recipe: '/w/r.adapter.yml' });
-    ok(ToWebview, { type: 'run/tokens', runId: 'run-1', variant: 'base', caseIndex: 0, tokens: [{ text: 'hi', logprob: -0.1 }] });
-    ok(ToWebview, {
+    ok(FromPanel, { type: 'run/start', mode: 'compare', file: '/w/a.prompt.yml', model: '/m', variants: ['base'], values: { name: 'Ada' }, params: {} });
+    ok(FromPanel, { type: 'run/openDiff', runId: 'run-1', left: { variant: 'base', caseIndex: 0 }, right: { variant: 'x', caseIndex: 0 } });
+    ok(FromPanel, { type: 'train/start', recipe: '/w/r.adapter.yml' });
+    ok(ToPanel, { type: 'run/tokens', runId: 'run-1', variant: 'base', caseIndex: 0, tokens: [{ text: 'hi', logprob: -0.1 }] });
+    ok(ToPanel, {
       type: 'runs/events',
       dir: '/w/r',
       reset: true,
@@ -31,19 +31,19 @@ describe('panel: the extension ⇄ webview protocol and the page shell', () => {
   });
 
   it('refuses what does not fit: unknown types, bad ranges, unknown settings, missing fields', () => {
-    const bad = (schema: typeof FromWebview | typeof ToWebview | typeof GenerationOverrides, m: unknown) =>
+    const bad = (schema: typeof FromPanel | typeof ToPanel | typeof GenerationOverrides, m: unknown) =>
       assert.equal(schema.safeParse(m).success, false, JSON.stringify(m));
-    bad(FromWebview, { type: 'run/start', mode: 'compare', file: '/w/a.prompt.yml', model: '/m', variants: [], params: {} });
-    bad(FromWebview, { type: 'run/start', mode: 'eval', file: '/w/a.prompt.yml', model: '/m', variants: ['base'], params: {} });
-    bad(FromWebview, { type: 'panel/openFile' });
-    bad(FromWebview, { type: 'exec', command: 'rm' });
+    bad(FromPanel, { type: 'run/start', mode: 'compare', file: '/w/a.prompt.yml', model: '/m', variants: [], params: {} });
+    bad(FromPanel, { type: 'run/start', mode: 'eval', file: '/w/a.prompt.yml', model: '/m', variants: ['base'], params: {} });
+    bad(FromPanel, { type: 'panel/openFile' });
+    bad(FromPanel, { type: 'exec', command: 'rm' });
     bad(GenerationOverrides, { temperature: 3 });
     bad(GenerationOverrides, { topP: 0 });
     bad(GenerationOverrides, { maxTokens: 1.5 });
     bad(GenerationOverrides, { shell: 'x' });
-    bad(ToWebview, { type: 'run/cell', runId: 'r', variant: 'v', caseIndex: 0, cell: { text: 'x' } });
-    bad(ToWebview, { type: 'runs/events', dir: '/r', reset: false, events: [{ type: 'step', step: 1 }] });
-    bad(ToWebview, { type: 'panel/notice', level: 'fatal', message: 'x' });
+    bad(ToPanel, { type: 'run/cell', runId: 'r', variant: 'v', caseIndex: 0, cell: { text: 'x' } });
+    bad(ToPanel, { type: 'runs/events', dir: '/r', reset: false, events: [{ type: 'step', step: 1 }] });
+    bad(ToPanel, { type: 'panel/notice', level: 'fatal', message: 'x' });
   });
 
   it('the page shell: a strict CSP with a nonce, no inline script or data, the app named by a constant attribute', () => {

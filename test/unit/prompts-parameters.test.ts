@@ -5,7 +5,7 @@ import { validateParams } from '../../src/core/infer/generate';
 import { ModelParametersSchema, PARAMETER_SCHEMAS, type ParameterName } from '../../src/core/prompts/model-parameters';
 import { parsePrompt } from '../../src/core/prompts/parse';
 import type { JsonObject } from '../../src/core/prompts/types';
-import { GenerationOverrides } from '../../src/extension/webview/protocol';
+import { GenerationOverrides } from '../../src/extension/panel/protocol';
 import { REQUESTS } from '../../src/worker/protocol';
 import { ROOT } from '../helpers';
 

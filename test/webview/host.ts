@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { FromWebview, type ToWebview } from '../../src/extension/webview/protocol';
+import { FromPanel, type ToPanel } from '../../src/extension/panel/protocol';
+import { FromHome, type ToHome } from '../../src/extension/webview/home-protocol';
 import { shellHtml } from '../../src/extension/webview/shell';
 import { BODY_CLASS, type ThemeName, themeCss } from './themes';
 
@@ -89,11 +90,17 @@ export async function launch(): Promise<Browser> {
   });
 }
 
+/** What a page may post: the panel's messages or the Home view's. */
+export type Posted = FromPanel | FromHome;
+
 /** One page of the app, with the stand-in host's controls. */
 export class WebviewPage {
   readonly errors: string[] = [];
 
-  constructor(readonly page: Page) {
+  constructor(
+    readonly page: Page,
+    readonly view: 'home' | 'panel',
+  ) {
     page.on('pageerror', (e) => this.errors.push(`pageerror: ${e.message}`));
     page.on('console', (m) => {
       if (m.type() === 'error') this.errors.push(`console: ${m.text()}`);
@@ -106,22 +113,23 @@ export class WebviewPage {
     options: { theme?: ThemeName; view?: 'home' | 'panel'; width?: number; height?: number } = {},
   ): Promise<WebviewPage> {
     const page = await browser.newPage({ viewport: { width: options.width ?? 800, height: options.height ?? 900 } });
-    const w = new WebviewPage(page);
+    const w = new WebviewPage(page, options.view ?? 'panel');
     await page.goto(`${host.url}/page.html?theme=${options.theme ?? 'dark'}&view=${options.view ?? 'panel'}`);
     return w;
   }
 
   /** Messages the page posted, each validated as the extension validates it. */
-  async posted(): Promise<FromWebview[]> {
+  async posted(): Promise<Posted[]> {
     const raw = (await this.page.evaluate('window.__posted')) as unknown[];
-    return raw.map((m) => FromWebview.parse(m));
+    const schema = this.view === 'home' ? FromHome : FromPanel;
+    return raw.map((m) => schema.parse(m));
   }
 
-  async postedOf<T extends FromWebview['type']>(type: T): Promise<Extract<FromWebview, { type: T }>[]> {
-    return (await this.posted()).filter((m): m is Extract<FromWebview, { type: T }> => m.type === type);
+  async postedOf<T extends Posted['type']>(type: T): Promise<Extract<Posted, { type: T }>[]> {
+    return (await this.posted()).filter((m): m is Extract<Posted, { type: T }> => m.type === type);
   }
 
-  async waitPosted<T extends FromWebview['type']>(type: T, count = 1, ms = 10_000): Promise<Extract<FromWebview, { type: T }>[]> {
+  async waitPosted<T extends Posted['type']>(type: T, count = 1, ms = 10_000): Promise<Extract<Posted, { type: T }>[]> {
     const end = Date.now() + ms;
     for (;;) {
       const found = await this.postedOf(type);
@@ -132,7 +140,7 @@ export class WebviewPage {
   }
 
   /** Host → page: as VS Code delivers a webview message. */
-  async send(...messages: (ToWebview | Record<string, unknown>)[]): Promise<void> {
+  async send(...messages: (ToPanel | ToHome | Record<string, unknown>)[]): Promise<void> {
     // (Strings: this file is type-checked without the DOM library.)
     await this.page.evaluate(`for (const m of ${JSON.stringify(messages)}) window.postMessage(m, '*')`);
     await this.page.evaluate('new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)))');

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
-import type { CellInfo, PromptInfo, RunHeader, ToWebview, TrainEvent } from '../../src/extension/webview/protocol';
+import type { CellInfo, PromptInfo, RunHeader, ToPanel, TrainEvent } from '../../src/extension/panel/protocol';
 import { type Host, launch, startHost, WebviewPage } from './host';
 import type { ThemeName } from './themes';
 
@@ -50,7 +50,7 @@ const INFO: PromptInfo = {
   snapshot: { label: 'support.snapshot.json', exists: false },
 };
 
-const INIT: ToWebview = {
+const INIT: ToPanel = {
   type: 'panel/init',
   version: '0.1.0',
   trusted: true,
@@ -111,7 +111,7 @@ const STEPS: TrainEvent[] = [
   { type: 'sample', time: 't', step: 8, prompt: 'color 3: gold?', output: ' gold is a color.' },
 ];
 
-const RUNS: ToWebview = {
+const RUNS: ToPanel = {
   type: 'runs/list',
   runsFolder: '.tuneloop/runs',
   runs: [

@@ -9,7 +9,7 @@ import type { Log } from '../log';
 import { cacheFolder, threads, workspacePaths } from '../settings';
 import { cancelRun, resume, runsFolder, trainAdapter, type TrainingContext } from '../training';
 import { webviewHtml, webviewOptions } from '../webview/html';
-import { Tab } from '../webview/protocol';
+import { Tab } from './protocol';
 import { PanelController, type PanelEnv, type ShowOptions } from './controller';
 
 /**

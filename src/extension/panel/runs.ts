@@ -4,40 +4,9 @@ import { type RunEvent, readEvents, TERMINAL } from '../../core/train/events';
 import { EVENTS, inspectRun, ownerAlive } from '../../core/train/run';
 import { readSpec } from '../../core/train/spec';
 import { latestCheckpoint } from '../../core/train/start';
-import type { RunRow, TrainEvent } from '../webview/protocol';
+import { type RunRow, TrainEvent } from './protocol';
 
 /** Fine-tuning runs as the panel shows them: read from their folders, so a reloaded window finds them all. */
-
-/** A trainer event as the page draws it: only the fields it uses (no paths, no stack traces). */
-export function trainEvent(e: RunEvent): TrainEvent {
-  switch (e.type) {
-    case 'started':
-      return {
-        type: e.type,
-        time: e.time,
-        totalSteps: e.totalSteps,
-        trainExamples: e.trainExamples,
-        validationExamples: e.validationExamples,
-        ...(e.resumedFrom !== undefined ? { resumedFrom: e.resumedFrom } : {}),
-      };
-    case 'step':
-      return { type: e.type, time: e.time, step: e.step, loss: e.loss, lr: e.lr, tokensPerSecond: e.tokensPerSecond, etaSeconds: e.etaSeconds };
-    case 'eval':
-      return { type: e.type, time: e.time, step: e.step, loss: e.loss };
-    case 'checkpoint':
-      return { type: e.type, time: e.time, step: e.step };
-    case 'sample':
-      return { type: e.type, time: e.time, step: e.step, prompt: e.prompt, output: e.output };
-    case 'log':
-      return { type: e.type, time: e.time, level: e.level, message: e.message };
-    case 'done':
-      return { type: e.type, time: e.time, step: e.step };
-    case 'cancelled':
-      return { type: e.type, time: e.time, step: e.step };
-    case 'failed':
-      return { type: e.type, time: e.time, message: e.message };
-  }
-}
 
 /**
  * Follows one run's events.jsonl from a byte offset: each `poll` returns the events appended since
@@ -53,7 +22,8 @@ export class EventCursor {
     if (!fs.existsSync(file)) return [];
     const r = readEvents(file, this.offset);
     this.offset = r.offset;
-    return r.events.map(trainEvent);
+    // The page's schema keeps only the fields it draws (zod drops the others: paths, pid, stderr).
+    return r.events.map((e) => TrainEvent.parse(e));
   }
 }
 

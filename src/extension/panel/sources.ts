@@ -7,7 +7,7 @@ import { generationParams, hostedModel, parsePrompt, type PromptFile, templateVa
 import { locateModel, modelNotFound } from '../../core/prompts/language';
 import { readSpec } from '../../core/train/spec';
 import { checkpointDir, checkpointSteps, listRuns, type RunSummary } from '../../core/train/run';
-import type { CaseInfo, GenerationOverrides, ModelOption, PromptInfo, VariantInfo } from '../webview/protocol';
+import type { CaseInfo, GenerationOverrides, ModelOption, PromptInfo, VariantInfo } from './protocol';
 import { RECIPE_FILE } from '../../core/recipes/recipe';
 
 /**

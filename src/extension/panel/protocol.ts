@@ -1,18 +1,16 @@
 import { z } from 'zod';
 import { GenerationParamsSchema } from '../../core/prompts/model-parameters';
+import { RunEvent } from '../../core/train/run-event';
 
 /**
- * extension ⇄ webview: the Home view and the run / compare / fine-tune panel. Both sides validate
- * what they receive with these schemas (the extension in HomeViewProvider and PanelController, the
- * page in media/); nothing else crosses. The page is bundled for the browser, so this file imports
- * zod and, of core, only the zod-only schema of the generation parameters (no node modules).
+ * extension ⇄ the run / compare / fine-tune panel. Both sides validate what they receive with these
+ * schemas (the extension in PanelController, the page in media/panel/); nothing else crosses. The page
+ * is bundled for the browser, so this file imports zod and schemas made of zod only (no node modules).
+ * The Home view has its own protocol (src/extension/webview/home-protocol.ts).
  *
  * Files, models, variants and runs are named by the ids the extension sent; the extension looks every
  * id up in what it sent before acting on it, so a page can never name an arbitrary path or command.
  */
-
-/** Commands a webview may ask the extension to run: an allow-list, never an arbitrary id. */
-export const WEBVIEW_COMMANDS = ['tuneloop.openPanel', 'tuneloop.describeModel', 'tuneloop.showLog'] as const;
 
 const Id = z.string().min(1).max(4096);
 const Label = z.string().max(4096);
@@ -104,6 +102,7 @@ export const CellInfo = z.object({
 export type CellInfo = z.infer<typeof CellInfo>;
 
 export const RUN_MODES = ['compare', 'matrix'] as const;
+export type RunMode = (typeof RUN_MODES)[number];
 export const RunHeader = z.object({
   runId: Id,
   mode: z.enum(RUN_MODES),
@@ -132,46 +131,29 @@ export const RunRow = z.object({
 });
 export type RunRow = z.infer<typeof RunRow>;
 
-/** A run's events.jsonl as the page draws it (the trainer's schema, less what the page does not use). */
+/** One of the trainer's event schemas, by its type. */
+type TrainerEvent<T extends RunEvent['type']> = Extract<(typeof RunEvent.options)[number], { shape: { type: z.ZodLiteral<T> } }>;
+const trainer = <T extends RunEvent['type']>(type: T) => RunEvent.options.find((o) => o.shape.type.value === type) as TrainerEvent<T>;
+
+/**
+ * A run's events.jsonl as the page draws it: the trainer's schema (core/train/run-event.ts), less what
+ * the page does not use (no paths, no pid, no stack traces), with its texts bounded.
+ */
 export const TrainEvent = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('started'),
-    time: z.string(),
-    totalSteps: z.number().int(),
-    resumedFrom: z.number().int().optional(),
-    trainExamples: z.number().int(),
-    validationExamples: z.number().int(),
-  }),
-  z.object({
-    type: z.literal('step'),
-    time: z.string(),
-    step: z.number().int(),
-    loss: z.number(),
-    lr: z.number(),
-    tokensPerSecond: z.number(),
-    etaSeconds: z.number(),
-  }),
-  z.object({ type: z.literal('eval'), time: z.string(), step: z.number().int(), loss: z.number() }),
-  z.object({ type: z.literal('checkpoint'), time: z.string(), step: z.number().int() }),
-  z.object({ type: z.literal('sample'), time: z.string(), step: z.number().int(), prompt: Text, output: Text }),
-  z.object({ type: z.literal('log'), time: z.string(), level: z.enum(['info', 'warn']), message: Text }),
-  z.object({ type: z.literal('done'), time: z.string(), step: z.number().int() }),
-  z.object({ type: z.literal('cancelled'), time: z.string(), step: z.number().int() }),
-  z.object({ type: z.literal('failed'), time: z.string(), message: Text }),
+  trainer('started').omit({ pid: true }),
+  trainer('step').omit({ gradNorm: true }),
+  trainer('eval'),
+  trainer('checkpoint').omit({ path: true }),
+  trainer('sample').extend({ prompt: Text, output: Text }),
+  trainer('log').extend({ message: Text }),
+  trainer('done').omit({ adapter: true }),
+  trainer('cancelled').omit({ checkpoint: true }),
+  trainer('failed').omit({ stderr: true, reason: true, step: true }).extend({ message: Text }),
 ]);
 export type TrainEvent = z.infer<typeof TrainEvent>;
 
-export const ToWebview = z.discriminatedUnion('type', [
-  // The Home view.
-  z.object({
-    type: z.literal('state'),
-    version: z.string(),
-    trusted: z.boolean(),
-    hasWorkspace: z.boolean(),
-    promptFiles: z.number().int().nonnegative(),
-    adapterRecipes: z.number().int().nonnegative(),
-  }),
-  // The panel: what the workspace holds.
+export const ToPanel = z.discriminatedUnion('type', [
+  // What the workspace holds.
   z.object({
     type: z.literal('panel/init'),
     version: z.string(),
@@ -205,7 +187,7 @@ export const ToWebview = z.discriminatedUnion('type', [
   /** Events of the run the page shows: all of them (`reset`) or those appended since the last message. */
   z.object({ type: z.literal('runs/events'), dir: Id, reset: z.boolean(), events: z.array(TrainEvent) }),
 ]);
-export type ToWebview = z.infer<typeof ToWebview>;
+export type ToPanel = z.infer<typeof ToPanel>;
 
 export const RunRequest = z.object({
   type: z.literal('run/start'),
@@ -221,11 +203,7 @@ export const RunRequest = z.object({
 });
 export type RunRequest = z.infer<typeof RunRequest>;
 
-export const FromWebview = z.discriminatedUnion('type', [
-  // The Home view.
-  z.object({ type: z.literal('ready') }),
-  z.object({ type: z.literal('runCommand'), command: z.enum(WEBVIEW_COMMANDS) }),
-  // The panel.
+export const FromPanel = z.discriminatedUnion('type', [
   z.object({ type: z.literal('panel/ready') }),
   z.object({ type: z.literal('panel/selectPrompt'), file: Id }),
   z.object({ type: z.literal('panel/selectModel'), file: Id, model: Id }),
@@ -247,12 +225,4 @@ export const FromWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('train/resume'), dir: Id }),
   z.object({ type: z.literal('train/reveal'), dir: Id }),
 ]);
-export type FromWebview = z.infer<typeof FromWebview>;
-
-/** A readable line for a message that failed validation (logs and console). */
-export function describeInvalid(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`)
-    .join('; ');
-}
+export type FromPanel = z.infer<typeof FromPanel>;
