@@ -39,8 +39,10 @@ function findExample(dir: string): { prompt: string; recipe: string } {
 async function evaluateWithProgress(file: string, label: string, options: { threads?: number; variants: string[]; runsDirs: string[] }): Promise<Matrix> {
   let done = 0;
   const total = readPromptFile(file).testData?.length ?? 1;
+  // The copy names the embedded model by its absolute path, outside the copy: a trusted read, as for the trainer below.
   const m = await runMatrix(file, {
     defaultModel: defaultModelDir(),
+    trustedReads: trustedReads(),
     variants: options.variants,
     runsDirs: options.runsDirs,
     ...(options.threads ? { threads: options.threads } : {}),
