@@ -6,7 +6,7 @@ import { readPromptFile } from '../core/compare/prompt-file';
 import { compareSnapshot, readSnapshot, type Snapshot, type SnapshotChange, snapshotModelId, writeSnapshot } from '../core/compare/snapshot';
 import { formatDiff, wordDiff } from '../core/compare/words';
 import { TuneloopError } from '../core/errors';
-import { defaultModelDir, parseRoot, parseThreads, trustedReads, UsageError } from './options';
+import { DOWNLOAD_HINT, defaultModelDir, parseRoot, parseThreads, trustedReads, UsageError } from './options';
 import { findRoot } from '../core/fs/root';
 import { type Matrix, runCommandMatrix } from './matrix';
 
@@ -21,7 +21,7 @@ function threadsOption(value: string | undefined): { threads?: number } {
 
 const colour = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
-export const RUN_USAGE = `tuneloop run FILE.prompt.yml [--case N] [--var NAME=VALUE]... [--model DIR] [--variant NAME]...
+export const RUN_USAGE = `tuneloop run FILE.prompt.yml [--case N] [--var NAME=VALUE]... [--model DIR] [--variant NAME]... [--download]
 
 Streams the output of the base model and of each adapter the prompt file lists for one test case
 (the first unless --case), then shows each adapter's output as a word diff against the base, and
@@ -29,6 +29,7 @@ the evaluators' results. A file without testData takes its values from --var.
 
   --model DIR    the base model (default: the prompt's model, else the embedded model): a folder,
                  or a Hub id found in the Hugging Face cache
+  --download     allow downloading a Hub model the Hugging Face cache does not hold
   --threads N    onnxruntime threads
   --root DIR     the workspace root the file's paths must stay inside (default: the nearest
                  folder above the file holding .git, else the current folder)`;
@@ -43,6 +44,7 @@ export async function runCommand(args: string[]): Promise<number> {
       variant: { type: 'string', multiple: true },
       threads: { type: 'string' },
       root: { type: 'string' },
+      download: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -70,6 +72,7 @@ export async function runCommand(args: string[]): Promise<number> {
     ...(values.variant ? { variants: values.variant } : {}),
     cases: [caseIndex],
     vars,
+    ...downloadOptions(values.download),
   });
   let current = '';
   const m = await runCommandMatrix(plan, threads, (e) => {
@@ -102,19 +105,24 @@ export async function runCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [--update-snapshots] [--model DIR] [--threads N] [--root DIR]
+export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [--update-snapshots] [--model DIR] [--threads N] [--root DIR] [--download]
 
 Runs every test case of each prompt file on the base model and each adapter it lists, runs the
 evaluators, and compares the outputs with the prompt file's snapshot (its \`snapshot\` key).
 Exit status 1 when a snapshot changed or a variant's pass rate (passed ÷ completed test cases;
 none completed fails) is under its minPassRate (default 1), 0 otherwise; --update-snapshots
 writes the snapshots instead of comparing. A Hub id (the prompt's model or --model) is found in
-the Hugging Face cache.`;
+the Hugging Face cache; --download allows downloading one it does not hold.`;
 
 interface FileReport {
   readonly matrix: Matrix;
   readonly snapshot?: { readonly file: string; readonly status: 'same' | 'changed' | 'missing' | 'updated'; readonly changes: readonly SnapshotChange[] };
   readonly failures: readonly string[];
+}
+
+/** `--download`: the permission, and how a message tells the user to give it. */
+function downloadOptions(download: boolean | undefined): { allowDownload?: true; downloadHint: string; onProgress: (message: string) => void } {
+  return { ...(download ? { allowDownload: true } : {}), downloadHint: DOWNLOAD_HINT, onProgress: (message) => process.stderr.write(`${message}\n`) };
 }
 
 /** A pass rate as the reports print it: a percentage, or none when no test case completed. */
@@ -182,6 +190,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       model: { type: 'string' },
       threads: { type: 'string' },
       root: { type: 'string' },
+      download: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -215,6 +224,8 @@ export async function evalCommand(args: string[]): Promise<number> {
       ...(values.model ? { model: values.model } : {}),
       root,
       trustedReads: trustedReads(),
+      ...downloadOptions(values.download),
+      onProgress: progress,
     });
     const m = await runCommandMatrix(plan, { ...threads, hashModel: true }, (e) => {
       if (e.type === 'variantStart') progress(`running ${e.variant.name}`);

@@ -38,6 +38,9 @@ function modelFor(dir: string, options: LoadOptions): Promise<LoadedModel> {
 /** A kept model: released by the cache, not by the request. */
 const keptModel = async (dir: string, options: LoadOptions): Promise<ModelLease> => ({ model: await modelFor(dir, options), release: async () => undefined });
 
+/** How the panel's user allows a download, for the message when the request did not. */
+const PANEL_DOWNLOAD_HINT = 'allow the download in the panel';
+
 export async function runMatrixRequest(p: Params<'runMatrix'>, ctx: HandlerContext): Promise<Result<'runMatrix'>> {
   const prompt = parsePromptText(p.promptText, p.promptFile);
   const events = runMatrix(
@@ -46,8 +49,17 @@ export async function runMatrixRequest(p: Params<'runMatrix'>, ctx: HandlerConte
       prompt,
       model: {
         id: p.model,
-        // A folder, or a Hub id from the Hugging Face cache.
-        dir: async (onProgress) => (await resolveModel(p.model, { base: process.cwd(), signal: ctx.signal, onProgress })).dir,
+        // A folder, or a Hub id from the Hugging Face cache (downloaded when the request allows it).
+        dir: async (onProgress) =>
+          (
+            await resolveModel(p.model, {
+              base: process.cwd(),
+              allowDownload: p.allowDownload,
+              downloadHint: PANEL_DOWNLOAD_HINT,
+              signal: ctx.signal,
+              onProgress,
+            })
+          ).dir,
       },
       variants: p.variants,
       cases: p.cases.map((c) => ({ index: c.index, vars: c.vars as Variables })),

@@ -253,6 +253,7 @@ modelParameters:
   maxTokens: 8
 `;
   fs.writeFileSync(path.join(ws, 'hub.prompt.yml'), PROMPT('test-org/tiny-llama'));
+  fs.writeFileSync(path.join(ws, 'absent.prompt.yml'), PROMPT('test-org/absent').replace('snapshot: hub.snapshot.json\n', ''));
 
   it('tuneloop models lists it, and run and eval use it offline, adapters merged into it', () => {
     const listed = cliWith(ws, env, 'models');
@@ -268,6 +269,23 @@ modelParameters:
     const same = cliWith(ws, env, 'eval', 'hub.prompt.yml');
     assert.equal(same.status, 0, same.stdout + same.stderr);
     assert.match(same.stdout, /snapshot hub\.snapshot\.json: same/);
+  });
+
+  it('a Hub id the cache does not hold: the same message from run and eval, naming --download; with it, the Hub is asked', () => {
+    const message = new RegExp(
+      `absent\\.prompt\\.yml: model "test-org/absent" looks like a Hub id, but downloading is not enabled here and the Hugging Face cache \\(${hf.cacheDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) does not hold it \\(run with --download to download it, or give a local model folder\\)`,
+    );
+    for (const command of ['run', 'eval']) {
+      const r = cliWith(ws, env, command, 'absent.prompt.yml');
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, message);
+    }
+    const offline = cliWith(ws, { ...env, HF_HUB_OFFLINE: '1' }, 'eval', 'absent.prompt.yml', '--download');
+    assert.equal(offline.status, 1);
+    assert.match(offline.stderr, /test-org\/absent@main is not in the Hugging Face cache .* offline mode is on/);
+    const unreachable = cliWith(ws, env, 'run', 'absent.prompt.yml', '--download');
+    assert.equal(unreachable.status, 1);
+    assert.match(unreachable.stderr, /test-org\/absent@main is not in the Hugging Face cache .* http:\/\/127\.0\.0\.1:9 cannot be reached/);
   });
 });
 
