@@ -1,13 +1,16 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Matrix, readPromptFile, runMatrix } from '../core/compare/matrix';
+import { meetsMinPassRate } from '../core/compare/matrix';
+import { planMatrix } from '../core/compare/plan';
+import { readPromptFile } from '../core/compare/prompt-file';
 import { compareSnapshot, readSnapshot, type Snapshot, type SnapshotChange, snapshotModelId, writeSnapshot } from '../core/compare/snapshot';
 import { formatDiff, wordDiff } from '../core/compare/words';
 import { TuneloopError } from '../core/errors';
-import { defaultModelDir, parseRoot, parseThreads, trustedReads, UsageError } from './options';
+import { DOWNLOAD_HINT, defaultModelDir, parseRoot, parseThreads, trustedReads, UsageError } from './options';
 import { findRoot } from '../core/fs/root';
+import { type Matrix, runCommandMatrix } from './matrix';
 
-/** `tuneloop run` and `tuneloop eval`: the compare core, printed for terminals and CI. */
+/** `tuneloop run` and `tuneloop eval`: the compare core (core/compare/matrix.ts), printed for terminals and CI. */
 
 export { defaultModelDir } from './options';
 
@@ -18,13 +21,15 @@ function threadsOption(value: string | undefined): { threads?: number } {
 
 const colour = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
-export const RUN_USAGE = `tuneloop run FILE.prompt.yml [--case N] [--var NAME=VALUE]... [--model DIR] [--variant NAME]...
+export const RUN_USAGE = `tuneloop run FILE.prompt.yml [--case N] [--var NAME=VALUE]... [--model DIR] [--variant NAME]... [--download]
 
 Streams the output of the base model and of each adapter the prompt file lists for one test case
 (the first unless --case), then shows each adapter's output as a word diff against the base, and
 the evaluators' results. A file without testData takes its values from --var.
 
-  --model DIR    the base model (default: the prompt's model if local, else the embedded model)
+  --model DIR    the base model (default: the prompt's model, else the embedded model): a folder,
+                 or a Hub id found in the Hugging Face cache
+  --download     allow downloading a Hub model the Hugging Face cache does not hold
   --threads N    onnxruntime threads
   --root DIR     the workspace root the file's paths must stay inside (default: the nearest
                  folder above the file holding .git, else the current folder)`;
@@ -39,6 +44,7 @@ export async function runCommand(args: string[]): Promise<number> {
       variant: { type: 'string', multiple: true },
       threads: { type: 'string' },
       root: { type: 'string' },
+      download: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -58,26 +64,28 @@ export async function runCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(caseIndex) || caseIndex < 0) throw new UsageError(`--case takes a test case number (0, 1, ...), got "${values.case}"`);
   const threads = threadsOption(values.threads);
   const root = parseRoot(values.root);
-  let current = '';
-  const m = await runMatrix(path.resolve(positionals[0]!), {
+  const plan = await planMatrix(path.resolve(positionals[0]!), {
     defaultModel: defaultModelDir(),
     ...(values.model ? { model: values.model } : {}),
-    ...threads,
     ...(root ? { root } : {}),
     trustedReads: trustedReads(),
     ...(values.variant ? { variants: values.variant } : {}),
     cases: [caseIndex],
     vars,
-    onVariant: (v) => {
+    ...downloadOptions(values.download),
+  });
+  let current = '';
+  const m = await runCommandMatrix(plan, threads, (e) => {
+    if (e.type === 'variantStart') {
       if (current) process.stdout.write('\n');
-      current = v.name;
-      process.stdout.write(`── ${v.name}${v.adapterDir ? ` (${path.relative(process.cwd(), v.adapterDir)})` : ''} ──\n`);
-    },
-    onToken: (_v, _c, t) => process.stdout.write(t.text),
-    onCell: (_v, _c, cell) =>
+      current = e.variant.name;
+      process.stdout.write(`── ${e.variant.name}${e.variant.adapterDir ? ` (${path.relative(process.cwd(), e.variant.adapterDir)})` : ''} ──\n`);
+    }
+    if (e.type === 'token') process.stdout.write(e.token.text);
+    if (e.type === 'cellDone')
       process.stdout.write(
-        `\n   ${cell.tokens.length} tokens, first after ${cell.timeToFirstTokenMs.toFixed(0)} ms, ${cell.tokensPerSecond.toFixed(1)} tokens/s\n`,
-      ),
+        `\n   ${e.cell.tokens.length} tokens, first after ${e.cell.timeToFirstTokenMs.toFixed(0)} ms, ${e.cell.tokensPerSecond.toFixed(1)} tokens/s\n`,
+      );
   });
   const base = m.results.base?.[caseIndex];
   for (const v of m.variants) {
@@ -97,17 +105,29 @@ export async function runCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [--update-snapshots] [--model DIR] [--threads N] [--root DIR]
+export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [--update-snapshots] [--model DIR] [--threads N] [--root DIR] [--download]
 
 Runs every test case of each prompt file on the base model and each adapter it lists, runs the
 evaluators, and compares the outputs with the prompt file's snapshot (its \`snapshot\` key).
-Exit status 1 when a snapshot changed or a variant's pass rate is under its minPassRate
-(default 1), 0 otherwise; --update-snapshots writes the snapshots instead of comparing.`;
+Exit status 1 when a snapshot changed or a variant's pass rate (passed ÷ completed test cases;
+none completed fails) is under its minPassRate (default 1), 0 otherwise; --update-snapshots
+writes the snapshots instead of comparing. A Hub id (the prompt's model or --model) is found in
+the Hugging Face cache; --download allows downloading one it does not hold.`;
 
 interface FileReport {
   readonly matrix: Matrix;
   readonly snapshot?: { readonly file: string; readonly status: 'same' | 'changed' | 'missing' | 'updated'; readonly changes: readonly SnapshotChange[] };
   readonly failures: readonly string[];
+}
+
+/** `--download`: the permission, and how a message tells the user to give it. */
+function downloadOptions(download: boolean | undefined): { allowDownload?: true; downloadHint: string; onProgress: (message: string) => void } {
+  return { ...(download ? { allowDownload: true } : {}), downloadHint: DOWNLOAD_HINT, onProgress: (message) => process.stderr.write(`${message}\n`) };
+}
+
+/** A pass rate as the reports print it: a percentage, or none when no test case completed. */
+function rateText(rate: number | undefined): string {
+  return rate === undefined ? 'none (no test case completed)' : `${(rate * 100).toFixed(0)}%`;
 }
 
 function outputsOf(m: Matrix): Snapshot['outputs'] {
@@ -126,9 +146,9 @@ function tableReport(r: FileReport): string {
   for (const c of m.cases)
     lines.push(`  ${String(c.index).padStart(4)}  ${m.variants.map((v) => (m.results[v.name]?.[c.index]?.passed ? 'pass' : 'FAIL').padEnd(width)).join('  ')}`);
   for (const v of m.variants) {
-    const rate = m.passRates[v.name] ?? 0;
+    const rate = m.passRates[v.name];
     lines.push(
-      `  ${v.name.padEnd(width)} pass rate ${(rate * 100).toFixed(0)}% (required ${(v.minPassRate * 100).toFixed(0)}%)${rate < v.minPassRate ? '  FAIL' : ''}`,
+      `  ${v.name.padEnd(width)} pass rate ${rateText(rate)} (required ${(v.minPassRate * 100).toFixed(0)}%)${meetsMinPassRate(rate, v.minPassRate) ? '' : '  FAIL'}`,
     );
   }
   if (r.snapshot) {
@@ -170,6 +190,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       model: { type: 'string' },
       threads: { type: 'string' },
       root: { type: 'string' },
+      download: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -198,19 +219,28 @@ export async function evalCommand(args: string[]): Promise<number> {
         );
     }
     const progress = (msg: string) => process.stderr.write(`${path.basename(file)}: ${msg}\n`);
-    const m = await runMatrix(file, {
+    const plan = await planMatrix(file, {
       defaultModel: defaultModelDir(),
       ...(values.model ? { model: values.model } : {}),
-      ...threads,
       root,
       trustedReads: trustedReads(),
-      onVariant: (v) => progress(`running ${v.name}`),
+      ...downloadOptions(values.download),
       onProgress: progress,
     });
+    const m = await runCommandMatrix(plan, { ...threads, hashModel: true }, (e) => {
+      if (e.type === 'variantStart') progress(`running ${e.variant.name}`);
+      if (e.type === 'progress') progress(e.message);
+    });
     const failures: string[] = [];
-    for (const v of m.variants)
-      if ((m.passRates[v.name] ?? 0) < v.minPassRate)
-        failures.push(`${v.name}: pass rate ${((m.passRates[v.name] ?? 0) * 100).toFixed(0)}% is under the required ${(v.minPassRate * 100).toFixed(0)}%`);
+    for (const v of m.variants) {
+      const rate = m.passRates[v.name];
+      if (meetsMinPassRate(rate, v.minPassRate)) continue;
+      failures.push(
+        rate === undefined
+          ? `${v.name}: no test case completed, so there is no pass rate to meet the required ${(v.minPassRate * 100).toFixed(0)}%`
+          : `${v.name}: pass rate ${(rate * 100).toFixed(0)}% is under the required ${(v.minPassRate * 100).toFixed(0)}%`,
+      );
+    }
     let snapshot: FileReport['snapshot'];
     if (m.prompt.snapshot) {
       const sfile = path.resolve(path.dirname(file), m.prompt.snapshot);
@@ -218,7 +248,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       if (values['update-snapshots']) {
         writeSnapshot(sfile, {
           version: 1,
-          model: { id: snapshotModelId(m.model, file, { embeddedModel: defaultModelDir(), root }), sha256: m.model.sha256 },
+          model: { id: snapshotModelId(m.model, file, { embeddedModel: defaultModelDir(), root }), sha256: m.modelSha256 ?? '' },
           outputs,
         });
         snapshot = { file: sfile, status: 'updated', changes: [] };
@@ -229,7 +259,7 @@ export async function evalCommand(args: string[]): Promise<number> {
           failures.push(`no snapshot at ${sfile}: accept the outputs with tuneloop eval --update-snapshots`);
         } else {
           const changes = compareSnapshot(s, outputs);
-          if (s.model.sha256 !== m.model.sha256) failures.push(`the snapshot was taken with another model (${s.model.id})`);
+          if (s.model.sha256 !== m.modelSha256) failures.push(`the snapshot was taken with another model (${s.model.id})`);
           snapshot = { file: sfile, status: changes.length ? 'changed' : 'same', changes };
           if (changes.length) failures.push(`${changes.length} output(s) differ from the snapshot ${path.relative(process.cwd(), sfile)}`);
         }
@@ -242,11 +272,16 @@ export async function evalCommand(args: string[]): Promise<number> {
   else {
     const json = reports.map((r) => ({
       file: r.matrix.file,
-      model: r.matrix.model,
+      model: {
+        id: r.matrix.model.id,
+        from: r.matrix.model.from,
+        ...(r.matrix.model.hosted ? { hosted: r.matrix.model.hosted } : {}),
+        sha256: r.matrix.modelSha256,
+      },
       variants: r.matrix.variants.map((v) => ({
         name: v.name,
         adapter: v.adapterDir ?? null,
-        passRate: r.matrix.passRates[v.name] ?? 0,
+        passRate: r.matrix.passRates[v.name] ?? null,
         minPassRate: v.minPassRate,
       })),
       cases: r.matrix.cases.map((c) => ({

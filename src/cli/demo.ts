@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Matrix, readPromptFile, runMatrix } from '../core/compare/matrix';
+import { meetsMinPassRate } from '../core/compare/matrix';
+import { planMatrix } from '../core/compare/plan';
+import { readPromptFile } from '../core/compare/prompt-file';
 import { formatDiff, wordDiff } from '../core/compare/words';
 import { TuneloopError } from '../core/errors';
 import { followEvents, type RunEvent } from '../core/train/events';
@@ -10,6 +12,7 @@ import { EVENTS, launchedOwnerAlive, requestCancel } from '../core/train/run';
 import { startRun } from '../core/train/start';
 import { defaultModelDir, parseThreads, trustedReads } from './options';
 import { RECIPE_FILE } from '../core/recipes/recipe';
+import { type Matrix, runCommandMatrix } from './matrix';
 
 /**
  * `tuneloop demo`: the whole loop on the example workspace, in a copy of it (the repository is left as
@@ -25,6 +28,8 @@ describes, and prints the comparison. --keep leaves the copy for you to open.`;
 const tty = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 const bold = (s: string) => (tty() ? `\x1b[1m${s}\x1b[0m` : s);
 const say = (s = '') => process.stdout.write(`${s}\n`);
+/** A pass rate for people; none when no test case completed. */
+const percent = (rate: number | undefined) => (rate === undefined ? 'none' : `${(rate * 100).toFixed(0)}%`);
 
 function findExample(dir: string): { prompt: string; recipe: string } {
   for (const f of fs.readdirSync(dir).sort()) {
@@ -39,17 +44,19 @@ function findExample(dir: string): { prompt: string; recipe: string } {
 async function evaluateWithProgress(file: string, label: string, options: { threads?: number; variants: string[]; runsDirs: string[] }): Promise<Matrix> {
   let done = 0;
   const total = readPromptFile(file).testData?.length ?? 1;
-  const m = await runMatrix(file, {
+  // The copy names the embedded model by its absolute path: a trusted read, as for the trainer below.
+  const plan = await planMatrix(file, {
     defaultModel: defaultModelDir(),
+    trustedReads: trustedReads(),
     variants: options.variants,
     runsDirs: options.runsDirs,
-    ...(options.threads ? { threads: options.threads } : {}),
-    onCell: (v) => {
-      done++;
-      process.stdout.write(
-        tty() ? `\r  ${label}: ${done}/${total * options.variants.length} outputs (${v})` : done % 10 === 0 ? `  ${label}: ${done} outputs\n` : '',
-      );
-    },
+  });
+  const m = await runCommandMatrix(plan, options.threads ? { threads: options.threads } : {}, (e) => {
+    if (e.type !== 'cellDone') return;
+    done++;
+    process.stdout.write(
+      tty() ? `\r  ${label}: ${done}/${total * options.variants.length} outputs (${e.variant})` : done % 10 === 0 ? `  ${label}: ${done} outputs\n` : '',
+    );
   });
   if (tty()) process.stdout.write('\n');
   return m;
@@ -93,7 +100,7 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
     say();
     say(bold('1. The prompt on the base model'));
     const before = await evaluateWithProgress(prompt, 'base', { variants: ['base'], runsDirs, ...(threads ? { threads } : {}) });
-    say(`  base model passes ${(before.passRates.base! * 100).toFixed(0)}% of the test cases`);
+    say(`  base model passes ${percent(before.passRates.base)} of the test cases`);
     say();
     say(bold(`2. Fine-tuning a LoRA adapter (${path.basename(recipe)}) in the background trainer`));
     const { runDir } = await startRun(recipe, { runsDir: runsDirs[0]!, trainerEntry, root: ws, trustedReads: trustedReads(), ...(threads ? { threads } : {}) });
@@ -143,7 +150,7 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
     }
     say();
     say(
-      `  pass rate: base ${(after.passRates.base! * 100).toFixed(0)}%  →  tuned ${(after.passRates[tuned]! * 100).toFixed(0)}%  (${after.cases.length} test cases the adapter never saw)`,
+      `  pass rate: base ${percent(after.passRates.base)}  →  tuned ${percent(after.passRates[tuned])}  (${after.cases.length} test cases the adapter never saw)`,
     );
     say();
     say(bold('What you just saw'));
@@ -155,7 +162,7 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
     say(`  prompt file, the recipe fine-tunes from the editor, and \`npx tuneloop eval examples/*.prompt.yml\``);
     say(`  checks the committed snapshots as CI does.  (${((Date.now() - started) / 1000).toFixed(0)} s in all)`);
     if (values.keep) say(`  The workspace copy is kept at ${ws}`);
-    return after.passRates[tuned]! >= (after.variants[1]!.minPassRate ?? 0) ? 0 : 1;
+    return meetsMinPassRate(after.passRates[tuned], after.variants[1]!.minPassRate) ? 0 : 1;
   } finally {
     if (!values.keep) fs.rmSync(ws, { recursive: true, force: true });
   }

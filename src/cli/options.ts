@@ -35,6 +35,9 @@ export function trustedReads(): string[] {
   return [defaultModelDir(), hubCacheDir()];
 }
 
+/** How a command line allows a Hub download (`--download` on run, eval and train), for the message when it is not allowed. */
+export const DOWNLOAD_HINT = 'run with --download to download it';
+
 /** A folder argument that must exist as a folder (`--runs`, `--resume`): a TuneloopError naming it otherwise. */
 export function existingFolder(value: string, what: string): string {
   const abs = path.resolve(value);

@@ -6,7 +6,7 @@ import { followEvents, type RunEvent } from '../core/train/events';
 import { EVENTS, inspectRun, launchedOwnerAlive, requestCancel } from '../core/train/run';
 import { resumeRun, startRun } from '../core/train/start';
 import { SPEC_FILE } from '../core/train/spec';
-import { existingFolder, parseRoot, parseThreads, trustedReads, UsageError } from './options';
+import { DOWNLOAD_HINT, existingFolder, parseRoot, parseThreads, trustedReads, UsageError } from './options';
 
 /**
  * `tuneloop train`: start a run in the detached trainer and follow it with a progress line; Ctrl-C asks
@@ -22,7 +22,7 @@ ETA. Ctrl-C checkpoints and stops the run; --resume continues it from its last c
 
   --runs DIR     where run folders go (default: .tuneloop/runs under the current folder)
   --threads N    onnxruntime threads (default: its own choice)
-  --download     allow downloading a Hub base model
+  --download     allow downloading a Hub base model the Hugging Face cache does not hold
   --force        replace the recipe's output folder even if it holds files Tuneloop did not write
   --root DIR     the workspace root the recipe's paths must stay inside (default: the nearest
                  folder above the recipe holding .git, else the current folder)
@@ -151,6 +151,7 @@ export async function trainCommand(args: string[], trainerEntry: string): Promis
     ...(root ? { root } : {}),
     ...(threads ? { threads } : {}),
     ...(values.download ? { allowDownload: true } : {}),
+    downloadHint: DOWNLOAD_HINT,
     ...(values.force ? { force: true } : {}),
   });
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);

@@ -2,7 +2,6 @@ import { TuneloopError } from '../core/errors';
 import { describeModelFolder } from '../core/models/describe';
 import { VERSION } from '../core/version';
 import { InProcessInference } from '../core/infer/service';
-import { fetchModel } from '../core/hub';
 import type { Params, RequestEvent, RequestMethod, Result } from './protocol';
 import { runMatrixRequest } from './matrix';
 import { renderPrompt } from './render';
@@ -13,10 +12,11 @@ export interface HandlerContext {
 }
 
 /**
- * Models live in the worker; the host holds handles. Hub downloads happen only when a request allows
- * them, and cancelling the request (the panel's Stop) cancels its download.
+ * Models live in the worker; the host holds handles. A Hub model comes from the Hugging Face cache,
+ * or is downloaded when the request allows it (models/resolve.ts); cancelling the request (the
+ * panel's Stop) cancels its download.
  */
-const inference = new InProcessInference(async (id, signal) => (await fetchModel(id, { signal })).dir);
+const inference = new InProcessInference();
 
 /** What the worker does for each request: one entry per method of the protocol. */
 export const HANDLERS: { [M in RequestMethod]: (params: Params<M>, ctx: HandlerContext) => Promise<Result<M>> | Result<M> } = {

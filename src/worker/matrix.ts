@@ -1,25 +1,21 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { TuneloopError } from '../core/errors';
-import { generate } from '../core/infer/generate';
-import { type LoadedModel, loadCausalLM } from '../core/infer/load';
-import { modelHash } from '../core/compare/matrix';
-import { defaultCacheDir } from '../core/models/cache';
-import { exportCheckpoint } from '../core/models/export';
-import { casePassed, evaluate, parsePrompt, renderMessages, type Variables } from '../core/prompts';
+import { type ModelLease, runMatrix } from '../core/compare/matrix';
+import { parsePromptText } from '../core/compare/prompt-file';
+import { type LoadedModel, type LoadOptions, loadCausalLM } from '../core/infer/load';
+import { resolveModel } from '../core/models/resolve';
+import type { Variables } from '../core/prompts';
 import type { HandlerContext } from './handlers';
 import type { Params, Result } from './protocol';
 
 /**
- * The worker's half of the panel's compare view and matrix (request `runMatrix`): the same steps as
- * the CLI's runMatrix (src/core/compare/matrix.ts), with the variants and cases chosen by the caller
- * and every cell streamed as events. Models stay loaded between requests (the user runs the same
- * prompt again and again), a few at a time.
+ * The worker's half of the panel's compare view and matrix (request `runMatrix`): the core's matrix
+ * (src/core/compare/matrix.ts), the same that `tuneloop run` and `eval` run, with the variants and
+ * cases chosen by the caller and every event forwarded as the protocol's. Models stay loaded
+ * between requests (the user runs the same prompt again and again), a few at a time.
  */
 const KEEP = 3;
 const loaded = new Map<string, Promise<LoadedModel>>();
 
-function modelFor(dir: string, options: { threads?: number; cacheDir: string; onProgress: (m: string) => void }): Promise<LoadedModel> {
+function modelFor(dir: string, options: LoadOptions): Promise<LoadedModel> {
   const key = `${dir}\n${options.threads ?? 0}`;
   const kept = loaded.get(key);
   if (kept) {
@@ -28,7 +24,7 @@ function modelFor(dir: string, options: { threads?: number; cacheDir: string; on
     return kept;
   }
   // Not tied to one request's signal: another request may use the model the first one started loading.
-  const lm = loadCausalLM(dir, { cacheDir: options.cacheDir, onProgress: options.onProgress, ...(options.threads ? { threads: options.threads } : {}) });
+  const lm = loadCausalLM(dir, { ...options, signal: undefined });
   loaded.set(key, lm);
   lm.catch(() => loaded.get(key) === lm && loaded.delete(key));
   while (loaded.size > KEEP) {
@@ -39,74 +35,70 @@ function modelFor(dir: string, options: { threads?: number; cacheDir: string; on
   return lm;
 }
 
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+/** A kept model: released by the cache, not by the request. */
+const keptModel = async (dir: string, options: LoadOptions): Promise<ModelLease> => ({ model: await modelFor(dir, options), release: async () => undefined });
+
+/** How the panel's user allows a download, for the message when the request did not. */
+const PANEL_DOWNLOAD_HINT = 'allow the download in the panel';
 
 export async function runMatrixRequest(p: Params<'runMatrix'>, ctx: HandlerContext): Promise<Result<'runMatrix'>> {
-  const { prompt, diagnostics } = parsePrompt(p.promptText, p.promptFile);
-  const err = diagnostics.find((d) => d.severity === 'error');
-  if (!prompt || err)
-    throw new TuneloopError(err?.message ?? 'cannot read the prompt file', { file: p.promptFile, ...(err ? { line: err.line, column: err.column } : {}) });
-  const cacheDir = p.cacheDir || defaultCacheDir();
-  const base = path.resolve(p.model);
-  const passRates: Record<string, number> = {};
-  const onProgress = (m: string) => ctx.emit({ type: 'progress', message: m });
-  for (const v of p.variants) {
-    if (ctx.signal.aborted) break;
-    let lm: LoadedModel;
-    try {
-      let dir = v.modelDir ?? base;
-      if (v.adapterDir) {
-        if (!fs.existsSync(path.join(base, 'config.json')) || fs.existsSync(path.join(base, 'onnx'))) {
-          throw new TuneloopError(`adapters are merged into a Hugging Face checkpoint folder, and ${p.model} is not one`, { file: p.promptFile });
-        }
-        onProgress(`${v.name}: merging the adapter into the base model`);
-        dir = (await exportCheckpoint(base, { adapterDir: v.adapterDir, cacheDir, signal: ctx.signal, onProgress })).dir;
-      }
-      onProgress(`${v.name}: loading the model`);
-      lm = await modelFor(dir, { cacheDir, onProgress, ...(p.threads ? { threads: p.threads } : {}) });
-    } catch (e) {
-      if (ctx.signal.aborted) break;
-      ctx.emit({ type: 'variantError', variant: v.name, message: message(e) });
-      continue;
-    }
-    let passed = 0;
-    let done = 0;
-    for (const c of p.cases) {
-      if (ctx.signal.aborted) break;
-      ctx.emit({ type: 'cellStart', variant: v.name, caseIndex: c.index });
-      try {
-        const vars = c.vars as Variables;
-        const r = await generate(lm, { messages: renderMessages(prompt, vars) }, p.params, {
-          signal: ctx.signal,
-          onToken: (token) => ctx.emit({ type: 'cellToken', variant: v.name, caseIndex: c.index, token }),
-        });
-        const results = evaluate(prompt, r.text, vars);
-        const evaluations = results.map((e) => ({ name: e.name, passed: e.passed ?? null, detail: e.detail }));
-        const ok = casePassed(results);
-        if (r.finish !== 'cancelled') {
-          done++;
-          if (ok) passed++;
-        }
+  const prompt = parsePromptText(p.promptText, p.promptFile);
+  const events = runMatrix(
+    {
+      file: p.promptFile,
+      prompt,
+      model: {
+        id: p.model,
+        // A folder, or a Hub id from the Hugging Face cache (downloaded when the request allows it).
+        dir: async (onProgress) =>
+          (
+            await resolveModel(p.model, {
+              base: process.cwd(),
+              allowDownload: p.allowDownload,
+              downloadHint: PANEL_DOWNLOAD_HINT,
+              signal: ctx.signal,
+              onProgress,
+            })
+          ).dir,
+      },
+      variants: p.variants,
+      cases: p.cases.map((c) => ({ index: c.index, vars: c.vars as Variables })),
+      params: p.params,
+    },
+    { cacheDir: p.cacheDir, threads: p.threads, signal: ctx.signal, hashModel: p.hashModel, loadModel: keptModel },
+  );
+  for await (const e of events) {
+    switch (e.type) {
+      case 'progress':
+        ctx.emit({ type: 'progress', message: e.message });
+        break;
+      case 'variantError':
+        ctx.emit({ type: 'variantError', variant: e.variant, message: e.message });
+        break;
+      case 'cellStart':
+        ctx.emit({ type: 'cellStart', variant: e.variant, caseIndex: e.caseIndex });
+        break;
+      case 'token':
+        ctx.emit({ type: 'cellToken', variant: e.variant, caseIndex: e.caseIndex, token: e.token });
+        break;
+      case 'cellDone': {
+        const { evaluations, ...cell } = e.cell;
         ctx.emit({
           type: 'cell',
-          variant: v.name,
-          caseIndex: c.index,
-          cell: {
-            text: r.text,
-            tokens: r.tokens,
-            evaluations,
-            passed: ok,
-            finish: r.finish,
-            timeToFirstTokenMs: r.timeToFirstTokenMs,
-            tokensPerSecond: r.tokensPerSecond,
-          },
+          variant: e.variant,
+          caseIndex: e.caseIndex,
+          cell: { ...cell, evaluations: evaluations.map((x) => ({ name: x.name, passed: x.passed ?? null, detail: x.detail })) },
         });
-      } catch (e) {
-        ctx.emit({ type: 'cellError', variant: v.name, caseIndex: c.index, message: message(e) });
+        break;
       }
+      case 'cellError':
+        ctx.emit({ type: 'cellError', variant: e.variant, caseIndex: e.caseIndex, message: e.message });
+        break;
+      case 'end':
+        return { passRates: { ...e.passRates }, cancelled: e.cancelled, ...(e.modelSha256 ? { modelSha256: e.modelSha256 } : {}) };
+      case 'variantStart':
+        break;
     }
-    if (done > 0) passRates[v.name] = passed / done;
   }
-  const cancelled = ctx.signal.aborted;
-  return { passRates, cancelled, ...(p.hashModel && !cancelled ? { modelSha256: modelHash(base, cacheDir) } : {}) };
+  throw new Error('the matrix ended without its end event');
 }

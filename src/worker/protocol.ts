@@ -93,8 +93,10 @@ export const REQUESTS = {
       /** The prompt file (for messages, relative paths and errors) and its text as the editor holds it. */
       promptFile: z.string().min(1),
       promptText: z.string(),
-      /** The base model: a Hugging Face checkpoint folder (adapters merge into it) or a transformers.js folder. */
+      /** The base model: a Hugging Face checkpoint folder (adapters merge into it) or a transformers.js folder, or a Hub id (models/resolve.ts). */
       model: z.string().min(1),
+      /** The user consented to downloading a Hub model the Hugging Face cache does not hold. */
+      allowDownload: z.boolean().optional(),
       variants: z.array(MatrixVariant).min(1),
       cases: z.array(z.object({ index: z.number().int().nonnegative(), vars: z.record(z.string(), z.unknown()) })).min(1),
       params: GenerationParamsSchema,

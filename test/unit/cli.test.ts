@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GOLDEN, goldenCopy, ROOT, tempDir } from '../helpers';
+import { fakeHubHome } from '../hub-cache';
 
 /** The bundled CLI (dist/cli.js), run as users run it. */
 function cli(...args: string[]) {
@@ -100,6 +101,27 @@ describe('tuneloop CLI', () => {
     const bad = cli('train', path.join(ws, 'nope.adapter.yml'));
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /cannot read the recipe/);
+  });
+
+  it('train finds a Hub base model in the Hugging Face cache; a missing one needs --download, as run and eval say', function () {
+    this.timeout(60_000);
+    const ws = tempDir();
+    const hf = fakeHubHome('test-org/tiny-llama');
+    const env = { ...process.env, HF_HOME: hf.home, HF_HUB_CACHE: '', HF_HUB_OFFLINE: '', HF_ENDPOINT: 'http://127.0.0.1:9' };
+    const run = (...a: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...a], { encoding: 'utf8', cwd: ws, env });
+    fs.writeFileSync(path.join(ws, 'd.jsonl'), Array.from({ length: 6 }, (_, i) => JSON.stringify({ prompt: `q${i}`, completion: ` a${i}` })).join('\n'));
+    const recipe = (base: string) => `base_model: ${base}\ndataset:\n  path: d.jsonl\ntraining:\n  max_steps: 2\n  batch_size: 2\n`;
+    fs.writeFileSync(path.join(ws, 'hub.adapter.yml'), recipe('test-org/tiny-llama'));
+    fs.writeFileSync(path.join(ws, 'absent.adapter.yml'), recipe('test-org/absent'));
+    const r = run('train', 'hub.adapter.yml', '--runs', 'runs', '--threads', '1');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^done after 2 steps/m);
+    const absent = run('train', 'absent.adapter.yml', '--runs', 'runs');
+    assert.equal(absent.status, 1);
+    assert.match(
+      absent.stderr,
+      /absent\.adapter\.yml: base_model: model "test-org\/absent" looks like a Hub id, but downloading is not enabled here and the Hugging Face cache \(.*\) does not hold it \(run with --download to download it, or give a local model folder\)/,
+    );
   });
 
   it('export merges an adapter into its base as a transformers.js folder; models lists the caches', () => {

@@ -2,15 +2,23 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { type MatrixEvent, type MatrixSpec, type ModelLease, meetsMinPassRate, runMatrix } from '../../src/core/compare/matrix';
+import { parsePromptText } from '../../src/core/compare/prompt-file';
 import { compareSnapshot, readSnapshot, writeSnapshot } from '../../src/core/compare/snapshot';
 import { formatDiff, wordDiff } from '../../src/core/compare/words';
+import { loadCausalLM } from '../../src/core/infer/load';
 import { goldenCopy, ROOT, tempDir } from '../helpers';
+import { fakeHubHome } from '../hub-cache';
 
 function cli(cwd: string, ...args: string[]) {
+  return cliWith(cwd, {}, ...args);
+}
+
+function cliWith(cwd: string, env: Record<string, string>, ...args: string[]) {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], {
     encoding: 'utf8',
     cwd,
-    env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: path.join(cwd, '.cache') },
+    env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: path.join(cwd, '.cache'), ...env },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -110,6 +118,174 @@ modelParameters:
     const r = cli(ws, 'eval', 'strict.prompt.yml', '--model', model);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /base: pass rate 0% is under the required 100%/);
+  });
+
+  it('a variant with no completed test case has no pass rate, and fails even a minPassRate of 0', () => {
+    const none = fs.readFileSync(path.join(ws, 'q.prompt.yml'), 'utf8').replace(/testData:\n( {2}- word: \w+\n)+/, 'testData: []\nminPassRate: 0\n');
+    fs.writeFileSync(path.join(ws, 'none.prompt.yml'), none.replace(/adapters:\n.*\n.*\n/, '').replace('snapshot: q.snapshot.json\n', ''));
+    const r = cli(ws, 'eval', 'none.prompt.yml', '--model', model);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /base +pass rate none \(no test case completed\) \(required 0%\) {2}FAIL/);
+    assert.match(r.stderr, /base: no test case completed, so there is no pass rate to meet the required 0%/);
+  });
+});
+
+describe('the matrix core: events and pass rates', function () {
+  this.timeout(120_000);
+  const ws = tempDir();
+  const llama = goldenCopy(ws);
+  const cacheDir = tempDir();
+  const file = path.join(ws, 'm.prompt.yml');
+  const prompt = parsePromptText(
+    'messages:\n  - role: user\n    content: "Name a colour like {{word}}."\ntestData:\n  - word: red\n  - word: blue\nevaluators:\n  - name: short\n    maxLength: 400\n',
+    file,
+  );
+  const spec = (model: string): MatrixSpec => ({
+    file,
+    prompt,
+    model: { id: model, dir: model },
+    variants: [{ name: 'base' }, { name: 'adapter', adapterDir: path.join(llama, 'adapter') }],
+    cases: [
+      { index: 0, vars: { word: 'red' } },
+      { index: 1, vars: { word: 'blue' } },
+    ],
+    params: { maxTokens: 8 },
+  });
+  const collect = async (events: AsyncIterable<MatrixEvent>, onEvent?: (e: MatrixEvent) => void): Promise<MatrixEvent[]> => {
+    const out: MatrixEvent[] = [];
+    for await (const e of events) {
+      out.push(e);
+      onEvent?.(e);
+    }
+    return out;
+  };
+
+  it('streams each variant, cell and token, and ends with passed ÷ completed for each variant', async () => {
+    const events = await collect(runMatrix(spec(llama), { cacheDir, threads: 1, hashModel: true }));
+    const cells = events.filter((e) => e.type === 'cellDone');
+    assert.deepEqual(
+      cells.map((e) => [e.variant, e.caseIndex]),
+      [
+        ['base', 0],
+        ['base', 1],
+        ['adapter', 0],
+        ['adapter', 1],
+      ],
+    );
+    for (const c of cells) {
+      const tokens = events.filter((e) => e.type === 'token' && e.variant === c.variant && e.caseIndex === c.caseIndex);
+      assert.deepEqual(
+        tokens.map((t) => t.type === 'token' && t.token.id),
+        c.cell.tokens.map((t) => t.id),
+        'every token streamed before its cell',
+      );
+    }
+    assert.ok(events.some((e) => e.type === 'progress' && /adapter: merging the adapter into the base model/.test(e.message)));
+    const end = events.at(-1)!;
+    assert.equal(end.type, 'end');
+    assert.deepEqual(end.type === 'end' && end.passRates, { base: 1, adapter: 1 });
+    assert.match(end.type === 'end' ? (end.modelSha256 ?? '') : '', /^[0-9a-f]{64}$/);
+  });
+
+  it('a cancelled cell is not completed: a variant with none completed has no pass rate, and fails its gate', async () => {
+    const stop = new AbortController();
+    const events = await collect(runMatrix(spec(llama), { cacheDir, threads: 1, signal: stop.signal, hashModel: true }), (e) => {
+      if (e.type === 'token') stop.abort();
+    });
+    const cells = events.filter((e) => e.type === 'cellDone');
+    assert.deepEqual(
+      cells.map((e) => e.type === 'cellDone' && [e.variant, e.caseIndex, e.cell.finish]),
+      [['base', 0, 'cancelled']],
+    );
+    const end = events.at(-1)!;
+    assert.deepEqual(end, { type: 'end', passRates: {}, cancelled: true });
+    assert.equal(meetsMinPassRate(undefined, 0), false);
+    assert.equal(meetsMinPassRate(0, 0), true);
+  });
+
+  it('a variant that cannot load is reported and the others run; a consumer that stops early releases the model', async () => {
+    const missing = path.join(ws, 'no-such-model');
+    const failed = await collect(runMatrix({ ...spec(missing), variants: [{ name: 'base' }, { name: 'full', modelDir: llama }] }, { cacheDir, threads: 1 }));
+    const error = failed.find((e) => e.type === 'variantError');
+    assert.match(error?.type === 'variantError' ? error.message : '', /no-such-model: no such folder/);
+    assert.equal(failed.filter((e) => e.type === 'cellDone' && e.variant === 'full').length, 2);
+    assert.deepEqual(failed.at(-1), { type: 'end', passRates: { full: 1 }, cancelled: false });
+
+    let released = 0;
+    const loadModel = async (dir: string): Promise<ModelLease> => {
+      const model = await loadCausalLM(dir, { cacheDir, threads: 1 });
+      return {
+        model,
+        release: async () => {
+          released++;
+          await model.dispose();
+        },
+      };
+    };
+    for await (const e of runMatrix(spec(llama), { cacheDir, loadModel })) if (e.type === 'token') break;
+    assert.equal(released, 1);
+  });
+});
+
+describe('a Hub model from the Hugging Face cache, in tuneloop run and eval', function () {
+  this.timeout(120_000);
+  const ws = tempDir();
+  fs.mkdirSync(path.join(ws, '.git'));
+  goldenCopy(ws); // for its adapter
+  const hf = fakeHubHome('test-org/tiny-llama');
+  // No server is asked: HF_ENDPOINT names a port nothing listens on.
+  const env = { HF_HOME: hf.home, HF_HUB_CACHE: '', HF_HUB_OFFLINE: '', HF_ENDPOINT: 'http://127.0.0.1:9' };
+  const PROMPT = (model: string) => `name: hub
+model: ${model}
+messages:
+  - role: user
+    content: "Name a colour like {{word}}."
+testData:
+  - word: red
+  - word: blue
+evaluators:
+  - name: short
+    maxLength: 400
+adapters:
+  - path: models/llama/adapter
+snapshot: hub.snapshot.json
+modelParameters:
+  maxTokens: 8
+`;
+  fs.writeFileSync(path.join(ws, 'hub.prompt.yml'), PROMPT('test-org/tiny-llama'));
+  fs.writeFileSync(path.join(ws, 'absent.prompt.yml'), PROMPT('test-org/absent').replace('snapshot: hub.snapshot.json\n', ''));
+
+  it('tuneloop models lists it, and run and eval use it offline, adapters merged into it', () => {
+    const listed = cliWith(ws, env, 'models');
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.match(listed.stdout, /test-org\/tiny-llama/);
+    const r = cliWith(ws, env, 'run', 'hub.prompt.yml');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /── base ──\n[\s\S]+── adapter \(.*adapter\) ──\n[\s\S]+── adapter vs base ──\n/);
+    const u = cliWith(ws, env, 'eval', 'hub.prompt.yml', '--update-snapshots');
+    assert.equal(u.status, 0, u.stderr);
+    assert.match(u.stdout, /\(model test-org\/tiny-llama\)/);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(ws, 'hub.snapshot.json'), 'utf8')).model.id, 'test-org/tiny-llama', 'recorded by its Hub id');
+    const same = cliWith(ws, env, 'eval', 'hub.prompt.yml');
+    assert.equal(same.status, 0, same.stdout + same.stderr);
+    assert.match(same.stdout, /snapshot hub\.snapshot\.json: same/);
+  });
+
+  it('a Hub id the cache does not hold: the same message from run and eval, naming --download; with it, the Hub is asked', () => {
+    const message = new RegExp(
+      `absent\\.prompt\\.yml: model "test-org/absent" looks like a Hub id, but downloading is not enabled here and the Hugging Face cache \\(${hf.cacheDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) does not hold it \\(run with --download to download it, or give a local model folder\\)`,
+    );
+    for (const command of ['run', 'eval']) {
+      const r = cliWith(ws, env, command, 'absent.prompt.yml');
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, message);
+    }
+    const offline = cliWith(ws, { ...env, HF_HUB_OFFLINE: '1' }, 'eval', 'absent.prompt.yml', '--download');
+    assert.equal(offline.status, 1);
+    assert.match(offline.stderr, /test-org\/absent@main is not in the Hugging Face cache .* offline mode is on/);
+    const unreachable = cliWith(ws, env, 'run', 'absent.prompt.yml', '--download');
+    assert.equal(unreachable.status, 1);
+    assert.match(unreachable.stderr, /test-org\/absent@main is not in the Hugging Face cache .* http:\/\/127\.0\.0\.1:9 cannot be reached/);
   });
 });
 

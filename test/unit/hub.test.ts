@@ -22,7 +22,9 @@ import {
   type FetchModelOptions,
   type HubProgress,
 } from '../../src/core/hub';
+import { locateModel, resolveModel } from '../../src/core/models/resolve';
 import { tempDir } from '../helpers';
+import { fakeHubHome } from '../hub-cache';
 
 // ---------------------------------------------------------------------------------------------
 // A stand-in for the Hub on 127.0.0.1: the model API, /resolve/ with LFS files redirected to a
@@ -525,6 +527,28 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
     assert.ok(server.log.some((r) => r.authorization === 'Bearer hf_secret' && r.status === 200));
   });
 
+  it('the model resolver downloads a Hub model only when allowed, then finds it in the cache with no request', async () => {
+    const hub = { endpoint: server.hubUrl, cacheDir };
+    const refused = await tuneloopError(resolveModel('tiny-org/tiny-tjs', { hub, downloadHint: 'run with --download' }));
+    assert.match(refused.message, /model "tiny-org\/tiny-tjs" looks like a Hub id, but downloading is not enabled here/);
+    assert.match(refused.hint ?? '', /^run with --download, or give a local model folder$/);
+    assert.deepEqual(server.log, [], 'nothing asked without permission');
+    const progress: string[] = [];
+    const m = await resolveModel('tiny-org/tiny-tjs', { hub, allowDownload: true, onProgress: (line) => progress.push(line) });
+    assert.deepEqual(m, {
+      dir: path.join(repoDir('tiny-org/tiny-tjs'), 'snapshots', TJS.sha),
+      hub: { repo: 'tiny-org/tiny-tjs', commit: TJS.sha, kind: 'transformers.js' },
+    });
+    assert.ok(
+      progress.some((line) => /^downloading tiny-org\/tiny-tjs: onnx\/model\.onnx /.test(line)),
+      progress.join('\n'),
+    );
+    server.reset();
+    assert.deepEqual(await resolveModel('tiny-org/tiny-tjs', { hub }), m);
+    assert.deepEqual(await resolveModel('tiny-org/tiny-tjs', { hub, allowDownload: true }), m, 'the cache first, even where a download is allowed');
+    assert.deepEqual(server.log, []);
+  });
+
   it('says what was not found: the repo, the revision or the file', async () => {
     assert.match((await tuneloopError(fetchModel('tiny-org/missing', opts()))).message, /repo tiny-org\/missing was not found/);
     assert.match((await tuneloopError(fetchModel('tiny-org/tiny-tjs@nope', opts()))).message, /revision "nope" of tiny-org\/tiny-tjs was not found/);
@@ -845,5 +869,70 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
       assert.equal(list[1]!.bytes, tjsBytes);
       assert.deepEqual(listCachedModels(path.join(cacheDir, 'absent')), []);
     });
+  });
+});
+
+describe('one model resolver (models/resolve.ts): a local folder, else the Hugging Face cache, else a download where allowed', () => {
+  const saved: Record<string, string | undefined> = {};
+  beforeEach(() =>
+    ENV_KEYS.forEach((k) => {
+      saved[k] = process.env[k];
+      delete process.env[k];
+    }),
+  );
+  afterEach(() =>
+    ENV_KEYS.forEach((k) => {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }),
+  );
+  const hf = fakeHubHome('test-org/tiny-llama');
+  const ws = tempDir();
+
+  it('finds a Hub id in the cache HF_HOME names, offline; a local folder of that name comes first', async () => {
+    process.env.HF_HOME = hf.home;
+    process.env.HF_ENDPOINT = 'http://127.0.0.1:9';
+    assert.deepEqual(locateModel('test-org/tiny-llama', ws), { dir: hf.snapshot, local: false });
+    const m = await resolveModel('test-org/tiny-llama', { base: ws });
+    assert.equal(m.dir, hf.snapshot);
+    assert.deepEqual(m.hub, { repo: 'test-org/tiny-llama', commit: path.basename(hf.snapshot), kind: 'safetensors' });
+    const local = path.join(ws, 'test-org', 'tiny-llama');
+    fs.mkdirSync(local, { recursive: true });
+    try {
+      assert.deepEqual(locateModel('test-org/tiny-llama', ws), { dir: local, local: true });
+      assert.deepEqual(await resolveModel('test-org/tiny-llama', { base: ws }), { dir: local });
+    } finally {
+      fs.rmSync(path.join(ws, 'test-org'), { recursive: true });
+    }
+    assert.equal(locateModel('test-org/other', ws), undefined);
+    assert.equal(locateModel('models/x', undefined), undefined, 'without a base, only an absolute path names a folder');
+  });
+
+  it('says what is missing, and what allows it, in one message for every caller', async () => {
+    process.env.HF_HOME = hf.home;
+    const e = await tuneloopError(resolveModel('test-org/absent', { base: ws, place: { file: path.join(ws, 'p.prompt.yml') } }));
+    assert.equal(
+      e.message,
+      `${path.join(ws, 'p.prompt.yml')}: model "test-org/absent" looks like a Hub id, but downloading is not enabled here and the Hugging Face cache (${hf.cacheDir}) does not hold it (allow downloading it (it needs network access once), or give a local model folder)`,
+    );
+    process.env.HF_HUB_OFFLINE = '1';
+    assert.match(
+      (await tuneloopError(resolveModel('test-org/absent', { allowDownload: true }))).message,
+      /not in the Hugging Face cache .* offline mode is on/,
+    );
+    assert.match((await tuneloopError(resolveModel('./nowhere', { base: ws }))).message, new RegExp(`${path.join(ws, 'nowhere')}: no such folder`));
+    assert.match(
+      (await tuneloopError(resolveModel('./nowhere', { base: ws, place: { file: 'p.prompt.yml' } }))).message,
+      /^p\.prompt\.yml: model "\.\/nowhere" is not a folder \(looked for .*nowhere\)/,
+    );
+    fs.writeFileSync(path.join(ws, 'a-file'), 'x');
+    assert.match((await tuneloopError(resolveModel('a-file', { base: ws }))).message, /a-file: is a file; expected a model folder/);
+  });
+
+  it('refuses a cached snapshot that lacks the weights (a partial download), naming it', async () => {
+    const partial = fakeHubHome('test-org/partial');
+    fs.rmSync(path.join(partial.snapshot, 'model.safetensors'));
+    const e = await tuneloopError(resolveModel('test-org/partial', { hub: { cacheDir: partial.cacheDir } }));
+    assert.match(e.message, /the cached snapshot of test-org\/partial@main .* holds no model Tuneloop can use/);
   });
 });

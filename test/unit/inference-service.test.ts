@@ -7,6 +7,7 @@ import { type Inference, InProcessInference } from '../../src/core/infer/service
 import { WorkerClient } from '../../src/worker/client';
 import { WorkerInference } from '../../src/worker/inference';
 import { GOLDEN, ROOT, tempDir } from '../helpers';
+import { fakeHubHome } from '../hub-cache';
 
 /** The same inference API in-process (CLI, tests) and through the worker process (the extension). */
 const golden = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'llama', 'golden.json'), 'utf8'));
@@ -78,3 +79,33 @@ for (const [name, make] of Object.entries(IMPLEMENTATIONS)) {
     });
   });
 }
+
+describe('inference API, a Hub id', function () {
+  this.timeout(60_000);
+  const keys = ['HF_HOME', 'HF_HUB_CACHE', 'HF_HUB_OFFLINE', 'HF_ENDPOINT'] as const;
+  const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
+  after(() => {
+    for (const k of keys) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  });
+
+  it('loads from the Hugging Face cache with no download allowed, and says what a missing one needs', async () => {
+    const hf = fakeHubHome('test-org/tiny-llama');
+    Object.assign(process.env, { HF_HOME: hf.home, HF_HUB_CACHE: '', HF_HUB_OFFLINE: '', HF_ENDPOINT: 'http://127.0.0.1:9' });
+    const inf = new InProcessInference();
+    try {
+      const m = await inf.load('test-org/tiny-llama', { cacheDir: tempDir(), threads: 1 });
+      assert.equal(m.modelType, 'llama');
+      const r = await inf.generate(m.handle, { ids: prompt }, { maxTokens: 24 });
+      assert.deepEqual([...prompt, ...r.tokens.map((t) => t.id)], golden.greedy_base, 'the same model as the folder');
+      await assert.rejects(
+        inf.load('test-org/absent'),
+        (e: unknown) => e instanceof TuneloopError && /model "test-org\/absent" looks like a Hub id, but downloading is not enabled here/.test(e.message),
+      );
+    } finally {
+      await inf.dispose();
+    }
+  });
+});

@@ -128,6 +128,24 @@ describe('panel: prompt sources (cases, models, variants)', () => {
     assert.deepEqual(asked, ['org/missing-model'], 'only a Hub id is looked up in the Hub cache');
   });
 
+  it('finds a Hub model in the Hugging Face cache; with the download allowed, offers one the cache lacks as it is', () => {
+    const text = (model: string) => `model: ${model}\nmessages:\n  - role: user\n    content: hi\n`;
+    const cachedHubModel = (id: string) => (id === 'org/cached' ? '/hf/models--org--cached/snapshots/abc' : undefined);
+    const cached = describePrompt(path.join(ws, 'c.prompt.yml'), text('org/cached'), { ...opts, runsFolder: undefined, cachedHubModel });
+    assert.deepEqual(cached.info.models, [{ id: '/hf/models--org--cached/snapshots/abc', label: 'org/cached', from: 'prompt' }]);
+    const consented = describePrompt(path.join(ws, 'c.prompt.yml'), text('org/absent'), {
+      ...opts,
+      runsFolder: undefined,
+      cachedHubModel,
+      allowDownload: true,
+    });
+    assert.deepEqual(consented.info.models, [{ id: 'org/absent', label: 'org/absent (downloaded when run)', from: 'prompt' }]);
+    assert.equal(consented.info.model, 'org/absent');
+    assert.equal(consented.info.modelNote, undefined);
+    const local = describePrompt(path.join(ws, 'c.prompt.yml'), text('./missing'), { ...opts, runsFolder: undefined, cachedHubModel, allowDownload: true });
+    assert.match(local.info.modelNote!, /the prompt's model "\.\/missing" is neither a local folder nor a downloaded Hub model/, 'a path is never downloaded');
+  });
+
   it('reports a broken prompt file instead of offering to run it', () => {
     const s = describePrompt(path.join(ws, 'b.prompt.yml'), 'messages:\n  - role: bot\n    content: hi\n', opts);
     assert.match(s.info.problems[0]!, /^line 2: .*unknown role "bot"/);

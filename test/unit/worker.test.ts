@@ -5,8 +5,9 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkerClient, WorkerError } from '../../src/worker/client';
-import { FromWorker, ToWorker } from '../../src/worker/protocol';
+import { FromWorker, type RequestEvent, ToWorker } from '../../src/worker/protocol';
 import { GOLDEN, ROOT, tempDir } from '../helpers';
+import { fakeHubHome } from '../hub-cache';
 
 /** How `p` rejects; a failure if it resolves, or has not settled within `ms` (a request left pending for ever). */
 async function rejectionWithin(p: Promise<unknown>, ms: number): Promise<Error> {
@@ -115,6 +116,46 @@ describe('worker process boundary', () => {
       hub.closeAllConnections();
       await new Promise<void>((resolve) => hub.close(() => resolve()));
     }
+  });
+
+  it('runs the matrix on a Hub model from the Hugging Face cache, and names the consent a missing one needs', async function () {
+    this.timeout(60_000);
+    const hf = fakeHubHome('test-org/tiny-llama');
+    client = new WorkerClient({ entry, env: { ...process.env, HF_HOME: hf.home, HF_HUB_CACHE: '', HF_HUB_OFFLINE: '', HF_ENDPOINT: 'http://127.0.0.1:9' } });
+    const request = (model: string) => {
+      const events: RequestEvent[] = [];
+      const result = client.request(
+        'runMatrix',
+        {
+          promptFile: path.join(tempDir(), 'm.prompt.yml'),
+          promptText: 'messages:\n  - role: user\n    content: "Name a colour like {{word}}."\nevaluators:\n  - name: short\n    maxLength: 400\n',
+          model,
+          variants: [{ name: 'base' }, { name: 'adapter', adapterDir: path.join(GOLDEN, 'llama', 'adapter') }],
+          cases: [{ index: 0, vars: { word: 'red' } }],
+          params: { maxTokens: 6 },
+          cacheDir: tempDir(),
+          threads: 1,
+        },
+        undefined,
+        (e) => events.push(e),
+      );
+      return { events, result };
+    };
+    const cached = request('test-org/tiny-llama');
+    assert.deepEqual(await cached.result, { passRates: { base: 1, adapter: 1 }, cancelled: false });
+    assert.deepEqual(
+      cached.events.filter((e) => e.type === 'cell').map((e) => e.type === 'cell' && e.variant),
+      ['base', 'adapter'],
+    );
+    const absent = request('test-org/absent');
+    assert.deepEqual(await absent.result, { passRates: {}, cancelled: false });
+    const errors = absent.events.filter((e) => e.type === 'variantError');
+    assert.equal(errors.length, 2, 'each variant that needs the base model says why it cannot run');
+    for (const e of errors)
+      assert.match(
+        e.type === 'variantError' ? e.message : '',
+        /model "test-org\/absent" looks like a Hub id, but downloading is not enabled here and the Hugging Face cache \(.*\) does not hold it \(allow the download in the panel, or give a local model folder\)/,
+      );
   });
 
   it('the schemas refuse malformed messages on both sides', () => {

@@ -1,87 +1,104 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TuneloopError } from '../errors';
-import type { GeneratedToken } from '../infer/generate';
-import { generate } from '../infer/generate';
-import { type LoadedModel, loadCausalLM } from '../infer/load';
+import { describeError, TuneloopError } from '../errors';
+import { type FinishReason, type GeneratedToken, type GenerationParams, type GenerationResult, generate } from '../infer/generate';
+import { type LoadedModel, type LoadOptions, loadCausalLM } from '../infer/load';
+import { defaultCacheDir, fileSha256 } from '../models/cache';
 import { exportCheckpoint } from '../models/export';
-import {
-  casePassed,
-  type EvaluationResult,
-  evaluate,
-  generationParams,
-  parsePrompt,
-  type PathCheckOptions,
-  promptPathProblems,
-  type PromptFile,
-  renderMessages,
-  type Variables,
-} from '../prompts';
-import { readTextFile } from '../fs/text';
-import { defaultCacheDir as hubCacheDir } from '../hub';
-import { fileSha256, defaultCacheDir } from '../models/cache';
+import { casePassed, type EvaluationResult, evaluate, type PromptFile, renderMessages, type Variables } from '../prompts';
 import { checkpointSha256 } from '../train/spec';
-import { chooseModel, type ModelChoice, resolveVariants, type Variant } from './variants';
-import { RECIPE_FILE } from '../recipes/recipe';
+import { eventsWhile } from './events-while';
 
 /**
- * A prompt file's test cases × its variants (base and adapters): each output generated, each
- * evaluator run. The same core serves `tuneloop run`, `tuneloop eval` and the panel's matrix.
+ * A prompt file's test cases × its variants (the base model, adapters merged into it, other full
+ * weights): each output generated, each evaluator run, streamed as events. The one matrix behind
+ * `tuneloop run`, `eval` and `demo` (src/cli) and the panel's compare view and matrix (the worker's
+ * runMatrix), so that they agree on every output and pass rate, and "Accept as snapshot" in the
+ * panel writes what `tuneloop eval` then finds.
+ *
+ * A pass rate is the share of completed cells that passed: a cell stopped by a cancel, or one that
+ * failed, did not complete. A variant with no completed cell has no pass rate (and fails any
+ * minPassRate: see meetsMinPassRate).
  */
+export interface MatrixVariant {
+  readonly name: string;
+  /** A PEFT adapter to merge into the base model. */
+  readonly adapterDir?: string | undefined;
+  /** Full weights to run instead of the base model (a run that trained every weight). */
+  readonly modelDir?: string | undefined;
+}
+
+export interface MatrixCase {
+  readonly index: number;
+  readonly vars: Variables;
+}
+
 export interface CellResult {
   readonly text: string;
   readonly tokens: readonly GeneratedToken[];
   readonly evaluations: readonly EvaluationResult[];
   readonly passed: boolean;
+  readonly finish: FinishReason;
   readonly timeToFirstTokenMs: number;
   readonly tokensPerSecond: number;
 }
 
-export interface Matrix {
+export interface MatrixSpec {
+  /** The prompt file, for messages. */
   readonly file: string;
   readonly prompt: PromptFile;
-  readonly model: ModelChoice & { readonly sha256: string };
-  readonly variants: readonly Variant[];
-  readonly cases: readonly { readonly index: number; readonly vars: Variables }[];
-  /** results[variant][caseIndex] */
-  readonly results: Readonly<Record<string, Readonly<Record<number, CellResult>>>>;
-  readonly passRates: Readonly<Record<string, number>>;
+  /**
+   * The base model: as named (for messages), and its folder, or how to find it the first time a
+   * variant needs it (models/resolve.ts; a download reports progress), so that a model that cannot
+   * be found is an error of the variants that need it.
+   */
+  readonly model: { readonly id: string; readonly dir: string | ((onProgress: (message: string) => void) => Promise<string>) };
+  readonly variants: readonly MatrixVariant[];
+  readonly cases: readonly MatrixCase[];
+  readonly params: GenerationParams;
 }
+
+/** A model lent to the matrix for one variant's cells; `release` when they are done (dispose it, or keep it for later). */
+export interface ModelLease {
+  readonly model: LoadedModel;
+  release(): Promise<void>;
+}
+
+export type ModelLoader = (dir: string, options: LoadOptions) => Promise<ModelLease>;
 
 export interface MatrixOptions {
-  readonly model?: string;
-  readonly defaultModel: string;
-  readonly threads?: number;
-  readonly cacheDir?: string;
-  readonly runsDirs?: readonly string[];
-  /** Only these test cases (indices) / variants (names). */
-  readonly cases?: readonly number[];
-  readonly variants?: readonly string[];
-  /** Values for a file without testData (one case). */
-  readonly vars?: Variables;
-  readonly signal?: AbortSignal;
-  readonly onVariant?: (v: Variant) => void;
-  readonly onToken?: (variant: string, caseIndex: number, token: GeneratedToken) => void;
-  readonly onCell?: (variant: string, caseIndex: number, cell: CellResult) => void;
-  readonly onProgress?: (message: string) => void;
-  /** The workspace root the prompt's paths must stay inside (default: found from the file, core/fs/root.ts). */
-  readonly root?: string;
-  /** Folders a model may be read from wherever they are (the embedded model, the Hub cache). */
-  readonly trustedReads?: readonly string[];
+  /** Where exports and merged adapters are cached (default: $TUNELOOP_CACHE or ~/.cache/tuneloop). */
+  readonly cacheDir?: string | undefined;
+  readonly threads?: number | undefined;
+  /** Stops between tokens; the cells done so far stay, and the end says `cancelled`. */
+  readonly signal?: AbortSignal | undefined;
+  /** Also hash the base model at the end (for a snapshot). */
+  readonly hashModel?: boolean | undefined;
+  /** How a variant's model is loaded (default: loaded for its cells, then disposed); the worker keeps a few between requests. */
+  readonly loadModel?: ModelLoader | undefined;
 }
 
-export function readPromptFile(file: string): PromptFile {
-  const text = readTextFile(file, 'prompt file');
-  const { prompt, diagnostics } = parsePrompt(text, file);
-  const err = diagnostics.find((d) => d.severity === 'error');
-  if (err || !prompt) {
-    throw new TuneloopError(
-      err?.message ?? 'cannot read the prompt file',
-      { file, ...(err ? { line: err.line, column: err.column } : {}) },
-      'run tuneloop check on it for every problem',
-    );
-  }
-  return prompt;
+export type MatrixEvent =
+  | { readonly type: 'variantStart'; readonly variant: MatrixVariant }
+  /** Loading (or merging, or finding the base model of) a variant failed: its cells do not run. */
+  | { readonly type: 'variantError'; readonly variant: string; readonly error: unknown; readonly message: string }
+  | { readonly type: 'progress'; readonly variant: string; readonly message: string }
+  | { readonly type: 'cellStart'; readonly variant: string; readonly caseIndex: number }
+  | { readonly type: 'token'; readonly variant: string; readonly caseIndex: number; readonly token: GeneratedToken }
+  | { readonly type: 'cellDone'; readonly variant: string; readonly caseIndex: number; readonly cell: CellResult }
+  | { readonly type: 'cellError'; readonly variant: string; readonly caseIndex: number; readonly error: unknown; readonly message: string }
+  | {
+      readonly type: 'end';
+      /** Passed ÷ completed cells, for each variant with a completed cell. */
+      readonly passRates: Readonly<Record<string, number>>;
+      readonly cancelled: boolean;
+      /** With `hashModel`, unless cancelled. */
+      readonly modelSha256?: string | undefined;
+    };
+
+/** Whether a variant meets its minPassRate; one with no completed cell has no pass rate and never does. */
+export function meetsMinPassRate(passRate: number | undefined, minPassRate: number): boolean {
+  return passRate !== undefined && passRate >= minPassRate;
 }
 
 /** The base model's content hash, as snapshots record it: its weights, or its ONNX file where it has no weights. */
@@ -96,93 +113,129 @@ export function modelHash(dir: string, cacheDir: string): string {
   return checkpointSha256(dir, cacheDir);
 }
 
-/** The prompt file's paths checked (core/prompts/check.ts): the first problem as an error at its line. */
-export function checkPromptPaths(file: string, prompt: PromptFile, options: PathCheckOptions): void {
-  const d = promptPathProblems(file, prompt, options)[0];
-  if (d) throw new TuneloopError(d.message, { file, line: d.line, column: d.column }, 'run tuneloop check on it for every problem');
-}
+/** Load for the variant's cells, dispose after them. */
+export const loadForOneVariant: ModelLoader = async (dir, options) => {
+  const model = await loadCausalLM(dir, options);
+  return { model, release: () => model.dispose() };
+};
 
-export async function runMatrix(file: string, options: MatrixOptions): Promise<Matrix> {
-  const prompt = readPromptFile(file);
-  checkPromptPaths(file, prompt, {
-    ...(options.root ? { root: options.root } : {}),
-    trustedReads: [...(options.trustedReads ?? []), hubCacheDir()],
-    ...(options.model ? { ignoreModel: true } : {}),
-  });
-  const choice = chooseModel(prompt, file, options);
-  const cacheDir = options.cacheDir ?? defaultCacheDir();
-  if (!fs.existsSync(choice.id)) {
+/** The folder a variant runs: its own weights, or the base with its adapter merged in (cached by content). */
+async function variantDir(
+  v: MatrixVariant,
+  spec: MatrixSpec,
+  baseDir: (onProgress: (message: string) => void) => Promise<string>,
+  options: { cacheDir: string; signal: AbortSignal },
+  onProgress: (message: string) => void,
+): Promise<string> {
+  if (v.modelDir) return v.modelDir;
+  const base = await baseDir(onProgress);
+  if (!v.adapterDir) return base;
+  if (!fs.existsSync(path.join(base, 'config.json')) || fs.existsSync(path.join(base, 'onnx'))) {
     throw new TuneloopError(
-      `model "${choice.id}" is not a local folder`,
-      { file },
-      choice.from === 'prompt' ? 'download it first, or run with --model DIR' : 'pass --model DIR',
+      `adapters are merged into a Hugging Face checkpoint folder, and ${spec.model.id} is not one`,
+      { file: spec.file },
+      'point model (or --model) at the base checkpoint folder',
     );
   }
-  const baseDir = path.resolve(choice.id);
-  const runsDirs = options.runsDirs ?? [path.resolve('.tuneloop', 'runs'), path.join(path.dirname(path.resolve(file)), '.tuneloop', 'runs')];
-  const paths = { ...(options.root ? { root: options.root } : {}), trustedReads: options.trustedReads ?? [] };
-  const variants = resolveVariants(prompt, file, { runsDirs, paths, ...(options.variants ? { only: options.variants } : {}) });
-  if (options.variants)
-    for (const n of options.variants)
-      if (!variants.some((v) => v.name === n))
-        throw new TuneloopError(
-          `no variant "${n}"`,
-          { file },
-          `variants: base, ${prompt.adapters.map((a) => path.basename(a.path).replace(RECIPE_FILE, '')).join(', ')}`,
-        );
-  const allCases = prompt.testData ? prompt.testData.map((t, index) => ({ index, vars: t.values as Variables })) : [{ index: 0, vars: options.vars ?? {} }];
-  const cases = options.cases ? allCases.filter((c) => options.cases!.includes(c.index)) : allCases;
-  if (options.cases)
-    for (const i of options.cases)
-      if (!allCases.some((c) => c.index === i)) throw new TuneloopError(`no test case ${i}`, { file }, `cases are 0 to ${allCases.length - 1}`);
-  const params = generationParams(prompt);
-  const results: Record<string, Record<number, CellResult>> = {};
+  onProgress(`${v.name}: merging the adapter into the base model`);
+  return (await exportCheckpoint(base, { adapterDir: v.adapterDir, cacheDir: options.cacheDir, signal: options.signal, onProgress })).dir;
+}
+
+/**
+ * The matrix, variant by variant and case by case. A variant that cannot load is reported and the
+ * others still run; a cell that fails is reported and the next runs. The consumer decides what an
+ * error means (the CLI stops at the first, the panel shows each). Stopping the iteration early
+ * cancels what is running and releases the model.
+ */
+export async function* runMatrix(spec: MatrixSpec, options: MatrixOptions = {}): AsyncGenerator<MatrixEvent, void, undefined> {
+  const cacheDir = options.cacheDir || defaultCacheDir();
+  const loadModel = options.loadModel ?? loadForOneVariant;
+  // Our own signal: the caller's, or the consumer leaving the loop (which must not leave a generation running).
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) stop.abort();
+  const signal = stop.signal;
+  let base: Promise<string> | undefined;
+  const baseDir = (onProgress: (message: string) => void): Promise<string> => {
+    const dir = spec.model.dir;
+    base ??= typeof dir === 'string' ? Promise.resolve(dir) : dir(onProgress);
+    return base;
+  };
   const passRates: Record<string, number> = {};
-  for (const v of variants) {
-    if (options.signal?.aborted) break;
-    options.onVariant?.(v);
-    let dir = baseDir;
-    if (v.adapterDir) {
-      if (!fs.existsSync(path.join(baseDir, 'config.json')) || fs.existsSync(path.join(baseDir, 'onnx'))) {
-        throw new TuneloopError(
-          `adapters are merged into a Hugging Face checkpoint folder, and ${choice.id} is not one`,
-          { file },
-          'point model (or --model) at the base checkpoint folder',
-        );
+  try {
+    for (const v of spec.variants) {
+      if (signal.aborted) break;
+      yield { type: 'variantStart', variant: v };
+      let lease: ModelLease;
+      try {
+        lease = yield* eventsWhile<MatrixEvent, ModelLease>(async (push) => {
+          const onProgress = (message: string) => push({ type: 'progress', variant: v.name, message });
+          const dir = await variantDir(v, spec, baseDir, { cacheDir, signal }, onProgress);
+          onProgress(`${v.name}: loading the model`);
+          // Not tied to the signal (the worker may keep the model for the next request): released at once if stopped meanwhile.
+          const loaded = await loadModel(dir, { cacheDir, onProgress, ...(options.threads ? { threads: options.threads } : {}) });
+          if (signal.aborted) {
+            await loaded.release();
+            throw new Error('stopped');
+          }
+          return loaded;
+        }, onAbort);
+      } catch (error) {
+        if (signal.aborted) break;
+        yield { type: 'variantError', variant: v.name, error, message: describeError(error) };
+        continue;
       }
-      options.onProgress?.(`merging ${v.name} into the base model`);
-      dir = (await exportCheckpoint(baseDir, { adapterDir: v.adapterDir, cacheDir })).dir;
-    }
-    const lm: LoadedModel = await loadCausalLM(dir, {
-      cacheDir,
-      ...(options.threads ? { threads: options.threads } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
-    results[v.name] = {};
-    try {
-      for (const c of cases) {
-        if (options.signal?.aborted) break;
-        const r = await generate(lm, { messages: renderMessages(prompt, c.vars) }, params, {
-          ...(options.signal ? { signal: options.signal } : {}),
-          onToken: (t) => options.onToken?.(v.name, c.index, t),
-        });
-        const evaluations = evaluate(prompt, r.text, c.vars);
-        const cell: CellResult = {
-          text: r.text,
-          tokens: r.tokens,
-          evaluations,
-          passed: casePassed(evaluations),
-          timeToFirstTokenMs: r.timeToFirstTokenMs,
-          tokensPerSecond: r.tokensPerSecond,
-        };
-        results[v.name]![c.index] = cell;
-        options.onCell?.(v.name, c.index, cell);
+      let passed = 0;
+      let completed = 0;
+      try {
+        for (const c of spec.cases) {
+          if (signal.aborted) break;
+          yield { type: 'cellStart', variant: v.name, caseIndex: c.index };
+          let cell: CellResult;
+          try {
+            const r = yield* eventsWhile<MatrixEvent, GenerationResult>(
+              (push) =>
+                generate(lease.model, { messages: renderMessages(spec.prompt, c.vars) }, spec.params, {
+                  signal,
+                  onToken: (token) => push({ type: 'token', variant: v.name, caseIndex: c.index, token }),
+                }),
+              onAbort,
+            );
+            const evaluations = evaluate(spec.prompt, r.text, c.vars);
+            cell = {
+              text: r.text,
+              tokens: r.tokens,
+              evaluations,
+              passed: casePassed(evaluations),
+              finish: r.finish,
+              timeToFirstTokenMs: r.timeToFirstTokenMs,
+              tokensPerSecond: r.tokensPerSecond,
+            };
+          } catch (error) {
+            yield { type: 'cellError', variant: v.name, caseIndex: c.index, error, message: describeError(error) };
+            continue;
+          }
+          if (cell.finish !== 'cancelled') {
+            completed++;
+            if (cell.passed) passed++;
+          }
+          yield { type: 'cellDone', variant: v.name, caseIndex: c.index, cell };
+        }
+      } finally {
+        await lease.release();
       }
-    } finally {
-      await lm.dispose();
+      if (completed > 0) passRates[v.name] = passed / completed;
     }
-    const cells = Object.values(results[v.name]!);
-    passRates[v.name] = cells.length ? cells.filter((c) => c.passed).length / cells.length : 1;
+    const cancelled = options.signal?.aborted ?? false;
+    yield {
+      type: 'end',
+      passRates,
+      cancelled,
+      ...(options.hashModel && !cancelled ? { modelSha256: modelHash(await baseDir(() => undefined), cacheDir) } : {}),
+    };
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    stop.abort();
   }
-  return { file, prompt, model: { ...choice, sha256: modelHash(baseDir, cacheDir) }, variants, cases, results, passRates };
 }

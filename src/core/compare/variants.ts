@@ -29,7 +29,7 @@ export interface ModelChoice {
 }
 
 /** The model to run: an explicit choice, the prompt's `model` unless it is hosted, else the default. */
-export function chooseModel(prompt: PromptFile, promptFile: string, options: { model?: string; defaultModel: string }): ModelChoice {
+export function chooseModel(prompt: PromptFile, promptFile: string, options: { model?: string | undefined; defaultModel: string }): ModelChoice {
   if (options.model) return { id: options.model, from: 'option' };
   if (prompt.model) {
     const hosted = hostedModel(prompt.model);

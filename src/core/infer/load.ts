@@ -4,6 +4,7 @@ import { AutoModelForCausalLM, type PreTrainedModel, type PreTrainedTokenizer } 
 import { TuneloopError } from '../errors';
 import { SUPPORTED_MODEL_TYPES } from '../models/config';
 import { exportCheckpoint } from '../models/export';
+import { resolveModel } from '../models/resolve';
 import { assertFitsInMemory } from './memory';
 import { loadTokenizer } from './tokenizer';
 import { configureTransformers } from './transformers-env';
@@ -19,8 +20,10 @@ export interface LoadOptions {
   readonly availableMemory?: number | undefined;
   readonly onProgress?: ((message: string) => void) | undefined;
   readonly signal?: AbortSignal | undefined;
-  /** Resolves a Hub id to a local folder (the hub module, when the caller allows network access); `signal` cancels the download. */
-  readonly fetchHubModel?: ((id: string, signal?: AbortSignal) => Promise<string>) | undefined;
+  /** Download a Hub model the Hugging Face cache does not hold (the caller has the user's consent); `signal` cancels it. */
+  readonly allowDownload?: boolean | undefined;
+  /** How the user allows a download where the caller runs, for the message when it is not allowed. */
+  readonly downloadHint?: string | undefined;
 }
 
 export interface LoadedModel {
@@ -40,53 +43,42 @@ function isTransformersJsFolder(dir: string): boolean {
   return fs.existsSync(path.join(dir, 'config.json')) && fs.existsSync(path.join(dir, ONNX_FILE));
 }
 
-function isHubId(s: string): boolean {
-  return /^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(s) && !s.startsWith('.') && !fs.existsSync(s);
-}
-
 /**
- * A transformers.js model folder for `source`: such a folder as it is; a Hugging Face checkpoint
- * folder exported (and cached); a Hub id fetched first, when the caller gives a way to fetch.
+ * The folder `source` names (`located`: a folder, relative to the current one, or a Hub id, found by
+ * models/resolve.ts in the Hugging Face cache or downloaded where allowed) and the transformers.js
+ * folder made of it (`dir`): such a folder as it is, a Hugging Face checkpoint exported (and cached).
  */
-export async function resolveModelFolder(source: string, options: LoadOptions = {}): Promise<string> {
-  if (fs.existsSync(source)) {
-    const dir = path.resolve(source);
-    if (!fs.statSync(dir).isDirectory()) throw new TuneloopError('is a file; expected a model folder', { file: dir });
-    if (isTransformersJsFolder(dir)) return dir;
-    if (fs.existsSync(path.join(dir, 'config.json'))) {
-      options.onProgress?.('exporting checkpoint to ONNX');
-      const r = await exportCheckpoint(dir, {
-        ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      return r.dir;
-    }
-    throw new TuneloopError('no config.json in this folder', { file: dir }, 'point at a Hugging Face checkpoint folder or a transformers.js model folder');
-  }
-  if (isHubId(source)) {
-    if (!options.fetchHubModel)
-      throw new TuneloopError(
-        `"${source}" looks like a Hub id, but downloading is not enabled here`,
-        {},
-        'download it once with network access, or use a local folder',
-      );
-    return resolveModelFolder(await options.fetchHubModel(source, options.signal), { ...options, fetchHubModel: undefined });
-  }
-  throw new TuneloopError('no such folder', { file: source }, 'give a local model folder or a Hub id such as org/name');
+export async function resolveModelFolder(source: string, options: LoadOptions): Promise<{ located: string; dir: string }> {
+  const { dir: located } = await resolveModel(source, {
+    base: process.cwd(),
+    allowDownload: options.allowDownload,
+    downloadHint: options.downloadHint,
+    signal: options.signal,
+    onProgress: options.onProgress,
+  });
+  if (isTransformersJsFolder(located)) return { located, dir: located };
+  if (!fs.existsSync(path.join(located, 'config.json')))
+    throw new TuneloopError('no config.json in this folder', { file: located }, 'point at a Hugging Face checkpoint folder or a transformers.js model folder');
+  options.onProgress?.('exporting checkpoint to ONNX');
+  const r = await exportCheckpoint(located, {
+    ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return { located, dir: r.dir };
 }
 
 /** Load a causal language model and its tokenizer through transformers.js on onnxruntime-node. */
 export async function loadCausalLM(source: string, options: LoadOptions = {}): Promise<LoadedModel> {
-  const dir = await resolveModelFolder(source, options);
+  const { located, dir } = await resolveModelFolder(source, options);
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { model_type?: string; eos_token_id?: number | number[] };
   if (config.model_type === undefined) throw new TuneloopError('missing model_type', { file: path.join(dir, 'config.json'), key: 'model_type' });
   assertFitsInMemory(dir, options.contextTokens ?? 2048, options.availableMemory);
   configureTransformers();
   // The export copies the tokenizer files unchanged: read them where the user keeps them, so that an
   // error names the user's tokenizer_config.json rather than the copy in the cache.
-  const own = fs.existsSync(path.join(source, 'tokenizer_config.json')) && fs.existsSync(path.join(source, 'tokenizer.json'));
-  const tokenizer = await loadTokenizer(own ? source : dir);
+  const own = fs.existsSync(path.join(located, 'tokenizer_config.json')) && fs.existsSync(path.join(located, 'tokenizer.json'));
+  const tokenizer = await loadTokenizer(own ? located : dir);
   options.onProgress?.('loading model');
   let model: PreTrainedModel;
   try {

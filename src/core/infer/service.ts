@@ -19,7 +19,8 @@ export interface InferenceCallbacks {
   readonly signal?: AbortSignal;
 }
 
-export type ServiceLoadOptions = Pick<LoadOptions, 'threads' | 'cacheDir' | 'contextTokens'> & { readonly allowDownload?: boolean | undefined };
+/** `allowDownload`: fetch a Hub model the Hugging Face cache does not hold (models/resolve.ts finds the rest offline). */
+export type ServiceLoadOptions = Pick<LoadOptions, 'threads' | 'cacheDir' | 'contextTokens' | 'allowDownload'>;
 
 export interface Inference {
   load(source: string, options?: ServiceLoadOptions, callbacks?: InferenceCallbacks): Promise<ModelInfo>;
@@ -33,14 +34,11 @@ export class InProcessInference implements Inference {
   private readonly models = new Map<string, LoadedModel>();
   private next = 1;
 
-  constructor(private readonly fetchHubModel?: (id: string, signal?: AbortSignal) => Promise<string>) {}
-
   async load(source: string, options: ServiceLoadOptions = {}, callbacks: InferenceCallbacks = {}): Promise<ModelInfo> {
     const lm = await loadCausalLM(source, {
       ...options,
       ...(callbacks.onProgress ? { onProgress: callbacks.onProgress } : {}),
       ...(callbacks.signal ? { signal: callbacks.signal } : {}),
-      ...(options.allowDownload && this.fetchHubModel ? { fetchHubModel: this.fetchHubModel } : {}),
     });
     const handle = `model-${this.next++}`;
     this.models.set(handle, lm);

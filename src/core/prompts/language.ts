@@ -12,6 +12,3 @@ export { formatPreview, previewCases, type PreviewCase, type PreviewInput, type 
 export { resolvePreviewModel, type PreviewModel, type PreviewModelInput } from './preview-model';
 export { promptJsonSchema } from './key-table';
 export { firstContentLine, type CompletionEntry, type CompletionKind, type HoverInfo, type LensAction, type LensSpec, type TextRange } from '../yaml/editor';
-// Model lookup is no editor feature: import it from preview-model.ts. Re-exported for the panel
-// (src/extension/panel/sources.ts) until that file imports it from there.
-export { locateModel, modelNotFound } from './preview-model';

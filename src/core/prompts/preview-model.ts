@@ -1,11 +1,10 @@
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { looksLikeHubId } from '../hub/id';
+import { locateModel, modelNotFound } from '../models/resolve';
 import { hostedModel } from './hosted';
 
 /**
  * Which model's tokenizer the rendered-prompt preview uses. Model lookup, not editor machinery: kept
- * apart so that it can be replaced by a resolver shared with the panel and the matrix.
+ * apart; the lookup itself is the resolver every caller shares (models/resolve.ts).
  */
 
 /** Where the preview's tokenizer comes from, or why there is none. */
@@ -26,27 +25,8 @@ export interface PreviewModelInput {
   readonly isDirectory: (p: string) => boolean;
 }
 
-/**
- * Where a model id (a prompt's `model`, the `tuneloop.defaultModel` setting) points: a local folder,
- * relative to `base` (`~/` expanded; without a base only an absolute path counts), or a Hub model
- * already in the local cache. Undefined for neither.
- */
-export function locateModel(
-  id: string,
-  base: string | undefined,
-  deps: { readonly isDirectory: (p: string) => boolean; readonly cachedHubModel?: ((id: string) => string | undefined) | undefined },
-): { readonly dir: string; readonly local: boolean } | undefined {
-  const expanded = id.startsWith('~/') ? path.join(os.homedir(), id.slice(2)) : id;
-  const local = base !== undefined || path.isAbsolute(expanded) ? path.resolve(base ?? '', expanded) : undefined;
-  if (local !== undefined && deps.isDirectory(local)) return { dir: local, local: true };
-  const cached = looksLikeHubId(id) ? deps.cachedHubModel?.(id) : undefined;
-  return cached !== undefined ? { dir: cached, local: false } : undefined;
-}
-
-/** What to say when `locateModel` finds nothing. */
-export function modelNotFound(id: string, from: 'prompt' | 'setting'): string {
-  return `${from === 'prompt' ? "the prompt's model" : 'the setting tuneloop.defaultModel'} "${id}" is neither a local folder nor a downloaded Hub model`;
-}
+// Where a model id points, and the note when it points nowhere: one rule for every caller, in models/resolve.ts.
+export { locateModel, modelNotFound };
 
 /**
  * The model whose chat template the preview uses: the prompt's own `model` when it names a local

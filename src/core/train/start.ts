@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TuneloopError } from '../errors';
-import { fetchModel } from '../hub';
 import { TensorStore } from '../safetensors/checkpoint';
 import { checkOutput } from '../fs/output';
 import { findRoot } from '../fs/root';
 import { describeFsError } from '../fs/text';
 import { defaultCacheDir as hubCacheDir } from '../hub';
 import { loadModelConfig } from '../models/config';
+import { resolveModel } from '../models/resolve';
 import { outputProtects } from '../recipes/recipe';
 import { CANCEL, checkpointDir, checkpointSteps, createRunDir, EVENTS, inspectRun, launchDetached, ownerAlive } from './run';
 import { loadRecipe, resolveSpec, SPEC_FILE, writeSpec } from './spec';
@@ -22,8 +22,10 @@ export interface StartOptions {
   /** The bundled trainer entry (dist/trainer.js). */
   readonly trainerEntry: string;
   readonly threads?: number;
-  /** Allow downloading a Hub base model (needs network access). */
+  /** Allow downloading a Hub base model the Hugging Face cache does not hold (needs network access). */
   readonly allowDownload?: boolean;
+  /** How the user allows a download where the caller runs (`run with --download`), for the message when it is not allowed. */
+  readonly downloadHint?: string;
   readonly env?: NodeJS.ProcessEnv;
   /** The workspace root the recipe's paths must stay inside (default: found from the recipe, core/fs/root.ts). */
   readonly root?: string;
@@ -34,21 +36,18 @@ export interface StartOptions {
 }
 
 async function resolveBaseDir(baseModel: string, recipeFile: string, options: StartOptions): Promise<string> {
-  const local = path.resolve(path.dirname(recipeFile), baseModel);
-  let dir: string;
-  if (fs.existsSync(local)) dir = local;
-  else if (/^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(baseModel)) {
-    // A Hub id: the standard Hugging Face cache is searched first; downloading needs permission.
-    const m = await fetchModel(baseModel, options.allowDownload ? {} : { offline: true });
-    if (m.kind !== 'safetensors')
-      throw new TuneloopError(`${baseModel} is an ONNX export; training needs the Hugging Face checkpoint (safetensors weights)`, {
-        file: recipeFile,
-        key: 'base_model',
-      });
-    dir = m.dir;
-  } else throw new TuneloopError(`base model folder "${baseModel}" not found (looked for ${local})`, { file: recipeFile, key: 'base_model' });
-  TensorStore.openDir(dir).close(); // safetensors weights present and valid
-  return dir;
+  // A local folder (relative to the recipe), else a Hub id from the Hugging Face cache, downloaded only with permission.
+  const place = { file: recipeFile, key: 'base_model' };
+  const m = await resolveModel(baseModel, {
+    base: path.dirname(recipeFile),
+    allowDownload: options.allowDownload,
+    downloadHint: options.downloadHint,
+    place,
+  });
+  if (m.hub && m.hub.kind !== 'safetensors')
+    throw new TuneloopError(`${baseModel} is an ONNX export; training needs the Hugging Face checkpoint (safetensors weights)`, place);
+  TensorStore.openDir(m.dir).close(); // safetensors weights present and valid
+  return m.dir;
 }
 
 /** Folders of the runs folder that can be written: an error that says so, instead of a trainer that dies without a trace. */

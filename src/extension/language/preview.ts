@@ -1,8 +1,6 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import { findCachedSnapshot } from '../../core/hub/cache';
-import { parseHubId } from '../../core/hub/id';
-import { defaultCacheDir } from '../../core/hub/options';
+import { cachedHubModel } from '../../core/models/resolve';
 import { resolvePreviewModel, type PreviewModel } from '../../core/prompts/preview-model';
 import type { WorkerClient } from '../../worker/client';
 import type { Log } from '../log';
@@ -114,10 +112,7 @@ export class PreviewProvider implements vscode.TextDocumentContentProvider, vsco
       promptFile: source.scheme === 'file' ? source.fsPath : undefined,
       setting: vscode.workspace.getConfiguration('tuneloop').get<string>('defaultModel', ''),
       settingBase: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
-      cachedHubModel: (id) => {
-        const { repo, revision } = parseHubId(id);
-        return findCachedSnapshot(repo, revision, defaultCacheDir());
-      },
+      cachedHubModel: (id) => cachedHubModel(id),
       isDirectory: (p) => {
         try {
           return fs.statSync(p).isDirectory();

@@ -4,7 +4,8 @@ import { adapterVariantName, trainedAdapterOf } from '../../core/compare/variant
 import { readSnapshot, type Snapshot } from '../../core/compare/snapshot';
 import { ADAPTER_CONFIG } from '../../core/lora/config';
 import { generationParams, hostedModel, parsePrompt, type PromptFile, templateVariables, testVariables, valueText, type Variables } from '../../core/prompts';
-import { locateModel, modelNotFound } from '../../core/prompts/language';
+import { locateModel, modelNotFound } from '../../core/models/resolve';
+import { looksLikeHubId } from '../../core/hub/id';
 import { readSpec } from '../../core/train/spec';
 import { checkpointDir, checkpointSteps, listRuns, type RunSummary } from '../../core/train/run';
 import type { CaseInfo, GenerationOverrides, ModelOption, PromptInfo, VariantInfo } from './protocol';
@@ -46,8 +47,13 @@ export interface SourceOptions {
   readonly picked: readonly string[];
   /** The model the user selected for this file, if any. */
   readonly selectedModel: string | undefined;
-  /** A Hub id's folder in the local Hugging Face cache, if downloaded. */
+  /** A Hub id's folder in the local Hugging Face cache, if downloaded (default: the standard cache, models/resolve.ts). */
   readonly cachedHubModel?: (id: string) => string | undefined;
+  /**
+   * The user consented to downloads: a Hub id the cache does not hold is offered as it is (the
+   * worker downloads it when runMatrix says allowDownload) instead of a note saying it is missing.
+   */
+  readonly allowDownload?: boolean | undefined;
   /** How the page labels a path (relative to the workspace). */
   readonly label: (file: string) => string;
   /** The path rule for recipes (core/fs/root.ts): the workspace root and the folders read from anywhere. */
@@ -96,7 +102,9 @@ export function modelOptions(
   const tryId = (id: string, base: string | undefined, from: 'prompt' | 'setting') => {
     const found = locateModel(id, base, { isDirectory: isDir, cachedHubModel: options.cachedHubModel });
     if (found) add(found.dir, from, found.local ? options.label(found.dir) : id);
-    else notes.push(modelNotFound(id, from));
+    else if (options.allowDownload && looksLikeHubId(id)) {
+      if (!out.some((o) => o.id === id)) out.push({ id, label: `${id} (downloaded when run)`, from });
+    } else notes.push(modelNotFound(id, from));
   };
   const pm = prompt?.model?.trim();
   if (pm && hostedModel(pm) === undefined) tryId(pm, path.dirname(file), 'prompt');

@@ -1,0 +1,29 @@
+import { type CellResult, type MatrixEvent, type MatrixOptions, runMatrix } from '../core/compare/matrix';
+import type { MatrixPlan } from '../core/compare/plan';
+
+/**
+ * The matrix as a command runs it: the core's events (core/compare/matrix.ts) collected into a table
+ * for the reports, each shown to `onEvent` as it comes. The first error stops the command, as it
+ * should in a terminal or CI (the panel shows each instead and goes on): the variant's or cell's own
+ * error is thrown, so that its message and exit status are those it has everywhere.
+ */
+export interface Matrix extends MatrixPlan {
+  /** results[variant][caseIndex] */
+  readonly results: Readonly<Record<string, Readonly<Record<number, CellResult>>>>;
+  /** Passed ÷ completed cells; a variant with none completed has none. */
+  readonly passRates: Readonly<Record<string, number>>;
+  readonly modelSha256?: string | undefined;
+}
+
+export async function runCommandMatrix(plan: MatrixPlan, options: MatrixOptions, onEvent?: (e: MatrixEvent) => void): Promise<Matrix> {
+  const results: Record<string, Record<number, CellResult>> = {};
+  let end: Extract<MatrixEvent, { type: 'end' }> | undefined;
+  for await (const e of runMatrix(plan, options)) {
+    if (e.type === 'variantError' || e.type === 'cellError') throw e.error;
+    if (e.type === 'variantStart') results[e.variant.name] ??= {};
+    if (e.type === 'cellDone') (results[e.variant] ??= {})[e.caseIndex] = e.cell;
+    if (e.type === 'end') end = e;
+    onEvent?.(e);
+  }
+  return { ...plan, results, passRates: end?.passRates ?? {}, ...(end?.modelSha256 ? { modelSha256: end.modelSha256 } : {}) };
+}
