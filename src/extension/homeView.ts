@@ -3,6 +3,7 @@ import { VERSION } from '../core/version';
 import type { Log } from './log';
 import { webviewHtml, webviewOptions } from './webview/html';
 import { FromHome, type ToHome } from './webview/home-protocol';
+import { describeInvalid } from './webview/invalid';
 
 /** The Home view in the Tuneloop activity bar: what to do first, and what the workspace holds. */
 export class HomeViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
@@ -25,7 +26,7 @@ export class HomeViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       view.webview.onDidReceiveMessage((raw: unknown) => {
         const parsed = FromHome.safeParse(raw);
         if (!parsed.success) {
-          this.log.warn(`home view: ignored an invalid message: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+          this.log.warn(`home view: ignored an invalid message: ${describeInvalid(parsed.error)}`);
           return;
         }
         const m = parsed.data;

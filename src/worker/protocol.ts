@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GenerationParamsSchema } from '../core/prompts/model-parameters';
+import { GenerationParamsSchema } from '../core/infer/parameters';
 
 /**
  * extension (or CLI, or test) ⇄ worker process. The worker is forked with an IPC channel; every
@@ -146,6 +146,4 @@ export const FromWorker = z.discriminatedUnion('kind', [
 export type FromWorker = z.infer<typeof FromWorker>;
 
 /** A readable description of what failed validation, for logs. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; ');
-}
+export { describeIssues } from '../core/zod-issues';

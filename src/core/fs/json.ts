@@ -1,11 +1,7 @@
 import type { z } from 'zod';
 import { TuneloopError } from '../errors';
+import { describeIssues } from '../zod-issues';
 import { readTextFile } from './text';
-
-/** A zod error in one line: `path: message; path: message`. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(the value)'}: ${i.message}`).join('; ');
-}
 
 /**
  * A JSON file from disk, checked against its schema before anything trusts it: a run's spec, an

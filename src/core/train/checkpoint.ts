@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { TuneloopError } from '../errors';
 import { assertFinite } from '../safetensors/finite';
+import { describeIssues } from '../zod-issues';
 import { writeFileAtomic } from '../fs/atomic';
 import { readSafetensors, SafetensorsFile, writeSafetensors } from '../safetensors';
 import { fromFloat32, toFloat32 } from '../safetensors/dtype';
@@ -65,12 +66,7 @@ export function loadCheckpoint(dir: string, format: ParamsFormat): { state: Trai
   let parsed: z.infer<typeof CheckpointStateFile>;
   try {
     const r = CheckpointStateFile.safeParse(JSON.parse(fs.readFileSync(stateFile, 'utf8')));
-    if (!r.success)
-      throw new TuneloopError(
-        `not a checkpoint state (${r.error.issues.map((i) => `${i.path.join('.') || 'file'}: ${i.message}`).join('; ')})`,
-        { file: stateFile },
-        'the checkpoint is damaged',
-      );
+    if (!r.success) throw new TuneloopError(`not a checkpoint state (${describeIssues(r.error)})`, { file: stateFile }, 'the checkpoint is damaged');
     parsed = r.data;
   } catch (e) {
     if (e instanceof TuneloopError) throw e;

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { describeIssues } from '../zod-issues';
 import { RunEvent, type RunEventPayload } from './run-event';
 
 // The events' schema is in a module of its own that imports zod only, so that the panel's page
@@ -58,7 +59,7 @@ export function readEvents(file: string, offset = 0): { events: RunEvent[]; offs
     }
     const r = RunEvent.safeParse(parsed);
     if (r.success) events.push(r.data);
-    else invalid.push({ line, why: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+    else invalid.push({ line, why: describeIssues(r.error, '(event)') });
   }
   return { events, offset: offset + Buffer.byteLength(text.slice(0, end + 1), 'utf8'), invalid };
 }

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { describeIssues } from '../../core/zod-issues';
 
 /**
  * What both webviews' protocols share (home-protocol.ts, panel/protocol.ts): each side validates what
@@ -8,8 +9,5 @@ import type { z } from 'zod';
 
 /** A readable line for a message that failed validation (logs and console). */
 export function describeInvalid(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`)
-    .join('; ');
+  return describeIssues(error, '(message)');
 }
