@@ -1,8 +1,10 @@
 import * as assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { activation, applyRope, MASK_VALUE, rmsNorm } from '../../src/core/models/graph/decoder';
-import type { GraphBuilder, Value } from '../../src/core/onnx/builder';
-import { crossEntropySum } from '../../src/core/onnx/autodiff';
+import type { Value } from '../../src/core/onnx/builder';
+import { crossEntropySum, crossEntropyWithGradient } from '../../src/core/onnx/autodiff';
+import { GraphBuilder } from '../../src/core/onnx/builder';
+import { openSessionFromModel } from '../../src/core/onnx/session';
 import { gradcheck, type GradcheckGraph, type GradcheckOptions } from '../../src/core/onnx/autodiff/gradcheck';
 
 /**
@@ -316,5 +318,35 @@ describe('autodiff: backward rules against finite differences (float64)', functi
         },
         { feeds: { targets: i64([0, 6, 2, 2, 5, 0], [2, 3]), weights: f64([1, 1, 0, 1, 0, 1], [2, 3]) } },
       ));
+
+    it("the training step's hand-written gradient w·(softmax − onehot) matches central differences of the same loss", async () => {
+      const g = new GraphBuilder('ce', { floatType: 'float64' });
+      const logits = X(g, 'logits', [2, 3, 7]);
+      const targets = g.input('targets', 'int64', [2, 3]);
+      const weights = X(g, 'weights', [2, 3]);
+      const { lossSum, dlogits } = crossEntropyWithGradient(g, logits, targets, weights);
+      g.output(lossSum, 'loss', []);
+      g.output(dlogits, 'dlogits', [2, 3, 7]);
+      const s = await openSessionFromModel(g.model({ producerName: 't', producerVersion: '0' }), 1, { graphOptimizationLevel: 'basic' });
+      try {
+        const x = Float64Array.from({ length: 42 }, (_, i) => Math.sin(i * 1.7) * 2);
+        const feeds = { logits: new ort.Tensor('float64', x, [2, 3, 7]), targets: i64([0, 6, 2, 2, 5, 0], [2, 3]), weights: f64([1, 1, 0, 1, 0, 0.5], [2, 3]) };
+        const analytic = (await s.run(feeds)).dlogits!.data as Float64Array;
+        const loss = async () => ((await s.run(feeds, ['loss'])).loss!.data as Float64Array)[0]!;
+        const h = 1e-6;
+        for (let k = 0; k < x.length; k++) {
+          const x0 = x[k]!;
+          x[k] = x0 + h;
+          const up = await loss();
+          x[k] = x0 - h;
+          const down = await loss();
+          x[k] = x0;
+          const numeric = (up - down) / (2 * h);
+          assert.ok(Math.abs(analytic[k]! - numeric) < 1e-7, `logit ${k}: ${analytic[k]} vs ${numeric}`);
+        }
+      } finally {
+        await s.release();
+      }
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { addGradients } from '../onnx/autodiff';
+import { addGradients, crossEntropyWithGradient } from '../onnx/autodiff';
 import { GraphBuilder, type Value } from '../onnx/builder';
 import type { ModelDef } from '../onnx/model';
 import type { ModelConfig } from '../models/config';
@@ -87,18 +87,7 @@ export function buildTrainingGraph(cfg: ModelConfig, weights: WeightReader, spec
   }
   const targets = g.input('targets', 'int64', [spec.batch, spec.seq]);
   const weightsIn = g.input('weights', 'float32', [spec.batch, spec.seq]);
-  const { loss, dlogits } = g.scope('loss', () => {
-    const logProbs = g.op('LogSoftmax', [logits!], { axis: -1 }); // [B, S, V]
-    const idx = g.unsqueeze(targets, [-1]); // [B, S, 1]
-    const w = g.unsqueeze(weightsIn, [-1]); // [B, S, 1]
-    const picked = g.op('GatherElements', [logProbs, idx], { axis: -1 }); // [B, S, 1]
-    const lossSum = g.neg(g.op('ReduceSum', [g.mul(picked, w)], { keepdims: 0 })); // []
-    // d lossSum / d logits = w · (softmax − onehot(target)), written directly: softmax is exp of the
-    // log-probabilities already computed, and the one-hot part is a scatter-add of −w at the target.
-    // Differentiating the ops above instead would build [B, S, V] selections several times over.
-    const dlogits = g.op('ScatterElements', [g.mul(g.op('Exp', [logProbs]), w), idx, g.neg(w)], { axis: -1, reduction: 'add' }); // [B, S, V]
-    return { loss: lossSum, dlogits };
-  });
+  const { lossSum: loss, dlogits } = crossEntropyWithGradient(g, logits!, targets, weightsIn);
   g.output(loss, 'loss_sum', []);
   if (!spec.lossOnly) {
     // Back-propagate from the logits, seeded with the loss gradient computed above.
