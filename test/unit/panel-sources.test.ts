@@ -13,7 +13,29 @@ function fakeRun(runs: string, name: string, baseDir: string, events: object[], 
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(
     path.join(dir, 'spec.json'),
-    JSON.stringify({ format: 1, recipeFile: path.join(path.dirname(path.dirname(runs)), 'tone.adapter.yml'), name: 'tone', baseModel: baseDir, baseDir }),
+    JSON.stringify({
+      format: 1,
+      recipeFile: path.join(path.dirname(path.dirname(runs)), 'tone.adapter.yml'),
+      name: 'tone',
+      baseModel: baseDir,
+      baseDir,
+      dataset: path.join(path.dirname(path.dirname(runs)), 'data.jsonl'),
+      validationSplit: 0.1,
+      method: 'lora',
+      lora: { r: 8, loraAlpha: 16, loraDropout: 0, targetModules: 'all-linear', useRslora: false },
+      training: {
+        learningRate: 2e-4,
+        batchSize: 4,
+        gradientAccumulation: 1,
+        maxSeqLen: 512,
+        schedule: 'cosine',
+        warmupSteps: 0,
+        weightDecay: 0,
+        maxGradNorm: 1,
+        seed: 42,
+        trainOnPrompt: false,
+      },
+    }),
   );
   fs.writeFileSync(path.join(dir, 'events.jsonl'), events.map((e) => `${JSON.stringify({ time: '2025-01-01T00:00:00Z', ...e })}\n`).join(''));
   // As the trainer writes them: checkpoints/step-N/adapter/ (a PEFT adapter) beside the optimizer state; the result in adapter/.
