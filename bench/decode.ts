@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { generate } from '../src/core/infer/generate';
 import { loadCausalLM } from '../src/core/infer/load';
 import { parameterCount, parseModelConfig } from '../src/core/models/config';
-import { exportCheckpoint } from '../src/core/models/export';
+import { exportCheckpoint } from '../src/core/export/export';
 import { GraphBuilder } from '../src/core/onnx/builder';
 import { encodeModel } from '../src/core/onnx/model';
 import { llamaConfig, makeCheckpoint } from '../test/make-checkpoint';

@@ -3,7 +3,7 @@ import { button, el, icon } from '../dom';
 import type { Ctx } from './app';
 import { selectedVariants } from './state';
 
-/** An input's limits, from the parameters' schema (core/prompts/model-parameters.ts). */
+/** An input's limits, from the parameters' schema (core/infer/parameters.ts). */
 const limits = (key: keyof GenerationOverrides) => {
   const l = numberLimits(key);
   return { integer: l.integer, ...(l.min !== undefined ? { min: String(l.min) } : {}), ...(l.max !== undefined ? { max: String(l.max) } : {}) };

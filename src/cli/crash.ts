@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeError } from '../core/errors';
-import { defaultCacheDir } from '../core/models/cache';
+import { defaultCacheDir } from '../core/export/cache';
 import { VERSION } from '../core/version';
 
 /**

@@ -5,8 +5,8 @@ import { TuneloopError } from '../core/errors';
 import { formatBytes } from '../core/format';
 import { defaultCacheDir as hfCacheDir, listCachedModels } from '../core/hub';
 import { ADAPTER_CONFIG, readLoraConfig } from '../core/lora/config';
-import { defaultCacheDir, folderBytes } from '../core/models/cache';
-import { exportCheckpoint, listExports } from '../core/models/export';
+import { defaultCacheDir, folderBytes } from '../core/export/cache';
+import { exportCheckpoint, listExports } from '../core/export/export';
 import { readSpec } from '../core/train/spec';
 import { defaultModelDir } from './options';
 

@@ -2,11 +2,11 @@ import * as vscode from 'vscode';
 import { VERSION } from '../core/version';
 import { WorkerClient, WorkerError } from '../worker/client';
 import { formatBytes } from '../core/format';
-import { clearExports, listExports } from '../core/models/export';
+import { clearExports, listExports } from '../core/export/export';
 import { HomeViewProvider } from './homeView';
 import { openPreview, registerLanguageFeatures } from './language';
 import { cacheFolder } from './settings';
-import { cancelRun, reattach, resume, RunsTree, trainAdapter, type TrainingContext } from './training';
+import { cancelRun, reattach, resume, RunsTree, runsFolder, trainAdapter, type TrainingContext } from './training';
 import { Log } from './log';
 import { autorunIfTrusted, type CommandId, followRunsWhenTrusted, gateCommand, type TrustGate } from './trust';
 import { promptFileOf, TuneloopPanel } from './panel/panel';
@@ -114,7 +114,12 @@ export function activate(context: vscode.ExtensionContext): { commands: string[]
   const training: TrainingContext = { log, trainerEntry: context.asAbsolutePath('dist/trainer.js'), status, tree };
   registerLanguageFeatures(context, log, worker);
 
-  const panel = new TuneloopPanel(context.extensionUri, log, worker, training);
+  const panel = new TuneloopPanel(context.extensionUri, log, worker, {
+    runsFolder,
+    start: (recipe) => trainAdapter(training, vscode.Uri.file(recipe)),
+    cancel: (dir) => cancelRun(training, { dir }),
+    resume: (dir) => resume(training, { dir }),
+  });
   context.subscriptions.push(panel);
   const ctx: CommandContext = { log, worker, training, panel };
   // Runs started before a window reload may still be going: follow them again, once the workspace is trusted.

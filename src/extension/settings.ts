@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { defaultCacheDir as hubCacheDir } from '../core/hub';
-import { defaultCacheDir } from '../core/models/cache';
+import { defaultCacheDir } from '../core/export/cache';
 
 /** Typed access to Tuneloop's settings, with the defaults the CLI uses too. */
 export function cacheFolder(): string {

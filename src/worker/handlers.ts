@@ -1,5 +1,5 @@
 import { TuneloopError } from '../core/errors';
-import { describeModelFolder } from '../core/models/describe';
+import { describeModelFolder } from '../core/infer/describe';
 import { VERSION } from '../core/version';
 import { InProcessInference } from '../core/infer/service';
 import type { Params, RequestEvent, RequestMethod, Result } from './protocol';

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { decoderShapeOf, parseModelConfig } from '../../src/core/models/config';
-import { exportCheckpoint } from '../../src/core/models/export';
+import { exportCheckpoint } from '../../src/core/export/export';
 import { openSession, runDecoderFull } from '../../src/core/onnx/session';
 import { TensorStore } from '../../src/core/safetensors/checkpoint';
 import { GOLDEN, tempDir } from '../helpers';

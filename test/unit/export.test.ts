@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { TuneloopError } from '../../src/core/errors';
 import { loadCausalLM } from '../../src/core/infer/load';
 import { generate } from '../../src/core/infer/generate';
-import { clearExports, EXPORT_FORMAT, exportCheckpoint, exportKey, listExports } from '../../src/core/models/export';
+import { clearExports, EXPORT_FORMAT, exportCheckpoint, exportKey, listExports } from '../../src/core/export/export';
 import { openSession, runDecoderFull } from '../../src/core/onnx/session';
 import { fromFloat32, readSafetensors, toFloat32, writeSafetensors } from '../../src/core/safetensors';
 import { GOLDEN, tempDir } from '../helpers';

@@ -6,7 +6,7 @@ import { TuneloopError } from '../../src/core/errors';
 import { generate, type GeneratedToken } from '../../src/core/infer/generate';
 import { type LoadedModel, loadCausalLM } from '../../src/core/infer/load';
 import { logSoftmax, RepetitionPenalty, TopK, TopP } from '../../src/core/infer/processors';
-import { exportCheckpoint } from '../../src/core/models/export';
+import { exportCheckpoint } from '../../src/core/export/export';
 import { openSession, runDecoderFull } from '../../src/core/onnx/session';
 import { GOLDEN, tempDir } from '../helpers';
 

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { validateParams } from '../../src/core/infer/generate';
-import { ModelParametersSchema, PARAMETER_SCHEMAS, type ParameterName } from '../../src/core/prompts/model-parameters';
+import { ModelParametersSchema, PARAMETER_SCHEMAS, type ParameterName } from '../../src/core/infer/parameters';
 import { parsePrompt } from '../../src/core/prompts/parse';
 import type { JsonObject } from '../../src/core/prompts/types';
 import { GenerationOverrides } from '../../src/extension/panel/protocol';
@@ -10,7 +10,7 @@ import { REQUESTS } from '../../src/worker/protocol';
 import { ROOT } from '../helpers';
 
 /**
- * The generation parameters have one schema (src/core/prompts/model-parameters.ts). These tests
+ * The generation parameters have one schema (src/core/infer/parameters.ts). These tests
  * hold everything that reads parameters to it: the prompt file parser, the JSON Schema, the worker
  * protocol, the panel protocol and generate()'s own check must accept and refuse the same values.
  */

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { TuneloopError } from '../errors';
 import { generate } from '../infer/generate';
 import { type LoadedModel, loadCausalLM } from '../infer/load';
-import { exportCheckpoint } from '../models/export';
+import { exportCheckpoint } from '../export/export';
 import { type Adapter, readAdapter } from '../lora/adapter';
 import { type CheckResult, maxAbsDiff } from './compare';
 import { TRAINING_CHECKS } from './training';

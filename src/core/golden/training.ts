@@ -17,7 +17,7 @@ import { type CheckResult, maxAbsDiff } from './compare';
 import type { Check, Context } from './run';
 
 /**
- * The training checks of `tuneloop golden`, as ../shared/golden/README.md defines them: gradients of
+ * The training checks of `tuneloop golden`, as test/fixtures/golden/README.md (a copy of the reference folders' README) defines them: gradients of
  * the LoRA loss, the eight-step AdamW trace, the train2 loop (padding, completion-only masks,
  * accumulation, weight decay, schedule, clipping), and the adapter files the trainer writes.
  */

@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import { BaseStreamer, type LogitsProcessor, random, StoppingCriteria, Tensor } from '@huggingface/transformers';
 import { TuneloopError } from '../errors';
-import { type GenerationParams, GenerationParamsSchema, PARAMETER_SCHEMAS, type ParameterSchema } from '../prompts/model-parameters';
+import { type GenerationParams, GenerationParamsSchema, PARAMETER_SCHEMAS, type ParameterSchema } from './parameters';
 import type { LoadedModel } from './load';
 import { RecordLogProbs, RepetitionPenalty, Temperature, TopK, TopP } from './processors';
 
@@ -14,12 +14,12 @@ export interface ChatMessage {
 export type Prompt = { readonly ids: readonly number[] } | { readonly text: string } | { readonly messages: readonly ChatMessage[] };
 
 /**
- * The generation parameters and their limits are the schema in prompts/model-parameters.ts. Here:
+ * The generation parameters and their limits are the schema in infer/parameters.ts. Here:
  * temperature 0 or absent is greedy; topK 0 or absent is no top-k; topP 1 or absent is no top-p;
  * repetitionPenalty 1 or absent is none; seed absent is a fresh random seed; generation stops when
  * the text contains a stop string, and the text returned ends before it.
  */
-export type { GenerationParams } from '../prompts/model-parameters';
+export type { GenerationParams } from './parameters';
 
 export interface GeneratedToken {
   readonly id: number;

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { AutoModelForCausalLM, type PreTrainedModel, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { TuneloopError } from '../errors';
 import { SUPPORTED_MODEL_TYPES } from '../models/config';
-import { exportCheckpoint } from '../models/export';
+import { exportCheckpoint } from '../export/export';
 import { resolveModel } from '../models/resolve';
 import { assertFitsInMemory } from './memory';
 import { loadTokenizer } from './tokenizer';

@@ -1,7 +1,7 @@
 import { jsonSchemaOf } from '../yaml/json-schema';
 import type { JsonObject } from '../yaml/json';
 import { type KeyPath, type KeyTable, keySpec, keysAt as keysIn, type PlaceKeys, type Shape, shape, valuesAt as valuesIn } from '../yaml/key-table';
-import { PARAMETER_SCHEMAS, type ParameterName, type ParameterSchema } from './model-parameters';
+import { PARAMETER_SCHEMAS, type ParameterName, type ParameterSchema } from '../infer/parameters';
 import { RESPONSE_FORMATS, ROLES, type STRING_CHECKS } from './types';
 
 export { placeOf, type KeyPath } from '../yaml/key-table';
@@ -16,7 +16,7 @@ const PARAMETER_NOTES: { readonly [K in ParameterName]?: string } = {
 };
 
 /**
- * The `modelParameters` place, from the generation parameters' schema (model-parameters.ts): each
+ * The `modelParameters` place, from the generation parameters' schema (core/infer/parameters.ts): each
  * parameter's description is its doc, its JSON Schema its shape. A list parameter (`stop`) may also
  * be written as one item, as the parser reads it.
  */

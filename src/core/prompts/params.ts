@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_TOKENS, type GenerationParams } from './model-parameters';
+import { DEFAULT_MAX_TOKENS, type GenerationParams } from '../infer/parameters';
 import type { PromptFile } from './types';
 
 /** Generation settings from the prompt file; greedy unless it asks for a temperature. */

@@ -5,7 +5,7 @@ import { describe, type Entry, type NumberRule, type Reader, readYaml } from '..
 import { didYouMean, quotedList } from '../yaml/suggest';
 import { numberRule } from '../yaml/key-table';
 import { PROMPT_KEYS } from './key-table';
-import { PARAMETER_SCHEMAS, type ParameterName } from './model-parameters';
+import { PARAMETER_SCHEMAS, type ParameterName } from '../infer/parameters';
 import { placeholders } from './template';
 import {
   RESPONSE_FORMATS,

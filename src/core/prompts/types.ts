@@ -9,7 +9,7 @@
 // part of the prompt format's API.
 import type { Diagnostic, Span } from '../yaml/diagnostic';
 import type { JsonObject, JsonValue } from '../yaml/json';
-import type { ModelParameters } from './model-parameters';
+import type { ModelParameters } from '../infer/parameters';
 
 export type { Diagnostic, DiagnosticCode, Severity, Span } from '../yaml/diagnostic';
 export type { JsonObject, JsonValue } from '../yaml/json';
@@ -27,8 +27,8 @@ export interface PromptMessage {
 export const RESPONSE_FORMATS = ['text', 'json_object', 'json_schema'] as const;
 export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
 
-/** `modelParameters`: the generation parameters' schema (model-parameters.ts), each optional. A file may write `stop` as one string; here it is always a list. */
-export type { ModelParameters } from './model-parameters';
+/** `modelParameters`: the generation parameters' schema (core/infer/parameters.ts), each optional. A file may write `stop` as one string; here it is always a list. */
+export type { ModelParameters } from '../infer/parameters';
 
 /** A test value: any YAML scalar or structure (rendered into templates by renderTemplate). */
 export type TestValue = JsonValue;

@@ -9,7 +9,7 @@ import { learningRate, type ScheduleName } from './schedule';
  * practice, any function in tests). One optimizer step = `gradAccum` micro-batches of `batchSize`
  * examples; the loss back-propagated is each micro-batch's summed cross-entropy divided by the
  * targets counted over the whole step, so the step's loss is the mean over its targets; then
- * global-norm clipping, AdamW, and the schedule (exactly as ../shared/golden/README.md's train2).
+ * global-norm clipping, AdamW, and the schedule (exactly as train2 in test/fixtures/golden/README.md).
  */
 export interface StepModel {
   /** Σ over counted targets of −log p(target), and its gradient w.r.t. each trainable tensor. */

@@ -8,7 +8,7 @@ import { readJsonFile } from '../fs/json';
 import { readTextFile } from '../fs/text';
 import { DATASET_FORMATS, SCHEDULE_NAMES } from '../recipes/vocabulary';
 import { z } from 'zod';
-import { defaultCacheDir, fileSha256 } from '../models/cache';
+import { defaultCacheDir, fileSha256 } from '../export/cache';
 import { parsePrompt, renderMessages } from '../prompts';
 import type { Recipe } from '../recipes/recipe';
 import { checkRecipeFile, type RecipeCheckOptions } from '../recipes/recipe';

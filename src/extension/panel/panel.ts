@@ -7,10 +7,17 @@ import { defaultCacheDir as hubCacheDir } from '../../core/hub/options';
 import type { WorkerClient } from '../../worker/client';
 import type { Log } from '../log';
 import { cacheFolder, threads, workspacePaths } from '../settings';
-import { cancelRun, resume, runsFolder, trainAdapter, type TrainingContext } from '../training';
 import { webviewHtml, webviewOptions } from '../webview/html';
 import { Tab } from './protocol';
 import { PanelController, type PanelEnv, type ShowOptions } from './controller';
+
+/** What the panel needs of the trainer; main.ts passes training.ts's functions (so the panel does not import it). */
+export interface PanelTraining {
+  runsFolder(): string | undefined;
+  start(recipe: string): Promise<string | undefined>;
+  cancel(dir: string): void;
+  resume(dir: string): void;
+}
 
 /**
  * The run / compare / fine-tune panel in VS Code: one editor-area webview (reopened where it was after
@@ -49,7 +56,8 @@ export class TuneloopPanel implements vscode.Disposable {
     private readonly extensionUri: vscode.Uri,
     private readonly log: Log,
     private readonly worker: WorkerClient,
-    private readonly training: TrainingContext,
+    /** The trainer, as main.ts wires it (training.ts): the panel starts, cancels and resumes runs through it. */
+    private readonly training: PanelTraining,
   ) {
     this.disposables.push(
       vscode.workspace.registerTextDocumentContentProvider(OUTPUT_SCHEME, this.outputs),
@@ -116,7 +124,7 @@ export class TuneloopPanel implements vscode.Disposable {
       isTrusted: () => vscode.workspace.isTrusted,
       paths: (file) => workspacePaths(file),
       hasWorkspace: () => (vscode.workspace.workspaceFolders?.length ?? 0) > 0,
-      runsFolder: () => runsFolder(),
+      runsFolder: () => training.runsFolder(),
       async findFiles(kind) {
         const glob = kind === 'prompt' ? '**/*.prompt.{yml,yaml}' : '**/*.adapter.{yml,yaml}';
         return (await vscode.workspace.findFiles(glob, EXCLUDE, 1000)).filter((u) => u.scheme === 'file').map((u) => u.fsPath);
@@ -162,9 +170,9 @@ export class TuneloopPanel implements vscode.Disposable {
         await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(dir));
       },
       train: {
-        start: (recipe) => trainAdapter(training, vscode.Uri.file(recipe)),
-        cancel: (dir) => cancelRun(training, { dir }),
-        resume: (dir) => resume(training, { dir }),
+        start: (recipe) => training.start(recipe),
+        cancel: (dir) => training.cancel(dir),
+        resume: (dir) => training.resume(dir),
       },
       log: { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m), debug: (m) => log.debug(m) },
     };

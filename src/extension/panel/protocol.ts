@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GenerationParamsSchema } from '../../core/prompts/model-parameters';
+import { GenerationParamsSchema } from '../../core/infer/parameters';
 import { RunEvent } from '../../core/train/run-event';
 
 /**
@@ -19,12 +19,12 @@ const Text = z.string().max(1_000_000);
 
 /**
  * Generation settings as the panel overrides them (each optional: absent keeps the prompt file's),
- * with the prompt file format's limits: the one schema of core/prompts/model-parameters.ts.
+ * with the prompt file format's limits: the one schema of core/infer/parameters.ts.
  */
 export const GenerationOverrides = GenerationParamsSchema.partial().strict();
 export type GenerationOverrides = z.infer<typeof GenerationOverrides>;
 /** The number parameters' limits, for the panel's inputs. */
-export { numberLimits } from '../../core/prompts/model-parameters';
+export { numberLimits } from '../../core/infer/parameters';
 
 export const TABS = ['compare', 'matrix', 'train'] as const;
 export const Tab = z.enum(TABS);

@@ -1,7 +1,7 @@
-import { loadTokenizer, summarizeTokenizer, type TokenizerSummary } from '../infer/tokenizer';
+import { loadTokenizer, summarizeTokenizer, type TokenizerSummary } from './tokenizer';
 import { formatBytes } from '../format';
-import type { ModelConfig } from './config';
-import { type CheckpointSummary, inspectCheckpoint } from './inspect';
+import type { ModelConfig } from '../models/config';
+import { type CheckpointSummary, inspectCheckpoint } from '../models/inspect';
 
 const int = (n: number) => n.toLocaleString('en-US');
 

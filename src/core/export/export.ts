@@ -8,13 +8,13 @@ import { writeModelFile } from '../onnx/model';
 import { TensorStore } from '../safetensors/checkpoint';
 import { numel } from '../safetensors/dtype';
 import { VERSION } from '../version';
-import { familySpec, loadModelConfig, type ModelConfig } from './config';
+import { familySpec, loadModelConfig, type ModelConfig } from '../models/config';
 import { defaultCacheDir, fileSha256, folderBytes } from './cache';
-import { buildDecoderModel } from './graph';
+import { buildDecoderModel } from '../models/graph';
 import { readAdapter } from '../lora/adapter';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../lora/config';
 import { mergeTransform } from '../lora/graph';
-import { WeightReader } from './graph/weights';
+import { WeightReader } from '../models/graph/weights';
 
 /**
  * Hugging Face checkpoint folder → transformers.js model folder:
