@@ -93,8 +93,3 @@ export function evaluate(prompt: Pick<PromptFile, 'evaluators'>, output: string,
 export function casePassed(results: readonly EvaluationResult[]): boolean {
   return results.every((r) => r.passed !== false);
 }
-
-/** The share of test cases that passed (1 for none), to compare with minPassRate. */
-export function passRate(cases: readonly (readonly EvaluationResult[])[]): number {
-  return cases.length === 0 ? 1 : cases.filter(casePassed).length / cases.length;
-}

@@ -6,7 +6,7 @@
 export * from './types';
 export { parsePrompt, placeholders, renderTemplate, variableNames, valueText, type Placeholder } from './parse';
 export { renderMessages, renderChat, renderForModel, type ChatMessage, type ModelInput, type RenderedChat, type Variables } from './render';
-export { evaluate, evaluateOne, casePassed, passRate, type EvaluationResult } from './evaluate';
+export { evaluate, evaluateOne, casePassed, type EvaluationResult } from './evaluate';
 export {
   checkFiles,
   findPromptFiles,

@@ -7,6 +7,7 @@ import { type CompletionEntry, firstContentLine, type HoverInfo, type LensSpec }
 import { keyHover, valueHover } from '../yaml/hover';
 import { positionInfo } from '../yaml/position';
 import { RECIPE_KEYS } from './key-table';
+import { looksLikeHubId } from '../hub/id';
 import { parseRecipe, type RecipeCheckOptions, type RecipeParseResult, recipePathRuleProblems } from './recipe';
 
 export { recipeJsonSchema } from './key-table';
@@ -66,7 +67,7 @@ export function recipeDiagnostics(text: string, file?: string, exists: (p: strin
     const rel = p.get(res.recipe);
     if (rel === undefined || rel === '') continue;
     // A Hub id (org/name, optionally @revision) is fetched, not looked for on disk.
-    if (p.onlyLocal && !(rel.startsWith('.') || rel.startsWith('/') || !/^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(rel))) continue;
+    if (p.onlyLocal && looksLikeHubId(rel) && !exists(path.resolve(path.dirname(file), rel))) continue;
     const resolved = path.resolve(path.dirname(file), rel);
     if (exists(resolved)) continue;
     const node = doc.getIn(p.at, true);
