@@ -83,7 +83,7 @@ async function follow(runDir: string, out: NodeJS.WriteStream, offset = 0, cance
             print(`${e.level}: ${e.message}`);
             break;
           case 'done':
-            print(`done after ${e.step} steps: ${e.adapter}`);
+            print(`done after ${e.step} steps: the ${e.kind} is in ${e.result}`);
             break;
           case 'cancelled':
             print(`cancelled at step ${e.step}; resume with: tuneloop train --resume ${runDir}`);

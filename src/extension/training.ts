@@ -99,7 +99,7 @@ export async function followRun(runDir: string, log: Log, status: vscode.StatusB
       status.hide();
       if (last?.type === 'done')
         void vscode.window.showInformationMessage(
-          `Tuneloop: ${name} finished; the adapter is in ${path.relative(path.dirname(path.dirname(runDir)), last.adapter)}.`,
+          `Tuneloop: ${name} finished; the ${last.kind} is in ${path.relative(path.dirname(path.dirname(runDir)), last.result)}.`,
         );
       else if (last?.type === 'cancelled')
         void vscode.window.showInformationMessage(`Tuneloop: ${name} cancelled at step ${last.step}; resume it from the Runs view.`);

@@ -139,7 +139,7 @@ describe('training loop', () => {
       ['started', 'step'],
     );
     fs.appendFileSync(file, '"}\n');
-    w.append({ type: 'done', step: 2, adapter: 'x' });
+    w.append({ type: 'done', step: 2, result: 'x', kind: 'adapter' });
     w.close();
     const last = await following;
     assert.equal(last?.type, 'done');
@@ -231,5 +231,32 @@ describe('training loop: divergence and checkpoints by time', () => {
     });
     // Two micro-batches of 30 ms a step: past 50 ms every step (the last one ends the run instead).
     assert.deepEqual(saved, [1, 2, 3, 4, 5]);
+  });
+});
+
+describe('events.jsonl: the result of a finished run', () => {
+  it("names its folder and kind; a run written before that (done.adapter) reads as the same, a full fine-tune's as a model", () => {
+    const file = path.join(tempDir(), 'events.jsonl');
+    const t = '2026-01-01T00:00:00.000Z';
+    fs.writeFileSync(
+      file,
+      [
+        { type: 'done', time: t, step: 3, result: '/r/adapter', kind: 'adapter' },
+        { type: 'done', time: t, step: 4, adapter: '/r/adapter' },
+        { type: 'done', time: t, step: 5, adapter: '/r/model' },
+      ]
+        .map((e) => `${JSON.stringify(e)}\n`)
+        .join(''),
+    );
+    const { events, invalid } = readEvents(file);
+    assert.deepEqual(invalid, []);
+    assert.deepEqual(
+      events.map((e) => (e.type === 'done' ? [e.step, e.result, e.kind] : e.type)),
+      [
+        [3, '/r/adapter', 'adapter'],
+        [4, '/r/adapter', 'adapter'],
+        [5, '/r/model', 'model'],
+      ],
+    );
   });
 });

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describeIssues } from '../zod-issues';
 import { RunEvent, type RunEventPayload } from './run-event';
 
@@ -57,11 +58,22 @@ export function readEvents(file: string, offset = 0): { events: RunEvent[]; offs
       invalid.push({ line, why: (e as Error).message });
       continue;
     }
-    const r = RunEvent.safeParse(parsed);
+    const r = RunEvent.safeParse(fromEarlierFormat(parsed));
     if (r.success) events.push(r.data);
     else invalid.push({ line, why: describeIssues(r.error, '(event)') });
   }
   return { events, offset: offset + Buffer.byteLength(text.slice(0, end + 1), 'utf8'), invalid };
+}
+
+/**
+ * Runs written before `done` had `result` and `kind` named the result `adapter`, whatever it held (a
+ * full fine-tune's `model/` folder too): read them as the current format says.
+ */
+function fromEarlierFormat(e: unknown): unknown {
+  const o = e as { type?: unknown; result?: unknown; adapter?: unknown } | null;
+  if (o === null || typeof o !== 'object' || o.type !== 'done' || o.result !== undefined || typeof o.adapter !== 'string') return e;
+  const { adapter, ...rest } = o as Record<string, unknown> & { adapter: string };
+  return { ...rest, result: adapter, kind: path.basename(adapter) === 'model' ? 'model' : 'adapter' };
 }
 
 /**

@@ -29,7 +29,8 @@ export const RunEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('checkpoint'), time: z.string(), step: z.number().int(), path: z.string() }),
   z.object({ type: z.literal('sample'), time: z.string(), step: z.number().int(), prompt: z.string(), output: z.string() }),
   z.object({ type: z.literal('log'), time: z.string(), level: z.enum(['info', 'warn']), message: z.string() }),
-  z.object({ type: z.literal('done'), time: z.string(), step: z.number().int(), adapter: z.string() }),
+  // The result folder: `adapter/` (a PEFT adapter) after LoRA, `model/` (a checkpoint) after full fine-tuning.
+  z.object({ type: z.literal('done'), time: z.string(), step: z.number().int(), result: z.string(), kind: z.enum(['adapter', 'model']) }),
   z.object({ type: z.literal('cancelled'), time: z.string(), step: z.number().int(), checkpoint: z.string() }),
   z.object({
     type: z.literal('failed'),

@@ -223,7 +223,7 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
         note: `Written by Tuneloop from the run ${path.basename(runDir)} of ${path.basename(spec.recipeFile)}.`,
       });
     }
-    emit({ type: 'done', step: state.step, adapter: final });
+    emit({ type: 'done', step: state.step, result: final, kind });
     return 'done';
   } catch (e) {
     if (e instanceof DivergedError) {

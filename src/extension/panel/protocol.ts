@@ -146,7 +146,7 @@ export const TrainEvent = z.discriminatedUnion('type', [
   trainer('checkpoint').omit({ path: true }),
   trainer('sample').extend({ prompt: Text, output: Text }),
   trainer('log').extend({ message: Text }),
-  trainer('done').omit({ adapter: true }),
+  trainer('done').omit({ result: true }),
   trainer('cancelled').omit({ checkpoint: true }),
   trainer('failed').omit({ stderr: true, reason: true, step: true }).extend({ message: Text }),
 ]);

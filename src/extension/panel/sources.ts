@@ -229,7 +229,7 @@ export function variantsOf(
     const other = model !== undefined && path.resolve(baseDir) !== path.resolve(model) ? `trained on ${label(baseDir)}, not on the selected model` : undefined;
     const candidates: { id: string; name: string; kind: 'run' | 'checkpoint'; dir: string }[] = [];
     const done = r.events.findLast((e) => e.type === 'done');
-    if (done && done.type === 'done' && isDir(done.adapter)) candidates.push({ id: `run:${r.dir}`, name: r.name, kind: 'run', dir: done.adapter });
+    if (done && done.type === 'done' && isDir(done.result)) candidates.push({ id: `run:${r.dir}`, name: r.name, kind: 'run', dir: done.result });
     for (const s of checkpointSteps(r.dir))
       candidates.push({ id: `checkpoint:${checkpointDir(r.dir, s)}`, name: `${r.name}@${s}`, kind: 'checkpoint', dir: checkpointDir(r.dir, s) });
     for (const c of candidates) {
