@@ -43,10 +43,6 @@ function formatMessage(message: string, place: ErrorPlace, hint: string | undefi
   return `${where}${key}${message}${hint ? ` (${hint})` : ''}`;
 }
 
-export function isTuneloopError(e: unknown): e is TuneloopError {
-  return e instanceof TuneloopError;
-}
-
 /** A message for any thrown value; programming errors keep their stack for the log. */
 export function describeError(e: unknown): string {
   if (e instanceof TuneloopError) return e.message;

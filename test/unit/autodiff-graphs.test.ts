@@ -8,7 +8,7 @@ import { buildGpt2Graph } from '../../src/core/models/graph/gpt2';
 import { buildLlamaGraph } from '../../src/core/models/graph/llama';
 import { WeightReader } from '../../src/core/models/graph/weights';
 import { crossEntropySum } from '../../src/core/onnx/autodiff';
-import { gradcheck, type GradcheckResult } from '../../src/core/onnx/autodiff/gradcheck';
+import { gradcheck, type GradcheckResult } from '../gradcheck';
 import type { GraphBuilder, Value } from '../../src/core/onnx/builder';
 import { TensorStore } from '../../src/core/safetensors/checkpoint';
 import { GOLDEN, tempDir } from '../helpers';

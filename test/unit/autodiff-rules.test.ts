@@ -5,7 +5,7 @@ import type { Value } from '../../src/core/onnx/builder';
 import { crossEntropySum, crossEntropyWithGradient } from '../../src/core/onnx/autodiff';
 import { GraphBuilder } from '../../src/core/onnx/builder';
 import { openSessionFromModel } from '../../src/core/onnx/session';
-import { gradcheck, type GradcheckGraph, type GradcheckOptions } from '../../src/core/onnx/autodiff/gradcheck';
+import { gradcheck, type GradcheckGraph, type GradcheckOptions } from '../gradcheck';
 
 /**
  * Every backward rule against central finite differences in float64, through onnxruntime: a tiny

@@ -5,7 +5,7 @@ import { TuneloopError } from '../../src/core/errors';
 import type { GeneratedToken } from '../../src/core/infer/generate';
 import { type Inference, InProcessInference } from '../../src/core/infer/service';
 import { WorkerClient } from '../../src/worker/client';
-import { WorkerInference } from '../../src/worker/inference';
+import { WorkerInference } from '../worker-inference';
 import { GOLDEN, ROOT, tempDir } from '../helpers';
 import { fakeHubHome } from '../hub-cache';
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { loadTokenizer } from '../../src/core/infer/tokenizer';
 import { parsePrompt } from '../../src/core/prompts/parse';
 import { renderChat, renderForModel, renderMessages, type ChatMessage } from '../../src/core/prompts/render';
-import { isTuneloopError } from '../../src/core/errors';
+import { TuneloopError } from '../../src/core/errors';
 import { GOLDEN, GOLDEN_ARCHS, tempDir } from '../helpers';
 
 interface GoldenChat {
@@ -100,7 +100,7 @@ describe('rendering prompts through chat templates (Hugging Face goldens)', func
     assert.throws(
       () => renderForModel(PROMPT, { kind: 'prime' }, tok),
       (e: unknown) =>
-        isTuneloopError(e) && /chat template rejected the messages: .*System role not supported/.test(e.message) && /check the roles/.test(e.message),
+        e instanceof TuneloopError && /chat template rejected the messages: .*System role not supported/.test(e.message) && /check the roles/.test(e.message),
     );
     assert.equal(renderChat(tok, [{ role: 'user', content: 'hi' }], false).text, 'hi');
   });

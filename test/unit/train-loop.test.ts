@@ -1,7 +1,9 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadCheckpoint, SAFETENSORS_PARAMS, saveCheckpoint } from '../../src/core/train/checkpoint';
+import { loadCheckpoint, type ParamsFormat, saveCheckpoint } from '../../src/core/train/checkpoint';
+import { readSafetensors, writeSafetensors } from '../../src/core/safetensors';
+import { fromFloat32, toFloat32 } from '../../src/core/safetensors/dtype';
 import { type Batch, type Example, makeBatch } from '../../src/core/train/data';
 import { EventWriter, followEvents, readEvents, type RunEvent } from '../../src/core/train/events';
 import { DivergedError, optimizerStep, type StepModel, stepExamples, train, type TrainConfig, type TrainState } from '../../src/core/train/loop';
@@ -60,6 +62,16 @@ const config: TrainConfig = {
   padId: 0,
   evalEvery: 4,
   checkpointEvery: 5,
+};
+/** The bigram's tensors as one plain safetensors file (the checkpoint format's stand-in for a PEFT adapter). */
+const SAFETENSORS_PARAMS: ParamsFormat = {
+  write(dir, params) {
+    const t = new Map([...params].map(([k, p]) => [k, { dtype: 'F32' as const, shape: [p.length], data: fromFloat32('F32', p) }]));
+    writeSafetensors(path.join(dir, 'params.safetensors'), t);
+  },
+  read(dir) {
+    return new Map([...readSafetensors(path.join(dir, 'params.safetensors'))].map(([k, t]) => [k, toFloat32(t.dtype, t.data).slice()]));
+  },
 };
 const fresh = (): TrainState => ({ step: 0, params: new Map([['W', new Float32Array(V * V)]]), optimizer: newAdamWState() });
 

@@ -5,7 +5,7 @@ import { TuneloopError } from '../errors';
 import { assertFinite } from '../safetensors/finite';
 import { describeIssues } from '../zod-issues';
 import { writeFileAtomic } from '../fs/atomic';
-import { readSafetensors, SafetensorsFile, writeSafetensors } from '../safetensors';
+import { SafetensorsFile, writeSafetensors } from '../safetensors';
 import { fromFloat32, toFloat32 } from '../safetensors/dtype';
 import type { TrainState } from './loop';
 
@@ -97,14 +97,3 @@ export function loadCheckpoint(dir: string, format: ParamsFormat): { state: Trai
   }
   return { state: { step: meta.step, params, optimizer: { step: optimizerStep, m, v } }, meta };
 }
-
-/** A plain safetensors file of the tensors (used for full fine-tuning state and in tests). */
-export const SAFETENSORS_PARAMS: ParamsFormat = {
-  write(dir, params) {
-    const t = new Map([...params].map(([k, p]) => [k, { dtype: 'F32' as const, shape: [p.length], data: fromFloat32('F32', p) }]));
-    writeSafetensors(path.join(dir, 'params.safetensors'), t);
-  },
-  read(dir) {
-    return new Map([...readSafetensors(path.join(dir, 'params.safetensors'))].map(([k, t]) => [k, toFloat32(t.dtype, t.data).slice()]));
-  },
-};

@@ -1,9 +1,9 @@
 import * as ort from 'onnxruntime-node';
-import { GraphBuilder, type GraphBuilderOptions, type Value } from '../builder';
-import type { AttributeValue, DType, ModelDef, TensorDef } from '../model';
-import { openSessionFromModel } from '../session';
-import { addGradients } from './grad';
-import { seededRandom } from '../../random';
+import { GraphBuilder, type GraphBuilderOptions, type Value } from '../src/core/onnx/builder';
+import type { AttributeValue, DType, ModelDef, TensorDef } from '../src/core/onnx/model';
+import { openSessionFromModel } from '../src/core/onnx/session';
+import { addGradients } from '../src/core/onnx/autodiff/grad';
+import { seededRandom } from '../src/core/random';
 
 /**
  * Gradient checks by central finite differences, run through onnxruntime (as torch.autograd.gradcheck

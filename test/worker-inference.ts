@@ -1,7 +1,7 @@
-import type { GenerationParams, GenerationResult, Prompt } from '../core/infer/generate';
-import type { Inference, InferenceCallbacks, ModelInfo, ServiceLoadOptions } from '../core/infer/service';
-import { type WorkerClient, WorkerError } from './client';
-import { TuneloopError } from '../core/errors';
+import type { GenerationParams, GenerationResult, Prompt } from '../src/core/infer/generate';
+import type { Inference, InferenceCallbacks, ModelInfo, ServiceLoadOptions } from '../src/core/infer/service';
+import { type WorkerClient, WorkerError } from '../src/worker/client';
+import { TuneloopError } from '../src/core/errors';
 
 /** The Inference API backed by the worker process: same calls, models held in the worker. */
 export class WorkerInference implements Inference {
