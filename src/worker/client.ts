@@ -4,11 +4,11 @@ import {
   describeIssues,
   FromWorker,
   type ErrorInfo,
-  type Params,
+  type RequestParams,
   type RequestEvent,
   type RequestMethod,
   REQUESTS,
-  type Result,
+  type RequestResult,
   type ToWorker,
 } from './protocol';
 
@@ -45,12 +45,12 @@ export class WorkerClient {
 
   constructor(private readonly options: WorkerClientOptions) {}
 
-  request<M extends RequestMethod>(method: M, params: Params<M>, signal?: AbortSignal, onEvent?: (e: RequestEvent) => void): Promise<Result<M>> {
+  request<M extends RequestMethod>(method: M, params: RequestParams<M>, signal?: AbortSignal, onEvent?: (e: RequestEvent) => void): Promise<RequestResult<M>> {
     const checked = REQUESTS[method].params.safeParse(params);
     if (!checked.success) return Promise.reject(new TuneloopError(`invalid params for ${method}: ${describeIssues(checked.error)}`));
     return this.start().then(
       () =>
-        new Promise<Result<M>>((resolve, reject) => {
+        new Promise<RequestResult<M>>((resolve, reject) => {
           if (signal?.aborted) return reject(new Error('cancelled'));
           const id = this.nextId++;
           this.pending.set(id, { method, onEvent, resolve: resolve as (v: unknown) => void, reject });

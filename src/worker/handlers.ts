@@ -2,7 +2,7 @@ import { TuneloopError } from '../core/errors';
 import { describeModelFolder } from '../core/infer/describe';
 import { VERSION } from '../core/version';
 import { InProcessInference } from '../core/infer/service';
-import type { Params, RequestEvent, RequestMethod, Result } from './protocol';
+import type { RequestEvent, RequestMethod, RequestParams, RequestResult } from './protocol';
 import { runMatrixRequest } from './matrix';
 import { renderPrompt } from './render';
 
@@ -19,7 +19,7 @@ export interface HandlerContext {
 const inference = new InProcessInference();
 
 /** What the worker does for each request: one entry per method of the protocol. */
-export const HANDLERS: { [M in RequestMethod]: (params: Params<M>, ctx: HandlerContext) => Promise<Result<M>> | Result<M> } = {
+export const HANDLERS: { [M in RequestMethod]: (params: RequestParams<M>, ctx: HandlerContext) => Promise<RequestResult<M>> | RequestResult<M> } = {
   ping: () => ({ pid: process.pid, version: VERSION }),
   loadModel: ({ source, ...options }, ctx) =>
     inference.load(source, options, { signal: ctx.signal, onProgress: (message) => ctx.emit({ type: 'progress', message }) }),

@@ -4,7 +4,7 @@ import { type LoadedModel, type LoadOptions, loadCausalLM } from '../core/infer/
 import { resolveModel } from '../core/models/resolve';
 import type { Variables } from '../core/prompts';
 import type { HandlerContext } from './handlers';
-import type { Params, Result } from './protocol';
+import type { RequestParams, RequestResult } from './protocol';
 
 /**
  * The worker's half of the panel's compare view and matrix (request `runMatrix`): the core's matrix
@@ -41,7 +41,7 @@ const keptModel = async (dir: string, options: LoadOptions): Promise<ModelLease>
 /** How the panel's user allows a download, for the message when the request did not. */
 const PANEL_DOWNLOAD_HINT = 'allow the download in the panel';
 
-export async function runMatrixRequest(p: Params<'runMatrix'>, ctx: HandlerContext): Promise<Result<'runMatrix'>> {
+export async function runMatrixRequest(p: RequestParams<'runMatrix'>, ctx: HandlerContext): Promise<RequestResult<'runMatrix'>> {
   const prompt = parsePromptText(p.promptText, p.promptFile);
   const events = runMatrix(
     {

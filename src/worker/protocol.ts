@@ -123,8 +123,8 @@ export const RequestEvent = z.discriminatedUnion('type', [
 export type RequestEvent = z.infer<typeof RequestEvent>;
 
 export type RequestMethod = keyof typeof REQUESTS;
-export type Params<M extends RequestMethod> = z.infer<(typeof REQUESTS)[M]['params']>;
-export type Result<M extends RequestMethod> = z.infer<(typeof REQUESTS)[M]['result']>;
+export type RequestParams<M extends RequestMethod> = z.infer<(typeof REQUESTS)[M]['params']>;
+export type RequestResult<M extends RequestMethod> = z.infer<(typeof REQUESTS)[M]['result']>;
 
 const methodNames = Object.keys(REQUESTS) as [RequestMethod, ...RequestMethod[]];
 

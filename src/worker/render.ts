@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import { loadTokenizer, TOKENIZER_FILES } from '../core/infer/tokenizer';
 import { renderChat } from '../core/prompts/render';
-import type { Params, Result } from './protocol';
+import type { RequestParams, RequestResult } from './protocol';
 
 /**
  * The rendered-prompt preview's half in the worker: the extension host never loads transformers.js
@@ -39,7 +39,7 @@ function tokenizerFor(dir: string): Promise<PreTrainedTokenizer> {
   return tokenizer;
 }
 
-export async function renderPrompt({ model, conversations }: Params<'renderPrompt'>): Promise<Result<'renderPrompt'>> {
+export async function renderPrompt({ model, conversations }: RequestParams<'renderPrompt'>): Promise<RequestResult<'renderPrompt'>> {
   const tokenizer = await tokenizerFor(path.resolve(model));
   let template: 'model' | 'plain' = 'model';
   const cases = conversations.map((messages) => {

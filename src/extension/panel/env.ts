@@ -1,4 +1,4 @@
-import type { Params, RequestEvent, RequestMethod, Result } from '../../worker/protocol';
+import type { RequestEvent, RequestMethod, RequestParams, RequestResult } from '../../worker/protocol';
 import type { Tab, ToPanel } from './protocol';
 
 /**
@@ -38,7 +38,7 @@ export interface PanelEnv {
 
 /** What the controller needs of the worker: WorkerClient's request. */
 export interface WorkerLike {
-  request<M extends RequestMethod>(method: M, params: Params<M>, signal?: AbortSignal, onEvent?: (e: RequestEvent) => void): Promise<Result<M>>;
+  request<M extends RequestMethod>(method: M, params: RequestParams<M>, signal?: AbortSignal, onEvent?: (e: RequestEvent) => void): Promise<RequestResult<M>>;
 }
 
 export interface ShowOptions {
