@@ -389,6 +389,49 @@ describe('panel controller (stand-in page, real worker)', function () {
     assert.equal(fs.existsSync(path.join(path.dirname(f.ws), 'escaped.snapshot.json')), false);
   });
 
+  it('offers a Hub model the cache lacks only after the user allows the download, asking once per model', async () => {
+    const prompt = PROMPT().replace(`model: ${LLAMA}`, 'model: test-org/not-downloaded');
+    const asked: string[] = [];
+    let answer = false;
+    const f = make({ 'colours.prompt.yml': prompt });
+    f.env.askDownload = async (id: string) => {
+      asked.push(id);
+      return answer;
+    };
+    await f.send({ type: 'panel/ready' });
+    const first = (await f.page.wait('panel/prompt')).info;
+    assert.match(first.modelNote ?? '', /"test-org\/not-downloaded" is neither a local folder nor a downloaded Hub model/);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(asked, ['test-org/not-downloaded'], 'asked once');
+    assert.equal(f.page.of('panel/prompt').length, 1, 'declined: nothing changes');
+    // Selected again: not asked again this session.
+    await f.send({ type: 'panel/selectPrompt', file: first.file });
+    assert.deepEqual(asked, ['test-org/not-downloaded']);
+
+    const g = make({ 'colours.prompt.yml': prompt });
+    answer = true;
+    g.env.askDownload = async (id: string) => {
+      asked.push(id);
+      return answer;
+    };
+    await g.send({ type: 'panel/ready' });
+    const again = await g.page.wait('panel/prompt', (m) => m.info.models.some((o) => o.id === 'test-org/not-downloaded'));
+    assert.equal(again.info.model, 'test-org/not-downloaded');
+    assert.match(again.info.models.find((o) => o.id === 'test-org/not-downloaded')!.label, /downloaded when run/);
+
+    const u = make({ 'colours.prompt.yml': prompt });
+    u.env.trusted = false;
+    const before = asked.length;
+    u.env.askDownload = async (id: string) => {
+      asked.push(id);
+      return true;
+    };
+    await u.send({ type: 'panel/ready' });
+    await u.page.wait('panel/prompt');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(asked.length, before, 'an untrusted workspace is never asked');
+  });
+
   it('runs no model in an untrusted workspace, and drops invalid messages', async () => {
     const f = make();
     f.env.trusted = false;

@@ -26,6 +26,9 @@ export class PanelController {
   private source: PromptSource | undefined;
   private readonly selectedModels = new Map<string, string>();
   private readonly picked: string[] = [];
+  /** Hub ids the user agreed to download this session, and those already asked about. */
+  private readonly downloads = new Set<string>();
+  private readonly downloadsAsked = new Set<string>();
   private readonly generation: Generations;
   private readonly trainingRuns: RunsFollower;
   private disposed = false;
@@ -220,12 +223,34 @@ export class PanelController {
       ...(this.env.cachedHubModel ? { cachedHubModel: (id: string) => this.env.cachedHubModel!(id) } : {}),
       label: (p) => this.env.label(p),
       paths: this.env.paths(file),
+      allowDownload: (id) => this.downloads.has(id),
     });
   }
 
   private async selectPrompt(file: string, autorun?: 'run' | 'compare'): Promise<void> {
     this.source = await this.describe(file);
     this.post({ type: 'panel/prompt', info: this.source.info, ...(autorun ? { autorun } : {}) });
+    this.offerDownloads(file, this.source.missingHubModels);
+  }
+
+  /**
+   * A Hub model the cache lacks is downloaded only with the user's consent, asked once a session per
+   * id (the CLI's --download); once given, the prompt is described again with the model on offer.
+   */
+  private offerDownloads(file: string, ids: readonly string[]): void {
+    if (!this.env.askDownload || !this.env.isTrusted()) return;
+    for (const id of ids) {
+      if (this.downloadsAsked.has(id)) continue;
+      this.downloadsAsked.add(id);
+      void this.env.askDownload(id).then(
+        (yes) => {
+          if (!yes || this.disposed) return;
+          this.downloads.add(id);
+          if (this.source?.info.file === file) void this.selectPrompt(file).catch((e: unknown) => this.env.log.error(`describing ${file}: ${String(e)}`));
+        },
+        () => undefined,
+      );
+    }
   }
 
   private async startRun(req: RunRequest): Promise<void> {

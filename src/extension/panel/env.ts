@@ -19,6 +19,11 @@ export interface PanelEnv {
   readDocument(file: string): Promise<string>;
   settings(): { defaultModel: string; settingBase: string | undefined; threads: number; cacheDir: string };
   cachedHubModel?(id: string): string | undefined;
+  /**
+   * Ask whether a Hub model that the cache lacks may be downloaded when it is run (a notification with
+   * a button; the CLI's --download). Absent: never asked, never downloaded.
+   */
+  askDownload?(id: string): Promise<boolean>;
   /** Whether a path lies in one of the workspace's folders (the panel writes nowhere else). */
   inWorkspace(file: string): boolean;
   /** A path as the page shows it (relative to the workspace). */

@@ -148,6 +148,8 @@ export class Generations {
           cacheDir: s.cacheDir,
           ...(s.threads ? { threads: s.threads } : {}),
           hashModel: req.mode === 'matrix',
+          // A Hub model the user agreed to download (the panel asked): the worker may fetch it.
+          ...(source.downloadable.includes(req.model) ? { allowDownload: true } : {}),
         },
         run.abort.signal,
         (e) => this.onWorkerEvent(run, byName, e, snapshot),

@@ -1,9 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { findCachedSnapshot } from '../../core/hub/cache';
-import { parseHubId } from '../../core/hub/id';
-import { defaultCacheDir as hubCacheDir } from '../../core/hub/options';
+import { cachedHubModel } from '../../core/models/resolve';
 import type { WorkerClient } from '../../worker/client';
 import type { Log } from '../log';
 import { cacheFolder, threads, workspacePaths } from '../settings';
@@ -139,10 +137,12 @@ export class TuneloopPanel implements vscode.Disposable {
         threads: threads(),
         cacheDir: cacheFolder(),
       }),
-      cachedHubModel: (id) => {
-        const { repo, revision } = parseHubId(id);
-        return findCachedSnapshot(repo, revision, hubCacheDir());
-      },
+      cachedHubModel: (id) => cachedHubModel(id),
+      askDownload: async (id) =>
+        (await vscode.window.showInformationMessage(
+          `Tuneloop: ${id} is not in the Hugging Face cache. Download it from the Hub when you run the prompt? (It needs network access once.)`,
+          'Allow Download',
+        )) === 'Allow Download',
       inWorkspace: (p) => vscode.workspace.getWorkspaceFolder(vscode.Uri.file(p)) !== undefined,
       label: (p) => {
         const rel = vscode.workspace.asRelativePath(p, false);

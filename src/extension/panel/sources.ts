@@ -36,6 +36,10 @@ export interface PromptSource {
   readonly models: ReadonlyMap<string, string>;
   readonly variants: ReadonlyMap<string, ResolvedVariant>;
   readonly snapshotFile: string | undefined;
+  /** Hub ids the file or the setting names that the cache lacks and that may not be downloaded yet (the panel asks). */
+  readonly missingHubModels: readonly string[];
+  /** Hub ids that may be downloaded when run (the user consented): runMatrix is told so for these. */
+  readonly downloadable: readonly string[];
 }
 
 export interface SourceOptions {
@@ -53,7 +57,7 @@ export interface SourceOptions {
    * The user consented to downloads: a Hub id the cache does not hold is offered as it is (the
    * worker downloads it when runMatrix says allowDownload) instead of a note saying it is missing.
    */
-  readonly allowDownload?: boolean | undefined;
+  readonly allowDownload?: boolean | ((id: string) => boolean) | undefined;
   /** How the page labels a path (relative to the workspace). */
   readonly label: (file: string) => string;
   /** The path rule for recipes (core/fs/root.ts): the workspace root and the folders read from anywhere. */
@@ -92,9 +96,12 @@ export function modelOptions(
   file: string,
   options: SourceOptions,
   runs: readonly RunSummary[],
-): { options: ModelOption[]; note?: string } {
+): { options: ModelOption[]; note?: string; missingHub: string[]; downloadable: string[] } {
   const out: ModelOption[] = [];
   const notes: string[] = [];
+  const missingHub: string[] = [];
+  const downloadable: string[] = [];
+  const allowed = (id: string) => (typeof options.allowDownload === 'function' ? options.allowDownload(id) : options.allowDownload === true);
   const add = (dir: string, from: ModelOption['from'], label: string) => {
     const id = path.resolve(dir);
     if (!out.some((o) => o.id === id)) out.push({ id, label, from });
@@ -102,9 +109,13 @@ export function modelOptions(
   const tryId = (id: string, base: string | undefined, from: 'prompt' | 'setting') => {
     const found = locateModel(id, base, { isDirectory: isDir, cachedHubModel: options.cachedHubModel });
     if (found) add(found.dir, from, found.local ? options.label(found.dir) : id);
-    else if (options.allowDownload && looksLikeHubId(id)) {
+    else if (looksLikeHubId(id) && allowed(id)) {
       if (!out.some((o) => o.id === id)) out.push({ id, label: `${id} (downloaded when run)`, from });
-    } else notes.push(modelNotFound(id, from));
+      downloadable.push(id);
+    } else {
+      notes.push(modelNotFound(id, from));
+      if (looksLikeHubId(id)) missingHub.push(id);
+    }
   };
   const pm = prompt?.model?.trim();
   if (pm && hostedModel(pm) === undefined) tryId(pm, path.dirname(file), 'prompt');
@@ -119,10 +130,12 @@ export function modelOptions(
       // a run folder without a readable spec offers no model
     }
   }
-  if (out.length > 0) return { options: out };
+  if (out.length > 0) return { options: out, missingHub, downloadable };
   const why = notes.length ? `${notes.join('; ')}.` : 'No model is configured.';
   return {
     options: out,
+    missingHub,
+    downloadable,
     note: `${why} Give the prompt a "model:" that is a local model folder, set tuneloop.defaultModel, or pick a model folder.`,
   };
 }
@@ -287,7 +300,16 @@ export function describePrompt(file: string, text: string, options: SourceOption
     evaluators: (prompt?.evaluators ?? []).map((e) => ({ name: e.name, kind: e.kind, local: e.kind !== 'uses' && e.kind !== 'llm' })),
     ...(snapshotFile ? { snapshot: { label: options.label(snapshotFile), exists: fs.existsSync(snapshotFile) } } : {}),
   };
-  return { info, prompt, text, models: new Map(models.options.map((o) => [o.id, o.id])), variants: v.resolved, snapshotFile };
+  return {
+    info,
+    prompt,
+    text,
+    models: new Map(models.options.map((o) => [o.id, o.id])),
+    variants: v.resolved,
+    snapshotFile,
+    missingHubModels: models.missingHub,
+    downloadable: models.downloadable,
+  };
 }
 
 /** The variables of one typed case: the text as typed (templates render text as it is). */
