@@ -1,4 +1,5 @@
-import { type Tab, TABS } from '../../src/extension/panel/protocol';
+import { z } from 'zod';
+import { TABS } from '../../src/extension/panel/protocol';
 import { vscode } from '../dom';
 import type { PanelState } from './state';
 
@@ -6,19 +7,22 @@ import type { PanelState } from './state';
  * The user's choices that outlive the page: VS Code keeps this state while the panel is hidden and
  * across window reloads (the extension reads `tab` and `file` from it to reopen the panel where it was).
  */
-interface Saved {
-  tab?: Tab | undefined;
-  file?: string | undefined;
-  shade?: boolean | undefined;
-  diff?: boolean | undefined;
-  onlyDiffering?: boolean | undefined;
-  selectedRun?: string | undefined;
-  recipe?: string | undefined;
-}
+const Saved = z.object({
+  tab: z.enum(TABS).optional(),
+  file: z.string().optional(),
+  shade: z.boolean().optional(),
+  diff: z.boolean().optional(),
+  onlyDiffering: z.boolean().optional(),
+  selectedRun: z.string().optional(),
+  recipe: z.string().optional(),
+});
+type Saved = z.infer<typeof Saved>;
 
 export function restore(s: PanelState): void {
-  const saved = (vscode.getState() ?? {}) as Saved;
-  if (saved.tab && (TABS as readonly string[]).includes(saved.tab)) s.tab = saved.tab;
+  // Written by an older page, or by hand in VS Code's storage: what does not check is not restored.
+  const r = Saved.safeParse(vscode.getState() ?? {});
+  const saved: Saved = r.success ? r.data : {};
+  if (saved.tab) s.tab = saved.tab;
   s.file = saved.file;
   s.shade = saved.shade ?? s.shade;
   s.diff = saved.diff ?? s.diff;

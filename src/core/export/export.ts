@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { readJsonFile } from '../fs/json';
 import { TuneloopError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic';
 import { writeModelFile } from '../onnx/model';
@@ -158,7 +159,7 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
       progress(`writing ONNX (${(weightBytes / 2 ** 20).toFixed(0)} MiB of weights${externalData ? ', external data' : ''})`);
       fs.mkdirSync(path.join(tmp, 'onnx'));
       writeModelFile(path.join(tmp, 'onnx', 'model.onnx'), model, externalData);
-      const raw = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')) as Record<string, unknown>;
+      const raw = readJsonFile(path.join(src, 'config.json'), z.record(z.string(), z.unknown()), 'model config');
       fs.writeFileSync(path.join(tmp, 'config.json'), `${JSON.stringify(exportedConfig(raw, cfg, externalData), null, 2)}\n`);
       for (const f of COPIED_FILES) if (fs.existsSync(path.join(src, f))) fs.copyFileSync(path.join(src, f), path.join(tmp, f));
       if (!fs.existsSync(path.join(tmp, 'generation_config.json'))) {

@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
+import { readJsonFile } from '../fs/json';
 import { AutoModelForCausalLM, type PreTrainedModel, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { TuneloopError } from '../errors';
 import { SUPPORTED_MODEL_TYPES } from '../models/config';
@@ -69,9 +71,12 @@ export async function resolveModelFolder(source: string, options: LoadOptions): 
 }
 
 /** Load a causal language model and its tokenizer through transformers.js on onnxruntime-node. */
+/** The end-of-sequence id(s) a config may name: one id or a list. */
+const TokenIds = z.looseObject({ eos_token_id: z.union([z.number().int(), z.array(z.number().int())]).nullish() });
+
 export async function loadCausalLM(source: string, options: LoadOptions = {}): Promise<LoadedModel> {
   const { located, dir } = await resolveModelFolder(source, options);
-  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { model_type?: string; eos_token_id?: number | number[] };
+  const config = readJsonFile(path.join(dir, 'config.json'), TokenIds.extend({ model_type: z.string().optional() }), 'model config');
   if (config.model_type === undefined) throw new TuneloopError('missing model_type', { file: path.join(dir, 'config.json'), key: 'model_type' });
   assertFitsInMemory(dir, options.contextTokens ?? 2048, options.availableMemory);
   configureTransformers();
@@ -104,10 +109,10 @@ export async function loadCausalLM(source: string, options: LoadOptions = {}): P
     );
   }
   const gen = fs.existsSync(path.join(dir, 'generation_config.json'))
-    ? (JSON.parse(fs.readFileSync(path.join(dir, 'generation_config.json'), 'utf8')) as { eos_token_id?: number | number[] })
+    ? readJsonFile(path.join(dir, 'generation_config.json'), TokenIds, 'generation config')
     : {};
   const eos = gen.eos_token_id ?? config.eos_token_id;
-  const eosTokenIds = eos === undefined ? [] : Array.isArray(eos) ? eos : [eos];
+  const eosTokenIds = eos === undefined || eos === null ? [] : Array.isArray(eos) ? eos : [eos];
   return {
     dir,
     source,
