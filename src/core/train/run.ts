@@ -116,7 +116,7 @@ function lockHolderAlive(l: OwnerLock | undefined): boolean {
 }
 
 /** Create `file` holding `text` only if it does not exist (O_EXCL): true when this call created it. */
-function createExclusive(file: string, text: string): boolean {
+function createExclusive(file: string, text: string, pauseBeforeWriting?: () => void): boolean {
   let fd: number;
   try {
     fd = fs.openSync(file, 'wx');
@@ -125,6 +125,7 @@ function createExclusive(file: string, text: string): boolean {
     throw new TuneloopError(`cannot write in the run folder: ${describeFsError(e)}`, { file }, 'check that the runs folder can be written');
   }
   try {
+    pauseBeforeWriting?.();
     fs.writeSync(fd, text);
     fs.fsyncSync(fd);
   } finally {
@@ -140,8 +141,9 @@ function createExclusive(file: string, text: string): boolean {
  * remove it and each create its own. A live owner, or one on another host, refuses the run.
  */
 /**
- * `pauseInTakeover` (tests only) waits between finding a lock stale and removing it: the window in
- * which, without the takeover file, a second process could remove the lock the first just made.
+ * `pauseInTakeover` (tests only) widens the takeover's two windows: between creating the takeover
+ * file and writing it (when another process reads it empty), and between finding the lock stale and
+ * removing it (when, unserialised, a second process could remove the lock the first just made).
  */
 export function acquireLock(runDir: string, pid = process.pid, pauseInTakeover?: () => void): void {
   const file = path.join(runDir, LOCK);
@@ -152,31 +154,36 @@ export function acquireLock(runDir: string, pid = process.pid, pauseInTakeover?:
       { file: runDir },
       'follow it instead, or cancel it first',
     );
-  for (let attempt = 0; attempt < 5; attempt++) {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  while (Date.now() < deadline) {
     if (createExclusive(file, mine)) return;
     const held = readLock(runDir);
     if (held?.pid === pid && held.host === os.hostname()) return;
     if (held === undefined) {
       // Another process created the file and has not written its content yet: wait for it.
       if (Date.now() - (fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 2000) {
-        sleepMs(50);
+        sleepMs(20);
         continue;
       }
     } else if (lockHolderAlive(held)) throw refuse(held);
     // The holder is dead (or the file has been unreadable for seconds): take it over, one process at a time.
     const takeover = `${file}.takeover`;
-    if (!createExclusive(takeover, String(pid))) {
-      let other = 0;
+    if (!createExclusive(takeover, String(pid), pauseInTakeover)) {
+      // Another process is taking the lock over. Its file may still be empty (created, not yet
+      // written): that is a live takeover, not a dead one. Only a takeover file left for seconds by a
+      // process that has died (a crash in the few milliseconds the takeover lasts) is removed.
+      const st = fs.statSync(takeover, { throwIfNoEntry: false });
+      if (st === undefined) continue;
+      let other = Number.NaN;
       try {
-        other = Number(fs.readFileSync(takeover, 'utf8').trim());
+        other = Number(fs.readFileSync(takeover, 'utf8').trim() || Number.NaN);
       } catch {
-        continue; // the other process finished its takeover
-      }
-      if (Number.isInteger(other) && other > 0 && isProcessAlive(other)) {
-        sleepMs(50);
         continue;
       }
-      fs.rmSync(takeover, { force: true });
+      // Empty for seconds, or naming a dead process: its creator died in the middle of a takeover.
+      const holderDead = Number.isNaN(other) || (Number.isInteger(other) && other > 0 && !isProcessAlive(other));
+      if (holderDead && Date.now() - st.mtimeMs > STALE_TAKEOVER_MS) fs.rmSync(takeover, { force: true });
+      else sleepMs(20);
       continue;
     }
     try {
@@ -193,6 +200,11 @@ export function acquireLock(runDir: string, pid = process.pid, pauseInTakeover?:
     ? refuse(held)
     : new TuneloopError("could not take the run's lock", { file }, 'another trainer may be starting on this run; try again');
 }
+
+/** How long a trainer waits for the lock while others are taking it over or still writing theirs. */
+const LOCK_WAIT_MS = 10_000;
+/** A takeover file older than this, whose process is dead, was left by a crash. */
+const STALE_TAKEOVER_MS = 5_000;
 
 function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
