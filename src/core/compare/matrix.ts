@@ -7,6 +7,7 @@ import { defaultCacheDir, fileSha256 } from '../export/cache';
 import { exportCheckpoint } from '../export/export';
 import { casePassed, type EvaluationResult, evaluate, type PromptFile, renderMessages, type Variables } from '../prompts';
 import { checkpointSha256 } from '../train/spec';
+import { cellCompleted } from './scores';
 import { eventsWhile } from './events-while';
 
 /**
@@ -18,7 +19,8 @@ import { eventsWhile } from './events-while';
  *
  * A pass rate is the share of completed cells that passed: a cell stopped by a cancel, or one that
  * failed, did not complete. A variant with no completed cell has no pass rate (and fails any
- * minPassRate: see meetsMinPassRate).
+ * minPassRate: see meetsMinPassRate). Each evaluator's own rate, and each adapter's regressions
+ * against the base, are computed from the cells by scores.ts.
  */
 export interface MatrixVariant {
   readonly name: string;
@@ -216,7 +218,7 @@ export async function* runMatrix(spec: MatrixSpec, options: MatrixOptions = {}):
             yield { type: 'cellError', variant: v.name, caseIndex: c.index, error, message: describeError(error) };
             continue;
           }
-          if (cell.finish !== 'cancelled') {
+          if (cellCompleted(cell)) {
             completed++;
             if (cell.passed) passed++;
           }
