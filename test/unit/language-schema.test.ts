@@ -117,6 +117,9 @@ describe('JSON Schemas for prompt files and adapter recipes', () => {
       'responseFormat-unknown',
       'messages-not-a-list',
       'minPassRate-out-of-range',
+      'maxRegressions-fraction',
+      'adapter-maxRegressions-negative',
+      'maxRegressions-quoted',
     ]) {
       const text = fs.readFileSync(path.join(FIXTURES, 'prompts/malformed', `${name}.prompt.yml`), 'utf8');
       assert.ok(

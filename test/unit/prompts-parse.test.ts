@@ -123,13 +123,14 @@ describe('prompt files: validation', () => {
     // GitHub's {name, strict, schema} wrapper, given as a JSON string, is unwrapped.
     assert.deepEqual(p.jsonSchema!['required'], ['answer', 'mood']);
     assert.deepEqual(
-      p.adapters.map((a) => [a.path, a.minPassRate]),
+      p.adapters.map((a) => [a.path, a.minPassRate, a.maxRegressions]),
       [
-        ['../../golden/llama/adapter', undefined],
-        ['../../golden/llama/adapter_trained', 0.5],
+        ['../../golden/llama/adapter', undefined, undefined],
+        ['../../golden/llama/adapter_trained', 0.5, 2],
       ],
     );
     assert.equal(p.minPassRate, 0.8);
+    assert.equal(p.maxRegressions, 0);
     assert.equal(p.snapshot, 'support-reply.snapshot.json');
     const json = p.evaluators[0]!;
     assert.ok(json.kind === 'json' && json.schema === p.jsonSchema, 'json: true takes the file schema');

@@ -17,6 +17,8 @@ export interface Variant {
   readonly name: string;
   readonly adapterDir?: string;
   readonly minPassRate: number;
+  /** For an adapter: the most regressions against the base it may have (core/compare/scores.ts); absent, no limit. */
+  readonly maxRegressions?: number | undefined;
 }
 
 export interface ModelChoice {
@@ -106,7 +108,8 @@ export function resolveVariants(
       });
     }
     const adapterDir = isRecipe ? trainedAdapterOf(p, options.runsDirs, options.paths) : p;
-    adapters.push({ name, adapterDir, minPassRate: a.minPassRate ?? prompt.minPassRate ?? 1 });
+    const maxRegressions = a.maxRegressions ?? prompt.maxRegressions;
+    adapters.push({ name, adapterDir, minPassRate: a.minPassRate ?? prompt.minPassRate ?? 1, ...(maxRegressions !== undefined ? { maxRegressions } : {}) });
   }
   return [base, ...adapters].filter((v) => !options.only || options.only.includes(v.name));
 }

@@ -36,6 +36,10 @@ function modelParameterKeys(): PlaceKeys {
 }
 
 const PASS_RATE = { shape: shape.number({ minimum: 0, maximum: 1 }), note: 'the share of test cases that must pass' } as const;
+const MAX_REGRESSIONS = {
+  shape: shape.int(0),
+  note: 'the most (test case, evaluator) pairs the base model passes and an adapter fails',
+} as const;
 
 /**
  * The keys a prompt file may hold, by place: the one table that the parser (unknown keys, number
@@ -76,6 +80,10 @@ export const PROMPT_KEYS: KeyTable = {
       shape: shape.list(shape.map('adapters[]', ['string'])),
     },
     minPassRate: { doc: 'Tuneloop: the share of test cases (0 to 1) that must pass all evaluators.', ...PASS_RATE },
+    maxRegressions: {
+      doc: 'Tuneloop: the most regressions allowed for each adapter, counted over every evaluator: a test case and an evaluator that the base model passes and the adapter fails (default: no limit).',
+      ...MAX_REGRESSIONS,
+    },
     snapshot: { doc: 'Tuneloop: the snapshot file (JSON) that `tuneloop eval` compares outputs against.', shape: shape.text() },
   },
   modelParameters: modelParameterKeys(),
@@ -131,6 +139,10 @@ export const PROMPT_KEYS: KeyTable = {
       required: true,
     },
     minPassRate: { doc: 'The share of test cases (0 to 1) this adapter must pass; overrides the top-level one.', ...PASS_RATE },
+    maxRegressions: {
+      doc: 'The most regressions allowed for this adapter (a test case and an evaluator the base passes and it fails); overrides the top-level one.',
+      ...MAX_REGRESSIONS,
+    },
   },
 };
 
@@ -154,6 +166,6 @@ export function promptJsonSchema(): JsonObject {
     id: 'https://tuneloop.dev/schemas/prompt.schema.json',
     title: 'Tuneloop prompt file (*.prompt.yml)',
     description:
-      'A prompt file in the GitHub Models format, with the optional Tuneloop keys (adapters, minPassRate, snapshot, more model parameters and evaluators).',
+      'A prompt file in the GitHub Models format, with the optional Tuneloop keys (adapters, minPassRate, maxRegressions, snapshot, more model parameters and evaluators).',
   });
 }

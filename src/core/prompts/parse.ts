@@ -37,6 +37,8 @@ const NUMBER_PARAMETERS: readonly (readonly [NumberParameter, NumberRule])[] = (
 
 const PASS_RATE = numberRule(PROMPT_KEYS, '', 'minPassRate');
 const ADAPTER_PASS_RATE = numberRule(PROMPT_KEYS, 'adapters[]', 'minPassRate');
+const MAX_REGRESSIONS = numberRule(PROMPT_KEYS, '', 'maxRegressions');
+const ADAPTER_MAX_REGRESSIONS = numberRule(PROMPT_KEYS, 'adapters[]', 'maxRegressions');
 
 /**
  * Parses and validates a prompt file. Returns the prompt whenever the YAML itself can be read (even
@@ -93,6 +95,8 @@ function readRoot(r: Reader, root: YAMLMap): PromptFile {
 
   const minPassRateEntry = get('minPassRate');
   const minPassRate = minPassRateEntry ? r.number(minPassRateEntry, PASS_RATE) : undefined;
+  const maxRegressionsEntry = get('maxRegressions');
+  const maxRegressions = maxRegressionsEntry ? r.number(maxRegressionsEntry, MAX_REGRESSIONS) : undefined;
   const snapshot = str('snapshot');
   const snapshotEntry = get('snapshot');
   if (snapshot === '' && snapshotEntry)
@@ -112,6 +116,7 @@ function readRoot(r: Reader, root: YAMLMap): PromptFile {
     evaluators,
     adapters: readAdapters(r, get('adapters')),
     ...(minPassRate !== undefined ? { minPassRate } : {}),
+    ...(maxRegressions !== undefined ? { maxRegressions } : {}),
     ...(snapshot ? { snapshot } : {}),
     spans: {
       ...(modelEntry ? { model: r.valueSpan(modelEntry) } : {}),
@@ -272,7 +277,11 @@ function readAdapters(r: Reader, e: Entry | undefined): AdapterEntry[] {
       return;
     }
     if (!isMap(item)) {
-      r.error(item ?? seq, 'type', `adapter ${i} must be a path (an *.adapter.yml recipe or an adapter folder) or {path, minPassRate}, got ${describe(item)}`);
+      r.error(
+        item ?? seq,
+        'type',
+        `adapter ${i} must be a path (an *.adapter.yml recipe or an adapter folder) or {path, minPassRate, maxRegressions}, got ${describe(item)}`,
+      );
       return;
     }
     const entries = r.entries(item, ['adapters', i]);
@@ -282,7 +291,15 @@ function readAdapters(r: Reader, e: Entry | undefined): AdapterEntry[] {
     if (!pathEntry) r.error(item, 'required', `adapter ${i} has no path: add "path: NAME.adapter.yml" (or an adapter folder)`);
     else if (path === '') r.error(pathEntry.keyNode, 'required', `adapter ${i} has an empty path: name an adapter recipe or folder`);
     const minPassRate = rateEntry ? r.number(rateEntry, ADAPTER_PASS_RATE) : undefined;
-    if (path) out.push({ path, ...(minPassRate !== undefined ? { minPassRate } : {}), span: r.spanOf(item) });
+    const regressionsEntry = entries.get('maxRegressions');
+    const maxRegressions = regressionsEntry ? r.number(regressionsEntry, ADAPTER_MAX_REGRESSIONS) : undefined;
+    if (path)
+      out.push({
+        path,
+        ...(minPassRate !== undefined ? { minPassRate } : {}),
+        ...(maxRegressions !== undefined ? { maxRegressions } : {}),
+        span: r.spanOf(item),
+      });
   });
   return out;
 }

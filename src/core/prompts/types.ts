@@ -82,6 +82,8 @@ export interface AdapterEntry {
   readonly path: string;
   /** Overrides the file's minPassRate for this adapter. */
   readonly minPassRate?: number;
+  /** Overrides the file's maxRegressions for this adapter. */
+  readonly maxRegressions?: number;
   readonly span?: Span;
 }
 
@@ -102,6 +104,11 @@ export interface PromptFile {
   readonly adapters: readonly AdapterEntry[];
   /** Tuneloop: the share of test cases (0..1) whose evaluators must all pass, per variant. */
   readonly minPassRate?: number;
+  /**
+   * Tuneloop: the most regressions each adapter may have against the base model: (test case,
+   * evaluator) pairs the base passes and the adapter fails (core/compare/scores.ts). Absent: no limit.
+   */
+  readonly maxRegressions?: number;
   /** Tuneloop: the snapshot file, relative to the prompt file. */
   readonly snapshot?: string;
   /** Where the path-valued keys' values are written, for diagnostics about the paths. */

@@ -51,6 +51,8 @@ const SYNONYMS: { readonly [folded: string]: readonly string[] } = {
   responsetype: ['responseFormat'],
   passrate: ['minPassRate'],
   threshold: ['minPassRate'],
+  regressions: ['maxRegressions'],
+  maxregression: ['maxRegressions'],
   adapter: ['adapters'],
   lora: ['adapters'],
   // model parameters
