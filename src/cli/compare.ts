@@ -3,12 +3,13 @@ import { parseArgs } from 'node:util';
 import { meetsMinPassRate } from '../core/compare/matrix';
 import { planMatrix } from '../core/compare/plan';
 import { readPromptFile } from '../core/compare/prompt-file';
-import { compareSnapshot, readSnapshot, type Snapshot, type SnapshotChange, snapshotModelId, writeSnapshot } from '../core/compare/snapshot';
+import { compareSnapshot, readSnapshot, snapshotModelId, writeSnapshot } from '../core/compare/snapshot';
 import { formatDiff, wordDiff } from '../core/compare/words';
 import { TuneloopError } from '../core/errors';
 import { DOWNLOAD_HINT, defaultModelDir, parseRoot, parseThreads, trustedReads, UsageError } from './options';
 import { findRoot } from '../core/fs/root';
-import { type Matrix, runCommandMatrix } from './matrix';
+import { type FileReport, jsonReport, junitReport, outputsOf, tableReport } from './eval-report';
+import { runCommandMatrix } from './matrix';
 
 /** `tuneloop run` and `tuneloop eval`: the compare core (core/compare/matrix.ts), printed for terminals and CI. */
 
@@ -114,71 +115,9 @@ none completed fails) is under its minPassRate (default 1), 0 otherwise; --updat
 writes the snapshots instead of comparing. A Hub id (the prompt's model or --model) is found in
 the Hugging Face cache; --download allows downloading one it does not hold.`;
 
-interface FileReport {
-  readonly matrix: Matrix;
-  readonly snapshot?: { readonly file: string; readonly status: 'same' | 'changed' | 'missing' | 'updated'; readonly changes: readonly SnapshotChange[] };
-  readonly failures: readonly string[];
-}
-
 /** `--download`: the permission, and how a message tells the user to give it. */
 function downloadOptions(download: boolean | undefined): { allowDownload?: true; downloadHint: string; onProgress: (message: string) => void } {
   return { ...(download ? { allowDownload: true } : {}), downloadHint: DOWNLOAD_HINT, onProgress: (message) => process.stderr.write(`${message}\n`) };
-}
-
-/** A pass rate as the reports print it: a percentage, or none when no test case completed. */
-function rateText(rate: number | undefined): string {
-  return rate === undefined ? 'none (no test case completed)' : `${(rate * 100).toFixed(0)}%`;
-}
-
-function outputsOf(m: Matrix): Snapshot['outputs'] {
-  return Object.fromEntries(Object.entries(m.results).map(([v, cells]) => [v, Object.fromEntries(Object.entries(cells).map(([i, c]) => [i, c.text]))]));
-}
-
-function escapeXml(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
-}
-
-function tableReport(r: FileReport): string {
-  const m = r.matrix;
-  const lines = [`${path.relative(process.cwd(), m.file)}  (model ${m.model.id}${m.model.hosted ? `, for hosted ${m.model.hosted}` : ''})`];
-  const width = Math.max(4, ...m.variants.map((v) => v.name.length));
-  lines.push(`  case  ${m.variants.map((v) => v.name.padEnd(width)).join('  ')}`);
-  for (const c of m.cases)
-    lines.push(`  ${String(c.index).padStart(4)}  ${m.variants.map((v) => (m.results[v.name]?.[c.index]?.passed ? 'pass' : 'FAIL').padEnd(width)).join('  ')}`);
-  for (const v of m.variants) {
-    const rate = m.passRates[v.name];
-    lines.push(
-      `  ${v.name.padEnd(width)} pass rate ${rateText(rate)} (required ${(v.minPassRate * 100).toFixed(0)}%)${meetsMinPassRate(rate, v.minPassRate) ? '' : '  FAIL'}`,
-    );
-  }
-  if (r.snapshot) {
-    const s = r.snapshot;
-    lines.push(`  snapshot ${path.relative(process.cwd(), s.file)}: ${s.status}${s.changes.length ? ` (${s.changes.length} output(s))` : ''}`);
-    for (const ch of s.changes.slice(0, 10)) {
-      lines.push(
-        `    ${ch.variant} case ${ch.caseIndex} ${ch.kind}${ch.kind === 'changed' ? `: ${formatDiff(wordDiff(ch.before!, ch.after!), colour())}` : ''}`,
-      );
-    }
-  }
-  return lines.join('\n');
-}
-
-function junitReport(reports: readonly FileReport[]): string {
-  const suites = reports.flatMap((r) =>
-    r.matrix.variants.map((v) => {
-      const cases = r.matrix.cases.map((c) => {
-        const cell = r.matrix.results[v.name]?.[c.index];
-        const failed = cell?.evaluations.filter((e) => e.passed === false) ?? [];
-        const body = failed.length
-          ? `<failure message="${escapeXml(failed.map((e) => e.name).join(', '))}">${escapeXml(failed.map((e) => `${e.name}: ${e.detail}`).join('\n'))}</failure>`
-          : '';
-        return `    <testcase classname="${escapeXml(path.basename(r.matrix.file))}.${escapeXml(v.name)}" name="case ${c.index}">${body}<system-out>${escapeXml(cell?.text ?? '')}</system-out></testcase>`;
-      });
-      const failures = r.matrix.cases.filter((c) => !r.matrix.results[v.name]?.[c.index]?.passed).length;
-      return `  <testsuite name="${escapeXml(path.basename(r.matrix.file))} [${escapeXml(v.name)}]" tests="${r.matrix.cases.length}" failures="${failures}">\n${cases.join('\n')}\n  </testsuite>`;
-    }),
-  );
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n${suites.join('\n')}\n</testsuites>`;
 }
 
 export async function evalCommand(args: string[]): Promise<number> {
@@ -269,31 +208,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   }
   if (reporter === 'table') for (const r of reports) process.stdout.write(`${tableReport(r)}\n`);
   else if (reporter === 'junit') process.stdout.write(`${junitReport(reports)}\n`);
-  else {
-    const json = reports.map((r) => ({
-      file: r.matrix.file,
-      model: {
-        id: r.matrix.model.id,
-        from: r.matrix.model.from,
-        ...(r.matrix.model.hosted ? { hosted: r.matrix.model.hosted } : {}),
-        sha256: r.matrix.modelSha256,
-      },
-      variants: r.matrix.variants.map((v) => ({
-        name: v.name,
-        adapter: v.adapterDir ?? null,
-        passRate: r.matrix.passRates[v.name] ?? null,
-        minPassRate: v.minPassRate,
-      })),
-      cases: r.matrix.cases.map((c) => ({
-        index: c.index,
-        vars: c.vars,
-        outputs: Object.fromEntries(r.matrix.variants.map((v) => [v.name, r.matrix.results[v.name]?.[c.index]])),
-      })),
-      snapshot: r.snapshot ?? null,
-      failures: r.failures,
-    }));
-    process.stdout.write(`${JSON.stringify({ ok: reports.every((r) => r.failures.length === 0), files: json }, null, 2)}\n`);
-  }
+  else process.stdout.write(`${jsonReport(reports)}\n`);
   const failures = reports.flatMap((r) => r.failures.map((f) => `${path.relative(process.cwd(), r.matrix.file)}: ${f}`));
   for (const f of failures) process.stderr.write(`tuneloop eval: ${f}\n`);
   return failures.length ? 1 : 0;
