@@ -2,13 +2,14 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { meetsMinPassRate } from '../core/compare/matrix';
 import { planMatrix } from '../core/compare/plan';
+import { meetsMaxRegressions } from '../core/compare/scores';
 import { readPromptFile } from '../core/compare/prompt-file';
 import { compareSnapshot, readSnapshot, snapshotModelId, writeSnapshot } from '../core/compare/snapshot';
 import { formatDiff, wordDiff } from '../core/compare/words';
 import { TuneloopError } from '../core/errors';
 import { DOWNLOAD_HINT, defaultModelDir, parseRoot, parseThreads, trustedReads, UsageError } from './options';
 import { findRoot } from '../core/fs/root';
-import { type FileReport, jsonReport, junitReport, outputsOf, tableReport } from './eval-report';
+import { type FileReport, jsonReport, junitReport, outputsOf, scoresOf, tableReport } from './eval-report';
 import { runCommandMatrix } from './matrix';
 
 /** `tuneloop run` and `tuneloop eval`: the compare core (core/compare/matrix.ts), printed for terminals and CI. */
@@ -99,8 +100,18 @@ export async function runCommand(args: string[]): Promise<number> {
     for (const v of m.variants) {
       const cell = m.results[v.name]?.[caseIndex];
       if (!cell) continue;
+      const regressed = new Set(scoresOf(m, v.name)?.regressions?.map((r) => r.evaluator));
       for (const e of cell.evaluations)
-        process.stdout.write(`  ${v.name.padEnd(12)} ${e.passed === undefined ? 'not run' : e.passed ? 'pass   ' : 'FAIL   '} ${e.name}: ${e.detail}\n`);
+        process.stdout.write(
+          `  ${v.name.padEnd(12)} ${e.passed === undefined ? 'not run' : e.passed ? 'pass   ' : 'FAIL   '} ${e.name}: ${e.detail}${e.passed === false && regressed.has(e.name) ? ' (a regression: base passes it)' : ''}\n`,
+        );
+    }
+    // Each evaluator on its own: how many of them each variant passes, and what it lost against the base.
+    for (const s of m.scores) {
+      const ran = s.evaluators.filter((e) => e.ran > 0);
+      if (s.completed === 0) continue;
+      const regressions = s.regressions ? `; ${s.regressions.length} regression(s) against base` : '';
+      process.stdout.write(`  ${s.variant.padEnd(12)} passes ${ran.filter((e) => e.passed > 0).length} of ${ran.length} evaluator(s) run${regressions}\n`);
     }
   }
   return 0;
@@ -110,10 +121,13 @@ export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [
 
 Runs every test case of each prompt file on the base model and each adapter it lists, runs the
 evaluators, and compares the outputs with the prompt file's snapshot (its \`snapshot\` key).
-Exit status 1 when a snapshot changed or a variant's pass rate (passed ÷ completed test cases;
-none completed fails) is under its minPassRate (default 1), 0 otherwise; --update-snapshots
-writes the snapshots instead of comparing. A Hub id (the prompt's model or --model) is found in
-the Hugging Face cache; --download allows downloading one it does not hold.`;
+Reports each evaluator's pass rate for each variant, and each adapter's regressions against the
+base (a test case and an evaluator the base passes and the adapter fails). Exit status 1 when a
+snapshot changed, a variant's pass rate over all evaluators (passed ÷ completed test cases; none
+completed fails) is under its minPassRate (default 1), or an adapter has more regressions than its
+maxRegressions (default: no limit); 0 otherwise. --update-snapshots writes the snapshots instead
+of comparing. A Hub id (the prompt's model or --model) is found in the Hugging Face cache;
+--download allows downloading one it does not hold.`;
 
 /** `--download`: the permission, and how a message tells the user to give it. */
 function downloadOptions(download: boolean | undefined): { allowDownload?: true; downloadHint: string; onProgress: (message: string) => void } {
@@ -178,6 +192,15 @@ export async function evalCommand(args: string[]): Promise<number> {
         rate === undefined
           ? `${v.name}: no test case completed, so there is no pass rate to meet the required ${(v.minPassRate * 100).toFixed(0)}%`
           : `${v.name}: pass rate ${(rate * 100).toFixed(0)}% is under the required ${(v.minPassRate * 100).toFixed(0)}%`,
+      );
+    }
+    for (const v of m.variants) {
+      const count = scoresOf(m, v.name)?.regressions?.length;
+      if (meetsMaxRegressions(count, v.maxRegressions)) continue;
+      failures.push(
+        count === undefined
+          ? `${v.name}: its regressions against base could not be counted (the base model did not run), so it cannot meet maxRegressions ${v.maxRegressions}`
+          : `${v.name}: ${count} regression(s) against base (a test case and an evaluator that base passes and ${v.name} fails), over its maxRegressions of ${v.maxRegressions}`,
       );
     }
     let snapshot: FileReport['snapshot'];

@@ -1,10 +1,16 @@
 import * as path from 'node:path';
 import { meetsMinPassRate } from '../core/compare/matrix';
+import { meetsMaxRegressions, type Regression, type VariantScores } from '../core/compare/scores';
 import type { Snapshot, SnapshotChange } from '../core/compare/snapshot';
 import { formatDiff, wordDiff } from '../core/compare/words';
 import type { Matrix } from './matrix';
 
-/** `tuneloop eval`'s reports of each prompt file's matrix: a table for terminals, JSON and JUnit XML for CI. */
+/**
+ * `tuneloop eval`'s reports of each prompt file's matrix: a table for terminals, JSON and JUnit XML for
+ * CI. Each puts every evaluator's own pass rate and each adapter's regressions against the base
+ * (core/compare/scores.ts) beside the overall pass rate, so that a format check that passes cannot
+ * stand for the result.
+ */
 
 const colour = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
@@ -16,7 +22,41 @@ export interface FileReport {
 
 /** A pass rate as the reports print it: a percentage, or none when no test case completed. */
 function rateText(rate: number | undefined): string {
-  return rate === undefined ? 'none (no test case completed)' : `${(rate * 100).toFixed(0)}%`;
+  return rate === undefined ? 'none (no test case completed)' : percent(rate);
+}
+
+const percent = (rate: number) => `${(rate * 100).toFixed(0)}%`;
+
+/** The k-th evaluator's pass rate for a variant: a percentage; `not run` for a judge that runs elsewhere; `none` with no completed test case. */
+function evaluatorRateText(scores: VariantScores | undefined, k: number): string {
+  const rate = scores?.evaluators[k]?.rate;
+  if (rate !== undefined) return percent(rate);
+  return scores && scores.completed > 0 ? 'not run' : 'none';
+}
+
+/** A variant's scores (the matrix computes one per variant). */
+export function scoresOf(m: Matrix, variant: string): VariantScores | undefined {
+  return m.scores.find((s) => s.variant === variant);
+}
+
+/** How many regressions a table shows, as cases with both outputs. */
+const SHOWN_REGRESSIONS = 3;
+
+/** An output quoted on one line (newlines and control characters escaped), shortened past `max` characters. */
+export function quoteOutput(text: string, max = 160): string {
+  const q = JSON.stringify(text);
+  return q.length > max ? `${q.slice(0, max - 4)}..."` : q;
+}
+
+/** Regressions grouped by test case, in case order: each case's evaluators and its two outputs. */
+function byCase(regressions: readonly Regression[]): { caseIndex: number; evaluators: string[]; base: string; output: string }[] {
+  const out: { caseIndex: number; evaluators: string[]; base: string; output: string }[] = [];
+  for (const r of regressions) {
+    const last = out.at(-1);
+    if (last?.caseIndex === r.caseIndex) last.evaluators.push(r.evaluator);
+    else out.push({ caseIndex: r.caseIndex, evaluators: [r.evaluator], base: r.base, output: r.output });
+  }
+  return out;
 }
 
 export function outputsOf(m: Matrix): Snapshot['outputs'] {
@@ -31,14 +71,50 @@ export function tableReport(r: FileReport): string {
   const m = r.matrix;
   const lines = [`${path.relative(process.cwd(), m.file)}  (model ${m.model.id}${m.model.hosted ? `, for hosted ${m.model.hosted}` : ''})`];
   const width = Math.max(4, ...m.variants.map((v) => v.name.length));
-  lines.push(`  case  ${m.variants.map((v) => v.name.padEnd(width)).join('  ')}`);
+  // Rows: the test cases (pass when no evaluator failed), then each evaluator's pass rate.
+  const first = Math.max(4, ...m.prompt.evaluators.map((e) => e.name.length));
+  const row = (label: string, cells: readonly string[]) => `  ${label.padEnd(first)}  ${cells.map((c) => c.padEnd(width)).join('  ')}`.trimEnd();
+  lines.push(
+    row(
+      'case',
+      m.variants.map((v) => v.name),
+    ),
+  );
   for (const c of m.cases)
-    lines.push(`  ${String(c.index).padStart(4)}  ${m.variants.map((v) => (m.results[v.name]?.[c.index]?.passed ? 'pass' : 'FAIL').padEnd(width)).join('  ')}`);
+    lines.push(
+      row(
+        String(c.index).padStart(4),
+        m.variants.map((v) => (m.results[v.name]?.[c.index]?.passed ? 'pass' : 'FAIL')),
+      ),
+    );
+  if (m.prompt.evaluators.length) {
+    lines.push('  pass rate of each evaluator (passed ÷ completed test cases it ran on):');
+    m.prompt.evaluators.forEach((e, k) =>
+      lines.push(
+        row(
+          e.name,
+          m.variants.map((v) => evaluatorRateText(scoresOf(m, v.name), k)),
+        ),
+      ),
+    );
+  }
   for (const v of m.variants) {
     const rate = m.passRates[v.name];
     lines.push(
-      `  ${v.name.padEnd(width)} pass rate ${rateText(rate)} (required ${(v.minPassRate * 100).toFixed(0)}%)${meetsMinPassRate(rate, v.minPassRate) ? '' : '  FAIL'}`,
+      `  ${v.name.padEnd(width)}  pass rate ${rateText(rate)} on all evaluators (required ${percent(v.minPassRate)})${meetsMinPassRate(rate, v.minPassRate) ? '' : '  FAIL'}`,
     );
+    const regressions = scoresOf(m, v.name)?.regressions;
+    if (regressions === undefined) continue;
+    const limit = v.maxRegressions === undefined ? 'no limit' : `allowed ${v.maxRegressions}`;
+    const ok = meetsMaxRegressions(regressions.length, v.maxRegressions);
+    lines.push(`  ${v.name.padEnd(width)}  ${regressions.length} regression(s) against base (${limit})${ok ? '' : '  FAIL'}`);
+    const cases = byCase(regressions);
+    for (const c of cases.slice(0, SHOWN_REGRESSIONS)) {
+      lines.push(`    case ${c.caseIndex}: base passes and ${v.name} fails ${c.evaluators.map((e) => JSON.stringify(e)).join(', ')}`);
+      lines.push(`      ${'base'.padEnd(width)}  ${quoteOutput(c.base)}`);
+      lines.push(`      ${v.name.padEnd(width)}  ${quoteOutput(c.output)}`);
+    }
+    if (cases.length > SHOWN_REGRESSIONS) lines.push(`    (and ${cases.length - SHOWN_REGRESSIONS} more test case(s): --reporter json lists them all)`);
   }
   if (r.snapshot) {
     const s = r.snapshot;
@@ -52,19 +128,42 @@ export function tableReport(r: FileReport): string {
   return lines.join('\n');
 }
 
+/**
+ * JUnit XML: a suite per file and variant, a test case per test case. A suite's properties hold its
+ * pass rates (all evaluators, then each) and, for an adapter, its regression count; a case that
+ * regressed says so first in its failure, naming the evaluators and quoting both outputs.
+ */
 export function junitReport(reports: readonly FileReport[]): string {
   const suites = reports.flatMap((r) =>
     r.matrix.variants.map((v) => {
+      const scores = scoresOf(r.matrix, v.name);
+      const regressed = new Map(byCase(scores?.regressions ?? []).map((c) => [c.caseIndex, c]));
       const cases = r.matrix.cases.map((c) => {
         const cell = r.matrix.results[v.name]?.[c.index];
         const failed = cell?.evaluations.filter((e) => e.passed === false) ?? [];
+        const regression = regressed.get(c.index);
+        const said = regression
+          ? [
+              `regressed against base on ${regression.evaluators.map((e) => JSON.stringify(e)).join(', ')}: base ${quoteOutput(regression.base)} passes, ${v.name} ${quoteOutput(regression.output)} fails`,
+            ]
+          : [];
+        const others = failed.filter((e) => !regression?.evaluators.includes(e.name));
+        const message = [...said, ...(others.length ? [`${said.length ? 'also failed' : 'failed'}: ${others.map((e) => e.name).join(', ')}`] : [])].join('; ');
         const body = failed.length
-          ? `<failure message="${escapeXml(failed.map((e) => e.name).join(', '))}">${escapeXml(failed.map((e) => `${e.name}: ${e.detail}`).join('\n'))}</failure>`
+          ? `<failure message="${escapeXml(message)}">${escapeXml([...said, ...failed.map((e) => `${e.name}: ${e.detail}`)].join('\n'))}</failure>`
           : '';
         return `    <testcase classname="${escapeXml(path.basename(r.matrix.file))}.${escapeXml(v.name)}" name="case ${c.index}">${body}<system-out>${escapeXml(cell?.text ?? '')}</system-out></testcase>`;
       });
+      const property = (name: string, value: number | undefined) =>
+        value === undefined ? [] : [`      <property name="${escapeXml(name)}" value="${value}"/>`];
+      const properties = [
+        ...property('passRate', r.matrix.passRates[v.name]),
+        ...(scores?.evaluators ?? []).flatMap((e) => property(`passRate: ${e.name}`, e.rate)),
+        ...property('regressionCount', scores?.regressions?.length),
+        ...property('maxRegressions', v.maxRegressions),
+      ];
       const failures = r.matrix.cases.filter((c) => !r.matrix.results[v.name]?.[c.index]?.passed).length;
-      return `  <testsuite name="${escapeXml(path.basename(r.matrix.file))} [${escapeXml(v.name)}]" tests="${r.matrix.cases.length}" failures="${failures}">\n${cases.join('\n')}\n  </testsuite>`;
+      return `  <testsuite name="${escapeXml(path.basename(r.matrix.file))} [${escapeXml(v.name)}]" tests="${r.matrix.cases.length}" failures="${failures}">\n${properties.length ? `    <properties>\n${properties.join('\n')}\n    </properties>\n` : ''}${cases.join('\n')}\n  </testsuite>`;
     }),
   );
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n${suites.join('\n')}\n</testsuites>`;
@@ -79,12 +178,22 @@ export function jsonReport(reports: readonly FileReport[]): string {
       ...(r.matrix.model.hosted ? { hosted: r.matrix.model.hosted } : {}),
       sha256: r.matrix.modelSha256,
     },
-    variants: r.matrix.variants.map((v) => ({
-      name: v.name,
-      adapter: v.adapterDir ?? null,
-      passRate: r.matrix.passRates[v.name] ?? null,
-      minPassRate: v.minPassRate,
-    })),
+    variants: r.matrix.variants.map((v) => {
+      const scores = scoresOf(r.matrix, v.name);
+      const regressions = scores?.regressions;
+      return {
+        name: v.name,
+        adapter: v.adapterDir ?? null,
+        /** Over all evaluators: a test case passes when none failed. */
+        passRate: r.matrix.passRates[v.name] ?? null,
+        minPassRate: v.minPassRate,
+        evaluators: (scores?.evaluators ?? []).map((e) => ({ name: e.name, passRate: e.rate ?? null, passed: e.passed, ran: e.ran })),
+        /** Null for the base (nothing to regress against). */
+        regressions: regressions ? regressions.map((x) => ({ caseIndex: x.caseIndex, evaluator: x.evaluator, base: x.base, output: x.output })) : null,
+        regressionCount: regressions?.length ?? null,
+        maxRegressions: v.maxRegressions ?? null,
+      };
+    }),
     cases: r.matrix.cases.map((c) => ({
       index: c.index,
       vars: c.vars,

@@ -1,5 +1,6 @@
 import { type CellResult, type MatrixEvent, type MatrixOptions, runMatrix } from '../core/compare/matrix';
 import type { MatrixPlan } from '../core/compare/plan';
+import { scoreMatrix, type VariantScores } from '../core/compare/scores';
 
 /**
  * The matrix as a command runs it: the core's events (core/compare/matrix.ts) collected into a table
@@ -12,6 +13,8 @@ export interface Matrix extends MatrixPlan {
   readonly results: Readonly<Record<string, Readonly<Record<number, CellResult>>>>;
   /** Passed ÷ completed cells; a variant with none completed has none. */
   readonly passRates: Readonly<Record<string, number>>;
+  /** Each evaluator's pass rate for each variant, and each adapter's regressions against the base (core/compare/scores.ts); in the variants' order. */
+  readonly scores: readonly VariantScores[];
   readonly modelSha256?: string | undefined;
 }
 
@@ -25,5 +28,6 @@ export async function runCommandMatrix(plan: MatrixPlan, options: MatrixOptions,
     if (e.type === 'end') end = e;
     onEvent?.(e);
   }
-  return { ...plan, results, passRates: end?.passRates ?? {}, ...(end?.modelSha256 ? { modelSha256: end.modelSha256 } : {}) };
+  const scores = scoreMatrix({ evaluators: plan.prompt.evaluators, variants: plan.variants.map((v) => v.name), results });
+  return { ...plan, results, passRates: end?.passRates ?? {}, scores, ...(end?.modelSha256 ? { modelSha256: end.modelSha256 } : {}) };
 }

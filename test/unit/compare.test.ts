@@ -125,8 +125,119 @@ modelParameters:
     fs.writeFileSync(path.join(ws, 'none.prompt.yml'), none.replace(/adapters:\n.*\n.*\n/, '').replace('snapshot: q.snapshot.json\n', ''));
     const r = cli(ws, 'eval', 'none.prompt.yml', '--model', model);
     assert.equal(r.status, 1, r.stdout + r.stderr);
-    assert.match(r.stdout, /base +pass rate none \(no test case completed\) \(required 0%\) {2}FAIL/);
+    assert.match(r.stdout, /base +pass rate none \(no test case completed\) on all evaluators \(required 0%\) {2}FAIL/);
     assert.match(r.stderr, /base: no test case completed, so there is no pass rate to meet the required 0%/);
+  });
+});
+
+describe('tuneloop eval: each evaluator on its own, and regressions against the base (maxRegressions)', function () {
+  this.timeout(120_000);
+  const ws = tempDir();
+  fs.mkdirSync(path.join(ws, '.git'));
+  goldenCopy(ws);
+  const words = ['red', 'blue', 'green'];
+  const head = `model: models/llama
+messages:
+  - role: user
+    content: "Name a colour like {{word}}."
+modelParameters:
+  maxTokens: 8
+`;
+  type Outputs = { base: string[]; adapter: string[] };
+  let outputs: Outputs;
+  /** Test cases expecting the base model's own output: the base passes "same as base" by construction, the adapter fails it wherever it says something else. */
+  const file = (name: string, limits: { top?: number; adapter?: number }) => {
+    const text = `${head}testData:
+${words.map((w, i) => `  - word: ${w}\n    expected: ${JSON.stringify(outputs.base[i])}`).join('\n')}
+evaluators:
+  - name: same as base
+    string:
+      equals: "{{expected}}"
+  - name: short
+    maxLength: 400
+adapters:
+  - path: models/llama/adapter
+    minPassRate: 0
+${limits.adapter !== undefined ? `    maxRegressions: ${limits.adapter}\n` : ''}${limits.top !== undefined ? `maxRegressions: ${limits.top}\n` : ''}`;
+    fs.writeFileSync(path.join(ws, name), text);
+    return name;
+  };
+  /** The (case) indices where the adapter breaks the base's "fact": each is one regression. */
+  let regressed: number[];
+
+  before(() => {
+    fs.writeFileSync(
+      path.join(ws, 'probe.prompt.yml'),
+      `${head}testData:\n${words.map((w) => `  - word: ${w}`).join('\n')}\nadapters:\n  - models/llama/adapter\n`,
+    );
+    const probe = cli(ws, 'eval', 'probe.prompt.yml', '--reporter', 'json');
+    assert.equal(probe.status, 0, probe.stderr);
+    const cases = JSON.parse(probe.stdout).files[0].cases as { outputs: Record<string, { text: string }> }[];
+    outputs = { base: cases.map((c) => c.outputs['base']!.text), adapter: cases.map((c) => c.outputs['adapter']!.text) };
+    regressed = words.map((_, i) => i).filter((i) => outputs.base[i] !== outputs.adapter[i]);
+    assert.ok(regressed.length >= 1, `the adapter must change at least one output: ${JSON.stringify(outputs)}`);
+  });
+
+  it('over the limit (an adapter entry overriding the top level): exit 1 naming the variant, the count and the limit; the table shows each evaluator and the cases', () => {
+    const n = regressed.length;
+    const r = cli(ws, 'eval', file('over.prompt.yml', { top: 100, adapter: n - 1 }));
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `over\\.prompt\\.yml: adapter: ${n} regression\\(s\\) against base \\(a test case and an evaluator that base passes and adapter fails\\), over its maxRegressions of ${n - 1}\\n`,
+      ),
+    );
+    const rate = (passed: number) => `${((passed / words.length) * 100).toFixed(0)}%`;
+    assert.match(r.stdout, new RegExp(`\\n {2}same as base {2}100% +${rate(words.length - n)}\\n {2}short +100% +100%\\n`), r.stdout);
+    assert.match(r.stdout, new RegExp(`\\n {2}adapter  ${n} regression\\(s\\) against base \\(allowed ${n - 1}\\) {2}FAIL\\n`));
+    const first = regressed[0]!;
+    assert.ok(
+      r.stdout.includes(
+        `    case ${first}: base passes and adapter fails "same as base"\n      base     ${JSON.stringify(outputs.base[first])}\n      adapter  ${JSON.stringify(outputs.adapter[first])}\n`,
+      ),
+      r.stdout,
+    );
+  });
+
+  it('at the limit (the top level): exit 0; JSON carries each evaluator and every regression with both outputs', () => {
+    const n = regressed.length;
+    const r = cli(ws, 'eval', file('at.prompt.yml', { top: n }), '--reporter', 'json');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const [base, adapter] = JSON.parse(r.stdout).files[0].variants;
+    assert.deepEqual([base.regressions, base.regressionCount, base.maxRegressions], [null, null, null], 'the base has nothing to regress against');
+    assert.deepEqual(
+      adapter.evaluators.map((e: { name: string; passRate: number }) => [e.name, e.passRate]),
+      [
+        ['same as base', (words.length - n) / words.length],
+        ['short', 1],
+      ],
+    );
+    assert.equal(adapter.regressionCount, n);
+    assert.equal(adapter.maxRegressions, n);
+    assert.deepEqual(
+      adapter.regressions,
+      regressed.map((i) => ({ caseIndex: i, evaluator: 'same as base', base: outputs.base[i], output: outputs.adapter[i] })),
+    );
+  });
+
+  it('without a limit, no gate; JUnit names the evaluator of each regressed case and quotes both outputs', () => {
+    const r = cli(ws, 'eval', file('free.prompt.yml', {}), '--reporter', 'junit');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const suite = r.stdout.slice(r.stdout.indexOf('[adapter]'));
+    assert.match(suite, new RegExp(`<property name="regressionCount" value="${regressed.length}"/>`));
+    assert.match(suite, /<property name="passRate: short" value="1"\/>/);
+    const esc = (s: string) =>
+      JSON.stringify(s).replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;');
+    for (const i of regressed)
+      assert.ok(
+        suite.includes(
+          `name="case ${i}"><failure message="regressed against base on &quot;same as base&quot;: base ${esc(outputs.base[i]!)} passes, adapter ${esc(outputs.adapter[i]!)} fails">`,
+        ),
+        suite,
+      );
+    const table = cli(ws, 'eval', 'free.prompt.yml');
+    assert.match(table.stdout, new RegExp(`adapter  ${regressed.length} regression\\(s\\) against base \\(no limit\\)\\n`));
   });
 });
 
@@ -300,7 +411,12 @@ describe('the example workspace', function () {
     const ws = path.join(root, 'examples');
     const ok = cli(ws, 'eval', 'answer-format.prompt.yml', '--threads', '2');
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-    assert.match(ok.stdout, /base +pass rate 0% \(required 0%\)\n {2}answer-format pass rate (8\d|9\d|100)% \(required 80%\)/);
+    assert.match(ok.stdout, /\n {2}answer format +0% +(8\d|9\d|100)%\n/, 'the format evaluator on its own, for base and tuned');
+    assert.match(
+      ok.stdout,
+      /base +pass rate 0% on all evaluators \(required 0%\)\n {2}answer-format +pass rate (8\d|9\d|100)% on all evaluators \(required 80%\)/,
+    );
+    assert.match(ok.stdout, /answer-format +0 regression\(s\) against base \(no limit\)/, 'one format evaluator: nothing for the base to pass');
     assert.match(ok.stdout, /snapshot answer-format\.snapshot\.json: same/);
     const file = path.join(ws, 'answer-format.snapshot.json');
     fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/"0": "[^"]*"/, '"0": "edited"'));
