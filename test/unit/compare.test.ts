@@ -224,6 +224,8 @@ ${limits.adapter !== undefined ? `    maxRegressions: ${limits.adapter}\n` : ''}
   it('without a limit, no gate; JUnit names the evaluator of each regressed case and quotes both outputs', () => {
     const r = cli(ws, 'eval', file('free.prompt.yml', {}), '--reporter', 'junit');
     assert.equal(r.status, 0, r.stdout + r.stderr);
+    // The tiny model's outputs hold control characters (form feed, escape) that XML 1.0 cannot: written as \uXXXX.
+    assert.doesNotMatch(r.stdout, /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/);
     const suite = r.stdout.slice(r.stdout.indexOf('[adapter]'));
     assert.match(suite, new RegExp(`<property name="regressionCount" value="${regressed.length}"/>`));
     assert.match(suite, /<property name="passRate: short" value="1"\/>/);
