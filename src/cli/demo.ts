@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { meetsMinPassRate } from '../core/compare/matrix';
 import { planMatrix } from '../core/compare/plan';
 import { readPromptFile } from '../core/compare/prompt-file';
+import { type CaseVerdict, caseVerdicts, meetsMaxRegressions, worstCase } from '../core/compare/scores';
 import { formatDiff, wordDiff } from '../core/compare/words';
 import { TuneloopError } from '../core/errors';
 import { followEvents, type RunEvent } from '../core/train/events';
@@ -17,7 +18,8 @@ import { type Matrix, runCommandMatrix } from './matrix';
 /**
  * `tuneloop demo`: the whole loop on the example workspace, in a copy of it (the repository is left as
  * it is): the prompt on the base model, a LoRA fine-tune in the background trainer, and the
- * comparison: outputs side by side with word diffs, pass rates before and after.
+ * comparison: each evaluator's pass rate before and after, the regressions against the base, and
+ * three cases side by side with word diffs, the worst among them.
  */
 export const DEMO_USAGE = `tuneloop demo [FOLDER] [--threads N] [--keep]
 
@@ -30,6 +32,37 @@ const bold = (s: string) => (tty() ? `\x1b[1m${s}\x1b[0m` : s);
 const say = (s = '') => process.stdout.write(`${s}\n`);
 /** A pass rate for people; none when no test case completed. */
 const percent = (rate: number | undefined) => (rate === undefined ? 'none' : `${(rate * 100).toFixed(0)}%`);
+
+const scoresOf = (m: Matrix, variant: string) => m.scores.find((s) => s.variant === variant);
+
+/**
+ * The three cases the demo shows side by side, in this order: the worst for tuned (the most
+ * evaluators regressed against the base, then the most failed by tuned, then the first:
+ * core/compare/scores.ts worstCase), the best (the most evaluators tuned gained, then the fewest
+ * it fails, then the first), and the first case not shown yet; fewer when there are fewer cases.
+ */
+function shownCases(verdicts: readonly CaseVerdict[]): { verdict: CaseVerdict; why: string }[] {
+  const out: { verdict: CaseVerdict; why: string }[] = [];
+  const worst = worstCase(verdicts);
+  if (worst) {
+    const why = worst.regressed
+      ? `worst: tuned lost ${worst.regressed} evaluator(s) the base passes`
+      : worst.failed
+        ? `worst: tuned fails ${worst.failed} evaluator(s), none of which the base passes`
+        : 'worst: tuned fails no evaluator on any case';
+    out.push({ verdict: worst, why });
+  }
+  let best: CaseVerdict | undefined;
+  for (const v of verdicts) if (v !== worst && (!best || v.gained > best.gained || (v.gained === best.gained && v.failed < best.failed))) best = v;
+  if (best)
+    out.push({
+      verdict: best,
+      why: best.gained ? `best: tuned gained ${best.gained} evaluator(s) the base fails` : 'best: tuned gains no evaluator on any other case',
+    });
+  const other = verdicts.find((v) => v !== worst && v !== best);
+  if (other) out.push({ verdict: other, why: 'the first other case' });
+  return out;
+}
 
 function findExample(dir: string): { prompt: string; recipe: string } {
   for (const f of fs.readdirSync(dir).sort()) {
@@ -100,7 +133,7 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
     say();
     say(bold('1. The prompt on the base model'));
     const before = await evaluateWithProgress(prompt, 'base', { variants: ['base'], runsDirs, ...(threads ? { threads } : {}) });
-    say(`  base model passes ${percent(before.passRates.base)} of the test cases`);
+    for (const e of scoresOf(before, 'base')?.evaluators ?? []) say(`  base model passes "${e.name}" on ${percent(e.rate)} of the test cases`);
     say();
     say(bold(`2. Fine-tuning a LoRA adapter (${path.basename(recipe)}) in the background trainer`));
     const { runDir } = await startRun(recipe, { runsDir: runsDirs[0]!, trainerEntry, root: ws, trustedReads: trustedReads(), ...(threads ? { threads } : {}) });
@@ -136,22 +169,29 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
       ...(threads ? { threads } : {}),
     });
     const tuned = after.variants[1]!.name;
-    const shown = after.cases.slice(0, 6);
-    for (const c of shown) {
+    for (const { verdict, why } of shownCases(caseVerdicts(after.results, tuned))) {
+      const c = after.cases.find((x) => x.index === verdict.caseIndex)!;
       const question = Object.entries(c.vars)
         .filter(([k]) => k !== 'expected')
         .map(([, v]) => String(v))
         .join(' ');
       const b = after.results.base![c.index]!;
       const t = after.results[tuned]![c.index]!;
-      say(`  ${bold(`case ${c.index}`)} ${question}`);
+      say(`  ${bold(`case ${c.index}`)} (${why}) ${question}`);
       say(`    base  ${b.passed ? 'pass' : 'FAIL'}  ${b.text.replace(/\n/g, ' ')}`);
       say(`    tuned ${t.passed ? 'pass' : 'FAIL'}  ${formatDiff(wordDiff(b.text, t.text), tty()).replace(/\n/g, ' ')}`);
     }
     say();
-    say(
-      `  pass rate: base ${percent(after.passRates.base)}  →  tuned ${percent(after.passRates[tuned])}  (${after.cases.length} test cases the adapter never saw)`,
-    );
+    // Each evaluator on its own, so that a format check cannot stand for the result.
+    const baseScores = scoresOf(after, 'base');
+    const tunedScores = scoresOf(after, tuned);
+    say(`  pass rate of each evaluator (${after.cases.length} test cases the adapter never saw):`);
+    (baseScores?.evaluators ?? []).forEach((e, k) => say(`    ${e.name}: base ${percent(e.rate)}  →  tuned ${percent(tunedScores?.evaluators[k]?.rate)}`));
+    say(`  all evaluators: base ${percent(after.passRates.base)}  →  tuned ${percent(after.passRates[tuned])}`);
+    const regressions = tunedScores?.regressions ?? [];
+    const listed = regressions.slice(0, 5).map((r) => `case ${r.caseIndex} "${r.evaluator}"`);
+    if (regressions.length > 5) listed.push(`${regressions.length - 5} more`);
+    say(`  regressions: ${regressions.length} (a test case and an evaluator the base passes and tuned fails)${listed.length ? `: ${listed.join(', ')}` : ''}`);
     say();
     say(bold('What you just saw'));
     say('  A prompt file with test cases and evaluators ran on a local model; an adapter recipe fine-tuned a');
@@ -162,7 +202,8 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
     say(`  prompt file, the recipe fine-tunes from the editor, and \`npx tuneloop eval examples/*.prompt.yml\``);
     say(`  checks the committed snapshots as CI does.  (${((Date.now() - started) / 1000).toFixed(0)} s in all)`);
     if (values.keep) say(`  The workspace copy is kept at ${ws}`);
-    return meetsMinPassRate(after.passRates[tuned], after.variants[1]!.minPassRate) ? 0 : 1;
+    const v = after.variants[1]!;
+    return meetsMinPassRate(after.passRates[tuned], v.minPassRate) && meetsMaxRegressions(regressions.length, v.maxRegressions) ? 0 : 1;
   } finally {
     if (!values.keep) fs.rmSync(ws, { recursive: true, force: true });
   }
