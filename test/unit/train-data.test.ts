@@ -59,6 +59,19 @@ describe('training data', () => {
     assert.ok(learned.startsWith(golden.chat.messages[2].content) && learned.includes('<|im_end|>'), learned);
   });
 
+  it('chat messages with train_on_prompt: the same ids, every token counted (one rendering, however many turns)', () => {
+    const turns = [...golden.chat.messages, { role: 'user', content: 'And again?' }, { role: 'assistant', content: 'Again.' }];
+    const f = jsonl([{ messages: turns }]);
+    const marked = tokenizeRows(tok, readJsonl(f), f, { maxSeqLen: 512, eosTokenId: 2 }).examples[0]!;
+    const all = tokenizeRows(tok, readJsonl(f), f, { maxSeqLen: 512, eosTokenId: 2, trainOnPrompt: true }).examples[0]!;
+    assert.deepEqual(all.ids, marked.ids);
+    assert.deepEqual(
+      all.mask,
+      all.ids.map(() => 1),
+    );
+    assert.ok(marked.mask.includes(0));
+  });
+
   it('prompt/completion: loss on the completion and the end token only; text: on everything', () => {
     const f = jsonl([{ prompt: 'Q: two plus two?', completion: ' A: four' }, { text: 'hello there' }]);
     const [pc] = tokenizeRows(tok, readJsonl(f).slice(0, 1), f, { maxSeqLen: 512, eosTokenId: 2 }).examples;

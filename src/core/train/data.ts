@@ -195,10 +195,16 @@ export function tokenizeRows(tok: PreTrainedTokenizer, rows: readonly { line: nu
         } else promptThenCompletion(ALPACA(instruction, input), output);
         break;
       }
-      case 'messages':
-        ({ ids, mask } = tokenizeMessages(tok, messagesOf(row, file, line), file, line));
-        if (options.trainOnPrompt) mask = ids.map(() => 1);
+      case 'messages': {
+        const messages = messagesOf(row, file, line);
+        if (options.trainOnPrompt && tok.chat_template) {
+          // Every token counts, so no turn needs marking: one rendering, not one per assistant turn
+          // (a conversation of n turns would otherwise be rendered 2n + 1 times).
+          ids = chatIds(tok, messages, false);
+          mask = ids.map(() => 1);
+        } else ({ ids, mask } = tokenizeMessages(tok, messages, file, line));
         break;
+      }
     }
     if (ids!.length > options.maxSeqLen) {
       truncated++;
