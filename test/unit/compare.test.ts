@@ -4,9 +4,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type MatrixEvent, type MatrixSpec, type ModelLease, meetsMinPassRate, runMatrix } from '../../src/core/compare/matrix';
 import { parsePromptText } from '../../src/core/compare/prompt-file';
+import { type ScoredCell, scoreMatrix } from '../../src/core/compare/scores';
 import { compareSnapshot, readSnapshot, writeSnapshot } from '../../src/core/compare/snapshot';
 import { formatDiff, wordDiff } from '../../src/core/compare/words';
 import { loadCausalLM } from '../../src/core/infer/load';
+import { evaluate } from '../../src/core/prompts/evaluate';
+import { SafetensorsFile, writeSafetensors } from '../../src/core/safetensors';
 import { goldenCopy, ROOT, tempDir } from '../helpers';
 import { fakeHubHome } from '../hub-cache';
 
@@ -403,27 +406,103 @@ modelParameters:
 });
 
 describe('the example workspace', function () {
-  this.timeout(120_000);
+  this.timeout(300_000);
 
-  it('tuneloop eval passes with the committed snapshot and fails after the snapshot is edited', () => {
+  /** The example as a user clones it: examples/ beside models/default, in a folder with .git. */
+  function clone(options: { snapshot?: boolean } = {}): string {
     const root = tempDir();
     fs.cpSync(path.join(ROOT, 'examples'), path.join(root, 'examples'), { recursive: true, filter: (p) => !p.includes('.tuneloop') });
     fs.cpSync(path.join(ROOT, 'models'), path.join(root, 'models'), { recursive: true });
-    fs.mkdirSync(path.join(root, '.git')); // a clone: the root of the paths the example names
+    fs.mkdirSync(path.join(root, '.git'));
     const ws = path.join(root, 'examples');
+    if (options.snapshot === false) {
+      const file = path.join(ws, 'answer-format.prompt.yml');
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^snapshot: .*\n/m, ''));
+    }
+    return ws;
+  }
+
+  /** Each evaluator's pass rate for base and tuned, and tuned's regressions, from the committed snapshot's outputs. */
+  function snapshotFigures() {
+    const file = path.join(ROOT, 'examples', 'answer-format.prompt.yml');
+    const prompt = parsePromptText(fs.readFileSync(file, 'utf8'), file);
+    const snapshot = readSnapshot(path.join(ROOT, 'examples', 'answer-format.snapshot.json'))!;
+    const cases = prompt.testData ?? [];
+    const results: Record<string, Record<number, ScoredCell>> = {};
+    for (const [variant, outputs] of Object.entries(snapshot.outputs))
+      results[variant] = Object.fromEntries(
+        cases.map((c, i) => {
+          const text = outputs[String(i)]!;
+          return [i, { text, finish: 'stop' as const, evaluations: evaluate(prompt, text, c.values) }];
+        }),
+      );
+    const [base, tuned] = scoreMatrix({ evaluators: prompt.evaluators, variants: ['base', 'answer-format'], results });
+    return { cases: cases.length, base: base!, tuned: tuned!, prompt };
+  }
+
+  it('tuneloop eval passes with the committed snapshot and fails after the snapshot is edited', () => {
+    const ws = clone();
     const ok = cli(ws, 'eval', 'answer-format.prompt.yml', '--threads', '2');
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-    assert.match(ok.stdout, /\n {2}answer format +0% +(8\d|9\d|100)%\n/, 'the format evaluator on its own, for base and tuned');
-    assert.match(
-      ok.stdout,
-      /base +pass rate 0% on all evaluators \(required 0%\)\n {2}answer-format +pass rate (8\d|9\d|100)% on all evaluators \(required 80%\)/,
-    );
-    assert.match(ok.stdout, /answer-format +0 regression\(s\) against base \(no limit\)/, 'one format evaluator: nothing for the base to pass');
+    const { base, tuned } = snapshotFigures();
+    const pct = (x: number | undefined) => `${((x ?? Number.NaN) * 100).toFixed(0)}%`;
+    for (const [k, e] of base.evaluators.entries())
+      assert.match(ok.stdout, new RegExp(`\\n {2}${e.name} +${pct(e.rate)} +${pct(tuned.evaluators[k]!.rate)}\\n`), `${e.name}, for base and tuned`);
+    assert.match(ok.stdout, new RegExp(`answer-format +${tuned.regressions!.length} regression\\(s\\) against base \\(allowed 2\\)`));
     assert.match(ok.stdout, /snapshot answer-format\.snapshot\.json: same/);
     const file = path.join(ws, 'answer-format.snapshot.json');
     fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/"0": "[^"]*"/, '"0": "edited"'));
     const changed = cli(ws, 'eval', 'answer-format.prompt.yml', '--threads', '2');
     assert.equal(changed.status, 1);
     assert.match(changed.stderr, /output\(s\) differ from the snapshot/);
+  });
+
+  it('the committed snapshot: tuned answers exactly right on at least 90%, base on at most 10%, at most 2 facts lost', () => {
+    const { cases, base, tuned } = snapshotFigures();
+    const rate = (v: typeof base, name: string) => v.evaluators.find((e) => e.name === name)!.rate!;
+    assert.ok(cases >= 40);
+    assert.ok(rate(tuned, 'exact answer') >= 0.9, `tuned exact ${rate(tuned, 'exact answer')}`);
+    assert.ok(rate(base, 'exact answer') <= 0.1, `base exact ${rate(base, 'exact answer')}`);
+    assert.ok(rate(base, 'right fact') >= 0.85, `base right fact ${rate(base, 'right fact')}`);
+    const lost = tuned.regressions!.filter((r) => r.evaluator === 'right fact');
+    assert.ok(lost.length <= 2, JSON.stringify(lost));
+  });
+
+  it("the README's sentences about the demo quote the committed snapshot's figures", () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').replace(/\s+/g, ' ');
+    const { cases, base, tuned } = snapshotFigures();
+    assert.match(readme, new RegExp(`asks ${cases} short questions`));
+    const here = /\(here: ([^)]*)\)/.exec(readme);
+    assert.ok(here, 'the README gives the pass rates "(here: …)"');
+    const quoted = here[1]!.split(', ').map((p) => /^(.+) (\d+)% → (\d+)%$/.exec(p)!);
+    assert.deepEqual(
+      quoted.map((m) => [m[1], Number(m[2]), Number(m[3])]),
+      base.evaluators.map((e, k) => [e.name, Math.round(e.rate! * 100), Math.round(tuned.evaluators[k]!.rate! * 100)]),
+    );
+    const regressions = /regressions against the base[^(]*\((\d+) here\)/.exec(readme);
+    assert.ok(regressions, 'the README gives the regressions "(N here)"');
+    assert.equal(Number(regressions[1]), tuned.regressions!.length);
+  });
+
+  it('tuneloop eval exits 1 once an adapter that breaks facts passes maxRegressions', () => {
+    const ws = clone({ snapshot: false });
+    // The committed adapter with its B matrices scaled up: it still changes every output, now into wrong ones.
+    const file = path.join(ws, 'adapters', 'answer-format', 'adapter_model.safetensors');
+    const adapter = SafetensorsFile.open(file);
+    const tensors = new Map(
+      [...adapter.names()].map((name) => {
+        const data = adapter.readFloat32(name);
+        const scaled = /lora_B/.test(name) ? data.map((x) => x * 25) : data;
+        return [name, { dtype: 'F32' as const, shape: [...adapter.info(name).shape], data: new Uint8Array(scaled.buffer) }];
+      }),
+    );
+    adapter.close();
+    writeSafetensors(file, tensors);
+    const r = cli(ws, 'eval', 'answer-format.prompt.yml', '--threads', '2');
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    const count = Number(/answer-format: (\d+) regression\(s\) against base/.exec(r.stderr)?.[1]);
+    assert.ok(count > 2, r.stderr);
+    assert.match(r.stderr, /over its maxRegressions of 2/);
+    assert.match(r.stdout, /base passes and answer-format fails "right fact"/);
   });
 });

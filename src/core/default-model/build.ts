@@ -3,35 +3,38 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TuneloopError } from '../errors';
-import { loadTokenizer } from '../infer/tokenizer';
 import { loadModelConfig, parameterCount } from '../models/config';
+import { writeSafetensors } from '../safetensors';
 import { TensorStore } from '../safetensors/checkpoint';
-import { makeBatch, tokenizeRows } from '../train/data';
+import { fromFloat32 } from '../safetensors/dtype';
 import { type RunEvent, readEvents } from '../train/events';
-import { initFull } from '../train/full-params';
-import { OnnxStepModel } from '../train/onnx-step';
 import { createRunDir, EVENTS } from '../train/run';
 import { loadRecipe, resolveSpec, withHashes, writeSpec } from '../train/spec';
 import { runTraining } from '../train/trainer';
 import { VERSION } from '../version';
-import { baseCorpus, DEFAULT_CORPUS_SEED, heldOutPlain, sha256, toJsonl } from './corpus';
+import { baseCorpus, DEFAULT_CORPUS_ROWS, DEFAULT_CORPUS_SEED, sha256, toJsonl } from './corpus';
+import { type ModelFigures, measureModel } from './figures';
 import { DEFAULT_SHAPE, type DefaultModelShape, TOKENIZER_FILES, writeInitialCheckpoint } from './init';
+import { readme } from './readme';
 
 /**
  * Building the embedded default model: generate the corpus, write a randomly initialised checkpoint,
  * train every weight with the project's own trainer (a run folder with a `method: full` recipe, run by
  * runTraining, exactly as `tuneloop train` runs one), then write the result as a Hugging Face
- * checkpoint folder with `training.json` (the settings, the corpus hash and the held-out loss),
- * `README.md` and `SHA256SUMS`.
+ * checkpoint folder with `training.json` (the settings, the corpus hash, the loss of every step and
+ * the model's figures on held-out questions), `README.md` and `SHA256SUMS`.
  *
- * Training kernels differ between processors, so a rebuild elsewhere gives other weights; what is
- * expected to hold is the held-out loss, within a few per cent. The weights built here are committed.
+ * Training kernels differ between processors, so a rebuild elsewhere gives other weights. What is
+ * expected to hold: the first steps' losses (replayTraining, checked in CI against training.json),
+ * and after a whole rebuild the held-out accuracy and answer loss. The weights built here are committed.
  */
 export interface BuildSettings {
   /** Seeds the initial weights and the trainer (shuffle order). */
   readonly seed: number;
   /** Seeds the corpus generator. */
   readonly corpusSeed: number;
+  /** Conversations in the corpus. */
+  readonly corpusRows: number;
   readonly shape: DefaultModelShape;
   readonly steps: number;
   readonly batchSize: number;
@@ -44,33 +47,39 @@ export interface BuildSettings {
   readonly trainOnPrompt: boolean;
   /** onnxruntime intra-op threads (part of the settings: the thread count changes summation order). */
   readonly threads: number;
+  /** How model.safetensors stores the weights (trained in float32; BF16 halves the file). */
+  readonly storeDtype: 'F32' | 'BF16';
 }
 
 export const DEFAULT_SETTINGS: BuildSettings = {
   seed: 1234,
   corpusSeed: DEFAULT_CORPUS_SEED,
+  corpusRows: DEFAULT_CORPUS_ROWS,
   shape: DEFAULT_SHAPE,
-  steps: 400,
-  batchSize: 32,
-  learningRate: 4e-3,
-  warmupSteps: 20,
+  steps: 1200,
+  batchSize: 16,
+  learningRate: 3e-3,
+  warmupSteps: 50,
   weightDecay: 0.01,
   maxGradNorm: 1,
-  maxSeqLen: 96,
+  maxSeqLen: 416,
   trainOnPrompt: true,
   threads: 2,
+  storeDtype: 'F32',
 };
 
 export interface TrainingRecord {
-  readonly format: 1;
+  readonly format: 2;
   readonly model: 'tuneloop-default';
   readonly tuneloop: string;
   readonly settings: BuildSettings;
   readonly parameters: number;
   readonly corpus: { readonly rows: number; readonly sha256: string };
-  readonly heldOut: HeldOutLoss;
-  readonly finalTrainLoss: number;
+  /** The model's figures on held-out questions, measured on the weights as stored. */
+  readonly figures: ModelFigures;
   readonly trainSeconds: number;
+  /** The mean training loss of every optimizer step, in order (rebuilds replay the first ones). */
+  readonly losses: readonly number[];
 }
 
 export const TRAINING_FILE = 'training.json';
@@ -100,6 +109,12 @@ export function defaultTokenizerDir(): string {
   }
 }
 
+export function settingsOf(options: Partial<BuildSettings>): BuildSettings {
+  const s = { ...DEFAULT_SETTINGS };
+  for (const k of Object.keys(DEFAULT_SETTINGS) as (keyof BuildSettings)[]) if (options[k] !== undefined) Object.assign(s, { [k]: options[k] });
+  return s;
+}
+
 function recipeText(s: BuildSettings): string {
   return [
     '# The embedded default model, trained from scratch: every weight, from random initial values.',
@@ -121,58 +136,141 @@ function recipeText(s: BuildSettings): string {
     `  max_grad_norm: ${s.maxGradNorm}`,
     `  seed: ${s.seed}`,
     `  train_on_prompt: ${s.trainOnPrompt}`,
+    `  checkpoint_every: ${s.steps}`,
     '',
   ].join('\n');
 }
 
-export interface HeldOutLoss {
-  /** Mean next-token loss over every token of the held-out conversations (what a rebuild is compared on). */
-  readonly loss: number;
-  readonly tokens: number;
-  /** Mean loss over the assistant turns only: how well the answers to unseen questions are predicted. */
-  readonly answerLoss: number;
-  readonly answerTokens: number;
-  readonly rows: number;
-  readonly sha256: string;
+/** The corpus text, the random initial checkpoint, the recipe and a run folder for it, in `work`. */
+function prepareRun(work: string, s: BuildSettings, tokenizerDir: string): { runDir: string; corpus: string } {
+  fs.mkdirSync(work, { recursive: true });
+  const corpus = toJsonl(baseCorpus({ seed: s.corpusSeed, rows: s.corpusRows }));
+  fs.writeFileSync(path.join(work, 'corpus.jsonl'), corpus);
+  writeInitialCheckpoint(path.join(work, 'init'), { shape: s.shape, seed: s.seed, tokenizerDir });
+  const recipeFile = path.join(work, 'default-model.adapter.yml');
+  fs.writeFileSync(recipeFile, recipeText(s));
+  // Hashed here, with a cache folder in the scratch folder, so that nothing is written elsewhere.
+  const spec = withHashes(resolveSpec(loadRecipe(recipeFile), path.join(work, 'init'), { threads: s.threads }), path.join(work, 'cache'));
+  const runDir = createRunDir(path.join(work, 'runs'), 'default-model');
+  writeSpec(runDir, spec);
+  return { runDir, corpus };
+}
+
+type StepEvent = Extract<RunEvent, { type: 'step' }>;
+
+/**
+ * Run the trainer on `runDir`, handing each event to `onEvent` as it is written (polled), and
+ * stopping the run once `stopAfter` steps are done. Returns the outcome and every event.
+ */
+async function train(runDir: string, options: { onEvent?: (e: RunEvent) => void; stopAfter?: number }) {
+  const controller = new AbortController();
+  let offset = 0;
+  const poll = () => {
+    const r = readEvents(path.join(runDir, EVENTS), offset);
+    offset = r.offset;
+    for (const e of r.events) {
+      options.onEvent?.(e);
+      if (options.stopAfter !== undefined && e.type === 'step' && e.step >= options.stopAfter) controller.abort();
+    }
+  };
+  const timer = setInterval(poll, options.stopAfter === undefined ? 1000 : 50);
+  let outcome: Awaited<ReturnType<typeof runTraining>>;
+  try {
+    outcome = await runTraining(runDir, { signal: controller.signal });
+  } finally {
+    clearInterval(timer);
+  }
+  poll();
+  const events = readEvents(path.join(runDir, EVENTS)).events;
+  if (outcome === 'failed') {
+    const failed = events.find((e) => e.type === 'failed');
+    throw new TuneloopError(`training the default model failed${failed && failed.type === 'failed' ? `: ${failed.message}` : ''}`, { file: runDir });
+  }
+  return { outcome, losses: events.filter((e): e is StepEvent => e.type === 'step').map((e) => e.loss) };
+}
+
+/** Rewrite model.safetensors with every tensor in `dtype` (from the float32 the trainer wrote). */
+function storeAs(dir: string, dtype: 'F32' | 'BF16'): void {
+  if (dtype === 'F32') return;
+  const store = TensorStore.openDir(dir);
+  const tensors = new Map<string, { dtype: 'BF16'; shape: number[]; data: Uint8Array }>();
+  try {
+    for (const name of store.names()) tensors.set(name, { dtype, shape: [...store.info(name).shape], data: fromFloat32(dtype, store.readFloat32(name)) });
+  } finally {
+    store.close();
+  }
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+}
+
+function modelConfigFor(dir: string, s: BuildSettings): void {
+  // The tokenizer's own limit follows the model's positions (the golden tokenizer says 256).
+  const file = path.join(dir, 'tokenizer_config.json');
+  const cfg = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  fs.writeFileSync(file, `${JSON.stringify({ ...cfg, model_max_length: s.shape.maxPositions }, null, 2)}\n`);
+  if (s.storeDtype === 'BF16') {
+    const c = path.join(dir, 'config.json');
+    fs.writeFileSync(c, `${JSON.stringify({ ...JSON.parse(fs.readFileSync(c, 'utf8')), dtype: 'bfloat16' }, null, 2)}\n`);
+  }
 }
 
 /**
- * The held-out loss of the model in `modelDir`: the held-out questions (in no training data) with
- * their plain answers, every batch padded to the same length, measured over all tokens and over the
- * answers alone.
+ * Build the default model into `outDir` (replaced as a whole at the end). Returns what was written
+ * to training.json.
  */
-export async function heldOutLoss(modelDir: string, options: { corpusSeed?: number; threads?: number; batchSize?: number } = {}): Promise<HeldOutLoss> {
-  const rows = heldOutPlain(options.corpusSeed ?? DEFAULT_CORPUS_SEED);
-  const tok = await loadTokenizer(modelDir);
-  const cfg = loadModelConfig(modelDir);
-  const eos = cfg.eosTokenIds[0] ?? 2;
-  const jsonRows = rows.map((row, i) => ({ line: i + 1, row: row as unknown as Record<string, unknown> }));
-  const tokenize = (trainOnPrompt: boolean) =>
-    tokenizeRows(tok, jsonRows, 'held-out', { format: 'messages', maxSeqLen: 1 << 20, eosTokenId: eos, trainOnPrompt }).examples;
-  const all = tokenize(true);
-  const answers = tokenize(false);
-  const padTo = Math.max(...all.map((e) => e.ids.length));
-  const store = TensorStore.openDir(modelDir);
-  const model = new OnnxStepModel(cfg, store, { spec: { mode: 'full' }, seed: 0, threads: options.threads ?? DEFAULT_SETTINGS.threads });
+export async function buildDefaultModel(outDir: string, options: BuildOptions = {}): Promise<TrainingRecord> {
+  const settings = settingsOf(options);
+  const ownWork = options.workDir === undefined;
+  const work = options.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-default-model-'));
   try {
-    const params = initFull(store);
-    const B = options.batchSize ?? 32;
-    const measure = async (examples: typeof all) => {
-      let sum = 0;
-      let counted = 0;
-      for (let i = 0; i < examples.length; i += B) {
-        const batch = makeBatch(examples.slice(i, i + B), cfg.padTokenId ?? eos, padTo);
-        sum += await model.lossSum(batch, params);
-        counted += batch.counted;
-      }
-      return { loss: sum / counted, counted };
+    const { runDir, corpus } = prepareRun(work, settings, options.tokenizerDir ?? defaultTokenizerDir());
+    const started = Date.now();
+    const { losses } = await train(runDir, options.onEvent ? { onEvent: options.onEvent } : {});
+    const trainSeconds = (Date.now() - started) / 1000;
+
+    // The result, written beside outDir and renamed into place whole.
+    const partial = `${outDir}.partial`;
+    fs.rmSync(partial, { recursive: true, force: true });
+    fs.mkdirSync(partial, { recursive: true });
+    for (const f of ['config.json', 'generation_config.json', ...TOKENIZER_FILES, 'model.safetensors'])
+      fs.copyFileSync(path.join(runDir, 'model', f), path.join(partial, f));
+    modelConfigFor(partial, settings);
+    storeAs(partial, settings.storeDtype);
+    const record: TrainingRecord = {
+      format: 2,
+      model: 'tuneloop-default',
+      tuneloop: VERSION,
+      settings,
+      parameters: parameterCount(loadModelConfig(partial)),
+      corpus: { rows: settings.corpusRows, sha256: sha256(corpus) },
+      figures: await measureModel(partial, { threads: settings.threads }),
+      trainSeconds,
+      losses,
     };
-    const a = await measure(all);
-    const b = await measure(answers);
-    return { loss: a.loss, tokens: a.counted, answerLoss: b.loss, answerTokens: b.counted, rows: rows.length, sha256: sha256(toJsonl(rows)) };
+    fs.writeFileSync(path.join(partial, TRAINING_FILE), `${JSON.stringify(record, null, 2)}\n`);
+    fs.writeFileSync(path.join(partial, README_FILE), readme(record, fs.statSync(path.join(partial, 'model.safetensors')).size));
+    fs.writeFileSync(path.join(partial, SUMS_FILE), sha256Sums(partial));
+    fs.rmSync(outDir, { recursive: true, force: true });
+    fs.mkdirSync(path.dirname(path.resolve(outDir)), { recursive: true });
+    fs.renameSync(partial, outDir);
+    return record;
   } finally {
-    await model.dispose();
-    store.close();
+    if (ownWork) fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The first `steps` optimizer steps of a build with `settings`, run again exactly as the build runs
+ * them (same corpus, initial weights, recipe and trainer), then stopped: their losses, to compare
+ * with the ones a committed model's training.json records.
+ */
+export async function replayTraining(settings: BuildSettings, steps: number, options: { tokenizerDir?: string } = {}): Promise<number[]> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-default-replay-'));
+  try {
+    const { runDir } = prepareRun(work, settings, options.tokenizerDir ?? defaultTokenizerDir());
+    const { losses } = await train(runDir, { stopAfter: steps });
+    return losses.slice(0, steps);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
@@ -205,131 +303,6 @@ export function verifySha256Sums(dir: string): string[] {
     else if (fileSha(file) !== m[1]) bad.push(m[2]!);
   }
   return bad;
-}
-
-function readme(r: TrainingRecord, bytes: number): string {
-  const s = r.settings;
-  return `# The embedded default model
-
-A small Llama-family model (LlamaForCausalLM) that Tuneloop trains itself, from random weights, so
-that everything works with no network and no downloaded model. It knows a few templated domains
-(colours of things, opposites, plurals, sums of small numbers, capitals, animal sounds) and answers
-a question in one plain sentence:
-
-    user: What colour is grass?
-    assistant: Grass is green.
-
-It is a test subject for prompts and adapters, not a useful assistant.
-
-## How it was made
-
-- Architecture: ${s.shape.layers} layers, hidden ${s.shape.hiddenSize}, ${s.shape.heads} attention heads (${s.shape.kvHeads} key/value heads), MLP ${s.shape.intermediateSize}, tied embeddings, ${r.parameters.toLocaleString('en-US')} parameters, float32 (${(bytes / 2 ** 20).toFixed(1)} MiB).
-- Tokenizer: the project's byte-level BPE (vocab 512) with a ChatML chat template (\`<|im_start|>\` = 1, \`<|im_end|>\` = 2 = end of sequence, \`<|endoftext|>\` = 0 = padding).
-- Corpus: ${r.corpus.rows} chat conversations generated by \`src/core/default-model/corpus.ts\` (seed ${s.corpusSeed}, sha256 \`${r.corpus.sha256.slice(0, 16)}…\`). Every fact can be asked four ways; three are in the corpus, the fourth is held out.
-- Training: Tuneloop's own trainer (a \`method: full\` run, onnxruntime CPU), initial weights normal(0, 0.02) seeded with ${s.seed}, ${s.steps} steps of ${s.batchSize} conversations, AdamW at ${s.learningRate} with ${s.warmupSteps} warm-up steps and cosine decay, weight decay ${s.weightDecay}, clipping at ${s.maxGradNorm}, ${s.threads} threads: ${r.trainSeconds.toFixed(0)} s on the machine that built it.
-- Held-out loss, over the ${r.heldOut.rows} held-out conversations (${r.heldOut.tokens} tokens): **${r.heldOut.loss.toFixed(4)}**; over their answers alone (${r.heldOut.answerTokens} tokens): ${r.heldOut.answerLoss.toFixed(4)}. Everything else is in \`training.json\`.
-
-## Rebuilding
-
-    npm run rebuild:default-model
-
-runs \`node out/src/core/default-model/rebuild.js --out models/default\` after building. Training
-kernels differ between processors, so a rebuild on another machine gives other weights; it is
-expected to reach a held-out loss within 2% of the one above, which \`test/unit/default-model.test.ts\`
-checks. \`SHA256SUMS\` lists the files as committed (\`sha256sum -c SHA256SUMS\`).
-`;
-}
-
-/**
- * Build the default model into `outDir` (replaced as a whole at the end). Returns what was written
- * to training.json.
- */
-export async function buildDefaultModel(outDir: string, options: BuildOptions = {}): Promise<TrainingRecord> {
-  const settings: BuildSettings = {
-    seed: options.seed ?? DEFAULT_SETTINGS.seed,
-    corpusSeed: options.corpusSeed ?? DEFAULT_SETTINGS.corpusSeed,
-    shape: options.shape ?? DEFAULT_SETTINGS.shape,
-    steps: options.steps ?? DEFAULT_SETTINGS.steps,
-    batchSize: options.batchSize ?? DEFAULT_SETTINGS.batchSize,
-    learningRate: options.learningRate ?? DEFAULT_SETTINGS.learningRate,
-    warmupSteps: options.warmupSteps ?? DEFAULT_SETTINGS.warmupSteps,
-    weightDecay: options.weightDecay ?? DEFAULT_SETTINGS.weightDecay,
-    maxGradNorm: options.maxGradNorm ?? DEFAULT_SETTINGS.maxGradNorm,
-    maxSeqLen: options.maxSeqLen ?? DEFAULT_SETTINGS.maxSeqLen,
-    trainOnPrompt: options.trainOnPrompt ?? DEFAULT_SETTINGS.trainOnPrompt,
-    threads: options.threads ?? DEFAULT_SETTINGS.threads,
-  };
-  const ownWork = options.workDir === undefined;
-  const work = options.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-default-model-'));
-  try {
-    fs.mkdirSync(work, { recursive: true });
-    const corpus = toJsonl(baseCorpus({ seed: settings.corpusSeed }));
-    fs.writeFileSync(path.join(work, 'corpus.jsonl'), corpus);
-    writeInitialCheckpoint(path.join(work, 'init'), {
-      shape: settings.shape,
-      seed: settings.seed,
-      tokenizerDir: options.tokenizerDir ?? defaultTokenizerDir(),
-    });
-    const recipeFile = path.join(work, 'default-model.adapter.yml');
-    fs.writeFileSync(recipeFile, recipeText(settings));
-    // Hashed here, with a cache folder in the scratch folder, so that nothing is written elsewhere.
-    const spec = withHashes(resolveSpec(loadRecipe(recipeFile), path.join(work, 'init'), { threads: settings.threads }), path.join(work, 'cache'));
-    const runDir = createRunDir(path.join(work, 'runs'), 'default-model');
-    writeSpec(runDir, spec);
-
-    let offset = 0;
-    const poll = () => {
-      const r = readEvents(path.join(runDir, EVENTS), offset);
-      offset = r.offset;
-      for (const e of r.events) options.onEvent?.(e);
-    };
-    const timer = options.onEvent ? setInterval(poll, 1000) : undefined;
-    const started = Date.now();
-    let outcome: Awaited<ReturnType<typeof runTraining>>;
-    try {
-      outcome = await runTraining(runDir);
-    } finally {
-      if (timer) clearInterval(timer);
-    }
-    const trainSeconds = (Date.now() - started) / 1000;
-    if (options.onEvent) poll();
-    const events = readEvents(path.join(runDir, EVENTS)).events;
-    if (outcome !== 'done') {
-      const failed = events.find((e) => e.type === 'failed');
-      throw new TuneloopError(`training the default model ${outcome}${failed && failed.type === 'failed' ? `: ${failed.message}` : ''}`, { file: runDir });
-    }
-    const steps = events.filter((e): e is Extract<RunEvent, { type: 'step' }> => e.type === 'step');
-    const tail = steps.slice(-10);
-    const finalTrainLoss = tail.reduce((a, e) => a + e.loss, 0) / Math.max(1, tail.length);
-
-    // The result, written beside outDir and renamed into place whole.
-    const partial = `${outDir}.partial`;
-    fs.rmSync(partial, { recursive: true, force: true });
-    fs.mkdirSync(partial, { recursive: true });
-    for (const f of ['config.json', 'generation_config.json', ...TOKENIZER_FILES, 'model.safetensors'])
-      fs.copyFileSync(path.join(runDir, 'model', f), path.join(partial, f));
-    const held = await heldOutLoss(partial, { corpusSeed: settings.corpusSeed, threads: settings.threads });
-    const record: TrainingRecord = {
-      format: 1,
-      model: 'tuneloop-default',
-      tuneloop: VERSION,
-      settings,
-      parameters: parameterCount(loadModelConfig(partial)),
-      corpus: { rows: corpus.trimEnd().split('\n').length, sha256: sha256(corpus) },
-      heldOut: held,
-      finalTrainLoss,
-      trainSeconds,
-    };
-    fs.writeFileSync(path.join(partial, TRAINING_FILE), `${JSON.stringify(record, null, 2)}\n`);
-    fs.writeFileSync(path.join(partial, README_FILE), readme(record, fs.statSync(path.join(partial, 'model.safetensors')).size));
-    fs.writeFileSync(path.join(partial, SUMS_FILE), sha256Sums(partial));
-    fs.rmSync(outDir, { recursive: true, force: true });
-    fs.mkdirSync(path.dirname(path.resolve(outDir)), { recursive: true });
-    fs.renameSync(partial, outDir);
-    return record;
-  } finally {
-    if (ownWork) fs.rmSync(work, { recursive: true, force: true });
-  }
 }
 
 /** The settings a committed model was built with (from its training.json). */

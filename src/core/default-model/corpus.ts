@@ -1,22 +1,35 @@
 import * as crypto from 'node:crypto';
 import { seededRandom } from '../random';
-import { shuffle } from '../train/data';
+import {
+  BEHAVIOURS,
+  type Behaviour,
+  EXAMPLE_HEADERS,
+  EXAMPLE_STYLES,
+  exampleBlock,
+  FOLLOW_PROMPTS,
+  INSTRUCTED,
+  NEUTRAL_PROMPTS,
+  respond,
+  trainSystemPrompts,
+} from './behaviours';
+import { allFacts, DOMAINS, type DomainName, type Fact } from './facts';
+import { decorate, heldOutTemplates, render, trainTemplates } from './templates';
 
 /**
- * The text the embedded default model learns from, generated here (nothing is downloaded): short
- * chat conversations in a handful of templated domains, where a user asks a question and the
- * assistant answers in one plain sentence ("What colour is grass?" → "Grass is green.").
+ * The text the embedded default model learns from, generated here (nothing is downloaded): chat
+ * conversations about the facts of facts.ts, asked in the training templates of templates.ts and
+ * answered in one of the behaviours of behaviours.ts, which a system prompt or examples choose.
  *
- * Every fact can be asked four ways (paraphrase templates). The base corpus asks each fact three of
- * the four ways; the fourth (picked per fact, seeded) is held out of every training set. The base
- * model's held-out loss is measured on those questions, and the fine-tuning example's test cases
- * are drawn from them.
+ * A row of the base corpus is a whole conversation of several turns, up to about 380 tokens: with no
+ * system prompt every answer is the plain sentence; with a system prompt asking for a behaviour,
+ * examples of it in the system prompt or in the first user message, or a system prompt asking to
+ * follow the examples and earlier turns in the behaviour, every answer follows that behaviour. So the
+ * model learns to answer a question alone, after a system prompt, and after few-shot examples, at
+ * every position up to its longest prompts.
  *
- * A second generator, separate from the first, makes data for teaching the model a behaviour it
- * never shows: answering in a fixed format (`Answer: Grass is green.`, or
- * `{"answer": "Grass is green."}`), which occurs nowhere in the base corpus. Its training rows are
- * the base corpus's questions answered in the format; its test cases are held-out questions, so no
- * test question appears in either training set.
+ * A second generator, separate from the first, makes the example adapter's data: single questions
+ * answered as `Answer: <sentence>`, a format that occurs nowhere in the base corpus. Its training
+ * rows ask in training templates; its test cases ask in held-out templates.
  *
  * Everything is a function of the seed: the same seed gives the same rows, byte for byte.
  */
@@ -31,352 +44,190 @@ export interface MessagesRow {
   readonly messages: readonly ChatTurn[];
 }
 
-export type DomainName = 'colour' | 'opposite' | 'plural' | 'sum' | 'capital' | 'sound';
-
-export interface Fact {
-  readonly domain: DomainName;
-  /** Stable identity: `<domain>:<subject>`. */
-  readonly id: string;
-  /** What the question is about, as it reads inside a question ("the sky", "cat", "3 and 4"). */
-  readonly subject: string;
-  /** The one-word answer ("blue", "cats", "7"). */
-  readonly answer: string;
-  /** The plain answer sentence the base model learns ("The sky is blue."). */
-  readonly sentence: string;
-  /** The four ways to ask it. */
-  readonly questions: readonly [string, string, string, string];
-}
-
-const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-
-// ---- the domains -------------------------------------------------------------------------------
-
-const COLOURS: readonly (readonly [string, string])[] = [
-  ['grass', 'green'],
-  ['the sky', 'blue'],
-  ['snow', 'white'],
-  ['coal', 'black'],
-  ['blood', 'red'],
-  ['a banana', 'yellow'],
-  ['a lemon', 'yellow'],
-  ['a tomato', 'red'],
-  ['an orange', 'orange'],
-  ['milk', 'white'],
-  ['the sun', 'yellow'],
-  ['a carrot', 'orange'],
-  ['a frog', 'green'],
-  ['a crow', 'black'],
-  ['chocolate', 'brown'],
-  ['a strawberry', 'red'],
-  ['the sea', 'blue'],
-  ['a cucumber', 'green'],
-  ['an eggplant', 'purple'],
-  ['a pumpkin', 'orange'],
-  ['a polar bear', 'white'],
-  ['a lime', 'green'],
-  ['a cherry', 'red'],
-  ['soil', 'brown'],
-  ['a flamingo', 'pink'],
-  ['ink', 'black'],
-  ['a plum', 'purple'],
-  ['a pine tree', 'green'],
-  ['salt', 'white'],
-  ['a fire truck', 'red'],
-  ['an elephant', 'grey'],
-  ['a raven', 'black'],
-  ['a blueberry', 'blue'],
-  ['wood', 'brown'],
-  ['a cloud', 'white'],
-  ['a pig', 'pink'],
-  ['a leaf', 'green'],
-  ['a koala', 'grey'],
-  ['a grape', 'purple'],
-  ['rust', 'brown'],
-];
-
-/** Pairs asked in both directions (each word has one opposite). */
-const OPPOSITES: readonly (readonly [string, string])[] = [
-  ['hot', 'cold'],
-  ['big', 'small'],
-  ['up', 'down'],
-  ['fast', 'slow'],
-  ['happy', 'sad'],
-  ['light', 'dark'],
-  ['old', 'young'],
-  ['wet', 'dry'],
-  ['open', 'closed'],
-  ['full', 'empty'],
-  ['hard', 'soft'],
-  ['early', 'late'],
-  ['rich', 'poor'],
-  ['loud', 'quiet'],
-  ['strong', 'weak'],
-  ['thick', 'thin'],
-  ['left', 'right'],
-  ['day', 'night'],
-  ['push', 'pull'],
-  ['good', 'bad'],
-  ['first', 'last'],
-  ['near', 'far'],
-  ['clean', 'dirty'],
-  ['sweet', 'sour'],
-  ['win', 'lose'],
-];
-
-const PLURALS: readonly (readonly [string, string])[] = [
-  ['cat', 'cats'],
-  ['dog', 'dogs'],
-  ['box', 'boxes'],
-  ['mouse', 'mice'],
-  ['child', 'children'],
-  ['foot', 'feet'],
-  ['tooth', 'teeth'],
-  ['man', 'men'],
-  ['woman', 'women'],
-  ['goose', 'geese'],
-  ['sheep', 'sheep'],
-  ['fish', 'fish'],
-  ['baby', 'babies'],
-  ['city', 'cities'],
-  ['knife', 'knives'],
-  ['leaf', 'leaves'],
-  ['wolf', 'wolves'],
-  ['bus', 'buses'],
-  ['glass', 'glasses'],
-  ['person', 'people'],
-  ['ox', 'oxen'],
-  ['house', 'houses'],
-  ['car', 'cars'],
-  ['apple', 'apples'],
-  ['book', 'books'],
-  ['tree', 'trees'],
-  ['bird', 'birds'],
-  ['dish', 'dishes'],
-  ['fox', 'foxes'],
-  ['toy', 'toys'],
-  ['key', 'keys'],
-  ['party', 'parties'],
-  ['story', 'stories'],
-  ['potato', 'potatoes'],
-  ['hero', 'heroes'],
-  ['church', 'churches'],
-  ['watch', 'watches'],
-  ['life', 'lives'],
-  ['shelf', 'shelves'],
-  ['lady', 'ladies'],
-];
-
-const CAPITALS: readonly (readonly [string, string])[] = [
-  ['France', 'Paris'],
-  ['Spain', 'Madrid'],
-  ['Italy', 'Rome'],
-  ['Germany', 'Berlin'],
-  ['Japan', 'Tokyo'],
-  ['Egypt', 'Cairo'],
-  ['Russia', 'Moscow'],
-  ['Greece', 'Athens'],
-  ['Portugal', 'Lisbon'],
-  ['Ireland', 'Dublin'],
-  ['Norway', 'Oslo'],
-  ['Sweden', 'Stockholm'],
-  ['Finland', 'Helsinki'],
-  ['Poland', 'Warsaw'],
-  ['Austria', 'Vienna'],
-  ['Peru', 'Lima'],
-  ['Kenya', 'Nairobi'],
-  ['China', 'Beijing'],
-  ['England', 'London'],
-  ['Cuba', 'Havana'],
-  ['Chile', 'Santiago'],
-  ['Canada', 'Ottawa'],
-  ['Denmark', 'Copenhagen'],
-  ['Hungary', 'Budapest'],
-  ['Belgium', 'Brussels'],
-  ['Thailand', 'Bangkok'],
-  ['Iceland', 'Reykjavik'],
-  ['Turkey', 'Ankara'],
-  ['Scotland', 'Edinburgh'],
-  ['Wales', 'Cardiff'],
-];
-
-const SOUNDS: readonly (readonly [string, string])[] = [
-  ['dog', 'woof'],
-  ['cat', 'meow'],
-  ['cow', 'moo'],
-  ['duck', 'quack'],
-  ['sheep', 'baa'],
-  ['pig', 'oink'],
-  ['lion', 'roar'],
-  ['owl', 'hoot'],
-  ['horse', 'neigh'],
-  ['frog', 'croak'],
-  ['snake', 'hiss'],
-  ['bee', 'buzz'],
-  ['mouse', 'squeak'],
-  ['donkey', 'bray'],
-  ['wolf', 'howl'],
-  ['crow', 'caw'],
-  ['dove', 'coo'],
-  ['turkey', 'gobble'],
-  ['hen', 'cluck'],
-  ['elephant', 'trumpet'],
-  ['goat', 'bleat'],
-  ['chick', 'cheep'],
-  ['bird', 'tweet'],
-  ['tiger', 'growl'],
-];
-
-const article = (noun: string) => (/^[aeiou]/.test(noun) ? `an ${noun}` : `a ${noun}`);
-
-function q4(a: string, b: string, c: string, d: string): readonly [string, string, string, string] {
-  return [a, b, c, d];
-}
-
-/** Every fact of every domain, in a fixed order. */
-export function allFacts(): Fact[] {
-  const facts: Fact[] = [];
-  for (const [thing, colour] of COLOURS) {
-    const verb = 'is';
-    facts.push({
-      domain: 'colour',
-      id: `colour:${thing}`,
-      subject: thing,
-      answer: colour,
-      sentence: `${cap(thing)} ${verb} ${colour}.`,
-      questions: q4(`What colour is ${thing}?`, `What is the colour of ${thing}?`, `Which colour is ${thing}?`, `Tell me the colour of ${thing}.`),
-    });
-  }
-  const opposite = (w: string, o: string): Fact => ({
-    domain: 'opposite',
-    id: `opposite:${w}`,
-    subject: w,
-    answer: o,
-    sentence: `The opposite of ${w} is ${o}.`,
-    questions: q4(
-      `What is the opposite of ${w}?`,
-      `What is the opposite of the word ${w}?`,
-      `Which word is the opposite of ${w}?`,
-      `Tell me the opposite of ${w}.`,
-    ),
-  });
-  for (const [a, b] of OPPOSITES) facts.push(opposite(a, b), opposite(b, a));
-  for (const [one, many] of PLURALS) {
-    facts.push({
-      domain: 'plural',
-      id: `plural:${one}`,
-      subject: one,
-      answer: many,
-      sentence: `The plural of ${one} is ${many}.`,
-      questions: q4(
-        `What is the plural of ${one}?`,
-        `What is the plural of the word ${one}?`,
-        `Which word is the plural of ${one}?`,
-        `Tell me the plural of ${one}.`,
-      ),
-    });
-  }
-  for (let a = 0; a <= 9; a++) {
-    for (let b = 0; b <= 9; b++) {
-      facts.push({
-        domain: 'sum',
-        id: `sum:${a}+${b}`,
-        subject: `${a} and ${b}`,
-        answer: String(a + b),
-        sentence: `${a} plus ${b} is ${a + b}.`,
-        questions: q4(`What is ${a} plus ${b}?`, `What is ${a} + ${b}?`, `How much is ${a} plus ${b}?`, `Tell me the sum of ${a} and ${b}.`),
-      });
-    }
-  }
-  for (const [country, city] of CAPITALS) {
-    facts.push({
-      domain: 'capital',
-      id: `capital:${country}`,
-      subject: country,
-      answer: city,
-      sentence: `The capital of ${country} is ${city}.`,
-      questions: q4(
-        `What is the capital of ${country}?`,
-        `What is the capital city of ${country}?`,
-        `Which city is the capital of ${country}?`,
-        `Tell me the capital of ${country}.`,
-      ),
-    });
-  }
-  for (const [animal, sound] of SOUNDS) {
-    const a = article(animal);
-    facts.push({
-      domain: 'sound',
-      id: `sound:${animal}`,
-      subject: animal,
-      answer: sound,
-      sentence: `${cap(a)} says ${sound}.`,
-      questions: q4(`What sound does ${a} make?`, `What does ${a} say?`, `Which sound does ${a} make?`, `Tell me the sound ${a} makes.`),
-    });
-  }
-  return facts;
-}
-
-// ---- the split ---------------------------------------------------------------------------------
-
 export const DEFAULT_CORPUS_SEED = 20240611;
+/** Conversations in the base corpus (the trainer goes over them for as many epochs as its steps need). */
+export const DEFAULT_CORPUS_ROWS = 12000;
+/** A conversation grows turn by turn until it would pass a budget drawn from these (estimated tokens). */
+export const ROW_TOKENS: readonly [number, number] = [300, 370];
 
-/** System messages a share of the base rows carry, so that prompts with a system turn read as familiar. */
-export const SYSTEM_MESSAGES: readonly string[] = [
-  'You are a helpful assistant.',
-  'Answer the question in one short sentence.',
-  'You answer questions about words, numbers and the world.',
-  'Be brief.',
+const pick = <T>(items: readonly T[], r: () => number): T => items[Math.floor(r() * items.length)]!;
+
+/** The facts grouped by domain, in allFacts order. */
+export function factsByDomain(): Map<DomainName, Fact[]> {
+  const by = new Map<DomainName, Fact[]>(DOMAINS.map((d) => [d, []]));
+  for (const f of allFacts()) by.get(f.domain)!.push(f);
+  return by;
+}
+
+/** How often each domain is asked: in proportion to its facts to the power 0.75 (sums most, sounds least). */
+function domainWeights(by: Map<DomainName, Fact[]>): [DomainName, number][] {
+  const w = DOMAINS.map((d) => [d, by.get(d)!.length ** 0.75] as [DomainName, number]);
+  const total = w.reduce((a, [, x]) => a + x, 0);
+  return w.map(([d, x]) => [d, x / total]);
+}
+
+function pickDomain(weights: readonly [DomainName, number][], r: () => number): DomainName {
+  let x = r();
+  for (const [d, w] of weights) {
+    if (x < w) return d;
+    x -= w;
+  }
+  return weights.at(-1)![0];
+}
+
+/** A training question: a random domain (domainWeights), fact and training template, decorated. */
+function trainQuestion(by: Map<DomainName, Fact[]>, r: () => number, avoid?: ReadonlySet<string>): { fact: Fact; question: string } {
+  const weights = domainWeights(by);
+  for (;;) {
+    const fact = pick(by.get(pickDomain(weights, r))!, r);
+    if (avoid?.has(fact.id)) continue;
+    return { fact, question: decorate(render(pick(trainTemplates(fact.domain), r), fact), r) };
+  }
+}
+
+/** Examples of a behaviour: distinct facts, plain training questions, answers in the behaviour. */
+function examples(by: Map<DomainName, Fact[]>, n: number, b: Behaviour, r: () => number, used: Set<string>): [string, string][] {
+  const out: [string, string][] = [];
+  while (out.length < n) {
+    const { fact } = trainQuestion(by, r, used);
+    used.add(fact.id);
+    out.push([render(pick(trainTemplates(fact.domain), r), fact), respond(fact, b)]);
+  }
+  return out;
+}
+
+type RowKind = 'plain' | 'system' | 'system-examples' | 'turn-examples' | 'user-examples';
+const ROW_KINDS: readonly (readonly [RowKind, number])[] = [
+  ['plain', 0.45],
+  ['system', 0.25],
+  ['system-examples', 0.12],
+  ['turn-examples', 0.08],
+  ['user-examples', 0.1],
 ];
 
-export interface FactSplit {
-  readonly fact: Fact;
-  /** Index (0..3) of the question form held out of every training set. */
-  readonly heldOut: number;
-}
-
-/** The seeded split: per fact, the question form held out of every training set. */
-export function splitFacts(seed = DEFAULT_CORPUS_SEED): FactSplit[] {
-  const r = seededRandom(seed);
-  return allFacts().map((fact) => ({ fact, heldOut: Math.floor(r() * 4) }));
-}
-
-// ---- the base corpus ---------------------------------------------------------------------------
-
-export interface BaseCorpusOptions {
-  readonly seed?: number;
-  /** Share of rows that start with a system message (default 0: every row is one user turn and the answer). */
-  readonly systemShare?: number;
+function rowKind(r: () => number): RowKind {
+  let x = r();
+  for (const [k, p] of ROW_KINDS) {
+    if (x < p) return k;
+    x -= p;
+  }
+  return 'plain';
 }
 
 /**
- * The base corpus: every fact asked in its three non-held-out forms and answered with its plain
- * sentence, in a seeded order. Rows are `messages` rows (ChatML through the tokenizer's template).
+ * Tokens of a conversation, estimated (no tokenizer here): the project's byte-level BPE spends about
+ * 0.48 tokens on a lower-case letter, 0.91 on a capital and 1 on anything else, and 7 on a message's
+ * markers (fitted on this corpus: 2 tokens of error per message, rms).
  */
-export function baseCorpus(options: BaseCorpusOptions = {}): MessagesRow[] {
-  const seed = options.seed ?? DEFAULT_CORPUS_SEED;
-  const systemShare = options.systemShare ?? 0;
-  const r = seededRandom(seed + 101);
-  const rows: MessagesRow[] = [];
-  for (const { fact, heldOut } of splitFacts(seed)) {
-    fact.questions.forEach((q, k) => {
-      if (k === heldOut) return;
-      const messages: ChatTurn[] = [];
-      if (r() < systemShare) messages.push({ role: 'system', content: SYSTEM_MESSAGES[Math.floor(r() * SYSTEM_MESSAGES.length)]! });
-      messages.push({ role: 'user', content: q }, { role: 'assistant', content: fact.sentence });
-      rows.push({ messages });
-    });
+export function estimateTokens(messages: readonly ChatTurn[]): number {
+  let n = 0;
+  for (const m of messages) {
+    const upper = m.content.replace(/[^A-Z]/g, '').length;
+    const lower = m.content.replace(/[^a-z]/g, '').length;
+    n += 7 + 0.91 * upper + 0.48 * lower + (m.content.length - upper - lower);
   }
-  return shuffle(rows, seed + 202);
+  return n;
 }
 
-/** The held-out questions of every fact with their plain answers: the base model's held-out set. */
-export function heldOutPlain(seed = DEFAULT_CORPUS_SEED): MessagesRow[] {
-  return splitFacts(seed).map(({ fact, heldOut }) => ({
+/** One conversation of the base corpus. */
+function conversation(by: Map<DomainName, Fact[]>, r: () => number): ChatTurn[] {
+  const kind = rowKind(r);
+  const b: Behaviour = kind === 'plain' ? 'plain' : kind === 'system-examples' || kind === 'user-examples' ? pick(BEHAVIOURS, r) : pick(INSTRUCTED, r);
+  const messages: ChatTurn[] = [];
+  const used = new Set<string>();
+  const budget = ROW_TOKENS[0] + (ROW_TOKENS[1] - ROW_TOKENS[0]) * r();
+  if (kind === 'plain' && r() < 0.25) messages.push({ role: 'system', content: pick(trainSystemPrompts('plain'), r) });
+  if (kind === 'turn-examples') messages.push({ role: 'system', content: pick(FOLLOW_PROMPTS, r) });
+  if (kind === 'system') {
+    const preamble = r() < 0.3 ? `${pick(NEUTRAL_PROMPTS, r)} ` : '';
+    messages.push({ role: 'system', content: preamble + pick(trainSystemPrompts(b), r) });
+  }
+  if (kind === 'system-examples' || kind === 'user-examples') {
+    // Examples first, as many of them as leave room in the budget for at least one more turn.
+    const style = pick(EXAMPLE_STYLES, r);
+    const pairs = examples(by, 2 + Math.floor(r() * 5), b, r, used);
+    const instruction = kind === 'system-examples' && b !== 'plain' && r() < 0.5 ? `${pick(trainSystemPrompts(b), r)}\n` : '';
+    const header = pick(EXAMPLE_HEADERS, r);
+    const { fact, question } = trainQuestion(by, r, used);
+    used.add(fact.id);
+    const opening = (n: number): ChatTurn[] =>
+      kind === 'system-examples'
+        ? [{ role: 'system', content: `${instruction}${header}\n${exampleBlock(pairs.slice(0, n), style)}` }]
+        : [
+            { role: 'user', content: `${exampleBlock(pairs.slice(0, n), style)}\n${style[0]}${question}\n${style[1].trimEnd()}` },
+            { role: 'assistant', content: respond(fact, b) },
+          ];
+    let n = pairs.length;
+    while (n > 1 && estimateTokens(opening(n)) > budget - 70) n--;
+    messages.push(...opening(n));
+  }
+  for (;;) {
+    const { fact, question } = trainQuestion(by, r, used);
+    const turn: ChatTurn[] = [
+      { role: 'user', content: question },
+      { role: 'assistant', content: respond(fact, b) },
+    ];
+    if (messages.some((m) => m.role === 'assistant') && estimateTokens([...messages, ...turn]) > budget) return messages;
+    used.add(fact.id);
+    messages.push(...turn);
+  }
+}
+
+export interface BaseCorpusOptions {
+  readonly seed?: number;
+  readonly rows?: number;
+}
+
+/** The base corpus: `rows` conversations (default DEFAULT_CORPUS_ROWS), seeded. */
+export function baseCorpus(options: BaseCorpusOptions = {}): MessagesRow[] {
+  const seed = options.seed ?? DEFAULT_CORPUS_SEED;
+  const r = seededRandom(seed + 101);
+  const by = factsByDomain();
+  return Array.from({ length: options.rows ?? DEFAULT_CORPUS_ROWS }, () => ({ messages: conversation(by, r) }));
+}
+
+/** A held-out question (a held-out template, a fact): the unit of every test set. */
+export interface HeldOutQuestion {
+  readonly fact: Fact;
+  /** The held-out template it is asked in. */
+  readonly template: string;
+  readonly question: string;
+}
+
+/** Every fact asked in each held-out template of its domain (in no training data), in allFacts order. */
+export function allHeldOut(): HeldOutQuestion[] {
+  return allFacts().flatMap((fact) => heldOutTemplates(fact.domain).map((template) => ({ fact, template, question: render(template, fact) })));
+}
+
+/**
+ * The held-out set as conversations: each held-out question alone, with its plain answer. The base
+ * model's held-out accuracy and answer loss are measured on these.
+ */
+export function heldOutPlain(): MessagesRow[] {
+  return allHeldOut().map(({ fact, question }) => ({
     messages: [
-      { role: 'user', content: fact.questions[heldOut]! },
-      { role: 'assistant', content: fact.sentence },
+      { role: 'user' as const, content: question },
+      { role: 'assistant' as const, content: fact.sentence },
     ],
   }));
+}
+
+/**
+ * `perDomain` held-out questions per domain, drawn seeded and uniformly: distinct facts of the
+ * domain, each asked in a uniformly drawn held-out template. Domains in DOMAINS order.
+ */
+export function drawHeldOut(perDomain: number, seed: number): HeldOutQuestion[] {
+  const r = seededRandom(seed);
+  const out: HeldOutQuestion[] = [];
+  for (const [domain, facts] of factsByDomain()) {
+    const pool = [...facts];
+    for (let k = 0; k < perDomain && pool.length; k++) {
+      const fact = pool.splice(Math.floor(r() * pool.length), 1)[0]!;
+      const template = pick(heldOutTemplates(domain), r);
+      out.push({ fact, template, question: render(template, fact) });
+    }
+  }
+  return out;
 }
 
 /** JSONL text of rows (one JSON object a line, a final newline). */
@@ -388,45 +239,41 @@ export function sha256(text: string | Uint8Array): string {
   return crypto.createHash('sha256').update(text).digest('hex');
 }
 
-// ---- the fine-tuning generator (the fixed format) ----------------------------------------------
+// ---- the example adapter's data (the fixed format) ---------------------------------------------
 
-/**
- * The fixed answer formats a fine-tune can teach, neither of which occurs in the base corpus:
- * `json`, the plain sentence as a JSON object (`{"answer": "Grass is green."}`), and `prefix`, the
- * sentence after a label (`Answer: Grass is green.`). Both keep the sentence the model already
- * knows how to say, so a small adapter changes the form without having to move the knowledge.
- */
-export type AnswerFormat = 'prefix' | 'json';
+/** The example adapter's format, which occurs nowhere in the base corpus. */
+export const ANSWER_PREFIX = 'Answer: ';
 
-export const DEFAULT_FORMAT: AnswerFormat = 'prefix';
-
-export function formatAnswer(fact: Pick<Fact, 'sentence' | 'answer'>, format: AnswerFormat = DEFAULT_FORMAT): string {
-  switch (format) {
-    case 'json':
-      return `{"answer": ${JSON.stringify(fact.sentence)}}`;
-    case 'prefix':
-      return `Answer: ${fact.sentence}`;
-  }
+export function formatAnswer(fact: Pick<Fact, 'sentence'>): string {
+  return `${ANSWER_PREFIX}${fact.sentence}`;
 }
 
 /** A regular expression (source) that an output in the format matches whole, whatever the answer. */
-export function formatPattern(format: AnswerFormat = DEFAULT_FORMAT): string {
-  switch (format) {
-    case 'json':
-      return '^\\{"answer": "[^"\\n]+"\\}$';
-    case 'prefix':
-      return '^Answer: [^\\n]+$';
-  }
-}
+export const FORMAT_PATTERN = '^Answer: [^\\n]+$';
 
-export interface FormatOptions {
-  readonly seed?: number;
-  readonly format?: AnswerFormat;
+export const DEFAULT_FORMAT_SEED = 7077;
+
+/**
+ * Fine-tuning rows for the format: `count` single questions (a random domain, fact and training
+ * template, decorated as in the base corpus) answered as `Answer: <sentence>`.
+ */
+export function formatTrainingRows(options: { readonly seed?: number; readonly count?: number } = {}): MessagesRow[] {
+  const r = seededRandom(options.seed ?? DEFAULT_FORMAT_SEED);
+  const by = factsByDomain();
+  return Array.from({ length: options.count ?? 240 }, () => {
+    const { fact, question } = trainQuestion(by, r);
+    return {
+      messages: [
+        { role: 'user', content: question },
+        { role: 'assistant', content: formatAnswer(fact) },
+      ],
+    };
+  });
 }
 
 export interface FormatTestCase {
   readonly domain: DomainName;
-  /** The question, as the user asks it. */
+  /** The question, as the user asks it (a held-out template). */
   readonly question: string;
   /** The one-word answer ("green"), which the output must contain to be right. */
   readonly answer: string;
@@ -436,52 +283,13 @@ export interface FormatTestCase {
   readonly expected: string;
 }
 
-/**
- * Fine-tuning rows for the format: every fact, asked the three ways the base corpus asks it, answered
- * in the format. `count` rows (default: all of them, one per base-corpus question), seeded order.
- */
-export function formatTrainingRows(options: FormatOptions & { readonly count?: number } = {}): MessagesRow[] {
-  const seed = options.seed ?? DEFAULT_CORPUS_SEED;
-  const rows: MessagesRow[] = [];
-  for (const { fact, heldOut } of splitFacts(seed)) {
-    fact.questions.forEach((q, k) => {
-      if (k !== heldOut)
-        rows.push({
-          messages: [
-            { role: 'user', content: q },
-            { role: 'assistant', content: formatAnswer(fact, options.format) },
-          ],
-        });
-    });
-  }
-  const all = shuffle(rows, seed + 303);
-  return options.count === undefined ? all : all.slice(0, options.count);
-}
-
-/**
- * Test cases for the format: held-out questions, which are in neither the base corpus nor the
- * fine-tuning rows. `count` cases (default 40, at most one per fact), drawn round-robin over the
- * domains so that every domain is represented, each domain's order seeded.
- */
-export function formatTestCases(options: FormatOptions & { readonly count?: number } = {}): FormatTestCase[] {
-  const seed = options.seed ?? DEFAULT_CORPUS_SEED;
-  const count = options.count ?? 40;
-  const byDomain = new Map<DomainName, FormatTestCase[]>();
-  for (const { fact, heldOut } of splitFacts(seed)) {
-    const list = byDomain.get(fact.domain) ?? [];
-    list.push({
-      domain: fact.domain,
-      question: fact.questions[heldOut]!,
-      answer: fact.answer,
-      sentence: fact.sentence,
-      expected: formatAnswer(fact, options.format),
-    });
-    byDomain.set(fact.domain, list);
-  }
-  const queues = [...byDomain.values()].map((list, k) => shuffle(list, seed + 404 + k));
-  const out: FormatTestCase[] = [];
-  for (let i = 0; out.length < count && queues.some((q) => i < q.length); i++) {
-    for (const q of queues) if (i < q.length && out.length < count) out.push(q[i]!);
-  }
-  return out;
+/** The example's test cases: `perDomain` held-out questions per domain (drawHeldOut), in the format. */
+export function formatTestCases(options: { readonly seed?: number; readonly perDomain?: number } = {}): FormatTestCase[] {
+  return drawHeldOut(options.perDomain ?? 7, (options.seed ?? DEFAULT_FORMAT_SEED) + 1).map(({ fact, question }) => ({
+    domain: fact.domain,
+    question,
+    answer: fact.answer,
+    sentence: fact.sentence,
+    expected: formatAnswer(fact),
+  }));
 }

@@ -1,43 +1,70 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { formatPattern, formatTestCases, formatTrainingRows, toJsonl } from './corpus';
+import { FORMAT_PATTERN, formatTestCases, formatTrainingRows, toJsonl } from './corpus';
 
 /**
- * The example workspace (examples/): a prompt file whose 40 test cases are held-out questions (in
- * no training data), an evaluator for the answer format, the fine-tuning rows, and the adapter
- * recipe (LoRA r = 8) that teaches the embedded default model to answer as "Answer: <sentence>",
- * which it never does before tuning. Generated, so it can be remade: `node out/src/core/default-model/example.js DIR`.
+ * The example workspace (examples/): a prompt file whose test cases are held-out questions (asked in
+ * templates no training data uses, drawn seeded and uniformly, seven per domain), evaluators that
+ * check the whole answer (`equals` the expected output), the fact whatever the format (`contains` the
+ * answer word, which the base model passes, so an adapter that breaks facts shows regressions) and
+ * the format; the fine-tuning rows; and the adapter recipe (LoRA) that teaches the embedded default
+ * model to answer as "Answer: <sentence>", which it never does before tuning. Generated, so it can be
+ * remade: `node out/src/core/default-model/example.js DIR`.
  */
+export const EXAMPLE_RECIPE = {
+  rows: 320,
+  validationRows: 32,
+  r: 8,
+  alpha: 16,
+  learningRate: 0.002,
+  steps: 60,
+  batchSize: 8,
+  warmupSteps: 6,
+  seed: 7,
+};
+
 export function writeExample(dir: string, options: { modelPath?: string } = {}): void {
   fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
-  const cases = formatTestCases({ count: 40, format: 'prefix' });
+  const cases = formatTestCases({ perDomain: 7 });
   const quote = (s: string) => JSON.stringify(s);
+  const x = EXAMPLE_RECIPE;
   const prompt = [
     '# Answer format: the base model answers in plain sentences ("Grass is green."); the adapter',
-    '# teaches it to answer as "Answer: <sentence>". The test questions are in no training data.',
+    '# teaches it to answer as "Answer: <sentence>". The test questions are asked in phrasings that',
+    "# no training data uses (the default model's held-out templates), seven per domain.",
     'name: Answer format',
     'description: \'Short factual answers, always written as "Answer: <sentence>"\'',
     `model: ${options.modelPath ?? '../models/default'}`,
     'modelParameters:',
-    '  maxTokens: 24',
+    '  maxTokens: 32',
     'messages:',
     '  - role: user',
     '    content: "{{question}}"',
     'testData:',
-    ...cases.flatMap((c) => [`  - question: ${quote(c.question)}`, `    expected: ${quote(c.expected)}`]),
+    ...cases.flatMap((c) => [`  - question: ${quote(c.question)}`, `    answer: ${quote(c.answer)}`, `    expected: ${quote(c.expected)}`]),
     'evaluators:',
+    '  # The whole answer, exactly.',
+    '  - name: exact answer',
+    '    string:',
+    '      equals: "{{expected}}"',
+    '  # The fact, whatever the format: the base model passes it, so a tuned model that loses a fact',
+    '  # shows a regression.',
+    '  - name: right fact',
+    '    string:',
+    '      contains: "{{answer}}"',
     '  - name: answer format',
-    `    regex: ${quote(formatPattern('prefix'))}`,
+    `    regex: ${quote(FORMAT_PATTERN)}`,
     'adapters:',
     '  - path: answer-format.adapter.yml',
-    '    minPassRate: 0.8',
+    '    minPassRate: 0.85',
+    '    maxRegressions: 2',
     '# The base model is run for comparison; it is not expected to use the format.',
     'minPassRate: 0',
     'snapshot: answer-format.snapshot.json',
     '',
   ].join('\n');
   fs.writeFileSync(path.join(dir, 'answer-format.prompt.yml'), prompt);
-  fs.writeFileSync(path.join(dir, 'data', 'answer-format.jsonl'), toJsonl(formatTrainingRows({ format: 'prefix', count: 240 })));
+  fs.writeFileSync(path.join(dir, 'data', 'answer-format.jsonl'), toJsonl(formatTrainingRows({ count: x.rows })));
   const recipe = [
     '# Teaches the default model to answer as "Answer: <sentence>" (LoRA, PEFT format).',
     'name: answer-format',
@@ -45,20 +72,20 @@ export function writeExample(dir: string, options: { modelPath?: string } = {}):
     'dataset:',
     '  path: data/answer-format.jsonl',
     '  format: messages',
-    '  validation_split: 24',
+    `  validation_split: ${x.validationRows}`,
     'method: lora',
     'lora:',
-    '  r: 8',
-    '  lora_alpha: 16',
+    `  r: ${x.r}`,
+    `  lora_alpha: ${x.alpha}`,
     '  target_modules: all-linear',
     'training:',
-    '  learning_rate: 0.003',
-    '  max_steps: 60',
-    '  batch_size: 8',
+    `  learning_rate: ${x.learningRate}`,
+    `  max_steps: ${x.steps}`,
+    `  batch_size: ${x.batchSize}`,
     '  max_seq_len: 96',
     '  schedule: cosine',
-    '  warmup_steps: 4',
-    '  seed: 7',
+    `  warmup_steps: ${x.warmupSteps}`,
+    `  seed: ${x.seed}`,
     '  eval_every: 20',
     'output: adapters/answer-format',
     '',

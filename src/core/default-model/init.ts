@@ -19,7 +19,7 @@ export interface DefaultModelShape {
   readonly maxPositions: number;
 }
 
-export const DEFAULT_SHAPE: DefaultModelShape = { hiddenSize: 128, layers: 4, heads: 4, kvHeads: 2, intermediateSize: 384, maxPositions: 256 };
+export const DEFAULT_SHAPE: DefaultModelShape = { hiddenSize: 256, layers: 4, heads: 8, kvHeads: 4, intermediateSize: 768, maxPositions: 512 };
 
 /** A Hugging Face LlamaForCausalLM config for `shape`, with the tokenizer's special tokens. */
 export function defaultModelConfig(shape: DefaultModelShape = DEFAULT_SHAPE): Record<string, unknown> {

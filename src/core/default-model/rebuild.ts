@@ -62,8 +62,9 @@ async function main(argv: string[]): Promise<number> {
   const out = path.resolve(values.out);
   const r = await buildDefaultModel(out, options);
   process.stdout.write(
-    `wrote ${out}: ${r.parameters.toLocaleString('en-US')} parameters, held-out loss ${r.heldOut.loss.toFixed(4)} (answers ${r.heldOut.answerLoss.toFixed(4)}), ` +
-      `training ${r.trainSeconds.toFixed(0)} s, ${((Date.now() - started) / 1000).toFixed(0)} s in all\n`,
+    `wrote ${out}: ${r.parameters.toLocaleString('en-US')} parameters, held-out accuracy ${(r.figures.heldOut.accuracy * 100).toFixed(1)}% ` +
+      `(answer loss ${r.figures.heldOut.answerLoss.toFixed(4)}), training ${r.trainSeconds.toFixed(0)} s, ${((Date.now() - started) / 1000).toFixed(0)} s in all\n` +
+      `${JSON.stringify(r.figures, null, 1)}\n`,
   );
   return 0;
 }
