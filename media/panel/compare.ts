@@ -3,6 +3,7 @@ import { button, el, formatNumber, icon } from '../dom';
 import type { Ctx } from './app';
 import { renderOutput, shadeLegend } from './output';
 import type { ResultsView } from './results';
+import { scoresOf } from './scores';
 import { type CellView, cellKey, cellText, isRunning, type RunView } from './state';
 
 /**
@@ -57,20 +58,23 @@ function stats(c: CellView | undefined): string {
   return `first token ${formatNumber(cell.timeToFirstTokenMs, 0)} ms · ${formatNumber(cell.tokensPerSecond, 1)} tokens/s · ${cell.tokens.length} token(s) · ${cell.finish === 'eos' ? 'end of text' : cell.finish === 'length' ? 'max tokens' : cell.finish}`;
 }
 
-export function evaluationList(cell: CellInfo | undefined): HTMLElement | null {
+/** A cell's evaluator results; `regressed` names those the base passed on this case (a regression). */
+export function evaluationList(cell: CellInfo | undefined, regressed: readonly string[] = []): HTMLElement | null {
   if (!cell || cell.evaluations.length === 0) return null;
   return el(
     'ul',
     { class: 'evals' },
-    ...cell.evaluations.map((e) =>
-      el(
+    ...cell.evaluations.map((e) => {
+      const regression = e.passed === false && regressed.includes(e.name);
+      return el(
         'li',
-        { class: e.passed === null ? 'eval skipped' : e.passed ? 'eval pass' : 'eval fail', title: e.detail },
+        { class: e.passed === null ? 'eval skipped' : e.passed ? 'eval pass' : regression ? 'eval fail regressed' : 'eval fail', title: e.detail },
         e.passed === null ? '– ' : e.passed ? '✓ ' : '✗ ',
         e.name,
         e.passed === null ? ' (hosted, not run here)' : '',
-      ),
-    ),
+        regression ? el('span', { class: 'regression-mark' }, ' · regression: the base passes it') : '',
+      );
+    }),
   );
 }
 
@@ -184,7 +188,8 @@ export class CompareView implements ResultsView {
     const run = this.run;
     if (!run) return;
     this.pending.add(variant);
-    if (this.ctx.s.diff && variant === run.header.variants[0]?.id) for (const v of run.header.variants) this.pending.add(v.id);
+    // The base's output feeds the others' word diffs and regression marks: redraw them with it.
+    if (variant === run.header.variants[0]?.id) for (const v of run.header.variants) this.pending.add(v.id);
     if (!this.frame) {
       this.frame = requestAnimationFrame(() => {
         this.frame = 0;
@@ -215,7 +220,8 @@ export class CompareView implements ResultsView {
     renderOutput(col.body, c, { shade: this.ctx.s.shade, against: base ? cellText(base) : undefined });
     col.body.dataset.state = c ? (c.running ? 'running' : 'done') : 'waiting';
     col.stats.textContent = stats(c);
-    col.evals.replaceChildren(...[evaluationList(c?.cell)].filter((x): x is HTMLElement => x !== null));
+    const regressed = c && !c.running ? (scoresOf(run).regressed.get(cellKey(variant, caseIndex)) ?? []) : [];
+    col.evals.replaceChildren(...[evaluationList(c?.cell, regressed)].filter((x): x is HTMLElement => x !== null));
     const cancelled = c?.cell?.finish === 'cancelled';
     col.status.textContent = c?.running
       ? ' streaming'

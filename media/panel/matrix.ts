@@ -2,6 +2,7 @@ import { button, el, formatNumber, icon } from '../dom';
 import type { Ctx } from './app';
 import { endText, evaluationList } from './compare';
 import type { ResultsView } from './results';
+import { scoresOf } from './scores';
 import { cellKey, cellText, isRunning, type RunView } from './state';
 
 /**
@@ -13,7 +14,7 @@ export class MatrixView implements ResultsView {
   readonly root = el('div', { class: 'matrix-results' });
   private cells = new Map<string, HTMLTableCellElement>();
   private rows = new Map<number, HTMLTableRowElement>();
-  private foot: HTMLTableRowElement | undefined;
+  private foot: HTMLTableSectionElement | undefined;
   private status: HTMLElement | undefined;
   private accept: HTMLButtonElement | undefined;
   private readonly acceptNote = el('span', { class: 'muted small', id: 'accept-note' });
@@ -49,6 +50,12 @@ export class MatrixView implements ResultsView {
       this.ctx.save();
       this.applyFilter();
     });
+    const regressions = el('input', { type: 'checkbox', id: 'only-regressions', checked: s.onlyRegressions });
+    regressions.addEventListener('change', () => {
+      s.onlyRegressions = regressions.checked;
+      this.ctx.save();
+      this.applyFilter();
+    });
     this.accept = button([icon('check'), ' Accept as snapshot'], { class: 'primary', id: 'accept-snapshot', 'aria-describedby': 'accept-note' }, () =>
       this.ctx.post({ type: 'snapshot/accept', runId: run.header.runId }),
     );
@@ -70,18 +77,19 @@ export class MatrixView implements ResultsView {
       this.rows.set(c.index, tr);
       body.append(tr);
     }
-    this.foot = el('tr');
+    this.foot = el('tfoot');
     this.root.replaceChildren(
       el(
         'div',
         { class: 'toolbar' },
         el('label', { class: 'toggle' }, filter, ' Only rows where the variants differ'),
+        el('label', { class: 'toggle' }, regressions, ' Only regressions against the base'),
         el('span', { class: 'spacer' }),
         this.acceptNote,
         this.accept,
       ),
       this.status,
-      el('div', { class: 'table-wrap' }, el('table', { class: 'matrix' }, el('thead', {}, head), body, el('tfoot', {}, this.foot))),
+      el('div', { class: 'table-wrap' }, el('table', { class: 'matrix' }, el('thead', {}, head), body, this.foot)),
     );
     for (const v of run.header.variants) for (const c of run.header.cases) this.paint(v.id, c.index);
     this.summary();
@@ -114,9 +122,15 @@ export class MatrixView implements ResultsView {
       }
     });
     const snap = c.cell?.snapshot;
+    const scores = c.running ? undefined : scoresOf(run);
+    const regressed = scores?.regressed.get(cellKey(variant, caseIndex)) ?? [];
+    // A regression shows the base's output beside the variant's: what was right, and what it became.
+    const baseText = regressed.length && scores?.base ? cellText(run.cells.get(cellKey(scores.base, caseIndex))) : undefined;
+    if (regressed.length) td.classList.add('regressed');
     td.replaceChildren(
       out,
-      evaluationList(c.cell) ?? '',
+      evaluationList(c.cell, regressed) ?? '',
+      baseText !== undefined ? el('div', { class: 'regression-base small' }, el('span', { class: 'muted' }, 'base: '), baseText || '(empty)') : '',
       c.cell && c.cell.finish !== 'error'
         ? el(
             'div',
@@ -139,8 +153,35 @@ export class MatrixView implements ResultsView {
     const run = this.run;
     if (!run || !this.foot || !this.status || !this.accept) return;
     this.status.textContent = run.end ? (run.snapshotWritten ? `Snapshot written to ${run.snapshotWritten}.` : endText(run)) : (run.progress ?? 'Starting…');
-    this.foot.replaceChildren(
-      el('th', { scope: 'row' }, 'Pass rate'),
+    // Each evaluator's rate first (a format check alone must not read as the result), then the rate
+    // over all evaluators that the file's minPassRate gates, then each adapter's regressions.
+    const scores = scoresOf(run);
+    const rate = (r: number | undefined) => (r === undefined ? '—' : `${Math.round(r * 100)}%`);
+    const evaluatorRows = scores.evaluators.map((name, k) =>
+      el(
+        'tr',
+        { class: 'evaluator-rate' },
+        el('th', { scope: 'row' }, name),
+        ...run.header.variants.map((v) => {
+          const e = scores.byVariant.get(v.id)?.evaluators[k];
+          return el('td', { 'data-variant': v.id }, rate(e?.rate), ' ', el('span', { class: 'muted small' }, e?.ran ? `(${e.passed}/${e.ran})` : ''));
+        }),
+      ),
+    );
+    const regressionRow = el(
+      'tr',
+      { class: 'regressions' },
+      el('th', { scope: 'row' }, 'Regressions against base'),
+      ...run.header.variants.map((v) => {
+        const r = scores.byVariant.get(v.id)?.regressions;
+        if (v.id === scores.base || r === undefined) return el('td', { class: 'muted' }, '—');
+        return el('td', { class: r.length ? 'fail' : 'pass', 'data-variant': v.id }, String(r.length));
+      }),
+    );
+    const overall = el('tr', { class: 'overall' });
+    this.foot.replaceChildren(...evaluatorRows, overall, regressionRow);
+    overall.replaceChildren(
+      el('th', { scope: 'row' }, scores.evaluators.length > 1 ? 'All evaluators' : 'Pass rate'),
       ...run.header.variants.map((v) => {
         const done = run.header.cases
           .map((c) => run.cells.get(cellKey(v.id, c.index))?.cell)
@@ -181,9 +222,15 @@ export class MatrixView implements ResultsView {
     return texts.some((t) => t !== texts[0]);
   }
 
+  private regresses(caseIndex: number): boolean {
+    const run = this.run!;
+    const regressed = scoresOf(run).regressed;
+    return run.header.variants.some((v) => regressed.has(cellKey(v.id, caseIndex)));
+  }
+
   private applyFilterRow(caseIndex: number): void {
     const tr = this.rows.get(caseIndex);
-    if (tr) tr.hidden = this.ctx.s.onlyDiffering && !this.differs(caseIndex);
+    if (tr) tr.hidden = (this.ctx.s.onlyDiffering && !this.differs(caseIndex)) || (this.ctx.s.onlyRegressions && !this.regresses(caseIndex));
   }
 
   private applyFilter(): void {

@@ -13,6 +13,7 @@ const Saved = z.object({
   shade: z.boolean().optional(),
   diff: z.boolean().optional(),
   onlyDiffering: z.boolean().optional(),
+  onlyRegressions: z.boolean().optional(),
   selectedRun: z.string().optional(),
   recipe: z.string().optional(),
 });
@@ -27,6 +28,7 @@ export function restore(s: PanelState): void {
   s.shade = saved.shade ?? s.shade;
   s.diff = saved.diff ?? s.diff;
   s.onlyDiffering = saved.onlyDiffering ?? false;
+  s.onlyRegressions = saved.onlyRegressions ?? false;
   s.selectedRun = saved.selectedRun;
   s.recipe = saved.recipe;
 }
@@ -38,6 +40,7 @@ export function save(s: PanelState): void {
     shade: s.shade,
     diff: s.diff,
     onlyDiffering: s.onlyDiffering,
+    onlyRegressions: s.onlyRegressions,
     selectedRun: s.selectedRun,
     recipe: s.recipe,
   } satisfies Saved);

@@ -46,6 +46,8 @@ export interface PanelState {
   shade: boolean;
   diff: boolean;
   onlyDiffering: boolean;
+  /** The matrix shows only rows where an adapter regresses a case the base passed. */
+  onlyRegressions: boolean;
   compare: RunView | undefined;
   matrix: RunView | undefined;
   runs: RunRow[];
@@ -73,6 +75,7 @@ export function newState(): PanelState {
     shade: false,
     diff: true,
     onlyDiffering: false,
+    onlyRegressions: false,
     compare: undefined,
     matrix: undefined,
     runs: [],

@@ -22,5 +22,6 @@ grep -q 'parameters    158,016' <<<"$out"
 # The example workspace and the embedded model travel in the package: the demo runs from here.
 demo=$("$tmp/prefix/bin/tuneloop" demo --threads 2)
 echo "$demo" | tail -12
+grep -q 'all evaluators: base' <<<"$demo"
 grep -q 'regressions: ' <<<"$demo"
 echo "pack: the globally installed tuneloop works, and runs the example from another folder"

@@ -320,9 +320,15 @@ describe('webview app in headless Chromium', function () {
     );
     assert.equal(await p.page.getByRole('button', { name: 'Accept as snapshot' }).isDisabled(), true, 'not before the run ends');
     await p.send({ type: 'run/end', runId: 'run-2', status: 'done', passRates: { base: 0.5, [ADAPTER]: 1 } });
-    const foot = await p.page.locator('table.matrix tfoot td').allInnerTexts();
+    const foot = await p.page.locator('table.matrix tfoot tr.overall td').allInnerTexts();
     assert.match(foot[0]!, /✗ 50% \(1\/2, needs 100%\)/);
     assert.match(foot[1]!, /✓ 100% \(2\/2, needs 50%\)/);
+    // Each evaluator's rate comes first, then the regressions against the base (none: the adapter only gained).
+    assert.deepEqual(await p.page.locator('table.matrix tfoot tr.evaluator-rate').allInnerTexts(), [
+      'polite\t50% (1/2)\t100% (2/2)',
+      'short\t100% (2/2)\t100% (2/2)',
+    ]);
+    assert.deepEqual(await p.page.locator('table.matrix tfoot tr.regressions td').allInnerTexts(), ['—', '0']);
     assert.equal(await p.page.locator('table.matrix tbody tr').count(), 2);
     await p.shot('matrix-light');
     await p.page.getByLabel('Only rows where the variants differ').check();
@@ -331,6 +337,33 @@ describe('webview app in headless Chromium', function () {
     assert.deepEqual(await p.waitPosted('snapshot/accept'), [{ type: 'snapshot/accept', runId: 'run-2' }]);
     await p.send({ type: 'snapshot/written', runId: 'run-2', label: 'support.snapshot.json' });
     await p.page.getByText('Snapshot written to support.snapshot.json.').first().waitFor();
+  });
+
+  it('regressions: a case the base passed and the adapter failed is marked, with the base output beside it, and can be shown alone', async () => {
+    const p = await open({ theme: 'dark' });
+    await p.waitPosted('panel/ready');
+    await p.send(INIT, { type: 'panel/prompt', info: INFO }, { type: 'panel/show', tab: 'matrix' });
+    await p.page.getByRole('button', { name: 'Run matrix' }).click();
+    await p.waitPosted('run/start');
+    const h: RunHeader = { ...compareHeader('run-3'), mode: 'matrix', cases: INFO.cases.map((c) => ({ index: c.index, label: c.label })) };
+    const polite = 'Thank you, please reply with the new address.';
+    const curt = 'Reply with the new address.';
+    await p.send(
+      { type: 'run/start', header: h },
+      { type: 'run/cell', runId: 'run-3', variant: 'base', caseIndex: 0, cell: cell(BASE_TEXT) },
+      { type: 'run/cell', runId: 'run-3', variant: ADAPTER, caseIndex: 0, cell: cell(TUNED_TEXT) },
+      { type: 'run/cell', runId: 'run-3', variant: 'base', caseIndex: 1, cell: cell(polite) },
+      { type: 'run/cell', runId: 'run-3', variant: ADAPTER, caseIndex: 1, cell: cell(curt) },
+      { type: 'run/end', runId: 'run-3', status: 'done', passRates: { base: 0.5, [ADAPTER]: 0.5 } },
+    );
+    const regressed = p.page.locator('table.matrix td.regressed');
+    assert.equal(await regressed.count(), 1);
+    assert.equal(await regressed.getAttribute('data-variant'), ADAPTER);
+    assert.match(await regressed.innerText(), /polite · regression: the base passes it[\s\S]*base: Thank you, please reply/);
+    assert.deepEqual(await p.page.locator('table.matrix tfoot tr.regressions td').allInnerTexts(), ['—', '1']);
+    await p.page.getByLabel('Only regressions against the base').check();
+    assert.deepEqual(await p.page.locator('table.matrix tbody tr:visible th').allInnerTexts(), [INFO.cases[1]!.label]);
+    await p.shot('matrix-regression-dark');
   });
 
   it('fine-tune: launches from a recipe, lists runs, draws the live loss curve with samples, cancels and resumes', async () => {
