@@ -479,7 +479,7 @@ describe('the example workspace', function () {
       quoted.map((m) => [m[1], Number(m[2]), Number(m[3])]),
       base.evaluators.map((e, k) => [e.name, Math.round(e.rate! * 100), Math.round(tuned.evaluators[k]!.rate! * 100)]),
     );
-    const regressions = /regressions against the base[^(]*\((\d+) here\)/.exec(readme);
+    const regressions = /regressions against the base[^(]*\((\d+) here[,)]/.exec(readme);
     assert.ok(regressions, 'the README gives the regressions "(N here)"');
     assert.equal(Number(regressions[1]), tuned.regressions!.length);
   });

@@ -1,7 +1,8 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { INSTRUCTED, respond, SYSTEM_PROMPTS } from '../../src/core/default-model/behaviours';
+import { parsePromptText } from '../../src/core/compare/prompt-file';
+import { BEHAVIOURS, heldOutSystemPrompts, INSTRUCTED, respond, SYSTEM_PROMPTS } from '../../src/core/default-model/behaviours';
 import { buildDefaultModel, MODEL_FILES, readTrainingRecord, replayTraining, SUMS_FILE, verifySha256Sums } from '../../src/core/default-model/build';
 import {
   allHeldOut,
@@ -15,8 +16,10 @@ import {
   sha256,
   toJsonl,
 } from '../../src/core/default-model/corpus';
+import { EXAMPLE_RECIPE, writeExample } from '../../src/core/default-model/example';
 import { allFacts, DOMAINS, type DomainName } from '../../src/core/default-model/facts';
 import { figureProbes, type ModelFigures, measureModel } from '../../src/core/default-model/figures';
+import { scoreModel } from '../../src/core/default-model/measure';
 import { heldOutTemplates, normalise, TEMPLATES, trainTemplates } from '../../src/core/default-model/templates';
 import { generate } from '../../src/core/infer/generate';
 import { loadCausalLM } from '../../src/core/infer/load';
@@ -62,6 +65,13 @@ function heldOutTemplateHits(texts: readonly string[]): string[] {
   return hits;
 }
 
+/** The questions of the committed example prompt file's test cases. */
+function committedTestQuestions(): string[] {
+  const file = path.join(EXAMPLES, 'answer-format.prompt.yml');
+  const prompt = parsePromptText(fs.readFileSync(file, 'utf8'), file);
+  return (prompt.testData ?? []).map((c) => String(c.values.question));
+}
+
 const committedData = () =>
   fs
     .readFileSync(path.join(EXAMPLES, 'data', 'answer-format.jsonl'), 'utf8')
@@ -94,16 +104,21 @@ describe('default model: the corpus generators', () => {
     assert.equal(new Set(allFacts().map((f) => f.id)).size, allFacts().length, 'fact ids are unique');
   });
 
-  it('never let a held-out template or a test question into the corpus, the adapter’s data or the examples shown', () => {
-    const corpus = baseCorpus();
+  it('never let a held-out template, a held-out system prompt or a test question into the corpus, the adapter’s data or the examples shown', () => {
+    const { settings } = readTrainingRecord(MODEL);
+    const corpus = baseCorpus({ seed: settings.corpusSeed, rows: settings.corpusRows });
     const probes = Object.values(figureProbes()).flat();
     // The examples before a probe's question are training data too: only the last turn is held out.
     const shown = probes.map((p) => ({ messages: p.messages.slice(0, -1) }));
-    const texts = [...textsOf(corpus), ...textsOf(formatTrainingRows()), ...textsOf(committedData()), ...textsOf(shown)];
+    const training = [...textsOf(corpus), ...textsOf(formatTrainingRows({ count: EXAMPLE_RECIPE.rows })), ...textsOf(committedData())];
+    const texts = [...training, ...textsOf(shown)];
     assert.deepEqual(heldOutTemplateHits(texts), []);
     const joined = `\n${texts.join('\n')}\n`;
-    const questions = [...formatTestCases().map((c) => c.question), ...allHeldOut().map((q) => q.question)];
+    const questions = [...formatTestCases().map((c) => c.question), ...committedTestQuestions(), ...allHeldOut().map((q) => q.question)];
     for (const q of questions) assert.ok(!joined.includes(normalise(q)), q);
+    // System prompts worded as no training row words them (the probes use them, so only training counts).
+    const trained = new Set(training);
+    for (const b of BEHAVIOURS) for (const p of heldOutSystemPrompts(b)) assert.ok(!trained.has(normalise(p)), p);
     // The check finds what it looks for: a held-out question, decorated, among the texts.
     const planted = `Hey, ${allHeldOut()[0]!.question.toLowerCase()} Thanks!`;
     assert.equal(heldOutTemplateHits([...texts.slice(0, 10), normalise(planted)]).length, 1);
@@ -153,6 +168,14 @@ describe('default model: the corpus generators', () => {
       const perFact = (seeds * 7) / mine.length;
       for (const f of mine) assert.ok(Math.abs((facts.get(f.id) ?? 0) - perFact) < 0.35 * perFact, `${f.id}: ${facts.get(f.id)} draws, ${perFact} expected`);
     }
+  });
+
+  it('made the committed example workspace: writeExample gives its files byte for byte', () => {
+    const dir = tempDir();
+    writeExample(dir);
+    for (const f of ['answer-format.prompt.yml', 'answer-format.adapter.yml', path.join('data', 'answer-format.jsonl')])
+      assert.ok(fs.readFileSync(path.join(dir, f)).equals(fs.readFileSync(path.join(EXAMPLES, f))), `${f}: run npm run rebuild:example`);
+    assert.equal(committedData().length, EXAMPLE_RECIPE.rows);
   });
 
   it('answer each behaviour in its own form, and word its system prompts apart', () => {
@@ -254,9 +277,22 @@ describe('default model: the committed model', function () {
       const format = new RegExp(FORMAT_PATTERN);
       let right = 0;
       let exact = 0;
-      for (const c of cases) {
-        const text = (await generate(lm, { messages: [{ role: 'user', content: c.question }] }, { maxTokens: 32 })).text.trim();
+      // The figures count an answer exact by teacher forcing (measure.ts): it must agree with greedy
+      // decoding, case by case.
+      const scored = await scoreModel(
+        MODEL,
+        cases.map((c) => ({ messages: [{ role: 'user' as const, content: c.question }], expected: c.sentence })),
+        { threads: 2 },
+      );
+      for (const [i, c] of cases.entries()) {
+        const raw = (await generate(lm, { messages: [{ role: 'user', content: c.question }] }, { maxTokens: 32 })).text;
+        const text = raw.trim();
         assert.ok(!format.test(text), `${c.question} → ${text}`);
+        assert.equal(
+          scored[i]!.exact,
+          raw === c.sentence,
+          `${c.question} → ${JSON.stringify(raw)}: teacher forcing says ${scored[i]!.exact ? '' : 'not '}exact`,
+        );
         if (text.toLowerCase().includes(c.answer.toLowerCase())) right++;
         if (text === c.sentence) exact++;
       }
@@ -281,6 +317,7 @@ describe('default model: the rebuild', function () {
     const rebuilt = await buildDefaultModel(out, { ...record.settings, tokenizerDir: path.join(GOLDEN, 'llama') });
     const seconds = (Date.now() - started) / 1000;
     assert.equal(rebuilt.corpus.sha256, record.corpus.sha256, 'the corpus the committed model was trained on');
+    assert.equal(rebuilt.losses.length, record.settings.steps);
     rebuilt.losses.slice(0, 20).forEach((l, i) => assert.ok(Math.abs(l - record.losses[i]!) <= 1e-3 * record.losses[i]!, `step ${i + 1}`));
     const f = rebuilt.figures;
     const c = record.figures;

@@ -259,6 +259,26 @@ export async function buildDefaultModel(outDir: string, options: BuildOptions = 
 }
 
 /**
+ * Measure a built model folder again (its figures on held-out questions, on the weights as stored),
+ * and rewrite training.json's figures, README.md and SHA256SUMS to match; the weights and the losses
+ * are left as they are. For when the measurement changes (a held-out template reworded), not the
+ * model. Each file is replaced whole.
+ */
+export async function remeasureModel(dir: string): Promise<TrainingRecord> {
+  const old = readTrainingRecord(dir);
+  const record: TrainingRecord = { ...old, figures: await measureModel(dir, { threads: old.settings.threads }) };
+  const replace = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(`${file}.partial`, text);
+    fs.renameSync(`${file}.partial`, file);
+  };
+  replace(TRAINING_FILE, `${JSON.stringify(record, null, 2)}\n`);
+  replace(README_FILE, readme(record, fs.statSync(path.join(dir, 'model.safetensors')).size));
+  replace(SUMS_FILE, sha256Sums(dir));
+  return record;
+}
+
+/**
  * The first `steps` optimizer steps of a build with `settings`, run again exactly as the build runs
  * them (same corpus, initial weights, recipe and trainer), then stopped: their losses, to compare
  * with the ones a committed model's training.json records.

@@ -17,7 +17,7 @@ export const EXAMPLE_RECIPE = {
   r: 8,
   alpha: 16,
   learningRate: 0.002,
-  steps: 60,
+  steps: 120,
   batchSize: 8,
   warmupSteps: 6,
   seed: 7,

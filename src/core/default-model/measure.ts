@@ -40,20 +40,25 @@ function renderIds(tok: PreTrainedTokenizer, messages: readonly ChatTurn[], gene
 }
 
 /** Prompt ids and the right output's ids through its end token, as the chat template renders them. */
-export function scoredIds(tok: PreTrainedTokenizer, item: Scored, eos: number): { prompt: number[]; answer: number[] } {
+export function scoredIds(tok: PreTrainedTokenizer, item: Scored, eos: readonly number[]): { prompt: number[]; answer: number[] } {
   const prompt = renderIds(tok, item.messages, true);
   const full = renderIds(tok, [...item.messages, { role: 'assistant', content: item.expected }], false);
+  // Teacher forcing scores what greedy decoding would see only if the prompt, as generation renders
+  // it, is exactly the start of the conversation with its answer.
+  if (prompt.some((id, i) => full[i] !== id))
+    throw new Error(`the chat template renders the prompt differently once the answer follows: ${JSON.stringify(item.expected)}`);
   const rest = full.slice(prompt.length);
-  const end = rest.indexOf(eos);
-  return { prompt, answer: end < 0 ? [...rest, eos] : rest.slice(0, end + 1) };
+  const end = rest.findIndex((id) => eos.includes(id));
+  return { prompt, answer: end < 0 ? [...rest, eos[0]!] : rest.slice(0, end + 1) };
 }
 
 /** Score `items` on the model in `modelDir` (any dtype on disk; computed in float32). */
 export async function scoreModel(modelDir: string, items: readonly Scored[], options: { threads?: number; batchSize?: number } = {}): Promise<ScoreResult[]> {
   const cfg = loadModelConfig(modelDir);
   const tok = await loadTokenizer(modelDir);
-  const eos = cfg.eosTokenIds[0] ?? 2;
-  const pad = cfg.padTokenId ?? eos;
+  // Generation stops at any end-of-sequence id: each of them ends the answer.
+  const eos = cfg.eosTokenIds.length > 0 ? cfg.eosTokenIds : [2];
+  const pad = cfg.padTokenId ?? eos[0]!;
   const rows = items.map((item) => scoredIds(tok, item, eos));
   const S = Math.max(...rows.map((r) => r.prompt.length + r.answer.length));
   const B = Math.min(options.batchSize ?? 32, rows.length);
@@ -100,7 +105,8 @@ export async function scoreModel(modelDir: string, items: readonly Scored[], opt
           let z = 0;
           for (let v = 0; v < V; v++) z += Math.exp(row[v]! - max);
           lossSum += Math.log(z) + max - row[id]!;
-          if (best !== id) exact = false;
+          const last = k === r.answer.length - 1;
+          if (last ? !eos.includes(best) : best !== id) exact = false;
         });
         out.push({ exact, lossSum, tokens: r.answer.length, promptTokens: r.prompt.length });
       });

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeError } from '../errors';
-import { buildDefaultModel, type BuildOptions, DEFAULT_SETTINGS, readTrainingRecord } from './build';
+import { buildDefaultModel, type BuildOptions, DEFAULT_SETTINGS, readTrainingRecord, remeasureModel } from './build';
 
 /**
  * `node out/src/core/default-model/rebuild.js --out models/default` (npm run rebuild:default-model):
@@ -10,13 +10,16 @@ import { buildDefaultModel, type BuildOptions, DEFAULT_SETTINGS, readTrainingRec
  * defaults in build.ts.
  */
 const USAGE = `usage: rebuild.js --out DIR [--like DIR] [--tokenizer DIR] [--threads N] [--steps N] [--seed N]
+       rebuild.js --measure DIR
 
   --out DIR        where to write the model folder (replaced when done)
   --like DIR       take the settings from DIR/training.json (default: the built-in defaults)
   --tokenizer DIR  folder with tokenizer.json and tokenizer_config.json (default: test/fixtures/golden/llama)
   --threads N      onnxruntime threads (default ${DEFAULT_SETTINGS.threads}; part of the settings)
   --steps N        optimizer steps (default ${DEFAULT_SETTINGS.steps})
-  --seed N         seed of the initial weights and the shuffle (default ${DEFAULT_SETTINGS.seed})`;
+  --seed N         seed of the initial weights and the shuffle (default ${DEFAULT_SETTINGS.seed})
+  --measure DIR    train nothing: measure the model in DIR again and rewrite its figures in
+                   training.json, README.md and SHA256SUMS (after the held-out questions change)`;
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -28,9 +31,17 @@ async function main(argv: string[]): Promise<number> {
       threads: { type: 'string' },
       steps: { type: 'string' },
       seed: { type: 'string' },
+      measure: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
+  if (values.measure && !values.help) {
+    const r = await remeasureModel(path.resolve(values.measure));
+    process.stdout.write(
+      `measured ${values.measure} again: held-out accuracy ${(r.figures.heldOut.accuracy * 100).toFixed(1)}%\n${JSON.stringify(r.figures, null, 1)}\n`,
+    );
+    return 0;
+  }
   if (values.help || !values.out) {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;

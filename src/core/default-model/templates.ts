@@ -36,7 +36,7 @@ export const TEMPLATES: Readonly<Record<DomainName, readonly string[]>> = {
     'In one sentence, what colour is {x}?',
     'I wonder what colour {x} is.',
     // held out
-    'Which color does {x} have?',
+    'What colour do you see when you look at {x}?',
     'Could you tell me the colour of {x}?',
     'What is the usual colour of {x}?',
     'What colour would you say {x} is?',
@@ -66,7 +66,7 @@ export const TEMPLATES: Readonly<Record<DomainName, readonly string[]>> = {
     'I wonder what the opposite of {w} is.',
     // held out
     'What is the opposite word for {w}?',
-    'Which word means the opposite of {w}?',
+    'Which word has the opposite meaning to {w}?',
     'Could you tell me the antonym of {w}?',
     'What would be the opposite of {w}?',
   ],
@@ -95,7 +95,7 @@ export const TEMPLATES: Readonly<Record<DomainName, readonly string[]>> = {
     'I wonder what the plural of {w} is.',
     // held out
     'How do you write the plural of {w}?',
-    'What is the plural form of the word {w}?',
+    'When there is more than one {w}, what is the word?',
     'Could you give me the plural of {w}?',
     'What does {w} become in the plural?',
   ],
@@ -126,7 +126,7 @@ export const TEMPLATES: Readonly<Record<DomainName, readonly string[]>> = {
     'What does {a} plus {b} equal?',
     'What is {a} added to {b}?',
     'Could you work out {a} + {b}?',
-    'How much is the sum of {a} and {b}?',
+    'What number do {a} and {b} add up to?',
   ],
   capital: [
     'What is the capital of {c}?',
@@ -152,10 +152,10 @@ export const TEMPLATES: Readonly<Record<DomainName, readonly string[]>> = {
     'Name the capital city of {c}.',
     'I wonder what the capital of {c} is.',
     // held out
-    "What city is {c}'s capital?",
+    'Which city serves as the capital of {c}?',
     'Could you tell me the capital city of {c}?',
     'What is the name of the capital of {c}?',
-    'Which city is the capital city of {c}?',
+    'If you visit the capital of {c}, which city are you in?',
   ],
   sound: [
     'What sound does {a} make?',
@@ -182,7 +182,7 @@ export const TEMPLATES: Readonly<Record<DomainName, readonly string[]>> = {
     'I wonder what sound {a} makes.',
     // held out
     'What kind of sound does {a} make?',
-    'What noise does {t} make?',
+    'What sound is {a} known for?',
     'Could you tell me what {a} says?',
     'What is the noise {a} makes?',
   ],
