@@ -41,7 +41,7 @@ function onRun<M extends { runId: string }>(handle: (m: M, run: RunView, view: R
   };
 }
 
-function onPrompt(page: Page, info: PromptInfo, autorun: 'run' | 'compare' | undefined): void {
+function onPrompt(page: Page, info: PromptInfo, autorun: 'run' | 'compare' | undefined, caseIndex: number | undefined): void {
   const s = page.s;
   const changed = s.info?.file !== info.file;
   s.info = info;
@@ -57,6 +57,8 @@ function onPrompt(page: Page, info: PromptInfo, autorun: 'run' | 'compare' | und
     s.caseChoice = info.hasTestData ? 0 : 'typed';
     s.tab = 'compare';
   }
+  // The case a CodeLens or the cursor asked for.
+  if (caseIndex !== undefined && info.cases.some((c) => c.index === caseIndex)) s.caseChoice = caseIndex;
   page.save();
   page.render();
   if (autorun && page.controls.readyToRun() === undefined && !anyRunning(s)) page.controls.start('compare');
@@ -75,7 +77,7 @@ const HANDLERS: Handlers = {
     if (!s.file && s.prompts[0]) s.file = s.prompts[0].file;
     page.render();
   },
-  'panel/prompt': (m, page) => onPrompt(page, m.info, m.autorun),
+  'panel/prompt': (m, page) => onPrompt(page, m.info, m.autorun, m.caseIndex),
   'panel/show': (m, page) => {
     if (m.run) page.s.selectedRun = m.run;
     page.selectTab(m.tab, true);

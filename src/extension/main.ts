@@ -10,6 +10,7 @@ import { cancelRun, reattach, resume, RunsTree, runsFolder, trainAdapter, type T
 import { Log } from './log';
 import { autorunIfTrusted, type CommandId, followRunsWhenTrusted, gateCommand, type TrustGate } from './trust';
 import { promptFileOf, TuneloopPanel } from './panel/panel';
+import { caseAtOffset } from '../core/prompts/lenses';
 
 /**
  * The extension is a thin shell over the core: it registers commands and views, and hands model work
@@ -36,8 +37,8 @@ const COMMANDS: Readonly<Record<CommandId, CommandSpec>> = {
       return panel.open(file ? { file } : {});
     },
   },
-  'tuneloop.runPrompt': { run: ({ panel }, arg) => openOnPrompt(panel, arg, 'run') },
-  'tuneloop.comparePrompt': { run: ({ panel }, arg) => openOnPrompt(panel, arg, 'compare') },
+  'tuneloop.runPrompt': { run: ({ panel }, arg, caseArg) => openOnPrompt(panel, arg, 'run', caseArg) },
+  'tuneloop.comparePrompt': { run: ({ panel }, arg, caseArg) => openOnPrompt(panel, arg, 'compare', caseArg) },
   'tuneloop.previewPrompt': { run: (_ctx, arg) => openPreview(arg) },
   'tuneloop.trainAdapter': { run: ({ training }, arg) => trainAdapter(training, arg) },
   'tuneloop.cancelRun': { run: ({ training }, arg) => cancelRun(training, arg) },
@@ -91,14 +92,27 @@ const COMMANDS: Readonly<Record<CommandId, CommandSpec>> = {
   },
 };
 
-/** Run / Compare (the prompt file's CodeLens, the editor title, the palette): the panel on that file, running at once. */
-function openOnPrompt(panel: TuneloopPanel, arg: unknown, autorun: 'run' | 'compare'): Promise<void> | undefined {
+/**
+ * Run / Compare (the prompt file's CodeLens, a test case's CodeLens, the editor title, the palette):
+ * the panel on that file, running at once, on the case the lens is for or else the one under the
+ * cursor.
+ */
+function openOnPrompt(panel: TuneloopPanel, arg: unknown, autorun: 'run' | 'compare', caseArg?: unknown): Promise<void> | undefined {
   const file = promptFileOf(arg);
   if (!file) {
     void vscode.window.showInformationMessage('Tuneloop: open a prompt file (NAME.prompt.yml) to run it.');
     return undefined;
   }
-  return panel.open({ tab: 'compare', file, ...autorunIfTrusted(vscode.workspace.isTrusted, autorun) });
+  const caseIndex = caseOf(file, caseArg);
+  return panel.open({ tab: 'compare', file, ...autorunIfTrusted(vscode.workspace.isTrusted, autorun), ...(caseIndex !== undefined ? { caseIndex } : {}) });
+}
+
+/** The test case a Run or Compare is for: the lens's own, else the one under the cursor in that file's editor. */
+function caseOf(file: string, caseArg: unknown): number | undefined {
+  if (typeof caseArg === 'number' && Number.isInteger(caseArg) && caseArg >= 0) return caseArg;
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || editor.document.uri.fsPath !== file) return undefined;
+  return caseAtOffset(editor.document.getText(), editor.document.offsetAt(editor.selection.active));
 }
 
 export function activate(context: vscode.ExtensionContext): { commands: string[] } {

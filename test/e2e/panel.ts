@@ -104,12 +104,15 @@ async function main(): Promise<void> {
     await waitFor('the extension to activate', 90_000, () => (/Tuneloop \S+ activated/.test(outputChannelText(s.userDataDir, 'Tuneloop')) ? true : undefined));
     log('activated');
 
-    // 1. Compare from the prompt file's CodeLens: base and the adapter it lists, streamed side by side.
+    // 1. Compare from the second test case's CodeLens: base and the adapter the file lists, streamed
+    // side by side, on that case (not case 1).
     await openFile(page, 'support.prompt.yml');
-    await page.locator('.editor-group-container.active .codelens-decoration a', { hasText: 'Compare' }).first().click({ timeout: 30_000 });
+    await page.locator('.editor-group-container.active .codelens-decoration a', { hasText: 'Compare case 2' }).first().click({ timeout: 30_000 });
     let panel = await webviewFrame(page, 'panel');
     const outputs = panel.locator('.output[data-state="done"]');
     await waitFor('both columns to finish', 120_000, async () => ((await outputs.count()) === 2 ? true : undefined));
+    const picked = await panel.locator('select#case').inputValue();
+    if (picked !== '1') throw new Error(`the lens on case 2 compared case index ${picked}`);
     const columns = await panel.locator('.column header strong').allInnerTexts();
     if (columns.join(',') !== 'base,adapter_trained') throw new Error(`columns: ${columns.join(', ')}`);
     const stats = await panel.locator('.column .stats').allInnerTexts();

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { completionsAt, scanTestKeys } from '../../src/core/prompts/completion';
 import { promptDiagnostics } from '../../src/core/prompts/diagnostics';
 import { hoverAt } from '../../src/core/prompts/hover';
-import { codeLensesFor } from '../../src/core/prompts/lenses';
+import { caseAtOffset, codeLensesFor } from '../../src/core/prompts/lenses';
 import { formatPreview, previewCases } from '../../src/core/prompts/preview';
 import { resolvePreviewModel, type PreviewModelInput } from '../../src/core/prompts/preview-model';
 import { siblingKeys } from '../../src/core/yaml/completion';
@@ -203,7 +203,7 @@ describe('prompt language: hover', () => {
 describe('prompt language: CodeLens and diagnostics', () => {
   it('Run, Compare and Preview above the first line of YAML, with counts from the file', () => {
     const text = `# A leading comment\n\n${PROMPT}adapters:\n  - a.adapter.yml\n`;
-    const lenses = codeLensesFor(text);
+    const lenses = codeLensesFor(text).filter((l) => l.caseIndex === undefined);
     assert.deepEqual(
       lenses.map((l) => LENS_COMMANDS[l.action]),
       ['tuneloop.runPrompt', 'tuneloop.comparePrompt', 'tuneloop.previewPrompt'],
@@ -215,6 +215,44 @@ describe('prompt language: CodeLens and diagnostics', () => {
     assert.equal(firstContentLine('# only\n# comments\n'), 0);
     // A file that does not parse keeps its lenses (no layout jump while typing).
     assert.equal(codeLensesFor('messages: [\n').length, 3);
+  });
+
+  it('Run case N and Compare case N above each test case, at the line of its dash; the case under a cursor', () => {
+    const perCase = codeLensesFor(PROMPT).filter((l) => l.caseIndex !== undefined);
+    assert.deepEqual(
+      perCase.map((l) => [LENS_COMMANDS[l.action], l.caseIndex, l.title]),
+      [
+        ['tuneloop.runPrompt', 0, '$(play) Run case 1'],
+        ['tuneloop.comparePrompt', 0, '$(split-horizontal) Compare case 1'],
+        ['tuneloop.runPrompt', 1, '$(play) Run case 2'],
+        ['tuneloop.comparePrompt', 1, '$(split-horizontal) Compare case 2'],
+      ],
+    );
+    const dash1 = PROMPT.indexOf('  - text: The cat');
+    const dash2 = PROMPT.indexOf('  - text: |-');
+    assert.deepEqual(
+      perCase.map((l) => l.offset),
+      [dash1, dash1, dash2, dash2],
+    );
+    // The cursor: on the dash line, inside a value, on a case's last line; not on testData: or evaluators.
+    assert.equal(caseAtOffset(PROMPT, dash1), 0);
+    assert.equal(caseAtOffset(PROMPT, PROMPT.indexOf('audience: kids') + 3), 0);
+    assert.equal(caseAtOffset(PROMPT, PROMPT.indexOf('      lines')), 1);
+    assert.equal(caseAtOffset(PROMPT, PROMPT.indexOf('words: 10') + 9), 1);
+    assert.equal(caseAtOffset(PROMPT, PROMPT.indexOf('testData:')), undefined);
+    assert.equal(caseAtOffset(PROMPT, PROMPT.indexOf('evaluators:')), undefined);
+    assert.equal(caseAtOffset(PROMPT, PROMPT.indexOf('Summarize {{text}}')), undefined);
+    // Flow-style cases get them too; a file that does not parse has none.
+    const flow = `${PROMPT.slice(0, PROMPT.indexOf('testData:'))}testData:\n  - {text: a, words: 1, audience: b}\n  - {text: c, words: 2, audience: d}\n`;
+    assert.deepEqual(
+      codeLensesFor(flow).flatMap((l) => (l.caseIndex === undefined ? [] : [flow.slice(l.offset, l.offset + 12)])),
+      ['  - {text: a', '  - {text: a', '  - {text: c', '  - {text: c'],
+    );
+    assert.equal(caseAtOffset(flow, flow.indexOf('{text: c') + 3), 1);
+    assert.deepEqual(
+      codeLensesFor('messages: [\n').map((l) => l.caseIndex),
+      [undefined, undefined, undefined],
+    );
   });
 
   it("diagnostics: the parser's, plus adapters missing next to the file (only for files on disk)", () => {

@@ -225,6 +225,20 @@ describe('panel controller (stand-in page, real worker)', function () {
   });
   after(() => worker.dispose());
 
+  it('show on a test case (a CodeLens, the cursor): the prompt goes to the page with that case; a case the file lacks is not sent', async () => {
+    const f = make();
+    const file = path.join(f.ws, 'colours.prompt.yml');
+    await f.send({ type: 'panel/ready' });
+    await f.page.wait('panel/init');
+    await f.page.wait('panel/prompt');
+    await f.controller.show({ tab: 'compare', file, autorun: 'compare', caseIndex: 1 });
+    const withCase = f.page.of('panel/prompt').at(-1)!;
+    assert.equal(withCase.caseIndex, 1);
+    assert.equal(withCase.autorun, 'compare');
+    await f.controller.show({ tab: 'compare', file, caseIndex: 2 });
+    assert.ok(!('caseIndex' in f.page.of('panel/prompt').at(-1)!), 'only two cases');
+  });
+
   it('lists the workspace, describes the prompt, and runs base against an adapter in the worker without blocking the host', async () => {
     const f = make();
     const file = path.join(f.ws, 'colours.prompt.yml');

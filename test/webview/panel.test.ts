@@ -433,6 +433,18 @@ describe('webview app in headless Chromium', function () {
     assert.equal(outline, 'rgb(0, 120, 212)');
   });
 
+  it('a CodeLens on test case 2 (or the cursor in it): compare runs case 2, and the case picker shows it', async () => {
+    const p = await open();
+    await p.waitPosted('panel/ready');
+    await p.send(INIT, { type: 'panel/prompt', info: INFO, autorun: 'compare', caseIndex: 1 });
+    const run = (await p.waitPosted('run/start'))[0]!;
+    assert.deepEqual(run.cases, [1]);
+    assert.equal(await p.page.locator('select#case').inputValue(), '1');
+    // Later, the same file without a case: the page keeps its choice.
+    await p.send({ type: 'panel/prompt', info: INFO });
+    assert.equal(await p.page.locator('select#case').inputValue(), '1');
+  });
+
   it('an untrusted workspace: a banner, and nothing to run', async () => {
     const p = await open({ theme: 'light' });
     await p.waitPosted('panel/ready');

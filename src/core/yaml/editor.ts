@@ -46,6 +46,8 @@ export interface LensSpec {
   readonly title: string;
   readonly tooltip: string;
   readonly action: LensAction;
+  /** For a lens on one test case: its index in `testData` (the command runs that case). */
+  readonly caseIndex?: number;
 }
 
 /**

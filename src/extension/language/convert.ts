@@ -60,5 +60,10 @@ export function toHover(doc: vscode.TextDocument, h: HoverInfo): vscode.Hover {
 
 export function toCodeLens(doc: vscode.TextDocument, l: LensSpec): vscode.CodeLens {
   const at = doc.positionAt(l.offset);
-  return new vscode.CodeLens(new vscode.Range(at, at), { title: l.title, tooltip: l.tooltip, command: LENS_COMMANDS[l.action], arguments: [doc.uri] });
+  return new vscode.CodeLens(new vscode.Range(at, at), {
+    title: l.title,
+    tooltip: l.tooltip,
+    command: LENS_COMMANDS[l.action],
+    arguments: l.caseIndex === undefined ? [doc.uri] : [doc.uri, l.caseIndex],
+  });
 }

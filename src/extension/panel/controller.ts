@@ -92,7 +92,7 @@ export class PanelController {
       ...(options.file ? { file: options.file } : {}),
       ...(options.run ? { run: options.run } : {}),
     });
-    if (options.file) await this.selectPrompt(options.file, options.autorun);
+    if (options.file) await this.selectPrompt(options.file, options.autorun, options.caseIndex);
   }
 
   private async handle(m: FromPanel): Promise<void> {
@@ -227,9 +227,11 @@ export class PanelController {
     });
   }
 
-  private async selectPrompt(file: string, autorun?: 'run' | 'compare'): Promise<void> {
+  private async selectPrompt(file: string, autorun?: 'run' | 'compare', caseIndex?: number): Promise<void> {
     this.source = await this.describe(file);
-    this.post({ type: 'panel/prompt', info: this.source.info, ...(autorun ? { autorun } : {}) });
+    // A case the file no longer has (edited since the lens was drawn) is not sent: the page keeps its choice.
+    const known = caseIndex !== undefined && this.source.info.cases.some((c) => c.index === caseIndex);
+    this.post({ type: 'panel/prompt', info: this.source.info, ...(autorun ? { autorun } : {}), ...(known ? { caseIndex } : {}) });
     this.offerDownloads(file, this.source.missingHubModels);
   }
 

@@ -50,5 +50,7 @@ export interface ShowOptions {
   readonly tab?: Tab;
   readonly file?: string;
   readonly autorun?: 'run' | 'compare';
+  /** The test case to select (and run, with autorun): its index in the file's testData. */
+  readonly caseIndex?: number;
   readonly run?: string;
 }

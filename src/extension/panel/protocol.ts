@@ -163,7 +163,13 @@ export const ToPanel = z.discriminatedUnion('type', [
     recipes: z.array(FileEntry),
   }),
   /** The selected prompt file. `autorun`: the CodeLens asked to run (base only) or compare (base and its adapters). */
-  z.object({ type: z.literal('panel/prompt'), info: PromptInfo, autorun: z.enum(['run', 'compare']).optional() }),
+  z.object({
+    type: z.literal('panel/prompt'),
+    info: PromptInfo,
+    autorun: z.enum(['run', 'compare']).optional(),
+    /** Select this test case (a CodeLens on it, or the cursor in it). */
+    caseIndex: z.number().int().nonnegative().optional(),
+  }),
   /** Show a tab (and select a prompt file or a run there). */
   z.object({ type: z.literal('panel/show'), tab: Tab, file: Id.optional(), run: Id.optional() }),
   z.object({ type: z.literal('panel/notice'), level: z.enum(['info', 'warn', 'error']), message: Text }),
