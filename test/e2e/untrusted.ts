@@ -75,8 +75,12 @@ async function main(): Promise<void> {
       .locator('.monaco-editor .view-line', { hasText: /The\s+workspace\s+is\s+not\s+trusted/ })
       .first()
       .waitFor({ timeout: 30_000 });
+    // The first test case's question, rendered (read from the example, which is generated).
+    const question = /^ {2}- question: "(.*)"$/m.exec(fs.readFileSync(path.join(ROOT, 'examples', 'answer-format.prompt.yml'), 'utf8'))?.[1];
+    if (!question) throw new Error('no question in examples/answer-format.prompt.yml');
+    const words = question.split(' ').map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
     await page
-      .locator('.monaco-editor .view-line', { hasText: /What\s+colour\s+is\s+snow\?/ })
+      .locator('.monaco-editor .view-line', { hasText: new RegExp(words.join('\\s+')) })
       .first()
       .waitFor({ timeout: 10_000 });
     if ((await page.locator('.monaco-editor .view-line', { hasText: /<\|im_start\|>/ }).count()) > 0)
