@@ -1,5 +1,6 @@
 import type { CellInfo } from '../../src/extension/panel/protocol';
 import { button, el, formatNumber, icon } from '../dom';
+import { expectedBlock, expectedMark } from './expected';
 import type { Ctx } from './app';
 import { renderOutput, shadeLegend } from './output';
 import type { ResultsView } from './results';
@@ -145,7 +146,8 @@ export class CompareView implements ResultsView {
       this.columns.set(v.id, { body, stats: statsEl, evals, status });
     }
     const progress = el('p', { class: 'muted small progress', role: 'status' }, run.end ? endText(run) : (run.progress ?? 'Starting…'));
-    this.root.replaceChildren(toolbar, progress, grid);
+    const expected = run.header.cases[0]?.expected;
+    this.root.replaceChildren(toolbar, progress, ...(expected !== undefined ? [expectedBlock(expected)] : []), grid);
     for (const v of run.header.variants) this.draw(v.id);
   }
 
@@ -221,7 +223,13 @@ export class CompareView implements ResultsView {
     col.body.dataset.state = c ? (c.running ? 'running' : 'done') : 'waiting';
     col.stats.textContent = stats(c);
     const regressed = c && !c.running ? (scoresOf(run).regressed.get(cellKey(variant, caseIndex)) ?? []) : [];
-    col.evals.replaceChildren(...[evaluationList(c?.cell, regressed)].filter((x): x is HTMLElement => x !== null));
+    const expected = run.header.cases[0]?.expected;
+    col.evals.replaceChildren(
+      ...[
+        expected !== undefined && c?.cell && !c.running && c.cell.finish !== 'error' ? expectedMark(cellText(c), expected) : null,
+        evaluationList(c?.cell, regressed),
+      ].filter((x): x is HTMLElement => x !== null),
+    );
     const cancelled = c?.cell?.finish === 'cancelled';
     col.status.textContent = c?.running
       ? ' streaming'

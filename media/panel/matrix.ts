@@ -1,4 +1,5 @@
 import { button, el, formatNumber, icon } from '../dom';
+import { expectedBlock, expectedMark } from './expected';
 import type { Ctx } from './app';
 import { endText, evaluationList } from './compare';
 import type { ResultsView } from './results';
@@ -68,7 +69,7 @@ export class MatrixView implements ResultsView {
     );
     const body = el('tbody');
     for (const c of run.header.cases) {
-      const tr = el('tr', { 'data-case': String(c.index) }, el('th', { scope: 'row' }, c.label));
+      const tr = el('tr', { 'data-case': String(c.index) }, el('th', { scope: 'row' }, c.label, c.expected !== undefined ? expectedBlock(c.expected) : ''));
       for (const v of run.header.variants) {
         const td = el('td', { 'data-variant': v.id });
         this.cells.set(cellKey(v.id, c.index), td);
@@ -127,8 +128,10 @@ export class MatrixView implements ResultsView {
     // A regression shows the base's output beside the variant's: what was right, and what it became.
     const baseText = regressed.length && scores?.base ? cellText(run.cells.get(cellKey(scores.base, caseIndex))) : undefined;
     if (regressed.length) td.classList.add('regressed');
+    const expected = run.header.cases.find((x) => x.index === caseIndex)?.expected;
     td.replaceChildren(
       out,
+      expected !== undefined && c.cell && !c.running && c.cell.finish !== 'error' ? expectedMark(text, expected) : '',
       evaluationList(c.cell, regressed) ?? '',
       baseText !== undefined ? el('div', { class: 'regression-base small' }, el('span', { class: 'muted' }, 'base: '), baseText || '(empty)') : '',
       c.cell && c.cell.finish !== 'error'

@@ -239,6 +239,23 @@ describe('panel controller (stand-in page, real worker)', function () {
     assert.ok(!('caseIndex' in f.page.of('panel/prompt').at(-1)!), 'only two cases');
   });
 
+  it("a run's header carries each case's expected value, for the page to show beside the outputs", async () => {
+    const f = make({ 'colours.prompt.yml': PROMPT().replace('  - word: red\n', '  - word: red\n    expected: Red is a colour.\n') });
+    const file = path.join(f.ws, 'colours.prompt.yml');
+    await f.send({ type: 'panel/ready' });
+    await f.page.wait('panel/prompt');
+    await f.send({ type: 'run/start', mode: 'matrix', file, model: LLAMA, variants: ['base'], params: {} });
+    const start = await f.page.wait('run/start');
+    assert.deepEqual(
+      start.header.cases.map((c) => [c.index, c.expected]),
+      [
+        [0, 'Red is a colour.'],
+        [1, undefined],
+      ],
+    );
+    await f.page.wait('run/end');
+  });
+
   it('lists the workspace, describes the prompt, and runs base against an adapter in the worker without blocking the host', async () => {
     const f = make();
     const file = path.join(f.ws, 'colours.prompt.yml');

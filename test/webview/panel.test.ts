@@ -339,6 +339,48 @@ describe('webview app in headless Chromium', function () {
     await p.page.getByText('Snapshot written to support.snapshot.json.').first().waitFor();
   });
 
+  it('expected beside the outputs: compare shows the value and marks each finished column; the matrix shows it under its case', async () => {
+    const p = await open({ theme: 'dark' });
+    await p.waitPosted('panel/ready');
+    await p.send(INIT, { type: 'panel/prompt', info: INFO });
+    const h: RunHeader = { ...compareHeader(), cases: [{ index: 0, label: 'Case 1: customer = Ada', expected: TUNED_TEXT }] };
+    await p.send(
+      { type: 'run/start', header: h },
+      { type: 'run/cellStart', runId: h.runId, variant: 'base', caseIndex: 0 },
+      { type: 'run/cell', runId: h.runId, variant: 'base', caseIndex: 0, cell: cell(BASE_TEXT) },
+      { type: 'run/cellStart', runId: h.runId, variant: ADAPTER, caseIndex: 0 },
+      { type: 'run/tokens', runId: h.runId, variant: ADAPTER, caseIndex: 0, tokens: tokens('Thank you', [-0.2]) },
+    );
+    assert.equal(await p.page.locator('.compare-results > .expected .expected-text').innerText(), TUNED_TEXT);
+    const marks = () => p.page.locator('.compare-results .expected-mark').allInnerTexts();
+    assert.deepEqual(await marks(), ['✗ differs from expected'], 'no mark while a column streams');
+    await p.send(
+      { type: 'run/cell', runId: h.runId, variant: ADAPTER, caseIndex: 0, cell: cell(` ${TUNED_TEXT}\n`) },
+      { type: 'run/end', runId: h.runId, status: 'done', passRates: {} },
+    );
+    assert.deepEqual(await p.page.locator(`.column[data-variant="${ADAPTER}"] .expected-mark`).allInnerTexts(), ['✓ equals expected']);
+    assert.deepEqual(await p.page.locator('.column[data-variant="base"] .expected-mark.fail').allInnerTexts(), ['✗ differs from expected']);
+    await p.shot('compare-expected-dark');
+
+    // The matrix: under each case that has one; a case without it shows none.
+    const m: RunHeader = {
+      ...compareHeader('run-9'),
+      mode: 'matrix',
+      cases: [
+        { index: 0, label: 'Case 1: customer = Ada', expected: BASE_TEXT },
+        { index: 1, label: 'Case 2: customer = Grace' },
+      ],
+    };
+    await p.send({ type: 'panel/show', tab: 'matrix' }, { type: 'run/start', header: m });
+    for (const [i, text] of [BASE_TEXT, TUNED_TEXT].entries())
+      await p.send(
+        { type: 'run/cellStart', runId: 'run-9', variant: 'base', caseIndex: i },
+        { type: 'run/cell', runId: 'run-9', variant: 'base', caseIndex: i, cell: cell(text) },
+      );
+    assert.deepEqual(await p.page.locator('table.matrix tbody th .expected-text').allInnerTexts(), [BASE_TEXT]);
+    assert.deepEqual(await p.page.locator('table.matrix tbody td[data-variant="base"] .expected-mark').allInnerTexts(), ['✓ equals expected']);
+  });
+
   it('regressions: a case the base passed and the adapter failed is marked, with the base output beside it, and can be shown alone', async () => {
     const p = await open({ theme: 'dark' });
     await p.waitPosted('panel/ready');

@@ -109,7 +109,7 @@ export class Generations {
       fileLabel: source.info.label,
       modelLabel: this.env.label(req.model),
       variants: variants.map((v) => ({ id: v.id, name: v.name, kind: v.kind, minPassRate: v.minPassRate })),
-      cases: cases.map((c) => ({ index: c.index, label: c.label })),
+      cases: cases.map((c) => ({ index: c.index, label: c.label, ...expectedOf(c.vars) })),
       hasSnapshot: source.snapshotFile !== undefined,
     };
     const run: GenerationRun = {
@@ -289,4 +289,10 @@ export class Generations {
     this.active?.abort.abort();
     if (this.flushTimer) clearTimeout(this.flushTimer);
   }
+}
+
+/** A test case's `expected` value as text (numbers and booleans too, as YAML writes them), when it has one. */
+function expectedOf(vars: Record<string, unknown>): { expected?: string } {
+  const e = vars.expected;
+  return typeof e === 'string' || typeof e === 'number' || typeof e === 'boolean' ? { expected: String(e) } : {};
 }

@@ -110,7 +110,8 @@ export const RunHeader = z.object({
   fileLabel: Label,
   modelLabel: Label,
   variants: z.array(z.object({ id: Id, name: Label, kind: z.enum(VARIANT_KINDS), minPassRate: z.number().min(0).max(1) })),
-  cases: z.array(z.object({ index: z.number().int().nonnegative(), label: Label })),
+  /** The cases run; `expected` is the case's value of that name, shown beside each output. */
+  cases: z.array(z.object({ index: z.number().int().nonnegative(), label: Label, expected: Text.optional() })),
   hasSnapshot: z.boolean(),
 });
 export type RunHeader = z.infer<typeof RunHeader>;

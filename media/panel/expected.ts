@@ -1,0 +1,23 @@
+import { el } from '../dom';
+
+/**
+ * A test case's `expected` value beside the outputs: the value itself, and on each finished output a
+ * mark saying whether the output equals it (leading and trailing whitespace aside). The mark is this
+ * comparison only; the file's evaluators, shown beside it, decide what passes.
+ */
+export function expectedBlock(expected: string, tag: 'div' | 'span' = 'div'): HTMLElement {
+  return el(tag, { class: 'expected' }, el('span', { class: 'muted' }, 'expected: '), el('span', { class: 'expected-text' }, expected || '(empty)'));
+}
+
+export function matchesExpected(text: string, expected: string): boolean {
+  return text.trim() === expected.trim();
+}
+
+export function expectedMark(text: string, expected: string): HTMLElement {
+  const same = matchesExpected(text, expected);
+  return el(
+    'span',
+    { class: `expected-mark ${same ? 'pass' : 'fail'}`, title: same ? 'The output equals the expected value' : 'The output differs from the expected value' },
+    same ? '✓ equals expected' : '✗ differs from expected',
+  );
+}
