@@ -32,6 +32,31 @@ function visibleTokens(c: CellView): { token: TokenInfo; text: string }[] {
   return out;
 }
 
+function tokenSpan(logprob: number, text: string): HTMLElement {
+  const p = Math.exp(logprob);
+  return el('span', { class: `tok ${probabilityClass(logprob)}`, title: `p = ${p < 0.001 ? p.toExponential(1) : p.toFixed(3)}` }, text);
+}
+
+/**
+ * The characters [from, to) of the output, as shaded token pieces (a token cut by a diff boundary is
+ * shaded on both sides of it).
+ */
+function shadedRange(tokens: readonly { token: TokenInfo; text: string }[], from: number, to: number): Node[] {
+  const out: Node[] = [];
+  let at = 0;
+  for (const { token, text } of tokens) {
+    const start = Math.max(from, at);
+    const end = Math.min(to, at + text.length);
+    if (start < end) out.push(tokenSpan(token.logprob, text.slice(start - at, end - at)));
+    at += text.length;
+    if (at >= to) break;
+  }
+  return out;
+}
+
+const endsInSpace = (t: string) => /\s$/.test(t);
+const startsWithSpace = (t: string) => /^\s/.test(t);
+
 export function renderOutput(target: HTMLElement, c: CellView | undefined, options: { shade: boolean; against?: string | undefined }): void {
   const nodes: Node[] = [];
   if (!c) {
@@ -39,16 +64,32 @@ export function renderOutput(target: HTMLElement, c: CellView | undefined, optio
     return;
   }
   if (options.against !== undefined) {
-    for (const part of wordDiff(options.against, cellText(c))) {
-      if (part.kind === 'same') nodes.push(document.createTextNode(part.text));
-      else if (part.kind === 'added') nodes.push(el('ins', { class: 'added', title: 'added by this variant' }, part.text));
-      else nodes.push(el('del', { class: 'removed', title: 'in the base output only' }, part.text));
+    const text = cellText(c);
+    const parts = wordDiff(options.against, text);
+    // Shading inside the diff, when the shown parts rebuild the text the tokens spell.
+    const tokens = options.shade ? visibleTokens(c) : [];
+    const shade =
+      options.shade &&
+      tokens.map((t) => t.text).join('') === text &&
+      parts
+        .filter((p) => p.kind !== 'removed')
+        .map((p) => p.text)
+        .join('') === text;
+    let at = 0;
+    let previous: (typeof parts)[number] | undefined;
+    for (const part of parts) {
+      const content = part.kind !== 'removed' && shade ? shadedRange(tokens, at, at + part.text.length) : [part.text];
+      if (part.kind !== 'removed') at += part.text.length;
+      // A deletion and an insertion that meet with no space between them read as one word: keep a gap.
+      const joined = previous !== undefined && previous.kind !== 'same' && part.kind !== 'same' && !endsInSpace(previous.text) && !startsWithSpace(part.text);
+      const cls = (base: string) => (joined ? `${base} joined` : base);
+      if (part.kind === 'same') nodes.push(...content.map((n) => (typeof n === 'string' ? document.createTextNode(n) : n)));
+      else if (part.kind === 'added') nodes.push(el('ins', { class: cls('added'), title: 'added by this variant' }, ...content));
+      else nodes.push(el('del', { class: cls('removed'), title: 'in the base output only' }, ...content));
+      previous = part;
     }
   } else if (options.shade) {
-    for (const { token, text } of visibleTokens(c)) {
-      const p = Math.exp(token.logprob);
-      nodes.push(el('span', { class: `tok ${probabilityClass(token.logprob)}`, title: `p = ${p < 0.001 ? p.toExponential(1) : p.toFixed(3)}` }, text));
-    }
+    for (const { token, text } of visibleTokens(c)) nodes.push(tokenSpan(token.logprob, text));
   } else nodes.push(document.createTextNode(cellText(c)));
   if (c.running) nodes.push(el('span', { class: 'caret', 'aria-hidden': 'true' }, '▍'));
   target.replaceChildren(...nodes);

@@ -237,10 +237,36 @@ describe('webview app in headless Chromium', function () {
     assert.equal(added[0], 'Thank you for asking, Ada! ');
     assert.ok(added.includes('arrives') && removed.includes('should'), `added ${JSON.stringify(added)}, removed ${JSON.stringify(removed)}`);
     assert.equal(await p.page.locator('.output[data-variant="base"] ins, .output[data-variant="base"] del').count(), 0, 'the base column is not diffed');
+    // "should" deleted and "arrives" inserted meet with no space: a gap keeps them apart.
+    const arrives = tuned.locator('ins.added', { hasText: /^arrives$/ });
+    assert.equal(await arrives.getAttribute('class'), 'added joined');
+    assert.ok(Number.parseFloat(await arrives.evaluate((e) => e.ownerDocument.defaultView!.getComputedStyle(e).marginLeft)) > 2, 'a visible gap');
+    assert.equal(await tuned.locator('ins.joined, del.joined').count(), 1, `only where a change meets a change inside a word: ${await tuned.innerHTML()}`);
     await p.shot('compare-diff-dark');
 
-    // Shading by probability: one span per token, classed by its probability.
+    // Shading and the word diff at once: tokens keep their probability class inside insertions (as an
+    // underline there), and the text is unchanged.
     await p.page.getByLabel('Shade tokens by probability').check();
+    assert.ok((await tuned.locator('ins.added span.tok').count()) > 0, 'shaded tokens inside the insertions');
+    assert.ok((await tuned.locator(':scope > span.tok').count()) > 0, 'and in the unchanged text');
+    const kept = await tuned.evaluate((e) =>
+      [...e.childNodes]
+        .filter((n) => n.nodeName !== 'DEL')
+        .map((n) => n.textContent)
+        .join(''),
+    );
+    assert.equal(kept, TUNED_TEXT, 'the shown text (deletions aside) is the output');
+    const underline = await tuned
+      .locator('ins.added span.tok.p5')
+      .first()
+      .evaluate((e) => {
+        const style = e.ownerDocument.defaultView!.getComputedStyle(e);
+        return [style.backgroundColor, style.borderBottomStyle];
+      });
+    assert.deepEqual(underline, ['rgba(0, 0, 0, 0)', 'solid']);
+    await p.shot('compare-diff-shaded-dark');
+
+    // Shading by probability: one span per token, classed by its probability.
     await p.page.getByLabel(/Word diff against/).uncheck();
     const spans = p.page.locator('.output[data-variant="base"] span.tok');
     assert.equal(await spans.count(), BASE_TEXT.split(' ').length);
