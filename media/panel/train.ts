@@ -126,7 +126,9 @@ export class TrainView {
       let tr = this.rows.get(r.dir);
       if (!tr) {
         tr = el('tr', { 'data-run': r.dir });
-        const name = button(r.name, { class: 'link run-name', title: r.recipe ? `${r.dir}\nrecipe ${r.recipe}` : r.dir }, () => this.select(r.dir));
+        const name = button(runNameParts(r.name), { class: 'link run-name', title: r.recipe ? `${r.dir}\nrecipe ${r.recipe}` : r.dir }, () =>
+          this.select(r.dir),
+        );
         tr.append(
           el('td', {}, name, r.recipe ? el('div', { class: 'muted small' }, r.recipe) : ''),
           el('td', { class: 'state' }),
@@ -270,4 +272,14 @@ export class TrainView {
     if (this.samples.children.length === 0) this.samples.replaceChildren(el('li', { class: 'muted' }, 'Samples appear at each evaluation.'));
     else this.samples.querySelector('li.muted')?.remove();
   }
+}
+
+/**
+ * A run's name as the runs table draws it: the timestamp and the recipe's name each kept whole, with
+ * a line break allowed only between them ("20250102T000000Z-" / "tone").
+ */
+function runNameParts(name: string): (HTMLElement | string)[] {
+  const m = /^(\d{8}T\d{6}Z-)(.+)$/.exec(name);
+  if (!m) return [el('span', { class: 'nowrap' }, name)];
+  return [el('span', { class: 'nowrap' }, m[1]!), el('wbr'), el('span', { class: 'nowrap' }, m[2]!)];
 }

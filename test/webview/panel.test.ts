@@ -525,6 +525,32 @@ describe('webview app in headless Chromium', function () {
     await p.shot('untrusted-light');
   });
 
+  it('the runs table keeps each run name and "step / total" whole on a wide panel (two columns)', async () => {
+    const p = await open({ theme: 'light', width: 1000 });
+    await p.waitPosted('panel/ready');
+    await p.send(INIT, { type: 'panel/prompt', info: INFO }, { type: 'panel/show', tab: 'train' });
+    await p.send({ ...RUNS, runs: RUNS.runs.map((r) => ({ ...r, lastStep: 1200, totalSteps: 1200 })) });
+    await p.page.locator('.runs-table .run-name').first().waitFor();
+    // How many lines each text node of a cell is drawn on: a word broken inside shows as two.
+    const lines = (selector: string) =>
+      p.page.locator(selector).evaluateAll((cells) =>
+        cells.flatMap((cell) => {
+          const out: [string, number][] = [];
+          const walk = cell.ownerDocument.createTreeWalker(cell, 4);
+          for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+            const range = cell.ownerDocument.createRange();
+            range.selectNodeContents(n);
+            const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+            out.push([n.textContent ?? '', tops.size]);
+          }
+          return out;
+        }),
+      );
+    for (const [text, n] of [...(await lines('.runs-table .run-name')), ...(await lines('.runs-table td.step'))])
+      assert.equal(n, 1, `"${text}" drawn on ${n} lines`);
+    await p.shot('train-runs-wide-light');
+  });
+
   it('drops messages that fail validation and keeps working', async () => {
     const p = await open();
     await p.waitPosted('panel/ready');
