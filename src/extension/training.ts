@@ -83,7 +83,10 @@ export async function followRun(runDir: string, log: Log, status: vscode.StatusB
       const last = await followEvents(
         path.join(runDir, EVENTS),
         (e) => {
-          if (e.type === 'started') total = e.totalSteps;
+          if (e.type === 'started') {
+            total = e.totalSteps;
+            if (e.resumedFrom !== undefined) log.info(`${name}: resumed from step ${e.resumedFrom} of ${e.totalSteps}`);
+          }
           if (e.type === 'step') {
             const pct = total ? (100 * e.step) / total : 0;
             const eta = e.etaSeconds > 90 ? `${Math.round(e.etaSeconds / 60)} min` : `${Math.round(e.etaSeconds)} s`;
@@ -97,6 +100,9 @@ export async function followRun(runDir: string, log: Log, status: vscode.StatusB
         { offset, pollMs: 500, isOwnerAlive },
       );
       status.hide();
+      // The log says how each run ended, beside the notification (which goes away).
+      if (last?.type === 'done') log.info(`${name}: finished after ${last.step} steps; the ${last.kind} is in ${last.result}`);
+      else if (last?.type === 'cancelled') log.info(`${name}: cancelled at step ${last.step} (checkpoint ${last.checkpoint})`);
       if (last?.type === 'done')
         void vscode.window.showInformationMessage(
           `Tuneloop: ${name} finished; the ${last.kind} is in ${path.relative(path.dirname(path.dirname(runDir)), last.result)}.`,

@@ -187,6 +187,13 @@ async function main(): Promise<void> {
     if (validation !== STEPS / 500) throw new Error(`the curve has ${validation} validation points`);
     const samples = await panel.locator('pre.sample').count();
     log(`run done: ${final} training and ${validation} validation points, ${samples} sample generation(s)`);
+    // The Output channel says how the run ended (the window reloaded during it: the follower after the reload says it).
+    const finished = await waitFor(
+      'the log to say the run finished',
+      20_000,
+      () => /-tone: finished after \d+ steps; the adapter is in /.exec(outputChannelText(s.userDataDir, 'Tuneloop'))?.[0],
+    );
+    log(`log: ${finished}`);
     await shot(page, '6-run-done');
 
     // 5. The finished run's adapter is a variant to compare: the recipe's (its newest run) and the run's.
