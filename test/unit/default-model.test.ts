@@ -72,6 +72,12 @@ function committedTestQuestions(): string[] {
   return (prompt.testData ?? []).map((c) => String(c.values.question));
 }
 
+/** Each replayed step's loss within 1e-3 relative of the committed one; returns the worst relative difference. */
+function assertLossesReplayed(losses: readonly number[], committed: readonly number[]): number {
+  losses.forEach((l, i) => assert.ok(Math.abs(l - committed[i]!) <= 1e-3 * committed[i]!, `step ${i + 1}: ${l} vs ${committed[i]}`));
+  return Math.max(...losses.map((l, i) => Math.abs(l - committed[i]!) / committed[i]!));
+}
+
 const committedData = () =>
   fs
     .readFileSync(path.join(EXAMPLES, 'data', 'answer-format.jsonl'), 'utf8')
@@ -235,8 +241,7 @@ describe('default model: the committed model', function () {
     const started = Date.now();
     const losses = await replayTraining(record.settings, 20, { tokenizerDir: path.join(GOLDEN, 'llama') });
     assert.equal(losses.length, 20);
-    const worst = Math.max(...losses.map((l, i) => Math.abs(l - record.losses[i]!) / record.losses[i]!));
-    losses.forEach((l, i) => assert.ok(Math.abs(l - record.losses[i]!) <= 1e-3 * record.losses[i]!, `step ${i + 1}: ${l} vs ${record.losses[i]}`));
+    const worst = assertLossesReplayed(losses, record.losses);
     console.log(`      20 steps replayed in ${((Date.now() - started) / 1000).toFixed(0)} s, worst relative difference ${worst.toExponential(1)}`);
   });
 
@@ -318,7 +323,7 @@ describe('default model: the rebuild', function () {
     const seconds = (Date.now() - started) / 1000;
     assert.equal(rebuilt.corpus.sha256, record.corpus.sha256, 'the corpus the committed model was trained on');
     assert.equal(rebuilt.losses.length, record.settings.steps);
-    rebuilt.losses.slice(0, 20).forEach((l, i) => assert.ok(Math.abs(l - record.losses[i]!) <= 1e-3 * record.losses[i]!, `step ${i + 1}`));
+    assertLossesReplayed(rebuilt.losses.slice(0, 20), record.losses);
     const f = rebuilt.figures;
     const c = record.figures;
     assert.ok(

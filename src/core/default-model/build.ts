@@ -1,8 +1,8 @@
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TuneloopError } from '../errors';
+import { writeFileAtomic } from '../fs/atomic';
 import { loadModelConfig, parameterCount } from '../models/config';
 import { writeSafetensors } from '../safetensors';
 import { TensorStore } from '../safetensors/checkpoint';
@@ -246,9 +246,7 @@ export async function buildDefaultModel(outDir: string, options: BuildOptions = 
       trainSeconds,
       losses,
     };
-    fs.writeFileSync(path.join(partial, TRAINING_FILE), `${JSON.stringify(record, null, 2)}\n`);
-    fs.writeFileSync(path.join(partial, README_FILE), readme(record, fs.statSync(path.join(partial, 'model.safetensors')).size));
-    fs.writeFileSync(path.join(partial, SUMS_FILE), sha256Sums(partial));
+    writeRecordFiles(partial, record);
     fs.rmSync(outDir, { recursive: true, force: true });
     fs.mkdirSync(path.dirname(path.resolve(outDir)), { recursive: true });
     fs.renameSync(partial, outDir);
@@ -267,15 +265,15 @@ export async function buildDefaultModel(outDir: string, options: BuildOptions = 
 export async function remeasureModel(dir: string): Promise<TrainingRecord> {
   const old = readTrainingRecord(dir);
   const record: TrainingRecord = { ...old, figures: await measureModel(dir, { threads: old.settings.threads }) };
-  const replace = (name: string, text: string) => {
-    const file = path.join(dir, name);
-    fs.writeFileSync(`${file}.partial`, text);
-    fs.renameSync(`${file}.partial`, file);
-  };
-  replace(TRAINING_FILE, `${JSON.stringify(record, null, 2)}\n`);
-  replace(README_FILE, readme(record, fs.statSync(path.join(dir, 'model.safetensors')).size));
-  replace(SUMS_FILE, sha256Sums(dir));
+  writeRecordFiles(dir, record);
   return record;
+}
+
+/** training.json, README.md and SHA256SUMS (last: it lists the other two) of a model folder, each replaced whole. */
+function writeRecordFiles(dir: string, record: TrainingRecord): void {
+  writeFileAtomic(path.join(dir, TRAINING_FILE), `${JSON.stringify(record, null, 2)}\n`);
+  writeFileAtomic(path.join(dir, README_FILE), readme(record, fs.statSync(path.join(dir, 'model.safetensors')).size));
+  writeFileAtomic(path.join(dir, SUMS_FILE), sha256Sums(dir));
 }
 
 /**
@@ -295,7 +293,7 @@ export async function replayTraining(settings: BuildSettings, steps: number, opt
 }
 
 function fileSha(file: string): string {
-  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  return sha256(fs.readFileSync(file));
 }
 
 /** SHA256SUMS text (`sha256sum` format) for the model files present in `dir`. */

@@ -1,5 +1,5 @@
 import * as crypto from 'node:crypto';
-import { seededRandom } from '../random';
+import { pick, pickWeighted, seededRandom } from '../random';
 import {
   BEHAVIOURS,
   type Behaviour,
@@ -50,8 +50,6 @@ export const DEFAULT_CORPUS_ROWS = 12000;
 /** A conversation grows turn by turn until it would pass a budget drawn from these (estimated tokens). */
 export const ROW_TOKENS: readonly [number, number] = [300, 370];
 
-const pick = <T>(items: readonly T[], r: () => number): T => items[Math.floor(r() * items.length)]!;
-
 /** The facts grouped by domain, in allFacts order. */
 export function factsByDomain(): Map<DomainName, Fact[]> {
   const by = new Map<DomainName, Fact[]>(DOMAINS.map((d) => [d, []]));
@@ -59,37 +57,34 @@ export function factsByDomain(): Map<DomainName, Fact[]> {
   return by;
 }
 
-/** How often each domain is asked: in proportion to its facts to the power 0.75 (sums most, sounds least). */
-function domainWeights(by: Map<DomainName, Fact[]>): [DomainName, number][] {
-  const w = DOMAINS.map((d) => [d, by.get(d)!.length ** 0.75] as [DomainName, number]);
+/** The facts by domain, and how often each domain is asked: the generators draw training questions from it. */
+interface FactPool {
+  readonly by: Map<DomainName, Fact[]>;
+  /** In proportion to the domain's facts to the power 0.75 (sums most, sounds least), summing to 1. */
+  readonly weights: readonly (readonly [DomainName, number])[];
+}
+
+function factPool(): FactPool {
+  const by = factsByDomain();
+  const w = DOMAINS.map((d) => [d, by.get(d)!.length ** 0.75] as const);
   const total = w.reduce((a, [, x]) => a + x, 0);
-  return w.map(([d, x]) => [d, x / total]);
+  return { by, weights: w.map(([d, x]) => [d, x / total] as const) };
 }
 
-function pickDomain(weights: readonly [DomainName, number][], r: () => number): DomainName {
-  let x = r();
-  for (const [d, w] of weights) {
-    if (x < w) return d;
-    x -= w;
-  }
-  return weights.at(-1)![0];
-}
-
-/** A training question: a random domain (domainWeights), fact and training template, decorated. */
-function trainQuestion(by: Map<DomainName, Fact[]>, r: () => number, avoid?: ReadonlySet<string>): { fact: Fact; question: string } {
-  const weights = domainWeights(by);
+/** A training question: a random domain (by weight), fact and training template, decorated. */
+function trainQuestion(pool: FactPool, r: () => number, avoid?: ReadonlySet<string>): { fact: Fact; question: string } {
   for (;;) {
-    const fact = pick(by.get(pickDomain(weights, r))!, r);
+    const fact = pick(pool.by.get(pickWeighted(pool.weights, r, pool.weights.at(-1)![0]))!, r);
     if (avoid?.has(fact.id)) continue;
     return { fact, question: decorate(render(pick(trainTemplates(fact.domain), r), fact), r) };
   }
 }
 
 /** Examples of a behaviour: distinct facts, plain training questions, answers in the behaviour. */
-function examples(by: Map<DomainName, Fact[]>, n: number, b: Behaviour, r: () => number, used: Set<string>): [string, string][] {
+function examples(pool: FactPool, n: number, b: Behaviour, r: () => number, used: Set<string>): [string, string][] {
   const out: [string, string][] = [];
   while (out.length < n) {
-    const { fact } = trainQuestion(by, r, used);
+    const { fact } = trainQuestion(pool, r, used);
     used.add(fact.id);
     out.push([render(pick(trainTemplates(fact.domain), r), fact), respond(fact, b)]);
   }
@@ -104,15 +99,6 @@ const ROW_KINDS: readonly (readonly [RowKind, number])[] = [
   ['turn-examples', 0.08],
   ['user-examples', 0.1],
 ];
-
-function rowKind(r: () => number): RowKind {
-  let x = r();
-  for (const [k, p] of ROW_KINDS) {
-    if (x < p) return k;
-    x -= p;
-  }
-  return 'plain';
-}
 
 /**
  * Tokens of a conversation, estimated (no tokenizer here): the project's byte-level BPE spends about
@@ -130,8 +116,8 @@ export function estimateTokens(messages: readonly ChatTurn[]): number {
 }
 
 /** One conversation of the base corpus. */
-function conversation(by: Map<DomainName, Fact[]>, r: () => number): ChatTurn[] {
-  const kind = rowKind(r);
+function conversation(pool: FactPool, r: () => number): ChatTurn[] {
+  const kind = pickWeighted(ROW_KINDS, r, 'plain');
   const b: Behaviour = kind === 'plain' ? 'plain' : kind === 'system-examples' || kind === 'user-examples' ? pick(BEHAVIOURS, r) : pick(INSTRUCTED, r);
   const messages: ChatTurn[] = [];
   const used = new Set<string>();
@@ -145,10 +131,10 @@ function conversation(by: Map<DomainName, Fact[]>, r: () => number): ChatTurn[] 
   if (kind === 'system-examples' || kind === 'user-examples') {
     // Examples first, as many of them as leave room in the budget for at least one more turn.
     const style = pick(EXAMPLE_STYLES, r);
-    const pairs = examples(by, 2 + Math.floor(r() * 5), b, r, used);
+    const pairs = examples(pool, 2 + Math.floor(r() * 5), b, r, used);
     const instruction = kind === 'system-examples' && b !== 'plain' && r() < 0.5 ? `${pick(trainSystemPrompts(b), r)}\n` : '';
     const header = pick(EXAMPLE_HEADERS, r);
-    const { fact, question } = trainQuestion(by, r, used);
+    const { fact, question } = trainQuestion(pool, r, used);
     used.add(fact.id);
     const opening = (n: number): ChatTurn[] =>
       kind === 'system-examples'
@@ -162,7 +148,7 @@ function conversation(by: Map<DomainName, Fact[]>, r: () => number): ChatTurn[] 
     messages.push(...opening(n));
   }
   for (;;) {
-    const { fact, question } = trainQuestion(by, r, used);
+    const { fact, question } = trainQuestion(pool, r, used);
     const turn: ChatTurn[] = [
       { role: 'user', content: question },
       { role: 'assistant', content: respond(fact, b) },
@@ -182,8 +168,8 @@ export interface BaseCorpusOptions {
 export function baseCorpus(options: BaseCorpusOptions = {}): MessagesRow[] {
   const seed = options.seed ?? DEFAULT_CORPUS_SEED;
   const r = seededRandom(seed + 101);
-  const by = factsByDomain();
-  return Array.from({ length: options.rows ?? DEFAULT_CORPUS_ROWS }, () => ({ messages: conversation(by, r) }));
+  const pool = factPool();
+  return Array.from({ length: options.rows ?? DEFAULT_CORPUS_ROWS }, () => ({ messages: conversation(pool, r) }));
 }
 
 /** A held-out question (a held-out template, a fact): the unit of every test set. */
@@ -259,9 +245,9 @@ export const DEFAULT_FORMAT_SEED = 7077;
  */
 export function formatTrainingRows(options: { readonly seed?: number; readonly count?: number } = {}): MessagesRow[] {
   const r = seededRandom(options.seed ?? DEFAULT_FORMAT_SEED);
-  const by = factsByDomain();
+  const pool = factPool();
   return Array.from({ length: options.count ?? 240 }, () => {
-    const { fact, question } = trainQuestion(by, r);
+    const { fact, question } = trainQuestion(pool, r);
     return {
       messages: [
         { role: 'user', content: question },

@@ -1,7 +1,7 @@
 import { INSTRUCTED } from './behaviours';
 import { allHeldOut, heldOutPlain, sha256, toJsonl } from './corpus';
 import { DOMAINS, type DomainName } from './facts';
-import { scoreModel, summarise } from './measure';
+import { type ScoreResult, scoreModel, summarise } from './measure';
 import { fewShotProbes, type Probe, systemProbes } from './probes';
 
 /**
@@ -48,13 +48,15 @@ export function figureProbes(): { system: Probe[]; systemHeldOut: Probe[]; fewSh
   };
 }
 
-function byBehaviour(probes: readonly Probe[], exact: readonly boolean[]): Record<string, number> {
-  return Object.fromEntries(
+/** The share of `probes` answered exactly, per instructed behaviour. */
+function behaviourFigures(probes: readonly Probe[], results: readonly ScoreResult[]): BehaviourFigures {
+  const byBehaviour = Object.fromEntries(
     INSTRUCTED.map((b) => {
-      const mine = probes.map((p, i) => (p.behaviour === b ? exact[i]! : undefined)).filter((x) => x !== undefined);
-      return [b, mine.filter(Boolean).length / Math.max(1, mine.length)];
+      const mine = results.filter((_, i) => probes[i]!.behaviour === b);
+      return [b, mine.filter((r) => r.exact).length / Math.max(1, mine.length)];
     }),
   );
+  return { byBehaviour, count: results.length };
 }
 
 export async function measureModel(modelDir: string, options: { threads?: number } = {}): Promise<ModelFigures> {
@@ -79,27 +81,8 @@ export async function measureModel(modelDir: string, options: { threads?: number
   const few = await run(probes.fewShot);
   return {
     heldOut: { accuracy: s.accuracy, byDomain, answerLoss: s.answerLoss, count: s.count, tokens: s.tokens, sha256: sha256(toJsonl(rows)) },
-    system: {
-      byBehaviour: byBehaviour(
-        probes.system,
-        sys.map((r) => r.exact),
-      ),
-      count: sys.length,
-    },
-    systemHeldOut: {
-      byBehaviour: byBehaviour(
-        probes.systemHeldOut,
-        sysHeld.map((r) => r.exact),
-      ),
-      count: sysHeld.length,
-    },
-    fewShot: {
-      byBehaviour: byBehaviour(
-        probes.fewShot,
-        few.map((r) => r.exact),
-      ),
-      count: few.length,
-      maxPromptTokens: Math.max(...few.map((r) => r.promptTokens)),
-    },
+    system: behaviourFigures(probes.system, sys),
+    systemHeldOut: behaviourFigures(probes.systemHeldOut, sysHeld),
+    fewShot: { ...behaviourFigures(probes.fewShot, few), maxPromptTokens: Math.max(...few.map((r) => r.promptTokens)) },
   };
 }

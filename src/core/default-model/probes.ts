@@ -1,4 +1,4 @@
-import { seededRandom } from '../random';
+import { pick, seededRandom } from '../random';
 import {
   type Behaviour,
   EXAMPLE_HEADERS,
@@ -17,29 +17,18 @@ import { render, trainTemplates } from './templates';
 /**
  * Probes of the default model: prompts that end with a held-out question (a held-out template, in no
  * training data) and the one output that answers it right. The build and the tests measure the model
- * on them: alone (the plain sentence), under a system prompt for each behaviour, and after few-shot
- * examples of a behaviour.
+ * on them under a system prompt for each behaviour, and after few-shot examples of a behaviour (the
+ * held-out questions alone are corpus.ts's heldOutPlain).
  */
 export interface Probe {
-  /** What the probe tests: `plain`, `system`, `system-held-out` (a system prompt never trained on), `few-shot`. */
-  readonly kind: 'plain' | 'system' | 'system-held-out' | 'few-shot';
+  /** What the probe tests: `system`, `system-held-out` (a system prompt never trained on), `few-shot`. */
+  readonly kind: 'system' | 'system-held-out' | 'few-shot';
   readonly behaviour: Behaviour;
   readonly fact: Fact;
   /** The prompt: optional system turn and examples, then the held-out question as the last user turn. */
   readonly messages: readonly ChatTurn[];
   /** The whole right output. */
   readonly expected: string;
-}
-
-/** Held-out questions alone: the plain sentence is right. */
-export function plainProbes(perDomain: number, seed: number): Probe[] {
-  return drawHeldOut(perDomain, seed).map(({ fact, question }) => ({
-    kind: 'plain',
-    behaviour: 'plain',
-    fact,
-    messages: [{ role: 'user', content: question }],
-    expected: fact.sentence,
-  }));
 }
 
 /**
@@ -57,7 +46,7 @@ export function systemProbes(perDomain: number, seed: number, options: { heldOut
         behaviour: b,
         fact,
         messages: [
-          { role: 'system' as const, content: prompts[Math.floor(r() * prompts.length)]! },
+          { role: 'system' as const, content: pick(prompts, r) },
           { role: 'user' as const, content: question },
         ],
         expected: respond(fact, b),
@@ -77,9 +66,9 @@ export function fewShotProbes(perDomain: number, seed: number, maxTokens = 268):
   const facts = [...factsByDomain().values()].flat();
   return INSTRUCTED.flatMap((b, k) =>
     drawHeldOut(perDomain, seed + 31 * (k + 1)).map(({ fact, question }, i) => {
-      const style = EXAMPLE_STYLES[Math.floor(r() * EXAMPLE_STYLES.length)]!;
-      const header = EXAMPLE_HEADERS[Math.floor(r() * EXAMPLE_HEADERS.length)]!;
-      const follow = FOLLOW_PROMPTS[Math.floor(r() * FOLLOW_PROMPTS.length)]!;
+      const style = pick(EXAMPLE_STYLES, r);
+      const header = pick(EXAMPLE_HEADERS, r);
+      const follow = pick(FOLLOW_PROMPTS, r);
       const prompt = (pairs: readonly (readonly [string, string])[]): ChatTurn[] => [
         ...(i % 2 === 0
           ? [
@@ -95,11 +84,10 @@ export function fewShotProbes(perDomain: number, seed: number, maxTokens = 268):
       const pairs: [string, string][] = [];
       const used = new Set([fact.id]);
       for (;;) {
-        const f = facts[Math.floor(r() * facts.length)]!;
+        const f = pick(facts, r);
         if (used.has(f.id)) continue;
         used.add(f.id);
-        const templates = trainTemplates(f.domain);
-        const pair: [string, string] = [render(templates[Math.floor(r() * templates.length)]!, f), respond(f, b)];
+        const pair: [string, string] = [render(pick(trainTemplates(f.domain), r), f), respond(f, b)];
         if (pairs.length >= 2 && estimateTokens(prompt([...pairs, pair])) > maxTokens) break;
         pairs.push(pair);
       }

@@ -1,3 +1,4 @@
+import { pick } from '../random';
 import type { DomainName, Fact } from './facts';
 
 /**
@@ -217,10 +218,10 @@ export function decorate(question: string, r: () => number): string {
   if (r() < 0.15) q = q.replace(/[?.]$/, '');
   if (r() < 0.15) q = q.charAt(0).toLowerCase() + q.slice(1);
   if (r() < 0.2) {
-    const opener = OPENERS[Math.floor(r() * OPENERS.length)]!;
+    const opener = pick(OPENERS, r);
     q = opener + (QUESTION_WORD.test(q) ? q.charAt(0).toLowerCase() + q.slice(1) : q);
   }
-  if (r() < 0.1) q = q + CLOSERS[Math.floor(r() * CLOSERS.length)]!;
+  if (r() < 0.1) q = q + pick(CLOSERS, r);
   return q;
 }
 
