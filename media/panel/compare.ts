@@ -224,12 +224,7 @@ export class CompareView implements ResultsView {
     col.stats.textContent = stats(c);
     const regressed = c && !c.running ? (scoresOf(run).regressed.get(cellKey(variant, caseIndex)) ?? []) : [];
     const expected = run.header.cases[0]?.expected;
-    col.evals.replaceChildren(
-      ...[
-        expected !== undefined && c?.cell && !c.running && c.cell.finish !== 'error' ? expectedMark(cellText(c), expected) : null,
-        evaluationList(c?.cell, regressed),
-      ].filter((x): x is HTMLElement => x !== null),
-    );
+    col.evals.replaceChildren(...[expectedMark(c, expected), evaluationList(c?.cell, regressed)].filter((x): x is HTMLElement => x !== null));
     const cancelled = c?.cell?.finish === 'cancelled';
     col.status.textContent = c?.running
       ? ' streaming'

@@ -1,4 +1,5 @@
 import { el } from '../dom';
+import { type CellView, cellText } from './state';
 
 /**
  * A test case's `expected` value beside the outputs: the value itself, and on each finished output a
@@ -9,12 +10,14 @@ export function expectedBlock(expected: string, tag: 'div' | 'span' = 'div'): HT
   return el(tag, { class: 'expected' }, el('span', { class: 'muted' }, 'expected: '), el('span', { class: 'expected-text' }, expected || '(empty)'));
 }
 
-export function matchesExpected(text: string, expected: string): boolean {
+function matchesExpected(text: string, expected: string): boolean {
   return text.trim() === expected.trim();
 }
 
-export function expectedMark(text: string, expected: string): HTMLElement {
-  const same = matchesExpected(text, expected);
+/** The mark for a cell: only once it has finished without an error, and only when its case has an expected value. */
+export function expectedMark(c: CellView | undefined, expected: string | undefined): HTMLElement | null {
+  if (expected === undefined || !c?.cell || c.running || c.cell.finish === 'error') return null;
+  const same = matchesExpected(cellText(c), expected);
   return el(
     'span',
     { class: `expected-mark ${same ? 'pass' : 'fail'}`, title: same ? 'The output equals the expected value' : 'The output differs from the expected value' },

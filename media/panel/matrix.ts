@@ -131,7 +131,7 @@ export class MatrixView implements ResultsView {
     const expected = run.header.cases.find((x) => x.index === caseIndex)?.expected;
     td.replaceChildren(
       out,
-      expected !== undefined && c.cell && !c.running && c.cell.finish !== 'error' ? expectedMark(text, expected) : '',
+      expectedMark(c, expected) ?? '',
       evaluationList(c.cell, regressed) ?? '',
       baseText !== undefined ? el('div', { class: 'regression-base small' }, el('span', { class: 'muted' }, 'base: '), baseText || '(empty)') : '',
       c.cell && c.cell.finish !== 'error'

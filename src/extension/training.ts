@@ -101,15 +101,15 @@ export async function followRun(runDir: string, log: Log, status: vscode.StatusB
       );
       status.hide();
       // The log says how each run ended, beside the notification (which goes away).
-      if (last?.type === 'done') log.info(`${name}: finished after ${last.step} steps; the ${last.kind} is in ${last.result}`);
-      else if (last?.type === 'cancelled') log.info(`${name}: cancelled at step ${last.step} (checkpoint ${last.checkpoint})`);
-      if (last?.type === 'done')
+      if (last?.type === 'done') {
+        log.info(`${name}: finished after ${last.step} steps; the ${last.kind} is in ${last.result}`);
         void vscode.window.showInformationMessage(
           `Tuneloop: ${name} finished; the ${last.kind} is in ${path.relative(path.dirname(path.dirname(runDir)), last.result)}.`,
         );
-      else if (last?.type === 'cancelled')
+      } else if (last?.type === 'cancelled') {
+        log.info(`${name}: cancelled at step ${last.step} (checkpoint ${last.checkpoint})`);
         void vscode.window.showInformationMessage(`Tuneloop: ${name} cancelled at step ${last.step}; resume it from the Runs view.`);
-      else if (last?.type === 'failed') {
+      } else if (last?.type === 'failed') {
         inspectRun(runDir);
         void vscode.window.showErrorMessage(`Tuneloop: ${name} failed: ${last.message.split('\n')[0]}`);
       }
