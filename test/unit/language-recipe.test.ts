@@ -47,6 +47,22 @@ describe('adapter recipe language', () => {
     assert.deepEqual(labels('base_model: ‸', ' '), []);
   });
 
+  it('completes gradient_checkpointing and base_dtype under training:, with their docs and base_dtype’s values', () => {
+    const { text, offset } = cursor(`${RECIPE}  ‸\n`);
+    const items = recipeCompletionsAt(text, offset);
+    const labels_ = items.map((i) => i.label);
+    assert.ok(!labels_.includes('max_steps'), 'max_steps is already written');
+    assert.deepEqual(labels_.slice(-3), ['train_on_prompt', 'gradient_checkpointing', 'base_dtype']);
+    const gc = items.find((i) => i.label === 'gradient_checkpointing')!;
+    assert.equal(gc.snippet, 'gradient_checkpointing: ${1|true,false|}');
+    assert.match(String(gc.documentation), /recomputes each decoder layer's activations/);
+    const bd = items.find((i) => i.label === 'base_dtype')!;
+    assert.equal(bd.snippet, 'base_dtype: ${1|fp32,bf16,int8|}');
+    assert.match(String(bd.documentation), /symmetric per-channel/);
+    assert.deepEqual(labels('training:\n  base_dtype: ‸', ' '), ['fp32', 'bf16', 'int8']);
+    assert.deepEqual(labels('training:\n  gradient_checkpointing: ‸', ' '), ['true', 'false']);
+  });
+
   it('completes top-level keys as blocks or choices', () => {
     const { text, offset } = cursor('base_model: x\n‸');
     const items = recipeCompletionsAt(text, offset);
@@ -65,6 +81,18 @@ describe('adapter recipe language', () => {
     assert.ok(h.markdown.includes(RECIPE_KEYS['lora']!['lora_alpha']!.doc));
     const v = cursor(RECIPE.replace('method: lora', 'method: lo‸ra'));
     assert.match(recipeHoverAt(v.text, v.offset)!.markdown, /^\*\*method\*\*: `lora`, `full`/);
+  });
+
+  it('hovers gradient_checkpointing and base_dtype with their documentation', () => {
+    const text = `${RECIPE}  gradient_checkpointing: true\n  base_dtype: int8\n`;
+    const at = (s: string) => recipeHoverAt(text, text.indexOf(s) + 3)!.markdown;
+    const gc = at('gradient_checkpointing');
+    assert.ok(gc.startsWith('**gradient_checkpointing**'), gc);
+    assert.match(gc, /Activation recomputation per decoder layer \(as transformers names it\).*about a third more compute/);
+    const bd = at('base_dtype');
+    assert.ok(bd.startsWith('**base_dtype**'), bd);
+    assert.match(bd, /frozen base weights.*dequantized per layer.*QLoRA.*symmetric per-channel.*stay float32/);
+    assert.match(at('int8'), /^\*\*base_dtype\*\*: `fp32`, `bf16`, `int8`/);
   });
 
   it('puts a Fine-tune lens above the recipe', () => {
@@ -87,6 +115,21 @@ describe('adapter recipe language', () => {
     // A Hub id is not looked for on disk; an unsaved recipe has no folder to look in.
     assert.equal(recipeDiagnostics(RECIPE.replace('./models/base', 'HuggingFaceTB/SmolLM2-135M'), file, exists).length, 0);
     assert.equal(recipeDiagnostics(RECIPE, undefined, () => false).length, 0);
+  });
+
+  it('diagnoses a wrong base_dtype, and a non-fp32 one with method: full, at the value', () => {
+    const wrong = recipeDiagnostics(`${RECIPE}  base_dtype: fp16\n`);
+    assert.deepEqual(
+      wrong.map((d) => [d.line, d.severity, d.code]),
+      [[12, 'error', 'unknown-value']],
+    );
+    assert.match(wrong[0]!.message, /"base_dtype" must be one of fp32, bf16, int8, got "fp16"/);
+    const full = recipeDiagnostics(`${RECIPE.replace('method: lora', 'method: full')}  base_dtype: bf16\n`).filter((d) => d.severity === 'error');
+    assert.deepEqual(
+      full.map((d) => [d.line, d.column]),
+      [[12, 15]],
+    );
+    assert.match(full[0]!.message, /"base_dtype: bf16" needs method: lora/);
   });
 
   it('diagnoses paths outside the workspace root: the dataset, and an output that would delete the recipe', () => {

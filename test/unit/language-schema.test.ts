@@ -136,6 +136,21 @@ describe('JSON Schemas for prompt files and adapter recipes', () => {
     const bad = recipe.replace('r: 16', 'r: 0').replace('schedule: cosine', 'schedule: cosin');
     assert.equal(parseRecipe(bad).diagnostics.filter((d) => d.severity === 'error').length, 2);
     assert.equal(validateJson(parseYaml(bad) as JsonValue, recipeSchema).length, 2);
+    // gradient_checkpointing and base_dtype: both accepted as the parser reads them, a wrong base_dtype refused by both.
+    const lowMemory = `${recipe}  gradient_checkpointing: true\n  base_dtype: int8\n`;
+    assert.deepEqual(parseRecipe(lowMemory).diagnostics, []);
+    assert.deepEqual(validateJson(parseYaml(lowMemory) as JsonValue, recipeSchema), []);
+    for (const wrong of [
+      lowMemory.replace('base_dtype: int8', 'base_dtype: fp16'),
+      lowMemory.replace('gradient_checkpointing: true', 'gradient_checkpointing: "yes"'),
+    ]) {
+      assert.equal(parseRecipe(wrong).diagnostics.filter((d) => d.severity === 'error').length, 1, wrong);
+      assert.equal(validateJson(parseYaml(wrong) as JsonValue, recipeSchema).length, 1, wrong);
+    }
+    const training = obj(schemaAt(recipeSchema, 'training')['properties']);
+    assert.deepEqual(obj(training['base_dtype'])['enum'], ['fp32', 'bf16', 'int8']);
+    assert.equal(obj(training['gradient_checkpointing'])['type'], 'boolean');
+    assert.match(String(schemaAt(recipeSchema, 'training')['description']), /train_on_prompt, gradient_checkpointing, base_dtype\.$/);
   });
 
   it('ships in the .vsix and is referenced from contributes.yamlValidation', async function () {

@@ -1,4 +1,4 @@
-import { DATASET_FORMATS, SCHEDULE_NAMES } from './vocabulary';
+import { BASE_DTYPES, DATASET_FORMATS, SCHEDULE_NAMES } from './vocabulary';
 import { jsonSchemaOf } from '../yaml/json-schema';
 import type { JsonObject } from '../yaml/json';
 import { type KeyTable, shape } from '../yaml/key-table';
@@ -8,6 +8,7 @@ export const RECIPE_VALUES = {
   method: ['lora', 'full'],
   'dataset.format': [...DATASET_FORMATS, 'prompt-file'],
   'training.schedule': [...SCHEDULE_NAMES],
+  'training.base_dtype': [...BASE_DTYPES],
 } as const;
 
 /**
@@ -30,7 +31,7 @@ export const RECIPE_KEYS: KeyTable = {
     method: { doc: 'lora (train low-rank adapters, the default) or full (train every weight).', shape: shape.choice(RECIPE_VALUES.method) },
     lora: { doc: "LoRA settings under PEFT's names: r, lora_alpha, lora_dropout, target_modules, use_rslora.", shape: shape.map('lora') },
     training: {
-      doc: 'Optimisation: learning_rate, epochs or max_steps, batch_size, gradient_accumulation, max_seq_len, schedule, warmup_steps, weight_decay, max_grad_norm, seed, eval_every, checkpoint_every, train_on_prompt.',
+      doc: 'Optimisation: learning_rate, epochs or max_steps, batch_size, gradient_accumulation, max_seq_len, schedule, warmup_steps, weight_decay, max_grad_norm, seed, eval_every, checkpoint_every, train_on_prompt, gradient_checkpointing, base_dtype.',
       shape: shape.map('training'),
     },
     output: {
@@ -84,6 +85,14 @@ export const RECIPE_KEYS: KeyTable = {
       shape: shape.int(1),
     },
     train_on_prompt: { doc: 'Loss on the prompt tokens too (default false: completion only).', shape: shape.bool() },
+    gradient_checkpointing: {
+      doc: "Activation recomputation per decoder layer (as transformers names it): the backward pass recomputes each decoder layer's activations from its input instead of keeping them, which cuts training memory at about a third more compute (default false).",
+      shape: shape.bool(),
+    },
+    base_dtype: {
+      doc: "The type the frozen base weights are held in during training, dequantized per layer as a step needs them (QLoRA's idea on a CPU): fp32 (default), bf16, or int8 (symmetric per-channel quantization). LoRA tensors and optimizer state stay float32. Only with method: lora (full trains every weight in float32).",
+      shape: shape.choice(RECIPE_VALUES['training.base_dtype']),
+    },
   },
 };
 

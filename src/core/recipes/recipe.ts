@@ -10,8 +10,10 @@ import type { Diagnostic, Span } from '../yaml/diagnostic';
 import { numberRule, shapeValues } from '../yaml/key-table';
 import { describe, type Entry, type Reader, readYaml } from '../yaml/reader';
 import { didYouMean } from '../yaml/suggest';
-import type { DatasetFormat, ScheduleName } from './vocabulary';
+import type { BaseDtype, DatasetFormat, ScheduleName } from './vocabulary';
 import { RECIPE_KEYS } from './key-table';
+
+export type { BaseDtype } from './vocabulary';
 
 /**
  * Adapter recipes, `NAME.adapter.yml`: the file users commit to say how an adapter is trained. LoRA
@@ -47,6 +49,10 @@ export interface Recipe {
     readonly evalEvery?: number;
     readonly checkpointEvery?: number;
     readonly trainOnPrompt: boolean;
+    /** Recompute each decoder layer's activations in the backward pass instead of keeping them (`gradient_checkpointing`). */
+    readonly gradientCheckpointing: boolean;
+    /** The type the frozen base weights are held in during training (`base_dtype`); only fp32 with method: full. */
+    readonly baseDtype: BaseDtype;
   };
   /** Where the final adapter is copied, relative to the recipe (optional). */
   readonly output?: string;
@@ -154,6 +160,14 @@ export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult 
   const evalEvery = num('training', tr, 'eval_every');
   const checkpointEvery = num('training', tr, 'checkpoint_every');
   const trainOnPrompt = tr.get('train_on_prompt') ? (r.boolean(tr.get('train_on_prompt')!) ?? false) : false;
+  const gradientCheckpointing = tr.get('gradient_checkpointing') ? (r.boolean(tr.get('gradient_checkpointing')!) ?? false) : false;
+  const baseDtype = choice<BaseDtype>(r, tr.get('base_dtype'), 'training', 'fp32');
+  if (method === 'full' && baseDtype !== 'fp32')
+    r.error(
+      r.valueSpan(tr.get('base_dtype')!),
+      'unknown-value',
+      `"base_dtype: ${baseDtype}" needs method: lora: method full trains every weight in float32, so its base weights stay fp32; remove base_dtype (or set it to fp32), or train with method: lora`,
+    );
   const output = top.get('output') ? r.string(top.get('output')!) : undefined;
   const spans: { [K in RecipePathKey]?: Span } = {};
   const spanOf = (key: RecipePathKey, e: Entry | undefined) => {
@@ -196,6 +210,8 @@ export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult 
             ...(evalEvery !== undefined ? { evalEvery } : {}),
             ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
             trainOnPrompt,
+            gradientCheckpointing,
+            baseDtype,
           },
           ...(output !== undefined ? { output } : {}),
           spans,

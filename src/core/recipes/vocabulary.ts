@@ -1,11 +1,15 @@
 /**
- * The words a recipe may use for its dataset format and learning-rate schedule. They belong to the
- * recipe file; the trainer's tables (train/data.ts FORMATS, train/schedule.ts SCHEDULES) are keyed
- * by them, so the compiler checks that every word has its implementation. Defining them here keeps
- * the arrow one way: train reads recipes, recipes never import train.
+ * The words a recipe may use for its dataset format, learning-rate schedule and base weights' type.
+ * They belong to the recipe file; the trainer's tables (train/data.ts FORMATS, train/schedule.ts
+ * SCHEDULES) are keyed by them, so the compiler checks that every word has its implementation.
+ * Defining them here keeps the arrow one way: train reads recipes, recipes never import train.
  */
 export const DATASET_FORMATS = ['text', 'prompt-completion', 'messages', 'alpaca'] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
 
 export const SCHEDULE_NAMES = ['constant', 'linear', 'cosine'] as const;
 export type ScheduleName = (typeof SCHEDULE_NAMES)[number];
+
+/** How the frozen base weights are held during training (`training.base_dtype`); int8 is symmetric per-channel. */
+export const BASE_DTYPES = ['fp32', 'bf16', 'int8'] as const;
+export type BaseDtype = (typeof BASE_DTYPES)[number];

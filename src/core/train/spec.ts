@@ -6,7 +6,7 @@ import { TuneloopError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic';
 import { readJsonFile } from '../fs/json';
 import { readTextFile } from '../fs/text';
-import { DATASET_FORMATS, SCHEDULE_NAMES } from '../recipes/vocabulary';
+import { BASE_DTYPES, DATASET_FORMATS, SCHEDULE_NAMES } from '../recipes/vocabulary';
 import { z } from 'zod';
 import { defaultCacheDir, fileSha256 } from '../export/cache';
 import { parsePrompt, renderMessages } from '../prompts';
@@ -43,6 +43,9 @@ export interface RunSpec {
   readonly root?: string;
   readonly threads?: number;
 }
+
+/** The type the frozen base weights are held in during training (RunSpec.training.baseDtype). */
+export type { BaseDtype } from '../recipes/vocabulary';
 
 export const SPEC_FILE = 'spec.json';
 
@@ -82,6 +85,9 @@ const RunSpecFile = z.object({
     evalEvery: z.number().int().optional(),
     checkpointEvery: z.number().int().optional(),
     trainOnPrompt: z.boolean(),
+    // Added after format 1 shipped: absent in older run folders' spec.json, which trained with these defaults.
+    gradientCheckpointing: z.boolean().default(false),
+    baseDtype: z.enum(BASE_DTYPES).default('fp32'),
   }),
   output: z.string().optional(),
   force: z.boolean().optional(),
