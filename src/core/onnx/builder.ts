@@ -1,4 +1,4 @@
-import type { AttributeValue, Dim, DType, GraphDef, ModelDef, NodeDef, TensorDef, ValueInfo } from './model';
+import { type AttributeValue, DATA_TYPES, type Dim, type DType, type GraphDef, type ModelDef, type NodeDef, type TensorDef, type ValueInfo } from './model';
 import { type Attr, type Attrs, inferShapes, type Known } from './shapes';
 
 /**
@@ -325,8 +325,7 @@ export class GraphBuilder {
     return this.op('Gemm', c ? [a, b, c] : [a, b], { transB: 1 });
   }
   cast(a: Value, to: DType): Value {
-    const codes: Record<DType, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16 };
-    return this.op('Cast', [a], { to: codes[to] }, to);
+    return this.op('Cast', [a], { to: DATA_TYPES[to] }, to);
   }
   reshape(a: Value, shape: Value | readonly number[]): Value {
     return this.op('Reshape', [a, Array.isArray(shape) ? this.i64(...(shape as number[])) : (shape as Value)]);
@@ -402,8 +401,21 @@ export class GraphBuilder {
 
   // ---- result ------------------------------------------------------------------------------------
 
+  /**
+   * The graph, without the nodes no output depends on. onnxruntime runs every node it is given, and
+   * schedules a node that leads nowhere whenever its walk from the outputs happens to reach it, which
+   * keeps the node's inputs alive until then (a recomputed decoder layer's last ops, for one).
+   */
   graph(): GraphDef {
-    return { name: this.name, nodes: this.nodes, initializers: this.initializers, inputs: this.inputs, outputs: this.outputs };
+    const needed = new Set(this.outputs.map((o) => o.name));
+    const live: NodeDef[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const n = this.nodes[i]!;
+      if (!n.outputs.some((o) => needed.has(o))) continue;
+      live.push(n);
+      for (const x of n.inputs) if (x) needed.add(x);
+    }
+    return { name: this.name, nodes: live.reverse(), initializers: this.initializers, inputs: this.inputs, outputs: this.outputs };
   }
 
   model(meta: { producerName: string; producerVersion: string; metadata?: Record<string, string> }): ModelDef {

@@ -8,9 +8,20 @@ import { ProtoWriter } from './protobuf';
  */
 
 /** TensorProto.DataType, by the names used in this code base. */
-export const DATA_TYPES = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16 } as const;
+export const DATA_TYPES = { float32: 1, uint8: 2, int8: 3, uint16: 4, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16 } as const;
 export type DType = keyof typeof DATA_TYPES;
-export const DTYPE_BYTES: Record<DType, number> = { float32: 4, uint8: 1, int8: 1, int32: 4, int64: 8, bool: 1, float16: 2, float64: 8, bfloat16: 2 };
+export const DTYPE_BYTES: Record<DType, number> = {
+  float32: 4,
+  uint8: 1,
+  int8: 1,
+  uint16: 2,
+  int32: 4,
+  int64: 8,
+  bool: 1,
+  float16: 2,
+  float64: 8,
+  bfloat16: 2,
+};
 
 /** A dimension: a fixed size, or a symbolic name (`batch_size`), or unknown. */
 export type Dim = number | string | null;

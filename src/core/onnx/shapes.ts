@@ -241,6 +241,8 @@ const RULES: Readonly<Record<string, ShapeRule>> = {
     const v = valuesAt(c, 0);
     return [known(shapeAt(c, 0), to === 'int64' || to === 'int32' ? v?.map(Math.trunc) : to === 'float64' ? v : undefined)];
   },
+  // y = (x − zero point) · scale, shaped as x
+  DequantizeLinear: (c) => [known(shapeAt(c, 0))],
   Sqrt: sameAsInput,
   Reciprocal: sameAsInput,
   Tanh: sameAsInput,

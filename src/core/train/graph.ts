@@ -1,9 +1,11 @@
 import { addGradients, crossEntropyWithGradient } from '../onnx/autodiff';
 import { GraphBuilder, type Value } from '../onnx/builder';
 import type { ModelDef } from '../onnx/model';
+import { after } from '../onnx/sequence';
 import type { ModelConfig } from '../models/config';
 import { buildDecoderInto } from '../models/graph';
 import type { LoraProvider } from '../models/graph/decoder';
+import type { FrozenWeights } from '../models/graph/frozen';
 import type { WeightReader } from '../models/graph/weights';
 import type { LinearModule } from '../lora/modules';
 import { VERSION } from '../version';
@@ -35,6 +37,27 @@ export interface TrainingGraphSpec {
   readonly outputLogits?: boolean;
   /** Only the forward pass and the loss (validation). */
   readonly lossOnly?: boolean;
+  /**
+   * Activation recomputation per decoder layer (transformers' gradient_checkpointing): the backward
+   * pass recomputes each layer's activations from the layer's input instead of keeping them.
+   */
+  readonly gradientCheckpointing?: boolean;
+  /** Frozen weights as inputs fed from one held copy (shared by a process's sessions); initializers when absent. */
+  readonly frozen?: FrozenWeights;
+  /** Tokens per chunk of the LM head and the loss (default: `lossChunkTokens(vocab)`). */
+  readonly chunkTokens?: number;
+}
+
+/**
+ * The logits of a chunk of tokens take at most this many bytes: the head and the loss run chunk after
+ * chunk, forward and backward, so that [B·S, V] logits never exist whole (a 151,936-token vocabulary
+ * at 4 × 256 tokens: 622 MB per tensor, and the loss holds four such). Larger chunks cost less: with
+ * the head's matrix fed rather than pre-packed, each chunk's MatMul packs it again.
+ */
+export const LOSS_CHUNK_BYTES = 128 * 2 ** 20;
+
+export function lossChunkTokens(vocab: number): number {
+  return Math.max(1, Math.floor(LOSS_CHUNK_BYTES / (4 * vocab)));
 }
 
 export interface TrainingGraph {
@@ -73,11 +96,24 @@ export function buildTrainingGraph(cfg: ModelConfig, weights: WeightReader, spec
         }
       : undefined;
 
+  const N = spec.batch * spec.seq;
+  const perChunk = spec.chunkTokens ?? lossChunkTokens(cfg.vocabSize);
+  // Chunks need a frozen head: a trained one (full fine-tuning, or LoRA on lm_head) takes the whole logits.
+  const chunked = perChunk < N && spec.mode === 'lora' && !byModule.has('lm_head') && spec.outputLogits !== true;
   let logits: Value | undefined;
+  let hidden: { x: Value; head: (rows: Value) => Value } | undefined;
+  const layers: (readonly [number, number])[] = [];
   buildDecoderInto(g, cfg, weights, {
     ...(lora ? { lora } : {}),
+    ...(spec.frozen ? { frozen: spec.frozen } : {}),
     weightsAsInputs: spec.mode === 'full',
-    training: { batch: spec.batch, seq: spec.seq, onLogits: (l) => (logits = l), outputLogits: spec.outputLogits === true },
+    training: {
+      batch: spec.batch,
+      seq: spec.seq,
+      outputLogits: spec.outputLogits === true,
+      ...(chunked ? { onHidden: (x: Value, head: (rows: Value) => Value) => (hidden = { x, head }) } : { onLogits: (l: Value) => (logits = l) }),
+      onLayer: (start, end) => layers.push([start, end]),
+    },
   });
   if (spec.mode === 'full') {
     for (const i of g.graph().inputs) {
@@ -87,15 +123,20 @@ export function buildTrainingGraph(cfg: ModelConfig, weights: WeightReader, spec
   }
   const targets = g.input('targets', 'int64', [spec.batch, spec.seq]);
   const weightsIn = g.input('weights', 'float32', [spec.batch, spec.seq]);
-  const { lossSum: loss, dlogits } = crossEntropyWithGradient(g, logits!, targets, weightsIn);
+  // Back-propagate from the logits, or from the final hidden states when the head ran in chunks.
+  const { loss, from, seed } = hidden
+    ? chunkedLoss(g, hidden, targets, weightsIn, { tokens: N, perChunk, hiddenSize: cfg.hiddenSize, lossOnly: spec.lossOnly === true })
+    : (() => {
+        const l = crossEntropyWithGradient(g, logits!, targets, weightsIn);
+        return { loss: l.lossSum, from: logits!, seed: l.dlogits };
+      })();
   g.output(loss, 'loss_sum', []);
   if (!spec.lossOnly) {
-    // Back-propagate from the logits, seeded with the loss gradient computed above.
     const grads = addGradients(
       g,
-      logits!,
+      from,
       trainable.map((t) => t.value),
-      { seed: dlogits },
+      { seed: seed!, ...(spec.gradientCheckpointing ? { recompute: layers } : {}) },
     );
     grads.forEach((grad, k) => g.output(grad, `grad.${trainable[k]!.name}`, trainable[k]!.shape));
   }
@@ -104,4 +145,48 @@ export function buildTrainingGraph(cfg: ModelConfig, weights: WeightReader, spec
     trainable: trainable.map(({ name, shape }) => ({ name, shape })),
     dropoutInputs,
   };
+}
+
+/**
+ * The LM head and the loss over chunks of `perChunk` tokens: per chunk, its logits [c, V], the summed
+ * cross-entropy and (unless `lossOnly`) the gradient of the hidden rows [c, H] through the head. Each
+ * chunk starts only once the one before has finished (see `after`), so one chunk's logits exist at a
+ * time. Returns the summed loss and d loss / d hidden [B, S, H], to back-propagate from.
+ */
+function chunkedLoss(
+  g: GraphBuilder,
+  hidden: { x: Value; head: (rows: Value) => Value },
+  targets: Value,
+  weights: Value,
+  o: { tokens: number; perChunk: number; hiddenSize: number; lossOnly: boolean },
+): { loss: Value; from: Value; seed?: Value } {
+  return g.scope('chunked_loss', () => {
+    const shape = g.shapeOf(hidden.x)!;
+    const rows = g.reshape(hidden.x, [o.tokens, o.hiddenSize]); // [N, H]
+    const t = g.reshape(targets, [o.tokens]); // [N]
+    const w = g.reshape(weights, [o.tokens]); // [N]
+    const losses: Value[] = [];
+    const grads: Value[] = [];
+    let last: Value[] = [];
+    for (let start = 0; start < o.tokens; start += o.perChunk) {
+      const end = Math.min(o.tokens, start + o.perChunk);
+      let h = g.slice(rows, [start], [end], [0]); // [c, H]
+      // After the chunk before has finished: its loss (onnxruntime would otherwise compute the losses
+      // last, holding every chunk's log-probabilities until then) and its gradient.
+      if (last.length) h = after(g, h, ...last);
+      const logits = hidden.head(h); // [c, V]
+      const l = crossEntropyWithGradient(g, logits, g.slice(t, [start], [end], [0]), g.slice(w, [start], [end], [0]));
+      losses.push(l.lossSum);
+      if (o.lossOnly) last = [l.lossSum];
+      else {
+        const [dh] = addGradients(g, logits, [h], { seed: l.dlogits }); // [c, H]
+        grads.push(dh!);
+        last = [l.lossSum, dh!];
+      }
+    }
+    const loss = losses.length === 1 ? losses[0]! : g.op('Sum', losses);
+    if (o.lossOnly) return { loss, from: hidden.x };
+    // The backward pass starts once every chunk's loss is summed (onnxruntime would sum them last).
+    return { loss, from: hidden.x, seed: after(g, g.reshape(g.concat(grads, 0), [...shape]), loss) };
+  });
 }

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { ModelConfig } from '../models/config';
+import type { FrozenWeights } from '../models/graph/frozen';
 import { WeightReader } from '../models/graph/weights';
 import { writeModelFile } from '../onnx/model';
 import { threadOptions } from '../onnx/session';
@@ -18,7 +19,9 @@ import type { StepModel } from './loop';
  * pass numbers them for right-padded batches.
  */
 export interface OnnxStepOptions {
-  readonly spec: Omit<TrainingGraphSpec, 'batch' | 'seq' | 'lossOnly' | 'outputLogits'>;
+  readonly spec: Omit<TrainingGraphSpec, 'batch' | 'seq' | 'lossOnly' | 'outputLogits' | 'frozen'>;
+  /** The process's frozen weights, fed to every session (see FrozenWeights); initializers when absent. */
+  readonly frozen?: FrozenWeights;
   readonly threads?: number;
   /** Seeds the LoRA dropout masks (per step, micro-batch and module). */
   readonly seed: number;
@@ -29,6 +32,25 @@ export interface OnnxStepOptions {
 interface Compiled {
   readonly session: ort.InferenceSession;
   readonly graph: Pick<TrainingGraph, 'trainable' | 'dropoutInputs'>;
+  /** The frozen weights this session reads, as tensors over the held buffers (no copy). */
+  readonly frozen: Record<string, ort.Tensor>;
+}
+
+/**
+ * Session settings for graphs that dequantize frozen weights: no QDQ transformations. One of them
+ * (EnsureUniqueDQForNodeUnit) gives every consumer of a DequantizeLinear its own copy of the node, so
+ * a tied int8 LM head read by every loss chunk was dequantized eight times over, all at once (4.2 GB
+ * at the 0.5B shape).
+ */
+export const TRAINING_SESSION_CONFIG: ort.InferenceSession.SessionOptions = { extra: { session: { disable_quant_qdq: '1' } } };
+
+/** Tensors over the held frozen weights that a session reads (its inputs of those names). */
+export function frozenFeeds(frozen: FrozenWeights | undefined, inputNames: readonly string[]): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  if (!frozen) return out;
+  const wanted = new Set(inputNames);
+  for (const t of frozen.tensors()) if (wanted.has(t.name)) out[t.name] = new ort.Tensor(t.dtype, t.data, [...t.dims]);
+  return out;
 }
 
 export class OnnxStepModel implements StepModel {
@@ -45,10 +67,21 @@ export class OnnxStepModel implements StepModel {
     let c = this.sessions.get(key);
     if (!c) {
       c = (async () => {
-        const graph = buildTrainingGraph(this.cfg, new WeightReader(this.cfg, this.store), { ...this.options.spec, batch, seq, lossOnly });
+        const frozen = this.options.frozen;
+        const graph = buildTrainingGraph(this.cfg, new WeightReader(this.cfg, this.store), {
+          ...this.options.spec,
+          batch,
+          seq,
+          lossOnly,
+          ...(frozen ? { frozen } : {}),
+        });
         const session = await this.open(graph);
         // Only the names and shapes are kept: the model (its weights included) is left to the collector.
-        return { session, graph: { trainable: graph.trainable, dropoutInputs: graph.dropoutInputs } };
+        return {
+          session,
+          graph: { trainable: graph.trainable, dropoutInputs: graph.dropoutInputs },
+          frozen: frozenFeeds(frozen, session.inputNames),
+        };
       })();
       this.sessions.set(key, c);
     }
@@ -73,6 +106,7 @@ export class OnnxStepModel implements StepModel {
         // (bench/train.ts, 135M shape, 4 × 256): 331k page faults and 7.1 s per step with the
         // pattern, 84k and 3.6 s without, and a peak RSS of 5.5 GiB instead of 7.4.
         enableMemPattern: false,
+        ...TRAINING_SESSION_CONFIG,
         ...(this.options.profile ? { enableProfiling: true, profileFilePrefix: this.options.profile } : {}),
       });
     } finally {
@@ -89,13 +123,14 @@ export class OnnxStepModel implements StepModel {
   private feeds(
     batch: Batch,
     params: ReadonlyMap<string, Float32Array>,
-    graph: Compiled['graph'],
+    { graph, frozen }: Compiled,
     where?: { step: number; micro: number },
   ): Record<string, ort.Tensor> {
     const { size: B, length: S } = batch;
     const positions = new BigInt64Array(B * S);
     for (let i = 0; i < B * S; i++) positions[i] = BigInt(i % S);
     const feeds: Record<string, ort.Tensor> = {
+      ...frozen,
       input_ids: new ort.Tensor('int64', batch.inputIds, [B, S]),
       attention_mask: new ort.Tensor('int64', batch.attentionMask, [B, S]),
       position_ids: new ort.Tensor('int64', positions, [B, S]),
@@ -122,16 +157,17 @@ export class OnnxStepModel implements StepModel {
   }
 
   async lossAndGrads(batch: Batch, params: ReadonlyMap<string, Float32Array>, where: { step: number; micro: number }) {
-    const { session, graph } = await this.compiled(batch.size, batch.length, false);
-    const out = await session.run(this.feeds(batch, params, graph, where));
+    const compiled = await this.compiled(batch.size, batch.length, false);
+    const { session, graph } = compiled;
+    const out = await session.run(this.feeds(batch, params, compiled, where));
     const grads = new Map<string, Float32Array>();
     for (const t of graph.trainable) grads.set(t.name, out[`grad.${t.name}`]!.data as Float32Array);
     return { lossSum: (out.loss_sum!.data as Float32Array)[0]!, grads };
   }
 
   async lossSum(batch: Batch, params: ReadonlyMap<string, Float32Array>): Promise<number> {
-    const { session, graph } = await this.compiled(batch.size, batch.length, true);
-    const out = await session.run(this.feeds(batch, params, graph), ['loss_sum']);
+    const compiled = await this.compiled(batch.size, batch.length, true);
+    const out = await compiled.session.run(this.feeds(batch, params, compiled), ['loss_sum']);
     return (out.loss_sum!.data as Float32Array)[0]!;
   }
 

@@ -3,12 +3,14 @@ import * as ort from 'onnxruntime-node';
 import type { ModelConfig } from '../models/config';
 import { buildDecoderModel } from '../models/graph';
 import type { LoraProvider } from '../models/graph/decoder';
+import type { FrozenWeights } from '../models/graph/frozen';
 import { WeightReader } from '../models/graph/weights';
 import { openSessionFromModel } from '../onnx/session';
 import type { TensorStore } from '../safetensors/checkpoint';
 import type { Example } from './data';
 import { loraInputName } from './graph';
 import type { LoraModuleSpec } from './lora-params';
+import { frozenFeeds, TRAINING_SESSION_CONFIG } from './onnx-step';
 
 /**
  * Sample generations during training: an inference graph with a KV cache whose trainable tensors
@@ -17,13 +19,20 @@ import type { LoraModuleSpec } from './lora-params';
  */
 export class TrainingSampler {
   private session: Promise<ort.InferenceSession> | undefined;
+  private frozenTensors: Record<string, ort.Tensor> = {};
 
   constructor(
     private readonly cfg: ModelConfig,
     private readonly store: TensorStore,
     private readonly tok: PreTrainedTokenizer,
     private readonly lora: readonly LoraModuleSpec[] | undefined,
-    private readonly options: { threads?: number; eosTokenIds: readonly number[]; maxTokens?: number },
+    private readonly options: {
+      threads?: number;
+      eosTokenIds: readonly number[];
+      maxTokens?: number;
+      /** The process's frozen weights (LoRA), shared with the training sessions; initializers when absent. */
+      frozen?: FrozenWeights;
+    },
   ) {}
 
   private open(): Promise<ort.InferenceSession> {
@@ -40,11 +49,15 @@ export class TrainingSampler {
             };
           }
         : undefined;
+      const frozen = this.lora ? this.options.frozen : undefined;
       const model = buildDecoderModel(this.cfg, new WeightReader(this.cfg, this.store), {
         ...(provider ? { lora: provider } : {}),
+        ...(frozen ? { frozen } : {}),
         weightsAsInputs: !this.lora,
       });
-      return openSessionFromModel(model, this.options.threads);
+      const session = await openSessionFromModel(model, this.options.threads, TRAINING_SESSION_CONFIG);
+      this.frozenTensors = frozenFeeds(frozen, session.inputNames);
+      return session;
     })();
     return this.session;
   }
@@ -58,7 +71,7 @@ export class TrainingSampler {
   async sample(prompt: readonly number[], params: ReadonlyMap<string, Float32Array>): Promise<{ prompt: string; output: string }> {
     const session = await this.open();
     const { numLayers: L, numKvHeads: kvH, headDim: d } = this.cfg;
-    const trainable: Record<string, ort.Tensor> = {};
+    const trainable: Record<string, ort.Tensor> = { ...this.frozenTensors };
     for (const name of session.inputNames) {
       const p = params.get(name);
       if (p) trainable[name] = new ort.Tensor('float32', p, this.shapeOf(name, p.length));

@@ -8,6 +8,7 @@ import { availableMemory } from '../infer/memory';
 import { loadTokenizer } from '../infer/tokenizer';
 import { formatBytes } from '../format';
 import { loadModelConfig, type ModelConfig, parameterCount } from '../models/config';
+import { FrozenWeights } from '../models/graph/frozen';
 import { TensorStore } from '../safetensors/checkpoint';
 import { loadCheckpoint, type ParamsFormat, saveCheckpoint } from './checkpoint';
 import { EventWriter, type RunEventPayload } from './events';
@@ -173,8 +174,13 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     } else {
       state = { step: 0, params: lora ? initLora(lora.modules, t.seed) : initFull(openStore), optimizer: newAdamWState() };
     }
+    // One copy of the frozen weights for the training, validation and sampling sessions (LoRA).
+    const frozen = lora ? new FrozenWeights(t.baseDtype) : undefined;
     model = new OnnxStepModel(cfg, store, {
-      spec: lora ? { mode: 'lora', lora: lora.modules, loraDropout: spec.lora.loraDropout } : { mode: 'full' },
+      spec: lora
+        ? { mode: 'lora', lora: lora.modules, loraDropout: spec.lora.loraDropout, gradientCheckpointing: t.gradientCheckpointing }
+        : { mode: 'full', gradientCheckpointing: t.gradientCheckpointing },
+      ...(frozen ? { frozen } : {}),
       seed: t.seed,
       ...(spec.threads ? { threads: spec.threads } : {}),
     });
@@ -196,7 +202,11 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     // Samples at each evaluation: the first validation row's prompt, greedy, with the weights of the moment.
     const probe = data.validation[0];
     sampler = probe
-      ? new TrainingSampler(cfg, store, tok, lora?.modules, { eosTokenIds: cfg.eosTokenIds, ...(spec.threads ? { threads: spec.threads } : {}) })
+      ? new TrainingSampler(cfg, store, tok, lora?.modules, {
+          eosTokenIds: cfg.eosTokenIds,
+          ...(spec.threads ? { threads: spec.threads } : {}),
+          ...(frozen ? { frozen } : {}),
+        })
       : undefined;
     const sample = sampler && probe ? (s: TrainState) => sampler!.sample(TrainingSampler.promptOf(probe), s.params) : undefined;
     const outcome = await train(model, config, data, state, {

@@ -1,5 +1,6 @@
 import type { GraphBuilder, Value } from '../../onnx/builder';
 import type { ModelConfig, RopeConfig } from '../config';
+import type { FrozenWeights } from './frozen';
 import { bytes, concatColumns, type WeightReader } from './weights';
 
 /**
@@ -35,7 +36,20 @@ export interface DecoderOptions {
     /** Receives the logits [B, S, V] (to build the loss on); they are a graph output only with `outputLogits`. */
     readonly onLogits?: (logits: Value) => void;
     readonly outputLogits?: boolean;
+    /**
+     * Instead of the logits: the final hidden states [B, S, H] and the head as a function of any rows
+     * [N, H] → logits [N, V], so that the loss can run over chunks of tokens and the [B·S, V] logits
+     * never exist whole. The head's weights are read once, after the decoder layers have run.
+     */
+    readonly onHidden?: (hidden: Value, head: (rows: Value) => Value) => void;
+    /** Receives each decoder layer's op calls as a range [start, end) of the builder's tape (to recompute them). */
+    readonly onLayer?: (start: number, end: number) => void;
   };
+  /**
+   * Frozen weights as graph inputs fed from one held copy, in the copy's dtype (training processes,
+   * whose sessions share them), rather than as initializers.
+   */
+  readonly frozen?: FrozenWeights;
   /** Every weight a graph input in its stored layout (full fine-tuning), rather than an initializer. */
   readonly weightsAsInputs?: boolean;
 }
@@ -52,10 +66,28 @@ export class Params {
     private readonly g: GraphBuilder,
     private readonly w: WeightReader,
     private readonly asInputs: boolean,
+    private readonly frozen?: FrozenWeights,
   ) {}
 
   get(name: string, shape: number[]): Value {
-    return this.asInputs ? this.g.input(name, 'float32', shape) : this.g.initializer(name, 'float32', shape, bytes(this.w.f32(name, shape)));
+    if (this.asInputs) return this.g.input(name, 'float32', shape);
+    if (this.frozen) return this.frozen.plain(this.g, name, shape, () => this.w.f32(name, shape));
+    return this.g.initializer(name, 'float32', shape, bytes(this.w.f32(name, shape)));
+  }
+
+  /** A weight matrix used as stored (GPT-2's Conv1D [in, out]), applied to `use`: held in the base dtype when frozen. */
+  matrix(name: string, dims: readonly [number, number], channelAxis: 0 | 1, use?: Value): Value {
+    if (this.frozen && !this.asInputs) return this.frozen.matrix(this.g, name, dims, () => this.w.f32(name, dims), channelAxis, use);
+    return this.get(name, [...dims]);
+  }
+
+  /**
+   * An embedding table [rows, width]: `lookup` gives the rows of `ids`, `table` the whole table (a
+   * tied LM head). Always float32, whatever the frozen weights' dtype (see FrozenWeights).
+   */
+  embedding(name: string, dims: readonly [number, number]): { lookup(ids: Value): Value; table(): Value } {
+    const t = this.get(name, [...dims]);
+    return { lookup: (ids) => this.g.gather(t, ids), table: () => t };
   }
 
   /**
@@ -77,20 +109,26 @@ export class Params {
         modules.length === 1
           ? `${modules[0]!.name}.weight_t`
           : `${commonPrefix(modules.map((m) => m.name))}fused_${modules.map((m) => m.name.split('.').at(-1)).join('_')}.weight_t`;
-      const W = concatColumns(
-        modules.map((m) => this.w.transposed(`${m.name}.weight`, m.out, inF)),
-        inF,
-        widths,
-      );
-      let y = g.matmul(x, g.initializer(fusedName, 'float32', [inF, total], bytes(W))); // [.., Σ out]
+      const fused = () =>
+        concatColumns(
+          modules.map((m) => this.w.transposed(`${m.name}.weight`, m.out, inF)),
+          inF,
+          widths,
+        );
+      const W = this.frozen ? this.frozen.matrix(g, fusedName, [inF, total], fused, 1, x) : g.initializer(fusedName, 'float32', [inF, total], bytes(fused()));
+      let y = g.matmul(x, W); // [.., Σ out]
       if (bias) {
-        const b = new Float32Array(total);
-        let off = 0;
-        modules.forEach((m) => {
-          b.set(this.w.f32(`${m.name}.bias`, [m.out]), off);
-          off += m.out;
-        });
-        y = g.add(y, g.initializer(fusedName.replace(/weight_t$/, 'bias'), 'float32', [total], bytes(b)));
+        const fusedBias = () => {
+          const b = new Float32Array(total);
+          let off = 0;
+          modules.forEach((m) => {
+            b.set(this.w.f32(`${m.name}.bias`, [m.out]), off);
+            off += m.out;
+          });
+          return b;
+        };
+        const biasName = fusedName.replace(/weight_t$/, 'bias');
+        y = g.add(y, this.frozen ? this.frozen.plain(g, biasName, [total], fusedBias) : g.initializer(biasName, 'float32', [total], bytes(fusedBias())));
       }
       outs = modules.length === 1 ? [y] : g.split(y, -1, widths);
     }
@@ -382,6 +420,31 @@ export function attention(g: GraphBuilder, a: AttentionArgs): { out: Value; pres
   const ctx = g.reshape(g.matmul(probs, value), [0, nH, -1, d]); // [B, nH, S, d]
   const out = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [0, 0, nH * d]); // [B, S, nH·d]
   return { out, present: { key, value } };
+}
+
+/**
+ * The end of every decoder: the LM head on the final hidden states x [B, S, H] (with its LoRA branch
+ * when it has one) and the graph's outputs. `table` gives the head's [V, H] matrix; it is asked for
+ * once. With `training.onHidden`, the caller gets x and the head as a function of rows instead.
+ */
+export function finishDecoder(
+  g: GraphBuilder,
+  cfg: ModelConfig,
+  x: Value,
+  table: () => Value,
+  io: DecoderInputs,
+  present: readonly { key: Value; value: Value }[],
+  options: DecoderOptions,
+): void {
+  const { vocabSize: V, hiddenSize: H } = cfg;
+  const onHidden = options.training?.onHidden;
+  if (onHidden) {
+    const branch = options.lora?.(g, 'lm_head');
+    const E = table();
+    onHidden(x, (rows) => withBranch(g, rows, g.gemmTransB(rows, E), 'lm_head', branch)); // [N, V]
+    return;
+  }
+  declareDecoderOutputs(g, cfg, withLora(g, x, headFromRows(g, x, table(), io, V, H, options), 'lm_head', options.lora), present, options);
 }
 
 /** logits [B, S, V] = x [B, S, H] · Eᵀ with E [V, H] kept as stored (a tied embedding is not copied). */

@@ -1,16 +1,6 @@
 import type { GraphBuilder, Value } from '../../onnx/builder';
 import type { ModelConfig } from '../config';
-import {
-  activation,
-  attention,
-  attentionMasks,
-  declareDecoderInputs,
-  declareDecoderOutputs,
-  type DecoderOptions,
-  headFromRows,
-  Params,
-  withLora,
-} from './decoder';
+import { activation, attention, attentionMasks, declareDecoderInputs, type DecoderOptions, finishDecoder, Params, withLora } from './decoder';
 import type { WeightReader } from './weights';
 
 /**
@@ -21,20 +11,21 @@ export function buildGpt2Graph(g: GraphBuilder, cfg: ModelConfig, w: WeightReade
   const lora = options.lora;
   const { hiddenSize: H, intermediateSize: I, vocabSize: V } = cfg;
   const io = declareDecoderInputs(g, cfg, options);
-  const params = new Params(g, w, options.weightsAsInputs === true);
+  const params = new Params(g, w, options.weightsAsInputs === true, options.frozen);
   /** Conv1D: y = x·W + b with W [in, out]; the LoRA branch as on any linear. */
   const conv = (x: Value, name: string, inF: number, outF: number) =>
-    withLora(g, x, g.add(g.matmul(x, params.get(`${name}.weight`, [inF, outF])), params.get(`${name}.bias`, [outF])), name, lora);
+    withLora(g, x, g.add(g.matmul(x, params.matrix(`${name}.weight`, [inF, outF], 1, x)), params.get(`${name}.bias`, [outF])), name, lora);
 
-  const wte = params.get('transformer.wte.weight', [V, H]);
-  const wpe = params.get('transformer.wpe.weight', [cfg.maxPositionEmbeddings, H]);
-  let x = g.add(g.gather(wte, io.inputIds), g.gather(wpe, io.positionIds)); // [B, S, H]
+  const wte = params.embedding('transformer.wte.weight', [V, H]);
+  const wpe = params.embedding('transformer.wpe.weight', [cfg.maxPositionEmbeddings, H]);
+  let x = g.add(wte.lookup(io.inputIds), wpe.lookup(io.positionIds)); // [B, S, H]
   const maskFor = attentionMasks(g, io, cfg);
   const present: { key: Value; value: Value }[] = [];
   const eps = cfg.norm.eps;
 
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `transformer.h.${i}`;
+    const start = g.recorded().length;
     x = g.scope(`h.${i}`, () => {
       const h = g.layerNorm(x, params.get(`${p}.ln_1.weight`, [H]), params.get(`${p}.ln_1.bias`, [H]), eps);
       const qkv = conv(h, `${p}.attn.c_attn`, H, 3 * H); // [B, S, 3H]
@@ -46,8 +37,9 @@ export function buildGpt2Graph(g: GraphBuilder, cfg: ModelConfig, w: WeightReade
       const act = activation(g, conv(h2, `${p}.mlp.c_fc`, H, I), cfg.activation); // [B, S, I]
       return g.add(r, conv(act, `${p}.mlp.c_proj`, I, H));
     });
+    options.training?.onLayer?.(start, g.recorded().length);
   }
   const normed = g.layerNorm(x, params.get('transformer.ln_f.weight', [H]), params.get('transformer.ln_f.bias', [H]), eps);
-  const table = cfg.tieWordEmbeddings ? wte : params.get('lm_head.weight', [V, H]);
-  declareDecoderOutputs(g, cfg, withLora(g, normed, headFromRows(g, normed, table, io, V, H, options), 'lm_head', lora), present, options);
+  const table = cfg.tieWordEmbeddings ? wte.table : () => params.embedding('lm_head.weight', [V, H]).table();
+  finishDecoder(g, cfg, normed, table, io, present, options);
 }

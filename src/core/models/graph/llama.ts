@@ -1,18 +1,6 @@
 import type { GraphBuilder, Value } from '../../onnx/builder';
 import type { ModelConfig } from '../config';
-import {
-  activation,
-  attention,
-  attentionMasks,
-  declareDecoderInputs,
-  declareDecoderOutputs,
-  type DecoderOptions,
-  headFromRows,
-  Params,
-  rmsNorm,
-  ropeTables,
-  withLora,
-} from './decoder';
+import { activation, attention, attentionMasks, declareDecoderInputs, type DecoderOptions, finishDecoder, Params, rmsNorm, ropeTables } from './decoder';
 import type { WeightReader } from './weights';
 
 /**
@@ -23,16 +11,17 @@ export function buildLlamaGraph(g: GraphBuilder, cfg: ModelConfig, w: WeightRead
   const lora = options.lora;
   const { hiddenSize: H, numHeads: nH, numKvHeads: kvH, headDim: d, intermediateSize: I, vocabSize: V } = cfg;
   const io = declareDecoderInputs(g, cfg, options);
-  const params = new Params(g, w, options.weightsAsInputs === true);
+  const params = new Params(g, w, options.weightsAsInputs === true, options.frozen);
 
-  const embed = params.get('model.embed_tokens.weight', [V, H]);
-  let x = g.gather(embed, io.inputIds); // [B, S, H]
+  const embed = params.embedding('model.embed_tokens.weight', [V, H]);
+  let x = embed.lookup(io.inputIds); // [B, S, H]
   const rope = ropeTables(g, cfg, io.positionIds);
   const maskFor = attentionMasks(g, io, cfg);
   const present: { key: Value; value: Value }[] = [];
 
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `model.layers.${i}`;
+    const start = g.recorded().length;
     x = g.scope(`layers.${i}`, () => {
       const h = rmsNorm(g, x, params.get(`${p}.input_layernorm.weight`, [H]), cfg.norm.eps); // [B, S, H]
       const [q, k, v] = params.linears(
@@ -69,9 +58,10 @@ export function buildLlamaGraph(g: GraphBuilder, cfg: ModelConfig, w: WeightRead
       const [down] = params.linears(act, I, [{ name: `${p}.mlp.down_proj`, out: H }], cfg.mlp.bias, lora);
       return g.add(r, down!);
     });
+    options.training?.onLayer?.(start, g.recorded().length);
   }
 
   const normed = rmsNorm(g, x, params.get('model.norm.weight', [H]), cfg.norm.eps);
-  const table = cfg.tieWordEmbeddings ? embed : params.get('lm_head.weight', [V, H]);
-  declareDecoderOutputs(g, cfg, withLora(g, normed, headFromRows(g, normed, table, io, V, H, options), 'lm_head', lora), present, options);
+  const table = cfg.tieWordEmbeddings ? embed.table : () => params.embedding('lm_head.weight', [V, H]).table();
+  finishDecoder(g, cfg, normed, table, io, present, options);
 }
