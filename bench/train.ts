@@ -1,19 +1,16 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { targetedModulesWithScale } from '../src/core/lora/adapter';
 import { parseLoraConfig } from '../src/core/lora/config';
 import { parameterCount, parseModelConfig } from '../src/core/models/config';
-import { GraphBuilder } from '../src/core/onnx/builder';
-import { encodeModel } from '../src/core/onnx/model';
 import { TensorStore } from '../src/core/safetensors/checkpoint';
 import { makeBatch } from '../src/core/train/data';
 import { initLora } from '../src/core/train/lora-params';
 import { OnnxStepModel } from '../src/core/train/onnx-step';
-import { estimateTrainingBytes } from '../src/core/train/trainer';
+import { estimateTrainingMemory } from '../src/core/train/memory';
 import { llamaConfig, makeCheckpoint, rng } from '../test/make-checkpoint';
-import { fastestRun } from './timing';
+import { matmulFlops } from './matmul';
 
 /**
  * Training speed: LoRA r = 8 on every linear layer of a SmolLM2-135M-shaped model (random weights),
@@ -31,34 +28,6 @@ const arg = (name: string, dflt: number) => (args.includes(name) ? Number(args[a
 const threads = arg('--threads', 2);
 const steps = arg('--steps', 3);
 const profile = args.includes('--profile');
-
-/**
- * The dense MatMul FLOP/s onnxruntime reaches here: the best of a few shapes, each [M, K] × [K, N]
- * with the weight an initializer (pre-packed, as the model's are) and the product reduced to a
- * scalar so that no output is copied out. Shapes with power-of-two strides (1024³) run at a third
- * of the others on this machine's caches, so a single such shape understates the peak.
- */
-async function matmulFlops(shapes: readonly (readonly [number, number, number])[]): Promise<{ flops: number; shape: readonly number[] }> {
-  let best = { flops: 0, shape: [] as readonly number[] };
-  for (const [m, k, n] of shapes) {
-    const g = new GraphBuilder('matmul');
-    const a = g.input('a', 'float32', [m, k]);
-    const w = Float32Array.from({ length: k * n }, (_, i) => ((i * 7919) % 1000) / 1e5);
-    const b = g.initializer('b', 'float32', [k, n], new Uint8Array(w.buffer));
-    g.output(g.op('ReduceMax', [g.matmul(a, b)], { keepdims: 0 }), 'y', []);
-    const s = await ort.InferenceSession.create(Buffer.concat(encodeModel(g.model({ producerName: 'bench', producerVersion: '0' }))), {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      enableMemPattern: false,
-    });
-    const feeds = { a: new ort.Tensor('float32', new Float32Array(m * k).fill(0.5), [m, k]) };
-    const t = await fastestRun(s, feeds);
-    await s.release();
-    const flops = (2 * m * k * n) / t;
-    if (flops > best.flops) best = { flops, shape: [m, k, n] };
-  }
-  return best;
-}
 
 function randomBatch(batch: number, seq: number, vocab: number, seed: number) {
   const r = rng(seed);
@@ -128,11 +97,14 @@ async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-bench-train-'));
   try {
     // The LoRA model's MLP shape, its attention projection, and a large square.
-    const peak = await matmulFlops([
-      [1024, 576, 1536],
-      [1024, 576, 576],
-      [2048, 2048, 2048],
-    ]);
+    const peak = await matmulFlops(
+      [
+        [1024, 576, 1536],
+        [1024, 576, 576],
+        [2048, 2048, 2048],
+      ],
+      threads,
+    );
     const flops = peak.flops;
     console.log(
       `dense MatMul     ${(flops / 1e9).toFixed(1)} GFLOP/s (best of three shapes: [${peak.shape.join(' × ')}], weight pre-packed, ${threads} threads)`,
@@ -173,7 +145,11 @@ async function main(): Promise<void> {
     );
     console.log(`  graph + session ${t.first.toFixed(1)} s (first step)`);
     console.log(`  step            ${t.perStep.toFixed(2)} s, ${(tokens / t.perStep).toFixed(0)} tokens/s`);
-    const estimate = estimateTrainingBytes(cfg, { batchSize: B, maxSeqLen: S }, loraParams);
+    const estimate = estimateTrainingMemory(cfg, { batchSize: B, maxSeqLen: S }, loraParams, {
+      method: 'lora',
+      gradientCheckpointing: false,
+      baseDtype: 'fp32',
+    }).total;
     console.log(
       `  peak RSS        ${(rss / 2 ** 30).toFixed(2)} GiB (${(rssBefore / 2 ** 30).toFixed(2)} before the model; the trainer's estimate for the run: ${(estimate / 2 ** 30).toFixed(2)} GiB)`,
     );

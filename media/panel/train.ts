@@ -245,13 +245,17 @@ export class TrainView {
         ? ` · ETA ${lastStep.etaSeconds > 90 ? `${Math.round(lastStep.etaSeconds / 60)} min` : `${Math.round(lastStep.etaSeconds)} s`} · ${formatNumber(lastStep.tokensPerSecond, 0)} tokens/s`
         : '';
     const examples = started && started.type === 'started' ? ` · ${started.trainExamples} training / ${started.validationExamples} validation examples` : '';
+    const memory =
+      started && started.type === 'started' && started.memory
+        ? ` · memory: about ${formatGiB(started.memory.estimateBytes)} of ${formatGiB(started.memory.availableBytes)} available`
+        : '';
     this.head.replaceChildren(
       el('h3', {}, row.name),
       el(
         'p',
         { class: 'run-status', role: 'status' },
         el('span', { class: `badge ${row.state}` }, STATE_TEXT[row.state]),
-        ` step ${row.lastStep}${row.totalSteps ? ` of ${row.totalSteps}` : ''}${eta}${examples}`,
+        ` step ${row.lastStep}${row.totalSteps ? ` of ${row.totalSteps}` : ''}${eta}${examples}${memory}`,
       ),
       failed && failed.type === 'failed' && row.state === 'failed' ? el('p', { class: 'error' }, failed.message) : '',
       el(
@@ -282,4 +286,9 @@ function runNameParts(name: string): (HTMLElement | string)[] {
   const m = /^(\d{8}T\d{6}Z-)(.+)$/.exec(name);
   if (!m) return [el('span', { class: 'nowrap' }, name)];
   return [el('span', { class: 'nowrap' }, m[1]!), el('wbr'), el('span', { class: 'nowrap' }, m[2]!)];
+}
+
+/** Bytes as GiB with one decimal (memory estimates). */
+function formatGiB(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }

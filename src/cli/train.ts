@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { TuneloopError } from '../core/errors';
 import { followEvents, type RunEvent } from '../core/train/events';
 import { EVENTS, inspectRun, launchedOwnerAlive, requestCancel } from '../core/train/run';
+import { describeMemoryPlan } from '../core/train/memory';
 import { resumeRun, startRun } from '../core/train/start';
 import { SPEC_FILE } from '../core/train/spec';
 import { DOWNLOAD_HINT, existingFolder, parseRoot, parseThreads, trustedReads, UsageError } from './options';
@@ -144,7 +145,7 @@ export async function trainCommand(args: string[], trainerEntry: string): Promis
   if (positionals.length !== 1) throw new UsageError('train takes one recipe file (or --resume RUN / --follow RUN)');
   const threads = parseThreads(values.threads);
   const root = parseRoot(values.root);
-  const { runDir, pid, warnings } = await startRun(path.resolve(positionals[0]!), {
+  const { runDir, pid, warnings, memory } = await startRun(path.resolve(positionals[0]!), {
     runsDir: path.resolve(values.runs ?? path.join('.tuneloop', 'runs')),
     trainerEntry,
     trustedReads: trustedReads(),
@@ -155,6 +156,7 @@ export async function trainCommand(args: string[], trainerEntry: string): Promis
     ...(values.force ? { force: true } : {}),
   });
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  process.stdout.write(`${describeMemoryPlan(memory)}\n`);
   process.stdout.write(`run ${runDir} (trainer pid ${pid})\n`);
   if (values.detach) {
     process.stdout.write(`follow it with: tuneloop train --follow ${runDir}\n`);

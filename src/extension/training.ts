@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { followEvents, type RunEvent } from '../core/train/events';
 import { EVENTS, inspectRun, launchedOwnerAlive, listRuns, ownerAlive, requestCancel, type RunSummary } from '../core/train/run';
+import { describeMemoryPlan } from '../core/train/memory';
 import { latestCheckpoint, resumeRun, startRun } from '../core/train/start';
 import type { Log } from './log';
 import { threads, workspacePaths } from './settings';
@@ -145,13 +146,13 @@ export async function trainAdapter(ctx: TrainingContext, arg: unknown): Promise<
     async (question) => (await vscode.window.showWarningMessage(question, { modal: true }, 'Replace It')) === 'Replace It',
   );
   if (!started) return undefined;
-  const { runDir, pid, warnings } = started;
+  const { runDir, pid, warnings, memory } = started;
   for (const w of warnings) {
     ctx.log.warn(w);
     void vscode.window.showWarningMessage(`Tuneloop: ${w}`);
   }
   ensureIgnored(dir);
-  ctx.log.info(`started run ${runDir} (trainer pid ${pid})`);
+  ctx.log.info(`started run ${runDir} (trainer pid ${pid}); ${describeMemoryPlan(memory)}`);
   ctx.tree.refresh();
   void followRun(runDir, ctx.log, ctx.status).then(() => ctx.tree.refresh());
   return runDir;

@@ -225,6 +225,23 @@ describe('dtype conversion', () => {
     assert.deepEqual(toFloat32('F16', fromFloat32('F16', v)), v);
   });
 
+  it('bfloat16: the bulk encoder agrees with f32ToBf16Bits on every kind of value, ties, infinities and NaNs included', () => {
+    const bits = new Uint32Array(200_000);
+    let x = 12345;
+    for (let i = 0; i < bits.length; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      // Random patterns, and every 4th one a tie (low half exactly 0x8000) or near the top of the range.
+      bits[i] = i % 4 === 0 ? (x & 0xffff0000) | 0x8000 : i % 4 === 1 ? (x & 0x80000000) | 0x7f7f0000 | (x & 0xffff) : x;
+    }
+    bits.set([0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0xffffffff, 0, 0x80000000, 0x3f808000, 0x3f818000]);
+    const values = new Float32Array(bits.buffer);
+    const bulk = new Uint16Array(fromFloat32('BF16', values).buffer);
+    for (let i = 0; i < values.length; i++) {
+      const want = f32ToBf16Bits(values[i]!);
+      if (bulk[i] !== want) assert.fail(`0x${bits[i]!.toString(16)}: 0x${bulk[i]!.toString(16)}, want 0x${want.toString(16)}`);
+    }
+  });
+
   it('float8 and integer types', () => {
     // e4m3fn: 0x38 = 1.0, 0x7e = 448 (max), 0x7f = NaN, 0x01 = 2^-9; e5m2: 0x3c = 1.0, 0x7c = inf
     const e4 = toFloat32('F8_E4M3', new Uint8Array([0x38, 0x7e, 0x01, 0xb8, 0x7f]));

@@ -70,6 +70,10 @@ export class GraphBuilder {
   private readonly constants = new Map<string, Value>();
   /** Values renamed by `output`; later uses of the old name are redirected. */
   private readonly renamed = new Map<string, string>();
+  /** The same renames by the name the value had when renamed, applied to every node by `graph()`. */
+  private readonly renamedAt = new Map<string, string>();
+  /** Names made by nodes. */
+  private readonly produced = new Set<string>();
   private counter = 0;
   private scopeStack: string[] = [];
   /** Every op call, in order, with its Values (the tape autodiff walks back). */
@@ -142,15 +146,11 @@ export class GraphBuilder {
     const current = this.renamed.get(v.name) ?? v.name;
     if (current !== name) {
       this.claim(name);
-      const producer = this.nodes.findIndex((n) => n.outputs.includes(current));
       const isOutput = this.outputs.some((o) => o.name === current);
-      if (producer >= 0 && !isOutput) {
-        const rename = (names: readonly string[]) => names.map((n) => (n === current ? name : n));
-        for (let i = producer; i < this.nodes.length; i++) {
-          const n = this.nodes[i]!;
-          this.nodes[i] = { ...n, inputs: rename(n.inputs), outputs: rename(n.outputs) };
-        }
+      if (this.produced.has(current) && !isOutput) {
+        // Nodes made from now on read the new name; those made before are renamed by graph().
         this.renamed.set(v.name, name);
+        this.renamedAt.set(current, name);
       } else {
         this.nodes.push({ opType: 'Identity', domain: '', name: `${name}/Identity`, inputs: [current], outputs: [name], attributes: [] });
       }
@@ -230,6 +230,7 @@ export class GraphBuilder {
     );
     const outputs = outDtypes.map((dtype, k) => withShape(names[k]!, dtype, facts[k]));
     outputs.forEach((o, k) => this.facts.set(o.name, facts[k]!));
+    for (const o of outputs) this.produced.add(o.name);
     this.nodes.push({
       opType,
       domain,
@@ -407,10 +408,12 @@ export class GraphBuilder {
    * keeps the node's inputs alive until then (a recomputed decoder layer's last ops, for one).
    */
   graph(): GraphDef {
+    const r = (names: readonly string[]) => names.map((x) => this.renamedAt.get(x) ?? x);
+    const nodes = this.renamedAt.size ? this.nodes.map((n) => ({ ...n, inputs: r(n.inputs), outputs: r(n.outputs) })) : this.nodes;
     const needed = new Set(this.outputs.map((o) => o.name));
     const live: NodeDef[] = [];
-    for (let i = this.nodes.length - 1; i >= 0; i--) {
-      const n = this.nodes[i]!;
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const n = nodes[i]!;
       if (!n.outputs.some((o) => needed.has(o))) continue;
       live.push(n);
       for (const x of n.inputs) if (x) needed.add(x);

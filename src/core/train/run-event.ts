@@ -14,6 +14,8 @@ export const RunEvent = z.discriminatedUnion('type', [
     resumedFrom: z.number().int().optional(),
     trainExamples: z.number().int(),
     validationExamples: z.number().int(),
+    /** The trainer's estimate of the run's peak memory, and what the system had available when it started. */
+    memory: z.object({ estimateBytes: z.number(), availableBytes: z.number() }).optional(),
   }),
   z.object({
     type: z.literal('step'),
@@ -30,7 +32,15 @@ export const RunEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('sample'), time: z.string(), step: z.number().int(), prompt: z.string(), output: z.string() }),
   z.object({ type: z.literal('log'), time: z.string(), level: z.enum(['info', 'warn']), message: z.string() }),
   // The result folder: `adapter/` (a PEFT adapter) after LoRA, `model/` (a checkpoint) after full fine-tuning.
-  z.object({ type: z.literal('done'), time: z.string(), step: z.number().int(), result: z.string(), kind: z.enum(['adapter', 'model']) }),
+  z.object({
+    type: z.literal('done'),
+    time: z.string(),
+    step: z.number().int(),
+    result: z.string(),
+    kind: z.enum(['adapter', 'model']),
+    /** The trainer process's peak resident memory over the run (the kernel's figure, at the end). */
+    peakRssBytes: z.number().optional(),
+  }),
   z.object({ type: z.literal('cancelled'), time: z.string(), step: z.number().int(), checkpoint: z.string() }),
   z.object({
     type: z.literal('failed'),

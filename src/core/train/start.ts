@@ -12,6 +12,8 @@ import { outputProtects } from '../recipes/recipe';
 import { CANCEL, checkpointDir, checkpointSteps, createRunDir, EVENTS, inspectRun, launchDetached, ownerAlive } from './run';
 import { loadRecipe, resolveSpec, SPEC_FILE, writeSpec } from './spec';
 import { loraSpecOf, unmatchedTargetsWarning } from './lora-spec';
+import { assertTrainingFits, type MemoryPlan, planTrainingMemory } from './memory';
+import { availableMemory } from '../infer/memory';
 
 /**
  * Launching runs: resolve a recipe, make the run folder, start the detached trainer. The extension
@@ -33,6 +35,8 @@ export interface StartOptions {
   readonly trustedReads?: readonly string[];
   /** Replace the recipe's output folder even when it holds files Tuneloop did not write. */
   readonly force?: boolean;
+  /** Bytes available for the memory check (default: what the system reports). */
+  readonly availableMemory?: number;
 }
 
 async function resolveBaseDir(baseModel: string, recipeFile: string, options: StartOptions): Promise<string> {
@@ -88,6 +92,8 @@ export interface StartedRun {
   readonly pid: number;
   /** Problems that do not stop the run (target_modules names that match nothing, …). */
   readonly warnings: readonly string[];
+  /** The run's memory estimate against what is available (see train/memory.ts). */
+  readonly memory: MemoryPlan;
 }
 
 export async function startRun(recipeFile: string, options: StartOptions): Promise<StartedRun> {
@@ -104,16 +110,19 @@ export async function startRun(recipeFile: string, options: StartOptions): Promi
     });
   }
   const warnings: string[] = [];
+  const cfg = loadModelConfig(baseDir);
   if (spec.method === 'lora') {
-    const cfg = loadModelConfig(baseDir);
     const w = unmatchedTargetsWarning(cfg, loraSpecOf(cfg, spec).unmatched);
     if (w) warnings.push(w);
   }
+  // Refused here, before a process starts, when the machine cannot hold the run (the trainer checks again).
+  const memory = planTrainingMemory(cfg, spec, options.availableMemory ?? availableMemory());
+  assertTrainingFits(memory, recipeFile);
   ensureRunsDir(options.runsDir);
   const runDir = createRunDir(options.runsDir, recipe.name);
   writeSpec(runDir, spec);
   const pid = launchDetached(options.trainerEntry, [runDir], runDir, options.env);
-  return { runDir, pid, warnings };
+  return { runDir, pid, warnings, memory };
 }
 
 /** The run's latest checkpoint folder, if any. */

@@ -6,8 +6,7 @@ import { realPathLoose } from '../fs/root';
 import { describeFsError } from '../fs/text';
 import { availableMemory } from '../infer/memory';
 import { loadTokenizer } from '../infer/tokenizer';
-import { formatBytes } from '../format';
-import { loadModelConfig, type ModelConfig, parameterCount } from '../models/config';
+import { loadModelConfig } from '../models/config';
 import { FrozenWeights } from '../models/graph/frozen';
 import { TensorStore } from '../safetensors/checkpoint';
 import { loadCheckpoint, type ParamsFormat, saveCheckpoint } from './checkpoint';
@@ -19,6 +18,7 @@ import { loraSpecOf, unmatchedTargetsWarning } from './lora-spec';
 import { OnnxStepModel } from './onnx-step';
 import { TrainingSampler } from './sampler';
 import { newAdamWState } from './optim';
+import { assertTrainingFits, planTrainingMemory } from './memory';
 import { acquireLock, cancelRequested, checkpointDir, checkpointSteps, EVENTS, releaseLock } from './run';
 import { prepareData, readSpec, type RunSpec, withHashes, writeSpec } from './spec';
 
@@ -32,22 +32,6 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** Bytes available for the memory check (default: what the system reports). */
   readonly availableMemory?: number;
-}
-
-/**
- * What a training step holds in memory: the frozen weights four times over (the model bytes handed
- * to onnxruntime, its initializers, and the pre-packed copies the forward and backward matmuls
- * make), for full fine-tuning the weights again as inputs plus gradients and AdamW's two moments,
- * and activations kept for the backward pass (a generous per-token, per-layer allowance).
- * bench/train prints this next to the peak RSS it measures: for LoRA on the 135M shape at 4 × 256,
- * an estimate of 4.87 GiB for 4.24 GiB measured above the process's start (it errs on the safe side).
- */
-export function estimateTrainingBytes(cfg: ModelConfig, batch: { readonly batchSize: number; readonly maxSeqLen: number }, trainableParams: number): number {
-  const weights = parameterCount(cfg) * 4;
-  const tokens = batch.batchSize * batch.maxSeqLen;
-  const perLayer = (12 * cfg.hiddenSize + 4 * cfg.intermediateSize + 2 * cfg.numHeads * batch.maxSeqLen) * 4;
-  const activations = tokens * (perLayer * cfg.numLayers + 3 * cfg.vocabSize * 4);
-  return Math.ceil(4 * weights + 4 * trainableParams * 4 + activations + 256 * 2 ** 20);
 }
 
 /** What the output folder must never hold: the workspace root, the recipe, its data (see recipes/recipe.ts). */
@@ -128,16 +112,8 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     const lora = spec.method === 'lora' ? loraSpecOf(cfg, spec) : undefined;
     const unmatched = lora ? unmatchedTargetsWarning(cfg, lora.unmatched) : undefined;
     if (unmatched) emit({ type: 'log', level: 'warn', message: unmatched });
-    const trainable = lora ? lora.modules.reduce((a, m) => a + m.r * (m.module.inFeatures + m.module.outFeatures), 0) : parameterCount(cfg);
-    const need = estimateTrainingBytes(cfg, spec.training, trainable);
-    const have = options.availableMemory ?? availableMemory();
-    if (need > have) {
-      throw new TuneloopError(
-        `training needs about ${formatBytes(need)} but ${formatBytes(have)} is available`,
-        { file: spec.recipeFile },
-        'lower batch_size or max_seq_len, or close other programs',
-      );
-    }
+    const plan = planTrainingMemory(cfg, spec, options.availableMemory ?? availableMemory());
+    assertTrainingFits(plan, spec.recipeFile);
     if (spec.output)
       checkOutput(spec.output, { ...(spec.force ? { force: true } : {}), protect: protectedPaths(spec), place: { file: spec.recipeFile, key: 'output' } });
     const t = spec.training;
@@ -192,6 +168,7 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
       ...(options.resume ? { resumedFrom: state.step } : {}),
       trainExamples: data.train.length,
       validationExamples: data.validation.length,
+      memory: { estimateBytes: plan.memory.total, availableBytes: plan.available },
     });
     const examplesPerStep = config.batchSize * config.gradAccum;
     const checkpoint = (s: TrainState) => {
@@ -233,7 +210,7 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
         note: `Written by Tuneloop from the run ${path.basename(runDir)} of ${path.basename(spec.recipeFile)}.`,
       });
     }
-    emit({ type: 'done', step: state.step, result: final, kind });
+    emit({ type: 'done', step: state.step, result: final, kind, peakRssBytes: process.resourceUsage().maxRSS * 1024 });
     return 'done';
   } catch (e) {
     if (e instanceof DivergedError) {

@@ -109,14 +109,26 @@ export class Params {
         modules.length === 1
           ? `${modules[0]!.name}.weight_t`
           : `${commonPrefix(modules.map((m) => m.name))}fused_${modules.map((m) => m.name.split('.').at(-1)).join('_')}.weight_t`;
-      const fused = () =>
-        concatColumns(
-          modules.map((m) => this.w.transposed(`${m.name}.weight`, m.out, inF)),
-          inF,
-          widths,
-        );
-      const W = this.frozen ? this.frozen.matrix(g, fusedName, [inF, total], fused, 1, x) : g.initializer(fusedName, 'float32', [inF, total], bytes(fused()));
-      let y = g.matmul(x, W); // [.., Σ out]
+      let y: Value; // [.., Σ out]
+      if (this.frozen) {
+        // Fed weights stay as stored, [out, in], the modules' rows one after another (no transpose
+        // to make: y = x·Wᵀ is a Gemm with transB); int8 scales are then per row.
+        const rows = () =>
+          this.w.rowsOf(
+            modules.map((m) => ({ name: `${m.name}.weight`, rows: m.out })),
+            inF,
+          );
+        const W = this.frozen.matrix(g, fusedName.replace(/weight_t$/, 'weight'), [total, inF], rows, 0, x); // [Σ out, in]
+        y = linearRows(g, x, W, inF, total);
+      } else {
+        const fused = () =>
+          concatColumns(
+            modules.map((m) => this.w.transposed(`${m.name}.weight`, m.out, inF)),
+            inF,
+            widths,
+          );
+        y = g.matmul(x, g.initializer(fusedName, 'float32', [inF, total], bytes(fused())));
+      }
       if (bias) {
         const fusedBias = () => {
           const b = new Float32Array(total);
@@ -140,6 +152,14 @@ export class Params {
       lora,
     );
   }
+}
+
+/** x [.., in] · Wᵀ for W [out, in] as stored: a Gemm with transB over the rows of x. */
+function linearRows(g: GraphBuilder, x: Value, W: Value, inF: number, outF: number): Value {
+  const shape = g.shapeOf(x);
+  if (shape) return g.reshape(g.gemmTransB(g.reshape(x, [-1, inF]), W), [...shape.slice(0, -1), outF]);
+  const lead = g.slice(g.shape(x), [0], [-1], [0]); // the leading dims, [rank − 1]
+  return g.reshape(g.gemmTransB(g.reshape(x, [-1, inF]), W), g.concat([lead, g.i64(outF)], 0));
 }
 
 /**

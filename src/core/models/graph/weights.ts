@@ -1,5 +1,6 @@
 import { TuneloopError } from '../../errors';
 import type { TensorStore } from '../../safetensors/checkpoint';
+import { toFloat32Into } from '../../safetensors/dtype';
 import { assertFinite } from '../../safetensors/finite';
 import { type ModelConfig, matchWeights } from '../config';
 
@@ -29,19 +30,45 @@ export class WeightReader {
 
   /** The tensor as float32 (converted from F16/BF16/... where needed), checked against `shape`. */
   f32(name: string, shape: readonly number[]): Float32Array {
-    const actual = this.shape(name);
-    if (actual.length !== shape.length || actual.some((d, i) => d !== shape[i])) {
-      throw new TuneloopError(`has shape [${actual.join(', ')}], expected [${shape.join(', ')}]`, { file: this.store.source, key: name });
-    }
+    this.checkShape(name, shape);
     // A view of the read buffer is fine: each read allocates its own buffer.
     const key = this.resolve(name);
     const data = assertFinite(this.store.readFloat32(key), { file: this.store.info(key).file, key });
     return this.transform ? this.transform(name, data) : data;
   }
 
+  /**
+   * Matrices of the same width stacked by rows into one float32 array [Σ rows, cols], each converted
+   * straight into its place (fused projections: no array per part, no copy after).
+   */
+  rowsOf(parts: readonly { readonly name: string; readonly rows: number }[], cols: number): Float32Array {
+    if (parts.length === 1) return this.f32(parts[0]!.name, [parts[0]!.rows, cols]);
+    const out = new Float32Array(parts.reduce((a, p) => a + p.rows, 0) * cols);
+    let off = 0;
+    for (const p of parts) {
+      const dest = out.subarray(off, off + p.rows * cols);
+      if (this.transform) dest.set(this.f32(p.name, [p.rows, cols]));
+      else {
+        this.checkShape(p.name, [p.rows, cols]);
+        const key = this.resolve(p.name);
+        toFloat32Into(this.store.info(key).dtype, this.store.readBytes(key), dest);
+        assertFinite(dest, { file: this.store.info(key).file, key });
+      }
+      off += p.rows * cols;
+    }
+    return out;
+  }
+
   /** A `[rows, cols]` matrix transposed to `[cols, rows]` (Hugging Face Linear weights are [out, in]). */
   transposed(name: string, rows: number, cols: number): Float32Array {
     return transpose(this.f32(name, [rows, cols]), rows, cols);
+  }
+
+  private checkShape(name: string, shape: readonly number[]): void {
+    const actual = this.shape(name);
+    if (actual.length !== shape.length || actual.some((d, i) => d !== shape[i])) {
+      throw new TuneloopError(`has shape [${actual.join(', ')}], expected [${shape.join(', ')}]`, { file: this.store.source, key: name });
+    }
   }
 
   private resolve(name: string): string {
