@@ -40,5 +40,7 @@ fi
 cd "$repo"
 for d in "${dirs[@]}"; do
   npx --no-install tuneloop golden "${d%/}" --threads 2
+  # The training checks again with the memory options on (fed weights, a chunked loss, checkpointing).
+  npx --no-install tuneloop golden "${d%/}" --threads 2 --only grad,adamw,train2 --memory-options
 done
 echo "golden: ${#dirs[@]} folders checked in $root"

@@ -150,7 +150,7 @@ Exports of Hugging Face checkpoints are cached by content hash, so a second run 
   },
   golden: {
     summary: 'check the engine against Hugging Face reference outputs in a golden folder',
-    usage: `tuneloop golden DIR [--json] [--only CHECK,...] [--threads N] [--cache DIR]
+    usage: `tuneloop golden DIR [--json] [--only CHECK,...] [--threads N] [--cache DIR] [--memory-options]
 
 DIR holds a Hugging Face checkpoint and the references Python computed on it (golden.json,
 golden.safetensors). The checkpoint is exported to ONNX (cached), then each check compares one
@@ -159,7 +159,10 @@ golden key: one line per check with its max error and tolerance. Exit status 1 i
   --json          print {ok, checks: [{name, maxAbsErr, tol, ok}]}
   --only LIST     run only these checks (${'${CHECK_NAMES}'})
   --threads N     onnxruntime threads (default: its own choice)
-  --cache DIR     export cache folder (default: $TUNELOOP_CACHE or ~/.cache/tuneloop)`.replace('${CHECK_NAMES}', CHECK_NAMES.join(', ')),
+  --cache DIR     export cache folder (default: $TUNELOOP_CACHE or ~/.cache/tuneloop)
+  --memory-options
+                  train with the memory options on (the grad, adamw and train2 checks): frozen
+                  weights fed from one copy, the loss in chunks of 5 tokens, gradient checkpointing`.replace('${CHECK_NAMES}', CHECK_NAMES.join(', ')),
     async run(args) {
       const { values, positionals } = parseArgs({
         args,
@@ -168,6 +171,7 @@ golden key: one line per check with its max error and tolerance. Exit status 1 i
           only: { type: 'string' },
           threads: { type: 'string' },
           cache: { type: 'string' },
+          'memory-options': { type: 'boolean' },
           help: { type: 'boolean', short: 'h' },
         },
         allowPositionals: true,
@@ -181,6 +185,7 @@ golden key: one line per check with its max error and tolerance. Exit status 1 i
         ...(threads ? { threads } : {}),
         ...(values.cache ? { cacheDir: values.cache } : {}),
         ...(values.only ? { only: values.only.split(',').map((s) => s.trim()) } : {}),
+        ...(values['memory-options'] ? { trainingMemoryOptions: true } : {}),
         ...(values.json ? {} : { onResult: (r: CheckResult) => process.stdout.write(`${line(r)}\n`) }),
       });
       if (values.json) {

@@ -31,6 +31,11 @@ export interface GoldenOptions {
   readonly only?: readonly string[];
   readonly onResult?: (r: CheckResult) => void;
   readonly onProgress?: (message: string) => void;
+  /**
+   * Train with the memory options on (the training checks): frozen weights fed from one copy, the
+   * LM head and loss in chunks of 5 tokens, and gradient checkpointing.
+   */
+  readonly trainingMemoryOptions?: boolean;
 }
 
 export const LOGITS_TOL = 2e-4;

@@ -9,6 +9,7 @@ import { TensorStore } from '../safetensors/checkpoint';
 import { type Batch, makeBatch } from '../train/data';
 import { loraInputName } from '../train/graph';
 import { optimizerStep, type TrainState } from '../train/loop';
+import { FrozenWeights } from '../models/graph/frozen';
 import { OnnxStepModel } from '../train/onnx-step';
 import { newAdamWState } from '../train/optim';
 import { learningRate, SCHEDULES, type ScheduleName } from '../train/schedule';
@@ -47,7 +48,13 @@ function trainContext(ctx: Context): Promise<TrainContext> {
       const store = TensorStore.openDir(ctx.dir);
       const adapter = readAdapter(path.join(ctx.dir, 'adapter'), cfg);
       const lora = [...adapter.modules.values()].map((m) => ({ module: m.module, r: m.r, scale: m.scale }));
-      const model = new OnnxStepModel(cfg, store, { spec: { mode: 'lora', lora }, seed: 0, ...(ctx.options.threads ? { threads: ctx.options.threads } : {}) });
+      const memory = ctx.options.trainingMemoryOptions === true;
+      const model = new OnnxStepModel(cfg, store, {
+        spec: { mode: 'lora', lora, ...(memory ? { gradientCheckpointing: true, chunkTokens: 5 } : {}) },
+        ...(memory ? { frozen: new FrozenWeights('fp32') } : {}),
+        seed: 0,
+        ...(ctx.options.threads ? { threads: ctx.options.threads } : {}),
+      });
       ctx.onClose(async () => {
         await model.dispose();
         store.close();
