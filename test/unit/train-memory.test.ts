@@ -11,6 +11,8 @@ import { TensorStore } from '../../src/core/safetensors/checkpoint';
 import { type Batch, makeBatch } from '../../src/core/train/data';
 import { loraInputName } from '../../src/core/train/graph';
 import { initLora } from '../../src/core/train/lora-params';
+import { optimizerStep } from '../../src/core/train/loop';
+import { newAdamWState } from '../../src/core/train/optim';
 import { OnnxStepModel, type OnnxStepOptions } from '../../src/core/train/onnx-step';
 import { NaiveDecoder } from '../reference/naive-decoder';
 import { GOLDEN, tempDir } from '../helpers';
@@ -115,6 +117,45 @@ describe('training memory options', function () {
       const d = gradDiff(recomputed.grads, kept.grads);
       assert.ok(d <= 2e-6, `gradients differ by ${d}`);
     } finally {
+      store.close();
+    }
+  });
+
+  it('a LoRA trained on an int8 base, run on the float base, moves its loss only as much as the quantization moves the base model', async () => {
+    const dir = path.join(GOLDEN, 'llama');
+    const cfg = loadModelConfig(dir);
+    const store = TensorStore.openDir(dir);
+    const frozen = new FrozenWeights('int8');
+    const { modules } = loraParams(cfg);
+    const quantized = new OnnxStepModel(cfg, store, { seed: 1, threads: 2, frozen, spec: { mode: 'lora', lora: modules } });
+    const float = new OnnxStepModel(cfg, store, { seed: 1, threads: 2, frozen: new FrozenWeights('fp32'), spec: { mode: 'lora', lora: modules } });
+    try {
+      const batch = batchOf(cfg, 4, 12, 21);
+      const state = { step: 0, params: initLora(modules, 5), optimizer: newAdamWState() };
+      const untrained = initLora(modules, 5);
+      for (let i = 0; i < 12; i++) {
+        await optimizerStep(quantized, [batch], state, 0.01, { weightDecay: 0, betas: [0.9, 0.999], eps: 1e-8, clipGradNorm: 1 });
+        state.step += 1;
+      }
+      const [trainedQ, trainedF, baseQ, baseF] = await Promise.all([
+        quantized.lossSum(batch, state.params),
+        float.lossSum(batch, state.params),
+        quantized.lossSum(batch, untrained),
+        float.lossSum(batch, untrained),
+      ]);
+      assert.ok(trainedQ < 0.8 * baseQ, `training on the int8 base lowered the loss: ${baseQ} → ${trainedQ}`);
+      // The stated error: the weights' relative RMS error, about 1/(127·√3) of each channel's range.
+      const q = frozen.quantizationError()!;
+      assert.ok(q.relative > 1e-3 && q.relative < 2e-2, `relative error ${q.relative}`);
+      assert.ok(q.worst.relative >= q.relative && /layers\.\d+\./.test(q.worst.name), JSON.stringify(q.worst));
+      const shift = Math.abs(trainedF - trainedQ);
+      const baseShift = Math.abs(baseF - baseQ);
+      assert.ok(baseShift > 0, 'the quantization changes the base model');
+      assert.ok(shift <= 3 * baseShift + 1e-4 * trainedQ, `the adapter moved ${shift} between the bases, the base model ${baseShift}`);
+      assert.equal(new FrozenWeights('fp32').quantizationError(), undefined);
+    } finally {
+      await quantized.dispose();
+      await float.dispose();
       store.close();
     }
   });

@@ -193,6 +193,13 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
       ...(sample ? { sample } : {}),
     });
     if (outcome === 'cancelled') return 'cancelled';
+    const q = frozen?.quantizationError();
+    if (q)
+      emit({
+        type: 'log',
+        level: 'info',
+        message: `base_dtype ${t.baseDtype}: the adapter was trained on linear weights with a relative error of ${percent(q.relative)} (RMS over every layer; at most ${percent(q.worst.relative)}, in ${q.worst.name}); it is saved for the float base, where its outputs differ from the trained model's by what that error makes`,
+      });
     // The result: adapter/ (a PEFT adapter) or model/ (a full checkpoint), written whole then renamed.
     const kind = lora ? 'adapter' : 'model';
     const final = path.join(runDir, kind);
@@ -233,6 +240,10 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     events.close();
     releaseLock(runDir);
   }
+}
+
+function percent(x: number): string {
+  return `${(x * 100).toPrecision(2)}%`;
 }
 
 /** Cancellation for the trainer process: SIGTERM or SIGINT, or the run's cancel file (polled). */

@@ -41,6 +41,8 @@ function bf16Table(): Float32Array {
 }
 
 let lut: Float32Array | undefined;
+const bf16Scratch = new Int32Array(1);
+const bf16Float = new Float32Array(bf16Scratch.buffer);
 
 export class FrozenWeights {
   private readonly held = new Map<string, FrozenTensor[]>();
@@ -96,10 +98,17 @@ export class FrozenWeights {
           return [{ name, dtype: 'float32', dims, data: w }];
         case 'bf16': {
           const bits = fromFloat32('BF16', w); // a loop: Uint16Array.from(w, f) is 18 times slower
-          return [{ name, dtype: 'uint16', dims, data: new Uint16Array(bits.buffer, bits.byteOffset, w.length) }];
+          const held = new Uint16Array(bits.buffer, bits.byteOffset, w.length);
+          this.measure(name, w, (i) => {
+            bf16Scratch[0] = held[i]! << 16;
+            return bf16Float[0]!;
+          });
+          return [{ name, dtype: 'uint16', dims, data: held }];
         }
         case 'int8': {
           const { q, scale } = quantizeInt8(w, dims, channelAxis);
+          const cols = dims[1];
+          this.measure(name, w, (i) => q[i]! * scale[channelAxis === 1 ? i % cols : Math.floor(i / cols)]!);
           return [
             { name, dtype: 'int8', dims, data: q },
             { name: `${name}.scale`, dtype: 'float32', dims: [scale.length], data: scale },
@@ -107,6 +116,37 @@ export class FrozenWeights {
         }
       }
     });
+  }
+
+  /**
+   * The error the base dtype puts in the linear layers' weights: over all of them, the relative RMS
+   * error ‖W − Q(W)‖ / ‖W‖, and the matrix where it is largest. Undefined for fp32 (none).
+   */
+  quantizationError(): { readonly relative: number; readonly worst: { readonly name: string; readonly relative: number } } | undefined {
+    if (this.dtype === 'fp32' || this.errors.size === 0) return undefined;
+    let err = 0;
+    let norm = 0;
+    let worst = { name: '', relative: -1 };
+    for (const [name, e] of this.errors) {
+      err += e.err;
+      norm += e.norm;
+      const relative = e.norm > 0 ? Math.sqrt(e.err / e.norm) : 0;
+      if (relative > worst.relative) worst = { name, relative };
+    }
+    return { relative: norm > 0 ? Math.sqrt(err / norm) : 0, worst };
+  }
+
+  private readonly errors = new Map<string, { err: number; norm: number }>();
+
+  private measure(name: string, w: Float32Array, held: (i: number) => number): void {
+    let err = 0;
+    let norm = 0;
+    for (let i = 0; i < w.length; i++) {
+      const d = w[i]! - held(i);
+      err += d * d;
+      norm += w[i]! * w[i]!;
+    }
+    this.errors.set(name, { err, norm });
   }
 
   private hold(name: string, make: () => FrozenTensor[]): void {
