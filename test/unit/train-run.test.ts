@@ -17,6 +17,7 @@ import {
   readLock,
   releaseLock,
   requestCancel,
+  trainerEnv,
 } from '../../src/core/train/run';
 import { ROOT, tempDir } from '../helpers';
 
@@ -56,6 +57,23 @@ async function waitFor(what: string, probe: () => boolean, ms = 10_000): Promise
 
 describe('run folders and the trainer process', function () {
   this.timeout(30_000);
+
+  it('launches the trainer with glibc asking for transparent huge pages, keeping tunables already set', function () {
+    if (process.platform !== 'linux') this.skip();
+    assert.equal(trainerEnv({ A: '1' }).GLIBC_TUNABLES, 'glibc.malloc.hugetlb=1');
+    assert.equal(trainerEnv({ A: '1' }).A, '1');
+    assert.equal(trainerEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }).GLIBC_TUNABLES, 'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1');
+    assert.equal(trainerEnv({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }).GLIBC_TUNABLES, 'glibc.malloc.hugetlb=0', "the user's own choice stays");
+    // The launched process gets it.
+    const dir = tempDir();
+    const entry = path.join(dir, 'env.js');
+    fs.writeFileSync(entry, `require('fs').writeFileSync(process.argv[2] + '/env.txt', process.env.GLIBC_TUNABLES ?? '')`);
+    launchDetached(entry, [dir], dir, { PATH: process.env.PATH });
+    const file = path.join(dir, 'env.txt');
+    const until = Date.now() + 10_000;
+    while (!fs.existsSync(file) && Date.now() < until) spawnSync('sleep', ['0.05']);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'glibc.malloc.hugetlb=1');
+  });
 
   it('names runs by UTC time and recipe, never reusing a folder', () => {
     const runs = tempDir();
