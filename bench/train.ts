@@ -7,6 +7,7 @@ import { parameterCount, parseModelConfig } from '../src/core/models/config';
 import { TensorStore } from '../src/core/safetensors/checkpoint';
 import { makeBatch } from '../src/core/train/data';
 import { initLora } from '../src/core/train/lora-params';
+import { FrozenWeights } from '../src/core/models/graph/frozen';
 import { OnnxStepModel } from '../src/core/train/onnx-step';
 import { estimateTrainingMemory } from '../src/core/train/memory';
 import { llamaConfig, makeCheckpoint, rng } from '../test/make-checkpoint';
@@ -130,7 +131,14 @@ async function main(): Promise<void> {
     const loraParams = modules.reduce((a, m) => a + m.r * (m.module.inFeatures + m.module.outFeatures), 0);
     const frozen = parameterCount(cfg);
     const prefix = path.join(work, 'profile');
-    const model = new OnnxStepModel(cfg, store, { spec: { mode: 'lora', lora: modules }, seed: 1, threads, ...(profile ? { profile: prefix } : {}) });
+    // As the trainer runs LoRA: the frozen weights fed from one copy, the head and loss in chunks.
+    const model = new OnnxStepModel(cfg, store, {
+      spec: { mode: 'lora', lora: modules },
+      frozen: new FrozenWeights('fp32'),
+      seed: 1,
+      threads,
+      ...(profile ? { profile: prefix } : {}),
+    });
     const B = 4;
     const S = 256;
     const batch = randomBatch(B, S, cfg.vocabSize, 2);
