@@ -90,7 +90,13 @@ training:
     await waitFor('the extension to activate', 90_000, () => (/Tuneloop \S+ activated/.test(outputChannelText(s.userDataDir, 'Tuneloop')) ? true : undefined));
     await palette(page, 'Tuneloop: Open Panel');
     const panel = await webviewFrame(page, 'panel');
-    await panel.getByRole('tab', { name: 'Fine-tune' }).click();
+    // The page draws its state when the extension sends it, selecting its saved tab: click until it stays.
+    const tab = panel.getByRole('tab', { name: 'Fine-tune' });
+    await waitFor('the Fine-tune tab', 60_000, async () => {
+      await tab.click();
+      await page.waitForTimeout(500);
+      return (await tab.getAttribute('aria-selected')) === 'true' && (await panel.locator('#recipe').isVisible()) ? true : undefined;
+    });
     await panel.locator('#recipe').selectOption({ label: 'qwen.adapter.yml' });
     await panel.locator('#start-training').click();
     const memoryLine = await waitFor('the trainer to report its estimate', 120_000, async () => {

@@ -198,7 +198,10 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
       emit({
         type: 'log',
         level: 'info',
-        message: `base_dtype ${t.baseDtype}: the adapter was trained on linear weights with a relative error of ${percent(q.relative)} (RMS over every layer; at most ${percent(q.worst.relative)}, in ${q.worst.name}); it is saved for the float base, where its outputs differ from the trained model's by what that error makes`,
+        message:
+          q.worst.relative === 0
+            ? `base_dtype ${t.baseDtype}: the checkpoint's weights are held exactly (they are ${t.baseDtype} values already), so the adapter runs on the float base as it trained`
+            : `base_dtype ${t.baseDtype}: the adapter was trained on linear weights with a relative error of ${percent(q.relative)} (RMS over every layer; at most ${percent(q.worst.relative)}, in ${q.worst.name}); it is saved for the float base, where its outputs differ from the trained model's by what that error makes`,
       });
     // The result: adapter/ (a PEFT adapter) or model/ (a full checkpoint), written whole then renamed.
     const kind = lora ? 'adapter' : 'model';
