@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { memAvailable } from '../src/core/infer/memory';
 
 /**
  * The memory of another process, measured from outside it (Linux /proc): its resident set (VmRSS)
@@ -20,16 +21,6 @@ export function readProcStatus(pid: number): { rss: number; hwm: number } | unde
   const hwm = /^VmHWM:\s+(\d+) kB/m.exec(text);
   if (!rss || !hwm) return undefined;
   return { rss: Number(rss[1]) * 1024, hwm: Number(hwm[1]) * 1024 };
-}
-
-/** The system's MemAvailable in bytes (undefined where there is no /proc/meminfo). */
-export function readMemAvailable(): number | undefined {
-  try {
-    const m = /^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** CPU time of a process (user + system, all its threads), in clock ticks (USER_HZ), from /proc/PID/stat. */
@@ -144,7 +135,7 @@ export class MemorySampler {
   }
 
   private tick(): void {
-    const available = readMemAvailable();
+    const available = memAvailable();
     if (available !== undefined) this.minAvailable = Math.min(this.minAvailable ?? available, available);
     if (this.ended) return;
     const cpu = readProcCpuTicks(this.pidNow);

@@ -7,7 +7,7 @@ import { expectedWeights, loadModelConfig, type ModelConfig, parameterCount, par
 import { f32ToBf16Bits, numel, type TensorToWrite, writeSafetensors } from '../src/core/safetensors';
 import { seededRandom } from '../src/core/random';
 import { readEvents, type RunEvent } from '../src/core/train/events';
-import { loraSpecOf } from '../src/core/train/lora-spec';
+import { loraParameterCount, loraSpecOf } from '../src/core/train/lora-spec';
 import { EVENTS, readLock } from '../src/core/train/run';
 import { type RunSpec, readSpec } from '../src/core/train/spec';
 import { planTrainingMemory } from '../src/core/train/memory';
@@ -263,7 +263,7 @@ export function recipeOf(shape: Shape, option: MemoryOption, totalSteps: number)
  */
 export function trainerEstimate(cfg: ModelConfig, spec: RunSpec, started?: Extract<RunEvent, { type: 'started' }>): { bytes: number; loraParams: number } {
   const lora = loraSpecOf(cfg, spec);
-  const loraParams = lora.modules.reduce((a, m) => a + m.r * (m.module.inFeatures + m.module.outFeatures), 0);
+  const loraParams = loraParameterCount(lora.modules);
   return { bytes: started?.memory?.estimateBytes ?? planTrainingMemory(cfg, spec, Number.POSITIVE_INFINITY).memory.total, loraParams };
 }
 

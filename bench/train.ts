@@ -7,6 +7,7 @@ import { parameterCount, parseModelConfig } from '../src/core/models/config';
 import { TensorStore } from '../src/core/safetensors/checkpoint';
 import { makeBatch } from '../src/core/train/data';
 import { initLora } from '../src/core/train/lora-params';
+import { loraParameterCount } from '../src/core/train/lora-spec';
 import { FrozenWeights } from '../src/core/models/graph/frozen';
 import { OnnxStepModel } from '../src/core/train/onnx-step';
 import { estimateTrainingMemory } from '../src/core/train/memory';
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
     const store = TensorStore.openDir(path.join(work, 'smol'));
     const lcfg = parseLoraConfig({ r: 8, lora_alpha: 16, target_modules: 'all-linear' });
     const modules = targetedModulesWithScale(cfg, lcfg);
-    const loraParams = modules.reduce((a, m) => a + m.r * (m.module.inFeatures + m.module.outFeatures), 0);
+    const loraParams = loraParameterCount(modules);
     const frozen = parameterCount(cfg);
     const prefix = path.join(work, 'profile');
     // As the trainer runs LoRA: the frozen weights fed from one copy, the head and loss in chunks.

@@ -176,3 +176,13 @@ export async function webviewFrame(page: Page, view: 'home' | 'panel', ms = 60_0
     return undefined;
   });
 }
+
+/** Training points on the panel's loss curve (0 while there is no curve). */
+export async function trainCount(f: Frame): Promise<number> {
+  return Number(
+    (await f
+      .locator('.chart')
+      .getAttribute('data-train', { timeout: 5000 })
+      .catch(() => '0')) ?? '0',
+  );
+}

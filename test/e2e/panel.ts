@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Frame, Page } from 'playwright-core';
-import { CODE_SERVER, installVsix, openCodeServer, openFile, outputChannelText, palette, ROOT, waitFor, webviewFrame } from './code-server';
+import type { Page } from 'playwright-core';
+import { CODE_SERVER, installVsix, openCodeServer, openFile, outputChannelText, palette, ROOT, trainCount, waitFor, webviewFrame } from './code-server';
 
 /**
  * The run / compare / fine-tune panel in a real VS Code (code-server 4.100.3) with the packaged .vsix:
@@ -74,15 +74,6 @@ function workspace(): string {
     `${Array.from({ length: 40 }, (_, i) => JSON.stringify({ prompt: `color ${i}: ${words[i % 8]}?`, completion: ` ${words[i % 8]} is a color.` })).join('\n')}\n`,
   );
   return ws;
-}
-
-async function trainCount(f: Frame): Promise<number> {
-  return Number(
-    (await f
-      .locator('.chart')
-      .getAttribute('data-train', { timeout: 5000 })
-      .catch(() => '0')) ?? '0',
-  );
 }
 
 async function main(): Promise<void> {

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Frame, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { datasetRows, SHAPES, writeDataset, writeRandomCheckpoint } from '../../bench/scale';
-import { CODE_SERVER, installVsix, openCodeServer, outputChannelText, palette, ROOT, waitFor, webviewFrame } from './code-server';
+import { memAvailable } from '../../src/core/infer/memory';
+import { CODE_SERVER, installVsix, openCodeServer, outputChannelText, palette, ROOT, trainCount, waitFor, webviewFrame } from './code-server';
 
 /**
  * A real-size fine-tune from the panel (issue 13's acceptance run, not part of CI: about 10 minutes
@@ -19,20 +20,6 @@ const log = (s: string) => console.log(`scale e2e: ${s}`);
 const GIB = 2 ** 30;
 const STEPS = 24;
 const FLOOR = 8 * GIB;
-
-function memAvailable(): number {
-  const m = /^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
-  return m ? Number(m[1]) * 1024 : Number.NaN;
-}
-
-async function trainCount(f: Frame): Promise<number> {
-  return Number(
-    (await f
-      .locator('.chart')
-      .getAttribute('data-train', { timeout: 5000 })
-      .catch(() => '0')) ?? '0',
-  );
-}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -78,9 +65,10 @@ training:
   );
 
   // MemAvailable, every 100 ms, from now to the end.
-  let minAvailable = memAvailable();
+  const available = () => memAvailable() ?? Number.NaN;
+  let minAvailable = available();
   const atStart = minAvailable;
-  const sampler = setInterval(() => (minAvailable = Math.min(minAvailable, memAvailable())), 100);
+  const sampler = setInterval(() => (minAvailable = Math.min(minAvailable, available())), 100);
   const started = Date.now();
   const extensionsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-cs-ext-'));
   log(installVsix(vsix, extensionsDir).trim().split('\n').pop()!);

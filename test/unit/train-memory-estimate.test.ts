@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { SHAPES } from '../../bench/scale';
 import { parseModelConfig } from '../../src/core/models/config';
 import { estimateTrainingMemory, type TrainingMemoryOptions, suggestMemoryFix } from '../../src/core/train/memory';
 import { startRun } from '../../src/core/train/start';
@@ -9,21 +10,8 @@ import { llamaConfig, makeCheckpoint } from '../make-checkpoint';
 
 /** The pre-flight memory estimate's structure (its figures are checked against measured peaks by `npm run bench:scale`). */
 
-const qwen = parseModelConfig({
-  architectures: ['Qwen2ForCausalLM'],
-  model_type: 'qwen2',
-  hidden_size: 896,
-  num_hidden_layers: 24,
-  num_attention_heads: 14,
-  num_key_value_heads: 2,
-  intermediate_size: 4864,
-  vocab_size: 151936,
-  tie_word_embeddings: true,
-  rope_theta: 1e6,
-  rms_norm_eps: 1e-6,
-  max_position_embeddings: 32768,
-  hidden_act: 'silu',
-});
+// The Qwen2.5-0.5B shape bench:scale measures.
+const qwen = parseModelConfig(SHAPES.find((x) => x.key === 'qwen')!.config);
 const batch = { batchSize: 4, maxSeqLen: 256 };
 const base: TrainingMemoryOptions = { method: 'lora', gradientCheckpointing: false, baseDtype: 'fp32' };
 const GIB = 2 ** 30;
@@ -75,7 +63,7 @@ describe('training memory estimate', () => {
     const runs = path.join(ws, 'runs');
     const cfg = parseModelConfig(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')));
     const b = { batchSize: 64, maxSeqLen: 512 };
-    const lora = 2 * 8 * (7 * 64 + 64 * 3 + 176 * 3); // unused by the bound below: the LoRA state is tiny
+    const lora = 2 * 8 * (7 * 64 + 64 * 3 + 176 * 3); // about the run's LoRA size: its state is tiny next to the gap asserted below
     const plain = estimateTrainingMemory(cfg, b, lora, base).total;
     const ckpt = estimateTrainingMemory(cfg, b, lora, { ...base, gradientCheckpointing: true }).total;
     assert.ok(ckpt < plain - 64 * 2 ** 20, `${plain} vs ${ckpt}: room between them for the memory available`);

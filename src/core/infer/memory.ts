@@ -6,15 +6,19 @@ import { readJsonFile } from '../fs/json';
 import { TuneloopError } from '../errors';
 import { formatBytes } from '../format';
 
-/** Memory the system can give a new process now: MemAvailable on Linux (page cache counts), else free memory. */
-export function availableMemory(): number {
+/** The system's MemAvailable in bytes (page cache counts), or undefined where there is no /proc/meminfo. */
+export function memAvailable(): number | undefined {
   try {
     const m = /^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
-    if (m) return Number(m[1]) * 1024;
+    return m ? Number(m[1]) * 1024 : undefined;
   } catch {
-    // not Linux
+    return undefined; // not Linux
   }
-  return os.freemem();
+}
+
+/** Memory the system can give a new process now: MemAvailable on Linux, else free memory. */
+export function availableMemory(): number {
+  return memAvailable() ?? os.freemem();
 }
 
 export interface InferenceEstimate {

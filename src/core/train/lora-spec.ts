@@ -42,3 +42,10 @@ export function unmatchedTargetsWarning(cfg: ModelConfig, unmatched: readonly st
   const names = [...new Set(linearModules(cfg).map((m) => m.name.split('.').at(-1)!))];
   return `target_modules ${unmatched.map((n) => `"${n}"`).join(', ')} match${unmatched.length === 1 ? 'es' : ''} no module of this ${cfg.modelType} model and ${unmatched.length === 1 ? 'is' : 'are'} ignored (its linear modules: ${names.join(', ')})`;
 }
+
+/** Parameters a LoRA adapter trains: r · (in + out) per module (A is [r, in], B is [out, r]). */
+export function loraParameterCount(
+  modules: readonly { readonly r: number; readonly module: { readonly inFeatures: number; readonly outFeatures: number } }[],
+): number {
+  return modules.reduce((a, m) => a + m.r * (m.module.inFeatures + m.module.outFeatures), 0);
+}

@@ -4,7 +4,7 @@ import { linearModules } from '../lora/modules';
 import { type ModelConfig, parameterCount } from '../models/config';
 import type { BaseDtype } from '../recipes/vocabulary';
 import { lossChunkTokens } from './graph';
-import { loraSpecOf } from './lora-spec';
+import { loraParameterCount, loraSpecOf } from './lora-spec';
 import type { RunSpec } from './spec';
 
 /**
@@ -152,7 +152,7 @@ export interface MemoryPlan {
 
 export function planTrainingMemory(cfg: ModelConfig, spec: RunSpec, available: number): MemoryPlan {
   const lora = spec.method === 'lora' ? loraSpecOf(cfg, spec) : undefined;
-  const trainable = lora ? lora.modules.reduce((a, m) => a + m.r * (m.module.inFeatures + m.module.outFeatures), 0) : parameterCount(cfg);
+  const trainable = lora ? loraParameterCount(lora.modules) : parameterCount(cfg);
   const options: TrainingMemoryOptions = {
     method: spec.method,
     gradientCheckpointing: spec.training.gradientCheckpointing,

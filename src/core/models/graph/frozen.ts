@@ -43,7 +43,8 @@ function bf16Table(): Float32Array {
 let lut: Float32Array | undefined;
 
 export class FrozenWeights {
-  private readonly held = new Map<string, FrozenTensor[]>();
+  /** Every tensor held, by its name (a matrix's int8 scales are `<name>.scale`). */
+  private readonly held = new Map<string, FrozenTensor>();
   /** Per graph: the input declared for each held tensor, and the bf16 table (each once per graph). */
   private readonly declared = new WeakMap<GraphBuilder, Map<string, Value>>();
 
@@ -51,7 +52,7 @@ export class FrozenWeights {
 
   /** Every tensor held, to feed (the same objects for every session). */
   tensors(): FrozenTensor[] {
-    return [...this.held.values()].flat();
+    return [...this.held.values()];
   }
 
   /** Bytes held. */
@@ -70,8 +71,8 @@ export class FrozenWeights {
 
   /**
    * A matrix held in the base dtype, dequantized to float32 in the graph. `channelAxis` is the axis
-   * of its output channels (1 for a [in, out] projection, 0 for an embedding's [vocab, hidden] rows):
-   * int8 keeps one scale per index of that axis. `use` is the activation the matrix is applied to.
+   * of its output channels (0 for a Linear weight as stored, [out, in]; 1 for GPT-2's Conv1D,
+   * [in, out]): int8 keeps one scale per index of that axis. `use` is the activation it is applied to.
    */
   matrix(g: GraphBuilder, name: string, dims: readonly [number, number], make: () => Float32Array, channelAxis: 0 | 1, use?: Value): Value {
     this.holdMatrix(name, dims, make, channelAxis);
@@ -154,30 +155,28 @@ export class FrozenWeights {
   private readonly errors = new Map<string, { err: number; norm: number }>();
 
   private hold(name: string, make: () => FrozenTensor[]): void {
-    if (!this.held.has(name)) this.held.set(name, make());
+    if (!this.held.has(name)) for (const t of make()) this.held.set(t.name, t);
   }
 
+  /** The graph input of a held tensor, declared once per graph. */
   private input(g: GraphBuilder, name: string): Value {
-    let inGraph = this.declared.get(g);
-    if (!inGraph) this.declared.set(g, (inGraph = new Map()));
-    let v = inGraph.get(name);
-    if (!v) {
-      const t = this.tensors().find((x) => x.name === name);
+    return this.once(g, name, () => {
+      const t = this.held.get(name);
       if (!t) throw new Error(`no frozen tensor ${name}`);
-      v = g.input(name, t.dtype, t.dims);
-      inGraph.set(name, v);
-    }
-    return v;
+      return g.input(name, t.dtype, t.dims);
+    });
   }
 
+  /** The bf16 → float32 table, one initializer per graph. */
   private table(g: GraphBuilder): Value {
+    return this.once(g, '\0bf16', () => g.initializer('bf16_to_float32', 'float32', [65536], bytes((lut ??= bf16Table()))));
+  }
+
+  private once(g: GraphBuilder, key: string, make: () => Value): Value {
     let inGraph = this.declared.get(g);
     if (!inGraph) this.declared.set(g, (inGraph = new Map()));
-    let v = inGraph.get('\0bf16');
-    if (!v) {
-      v = g.initializer('bf16_to_float32', 'float32', [65536], bytes((lut ??= bf16Table())));
-      inGraph.set('\0bf16', v);
-    }
+    let v = inGraph.get(key);
+    if (!v) inGraph.set(key, (v = make()));
     return v;
   }
 }

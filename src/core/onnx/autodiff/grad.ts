@@ -53,13 +53,14 @@ export function addGradients(g: GraphBuilder, loss: Value, wrt: readonly Value[]
     /** Gradient contributions per value name, summed once every consumer has contributed. */
     const parts = new Map<string, Value[]>();
     const totals = new Map<string, Value>();
-    const total = (v: Value): Value | undefined => {
-      const done = totals.get(v.name);
+    /** The summed gradient of the value called `name`, or undefined where none reached it. */
+    const total = (name: string): Value | undefined => {
+      const done = totals.get(name);
       if (done) return done;
-      const list = parts.get(v.name);
+      const list = parts.get(name);
       if (!list) return undefined;
       const sum = list.length === 1 ? list[0]! : list.length === 2 ? g.add(list[0]!, list[1]!) : g.op('Sum', list);
-      totals.set(v.name, sum);
+      totals.set(name, sum);
       return sum;
     };
     const contribute = (v: Value, d: Value, from: RecordedNode) => {
@@ -94,7 +95,7 @@ export function addGradients(g: GraphBuilder, loss: Value, wrt: readonly Value[]
       for (const name of pending) {
         if ((firstUse.get(name) ?? -1) <= i) continue;
         pending.delete(name);
-        const t = totals.get(name) ?? (parts.has(name) ? total({ name } as Value) : undefined);
+        const t = total(name);
         if (t) done.push(t);
       }
       return done;
@@ -106,7 +107,7 @@ export function addGradients(g: GraphBuilder, loss: Value, wrt: readonly Value[]
       const node = tape[i]!;
       const needs = node.inputs.map((v) => v !== undefined && active.has(v.name));
       if (!needs.some(Boolean)) continue;
-      const dys = node.outputs.map((o) => (active.has(o.name) ? total(o) : undefined));
+      const dys = node.outputs.map((o) => (active.has(o.name) ? total(o.name) : undefined));
       if (dys.every((d) => d === undefined)) continue;
       const rule = BACKWARD[node.opType];
       if (rule === undefined || node.domain !== '')
@@ -119,7 +120,7 @@ export function addGradients(g: GraphBuilder, loss: Value, wrt: readonly Value[]
         if (v && needs[k] && d) contribute(v, d, node);
       });
     }
-    return wrt.map((w) => total(w) ?? zeros(g, w.dtype, shapeOf(g, w)));
+    return wrt.map((w) => total(w.name) ?? zeros(g, w.dtype, shapeOf(g, w)));
   });
 }
 
