@@ -16,13 +16,16 @@ import { readAdapter } from '../lora/adapter';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../lora/config';
 import { mergeTransform } from '../lora/graph';
 import { WeightReader } from '../models/graph/weights';
+import { DEFAULT_DTYPE, DTYPE_SPECS, type ExportDtype } from './dtypes';
+import { quantizedBytes } from '../models/graph/quantize';
 
 /**
  * Hugging Face checkpoint folder → transformers.js model folder:
- *   config.json, generation_config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx
- * Exports are cached under `<cacheDir>/exports/<hash>-<model_type>/`, keyed by the content of the
- * checkpoint's files and the exporter's version, so a second export of the same checkpoint is a
- * lookup. A folder appears in the cache only when complete (built under a temporary name, renamed).
+ *   config.json, generation_config.json, tokenizer.json, tokenizer_config.json, and the model in the
+ *   dtype asked for: onnx/model.onnx (fp32), onnx/model_quantized.onnx (q8) or onnx/model_q4.onnx (q4)
+ * Exports are cached under `<cacheDir>/exports/<hash>-<model_type>[-dtype]/`, keyed by the content of
+ * the checkpoint's files, the dtype and the exporter's version, so a second export of the same
+ * checkpoint is a lookup. A folder appears in the cache only when complete (built under a temporary name, renamed).
  */
 
 /** Bump when the graphs change, so that older exports are not reused. */
@@ -36,6 +39,8 @@ export interface ExportOptions {
   readonly cacheDir?: string;
   /** A PEFT adapter folder to merge into the weights (the export is the merged model). */
   readonly adapterDir?: string;
+  /** fp32 (default), q8 or q4: see dtypes.ts. */
+  readonly dtype?: ExportDtype;
   /** Store weights in onnx/model.onnx_data when they total more than this (default 1.8 GiB; protobuf stops at 2 GiB). */
   readonly externalDataAboveBytes?: number;
   readonly onProgress?: (message: string) => void;
@@ -57,6 +62,8 @@ export interface ExportManifest {
   /** The adapter merged into the weights, if any. */
   readonly adapter?: string | undefined;
   readonly modelType: string;
+  /** Absent in exports made before there were dtypes: fp32. */
+  readonly dtype?: ExportDtype | undefined;
   readonly created: string;
   readonly externalData: boolean;
 }
@@ -68,6 +75,7 @@ const ExportManifestFile = z.object({
   source: z.string(),
   adapter: z.string().optional(),
   modelType: z.string(),
+  dtype: z.enum(['fp32', 'q8', 'q4']).optional(),
   created: z.string(),
   externalData: z.boolean(),
 }) satisfies z.ZodType<ExportManifest>;
@@ -96,27 +104,37 @@ function sourceFiles(dir: string, store: TensorStore, adapterDir?: string): stri
 }
 
 /** The key exportCheckpoint caches the plain export of `dir` under; a `format` other than EXPORT_FORMAT gives the key another exporter used. */
-export function exportKey(dir: string, cacheDir = defaultCacheDir(), format = EXPORT_FORMAT): string {
+export function exportKey(dir: string, cacheDir = defaultCacheDir(), format = EXPORT_FORMAT, dtype: ExportDtype = DEFAULT_DTYPE): string {
   const store = TensorStore.openDir(dir);
   try {
-    return keyOf(dir, store, cacheDir, false, undefined, format);
+    return keyOf(dir, store, cacheDir, false, undefined, format, dtype);
   } finally {
     store.close();
   }
 }
 
-function keyOf(dir: string, store: TensorStore, cacheDir: string, external = false, adapterDir?: string, format = EXPORT_FORMAT): string {
-  const h = crypto.createHash('sha256').update(`tuneloop-export-${format}${external ? '-external' : ''}${adapterDir ? '-merged' : ''}\n`);
+function keyOf(
+  dir: string,
+  store: TensorStore,
+  cacheDir: string,
+  external = false,
+  adapterDir?: string,
+  format = EXPORT_FORMAT,
+  dtype: ExportDtype = DEFAULT_DTYPE,
+): string {
+  // fp32 keeps the key it had before dtypes existed, so that those exports are still found.
+  const tag = `tuneloop-export-${format}${dtype === 'fp32' ? '' : `-${dtype}`}${external ? '-external' : ''}${adapterDir ? '-merged' : ''}`;
+  const h = crypto.createHash('sha256').update(`${tag}\n`);
   for (const f of sourceFiles(dir, store, adapterDir)) h.update(`${path.basename(f)} ${fileSha256(f, cacheDir)}\n`);
   return h.digest('hex');
 }
 
 /** Config for transformers.js: the original, plus the derived values it reads directly. */
-function exportedConfig(raw: Record<string, unknown>, cfg: ModelConfig, externalData: boolean): Record<string, unknown> {
+function exportedConfig(raw: Record<string, unknown>, cfg: ModelConfig, externalData: boolean, file: string): Record<string, unknown> {
   const out: Record<string, unknown> = { ...raw, ...familySpec(cfg).exportedConfig(cfg) };
   if (externalData) {
     const js = (typeof raw['transformers.js_config'] === 'object' && raw['transformers.js_config']) || {};
-    out['transformers.js_config'] = { ...js, use_external_data_format: { 'model.onnx': 1 } };
+    out['transformers.js_config'] = { ...js, use_external_data_format: { [file]: 1 } };
   }
   return out;
 }
@@ -133,17 +151,22 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
   const store = TensorStore.openDir(src);
   try {
     progress('hashing checkpoint');
-    // The graph holds every weight as float32; decide up front whether they go to external data.
-    const fp32Bytes = store.names().reduce((a, n) => a + numel(store.info(n).shape) * 4, 0);
-    const externalData = fp32Bytes > (options.externalDataAboveBytes ?? EXTERNAL_DATA_ABOVE);
+    const dtype = options.dtype ?? DEFAULT_DTYPE;
+    const spec = DTYPE_SPECS[dtype];
+    // Decide up front whether the weights go to external data, from their size in the graph.
+    const graphBytes = store.names().reduce((a, n) => {
+      const shape = store.info(n).shape;
+      return a + (spec.quantize && shape.length === 2 ? quantizedBytes(shape[0]!, shape[1]!, spec.quantize) : numel(shape) * 4);
+    }, 0);
+    const externalData = graphBytes > (options.externalDataAboveBytes ?? EXTERNAL_DATA_ABOVE);
     // The adapter is read (and checked against the model) only when no export of it is cached: the key
     // hashes its files, and an export is cached only once it was built. A missing file still gets
     // readAdapter's message, not the hash's.
     const adapterDir = options.adapterDir;
     if (adapterDir && ![ADAPTER_CONFIG, ADAPTER_WEIGHTS].every((f) => fs.existsSync(path.join(adapterDir, f)))) readAdapter(adapterDir, cfg);
-    const key = keyOf(src, store, cacheDir, externalData, adapterDir);
+    const key = keyOf(src, store, cacheDir, externalData, adapterDir, EXPORT_FORMAT, dtype);
     const exportsDir = path.join(cacheDir, 'exports');
-    const target = path.join(exportsDir, `${key.slice(0, 16)}-${cfg.modelType}${adapterDir ? '-lora' : ''}`);
+    const target = path.join(exportsDir, `${key.slice(0, 16)}-${cfg.modelType}${adapterDir ? '-lora' : ''}${dtype === 'fp32' ? '' : `-${dtype}`}`);
     if (fs.existsSync(path.join(target, MARKER))) {
       return { dir: target, cached: true, key, seconds: (Date.now() - started) / 1000 };
     }
@@ -153,14 +176,18 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
     const tmp = fs.mkdtempSync(path.join(exportsDir, '.partial-'));
     try {
       progress('building graph');
-      const model = buildDecoderModel(cfg, new WeightReader(cfg, store, adapter ? mergeTransform(cfg, adapter) : undefined));
+      const model = buildDecoderModel(
+        cfg,
+        new WeightReader(cfg, store, adapter ? mergeTransform(cfg, adapter) : undefined),
+        spec.quantize ? { quantize: spec.quantize } : {},
+      );
       checkCancelled(options.signal);
       const weightBytes = model.graph.initializers.reduce((a, t) => a + t.data.byteLength, 0);
-      progress(`writing ONNX (${(weightBytes / 2 ** 20).toFixed(0)} MiB of weights${externalData ? ', external data' : ''})`);
+      progress(`writing ONNX (${dtype}, ${(weightBytes / 2 ** 20).toFixed(0)} MiB of weights${externalData ? ', external data' : ''})`);
       fs.mkdirSync(path.join(tmp, 'onnx'));
-      writeModelFile(path.join(tmp, 'onnx', 'model.onnx'), model, externalData);
+      writeModelFile(path.join(tmp, 'onnx', spec.file), model, externalData);
       const raw = readJsonFile(path.join(src, 'config.json'), z.record(z.string(), z.unknown()), 'model config');
-      fs.writeFileSync(path.join(tmp, 'config.json'), `${JSON.stringify(exportedConfig(raw, cfg, externalData), null, 2)}\n`);
+      fs.writeFileSync(path.join(tmp, 'config.json'), `${JSON.stringify(exportedConfig(raw, cfg, externalData, spec.file), null, 2)}\n`);
       for (const f of COPIED_FILES) if (fs.existsSync(path.join(src, f))) fs.copyFileSync(path.join(src, f), path.join(tmp, f));
       if (!fs.existsSync(path.join(tmp, 'generation_config.json'))) {
         const gen = {
@@ -177,6 +204,7 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
         source: path.resolve(src),
         ...(options.adapterDir ? { adapter: path.resolve(options.adapterDir) } : {}),
         modelType: cfg.modelType,
+        dtype,
         created: new Date().toISOString(),
         externalData,
       };

@@ -6,6 +6,7 @@ import { AutoModelForCausalLM, type PreTrainedModel, type PreTrainedTokenizer } 
 import { TuneloopError } from '../errors';
 import { SUPPORTED_MODEL_TYPES } from '../models/config';
 import { exportCheckpoint } from '../export/export';
+import { DEFAULT_DTYPE, DTYPE_SPECS, EXPORT_DTYPES, type ExportDtype } from '../export/dtypes';
 import { resolveModel } from '../models/resolve';
 import { assertFitsInMemory } from './memory';
 import { loadTokenizer } from './tokenizer';
@@ -14,6 +15,8 @@ import { configureTransformers } from './transformers-env';
 export interface LoadOptions {
   /** onnxruntime intra-op threads; 0 or absent lets it choose. */
   readonly threads?: number | undefined;
+  /** The weights' dtype: fp32 (default), q8 or q4 (a checkpoint is exported in it; a transformers.js folder must hold its file). */
+  readonly dtype?: ExportDtype | undefined;
   /** Where exports of Hugging Face checkpoints are cached. */
   readonly cacheDir?: string | undefined;
   /** Tokens of context to budget memory for (default 2048). */
@@ -33,16 +36,24 @@ export interface LoadedModel {
   readonly dir: string;
   /** What the caller asked for: a folder or a Hub id. */
   readonly source: string;
+  readonly dtype: ExportDtype;
   readonly model: PreTrainedModel;
   readonly tokenizer: PreTrainedTokenizer;
   readonly eosTokenIds: readonly number[];
   dispose(): Promise<void>;
 }
 
-const ONNX_FILE = path.join('onnx', 'model.onnx');
+/** The model files of a transformers.js folder, by dtype, that it holds. */
+export function dtypesIn(dir: string): ExportDtype[] {
+  return EXPORT_DTYPES.filter((d) => fs.existsSync(path.join(dir, 'onnx', DTYPE_SPECS[d].file)));
+}
 
 function isTransformersJsFolder(dir: string): boolean {
-  return fs.existsSync(path.join(dir, 'config.json')) && fs.existsSync(path.join(dir, ONNX_FILE));
+  return (
+    fs.existsSync(path.join(dir, 'config.json')) &&
+    fs.existsSync(path.join(dir, 'onnx')) &&
+    fs.readdirSync(path.join(dir, 'onnx')).some((f) => /^model.*\.onnx$/.test(f))
+  );
 }
 
 /**
@@ -63,6 +74,7 @@ export async function resolveModelFolder(source: string, options: LoadOptions): 
     throw new TuneloopError('no config.json in this folder', { file: located }, 'point at a Hugging Face checkpoint folder or a transformers.js model folder');
   options.onProgress?.('exporting checkpoint to ONNX');
   const r = await exportCheckpoint(located, {
+    ...(options.dtype ? { dtype: options.dtype } : {}),
     ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
@@ -76,9 +88,21 @@ const TokenIds = z.looseObject({ eos_token_id: z.union([z.number().int(), z.arra
 
 export async function loadCausalLM(source: string, options: LoadOptions = {}): Promise<LoadedModel> {
   const { located, dir } = await resolveModelFolder(source, options);
+  const dtype = options.dtype ?? DEFAULT_DTYPE;
+  const onnxFile = path.join(dir, 'onnx', DTYPE_SPECS[dtype].file);
+  if (!fs.existsSync(onnxFile)) {
+    const has = dtypesIn(dir);
+    throw new TuneloopError(
+      `this model folder has no ${dtype} weights (onnx/${DTYPE_SPECS[dtype].file})`,
+      { file: dir },
+      has.length
+        ? `it holds ${has.join(', ')}: choose one of those (dtype in the prompt file, tuneloop.dtype, or --dtype), or point at the Hugging Face checkpoint to export ${dtype}`
+        : 'point at the Hugging Face checkpoint, which Tuneloop exports in any dtype',
+    );
+  }
   const config = readJsonFile(path.join(dir, 'config.json'), TokenIds.extend({ model_type: z.string().optional() }), 'model config');
   if (config.model_type === undefined) throw new TuneloopError('missing model_type', { file: path.join(dir, 'config.json'), key: 'model_type' });
-  assertFitsInMemory(dir, options.contextTokens ?? 2048, options.availableMemory);
+  assertFitsInMemory(dir, options.contextTokens ?? 2048, options.availableMemory, dtype);
   configureTransformers();
   // The export copies the tokenizer files unchanged: read them where the user keeps them, so that an
   // error names the user's tokenizer_config.json rather than the copy in the cache.
@@ -89,7 +113,7 @@ export async function loadCausalLM(source: string, options: LoadOptions = {}): P
   try {
     model = await AutoModelForCausalLM.from_pretrained(dir, {
       local_files_only: true,
-      dtype: 'fp32',
+      dtype,
       device: 'cpu',
       session_options: options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {},
     });
@@ -104,7 +128,7 @@ export async function loadCausalLM(source: string, options: LoadOptions = {}): P
     }
     throw new TuneloopError(
       `onnxruntime could not load the model: ${message.split('\n')[0]}`,
-      { file: path.join(dir, ONNX_FILE) },
+      { file: onnxFile },
       'the file may be corrupt or truncated: export it again (tuneloop cache clear), or download it again',
     );
   }
@@ -116,6 +140,7 @@ export async function loadCausalLM(source: string, options: LoadOptions = {}): P
   return {
     dir,
     source,
+    dtype,
     model,
     tokenizer,
     eosTokenIds,

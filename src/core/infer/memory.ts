@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { readJsonFile } from '../fs/json';
 import { TuneloopError } from '../errors';
 import { formatBytes } from '../format';
+import { DEFAULT_DTYPE, DTYPE_SPECS, type ExportDtype } from '../export/dtypes';
 
 /** The system's MemAvailable in bytes (page cache counts), or undefined where there is no /proc/meminfo. */
 export function memAvailable(): number | undefined {
@@ -44,10 +45,13 @@ const ModelSizes = z.looseObject({
   head_dim: size,
 });
 
-export function estimateInference(modelDir: string, contextTokens: number): InferenceEstimate {
+export function estimateInference(modelDir: string, contextTokens: number, dtype: ExportDtype = DEFAULT_DTYPE): InferenceEstimate {
   const onnx = path.join(modelDir, 'onnx');
+  const file = DTYPE_SPECS[dtype].file;
   let weightBytes = 0;
-  for (const f of fs.existsSync(onnx) ? fs.readdirSync(onnx) : []) if (/^model\.onnx(_data.*)?$/.test(f)) weightBytes += fs.statSync(path.join(onnx, f)).size;
+  // The dtype's own file (and its external data), not the folder's other dtypes.
+  for (const f of fs.existsSync(onnx) ? fs.readdirSync(onnx) : [])
+    if (f === file || f.startsWith(`${file}_data`)) weightBytes += fs.statSync(path.join(onnx, f)).size;
   // Any transformers.js folder (a Hub export of an architecture Tuneloop does not build included): the
   // sizes it spells, whichever family's names they use, each a positive integer when present.
   const cfg = readJsonFile(path.join(modelDir, 'config.json'), ModelSizes, 'model config');
@@ -60,8 +64,13 @@ export function estimateInference(modelDir: string, contextTokens: number): Infe
 }
 
 /** Refuse, with a message that says what to do, when the machine cannot hold the model. */
-export function assertFitsInMemory(modelDir: string, contextTokens: number, available = availableMemory()): InferenceEstimate {
-  const e = estimateInference(modelDir, contextTokens);
+export function assertFitsInMemory(
+  modelDir: string,
+  contextTokens: number,
+  available = availableMemory(),
+  dtype: ExportDtype = DEFAULT_DTYPE,
+): InferenceEstimate {
+  const e = estimateInference(modelDir, contextTokens, dtype);
   if (e.totalBytes > available) {
     throw new TuneloopError(
       `the model needs about ${formatBytes(e.totalBytes)} (${formatBytes(e.weightBytes)} of weights, loaded with pre-packing, plus the cache for ${contextTokens} tokens) but ${formatBytes(available)} is available`,

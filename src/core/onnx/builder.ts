@@ -59,6 +59,8 @@ function withShape(name: string, dtype: DType, k: Known | undefined): Value {
 }
 
 export const OPSET = 18;
+/** onnxruntime's own operators. */
+export const CONTRIB_DOMAIN = 'com.microsoft';
 export const IR_VERSION = 8;
 
 export class GraphBuilder {
@@ -422,12 +424,15 @@ export class GraphBuilder {
   }
 
   model(meta: { producerName: string; producerVersion: string; metadata?: Record<string, string> }): ModelDef {
+    const graph = this.graph();
+    // onnxruntime's contrib ops (MatMulNBits, GatherBlockQuantized) are version 1 of their domain.
+    const contrib = graph.nodes.some((n) => n.domain === CONTRIB_DOMAIN);
     return {
       irVersion: IR_VERSION,
-      opsets: [{ domain: '', version: OPSET }],
+      opsets: [{ domain: '', version: OPSET }, ...(contrib ? [{ domain: CONTRIB_DOMAIN, version: 1 }] : [])],
       producerName: meta.producerName,
       producerVersion: meta.producerVersion,
-      graph: this.graph(),
+      graph,
       ...(meta.metadata ? { metadata: meta.metadata } : {}),
     };
   }

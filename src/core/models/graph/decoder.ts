@@ -1,6 +1,7 @@
 import type { GraphBuilder, Value } from '../../onnx/builder';
 import type { ModelConfig, RopeConfig } from '../config';
 import type { FrozenWeights } from './frozen';
+import { gatherable, gatherBlockQuantized, matMulNBits, type QuantSpec, quantizeRows } from './quantize';
 import { bytes, concatColumns, type WeightReader } from './weights';
 
 /**
@@ -52,6 +53,21 @@ export interface DecoderOptions {
   readonly frozen?: FrozenWeights;
   /** Every weight a graph input in its stored layout (full fine-tuning), rather than an initializer. */
   readonly weightsAsInputs?: boolean;
+  /**
+   * Inference exports: every linear layer and the LM head block-quantized (MatMulNBits), and the
+   * token embedding too where its rows are whole blocks (GatherBlockQuantized). Norms, biases,
+   * position tables and LoRA branches stay float32.
+   */
+  readonly quantize?: QuantSpec;
+}
+
+/** An embedding table [rows, width]: the rows of ids, the whole table, and x·tableᵀ (a tied LM head). */
+export interface EmbeddingWeights {
+  lookup(ids: Value): Value;
+  /** The table as a float32 value (training graphs; fp32 inference). */
+  table(): Value;
+  /** rows [N, width] → [N, rows of the table]. */
+  project(rows: Value): Value;
 }
 
 /**
@@ -62,12 +78,20 @@ export interface DecoderOptions {
  * the tensor's own.
  */
 export class Params {
+  private readonly asInputs: boolean;
+  private readonly frozen: FrozenWeights | undefined;
+  private readonly quant: QuantSpec | undefined;
+
   constructor(
     private readonly g: GraphBuilder,
     private readonly w: WeightReader,
-    private readonly asInputs: boolean,
-    private readonly frozen?: FrozenWeights,
-  ) {}
+    options: DecoderOptions,
+  ) {
+    this.asInputs = options.weightsAsInputs === true;
+    this.frozen = options.frozen;
+    this.quant = options.quantize;
+    if (this.quant && (this.asInputs || this.frozen || options.training)) throw new Error('quantized graphs are for inference only');
+  }
 
   get(name: string, shape: number[]): Value {
     if (this.asInputs) return this.g.input(name, 'float32', shape);
@@ -83,11 +107,33 @@ export class Params {
 
   /**
    * An embedding table [rows, width]: `lookup` gives the rows of `ids`, `table` the whole table (a
-   * tied LM head). Always float32, whatever the frozen weights' dtype (see FrozenWeights).
+   * tied LM head). Always float32, whatever the frozen weights' dtype (see FrozenWeights); quantized
+   * in quantized exports unless `keepFloat` (a small table, such as learned positions).
    */
-  embedding(name: string, dims: readonly [number, number]): { lookup(ids: Value): Value; table(): Value } {
+  embedding(name: string, dims: readonly [number, number], keepFloat = false): EmbeddingWeights {
+    const g = this.g;
+    const spec = keepFloat ? undefined : this.quant;
+    if (spec) {
+      // Quantized once; the lookup and the head each get their initializers (the head's are packed
+      // by MatMulNBits, the lookup reads its own), made only when used.
+      let q: ReturnType<typeof quantizeRows> | undefined;
+      const quantized = () => (q ??= quantizeRows(this.w.f32(name, [...dims]), dims[0], dims[1], spec));
+      let t: Value | undefined;
+      const table = () => (t ??= this.get(name, [...dims]));
+      return {
+        lookup: (ids) => (gatherable(dims[1], spec) ? gatherBlockQuantized(g, ids, name, quantized()) : g.gather(table(), ids)),
+        table,
+        project: (rows) => matMulNBits(g, rows, `${name.replace(/\.weight$/, '')}.head`, quantized()),
+      };
+    }
     const t = this.get(name, [...dims]);
-    return { lookup: (ids) => this.g.gather(t, ids), table: () => t };
+    return { lookup: (ids) => g.gather(t, ids), table: () => t, project: (rows) => g.gemmTransB(rows, t) };
+  }
+
+  /** x [.., in] · W for GPT-2's Conv1D weight W [in, out] as stored. */
+  conv1d(x: Value, name: string, inF: number, outF: number): Value {
+    if (this.quant) return matMulNBits(this.g, x, name.replace(/\.weight$/, ''), quantizeRows(this.w.transposed(name, inF, outF), outF, inF, this.quant));
+    return this.g.matmul(x, this.matrix(name, [inF, outF], 1, x));
   }
 
   /**
@@ -110,7 +156,14 @@ export class Params {
           ? `${modules[0]!.name}.weight_t`
           : `${commonPrefix(modules.map((m) => m.name))}fused_${modules.map((m) => m.name.split('.').at(-1)).join('_')}.weight_t`;
       let y: Value; // [.., Σ out]
-      if (this.frozen) {
+      if (this.quant) {
+        // Stored [out, in] rows are MatMulNBits' layout: no transpose.
+        const rows = this.w.rowsOf(
+          modules.map((m) => ({ name: `${m.name}.weight`, rows: m.out })),
+          inF,
+        );
+        y = matMulNBits(g, x, fusedName.replace(/\.weight_t$/, ''), quantizeRows(rows, total, inF, this.quant));
+      } else if (this.frozen) {
         // Fed weights stay as stored, [out, in], the modules' rows one after another (no transpose
         // to make: y = x·Wᵀ is a Gemm with transB); int8 scales are then per row.
         const rows = () =>
@@ -451,7 +504,7 @@ export function finishDecoder(
   g: GraphBuilder,
   cfg: ModelConfig,
   x: Value,
-  table: () => Value,
+  head: () => EmbeddingWeights,
   io: DecoderInputs,
   present: readonly { key: Value; value: Value }[],
   options: DecoderOptions,
@@ -460,17 +513,25 @@ export function finishDecoder(
   const onHidden = options.training?.onHidden;
   if (onHidden) {
     const branch = options.lora?.(g, 'lm_head');
-    const E = table();
+    const E = head().table();
     onHidden(x, (rows) => withBranch(g, rows, g.gemmTransB(rows, E), 'lm_head', branch)); // [N, V]
     return;
   }
-  declareDecoderOutputs(g, cfg, withLora(g, x, headFromRows(g, x, table(), io, V, H, options), 'lm_head', options.lora), present, options);
+  declareDecoderOutputs(g, cfg, withLora(g, x, headFromRows(g, x, head(), io, V, H, options), 'lm_head', options.lora), present, options);
 }
 
 /** logits [B, S, V] = x [B, S, H] · Eᵀ with E [V, H] kept as stored (a tied embedding is not copied). */
-export function headFromRows(g: GraphBuilder, x: Value, table: Value, io: DecoderInputs, vocab: number, hidden: number, options: DecoderOptions = {}): Value {
-  if (options.training) return g.matmul(x, g.transpose(table, [1, 0])); // static shapes: plain MatMul
+export function headFromRows(
+  g: GraphBuilder,
+  x: Value,
+  head: EmbeddingWeights,
+  io: DecoderInputs,
+  vocab: number,
+  hidden: number,
+  options: DecoderOptions = {},
+): Value {
+  if (options.training) return g.matmul(x, g.transpose(head.table(), [1, 0])); // static shapes: plain MatMul
   const flat = g.reshape(x, [-1, hidden]); // [B·S, H]
-  const logits = g.gemmTransB(flat, table); // [B·S, V]
+  const logits = head.project(flat); // [B·S, V]
   return g.reshape(logits, g.concat([g.shape(io.inputIds), g.i64(vocab)], 0));
 }

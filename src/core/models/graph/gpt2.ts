@@ -11,13 +11,13 @@ export function buildGpt2Graph(g: GraphBuilder, cfg: ModelConfig, w: WeightReade
   const lora = options.lora;
   const { hiddenSize: H, intermediateSize: I, vocabSize: V } = cfg;
   const io = declareDecoderInputs(g, cfg, options);
-  const params = new Params(g, w, options.weightsAsInputs === true, options.frozen);
+  const params = new Params(g, w, options);
   /** Conv1D: y = x·W + b with W [in, out]; the LoRA branch as on any linear. */
   const conv = (x: Value, name: string, inF: number, outF: number) =>
-    withLora(g, x, g.add(g.matmul(x, params.matrix(`${name}.weight`, [inF, outF], 1, x)), params.get(`${name}.bias`, [outF])), name, lora);
+    withLora(g, x, g.add(params.conv1d(x, `${name}.weight`, inF, outF), params.get(`${name}.bias`, [outF])), name, lora);
 
   const wte = params.embedding('transformer.wte.weight', [V, H]);
-  const wpe = params.embedding('transformer.wpe.weight', [cfg.maxPositionEmbeddings, H]);
+  const wpe = params.embedding('transformer.wpe.weight', [cfg.maxPositionEmbeddings, H], true);
   let x = g.add(wte.lookup(io.inputIds), wpe.lookup(io.positionIds)); // [B, S, H]
   const maskFor = attentionMasks(g, io, cfg);
   const present: { key: Value; value: Value }[] = [];
@@ -40,6 +40,6 @@ export function buildGpt2Graph(g: GraphBuilder, cfg: ModelConfig, w: WeightReade
     options.training?.onLayer?.(start, g.recorded().length);
   }
   const normed = g.layerNorm(x, params.get('transformer.ln_f.weight', [H]), params.get('transformer.ln_f.bias', [H]), eps);
-  const table = cfg.tieWordEmbeddings ? wte.table : () => params.embedding('lm_head.weight', [V, H]).table();
-  finishDecoder(g, cfg, normed, table, io, present, options);
+  const head = cfg.tieWordEmbeddings ? () => wte : () => params.embedding('lm_head.weight', [V, H]);
+  finishDecoder(g, cfg, normed, head, io, present, options);
 }

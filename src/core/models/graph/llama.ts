@@ -11,7 +11,7 @@ export function buildLlamaGraph(g: GraphBuilder, cfg: ModelConfig, w: WeightRead
   const lora = options.lora;
   const { hiddenSize: H, numHeads: nH, numKvHeads: kvH, headDim: d, intermediateSize: I, vocabSize: V } = cfg;
   const io = declareDecoderInputs(g, cfg, options);
-  const params = new Params(g, w, options.weightsAsInputs === true, options.frozen);
+  const params = new Params(g, w, options);
 
   const embed = params.embedding('model.embed_tokens.weight', [V, H]);
   let x = embed.lookup(io.inputIds); // [B, S, H]
@@ -62,6 +62,6 @@ export function buildLlamaGraph(g: GraphBuilder, cfg: ModelConfig, w: WeightRead
   }
 
   const normed = rmsNorm(g, x, params.get('model.norm.weight', [H]), cfg.norm.eps);
-  const table = cfg.tieWordEmbeddings ? embed.table : () => params.embedding('lm_head.weight', [V, H]).table();
-  finishDecoder(g, cfg, normed, table, io, present, options);
+  const head = cfg.tieWordEmbeddings ? () => embed : () => params.embedding('lm_head.weight', [V, H]);
+  finishDecoder(g, cfg, normed, head, io, present, options);
 }
