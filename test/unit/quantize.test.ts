@@ -10,7 +10,7 @@ import { dequantizeRows, gatherBlockQuantized, matMulNBits, type QuantSpec, quan
 import { GraphBuilder } from '../../src/core/onnx/builder';
 import { encodeModel } from '../../src/core/onnx/model';
 import { seededRandom } from '../../src/core/random';
-import { tempDir } from '../helpers';
+import { GOLDEN, tempDir } from '../helpers';
 import { llamaConfig, makeCheckpoint } from '../make-checkpoint';
 import { readOnnx } from '../onnx-read';
 
@@ -165,5 +165,22 @@ describe('quantized exports', function () {
       loadCausalLM(q8.dir, { dtype: 'q4' }),
       (e: unknown) => e instanceof TuneloopError && /no q4 weights \(onnx\/model_q4\.onnx\)/.test(e.message) && /holds q8/.test(e.hint ?? ''),
     );
+  });
+
+  it('an adapter on a quantized base: float32 branches by default, merged on request; each cached apart', async () => {
+    const cacheDir = tempDir();
+    const src = path.join(GOLDEN, 'llama');
+    const adapterDir = path.join(src, 'adapter');
+    const branches = await exportCheckpoint(src, { cacheDir, dtype: 'q4', adapterDir });
+    const merged = await exportCheckpoint(src, { cacheDir, dtype: 'q4', adapterDir, adapterMode: 'merge' });
+    const fp32 = await exportCheckpoint(src, { cacheDir, adapterDir });
+    assert.equal(new Set([branches.dir, merged.dir, fp32.dir]).size, 3);
+    const read = (dir: string, file: string) => readOnnx(fs.readFileSync(path.join(dir, 'onnx', file)));
+    const lora = (m: ReturnType<typeof readOnnx>) => m.initializers.filter((i) => /lora_[AB]\.weight$/.test(i.name) && i.dataType === 1).length;
+    // All seven linear modules of both layers carry an A and a B in float32 beside the 4-bit base.
+    assert.equal(lora(read(branches.dir, 'model_q4.onnx')), 2 * 7 * 2);
+    assert.equal(lora(read(merged.dir, 'model_q4.onnx')), 0);
+    assert.equal(lora(read(fp32.dir, 'model.onnx')), 0, 'fp32 merges');
+    assert.equal(JSON.parse(fs.readFileSync(path.join(branches.dir, 'tuneloop-export.json'), 'utf8')).adapterMode, 'branches');
   });
 });

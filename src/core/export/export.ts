@@ -14,7 +14,7 @@ import { defaultCacheDir, fileSha256, folderBytes } from './cache';
 import { buildDecoderModel } from '../models/graph';
 import { readAdapter } from '../lora/adapter';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../lora/config';
-import { mergeTransform } from '../lora/graph';
+import { initializerLora, mergeTransform } from '../lora/graph';
 import { WeightReader } from '../models/graph/weights';
 import { DEFAULT_DTYPE, DTYPE_SPECS, type ExportDtype } from './dtypes';
 import { quantizedBytes } from '../models/graph/quantize';
@@ -41,11 +41,22 @@ export interface ExportOptions {
   readonly adapterDir?: string;
   /** fp32 (default), q8 or q4: see dtypes.ts. */
   readonly dtype?: ExportDtype;
+  /**
+   * How `adapterDir` is applied: `merge` adds scale·B·A into the weights (then quantized, for q8/q4);
+   * `branches` keeps A and B as float32 branches beside the base weights, so the adapter's change is
+   * not rounded to the base's quantization step. Default: merge for fp32 (exact, no extra work per
+   * token), branches for q8 and q4. Measured on the example (42 cases, greedy): at q4 the tuned
+   * outputs equal the fp32 tuned outputs in 40 cases with branches against 38 merged; at q8 in all
+   * 42 either way.
+   */
+  readonly adapterMode?: AdapterMode;
   /** Store weights in onnx/model.onnx_data when they total more than this (default 1.8 GiB; protobuf stops at 2 GiB). */
   readonly externalDataAboveBytes?: number;
   readonly onProgress?: (message: string) => void;
   readonly signal?: AbortSignal;
 }
+
+export type AdapterMode = 'merge' | 'branches';
 
 export interface ExportResult {
   readonly dir: string;
@@ -59,8 +70,9 @@ export interface ExportManifest {
   readonly tuneloop: string;
   readonly key: string;
   readonly source: string;
-  /** The adapter merged into the weights, if any. */
+  /** The adapter merged into the weights (or kept as branches, `adapterMode`), if any. */
   readonly adapter?: string | undefined;
+  readonly adapterMode?: AdapterMode | undefined;
   readonly modelType: string;
   /** Absent in exports made before there were dtypes: fp32. */
   readonly dtype?: ExportDtype | undefined;
@@ -74,6 +86,7 @@ const ExportManifestFile = z.object({
   key: z.string().regex(/^[0-9a-f]{64}$/),
   source: z.string(),
   adapter: z.string().optional(),
+  adapterMode: z.enum(['merge', 'branches']).optional(),
   modelType: z.string(),
   dtype: z.enum(['fp32', 'q8', 'q4']).optional(),
   created: z.string(),
@@ -121,9 +134,11 @@ function keyOf(
   adapterDir?: string,
   format = EXPORT_FORMAT,
   dtype: ExportDtype = DEFAULT_DTYPE,
+  adapterMode: AdapterMode = 'merge',
 ): string {
   // fp32 keeps the key it had before dtypes existed, so that those exports are still found.
-  const tag = `tuneloop-export-${format}${dtype === 'fp32' ? '' : `-${dtype}`}${external ? '-external' : ''}${adapterDir ? '-merged' : ''}`;
+  const applied = adapterDir ? (adapterMode === 'merge' ? '-merged' : '-branches') : '';
+  const tag = `tuneloop-export-${format}${dtype === 'fp32' ? '' : `-${dtype}`}${external ? '-external' : ''}${applied}`;
   const h = crypto.createHash('sha256').update(`${tag}\n`);
   for (const f of sourceFiles(dir, store, adapterDir)) h.update(`${path.basename(f)} ${fileSha256(f, cacheDir)}\n`);
   return h.digest('hex');
@@ -164,9 +179,11 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
     // readAdapter's message, not the hash's.
     const adapterDir = options.adapterDir;
     if (adapterDir && ![ADAPTER_CONFIG, ADAPTER_WEIGHTS].every((f) => fs.existsSync(path.join(adapterDir, f)))) readAdapter(adapterDir, cfg);
-    const key = keyOf(src, store, cacheDir, externalData, adapterDir, EXPORT_FORMAT, dtype);
+    const adapterMode = options.adapterMode ?? (dtype === 'fp32' ? 'merge' : 'branches');
+    const key = keyOf(src, store, cacheDir, externalData, adapterDir, EXPORT_FORMAT, dtype, adapterMode);
     const exportsDir = path.join(cacheDir, 'exports');
-    const target = path.join(exportsDir, `${key.slice(0, 16)}-${cfg.modelType}${adapterDir ? '-lora' : ''}${dtype === 'fp32' ? '' : `-${dtype}`}`);
+    const lora = adapterDir ? (adapterMode === 'merge' ? '-lora' : '-lora-branches') : '';
+    const target = path.join(exportsDir, `${key.slice(0, 16)}-${cfg.modelType}${lora}${dtype === 'fp32' ? '' : `-${dtype}`}`);
     if (fs.existsSync(path.join(target, MARKER))) {
       return { dir: target, cached: true, key, seconds: (Date.now() - started) / 1000 };
     }
@@ -176,11 +193,11 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
     const tmp = fs.mkdtempSync(path.join(exportsDir, '.partial-'));
     try {
       progress('building graph');
-      const model = buildDecoderModel(
-        cfg,
-        new WeightReader(cfg, store, adapter ? mergeTransform(cfg, adapter) : undefined),
-        spec.quantize ? { quantize: spec.quantize } : {},
-      );
+      const merge = adapter && adapterMode === 'merge';
+      const model = buildDecoderModel(cfg, new WeightReader(cfg, store, merge ? mergeTransform(cfg, adapter) : undefined), {
+        ...(spec.quantize ? { quantize: spec.quantize } : {}),
+        ...(adapter && !merge ? { lora: initializerLora(adapter) } : {}),
+      });
       checkCancelled(options.signal);
       const weightBytes = model.graph.initializers.reduce((a, t) => a + t.data.byteLength, 0);
       progress(`writing ONNX (${dtype}, ${(weightBytes / 2 ** 20).toFixed(0)} MiB of weights${externalData ? ', external data' : ''})`);
@@ -202,7 +219,7 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
         tuneloop: VERSION,
         key,
         source: path.resolve(src),
-        ...(options.adapterDir ? { adapter: path.resolve(options.adapterDir) } : {}),
+        ...(options.adapterDir ? { adapter: path.resolve(options.adapterDir), adapterMode } : {}),
         modelType: cfg.modelType,
         dtype,
         created: new Date().toISOString(),
