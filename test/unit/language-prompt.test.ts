@@ -153,6 +153,15 @@ describe('prompt language: completion of keys and values', () => {
     assert.deepEqual(complete('name: ‸', ' '), []);
   });
 
+  it('dtype: offered at the top level with its three values, completed after the colon', () => {
+    const top = complete('name: x\n‸\nmessages:\n  - role: user\n    content: hi\n');
+    const d = top.find((i) => i.label === 'dtype')!;
+    assert.equal(d.snippet, 'dtype: ${1|fp32,q8,q4|}');
+    assert.equal(d.documentation, PROMPT_KEYS['']!['dtype']!.doc);
+    assert.deepEqual(labels(complete('dtype: ‸', ' ')), ['fp32', 'q8', 'q4']);
+    assert.deepEqual(labels(complete('dtype: q‸')), ['fp32', 'q8', 'q4']);
+  });
+
   it('a space in indentation or prose, or a colon, opens nothing', () => {
     assert.deepEqual(complete('modelParameters:\n  ‸', ' '), []);
     assert.deepEqual(complete('messages:\n  - role: user\n    content: hello ‸', ' '), []);
@@ -190,6 +199,16 @@ describe('prompt language: hover', () => {
     assert.match(hoverAt(t.text, t.offset)!.markdown, /a test variable, written as `\{\{words\}\}`/);
     const unused = cursor(PROMPT.replace('    words: 5', '    words: 5\n    ex‸tra: 1'));
     assert.match(hoverAt(unused.text, unused.offset)!.markdown, /no message or evaluator uses/);
+  });
+
+  it('on dtype and its value: what each dtype means and what overrides it', () => {
+    const k = cursor('dt‸ype: q4\nmessages: []\n');
+    const h = hoverAt(k.text, k.offset)!;
+    assert.ok(h.markdown.startsWith('**dtype**'), h.markdown);
+    assert.match(h.markdown, /q4 \(4-bit blocks, onnx\/model_q4\.onnx\)/);
+    assert.match(h.markdown, /Overrides the tuneloop\.dtype setting; --dtype on the command line overrides it/);
+    const v = cursor('dtype: q‸4\n');
+    assert.match(hoverAt(v.text, v.offset)!.markdown, /^\*\*dtype\*\*: `fp32`, `q8`, `q4`/);
   });
 
   it('on an enumerated value: the values and what the key means; elsewhere nothing', () => {

@@ -6,6 +6,7 @@ import { validateJson } from '../../src/core/prompts/json-schema';
 import { GITHUB_JUDGES, PROMPT_KEYS, promptJsonSchema } from '../../src/core/prompts/key-table';
 import { parsePrompt } from '../../src/core/prompts/parse';
 import { RESPONSE_FORMATS, ROLES, type JsonObject, type JsonValue } from '../../src/core/prompts/types';
+import { EXPORT_DTYPES } from '../../src/core/export/dtypes';
 import { RECIPE_KEYS, RECIPE_VALUES, recipeJsonSchema } from '../../src/core/recipes/key-table';
 import { parseRecipe } from '../../src/core/recipes/recipe';
 import { isShape, type KeyTable, type Shape } from '../../src/core/yaml/key-table';
@@ -85,6 +86,7 @@ describe('JSON Schemas for prompt files and adapter recipes', () => {
   it('enumerates the values the parsers accept', () => {
     const prompt = read('schemas/prompt.schema.json');
     assert.deepEqual(obj(obj(prompt['properties'])['responseFormat'])['enum'], [...RESPONSE_FORMATS]);
+    assert.deepEqual(obj(obj(prompt['properties'])['dtype'])['enum'], [...EXPORT_DTYPES]);
     assert.deepEqual(obj(obj(schemaAt(prompt, 'messages[]')['properties'])['role'])['enum'], [...ROLES]);
     assert.deepEqual(obj(obj(schemaAt(prompt, 'evaluators[]')['properties'])['uses'])['examples'], [...GITHUB_JUDGES]);
     const recipe = read('schemas/adapter-recipe.schema.json');
@@ -120,6 +122,7 @@ describe('JSON Schemas for prompt files and adapter recipes', () => {
       'maxRegressions-fraction',
       'adapter-maxRegressions-negative',
       'maxRegressions-quoted',
+      'dtype-unknown',
     ]) {
       const text = fs.readFileSync(path.join(FIXTURES, 'prompts/malformed', `${name}.prompt.yml`), 'utf8');
       assert.ok(

@@ -132,6 +132,7 @@ describe('prompt files: validation', () => {
     assert.equal(p.minPassRate, 0.8);
     assert.equal(p.maxRegressions, 0);
     assert.equal(p.snapshot, 'support-reply.snapshot.json');
+    assert.equal(p.dtype, 'q8');
     const json = p.evaluators[0]!;
     assert.ok(json.kind === 'json' && json.schema === p.jsonSchema, 'json: true takes the file schema');
     const regex = p.evaluators[2]!;
@@ -171,6 +172,33 @@ describe('prompt files: validation', () => {
     assert.doesNotMatch(ds[4]!.message, /did you mean/);
     // The unknown keys' values are not read: max_tokens does not become maxTokens.
     assert.deepEqual(parse(text).prompt!.modelParameters, {});
+  });
+
+  it('dtype: a top-level choice of fp32, q8 or q4; a wrong value is an error at its line naming the choices; under modelParameters it says to move it', () => {
+    const file = (dtype: string) => `name: x\nmodel: m\ndtype: ${dtype}\nmessages:\n  - role: user\n    content: hi\n`;
+    for (const d of ['fp32', 'q8', 'q4'] as const) {
+      const r = parse(file(d));
+      assert.deepEqual(r.diagnostics, [], d);
+      assert.equal(r.prompt!.dtype, d);
+    }
+    assert.equal(parse('messages:\n  - role: user\n    content: hi\n').prompt!.dtype, undefined, 'absent: the setting or fp32 decides');
+    const bad = parse(file('Q4'));
+    const e = only(bad.diagnostics, 'unknown-value');
+    assert.deepEqual([e.severity, e.line, e.column], ['error', 3, 8]);
+    assert.equal(e.message, 'unknown dtype "Q4": use "fp32", "q8" or "q4" (did you mean "q4"?)');
+    assert.equal(bad.prompt!.dtype, undefined);
+    assert.match(only(parse(file('float32')).diagnostics, 'unknown-value').message, /did you mean "fp32"/);
+    assert.match(only(parse(file('int8')).diagnostics, 'unknown-value').message, /did you mean "q8"/);
+    assert.doesNotMatch(only(parse(file('bf16')).diagnostics, 'unknown-value').message, /did you mean/);
+    assert.match(only(parse(file('4')).diagnostics, 'unknown-value').message, /^unknown dtype "4": .*did you mean "q4"/);
+    // GitHub Models reads modelParameters: dtype there is ignored, with the way out.
+    const nested = parse('modelParameters:\n  maxTokens: 5\n  dtype: q4\nmessages:\n  - role: user\n    content: hi\n');
+    const w = only(nested.diagnostics, 'unknown-key');
+    assert.deepEqual([w.severity, w.line, w.column], ['warning', 3, 3]);
+    assert.match(w.message, /^"dtype" is a top-level key, not a model parameter .*move it out of modelParameters/);
+    assert.equal(nested.prompt!.dtype, undefined);
+    assert.deepEqual(nested.prompt!.modelParameters, { maxTokens: 5 });
+    assert.match(only(parse('quantization: q4\nmessages:\n  - role: user\n    content: hi\n').diagnostics, 'unknown-key').message, /did you mean "dtype"/);
   });
 
   it('positions span the offending node: start and end line and column', () => {

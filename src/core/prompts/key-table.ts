@@ -3,6 +3,7 @@ import type { JsonObject } from '../yaml/json';
 import { type KeyPath, type KeyTable, keySpec, keysAt as keysIn, type PlaceKeys, type Shape, shape, valuesAt as valuesIn } from '../yaml/key-table';
 import { PARAMETER_SCHEMAS, type ParameterName, type ParameterSchema } from '../infer/parameters';
 import { RESPONSE_FORMATS, ROLES, type STRING_CHECKS } from './types';
+import { EXPORT_DTYPES } from '../export/dtypes';
 
 export { placeOf, type KeyPath } from '../yaml/key-table';
 
@@ -52,6 +53,10 @@ export const PROMPT_KEYS: KeyTable = {
     model: {
       doc: 'The model: a Hub id, a local model folder, or a GitHub Models id (then the configured local model runs).',
       shape: shape.text(),
+    },
+    dtype: {
+      doc: 'Tuneloop: the type the weights run in: fp32 (float32, the default), q8 (8-bit blocks, onnx/model_quantized.onnx) or q4 (4-bit blocks, onnx/model_q4.onnx). A checkpoint is exported in it (an adapter merged first). Overrides the tuneloop.dtype setting; --dtype on the command line overrides it.',
+      shape: shape.choice(EXPORT_DTYPES),
     },
     modelParameters: {
       doc: 'Sampling settings: maxTokens, temperature, topP (and Tuneloop: topK, repetitionPenalty, seed, stop).',
@@ -166,6 +171,6 @@ export function promptJsonSchema(): JsonObject {
     id: 'https://tuneloop.dev/schemas/prompt.schema.json',
     title: 'Tuneloop prompt file (*.prompt.yml)',
     description:
-      'A prompt file in the GitHub Models format, with the optional Tuneloop keys (adapters, minPassRate, maxRegressions, snapshot, more model parameters and evaluators).',
+      'A prompt file in the GitHub Models format, with the optional Tuneloop keys (dtype, adapters, minPassRate, maxRegressions, snapshot, more model parameters and evaluators).',
   });
 }

@@ -7,6 +7,7 @@ import { numberRule } from '../yaml/key-table';
 import { PROMPT_KEYS } from './key-table';
 import { PARAMETER_SCHEMAS, type ParameterName } from '../infer/parameters';
 import { placeholders } from './template';
+import { EXPORT_DTYPES, type ExportDtype, isExportDtype } from '../export/dtypes';
 import {
   RESPONSE_FORMATS,
   ROLES,
@@ -81,6 +82,7 @@ function readRoot(r: Reader, root: YAMLMap): PromptFile {
     }
   }
 
+  const dtype = readDtype(r, get('dtype'));
   const responseFormat = readResponseFormat(r, get('responseFormat'));
   const schemaEntry = get('jsonSchema');
   const jsonSchema = schemaEntry ? readSchema(r, schemaEntry) : undefined;
@@ -108,6 +110,7 @@ function readRoot(r: Reader, root: YAMLMap): PromptFile {
     ...(name !== undefined ? { name } : {}),
     ...(description !== undefined ? { description } : {}),
     ...(model !== undefined ? { model } : {}),
+    ...(dtype !== undefined ? { dtype } : {}),
     modelParameters: readModelParameters(r, get('modelParameters')),
     ...(responseFormat !== undefined ? { responseFormat } : {}),
     ...(jsonSchema !== undefined ? { jsonSchema } : {}),
@@ -129,7 +132,19 @@ function readModelParameters(r: Reader, e: Entry | undefined): ModelParameters {
   if (!e) return {};
   const map = r.map(e, 'maxTokens, temperature, topP, ...');
   if (!map) return {};
-  const entries = r.entries(map, ['modelParameters']);
+  const entries = r.entries(map, ['modelParameters'], false);
+  const known = Object.keys(PROMPT_KEYS['modelParameters'] ?? {});
+  for (const [key, x] of entries) {
+    if (known.includes(key)) continue;
+    // GitHub Models reads modelParameters: Tuneloop's dtype lives at the top level instead.
+    if (key === 'dtype')
+      r.warn(
+        x.keyNode,
+        'unknown-key',
+        '"dtype" is a top-level key, not a model parameter (GitHub Models reads modelParameters): move it out of modelParameters; here it is ignored',
+      );
+    else r.unknownKey(x.keyNode, key, known, ['modelParameters']);
+  }
   const out: { -readonly [K in keyof ModelParameters]: ModelParameters[K] } = {};
   for (const [key, rule] of NUMBER_PARAMETERS) {
     const x = entries.get(key);
@@ -153,6 +168,16 @@ function readStop(r: Reader, e: Entry): string[] | undefined {
     if (texts.every((t) => t !== undefined)) return texts;
   }
   r.error(r.valueSpan(e), 'type', `"stop" must be a non-empty text or a list of them, got ${describe(v)}`);
+  return undefined;
+}
+
+/** `dtype: fp32|q8|q4` (Tuneloop): the weights' type the model runs in. */
+function readDtype(r: Reader, e: Entry | undefined): ExportDtype | undefined {
+  if (!e) return undefined;
+  const s = r.string(e);
+  if (s === undefined) return undefined;
+  if (isExportDtype(s)) return s;
+  r.error(r.valueSpan(e), 'unknown-value', `unknown dtype "${s}": use ${quotedList(EXPORT_DTYPES)}${didYouMean(s, EXPORT_DTYPES)}`);
   return undefined;
 }
 

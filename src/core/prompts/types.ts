@@ -10,6 +10,7 @@
 import type { Diagnostic, Span } from '../yaml/diagnostic';
 import type { JsonObject, JsonValue } from '../yaml/json';
 import type { ModelParameters } from '../infer/parameters';
+import type { ExportDtype } from '../export/dtypes';
 
 export type { Diagnostic, DiagnosticCode, Severity, Span } from '../yaml/diagnostic';
 export type { JsonObject, JsonValue } from '../yaml/json';
@@ -92,6 +93,11 @@ export interface PromptFile {
   readonly description?: string;
   /** A Hub id, a local folder, or a hosted GitHub Models id (then the configured local model runs). */
   readonly model?: string;
+  /**
+   * Tuneloop: the weights' dtype the model runs in (fp32, q8 or q4: core/export/dtypes.ts). A top-level
+   * key, not under modelParameters, which GitHub Models reads. Absent: the setting's, else fp32.
+   */
+  readonly dtype?: ExportDtype;
   readonly modelParameters: ModelParameters;
   readonly responseFormat?: ResponseFormat;
   /** The schema itself; GitHub's `{name, strict, schema}` wrapper and JSON strings are unwrapped. */

@@ -55,6 +55,10 @@ const SYNONYMS: { readonly [folded: string]: readonly string[] } = {
   maxregression: ['maxRegressions'],
   adapter: ['adapters'],
   lora: ['adapters'],
+  quantization: ['dtype'],
+  quantize: ['dtype'],
+  precision: ['dtype'],
+  torchdtype: ['dtype'],
   // model parameters
   maxnewtokens: ['maxTokens'],
   maxlength: ['maxTokens', 'maxLength'],
@@ -68,6 +72,14 @@ const SYNONYMS: { readonly [folded: string]: readonly string[] } = {
   gpt: ['assistant'],
   human: ['user'],
   developer: ['system'],
+  // weight dtypes (the prompt file's dtype)
+  float32: ['fp32'],
+  float: ['fp32'],
+  int8: ['q8'],
+  '8bit': ['q8'],
+  quantized: ['q8'],
+  int4: ['q4'],
+  '4bit': ['q4'],
   // response formats
   json: ['json_object', 'json'],
   jsonschema: ['json_schema', 'jsonSchema'],
