@@ -6,6 +6,7 @@ import { DTYPE_SPECS } from '../../src/core/export/dtypes';
 import { exportCheckpoint } from '../../src/core/export/export';
 import { TuneloopError } from '../../src/core/errors';
 import { loadCausalLM } from '../../src/core/infer/load';
+import { estimateInference } from '../../src/core/infer/memory';
 import { dequantizeRows, gatherBlockQuantized, matMulNBits, type QuantSpec, quantizedBytes, quantizeRows } from '../../src/core/models/graph/quantize';
 import { GraphBuilder } from '../../src/core/onnx/builder';
 import { encodeModel } from '../../src/core/onnx/model';
@@ -182,5 +183,25 @@ describe('quantized exports', function () {
     assert.equal(lora(read(merged.dir, 'model_q4.onnx')), 0);
     assert.equal(lora(read(fp32.dir, 'model.onnx')), 0, 'fp32 merges');
     assert.equal(JSON.parse(fs.readFileSync(path.join(branches.dir, 'tuneloop-export.json'), 'utf8')).adapterMode, 'branches');
+  });
+
+  it("the memory check before loading counts the dtype's own file, not the folder's other dtypes", async () => {
+    const src = tempDir();
+    makeCheckpoint(src, llamaConfig(), 1);
+    const cacheDir = tempDir();
+    const fp32 = await exportCheckpoint(src, { cacheDir });
+    const q4 = await exportCheckpoint(src, { cacheDir, dtype: 'q4' });
+    // One folder holding both, as a Hub folder of onnx-community's does.
+    const both = tempDir();
+    fs.cpSync(fp32.dir, both, { recursive: true });
+    fs.copyFileSync(path.join(q4.dir, 'onnx', 'model_q4.onnx'), path.join(both, 'onnx', 'model_q4.onnx'));
+    const size = (f: string) => fs.statSync(path.join(both, 'onnx', f)).size;
+    assert.equal(estimateInference(both, 16, 'q4').weightBytes, size('model_q4.onnx'));
+    assert.equal(estimateInference(both, 16, 'fp32').weightBytes, size('model.onnx'));
+    // Refused in fp32 and loaded in q4 with the same memory available.
+    const available = estimateInference(both, 2048, 'q4').totalBytes + 1024;
+    await assert.rejects(loadCausalLM(both, { availableMemory: available }), /the model needs about/);
+    const lm = await loadCausalLM(both, { availableMemory: available, dtype: 'q4' });
+    await lm.dispose();
   });
 });
