@@ -7,7 +7,7 @@ import { readPromptFile } from '../core/compare/prompt-file';
 import { compareSnapshot, readSnapshot, snapshotModelId, writeSnapshot } from '../core/compare/snapshot';
 import { formatDiff, wordDiff } from '../core/compare/words';
 import { TuneloopError } from '../core/errors';
-import { DOWNLOAD_HINT, defaultModelDir, parseRoot, parseThreads, trustedReads, UsageError } from './options';
+import { DOWNLOAD_HINT, defaultModelDir, dtypeHelp, parseDtypeOption, parseRoot, parseThreads, trustedReads, UsageError } from './options';
 import { findRoot } from '../core/fs/root';
 import { type FileReport, jsonReport, junitReport, outputsOf, scoresOf, tableReport } from './eval-report';
 import { runCommandMatrix } from './matrix';
@@ -23,7 +23,7 @@ function threadsOption(value: string | undefined): { threads?: number } {
 
 const colour = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
-export const RUN_USAGE = `tuneloop run FILE.prompt.yml [--case N] [--var NAME=VALUE]... [--model DIR] [--variant NAME]... [--download]
+export const RUN_USAGE = `tuneloop run FILE.prompt.yml [--case N] [--var NAME=VALUE]... [--model DIR] [--dtype fp32|q8|q4] [--variant NAME]... [--download]
 
 Streams the output of the base model and of each adapter the prompt file lists for one test case
 (the first unless --case), then shows each adapter's output as a word diff against the base, and
@@ -31,6 +31,7 @@ the evaluators' results. A file without testData takes its values from --var.
 
   --model DIR    the base model (default: the prompt's model, else the embedded model): a folder,
                  or a Hub id found in the Hugging Face cache
+${dtypeHelp('the base model and every adapter run')}
   --download     allow downloading a Hub model the Hugging Face cache does not hold
   --threads N    onnxruntime threads
   --root DIR     the workspace root the file's paths must stay inside (default: the nearest
@@ -43,6 +44,7 @@ export async function runCommand(args: string[]): Promise<number> {
       case: { type: 'string' },
       var: { type: 'string', multiple: true },
       model: { type: 'string' },
+      dtype: { type: 'string' },
       variant: { type: 'string', multiple: true },
       threads: { type: 'string' },
       root: { type: 'string' },
@@ -65,10 +67,12 @@ export async function runCommand(args: string[]): Promise<number> {
   const caseIndex = values.case === undefined ? 0 : Number(values.case);
   if (!Number.isInteger(caseIndex) || caseIndex < 0) throw new UsageError(`--case takes a test case number (0, 1, ...), got "${values.case}"`);
   const threads = threadsOption(values.threads);
+  const dtype = parseDtypeOption(values.dtype);
   const root = parseRoot(values.root);
   const plan = await planMatrix(path.resolve(positionals[0]!), {
     defaultModel: defaultModelDir(),
     ...(values.model ? { model: values.model } : {}),
+    ...(dtype ? { dtype } : {}),
     ...(root ? { root } : {}),
     trustedReads: trustedReads(),
     ...(values.variant ? { variants: values.variant } : {}),
@@ -81,7 +85,9 @@ export async function runCommand(args: string[]): Promise<number> {
     if (e.type === 'variantStart') {
       if (current) process.stdout.write('\n');
       current = e.variant.name;
-      process.stdout.write(`── ${e.variant.name}${e.variant.adapterDir ? ` (${path.relative(process.cwd(), e.variant.adapterDir)})` : ''} ──\n`);
+      // The dtype is named when it is not the default, beside the variant it ran.
+      const quantized = plan.dtype === 'fp32' ? '' : ` [${plan.dtype}]`;
+      process.stdout.write(`── ${e.variant.name}${e.variant.adapterDir ? ` (${path.relative(process.cwd(), e.variant.adapterDir)})` : ''}${quantized} ──\n`);
     }
     if (e.type === 'token') process.stdout.write(e.token.text);
     if (e.type === 'cellDone')
@@ -117,7 +123,7 @@ export async function runCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [--update-snapshots] [--model DIR] [--threads N] [--root DIR] [--download]
+export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [--update-snapshots] [--model DIR] [--dtype fp32|q8|q4] [--threads N] [--root DIR] [--download]
 
 Runs every test case of each prompt file on the base model and each adapter it lists, runs the
 evaluators, and compares the outputs with the prompt file's snapshot (its \`snapshot\` key).
@@ -127,7 +133,9 @@ snapshot changed, a variant's pass rate over all evaluators (passed ÷ completed
 completed fails) is under its minPassRate (default 1), or an adapter has more regressions than its
 maxRegressions (default: no limit); 0 otherwise. --update-snapshots writes the snapshots instead
 of comparing. A Hub id (the prompt's model or --model) is found in the Hugging Face cache;
---download allows downloading one it does not hold.`;
+--download allows downloading one it does not hold.
+
+${dtypeHelp('every variant runs')}`;
 
 /** `--download`: the permission, and how a message tells the user to give it. */
 function downloadOptions(download: boolean | undefined): { allowDownload?: true; downloadHint: string; onProgress: (message: string) => void } {
@@ -141,6 +149,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       reporter: { type: 'string' },
       'update-snapshots': { type: 'boolean' },
       model: { type: 'string' },
+      dtype: { type: 'string' },
       threads: { type: 'string' },
       root: { type: 'string' },
       download: { type: 'boolean' },
@@ -156,6 +165,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   if (!['table', 'json', 'junit'].includes(reporter)) throw new TuneloopError(`unknown reporter "${reporter}" (table, json or junit)`);
   if (positionals.length === 0) throw new TuneloopError('eval takes one or more prompt files');
   const threads = threadsOption(values.threads);
+  const dtype = parseDtypeOption(values.dtype);
   const rootOption = parseRoot(values.root);
   const reports: FileReport[] = [];
   for (const f of positionals) {
@@ -175,6 +185,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     const plan = await planMatrix(file, {
       defaultModel: defaultModelDir(),
       ...(values.model ? { model: values.model } : {}),
+      ...(dtype ? { dtype } : {}),
       root,
       trustedReads: trustedReads(),
       ...downloadOptions(values.download),

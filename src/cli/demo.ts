@@ -6,12 +6,14 @@ import { meetsMinPassRate } from '../core/compare/matrix';
 import { planMatrix } from '../core/compare/plan';
 import { readPromptFile } from '../core/compare/prompt-file';
 import { type CaseVerdict, caseVerdicts, meetsMaxRegressions, worstCase } from '../core/compare/scores';
+import { chooseDtype } from '../core/compare/variants';
 import { formatDiff, wordDiff } from '../core/compare/words';
 import { TuneloopError } from '../core/errors';
 import { followEvents, type RunEvent } from '../core/train/events';
 import { EVENTS, launchedOwnerAlive, requestCancel } from '../core/train/run';
 import { startRun } from '../core/train/start';
-import { defaultModelDir, parseThreads, trustedReads } from './options';
+import { defaultModelDir, dtypeHelp, parseDtypeOption, parseThreads, trustedReads } from './options';
+import type { ExportDtype } from '../core/export/dtypes';
 import { RECIPE_FILE } from '../core/recipes/recipe';
 import { type Matrix, runCommandMatrix } from './matrix';
 
@@ -21,11 +23,13 @@ import { type Matrix, runCommandMatrix } from './matrix';
  * comparison: each evaluator's pass rate before and after, the regressions against the base, and
  * three cases side by side with word diffs, the worst among them.
  */
-export const DEMO_USAGE = `tuneloop demo [FOLDER] [--threads N] [--keep]
+export const DEMO_USAGE = `tuneloop demo [FOLDER] [--threads N] [--dtype fp32|q8|q4] [--keep]
 
 Runs the example workspace (default: the examples/ folder shipped with Tuneloop) end to end in a
 temporary copy: evaluates its prompt file on the base model, fine-tunes the adapter its recipe
-describes, and prints the comparison. --keep leaves the copy for you to open.`;
+describes, and prints the comparison. --keep leaves the copy for you to open.
+
+${dtypeHelp('the base model and the tuned one run')}`;
 
 const tty = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 const bold = (s: string) => (tty() ? `\x1b[1m${s}\x1b[0m` : s);
@@ -74,7 +78,11 @@ function findExample(dir: string): { prompt: string; recipe: string } {
   throw new TuneloopError('no prompt file with an adapter recipe in this folder', { file: dir });
 }
 
-async function evaluateWithProgress(file: string, label: string, options: { threads?: number; variants: string[]; runsDirs: string[] }): Promise<Matrix> {
+async function evaluateWithProgress(
+  file: string,
+  label: string,
+  options: { threads?: number; dtype?: ExportDtype; variants: string[]; runsDirs: string[] },
+): Promise<Matrix> {
   let done = 0;
   const total = readPromptFile(file).testData?.length ?? 1;
   // The copy names the embedded model by its absolute path: a trusted read, as for the trainer below.
@@ -83,6 +91,7 @@ async function evaluateWithProgress(file: string, label: string, options: { thre
     trustedReads: trustedReads(),
     variants: options.variants,
     runsDirs: options.runsDirs,
+    ...(options.dtype ? { dtype: options.dtype } : {}),
   });
   const m = await runCommandMatrix(plan, options.threads ? { threads: options.threads } : {}, (e) => {
     if (e.type !== 'cellDone') return;
@@ -98,13 +107,14 @@ async function evaluateWithProgress(file: string, label: string, options: { thre
 export async function demoCommand(args: string[], trainerEntry: string): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { threads: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { threads: { type: 'string' }, dtype: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
   });
   if (values.help) {
     say(`usage: ${DEMO_USAGE}`);
     return 0;
   }
+  const dtype = parseDtypeOption(values.dtype);
   const started = Date.now();
   const source = path.resolve(positionals[0] ?? path.join(__dirname, '..', 'examples'));
   if (!fs.existsSync(source)) throw new TuneloopError('no example workspace here', { file: source });
@@ -128,11 +138,14 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
     const p = readPromptFile(prompt);
     const runsDirs = [path.join(ws, '.tuneloop', 'runs')];
     say(bold(`Tuneloop demo: ${p.name ?? path.basename(prompt)}`));
-    say(`  model: ${defaultModelDir()} (trained from scratch by Tuneloop's engine)`);
+    const d = chooseDtype(p, { option: dtype });
+    say(
+      `  model: ${defaultModelDir()} (trained from scratch by Tuneloop's engine), dtype ${d.dtype}${d.from === 'option' ? ' (--dtype)' : d.from === 'prompt' ? " (the prompt file's)" : ''}`,
+    );
     say(`  prompt file: ${path.basename(prompt)}, ${p.testData?.length ?? 0} test cases, evaluators: ${p.evaluators.map((e) => e.name).join(', ')}`);
     say();
     say(bold('1. The prompt on the base model'));
-    const before = await evaluateWithProgress(prompt, 'base', { variants: ['base'], runsDirs, ...(threads ? { threads } : {}) });
+    const before = await evaluateWithProgress(prompt, 'base', { variants: ['base'], runsDirs, ...(threads ? { threads } : {}), ...(dtype ? { dtype } : {}) });
     for (const e of scoresOf(before, 'base')?.evaluators ?? []) say(`  base model passes "${e.name}" on ${percent(e.rate)} of the test cases`);
     say();
     say(bold(`2. Fine-tuning a LoRA adapter (${path.basename(recipe)}) in the background trainer`));
@@ -167,6 +180,7 @@ export async function demoCommand(args: string[], trainerEntry: string): Promise
       variants: ['base', path.basename(recipe).replace(RECIPE_FILE, '')],
       runsDirs,
       ...(threads ? { threads } : {}),
+      ...(dtype ? { dtype } : {}),
     });
     const tuned = after.variants[1]!.name;
     for (const { verdict, why } of shownCases(caseVerdicts(after.results, tuned))) {

@@ -74,9 +74,17 @@ function escapeXml(s: string): string {
     .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** The dtype a matrix ran in, and where it was chosen: `q8 (--dtype)`. */
+function dtypeText(m: Matrix): string {
+  const from = { option: '--dtype', prompt: "the prompt's dtype", setting: 'the setting', default: 'the default' }[m.dtypeFrom];
+  return `${m.dtype} (${from})`;
+}
+
 export function tableReport(r: FileReport): string {
   const m = r.matrix;
-  const lines = [`${path.relative(process.cwd(), m.file)}  (model ${m.model.id}${m.model.hosted ? `, for hosted ${m.model.hosted}` : ''})`];
+  const lines = [
+    `${path.relative(process.cwd(), m.file)}  (model ${m.model.id}${m.model.hosted ? `, for hosted ${m.model.hosted}` : ''}, dtype ${dtypeText(m)})`,
+  ];
   const width = Math.max(4, ...m.variants.map((v) => v.name.length));
   // Rows: the test cases (pass when no evaluator failed), then each evaluator's pass rate.
   const first = Math.max(4, ...m.prompt.evaluators.map((e) => e.name.length));
@@ -161,9 +169,11 @@ export function junitReport(reports: readonly FileReport[]): string {
           : '';
         return `    <testcase classname="${escapeXml(path.basename(r.matrix.file))}.${escapeXml(v.name)}" name="case ${c.index}">${body}<system-out>${escapeXml(cell?.text ?? '')}</system-out></testcase>`;
       });
-      const property = (name: string, value: number | undefined) =>
-        value === undefined ? [] : [`      <property name="${escapeXml(name)}" value="${value}"/>`];
+      const property = (name: string, value: number | string | undefined) =>
+        value === undefined ? [] : [`      <property name="${escapeXml(name)}" value="${escapeXml(String(value))}"/>`];
       const properties = [
+        ...property('model', r.matrix.model.id),
+        ...property('dtype', r.matrix.dtypes[v.name] ?? r.matrix.dtype),
         ...property('passRate', r.matrix.passRates[v.name]),
         ...(scores?.evaluators ?? []).flatMap((e) => property(`passRate: ${e.name}`, e.rate)),
         ...property('regressionCount', scores?.regressions?.length),
@@ -184,6 +194,9 @@ export function jsonReport(reports: readonly FileReport[]): string {
       from: r.matrix.model.from,
       ...(r.matrix.model.hosted ? { hosted: r.matrix.model.hosted } : {}),
       sha256: r.matrix.modelSha256,
+      /** The dtype asked for, and where from: option (--dtype), prompt (its dtype key) or default. */
+      dtype: r.matrix.dtype,
+      dtypeFrom: r.matrix.dtypeFrom,
     },
     variants: r.matrix.variants.map((v) => {
       const scores = scoresOf(r.matrix, v.name);
@@ -191,6 +204,8 @@ export function jsonReport(reports: readonly FileReport[]): string {
       return {
         name: v.name,
         adapter: v.adapterDir ?? null,
+        /** The dtype its model ran in, as loaded; null when it did not load. */
+        dtype: r.matrix.dtypes[v.name] ?? null,
         /** Over all evaluators: a test case passes when none failed. */
         passRate: r.matrix.passRates[v.name] ?? null,
         minPassRate: v.minPassRate,

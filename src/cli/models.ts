@@ -8,7 +8,8 @@ import { ADAPTER_CONFIG, readLoraConfig } from '../core/lora/config';
 import { defaultCacheDir, folderBytes } from '../core/export/cache';
 import { exportCheckpoint, listExports } from '../core/export/export';
 import { readSpec } from '../core/train/spec';
-import { defaultModelDir } from './options';
+import { defaultModelDir, dtypeHelp, parseDtypeOption } from './options';
+import { DEFAULT_DTYPE, DTYPE_SPECS } from '../core/export/dtypes';
 
 /** `tuneloop models` and `tuneloop export`. */
 
@@ -43,13 +44,16 @@ export function modelsCommand(args: string[]): number {
   return 0;
 }
 
-export const EXPORT_USAGE = `tuneloop export CHECKPOINT --out DIR [--base MODEL]
+export const EXPORT_USAGE = `tuneloop export CHECKPOINT --out DIR [--base MODEL] [--dtype fp32|q8|q4]
 
-Writes a transformers.js model folder (config, tokenizer, onnx/model.onnx) to DIR from:
+Writes a transformers.js model folder (config, tokenizer, and onnx/model.onnx,
+onnx/model_quantized.onnx or onnx/model_q4.onnx by --dtype) to DIR from:
   a run's checkpoint (RUN/checkpoints/step-N) or result (RUN/adapter, RUN/model): the adapter is
     merged into the run's base model, or the fully trained weights are exported;
   a PEFT adapter folder, merged into --base (or the adapter's base_model_name_or_path);
-  a Hugging Face checkpoint folder.`;
+  a Hugging Face checkpoint folder.
+
+${dtypeHelp('the weights are written', 'fp32')}`;
 
 /** The run folder holding `dir` (a checkpoint or a result), if any. */
 function runOf(dir: string): string | undefined {
@@ -60,13 +64,14 @@ function runOf(dir: string): string | undefined {
 export async function exportCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { out: { type: 'string' }, base: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { out: { type: 'string' }, base: { type: 'string' }, dtype: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
   });
   if (values.help) {
     process.stdout.write(`usage: ${EXPORT_USAGE}\n`);
     return 0;
   }
+  const dtype = parseDtypeOption(values.dtype) ?? DEFAULT_DTYPE;
   if (positionals.length !== 1 || !values.out) throw new TuneloopError('export takes a checkpoint and --out DIR');
   const src = path.resolve(positionals[0]!);
   const out = path.resolve(values.out);
@@ -83,12 +88,14 @@ export async function exportCommand(args: string[]): Promise<number> {
   } else if (fs.existsSync(path.join(inner, 'config.json'))) {
     base = inner;
   } else throw new TuneloopError('not a checkpoint, adapter or model folder', { file: src });
-  const r = await exportCheckpoint(base, { ...(adapterDir ? { adapterDir } : {}), onProgress: (m) => process.stderr.write(`export: ${m}\n`) });
+  const r = await exportCheckpoint(base, { ...(adapterDir ? { adapterDir } : {}), dtype, onProgress: (m) => process.stderr.write(`export: ${m}\n`) });
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const tmp = `${out}.partial-${process.pid}`;
   fs.cpSync(r.dir, tmp, { recursive: true });
   fs.rmSync(out, { recursive: true, force: true });
   fs.renameSync(tmp, out);
-  process.stdout.write(`exported ${adapterDir ? `${base} + ${adapterDir}` : base} to ${out} (${formatBytes(folderBytes(out))})\n`);
+  process.stdout.write(
+    `exported ${adapterDir ? `${base} + ${adapterDir}` : base} to ${out} as ${dtype} (onnx/${DTYPE_SPECS[dtype].file}, ${formatBytes(folderBytes(out))})\n`,
+  );
   return 0;
 }

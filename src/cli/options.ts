@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TuneloopError } from '../core/errors';
 import { defaultCacheDir as hubCacheDir } from '../core/hub';
+import { EXPORT_DTYPES, type ExportDtype, isExportDtype } from '../core/export/dtypes';
 
 /** Options every command reads the same way. */
 
@@ -15,6 +16,20 @@ export function parseThreads(value: string | undefined): number | undefined {
   if (!/^\s*\d+\s*$/.test(value) || !Number.isInteger(n) || n < 1 || n > 256)
     throw new UsageError(`--threads takes a whole number from 1 to 256, got "${value}"`);
   return n;
+}
+
+/** `--dtype fp32|q8|q4`: exactly one of these, or absent (the prompt file's dtype, else fp32). */
+export function parseDtypeOption(value: string | undefined): ExportDtype | undefined {
+  if (value === undefined) return undefined;
+  if (isExportDtype(value)) return value;
+  throw new UsageError(`--dtype takes ${EXPORT_DTYPES.join(', ')} (exactly), got "${value}"`);
+}
+
+/** The --dtype lines of a help text: what runs in it, and its default. */
+export function dtypeHelp(what: string, byDefault = "the prompt file's dtype, else fp32"): string {
+  return `  --dtype D      the dtype ${what} in: fp32 (float32), q8 (8-bit blocks,
+                 onnx/model_quantized.onnx) or q4 (4-bit blocks, onnx/model_q4.onnx); a checkpoint
+                 is exported in it, with its adapter (default: ${byDefault})`;
 }
 
 /** `--root DIR`: an existing folder, or absent (the nearest folder holding .git, else the current folder). */

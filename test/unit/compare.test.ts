@@ -380,7 +380,7 @@ modelParameters:
     assert.match(r.stdout, /── base ──\n[\s\S]+── adapter \(.*adapter\) ──\n[\s\S]+── adapter vs base ──\n/);
     const u = cliWith(ws, env, 'eval', 'hub.prompt.yml', '--update-snapshots');
     assert.equal(u.status, 0, u.stderr);
-    assert.match(u.stdout, /\(model test-org\/tiny-llama\)/);
+    assert.match(u.stdout, /\(model test-org\/tiny-llama, dtype fp32 \(the default\)\)/);
     assert.equal(JSON.parse(fs.readFileSync(path.join(ws, 'hub.snapshot.json'), 'utf8')).model.id, 'test-org/tiny-llama', 'recorded by its Hub id');
     const same = cliWith(ws, env, 'eval', 'hub.prompt.yml');
     assert.equal(same.status, 0, same.stdout + same.stderr);

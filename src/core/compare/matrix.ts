@@ -5,6 +5,7 @@ import { type FinishReason, type GeneratedToken, type GenerationParams, type Gen
 import { type LoadedModel, type LoadOptions, loadCausalLM } from '../infer/load';
 import { defaultCacheDir, fileSha256 } from '../export/cache';
 import { exportCheckpoint } from '../export/export';
+import { DEFAULT_DTYPE, DTYPE_SPECS, type ExportDtype } from '../export/dtypes';
 import { casePassed, type EvaluationResult, evaluate, type PromptFile, renderMessages, type Variables } from '../prompts';
 import { checkpointSha256 } from '../train/spec';
 import { cellCompleted } from './scores';
@@ -58,6 +59,8 @@ export interface MatrixSpec {
   readonly variants: readonly MatrixVariant[];
   readonly cases: readonly MatrixCase[];
   readonly params: GenerationParams;
+  /** The weights' dtype every variant runs in (default fp32): a checkpoint is exported in it, an adapter merged first. */
+  readonly dtype?: ExportDtype | undefined;
 }
 
 /** A model lent to the matrix for one variant's cells; `release` when they are done (dispose it, or keep it for later). */
@@ -85,6 +88,8 @@ export type MatrixEvent =
   /** Loading (or merging, or finding the base model of) a variant failed: its cells do not run. */
   | { readonly type: 'variantError'; readonly variant: string; readonly error: unknown; readonly message: string }
   | { readonly type: 'progress'; readonly variant: string; readonly message: string }
+  /** The variant's model is loaded, in this dtype (the loader's own word for what runs). */
+  | { readonly type: 'variantLoaded'; readonly variant: string; readonly dtype: ExportDtype }
   | { readonly type: 'cellStart'; readonly variant: string; readonly caseIndex: number }
   | { readonly type: 'token'; readonly variant: string; readonly caseIndex: number; readonly token: GeneratedToken }
   | { readonly type: 'cellDone'; readonly variant: string; readonly caseIndex: number; readonly cell: CellResult }
@@ -103,14 +108,14 @@ export function meetsMinPassRate(passRate: number | undefined, minPassRate: numb
   return passRate !== undefined && passRate >= minPassRate;
 }
 
-/** The base model's content hash, as snapshots record it: its weights, or its ONNX file where it has no weights. */
-export function modelHash(dir: string, cacheDir: string): string {
-  if (
-    fs.existsSync(path.join(dir, 'onnx', 'model.onnx')) &&
-    !fs.existsSync(path.join(dir, 'model.safetensors')) &&
-    !fs.existsSync(path.join(dir, 'model.safetensors.index.json'))
-  ) {
-    return fileSha256(path.join(dir, 'onnx', 'model.onnx'), cacheDir);
+/**
+ * The base model's content hash, as snapshots record it: its weights, or, where it has no weights
+ * (a transformers.js folder), the ONNX file of the dtype that runs.
+ */
+export function modelHash(dir: string, cacheDir: string, dtype: ExportDtype = DEFAULT_DTYPE): string {
+  const onnx = path.join(dir, 'onnx', DTYPE_SPECS[dtype].file);
+  if (fs.existsSync(onnx) && !fs.existsSync(path.join(dir, 'model.safetensors')) && !fs.existsSync(path.join(dir, 'model.safetensors.index.json'))) {
+    return fileSha256(onnx, cacheDir);
   }
   return checkpointSha256(dir, cacheDir);
 }
@@ -121,7 +126,10 @@ export const loadForOneVariant: ModelLoader = async (dir, options) => {
   return { model, release: () => model.dispose() };
 };
 
-/** The folder a variant runs: its own weights, or the base with its adapter merged in (cached by content). */
+/**
+ * The folder a variant runs: its own weights, or the base with its adapter applied (cached by
+ * content). Either is exported in the matrix's dtype by the loader, or here with the adapter.
+ */
 async function variantDir(
   v: MatrixVariant,
   spec: MatrixSpec,
@@ -139,8 +147,25 @@ async function variantDir(
       'point model (or --model) at the base checkpoint folder',
     );
   }
-  onProgress(`${v.name}: merging the adapter into the base model`);
-  return (await exportCheckpoint(base, { adapterDir: v.adapterDir, cacheDir: options.cacheDir, signal: options.signal, onProgress })).dir;
+  return adapterOnBase(base, { name: v.name, dir: v.adapterDir }, spec.dtype ?? DEFAULT_DTYPE, { ...options, onProgress });
+}
+
+/**
+ * An adapter on the base, exported in the matrix's dtype (one export per adapter and dtype, cached).
+ * How it is applied is the exporter's default for the dtype (export.ts adapterMode: merged into the
+ * weights for fp32; for q8 and q4, float32 LoRA branches beside the quantized weights, which keep the
+ * adapter's change from being rounded to the base's step). The one place that decides it, so that
+ * a choice of mode (merge, then quantize) is added here.
+ */
+async function adapterOnBase(
+  base: string,
+  adapter: { readonly name: string; readonly dir: string },
+  dtype: ExportDtype,
+  options: { cacheDir: string; signal: AbortSignal; onProgress: (message: string) => void },
+): Promise<string> {
+  options.onProgress(`${adapter.name}: ${dtype === 'fp32' ? 'merging the adapter into the base model' : `applying the adapter to the base model in ${dtype}`}`);
+  return (await exportCheckpoint(base, { adapterDir: adapter.dir, dtype, cacheDir: options.cacheDir, signal: options.signal, onProgress: options.onProgress }))
+    .dir;
 }
 
 /**
@@ -165,6 +190,7 @@ export async function* runMatrix(spec: MatrixSpec, options: MatrixOptions = {}):
     return base;
   };
   const passRates: Record<string, number> = {};
+  const dtype = spec.dtype ?? DEFAULT_DTYPE;
   try {
     for (const v of spec.variants) {
       if (signal.aborted) break;
@@ -176,7 +202,7 @@ export async function* runMatrix(spec: MatrixSpec, options: MatrixOptions = {}):
           const dir = await variantDir(v, spec, baseDir, { cacheDir, signal }, onProgress);
           onProgress(`${v.name}: loading the model`);
           // Not tied to the signal (the worker may keep the model for the next request): released at once if stopped meanwhile.
-          const loaded = await loadModel(dir, { cacheDir, onProgress, ...(options.threads ? { threads: options.threads } : {}) });
+          const loaded = await loadModel(dir, { cacheDir, onProgress, dtype, ...(options.threads ? { threads: options.threads } : {}) });
           if (signal.aborted) {
             await loaded.release();
             throw new Error('stopped');
@@ -188,6 +214,7 @@ export async function* runMatrix(spec: MatrixSpec, options: MatrixOptions = {}):
         yield { type: 'variantError', variant: v.name, error, message: describeError(error) };
         continue;
       }
+      yield { type: 'variantLoaded', variant: v.name, dtype: lease.model.dtype };
       let passed = 0;
       let completed = 0;
       try {
@@ -234,7 +261,7 @@ export async function* runMatrix(spec: MatrixSpec, options: MatrixOptions = {}):
       type: 'end',
       passRates,
       cancelled,
-      ...(options.hashModel && !cancelled ? { modelSha256: modelHash(await baseDir(() => undefined), cacheDir) } : {}),
+      ...(options.hashModel && !cancelled ? { modelSha256: modelHash(await baseDir(() => undefined), cacheDir, dtype) } : {}),
     };
   } finally {
     options.signal?.removeEventListener('abort', onAbort);

@@ -6,7 +6,8 @@ import { generationParams, type Variables } from '../prompts';
 import { RECIPE_FILE } from '../recipes/recipe';
 import type { MatrixCase, MatrixSpec } from './matrix';
 import { checkPromptPaths, readPromptFile } from './prompt-file';
-import { chooseModel, type ModelChoice, resolveVariants, type Variant } from './variants';
+import { chooseDtype, chooseModel, type DtypeChoice, type ModelChoice, resolveVariants, type Variant } from './variants';
+import type { ExportDtype } from '../export/dtypes';
 
 /**
  * A prompt file on disk made ready for the matrix (core/compare/matrix.ts), as the CLI runs it: the
@@ -17,11 +18,16 @@ import { chooseModel, type ModelChoice, resolveVariants, type Variant } from './
 export interface MatrixPlan extends MatrixSpec {
   readonly model: ModelChoice & { readonly dir: string };
   readonly variants: readonly Variant[];
+  readonly dtype: ExportDtype;
+  /** Where the dtype came from (core/compare/variants.ts chooseDtype), for reports. */
+  readonly dtypeFrom: DtypeChoice['from'];
 }
 
 export interface PlanOptions {
   readonly model?: string | undefined;
   readonly defaultModel: string;
+  /** --dtype: overrides the prompt's `dtype` (default fp32). */
+  readonly dtype?: ExportDtype | undefined;
   readonly runsDirs?: readonly string[] | undefined;
   /** Only these test cases (indices) / variants (names). */
   readonly cases?: readonly number[] | undefined;
@@ -76,5 +82,6 @@ export async function planMatrix(file: string, options: PlanOptions): Promise<Ma
   if (only)
     for (const i of only)
       if (!allCases.some((c) => c.index === i)) throw new TuneloopError(`no test case ${i}`, { file }, `cases are 0 to ${allCases.length - 1}`);
-  return { file, prompt, model: { ...choice, dir: found.dir }, variants, cases, params: generationParams(prompt) };
+  const dtype = chooseDtype(prompt, { option: options.dtype });
+  return { file, prompt, model: { ...choice, dir: found.dir }, variants, cases, params: generationParams(prompt), dtype: dtype.dtype, dtypeFrom: dtype.from };
 }

@@ -7,6 +7,7 @@ import { readEvents } from '../train/events';
 import { EVENTS } from '../train/run';
 import { loadRecipe, readSpec } from '../train/spec';
 import { RECIPE_FILE, type RecipeCheckOptions } from '../recipes/recipe';
+import { DEFAULT_DTYPE, type ExportDtype } from '../export/dtypes';
 
 /**
  * What a prompt file is run on: the base model and each adapter it lists. An adapter entry is a PEFT
@@ -42,6 +43,23 @@ export function chooseModel(prompt: PromptFile, promptFile: string, options: { m
     return { id: options.defaultModel, from: 'default', hosted: prompt.model };
   }
   return { id: options.defaultModel, from: 'default' };
+}
+
+export interface DtypeChoice {
+  readonly dtype: ExportDtype;
+  /** Why this one: the --dtype flag, the prompt's `dtype`, the tuneloop.dtype setting, or the default (fp32). */
+  readonly from: 'option' | 'prompt' | 'setting' | 'default';
+}
+
+/**
+ * The dtype every variant runs in: the command line's --dtype, else the prompt file's `dtype`, else
+ * the extension's tuneloop.dtype setting, else fp32. One rule for the CLI and the panel.
+ */
+export function chooseDtype(prompt: PromptFile, options: { option?: ExportDtype | undefined; setting?: ExportDtype | undefined } = {}): DtypeChoice {
+  if (options.option) return { dtype: options.option, from: 'option' };
+  if (prompt.dtype) return { dtype: prompt.dtype, from: 'prompt' };
+  if (options.setting) return { dtype: options.setting, from: 'setting' };
+  return { dtype: DEFAULT_DTYPE, from: 'default' };
 }
 
 /** The adapter a recipe produced: its output folder, else the newest run of it that finished. */

@@ -55,7 +55,7 @@ export const PROMPT_KEYS: KeyTable = {
       shape: shape.text(),
     },
     dtype: {
-      doc: 'Tuneloop: the type the weights run in: fp32 (float32, the default), q8 (8-bit blocks, onnx/model_quantized.onnx) or q4 (4-bit blocks, onnx/model_q4.onnx). A checkpoint is exported in it (an adapter merged first). Overrides the tuneloop.dtype setting; --dtype on the command line overrides it.',
+      doc: 'Tuneloop: the type the weights run in: fp32 (float32, the default), q8 (8-bit blocks, onnx/model_quantized.onnx) or q4 (4-bit blocks, onnx/model_q4.onnx). A checkpoint is exported in it, each adapter with it. Overrides the tuneloop.dtype setting; --dtype on the command line overrides it.',
       shape: shape.choice(EXPORT_DTYPES),
     },
     modelParameters: {
