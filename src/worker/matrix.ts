@@ -16,7 +16,8 @@ const KEEP = 3;
 const loaded = new Map<string, Promise<LoadedModel>>();
 
 function modelFor(dir: string, options: LoadOptions): Promise<LoadedModel> {
-  const key = `${dir}\n${options.threads ?? 0}`;
+  // One folder may hold several dtypes' files (a transformers.js folder): the dtype is part of the key.
+  const key = `${dir}\n${options.dtype ?? 'fp32'}\n${options.threads ?? 0}`;
   const kept = loaded.get(key);
   if (kept) {
     loaded.delete(key);
@@ -64,6 +65,7 @@ export async function runMatrixRequest(p: RequestParams<'runMatrix'>, ctx: Handl
       variants: p.variants,
       cases: p.cases.map((c) => ({ index: c.index, vars: c.vars as Variables })),
       params: p.params,
+      ...(p.dtype ? { dtype: p.dtype } : {}),
     },
     { cacheDir: p.cacheDir, threads: p.threads, signal: ctx.signal, hashModel: p.hashModel, loadModel: keptModel },
   );
@@ -96,6 +98,9 @@ export async function runMatrixRequest(p: RequestParams<'runMatrix'>, ctx: Handl
         break;
       case 'end':
         return { passRates: { ...e.passRates }, cancelled: e.cancelled, ...(e.modelSha256 ? { modelSha256: e.modelSha256 } : {}) };
+      case 'variantLoaded':
+        ctx.emit({ type: 'variantLoaded', variant: e.variant, dtype: e.dtype });
+        break;
       case 'variantStart':
         break;
     }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { GenerationParamsSchema } from '../core/infer/parameters';
+import { EXPORT_DTYPES } from '../core/export/dtypes';
 
 /**
  * extension (or CLI, or test) ⇄ worker process. The worker is forked with an IPC channel; every
@@ -45,6 +46,9 @@ const GenerationResultSchema = z.object({
   seconds: z.number(),
 });
 
+/** The weights' dtype a model runs in (core/export/dtypes.ts). */
+const Dtype = z.enum(EXPORT_DTYPES);
+
 /** One variant of a matrix run: the base model, the base with a PEFT adapter merged in, or other full weights. */
 const MatrixVariant = z.object({ name: z.string().min(1), adapterDir: z.string().min(1).optional(), modelDir: z.string().min(1).optional() });
 const Evaluation = z.object({ name: z.string(), passed: z.boolean().nullable(), detail: z.string() });
@@ -72,8 +76,10 @@ export const REQUESTS = {
       cacheDir: z.string().optional(),
       contextTokens: z.number().int().positive().optional(),
       allowDownload: z.boolean().optional(),
+      /** fp32 (default), q8 or q4. */
+      dtype: Dtype.optional(),
     }),
-    result: z.object({ handle: z.string(), dir: z.string(), modelType: z.string() }),
+    result: z.object({ handle: z.string(), dir: z.string(), modelType: z.string(), dtype: Dtype }),
   },
   generate: { params: z.object({ handle: z.string(), prompt: PromptSchema, params: GenerationParamsSchema }), result: GenerationResultSchema },
   unloadModel: { params: z.object({ handle: z.string() }), result: z.object({}) },
@@ -100,6 +106,8 @@ export const REQUESTS = {
       variants: z.array(MatrixVariant).min(1),
       cases: z.array(z.object({ index: z.number().int().nonnegative(), vars: z.record(z.string(), z.unknown()) })).min(1),
       params: GenerationParamsSchema,
+      /** The dtype every variant runs in (fp32 when absent): the prompt file's, else the setting's; adapters are merged, then quantized. */
+      dtype: Dtype.optional(),
       threads: z.number().int().nonnegative().optional(),
       cacheDir: z.string().optional(),
       /** Also hash the base model (for a snapshot file). */
@@ -119,6 +127,8 @@ export const RequestEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('cell'), variant: z.string(), caseIndex: z.number().int(), cell: MatrixCell }),
   z.object({ type: z.literal('cellError'), variant: z.string(), caseIndex: z.number().int(), message: z.string() }),
   z.object({ type: z.literal('variantError'), variant: z.string(), message: z.string() }),
+  /** A variant's model is loaded, in this dtype (what its cells run). */
+  z.object({ type: z.literal('variantLoaded'), variant: z.string(), dtype: Dtype }),
 ]);
 export type RequestEvent = z.infer<typeof RequestEvent>;
 

@@ -4,6 +4,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ExportDtype } from '../../src/core/export/dtypes';
+import { exportCheckpoint, listExports } from '../../src/core/export/export';
 import { WorkerClient, WorkerError } from '../../src/worker/client';
 import { FromWorker, type RequestEvent, ToWorker } from '../../src/worker/protocol';
 import { GOLDEN, ROOT, tempDir } from '../helpers';
@@ -156,6 +158,54 @@ describe('worker process boundary', () => {
         e.type === 'variantError' ? e.message : '',
         /model "test-org\/absent" looks like a Hub id, but downloading is not enabled here and the Hugging Face cache \(.*\) does not hold it \(allow the download in the panel, or give a local model folder\)/,
       );
+  });
+
+  it('runs the matrix in the requested dtype: a folder holding two dtypes loads each (kept apart), an adapter on a q4 base runs in q4', async function () {
+    this.timeout(120_000);
+    const cacheDir = tempDir();
+    // A transformers.js folder with the fp32 and the q8 file, as a Hub folder has them.
+    const both = tempDir();
+    fs.cpSync((await exportCheckpoint(path.join(GOLDEN, 'llama'), { cacheDir })).dir, both, { recursive: true });
+    const q8 = (await exportCheckpoint(path.join(GOLDEN, 'llama'), { cacheDir, dtype: 'q8' })).dir;
+    fs.copyFileSync(path.join(q8, 'onnx', 'model_quantized.onnx'), path.join(both, 'onnx', 'model_quantized.onnx'));
+    const run = async (model: string, dtype: ExportDtype | undefined, variants: { name: string; adapterDir?: string }[]) => {
+      const events: RequestEvent[] = [];
+      const result = await client.request(
+        'runMatrix',
+        {
+          promptFile: path.join(tempDir(), 'm.prompt.yml'),
+          promptText: 'messages:\n  - role: user\n    content: "Name a colour like {{word}}."\n',
+          model,
+          variants,
+          cases: [{ index: 0, vars: { word: 'red' } }],
+          params: { maxTokens: 4 },
+          ...(dtype ? { dtype } : {}),
+          cacheDir,
+          threads: 1,
+        },
+        undefined,
+        (e) => events.push(e),
+      );
+      assert.equal(result.cancelled, false);
+      assert.deepEqual(
+        events.filter((e) => e.type === 'variantError'),
+        [],
+      );
+      return events.flatMap((e) => (e.type === 'variantLoaded' ? [`${e.variant} ${e.dtype}`] : []));
+    };
+    // The worker keeps models between requests: the same folder in another dtype is another model.
+    assert.deepEqual(await run(both, undefined, [{ name: 'base' }]), ['base fp32']);
+    assert.deepEqual(await run(both, 'q8', [{ name: 'base' }]), ['base q8']);
+    assert.deepEqual(await run(both, 'fp32', [{ name: 'base' }]), ['base fp32']);
+    const adapter = { name: 'adapter', adapterDir: path.join(GOLDEN, 'llama', 'adapter') };
+    assert.deepEqual(await run(path.join(GOLDEN, 'llama'), 'q4', [{ name: 'base' }, adapter]), ['base q4', 'adapter q4']);
+    const exports = listExports(cacheDir);
+    assert.ok(
+      exports.some((e) => e.dtype === 'q4' && e.adapter === adapter.adapterDir),
+      `the adapter was exported in q4: ${exports.map((e) => `${e.dtype} ${e.adapter}`).join(', ')}`,
+    );
+    // A dtype the exporter does not write is refused before it is sent.
+    await assert.rejects(run(both, 'q5' as ExportDtype, [{ name: 'base' }]), /dtype/);
   });
 
   it('the schemas refuse malformed messages on both sides', () => {

@@ -1,6 +1,7 @@
 import type { GenerationParams, GenerationResult, GeneratedToken, Prompt } from './generate';
 import { generate } from './generate';
 import { type LoadedModel, loadCausalLM, type LoadOptions } from './load';
+import type { ExportDtype } from '../export/dtypes';
 
 /**
  * One inference API for every caller: the CLI and tests use it in-process; the extension uses the same
@@ -11,6 +12,8 @@ export interface ModelInfo {
   readonly handle: string;
   readonly dir: string;
   readonly modelType: string;
+  /** The dtype the model was loaded in (fp32, q8 or q4). */
+  readonly dtype: ExportDtype;
 }
 
 export interface InferenceCallbacks {
@@ -20,7 +23,7 @@ export interface InferenceCallbacks {
 }
 
 /** `allowDownload`: fetch a Hub model the Hugging Face cache does not hold (models/resolve.ts finds the rest offline). */
-export type ServiceLoadOptions = Pick<LoadOptions, 'threads' | 'cacheDir' | 'contextTokens' | 'allowDownload'>;
+export type ServiceLoadOptions = Pick<LoadOptions, 'threads' | 'cacheDir' | 'contextTokens' | 'allowDownload' | 'dtype'>;
 
 export interface Inference {
   load(source: string, options?: ServiceLoadOptions, callbacks?: InferenceCallbacks): Promise<ModelInfo>;
@@ -42,7 +45,7 @@ export class InProcessInference implements Inference {
     });
     const handle = `model-${this.next++}`;
     this.models.set(handle, lm);
-    return { handle, dir: lm.dir, modelType: lm.model.config.model_type as string };
+    return { handle, dir: lm.dir, modelType: lm.model.config.model_type as string, dtype: lm.dtype };
   }
 
   generate(handle: string, prompt: Prompt, params: GenerationParams, callbacks: InferenceCallbacks = {}): Promise<GenerationResult> {
