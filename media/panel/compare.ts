@@ -1,5 +1,6 @@
 import type { CellInfo } from '../../src/extension/panel/protocol';
 import { button, el, formatNumber, icon } from '../dom';
+import { dtypeTag } from './dtype';
 import { expectedBlock, expectedMark } from './expected';
 import type { Ctx } from './app';
 import { renderOutput, shadeLegend } from './output';
@@ -136,7 +137,7 @@ export class CompareView implements ResultsView {
         el(
           'article',
           { class: 'column', role: 'listitem', 'data-variant': v.id },
-          el('header', {}, el('strong', {}, v.name), ' ', el('span', { class: 'chip-kind' }, v.kind), status),
+          el('header', {}, el('strong', {}, v.name), ' ', el('span', { class: 'chip-kind' }, v.kind), ' ', dtypeTag(v, run.header.dtypeFrom), status),
           statsEl,
           body,
           evals,
@@ -252,5 +253,6 @@ export function endText(run: RunView): string {
   const e = run.end!;
   if (e.status === 'failed') return `Failed: ${e.message ?? 'see the Tuneloop log'}`;
   if (e.status === 'cancelled') return 'Stopped.';
-  return `Done: ${run.header.variants.length} variant(s) on ${run.header.modelLabel}.`;
+  const dtype = run.header.variants[0]?.dtype;
+  return `Done: ${run.header.variants.length} variant(s) on ${run.header.modelLabel}${dtype ? ` (${dtype})` : ''}.`;
 }

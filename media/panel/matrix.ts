@@ -1,4 +1,5 @@
 import { button, el, formatNumber, icon } from '../dom';
+import { dtypeTag } from './dtype';
 import { expectedBlock, expectedMark } from './expected';
 import type { Ctx } from './app';
 import { endText, evaluationList } from './compare';
@@ -65,7 +66,9 @@ export class MatrixView implements ResultsView {
       'tr',
       {},
       el('th', { scope: 'col' }, 'Test case'),
-      ...run.header.variants.map((v) => el('th', { scope: 'col', 'data-variant': v.id }, v.name, ' ', el('span', { class: 'chip-kind' }, v.kind))),
+      ...run.header.variants.map((v) =>
+        el('th', { scope: 'col', 'data-variant': v.id }, v.name, ' ', el('span', { class: 'chip-kind' }, v.kind), ' ', dtypeTag(v, run.header.dtypeFrom)),
+      ),
     );
     const body = el('tbody');
     for (const c of run.header.cases) {

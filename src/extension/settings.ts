@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { defaultCacheDir as hubCacheDir } from '../core/hub';
 import { defaultCacheDir } from '../core/export/cache';
+import { DEFAULT_DTYPE, type ExportDtype, isExportDtype } from '../core/export/dtypes';
 
 /** Typed access to Tuneloop's settings, with the defaults the CLI uses too. */
 export function cacheFolder(): string {
@@ -11,6 +12,15 @@ export function cacheFolder(): string {
 
 export function threads(): number {
   return vscode.workspace.getConfiguration('tuneloop').get<number>('threads', 0);
+}
+
+/**
+ * tuneloop.dtype: the dtype models run in when the prompt file has no `dtype` (fp32, q8 or q4). A value
+ * VS Code's schema check let through by hand-editing settings.json reads as the default.
+ */
+export function dtype(): ExportDtype {
+  const v = vscode.workspace.getConfiguration('tuneloop').get<string>('dtype', DEFAULT_DTYPE);
+  return isExportDtype(v) ? v : DEFAULT_DTYPE;
 }
 
 /**

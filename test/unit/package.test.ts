@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DEFAULT_DTYPE, EXPORT_DTYPES } from '../../src/core/export/dtypes';
 import { COMMAND_NEEDS_TRUST } from '../../src/extension/trust';
 import { ROOT } from '../helpers';
 
@@ -43,8 +44,14 @@ describe('extension manifest', () => {
     assert.deepEqual(views, ['tuneloop.home', 'tuneloop.runs']);
     assert.ok(pkg.contributes.viewsContainers.activitybar.some((c: { id: string }) => c.id === 'tuneloop'));
     const settings = Object.keys(pkg.contributes.configuration.properties);
-    for (const s of ['tuneloop.defaultModel', 'tuneloop.threads', 'tuneloop.cacheFolder', 'tuneloop.runsFolder', 'tuneloop.logLevel'])
+    for (const s of ['tuneloop.defaultModel', 'tuneloop.threads', 'tuneloop.dtype', 'tuneloop.cacheFolder', 'tuneloop.runsFolder', 'tuneloop.logLevel'])
       assert.ok(settings.includes(s), s);
+    // tuneloop.dtype: the dtypes the exporter writes, fp32 by default, each described; the prompt file's dtype wins.
+    const dtype = pkg.contributes.configuration.properties['tuneloop.dtype'];
+    assert.deepEqual(dtype.enum, [...EXPORT_DTYPES]);
+    assert.equal(dtype.default, DEFAULT_DTYPE);
+    assert.equal(dtype.enumDescriptions.length, EXPORT_DTYPES.length);
+    assert.match(dtype.markdownDescription, /A prompt file's top-level `dtype:` wins over this setting/);
     assert.deepEqual(
       pkg.contributes.languages.map((l: { id: string }) => l.id),
       ['tuneloop-prompt', 'tuneloop-adapter'],

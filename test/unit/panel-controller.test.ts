@@ -4,6 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readSnapshot } from '../../src/core/compare/snapshot';
+import type { ExportDtype } from '../../src/core/export/dtypes';
+import { listExports } from '../../src/core/export/export';
 import { inspectRun, requestCancel } from '../../src/core/train/run';
 import { resumeRun, startRun } from '../../src/core/train/start';
 import { PanelController, type PanelEnv } from '../../src/extension/panel/controller';
@@ -119,6 +121,8 @@ interface Fixture {
     trusted: boolean;
     finishBeforeReturning: boolean;
     runsHidden: boolean;
+    /** The tuneloop.dtype setting (absent: not set). */
+    dtype: ExportDtype | undefined;
     diffs: { left: string; right: string; title: string }[];
     logs: string[];
     trainCalls: string[];
@@ -154,6 +158,7 @@ function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, s
   const env = {
     trusted: true,
     finishBeforeReturning: false,
+    dtype: undefined as ExportDtype | undefined,
     diffs: [] as { left: string; right: string; title: string }[],
     logs: [] as string[],
     /** What the panel asked of the trainer, in order: `start RECIPE`, `cancel DIR`, `resume DIR`. */
@@ -171,7 +176,7 @@ function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, s
         .map((f) => path.join(ws, f)),
     readDocument: (file: string) => fs.promises.readFile(file, 'utf8'),
     // One onnxruntime thread: on a 2-core machine the worker then leaves a core to the host, whose delays are measured.
-    settings: () => ({ defaultModel: '', settingBase: ws, threads: 1, cacheDir }),
+    settings: () => ({ defaultModel: '', settingBase: ws, threads: 1, cacheDir, ...(env.dtype ? { dtype: env.dtype } : {}) }),
     inWorkspace: (p: string) => !path.relative(ws, p).startsWith('..'),
     label: (p: string) => (p.startsWith(ws) ? path.relative(ws, p) : p),
     pickFolder: async () => undefined,
@@ -402,6 +407,51 @@ describe('panel controller (stand-in page, real worker)', function () {
     });
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /snapshot colours\.snapshot\.json: same/);
+  });
+
+  it("runs every variant in the setting's dtype unless the prompt file names one; tags each; accepts a snapshot only in the file's dtype", async () => {
+    const f = make();
+    f.env.dtype = 'q8';
+    const file = path.join(f.ws, 'colours.prompt.yml');
+    await f.send({ type: 'panel/ready' });
+    const { info } = await f.page.wait('panel/prompt');
+    const all = info.variants.map((v) => v.id);
+    await f.send({ type: 'run/start', mode: 'matrix', file, model: LLAMA, variants: all, params: {} });
+    const start = await f.page.wait('run/start');
+    assert.deepEqual(
+      start.header.variants.map((v) => [v.name, v.dtype]),
+      [
+        ['base', 'q8'],
+        ['adapter_trained', 'q8'],
+      ],
+    );
+    assert.equal(start.header.dtypeFrom, 'setting');
+    const end = await f.page.wait('run/end');
+    assert.equal(end.status, 'done', end.message);
+    assert.equal(f.page.of('run/cell').length, 4, 'the adapter ran on the q8 base');
+    assert.ok(
+      listExports(f.env.settings().cacheDir).some((e) => e.dtype === 'q8' && e.adapter === path.join(LLAMA, 'adapter_trained')),
+      'the adapter was exported on the base in q8',
+    );
+    // tuneloop eval runs this file in fp32 (the setting is the editor's): the q8 outputs are not its snapshot.
+    await f.send({ type: 'snapshot/accept', runId: end.runId });
+    assert.match(
+      f.page.of('panel/notice').at(-1)!.message,
+      /generated in q8 \(the tuneloop\.dtype setting\), and tuneloop eval runs this prompt file in fp32: add "dtype: q8" to the prompt file/,
+    );
+    assert.ok(!fs.existsSync(path.join(f.ws, 'colours.snapshot.json')));
+
+    // The prompt file's dtype wins over the setting.
+    fs.writeFileSync(file, PROMPT().replace('name: colours\n', 'name: colours\ndtype: q4\n'));
+    await f.send({ type: 'run/start', mode: 'compare', file, model: LLAMA, variants: ['base'], cases: [0], params: {} });
+    const q4 = await f.page.wait('run/start', (m) => m.header.runId !== start.header.runId);
+    assert.deepEqual(
+      q4.header.variants.map((v) => v.dtype),
+      ['q4'],
+    );
+    assert.equal(q4.header.dtypeFrom, 'prompt');
+    const q4end = await f.page.wait('run/end', (m) => m.runId === q4.header.runId);
+    assert.equal(q4end.status, 'done', q4end.message);
   });
 
   it('writes no snapshot outside the workspace', async () => {

@@ -1,9 +1,21 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FromPanel, GenerationOverrides, ToPanel } from '../../src/extension/panel/protocol';
+import { FromPanel, GenerationOverrides, type RunHeader, ToPanel } from '../../src/extension/panel/protocol';
 import { contentSecurityPolicy, shellHtml } from '../../src/extension/webview/shell';
 import { ROOT } from '../helpers';
+
+const HEADER: RunHeader = {
+  runId: 'run-1',
+  mode: 'matrix',
+  file: '/w/a.prompt.yml',
+  fileLabel: 'a.prompt.yml',
+  modelLabel: 'm',
+  variants: [{ id: 'base', name: 'base', kind: 'base', minPassRate: 1, dtype: 'q4' }],
+  dtypeFrom: 'prompt',
+  cases: [{ index: 0, label: 'Case 1' }],
+  hasSnapshot: false,
+};
 
 describe('panel: the extension ⇄ webview protocol and the page shell', () => {
   it('accepts the panel messages each side sends', () => {
@@ -21,6 +33,7 @@ describe('panel: the extension ⇄ webview protocol and the page shell', () => {
     ok(FromPanel, { type: 'run/start', mode: 'compare', file: '/w/a.prompt.yml', model: '/m', variants: ['base'], values: { name: 'Ada' }, params: {} });
     ok(FromPanel, { type: 'run/openDiff', runId: 'run-1', left: { variant: 'base', caseIndex: 0 }, right: { variant: 'x', caseIndex: 0 } });
     ok(FromPanel, { type: 'train/start', recipe: '/w/r.adapter.yml' });
+    ok(ToPanel, { type: 'run/start', header: HEADER });
     ok(ToPanel, { type: 'run/tokens', runId: 'run-1', variant: 'base', caseIndex: 0, tokens: [{ text: 'hi', logprob: -0.1 }] });
     ok(ToPanel, {
       type: 'runs/events',
@@ -44,6 +57,12 @@ describe('panel: the extension ⇄ webview protocol and the page shell', () => {
     bad(ToPanel, { type: 'run/cell', runId: 'r', variant: 'v', caseIndex: 0, cell: { text: 'x' } });
     bad(ToPanel, { type: 'runs/events', dir: '/r', reset: false, events: [{ type: 'step', step: 1 }] });
     bad(ToPanel, { type: 'panel/notice', level: 'fatal', message: 'x' });
+    // Each variant says which dtype it ran in: one of the exporter's, and not left out.
+    const variant = HEADER.variants[0]!;
+    bad(ToPanel, { type: 'run/start', header: { ...HEADER, variants: [{ ...variant, dtype: 'int4' }] } });
+    const { dtype: _dtype, ...untagged } = variant;
+    bad(ToPanel, { type: 'run/start', header: { ...HEADER, variants: [untagged] } });
+    bad(ToPanel, { type: 'run/start', header: { ...HEADER, dtypeFrom: 'env' } });
   });
 
   it('the page shell: a strict CSP with a nonce, no inline script or data, the app named by a constant attribute', () => {

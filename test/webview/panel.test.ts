@@ -91,9 +91,10 @@ function compareHeader(runId = 'run-1'): RunHeader {
     fileLabel: 'support.prompt.yml',
     modelLabel: 'llama',
     variants: [
-      { id: 'base', name: 'base', kind: 'base', minPassRate: 1 },
-      { id: ADAPTER, name: 'tone', kind: 'recipe', minPassRate: 0.5 },
+      { id: 'base', name: 'base', kind: 'base', minPassRate: 1, dtype: 'q4' },
+      { id: ADAPTER, name: 'tone', kind: 'recipe', minPassRate: 0.5, dtype: 'q4' },
     ],
+    dtypeFrom: 'prompt',
     cases: [{ index: 0, label: 'Case 1: customer = Ada' }],
     hasSnapshot: true,
   };
@@ -224,6 +225,11 @@ describe('webview app in headless Chromium', function () {
       { type: 'run/end', runId: h.runId, status: 'done', passRates: { base: 0, [ADAPTER]: 1 } },
     );
 
+    // Each column says which dtype its model ran in, and where that was chosen.
+    const tag = p.page.locator('.column[data-variant="base"] header .chip-dtype');
+    assert.equal(await tag.innerText(), 'q4');
+    assert.match((await tag.getAttribute('title'))!, /4-bit quantized weights .*the prompt file's dtype/);
+    assert.deepEqual(await p.page.locator('.column header .chip-dtype').allInnerTexts(), ['q4', 'q4']);
     // Time to first token and tokens per second, per column; evaluator results.
     const stats = await p.page.locator('.column .stats').allInnerTexts();
     assert.match(stats[0]!, /first token 84 ms · 41\.5 tokens\/s · \d+ token\(s\) · end of text/);
@@ -356,6 +362,7 @@ describe('webview app in headless Chromium', function () {
     ]);
     assert.deepEqual(await p.page.locator('table.matrix tfoot tr.regressions td').allInnerTexts(), ['—', '0']);
     assert.equal(await p.page.locator('table.matrix tbody tr').count(), 2);
+    assert.deepEqual(await p.page.locator('table.matrix thead th .chip-dtype').allInnerTexts(), ['q4', 'q4']);
     await p.shot('matrix-light');
     await p.page.getByLabel('Only rows where the variants differ').check();
     assert.deepEqual(await p.page.locator('table.matrix tbody tr:visible th').allInnerTexts(), ['Case 1: customer = Ada']);

@@ -1,5 +1,6 @@
 import type { RequestEvent, RequestMethod, RequestParams, RequestResult } from '../../worker/protocol';
 import type { Tab, ToPanel } from './protocol';
+import type { ExportDtype } from '../../core/export/dtypes';
 
 /**
  * What the panel's logic needs of the editor and of the worker. The controller and its parts
@@ -17,7 +18,8 @@ export interface PanelEnv {
   findFiles(kind: 'prompt' | 'recipe'): Promise<string[]>;
   /** The text of a file as the editor holds it (unsaved edits included). */
   readDocument(file: string): Promise<string>;
-  settings(): { defaultModel: string; settingBase: string | undefined; threads: number; cacheDir: string };
+  /** `dtype`: tuneloop.dtype, which a prompt file's `dtype` overrides (absent: fp32). */
+  settings(): { defaultModel: string; settingBase: string | undefined; threads: number; cacheDir: string; dtype?: ExportDtype };
   cachedHubModel?(id: string): string | undefined;
   /**
    * Ask whether a Hub model that the cache lacks may be downloaded when it is run (a notification with

@@ -5,6 +5,8 @@ import type { RequestEvent } from '../../worker/protocol';
 import type { PanelEnv, WorkerLike } from './env';
 import { type CellInfo, type GenerationOverrides, RUN_MODES, type RunHeader, type RunRequest, type TokenInfo, type ToPanel } from './protocol';
 import { fileParams, type PromptSource, type ResolvedVariant, snapshotOutputs, typedCase } from './sources';
+import { chooseDtype } from '../../core/compare/variants';
+import type { ExportDtype } from '../../core/export/dtypes';
 
 interface CellState {
   readonly variant: string;
@@ -20,6 +22,8 @@ export interface GenerationRun {
   /** Generated with other settings or values than the prompt file's (then `tuneloop eval` would not reproduce it). */
   readonly overridden: boolean;
   readonly modelId: string;
+  /** The dtype every variant ran in: the prompt file's, else tuneloop.dtype, else fp32. */
+  readonly dtype: ExportDtype;
   readonly abort: AbortController;
   readonly cells: Map<string, CellState>;
   readonly variantErrors: Map<string, string>;
@@ -102,13 +106,16 @@ export class Generations {
     const fromFile = fileParams(prompt);
     const params = { ...fromFile, ...req.params } as GenerationParams;
     const runId = `run-${this.nextRun++}`;
+    const s = this.env.settings();
+    const dtype = chooseDtype(prompt, { setting: s.dtype });
     const header: RunHeader = {
       runId,
       mode: req.mode,
       file: req.file,
       fileLabel: source.info.label,
       modelLabel: this.env.label(req.model),
-      variants: variants.map((v) => ({ id: v.id, name: v.name, kind: v.kind, minPassRate: v.minPassRate })),
+      variants: variants.map((v) => ({ id: v.id, name: v.name, kind: v.kind, minPassRate: v.minPassRate, dtype: dtype.dtype })),
+      dtypeFrom: dtype.from,
       cases: cases.map((c) => ({ index: c.index, label: c.label, ...expectedOf(c.vars) })),
       hasSnapshot: source.snapshotFile !== undefined,
     };
@@ -118,6 +125,7 @@ export class Generations {
       variants,
       overridden: req.values !== undefined || !sameParams({ ...fromFile, ...req.params }, fromFile),
       modelId: req.model,
+      dtype: dtype.dtype,
       abort: new AbortController(),
       cells: new Map(),
       variantErrors: new Map(),
@@ -129,7 +137,6 @@ export class Generations {
     // Matrix cells are marked against the snapshot (every cell is new when the file has not been written yet).
     const snapshot = req.mode === 'matrix' && source.snapshotFile ? (snapshotOutputs(source.snapshotFile) ?? {}) : undefined;
     const byName = new Map(variants.map((v) => [v.name, v]));
-    const s = this.env.settings();
     const started = Date.now();
     try {
       const result = await this.worker.request(
@@ -145,6 +152,7 @@ export class Generations {
           })),
           cases: cases.map((c) => ({ index: c.index, vars: c.vars })),
           params,
+          dtype: dtype.dtype,
           cacheDir: s.cacheDir,
           ...(s.threads ? { threads: s.threads } : {}),
           hashModel: req.mode === 'matrix',
@@ -161,7 +169,7 @@ export class Generations {
       );
       run.end = { type: 'run/end', runId, status: result.cancelled ? 'cancelled' : 'done', passRates };
       this.env.log.info(
-        `panel: ${req.mode} of ${source.info.label} on ${header.modelLabel}: ${variants.length} variant(s) × ${cases.length} case(s) ${result.cancelled ? 'stopped' : 'done'} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+        `panel: ${req.mode} of ${source.info.label} on ${header.modelLabel} (${dtype.dtype}): ${variants.length} variant(s) × ${cases.length} case(s) ${result.cancelled ? 'stopped' : 'done'} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
     } catch (e) {
       this.flushTokens();
@@ -178,6 +186,7 @@ export class Generations {
     if (e.type === 'token') return;
     const v = byName.get(e.variant);
     if (!v) return;
+    if (e.type === 'variantLoaded') return this.env.log.debug(`panel: ${v.name} loaded in ${e.dtype}`);
     if (e.type === 'variantError') {
       run.variantErrors.set(v.id, e.message);
       this.post({ type: 'run/variantError', runId, variant: v.id, message: e.message.split('\n')[0]! });

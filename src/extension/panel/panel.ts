@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { cachedHubModel } from '../../core/models/resolve';
 import type { WorkerClient } from '../../worker/client';
 import type { Log } from '../log';
-import { cacheFolder, threads, workspacePaths } from '../settings';
+import { cacheFolder, dtype, threads, workspacePaths } from '../settings';
 import { webviewHtml, webviewOptions } from '../webview/html';
 import { Tab } from './protocol';
 import { PanelController, type PanelEnv, type ShowOptions } from './controller';
@@ -136,6 +136,7 @@ export class TuneloopPanel implements vscode.Disposable {
         settingBase: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
         threads: threads(),
         cacheDir: cacheFolder(),
+        dtype: dtype(),
       }),
       cachedHubModel: (id) => cachedHubModel(id),
       askDownload: async (id) =>

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { GenerationParamsSchema } from '../../core/infer/parameters';
 import { RunEvent } from '../../core/train/run-event';
+import { EXPORT_DTYPES } from '../../core/export/dtypes';
 
 /**
  * extension ⇄ the run / compare / fine-tune panel. Both sides validate what they receive with these
@@ -101,6 +102,11 @@ export const CellInfo = z.object({
 });
 export type CellInfo = z.infer<typeof CellInfo>;
 
+/** The weights' dtype a run's models ran in (core/export/dtypes.ts), and where it was chosen. */
+export const Dtype = z.enum(EXPORT_DTYPES);
+/** Where a dtype was chosen (core/compare/variants.ts chooseDtype); the panel has no command line, so never `option`. */
+export const DTYPE_SOURCES = ['option', 'prompt', 'setting', 'default'] as const;
+
 export const RUN_MODES = ['compare', 'matrix'] as const;
 export type RunMode = (typeof RUN_MODES)[number];
 export const RunHeader = z.object({
@@ -109,7 +115,10 @@ export const RunHeader = z.object({
   file: Id,
   fileLabel: Label,
   modelLabel: Label,
-  variants: z.array(z.object({ id: Id, name: Label, kind: z.enum(VARIANT_KINDS), minPassRate: z.number().min(0).max(1) })),
+  /** Each variant with the dtype its model runs in (the page tags the column and the matrix header with it). */
+  variants: z.array(z.object({ id: Id, name: Label, kind: z.enum(VARIANT_KINDS), minPassRate: z.number().min(0).max(1), dtype: Dtype })),
+  /** Where the dtype was chosen: the prompt file's `dtype`, the tuneloop.dtype setting, or the default (fp32). */
+  dtypeFrom: z.enum(DTYPE_SOURCES),
   /** The cases run; `expected` is the case's value of that name, shown beside each output. */
   cases: z.array(z.object({ index: z.number().int().nonnegative(), label: Label, expected: Text.optional() })),
   hasSnapshot: z.boolean(),

@@ -20,6 +20,12 @@ export function acceptSnapshot(run: GenerationRun, env: PanelEnv, post: (m: ToPa
     throw new Error(
       "the outputs were generated with settings other than the prompt file's: tuneloop eval would not reproduce them; reset the overrides and run the matrix again",
     );
+  // tuneloop eval runs the prompt file's dtype (else fp32); the tuneloop.dtype setting is the editor's only.
+  const evalDtype = run.source.prompt?.dtype ?? 'fp32';
+  if (run.dtype !== evalDtype)
+    throw new Error(
+      `the outputs were generated in ${run.dtype} (the tuneloop.dtype setting), and tuneloop eval runs this prompt file in ${evalDtype}: add "dtype: ${run.dtype}" to the prompt file, or set tuneloop.dtype to ${evalDtype}, and run the matrix again`,
+    );
   const listed = run.source.info.variants.filter((v) => v.listed);
   const missing = listed.filter((v) => !run.header.variants.some((x) => x.id === v.id));
   if (missing.length) {
