@@ -87,8 +87,10 @@ const TJS_FILES = {
   'onnx/model.onnx': MODEL_ONNX,
   'onnx/model_quantized.onnx': bytes(4000, 2),
   'onnx/model_fp16.onnx': bytes(5000, 3),
+  'onnx/model_q4.onnx': bytes(3000, 4),
+  'onnx/model_q4.onnx_data': bytes(6000, 5),
 };
-const TJS_LFS = ['onnx/model.onnx', 'onnx/model_quantized.onnx', 'onnx/model_fp16.onnx'];
+const TJS_LFS = ['onnx/model.onnx', 'onnx/model_quantized.onnx', 'onnx/model_fp16.onnx', 'onnx/model_q4.onnx', 'onnx/model_q4.onnx_data'];
 const SHARDS = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
 
 const REPOS = new Map<string, MockRepo>([
@@ -747,6 +749,11 @@ describe('Hub downloads (against a local stand-in for the Hub)', function () {
   it('fetches the q8 variant when asked', async () => {
     const m = await fetchModel('tiny-org/tiny-tjs', opts({ dtype: 'q8' }));
     assert.deepEqual(walk(path.join(m.dir, 'onnx')), ['model_quantized.onnx']);
+  });
+
+  it('fetches the q4 variant with its external data when the resolver is asked for q4', async () => {
+    const m = await resolveModel('tiny-org/tiny-tjs', { hub: { endpoint: server.hubUrl, cacheDir: tempDir() }, allowDownload: true, dtype: 'q4' });
+    assert.deepEqual(walk(path.join(m.dir, 'onnx')), ['model_q4.onnx', 'model_q4.onnx_data']);
   });
 
   it('fetches a sharded safetensors checkpoint: the index, then the shards it names', async () => {

@@ -1,11 +1,12 @@
 import { TuneloopError } from '../errors';
 import { INDEX_FILE, SINGLE_FILE } from '../safetensors/checkpoint';
+import { DTYPE_SPECS, type ExportDtype } from '../export/dtypes';
 
 /** What a repo holds, judged by its file names. */
 export type RepoKind = 'transformers.js' | 'safetensors' | 'pickle-only' | 'none';
 
-/** The ONNX variants transformers.js picks by `dtype`. */
-export type OnnxDtype = 'fp32' | 'q8' | 'fp16';
+/** The ONNX variants transformers.js picks by `dtype`: Tuneloop's three (export/dtypes.ts), and fp16. */
+export type OnnxDtype = ExportDtype | 'fp16';
 
 /** A sharded checkpoint's index, as `save_pretrained` writes it. */
 export interface SafetensorsIndex {
@@ -24,7 +25,12 @@ export interface FilesToDownloadOptions {
   source?: string | undefined;
 }
 
-const ONNX_BASENAME: Record<OnnxDtype, string> = { fp32: 'model', q8: 'model_quantized', fp16: 'model_fp16' };
+const ONNX_FILE: Record<OnnxDtype, string> = {
+  fp32: DTYPE_SPECS.fp32.file,
+  q8: DTYPE_SPECS.q8.file,
+  q4: DTYPE_SPECS.q4.file,
+  fp16: 'model_fp16.onnx',
+};
 
 /** transformers.js reads tokenizer.json only when tokenizer_config.json is there too: both are required. */
 const REQUIRED_TOKENIZER = ['tokenizer.json', 'tokenizer_config.json'];
@@ -52,13 +58,15 @@ export function classifyRepo(files: string[]): RepoKind {
 
 /** `onnx/model.onnx` plus its external data (`model.onnx_data`, or chunks `model.onnx_data_1`, …) when the repo has them. */
 function onnxFiles(files: string[], dtype: OnnxDtype, source: string): string[] {
-  const graph = `onnx/${ONNX_BASENAME[dtype]}.onnx`;
+  const graph = `onnx/${ONNX_FILE[dtype]}`;
   if (!files.includes(graph)) {
     const available = files.filter((f) => /^onnx\/[^/]+\.onnx$/.test(f));
     throw new TuneloopError(
       `${source} has no ${graph} (dtype ${dtype})`,
       {},
-      `it has ${available.join(', ') || 'no ONNX file'}; pick the dtype that matches (fp32: model.onnx, q8: model_quantized.onnx, fp16: model_fp16.onnx)`,
+      `it has ${available.join(', ') || 'no ONNX file'}; pick the dtype that matches (${Object.entries(ONNX_FILE)
+        .map(([d, f]) => `${d}: ${f}`)
+        .join(', ')})`,
     );
   }
   const data = new RegExp(`^${graph.replace(/[.]/g, '\\.')}_data(?:_\\d+)?$`);

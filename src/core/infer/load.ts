@@ -68,6 +68,7 @@ export async function resolveModelFolder(source: string, options: LoadOptions): 
     downloadHint: options.downloadHint,
     signal: options.signal,
     onProgress: options.onProgress,
+    dtype: options.dtype,
   });
   if (isTransformersJsFolder(located)) return { located, dir: located };
   if (!fs.existsSync(path.join(located, 'config.json')))

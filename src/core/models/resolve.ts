@@ -7,6 +7,7 @@ import { fetchModel } from '../hub/fetch-model';
 import { looksLikeHubId, parseHubId } from '../hub/id';
 import { defaultCacheDir as defaultHubCacheDir, type HubOptions, type HubProgress } from '../hub/options';
 import { formatBytes } from '../format';
+import type { ExportDtype } from '../export/dtypes';
 
 /**
  * Where a model named by the user lives: a prompt's `model`, `--model`, a recipe's `base_model`, the
@@ -89,6 +90,8 @@ export interface ResolveOptions {
   readonly place?: ErrorPlace | undefined;
   /** Cancels a download. */
   readonly signal?: AbortSignal | undefined;
+  /** Which ONNX file a transformers.js repo must hold (and is downloaded); default fp32. */
+  readonly dtype?: ExportDtype | undefined;
   readonly onProgress?: ((message: string) => void) | undefined;
   /** The Hub's settings (endpoint, token, cache folder); default: the environment's, as huggingface_hub reads them. */
   readonly hub?: Omit<HubOptions, 'signal' | 'onProgress'> | undefined;
@@ -130,7 +133,7 @@ export async function resolveModel(id: string, options: ResolveOptions = {}): Pr
     if (options.place) throw new TuneloopError(`model "${id}" is not a folder (looked for ${local ?? id})`, options.place, hint);
     throw new TuneloopError('no such folder', { file: local ?? id }, hint);
   }
-  const hub = { ...options.hub, ...(options.signal ? { signal: options.signal } : {}) };
+  const hub = { ...options.hub, ...(options.signal ? { signal: options.signal } : {}), ...(options.dtype ? { dtype: options.dtype } : {}) };
   const cacheDir = hub.cacheDir !== undefined ? path.resolve(hub.cacheDir) : defaultHubCacheDir();
   const { repo } = parseHubId(id);
   if (cachedHubModel(id, cacheDir) !== undefined) {
