@@ -14,7 +14,7 @@ describe('golden parity (tuneloop golden)', function () {
   const cacheDir = tempDir();
 
   for (const arch of GOLDEN_ARCHS) {
-    it(`${arch}: every check passes (inference, LoRA, chat template, gradients, AdamW, train2, adapter files)`, async () => {
+    it(`${arch}: every check passes (inference, LoRA, chat template, q8/q4 fidelity, gradients, AdamW, train2, adapter files)`, async () => {
       const r = await runGolden(path.join(GOLDEN, arch), { cacheDir, threads: 2 });
       for (const c of r.checks) assert.ok(c.ok, `${c.name}: ${c.maxAbsErr} > ${c.tol} ${c.detail ?? ''}`);
       const names = r.checks.map((c) => c.name);
@@ -33,6 +33,14 @@ describe('golden parity (tuneloop golden)', function () {
           'logits_merged_trained',
           'greedy_lora',
           'chat',
+          'q8.kernel',
+          'q8.logits',
+          'q8.top1',
+          'q8.perplexity',
+          'q4.kernel',
+          'q4.logits',
+          'q4.top1',
+          'q4.perplexity',
           'adamw',
           'train2.losses',
           'train2.grad_norms_before_clip',

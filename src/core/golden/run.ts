@@ -6,6 +6,7 @@ import { type LoadedModel, loadCausalLM } from '../infer/load';
 import { exportCheckpoint } from '../export/export';
 import { type Adapter, readAdapter } from '../lora/adapter';
 import { type CheckResult, maxAbsDiff } from './compare';
+import { QUANTIZED_CHECKS, type QuantDtype } from './quantized';
 import { TRAINING_CHECKS } from './training';
 import { loadTokenizer } from '../infer/tokenizer';
 import { type ChatMessage, renderChat } from '../prompts';
@@ -13,6 +14,7 @@ import { initializerLora } from '../lora/graph';
 import { decoderShapeOf, loadModelConfig } from '../models/config';
 import { buildDecoderModel } from '../models/graph';
 import { WeightReader } from '../models/graph/weights';
+import type { ModelDef } from '../onnx/model';
 import { openSession, openSessionFromModel, runDecoderFull } from '../onnx/session';
 import { TensorStore } from '../safetensors/checkpoint';
 import { toNumbers } from '../safetensors/dtype';
@@ -36,6 +38,11 @@ export interface GoldenOptions {
    * LM head and loss in chunks of 5 tokens, and gradient checkpointing.
    */
   readonly trainingMemoryOptions?: boolean;
+  /**
+   * Tests: alter each quantized model (q8, q4) before its checks run, to see a broken quantizer fail
+   * them. With it, the quantized models are built in memory as the export builds them, rather than exported.
+   */
+  readonly alterQuantized?: (model: ModelDef, dtype: QuantDtype) => ModelDef;
 }
 
 export const LOGITS_TOL = 2e-4;
@@ -247,6 +254,8 @@ CHECKS.push({
     return { name: 'chat', maxAbsErr: problems.length, tol: 0, ok: problems.length === 0, ...(problems.length ? { detail: problems.join('; ') } : {}) };
   },
 });
+// q8 and q4 exports against the float32 reference (quantized.ts): q8.kernel, q8.logits, q8.top1, q8.perplexity, then q4.*.
+CHECKS.push(...QUANTIZED_CHECKS);
 CHECKS.push(...TRAINING_CHECKS);
 
 export const CHECK_NAMES = CHECKS.map((c) => c.name);
