@@ -98,6 +98,8 @@ export class MemorySampler {
   private gapsOver100Ms = 0;
   private ended = false;
   private cpuTicks: number | undefined;
+  /** The process's CPU time at the first sample: what it used before sampling began is not counted against the others. */
+  private cpuTicksAtStart: number | undefined;
   private systemStart: { busy: number; total: number } | undefined;
   private systemEnd: { busy: number; total: number } | undefined;
   private readonly waiters: (() => void)[] = [];
@@ -128,6 +130,7 @@ export class MemorySampler {
     this.gapsOver100Ms = 0;
     this.ended = false;
     this.cpuTicks = undefined;
+    this.cpuTicksAtStart = undefined;
     this.systemStart = readSystemTicks();
     this.systemEnd = undefined;
     if (!this.timer) this.timer = setInterval(() => this.tick(), this.intervalMs);
@@ -148,7 +151,10 @@ export class MemorySampler {
       for (const w of this.waiters.splice(0)) w();
       return;
     }
-    if (cpu !== undefined) this.cpuTicks = cpu;
+    if (cpu !== undefined) {
+      this.cpuTicks = cpu;
+      this.cpuTicksAtStart ??= cpu;
+    }
     if (this.samples === 0) this.firstRss = s.rss;
     else {
       this.maxGapMs = Math.max(this.maxGapMs, now - this.last);
@@ -177,7 +183,8 @@ export class MemorySampler {
     const end = this.systemEnd ?? readSystemTicks();
     const start = this.systemStart;
     const total = start && end ? end.total - start.total : 0;
-    const othersCpuShare = start && end && total > 0 && this.cpuTicks !== undefined ? Math.max(0, end.busy - start.busy - this.cpuTicks) / total : undefined;
+    const own = this.cpuTicks !== undefined ? this.cpuTicks - (this.cpuTicksAtStart ?? 0) : undefined;
+    const othersCpuShare = start && end && total > 0 && own !== undefined ? Math.max(0, end.busy - start.busy - own) / total : undefined;
     return {
       pid: this.pidNow,
       samples: this.samples,
