@@ -654,7 +654,7 @@ export async function runScale(req: ScaleRequest): Promise<{ results: RunResult[
   return { results, table, markdown };
 }
 
-function pickByKey<T extends { key: string }>(all: readonly T[], value: string | undefined, what: string): T[] {
+export function pickByKey<T extends { key: string }>(all: readonly T[], value: string | undefined, what: string): T[] {
   if (value === undefined) return [...all];
   return value.split(',').map((k) => {
     const found = all.find((x) => x.key === k.trim());
