@@ -31,8 +31,8 @@ import { fastestRun } from './timing';
  *     new tokens after a 16-token prompt (decode), with the RSS sampled while it decodes, and a
  *     512-token prompt's prefill (last: the process's peak includes it, the decode's RSS does not).
  * Beside each decode rate, its memory-bandwidth bound: bandwidth (a `--threads` onnxruntime
- * ReduceSum over 1 GiB of float32, measured in this run, before and after the children, the
- * higher kept) over the bytes of weights a token reads as that export stores them (the .onnx's
+ * ReduceSum over 1 GiB of float32, one row per thread (see `bandwidth`), measured in this run,
+ * before and after the children, the higher kept) over the bytes of weights a token reads as that export stores them (the .onnx's
  * initializers, read from the file: each once, a tied head that is one tensor once, a table that
  * only a Gather reads one row). Figures, never pass/fail; the issue's targets are printed beside them.
  *
@@ -199,16 +199,22 @@ async function runChild(args: readonly string[], timeoutMs: number): Promise<Chi
 
 // ---- bandwidth --------------------------------------------------------------------------------
 
-/** Bytes per second a `threads`-thread onnxruntime ReduceSum reads over `bytes` of float32 (fastest of 5 runs). */
+/**
+ * Bytes per second `threads` onnxruntime threads read: a ReduceSum over `bytes` of float32 laid out
+ * as [threads, n/threads] and summed along its rows (fastest of 5 runs). Reduced to one scalar
+ * ([n] → []), onnxruntime's ReduceSum runs on one thread whatever intraOpNumThreads says: that
+ * measures one core, 27–29 GB/s here, against 50–56 GB/s for two rows on two threads (and 44–47
+ * GB/s for a 2-thread M = 1 MatMul streaming a 1 GiB float32 weight), so a bound from it is no bound.
+ */
 export async function bandwidth(threads: number, bytes = GIB): Promise<number> {
-  const n = Math.floor(bytes / 4);
+  const n = Math.floor(bytes / 4 / threads) * threads;
   const g = new GraphBuilder('bandwidth');
-  const x = g.input('x', 'float32', [n]);
-  g.output(g.op('ReduceSum', [x, g.i64(0)], { keepdims: 0 }), 'y', []);
+  const x = g.input('x', 'float32', [threads, n / threads]);
+  g.output(g.op('ReduceSum', [x, g.i64(1)], { keepdims: 0 }), 'y', [threads]);
   const model = Buffer.concat(encodeModel(g.model({ producerName: 'tuneloop-bench', producerVersion: '0' })));
   const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1 });
   try {
-    const feeds = { x: new ort.Tensor('float32', new Float32Array(n).fill(1), [n]) };
+    const feeds = { x: new ort.Tensor('float32', new Float32Array(n).fill(1), [threads, n / threads]) };
     return (n * 4) / (await fastestRun(session, feeds));
   } finally {
     await session.release();
@@ -412,7 +418,9 @@ export async function runDecode(req: DecodeRequest): Promise<DecodeBench> {
   const log = req.log ?? ((line: string) => console.log(line));
   const bwBytes = req.bandwidthBytes ?? GIB;
   const bwBefore = await bandwidth(req.threads, bwBytes);
-  log(`bandwidth ${(bwBefore / 1e9).toFixed(1)} GB/s (onnxruntime ReduceSum over ${(bwBytes / 2 ** 20).toFixed(0)} MiB of float32, ${req.threads} threads)`);
+  log(
+    `bandwidth ${(bwBefore / 1e9).toFixed(1)} GB/s (onnxruntime ReduceSum over ${(bwBytes / 2 ** 20).toFixed(0)} MiB of float32, ${req.threads} rows on ${req.threads} threads)`,
+  );
   const results: DecodeResult[] = [];
   for (const shape of req.shapes) {
     const t = performance.now();
