@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { DTYPE_SPECS, EXPORT_DTYPES, type ExportDtype } from '../src/core/export/dtypes';
+import { DTYPE_SPECS, EXPORT_DTYPES, type ExportDtype } from '../src/core/dtypes';
 import { exportCheckpoint } from '../src/core/export/export';
 import { generate } from '../src/core/infer/generate';
 import { loadCausalLM } from '../src/core/infer/load';

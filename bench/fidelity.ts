@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DTYPE_SPECS, type ExportDtype } from '../src/core/export/dtypes';
+import { DTYPE_SPECS, type ExportDtype } from '../src/core/dtypes';
 import { type AdapterMode, exportCheckpoint } from '../src/core/export/export';
 import { generate } from '../src/core/infer/generate';
 import { loadCausalLM } from '../src/core/infer/load';

@@ -13,7 +13,7 @@ import { followEvents, type RunEvent } from '../core/train/events';
 import { EVENTS, launchedOwnerAlive, requestCancel } from '../core/train/run';
 import { startRun } from '../core/train/start';
 import { defaultModelDir, dtypeHelp, parseDtypeOption, parseThreads, trustedReads } from './options';
-import type { ExportDtype } from '../core/export/dtypes';
+import type { ExportDtype } from '../core/dtypes';
 import { RECIPE_FILE } from '../core/recipes/recipe';
 import { type Matrix, runCommandMatrix } from './matrix';
 

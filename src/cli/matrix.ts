@@ -1,7 +1,7 @@
 import { type CellResult, type MatrixEvent, type MatrixOptions, runMatrix } from '../core/compare/matrix';
 import type { MatrixPlan } from '../core/compare/plan';
 import { scoreMatrix, type VariantScores } from '../core/compare/scores';
-import type { ExportDtype } from '../core/export/dtypes';
+import type { ExportDtype } from '../core/dtypes';
 
 /**
  * The matrix as a command runs it: the core's events (core/compare/matrix.ts) collected into a table

@@ -9,7 +9,7 @@ import { defaultCacheDir, folderBytes } from '../core/export/cache';
 import { exportCheckpoint, listExports } from '../core/export/export';
 import { readSpec } from '../core/train/spec';
 import { defaultModelDir, dtypeHelp, parseDtypeOption } from './options';
-import { DEFAULT_DTYPE, DTYPE_SPECS } from '../core/export/dtypes';
+import { DEFAULT_DTYPE, DTYPE_SPECS } from '../core/dtypes';
 
 /** `tuneloop models` and `tuneloop export`. */
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TuneloopError } from '../core/errors';
 import { defaultCacheDir as hubCacheDir } from '../core/hub';
-import { EXPORT_DTYPES, type ExportDtype, isExportDtype } from '../core/export/dtypes';
+import { EXPORT_DTYPES, type ExportDtype, isExportDtype } from '../core/dtypes';
 
 /** Options every command reads the same way. */
 

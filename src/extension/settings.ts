@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { defaultCacheDir as hubCacheDir } from '../core/hub';
 import { defaultCacheDir } from '../core/export/cache';
-import { DEFAULT_DTYPE, type ExportDtype, isExportDtype } from '../core/export/dtypes';
+import { DEFAULT_DTYPE, type ExportDtype, isExportDtype } from '../core/dtypes';
 
 /** Typed access to Tuneloop's settings, with the defaults the CLI uses too. */
 export function cacheFolder(): string {

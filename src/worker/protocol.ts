@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { GenerationParamsSchema } from '../core/infer/parameters';
-import { EXPORT_DTYPES } from '../core/export/dtypes';
+import { EXPORT_DTYPES } from '../core/dtypes';
 
 /**
  * extension (or CLI, or test) ⇄ worker process. The worker is forked with an IPC channel; every

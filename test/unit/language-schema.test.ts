@@ -6,7 +6,7 @@ import { validateJson } from '../../src/core/prompts/json-schema';
 import { GITHUB_JUDGES, PROMPT_KEYS, promptJsonSchema } from '../../src/core/prompts/key-table';
 import { parsePrompt } from '../../src/core/prompts/parse';
 import { RESPONSE_FORMATS, ROLES, type JsonObject, type JsonValue } from '../../src/core/prompts/types';
-import { EXPORT_DTYPES } from '../../src/core/export/dtypes';
+import { EXPORT_DTYPES } from '../../src/core/dtypes';
 import { RECIPE_KEYS, RECIPE_VALUES, recipeJsonSchema } from '../../src/core/recipes/key-table';
 import { parseRecipe } from '../../src/core/recipes/recipe';
 import { isShape, type KeyTable, type Shape } from '../../src/core/yaml/key-table';

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_DTYPE, EXPORT_DTYPES } from '../../src/core/export/dtypes';
+import { DEFAULT_DTYPE, EXPORT_DTYPES } from '../../src/core/dtypes';
 import { COMMAND_NEEDS_TRUST } from '../../src/extension/trust';
 import { ROOT } from '../helpers';
 

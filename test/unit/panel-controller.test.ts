@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readSnapshot } from '../../src/core/compare/snapshot';
-import type { ExportDtype } from '../../src/core/export/dtypes';
+import type { ExportDtype } from '../../src/core/dtypes';
 import { listExports } from '../../src/core/export/export';
 import { inspectRun, requestCancel } from '../../src/core/train/run';
 import { resumeRun, startRun } from '../../src/core/train/start';

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { DTYPE_SPECS } from '../../src/core/export/dtypes';
+import { DTYPE_SPECS } from '../../src/core/dtypes';
 import { exportCheckpoint } from '../../src/core/export/export';
 import { TuneloopError } from '../../src/core/errors';
 import { loadCausalLM } from '../../src/core/infer/load';

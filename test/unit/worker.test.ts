@@ -4,7 +4,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ExportDtype } from '../../src/core/export/dtypes';
+import type { ExportDtype } from '../../src/core/dtypes';
 import { exportCheckpoint, listExports } from '../../src/core/export/export';
 import { WorkerClient, WorkerError } from '../../src/worker/client';
 import { FromWorker, type RequestEvent, ToWorker } from '../../src/worker/protocol';

@@ -5,7 +5,7 @@ import { type FinishReason, type GeneratedToken, type GenerationParams, type Gen
 import { type LoadedModel, type LoadOptions, loadCausalLM } from '../infer/load';
 import { defaultCacheDir, fileSha256 } from '../export/cache';
 import { exportCheckpoint } from '../export/export';
-import { DEFAULT_DTYPE, DTYPE_SPECS, type ExportDtype } from '../export/dtypes';
+import { DEFAULT_DTYPE, DTYPE_SPECS, type ExportDtype } from '../dtypes';
 import { casePassed, type EvaluationResult, evaluate, type PromptFile, renderMessages, type Variables } from '../prompts';
 import { checkpointSha256 } from '../train/spec';
 import { cellCompleted } from './scores';

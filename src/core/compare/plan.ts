@@ -7,7 +7,7 @@ import { RECIPE_FILE } from '../recipes/recipe';
 import type { MatrixCase, MatrixSpec } from './matrix';
 import { checkPromptPaths, readPromptFile } from './prompt-file';
 import { chooseDtype, chooseModel, type DtypeChoice, type ModelChoice, resolveVariants, type Variant } from './variants';
-import type { ExportDtype } from '../export/dtypes';
+import type { ExportDtype } from '../dtypes';
 
 /**
  * A prompt file on disk made ready for the matrix (core/compare/matrix.ts), as the CLI runs it: the

@@ -7,7 +7,7 @@ import { readEvents } from '../train/events';
 import { EVENTS } from '../train/run';
 import { loadRecipe, readSpec } from '../train/spec';
 import { RECIPE_FILE, type RecipeCheckOptions } from '../recipes/recipe';
-import { DEFAULT_DTYPE, type ExportDtype } from '../export/dtypes';
+import { DEFAULT_DTYPE, type ExportDtype } from '../dtypes';
 
 /**
  * What a prompt file is run on: the base model and each adapter it lists. An adapter entry is a PEFT

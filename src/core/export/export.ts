@@ -16,7 +16,7 @@ import { readAdapter } from '../lora/adapter';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../lora/config';
 import { initializerLora, mergeTransform } from '../lora/graph';
 import { WeightReader } from '../models/graph/weights';
-import { DEFAULT_DTYPE, DTYPE_SPECS, type ExportDtype } from './dtypes';
+import { DEFAULT_DTYPE, DTYPE_SPECS, type ExportDtype } from '../dtypes';
 import { quantizedBytes } from '../models/graph/quantize';
 
 /**

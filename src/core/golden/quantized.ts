@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type * as ort from 'onnxruntime-node';
-import { DTYPE_SPECS } from '../export/dtypes';
+import { DTYPE_SPECS } from '../dtypes';
 import { exportCheckpoint } from '../export/export';
 import { decoderShapeOf, expectedWeights, familySpec, loadModelConfig, type ModelConfig } from '../models/config';
 import { buildDecoderModel } from '../models/graph';

@@ -1,6 +1,6 @@
 import { TuneloopError } from '../errors';
 import { INDEX_FILE, SINGLE_FILE } from '../safetensors/checkpoint';
-import { DTYPE_SPECS, type ExportDtype } from '../export/dtypes';
+import { DTYPE_SPECS, type ExportDtype } from '../dtypes';
 
 /** What a repo holds, judged by its file names. */
 export type RepoKind = 'transformers.js' | 'safetensors' | 'pickle-only' | 'none';

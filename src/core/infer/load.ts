@@ -6,7 +6,7 @@ import { AutoModelForCausalLM, type PreTrainedModel, type PreTrainedTokenizer } 
 import { TuneloopError } from '../errors';
 import { SUPPORTED_MODEL_TYPES } from '../models/config';
 import { exportCheckpoint } from '../export/export';
-import { DEFAULT_DTYPE, DTYPE_SPECS, EXPORT_DTYPES, type ExportDtype } from '../export/dtypes';
+import { DEFAULT_DTYPE, DTYPE_SPECS, EXPORT_DTYPES, type ExportDtype } from '../dtypes';
 import { resolveModel } from '../models/resolve';
 import { assertFitsInMemory } from './memory';
 import { loadTokenizer } from './tokenizer';

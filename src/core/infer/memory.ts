@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { readJsonFile } from '../fs/json';
 import { TuneloopError } from '../errors';
 import { formatBytes } from '../format';
-import { DEFAULT_DTYPE, DTYPE_SPECS, type ExportDtype } from '../export/dtypes';
+import { DEFAULT_DTYPE, DTYPE_SPECS, type ExportDtype } from '../dtypes';
 
 /** The system's MemAvailable in bytes (page cache counts), or undefined where there is no /proc/meminfo. */
 export function memAvailable(): number | undefined {

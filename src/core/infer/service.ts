@@ -1,7 +1,7 @@
 import type { GenerationParams, GenerationResult, GeneratedToken, Prompt } from './generate';
 import { generate } from './generate';
 import { type LoadedModel, loadCausalLM, type LoadOptions } from './load';
-import type { ExportDtype } from '../export/dtypes';
+import type { ExportDtype } from '../dtypes';
 
 /**
  * One inference API for every caller: the CLI and tests use it in-process; the extension uses the same

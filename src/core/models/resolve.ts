@@ -7,7 +7,7 @@ import { fetchModel } from '../hub/fetch-model';
 import { looksLikeHubId, parseHubId } from '../hub/id';
 import { defaultCacheDir as defaultHubCacheDir, type HubOptions, type HubProgress } from '../hub/options';
 import { formatBytes } from '../format';
-import type { ExportDtype } from '../export/dtypes';
+import type { ExportDtype } from '../dtypes';
 
 /**
  * Where a model named by the user lives: a prompt's `model`, `--model`, a recipe's `base_model`, the

@@ -3,7 +3,7 @@ import type { JsonObject } from '../yaml/json';
 import { type KeyPath, type KeyTable, keySpec, keysAt as keysIn, type PlaceKeys, type Shape, shape, valuesAt as valuesIn } from '../yaml/key-table';
 import { PARAMETER_SCHEMAS, type ParameterName, type ParameterSchema } from '../infer/parameters';
 import { RESPONSE_FORMATS, ROLES, type STRING_CHECKS } from './types';
-import { EXPORT_DTYPES } from '../export/dtypes';
+import { EXPORT_DTYPES } from '../dtypes';
 
 export { placeOf, type KeyPath } from '../yaml/key-table';
 

@@ -7,7 +7,7 @@ import { numberRule } from '../yaml/key-table';
 import { PROMPT_KEYS } from './key-table';
 import { PARAMETER_SCHEMAS, type ParameterName } from '../infer/parameters';
 import { placeholders } from './template';
-import { EXPORT_DTYPES, type ExportDtype, isExportDtype } from '../export/dtypes';
+import { EXPORT_DTYPES, type ExportDtype, isExportDtype } from '../dtypes';
 import {
   RESPONSE_FORMATS,
   ROLES,

@@ -10,7 +10,7 @@
 import type { Diagnostic, Span } from '../yaml/diagnostic';
 import type { JsonObject, JsonValue } from '../yaml/json';
 import type { ModelParameters } from '../infer/parameters';
-import type { ExportDtype } from '../export/dtypes';
+import type { ExportDtype } from '../dtypes';
 
 export type { Diagnostic, DiagnosticCode, Severity, Span } from '../yaml/diagnostic';
 export type { JsonObject, JsonValue } from '../yaml/json';

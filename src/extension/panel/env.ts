@@ -1,6 +1,6 @@
 import type { RequestEvent, RequestMethod, RequestParams, RequestResult } from '../../worker/protocol';
 import type { Tab, ToPanel } from './protocol';
-import type { ExportDtype } from '../../core/export/dtypes';
+import type { ExportDtype } from '../../core/dtypes';
 
 /**
  * What the panel's logic needs of the editor and of the worker. The controller and its parts

@@ -6,7 +6,7 @@ import type { PanelEnv, WorkerLike } from './env';
 import { type CellInfo, type GenerationOverrides, RUN_MODES, type RunHeader, type RunRequest, type TokenInfo, type ToPanel } from './protocol';
 import { fileParams, type PromptSource, type ResolvedVariant, snapshotOutputs, typedCase } from './sources';
 import { chooseDtype } from '../../core/compare/variants';
-import type { ExportDtype } from '../../core/export/dtypes';
+import type { ExportDtype } from '../../core/dtypes';
 
 interface CellState {
   readonly variant: string;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { GenerationParamsSchema } from '../../core/infer/parameters';
 import { RunEvent } from '../../core/train/run-event';
-import { EXPORT_DTYPES } from '../../core/export/dtypes';
+import { EXPORT_DTYPES } from '../../core/dtypes';
 
 /**
  * extension ⇄ the run / compare / fine-tune panel. Both sides validate what they receive with these

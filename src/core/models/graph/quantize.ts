@@ -1,3 +1,4 @@
+import type { QuantSpec } from '../../dtypes';
 import { CONTRIB_DOMAIN, type GraphBuilder, type Value } from '../../onnx/builder';
 
 /**
@@ -16,12 +17,8 @@ import { CONTRIB_DOMAIN, type GraphBuilder, type Value } from '../../onnx/builde
  * Asymmetric: scale = (max − min) / (2^bits − 1) over the block with 0 included, zero = round(−min/scale),
  * so that w = 0 is exact (padding, and weights that are zero).
  */
-export interface QuantSpec {
-  readonly bits: 4 | 8;
-  /** A power of two, at least 16 (what the kernels accept). */
-  readonly blockSize: number;
-  readonly symmetric: boolean;
-}
+
+export type { QuantSpec };
 
 export interface QuantizedRows {
   readonly rows: number;

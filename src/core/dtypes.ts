@@ -1,5 +1,4 @@
-import { TuneloopError } from '../errors';
-import type { QuantSpec } from '../models/graph/quantize';
+import { TuneloopError } from './errors';
 
 /**
  * The dtypes an inference export comes in, one entry each: the file transformers.js (and
@@ -16,6 +15,14 @@ import type { QuantSpec } from '../models/graph/quantize';
  * Blocks of 32 (rather than 64 or 128) keep q4's error lowest (8.1% against 9.1% and 10.0%) for
  * 1.0 bit per weight of scales and zero points: 5.0 bits a weight at q4, 9.0 at q8.
  */
+/** How a linear layer's weights are quantized: per row, in blocks of `blockSize` along the input. */
+export interface QuantSpec {
+  readonly bits: 4 | 8;
+  /** A power of two, at least 16 (what the kernels accept). */
+  readonly blockSize: number;
+  readonly symmetric: boolean;
+}
+
 export const EXPORT_DTYPES = ['fp32', 'q8', 'q4'] as const;
 export type ExportDtype = (typeof EXPORT_DTYPES)[number];
 
