@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { DTYPE_SPECS, EXPORT_DTYPES, type ExportDtype } from '../src/core/export/dtypes';
+import { DTYPE_SPECS, EXPORT_DTYPES, type ExportDtype } from '../src/core/dtypes';
 import { exportCheckpoint } from '../src/core/export/export';
 import { generate } from '../src/core/infer/generate';
 import { loadCausalLM } from '../src/core/infer/load';
@@ -403,7 +403,7 @@ function describe(r: DecodeResult, bw: number): string[] {
   const f = r.figures;
   if (f) {
     lines.push(
-      `  inference  load ${f.loadSeconds.toFixed(2)} s; first token ${f.firstTokenSeconds.toFixed(2)} s after the load began (${SHORT_PROMPT}-token prompt); prefill ${(f.prefillTokens / f.prefillSeconds).toFixed(0)} tokens/s (${f.prefillTokens} tokens in ${f.prefillSeconds.toFixed(2)} s); decode ${f.decodeTokensPerSecond.toFixed(2)} tokens/s (${f.decodeTokens} new tokens after a ${SHORT_PROMPT}-token prompt; ${f.decodeMedianTokensPerSecond.toFixed(2)} at the median interval between tokens)`,
+      `  inference  load ${f.loadSeconds.toFixed(2)} s; first token ${f.firstTokenSeconds.toFixed(2)} s after the load began (${SHORT_PROMPT}-token prompt); prefill ${(f.prefillTokens / f.prefillSeconds).toFixed(0)} tokens/s (${f.prefillTokens} tokens in ${f.prefillSeconds.toFixed(2)} s); decode ${f.decodeTokensPerSecond.toFixed(2)} tokens/s (${f.decodeTokens} new tokens after a ${SHORT_PROMPT}-token prompt; ${fixed(f.decodeMedianTokensPerSecond, 2)} at the median interval between tokens)`,
     );
   }
   const d = r.decodeMemory;
