@@ -9,6 +9,7 @@ import { TensorStore } from '../../src/core/safetensors/checkpoint';
 import { GOLDEN, tempDir } from '../helpers';
 import { llamaConfig, makeCheckpoint, rng } from '../make-checkpoint';
 import { NaiveDecoder } from '../reference/naive-decoder';
+import { readOnnx } from '../onnx-read';
 
 /**
  * Configurations beyond the golden folders, each exported from random weights and compared with the
@@ -76,54 +77,64 @@ describe('exported graphs against the float64 reference', function () {
   const ids = Array.from({ length: 12 }, () => 3 + Math.floor(r() * 500));
 
   for (const [name, config] of Object.entries(CASES)) {
-    it(name, async () => {
-      const dir = tempDir();
-      makeCheckpoint(dir, config, 3);
-      const cfg = parseModelConfig(config);
-      const exp = await exportCheckpoint(dir, { cacheDir });
-      const session = await openSession(path.join(exp.dir, 'onnx', 'model.onnx'), 2);
-      const shape = decoderShapeOf(exp.dir);
-      const V = cfg.vocabSize;
-      const store = TensorStore.openDir(dir);
-      const want = new NaiveDecoder(cfg, store).forward(ids);
-      store.close();
+    for (const attention of ['fused', 'plain'] as const)
+      it(`${name}, ${attention} attention`, async () => {
+        const dir = tempDir();
+        makeCheckpoint(dir, config, 3);
+        const cfg = parseModelConfig(config);
+        const exp = await exportCheckpoint(dir, { cacheDir, attention });
+        // The fused export runs attention in onnxruntime's kernels, one GroupQueryAttention a layer
+        // (and RotaryEmbedding on q and k where the model has rotary positions); the plain one has none.
+        const ops = readOnnx(fs.readFileSync(path.join(exp.dir, 'onnx', 'model.onnx'))).nodes.map((n) => n.opType);
+        const count = (op: string) => ops.filter((o) => o === op).length;
+        const rotary = cfg.positions.type === 'rope';
+        assert.deepEqual(
+          [count('GroupQueryAttention'), count('RotaryEmbedding'), count('Softmax')],
+          attention === 'fused' ? [cfg.numLayers, rotary ? 2 * cfg.numLayers : 0, 0] : [0, 0, cfg.numLayers],
+        );
+        const session = await openSession(path.join(exp.dir, 'onnx', 'model.onnx'), 2);
+        const shape = decoderShapeOf(exp.dir);
+        const V = cfg.vocabSize;
+        const store = TensorStore.openDir(dir);
+        const want = new NaiveDecoder(cfg, store).forward(ids);
+        store.close();
 
-      // 1. the full sequence
-      const full = await runDecoderFull(session, shape, BigInt64Array.from(ids, BigInt), [1, ids.length]);
-      let max = 0;
-      want.forEach((row, t) => row.forEach((v, i) => (max = Math.max(max, Math.abs(v - full.logits[t * V + i]!)))));
-      assert.ok(max < 2e-4, `full sequence: max abs err ${max}`);
+        // 1. the full sequence
+        const full = await runDecoderFull(session, shape, BigInt64Array.from(ids, BigInt), [1, ids.length]);
+        let max = 0;
+        want.forEach((row, t) => row.forEach((v, i) => (max = Math.max(max, Math.abs(v - full.logits[t * V + i]!)))));
+        assert.ok(max < 2e-4, `full sequence: max abs err ${max}`);
 
-      // 2. prefill 5 tokens, then one token at a time through the cache
-      let out = await step(session, shape.numLayers, ids.slice(0, 5), undefined, 0, shape.numKvHeads, shape.headDim);
-      let cacheErr = 0;
-      const compare = (logits: Float32Array, t0: number, n: number) => {
-        for (let t = 0; t < n; t++) for (let i = 0; i < V; i++) cacheErr = Math.max(cacheErr, Math.abs(logits[t * V + i]! - want[t0 + t]![i]!));
-      };
-      compare(out.logits!.data as Float32Array, 0, 5);
-      for (let t = 5; t < ids.length; t++) {
-        out = await step(session, shape.numLayers, [ids[t]!], out, t, shape.numKvHeads, shape.headDim);
-        assert.deepEqual(out[`present.0.key`]!.dims, [1, shape.numKvHeads, t + 1, shape.headDim]);
-        compare(out.logits!.data as Float32Array, t, 1);
-      }
-      assert.ok(cacheErr < 2e-4, `through the KV cache: max abs err ${cacheErr}`);
+        // 2. prefill 5 tokens, then one token at a time through the cache
+        let out = await step(session, shape.numLayers, ids.slice(0, 5), undefined, 0, shape.numKvHeads, shape.headDim);
+        let cacheErr = 0;
+        const compare = (logits: Float32Array, t0: number, n: number) => {
+          for (let t = 0; t < n; t++) for (let i = 0; i < V; i++) cacheErr = Math.max(cacheErr, Math.abs(logits[t * V + i]! - want[t0 + t]![i]!));
+        };
+        compare(out.logits!.data as Float32Array, 0, 5);
+        for (let t = 5; t < ids.length; t++) {
+          out = await step(session, shape.numLayers, [ids[t]!], out, t, shape.numKvHeads, shape.headDim);
+          assert.deepEqual(out[`present.0.key`]!.dims, [1, shape.numKvHeads, t + 1, shape.headDim]);
+          compare(out.logits!.data as Float32Array, t, 1);
+        }
+        assert.ok(cacheErr < 2e-4, `through the KV cache: max abs err ${cacheErr}`);
 
-      // 3. a left-padded batch: the real tokens of the padded row see what they would unpadded
-      const pad = 3;
-      const short = ids.slice(0, ids.length - pad);
-      const batch = BigInt64Array.from([...new Array<number>(pad).fill(0), ...short, ...ids], BigInt);
-      const mask = BigInt64Array.from([...new Array<number>(pad).fill(0), ...short.map(() => 1), ...ids.map(() => 1)], BigInt);
-      const padded = await runDecoderFull(session, shape, batch, [2, ids.length], mask);
-      let padErr = 0;
-      short.forEach((_, t) => {
-        for (let i = 0; i < V; i++) padErr = Math.max(padErr, Math.abs(padded.logits[(pad + t) * V + i]! - want[t]![i]!));
+        // 3. a left-padded batch: the real tokens of the padded row see what they would unpadded
+        const pad = 3;
+        const short = ids.slice(0, ids.length - pad);
+        const batch = BigInt64Array.from([...new Array<number>(pad).fill(0), ...short, ...ids], BigInt);
+        const mask = BigInt64Array.from([...new Array<number>(pad).fill(0), ...short.map(() => 1), ...ids.map(() => 1)], BigInt);
+        const padded = await runDecoderFull(session, shape, batch, [2, ids.length], mask);
+        let padErr = 0;
+        short.forEach((_, t) => {
+          for (let i = 0; i < V; i++) padErr = Math.max(padErr, Math.abs(padded.logits[(pad + t) * V + i]! - want[t]![i]!));
+        });
+        for (let t = 0; t < ids.length; t++)
+          for (let i = 0; i < V; i++) padErr = Math.max(padErr, Math.abs(padded.logits[(ids.length + t) * V + i]! - want[t]![i]!));
+        assert.ok(padErr < 2e-4, `left-padded batch: max abs err ${padErr}`);
+        assert.ok(Array.from(padded.logits).every(Number.isFinite), 'fully masked (padding) rows stay finite');
+        await session.release();
       });
-      for (let t = 0; t < ids.length; t++)
-        for (let i = 0; i < V; i++) padErr = Math.max(padErr, Math.abs(padded.logits[(ids.length + t) * V + i]! - want[t]![i]!));
-      assert.ok(padErr < 2e-4, `left-padded batch: max abs err ${padErr}`);
-      assert.ok(Array.from(padded.logits).every(Number.isFinite), 'fully masked (padding) rows stay finite');
-      await session.release();
-    });
   }
 
   it('the two rope spellings export to the same weights and graph', async () => {

@@ -29,7 +29,7 @@ import { quantizedBytes } from '../models/graph/quantize';
  */
 
 /** Bump when the graphs change, so that older exports are not reused. */
-export const EXPORT_FORMAT = 4;
+export const EXPORT_FORMAT = 5;
 const MARKER = 'tuneloop-export.json';
 /** Above this, initializers go to onnx/model.onnx_data (protobuf messages are limited to 2 GiB). */
 const EXTERNAL_DATA_ABOVE = 1.8 * 2 ** 30;
@@ -56,6 +56,12 @@ export interface ExportOptions {
    * 42 either way.
    */
   readonly adapterMode?: AdapterMode;
+  /**
+   * Attention in onnxruntime's fused kernels (`fused`, the default: RotaryEmbedding and
+   * GroupQueryAttention, attention-kernels.ts) or in plain ONNX ops as training graphs have it
+   * (`plain`, for comparing the two; its own cache key and folder).
+   */
+  readonly attention?: 'fused' | 'plain';
   /** Store weights in onnx/model.onnx_data when they total more than this (default 1.8 GiB; protobuf stops at 2 GiB). */
   readonly externalDataAboveBytes?: number;
   readonly onProgress?: (message: string) => void;
@@ -141,10 +147,11 @@ function keyOf(
   format = EXPORT_FORMAT,
   dtype: ExportDtype = DEFAULT_DTYPE,
   adapterMode: AdapterMode = 'merge',
+  attention: 'fused' | 'plain' = 'fused',
 ): string {
   // fp32 keeps the key it had before dtypes existed, so that those exports are still found.
   const applied = adapterDir ? (adapterMode === 'merge' ? '-merged' : '-branches') : '';
-  const tag = `tuneloop-export-${format}${dtype === 'fp32' ? '' : `-${dtype}`}${external ? '-external' : ''}${applied}`;
+  const tag = `tuneloop-export-${format}${dtype === 'fp32' ? '' : `-${dtype}`}${external ? '-external' : ''}${applied}${attention === 'plain' ? '-plain-attention' : ''}`;
   const h = crypto.createHash('sha256').update(`${tag}\n`);
   for (const f of sourceFiles(dir, store, adapterDir)) h.update(`${path.basename(f)} ${fileSha256(f, cacheDir)}\n`);
   return h.digest('hex');
@@ -186,10 +193,14 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
     const adapterDir = options.adapterDir;
     if (adapterDir && ![ADAPTER_CONFIG, ADAPTER_WEIGHTS].every((f) => fs.existsSync(path.join(adapterDir, f)))) readAdapter(adapterDir, cfg);
     const adapterMode = options.adapterMode ?? (dtype === 'fp32' ? 'merge' : 'branches');
-    const key = keyOf(src, store, cacheDir, externalData, adapterDir, EXPORT_FORMAT, dtype, adapterMode);
+    const attention = options.attention ?? 'fused';
+    const key = keyOf(src, store, cacheDir, externalData, adapterDir, EXPORT_FORMAT, dtype, adapterMode, attention);
     const exportsDir = path.join(cacheDir, 'exports');
     const lora = adapterDir ? (adapterMode === 'merge' ? '-lora' : '-lora-branches') : '';
-    const target = path.join(exportsDir, `${key.slice(0, 16)}-${cfg.modelType}${lora}${dtype === 'fp32' ? '' : `-${dtype}`}`);
+    const target = path.join(
+      exportsDir,
+      `${key.slice(0, 16)}-${cfg.modelType}${lora}${dtype === 'fp32' ? '' : `-${dtype}`}${attention === 'plain' ? '-plain' : ''}`,
+    );
     if (fs.existsSync(path.join(target, MARKER))) {
       return { dir: target, cached: true, key, seconds: (Date.now() - started) / 1000 };
     }
@@ -203,6 +214,7 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
       const model = buildDecoderModel(cfg, new WeightReader(cfg, store, merge ? mergeTransform(cfg, adapter) : undefined), {
         ...(spec.quantize ? { quantize: spec.quantize } : {}),
         ...(adapter && !merge ? { lora: initializerLora(adapter) } : {}),
+        ...(attention === 'plain' ? { plainAttention: true } : {}),
       });
       checkCancelled(options.signal);
       const weightBytes = model.graph.initializers.reduce((a, t) => a + t.data.byteLength, 0);

@@ -54,6 +54,11 @@ export interface DecoderOptions {
   /** Every weight a graph input in its stored layout (full fine-tuning), rather than an initializer. */
   readonly weightsAsInputs?: boolean;
   /**
+   * Inference graphs: attention in plain ONNX ops, as training graphs have it, rather than
+   * onnxruntime's fused kernels (attention-kernels.ts); for comparing the two.
+   */
+  readonly plainAttention?: boolean;
+  /**
    * Inference exports: every linear layer and the LM head block-quantized (MatMulNBits), and the
    * token embedding too where its rows are whole blocks (GatherBlockQuantized). Norms, biases,
    * position tables and LoRA branches stay float32.

@@ -1,6 +1,7 @@
 import type { GraphBuilder, Value } from '../../onnx/builder';
 import type { ModelConfig } from '../config';
-import { activation, attention, attentionMasks, declareDecoderInputs, type DecoderOptions, finishDecoder, Params, withLora } from './decoder';
+import { attentionKernel } from './attention-kernels';
+import { activation, declareDecoderInputs, type DecoderOptions, finishDecoder, Params, withLora } from './decoder';
 import type { WeightReader } from './weights';
 
 /**
@@ -19,7 +20,7 @@ export function buildGpt2Graph(g: GraphBuilder, cfg: ModelConfig, w: WeightReade
   const wte = params.embedding('transformer.wte.weight', [V, H]);
   const wpe = params.embedding('transformer.wpe.weight', [cfg.maxPositionEmbeddings, H], true);
   let x = g.add(wte.lookup(io.inputIds), wpe.lookup(io.positionIds)); // [B, S, H]
-  const maskFor = attentionMasks(g, io, cfg);
+  const attend = attentionKernel(g, cfg, io, options);
   const present: { key: Value; value: Value }[] = [];
   const eps = cfg.norm.eps;
 
@@ -30,7 +31,7 @@ export function buildGpt2Graph(g: GraphBuilder, cfg: ModelConfig, w: WeightReade
       const h = g.layerNorm(x, params.get(`${p}.ln_1.weight`, [H]), params.get(`${p}.ln_1.bias`, [H]), eps);
       const qkv = conv(h, `${p}.attn.c_attn`, H, 3 * H); // [B, S, 3H]
       const [q, k, v] = g.split(qkv, 2, [H, H, H]);
-      const att = attention(g, { cfg, layer: i, q: q!, k: k!, v: v!, past: io.past[i], mask: maskFor(i) });
+      const att = attend({ layer: i, q: q!, k: k!, v: v! });
       present.push(att.present);
       const r = g.add(x, conv(att.out, `${p}.attn.c_proj`, H, H));
       const h2 = g.layerNorm(r, params.get(`${p}.ln_2.weight`, [H]), params.get(`${p}.ln_2.bias`, [H]), eps);

@@ -1,6 +1,7 @@
 import type { GraphBuilder, Value } from '../../onnx/builder';
 import type { ModelConfig } from '../config';
-import { activation, attention, attentionMasks, declareDecoderInputs, type DecoderOptions, finishDecoder, Params, rmsNorm, ropeTables } from './decoder';
+import { attentionKernel } from './attention-kernels';
+import { activation, declareDecoderInputs, type DecoderOptions, finishDecoder, Params, rmsNorm } from './decoder';
 import type { WeightReader } from './weights';
 
 /**
@@ -15,8 +16,7 @@ export function buildLlamaGraph(g: GraphBuilder, cfg: ModelConfig, w: WeightRead
 
   const embed = params.embedding('model.embed_tokens.weight', [V, H]);
   let x = embed.lookup(io.inputIds); // [B, S, H]
-  const rope = ropeTables(g, cfg, io.positionIds);
-  const maskFor = attentionMasks(g, io, cfg);
+  const attend = attentionKernel(g, cfg, io, options);
   const present: { key: Value; value: Value }[] = [];
 
   for (let i = 0; i < cfg.numLayers; i++) {
@@ -38,7 +38,7 @@ export function buildLlamaGraph(g: GraphBuilder, cfg: ModelConfig, w: WeightRead
       const qkNorm = cfg.attention.qkNorm
         ? { q: params.get(`${p}.self_attn.q_norm.weight`, [d]), k: params.get(`${p}.self_attn.k_norm.weight`, [d]), eps: cfg.norm.eps }
         : undefined;
-      const att = attention(g, { cfg, layer: i, q: q!, k: k!, v: v!, past: io.past[i], mask: maskFor(i), rope, ...(qkNorm ? { qkNorm } : {}) });
+      const att = attend({ layer: i, q: q!, k: k!, v: v!, ...(qkNorm ? { qkNorm } : {}) });
       present.push(att.present);
       const [o] = params.linears(att.out, nH * d, [{ name: `${p}.self_attn.o_proj`, out: H }], cfg.attention.outputBias, lora); // [B, S, H]
       const r = g.add(x, o!);
