@@ -20,7 +20,7 @@ import { pickByKey, SHAPES, writeRandomCheckpoint } from './scale';
  *
  *   node out/bench/decode-profile.js [--shape smol] [--dtype fp32] [--past 128] [--steps 40]
  *                                    [--threads 2] [--work DIR] [--opt all|extended|basic|disabled]
- *                                    [--attention fused|plain]
+ *                                    [--ops fused|plain]
  *
  * Kernel times are grouped by what the node does, read from the exported graph (the weight a node
  * multiplies by, or the op), not from onnxruntime's names alone: ORT fuses and renames nodes.
@@ -190,8 +190,8 @@ async function main(): Promise<void> {
   const past = Number(value('--past') ?? 128);
   const steps = Number(value('--steps') ?? 40);
   const opt = (value('--opt') ?? 'all') as ort.InferenceSession.SessionOptions['graphOptimizationLevel'];
-  const attention = value('--attention') ?? 'fused';
-  if (attention !== 'fused' && attention !== 'plain') throw new Error(`--attention: fused or plain, not ${attention}`);
+  const ops = value('--ops') ?? 'fused';
+  if (ops !== 'fused' && ops !== 'plain') throw new Error(`--ops: fused or plain, not ${ops}`);
   const keep = value('--work');
   const work = keep ? path.resolve(keep) : fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-decode-profile-'));
   fs.mkdirSync(work, { recursive: true });
@@ -199,13 +199,13 @@ async function main(): Promise<void> {
     const ckpt = path.join(work, 'models', shape.key);
     writeRandomCheckpoint(ckpt, shape.config);
     const cfg = parseModelConfig(shape.config);
-    const exp = await exportCheckpoint(ckpt, { dtype, attention, cacheDir: path.join(work, 'profile-cache') });
+    const exp = await exportCheckpoint(ckpt, { dtype, ops, cacheDir: path.join(work, 'profile-cache') });
     const file = path.join(exp.dir, 'onnx', DTYPE_SPECS[dtype].file);
     const weights = readWeightBytes(file);
     const bw = await bandwidth(threads);
     const boundS = weights.bytesPerToken / bw;
     console.log(
-      `${shape.name} ${dtype}: ${(weights.bytesPerToken / 1e6).toFixed(1)} MB per token; bandwidth ${(bw / 1e9).toFixed(1)} GB/s → ${(boundS * 1000).toFixed(2)} ms a token at the bound (${(1 / boundS).toFixed(1)} tokens/s); ${threads} threads, one token after ${past} cached, graph optimization ${opt}, ${attention} attention`,
+      `${shape.name} ${dtype}: ${(weights.bytesPerToken / 1e6).toFixed(1)} MB per token; bandwidth ${(bw / 1e9).toFixed(1)} GB/s → ${(boundS * 1000).toFixed(2)} ms a token at the bound (${(1 / boundS).toFixed(1)} tokens/s); ${threads} threads, one token after ${past} cached, graph optimization ${opt}, ${ops} ops`,
     );
     const p = await profileStep(file, weights, cfg, { threads, past, steps, opt, work });
     console.log(

@@ -163,9 +163,9 @@ describe('autodiff: whole graphs against finite differences', function () {
       try {
         const r = await gradcheck(
           (g) => {
-            // Attention in plain ONNX ops, as training graphs have it: the fused kernels of exports
-            // (GroupQueryAttention) have no backward rule, and engine-architectures checks them.
-            c.build(g, cfg, new WeightReader(cfg, store), { plainAttention: true });
+            // Standard ONNX ops, as training graphs have them: the fused kernels of exports
+            // (GroupQueryAttention, FusedMatMul) have no backward rules; engine-architectures checks them.
+            c.build(g, cfg, new WeightReader(cfg, store), { plainOps: true });
             const logits = g.outputValue('logits')!; // [B, S, V]
             assert.deepEqual(logits.shape, [B, S, cfg.vocabSize]);
             const targets = g.input('targets', 'int64', [B, S]);

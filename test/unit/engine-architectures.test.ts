@@ -77,20 +77,23 @@ describe('exported graphs against the float64 reference', function () {
   const ids = Array.from({ length: 12 }, () => 3 + Math.floor(r() * 500));
 
   for (const [name, config] of Object.entries(CASES)) {
-    for (const attention of ['fused', 'plain'] as const)
-      it(`${name}, ${attention} attention`, async () => {
+    for (const ops of ['fused', 'plain'] as const)
+      it(`${name}, ${ops} ops`, async () => {
         const dir = tempDir();
         makeCheckpoint(dir, config, 3);
         const cfg = parseModelConfig(config);
-        const exp = await exportCheckpoint(dir, { cacheDir, attention });
+        const exp = await exportCheckpoint(dir, { cacheDir, ops });
         // The fused export runs attention in onnxruntime's kernels, one GroupQueryAttention a layer
-        // (and RotaryEmbedding on q and k where the model has rotary positions); the plain one has none.
-        const ops = readOnnx(fs.readFileSync(path.join(exp.dir, 'onnx', 'model.onnx'))).nodes.map((n) => n.opType);
-        const count = (op: string) => ops.filter((o) => o === op).length;
+        // (and RotaryEmbedding on q and k where the model has rotary positions), and a llama-family
+        // layer's four linear groups (q/k/v, o, gate/up, down) as FusedMatMul on the weights as stored;
+        // the plain one has none of them (GPT-2's Conv1D weights are [in, out] already: MatMul).
+        const opTypes = readOnnx(fs.readFileSync(path.join(exp.dir, 'onnx', 'model.onnx'))).nodes.map((n) => n.opType);
+        const count = (op: string) => opTypes.filter((o) => o === op).length;
         const rotary = cfg.positions.type === 'rope';
+        const L = cfg.numLayers;
         assert.deepEqual(
-          [count('GroupQueryAttention'), count('RotaryEmbedding'), count('Softmax')],
-          attention === 'fused' ? [cfg.numLayers, rotary ? 2 * cfg.numLayers : 0, 0] : [0, 0, cfg.numLayers],
+          [count('GroupQueryAttention'), count('RotaryEmbedding'), count('FusedMatMul'), count('Softmax')],
+          ops === 'fused' ? [L, rotary ? 2 * L : 0, cfg.family === 'gpt2' ? 0 : 4 * L, 0] : [0, 0, 0, L],
         );
         const session = await openSession(path.join(exp.dir, 'onnx', 'model.onnx'), 2);
         const shape = decoderShapeOf(exp.dir);

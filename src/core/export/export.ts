@@ -57,11 +57,12 @@ export interface ExportOptions {
    */
   readonly adapterMode?: AdapterMode;
   /**
-   * Attention in onnxruntime's fused kernels (`fused`, the default: RotaryEmbedding and
-   * GroupQueryAttention, attention-kernels.ts) or in plain ONNX ops as training graphs have it
-   * (`plain`, for comparing the two; its own cache key and folder).
+   * `fused` (the default): onnxruntime's kernels where they save work, RotaryEmbedding and
+   * GroupQueryAttention for attention (attention-kernels.ts) and FusedMatMul with transB for linear
+   * layers (no transposed copy of the weights). `plain`: standard ONNX ops only, as training graphs
+   * have them, for comparing the two (its own cache key and folder).
    */
-  readonly attention?: 'fused' | 'plain';
+  readonly ops?: ExportOps;
   /** Store weights in onnx/model.onnx_data when they total more than this (default 1.8 GiB; protobuf stops at 2 GiB). */
   readonly externalDataAboveBytes?: number;
   readonly onProgress?: (message: string) => void;
@@ -69,6 +70,7 @@ export interface ExportOptions {
 }
 
 export type AdapterMode = 'merge' | 'branches';
+export type ExportOps = 'fused' | 'plain';
 
 export interface ExportResult {
   readonly dir: string;
@@ -147,11 +149,11 @@ function keyOf(
   format = EXPORT_FORMAT,
   dtype: ExportDtype = DEFAULT_DTYPE,
   adapterMode: AdapterMode = 'merge',
-  attention: 'fused' | 'plain' = 'fused',
+  ops: ExportOps = 'fused',
 ): string {
   // fp32 keeps the key it had before dtypes existed, so that those exports are still found.
   const applied = adapterDir ? (adapterMode === 'merge' ? '-merged' : '-branches') : '';
-  const tag = `tuneloop-export-${format}${dtype === 'fp32' ? '' : `-${dtype}`}${external ? '-external' : ''}${applied}${attention === 'plain' ? '-plain-attention' : ''}`;
+  const tag = `tuneloop-export-${format}${dtype === 'fp32' ? '' : `-${dtype}`}${external ? '-external' : ''}${applied}${ops === 'plain' ? '-plain-ops' : ''}`;
   const h = crypto.createHash('sha256').update(`${tag}\n`);
   for (const f of sourceFiles(dir, store, adapterDir)) h.update(`${path.basename(f)} ${fileSha256(f, cacheDir)}\n`);
   return h.digest('hex');
@@ -193,14 +195,11 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
     const adapterDir = options.adapterDir;
     if (adapterDir && ![ADAPTER_CONFIG, ADAPTER_WEIGHTS].every((f) => fs.existsSync(path.join(adapterDir, f)))) readAdapter(adapterDir, cfg);
     const adapterMode = options.adapterMode ?? (dtype === 'fp32' ? 'merge' : 'branches');
-    const attention = options.attention ?? 'fused';
-    const key = keyOf(src, store, cacheDir, externalData, adapterDir, EXPORT_FORMAT, dtype, adapterMode, attention);
+    const ops = options.ops ?? 'fused';
+    const key = keyOf(src, store, cacheDir, externalData, adapterDir, EXPORT_FORMAT, dtype, adapterMode, ops);
     const exportsDir = path.join(cacheDir, 'exports');
     const lora = adapterDir ? (adapterMode === 'merge' ? '-lora' : '-lora-branches') : '';
-    const target = path.join(
-      exportsDir,
-      `${key.slice(0, 16)}-${cfg.modelType}${lora}${dtype === 'fp32' ? '' : `-${dtype}`}${attention === 'plain' ? '-plain' : ''}`,
-    );
+    const target = path.join(exportsDir, `${key.slice(0, 16)}-${cfg.modelType}${lora}${dtype === 'fp32' ? '' : `-${dtype}`}${ops === 'plain' ? '-plain' : ''}`);
     if (fs.existsSync(path.join(target, MARKER))) {
       return { dir: target, cached: true, key, seconds: (Date.now() - started) / 1000 };
     }
@@ -214,7 +213,7 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
       const model = buildDecoderModel(cfg, new WeightReader(cfg, store, merge ? mergeTransform(cfg, adapter) : undefined), {
         ...(spec.quantize ? { quantize: spec.quantize } : {}),
         ...(adapter && !merge ? { lora: initializerLora(adapter) } : {}),
-        ...(attention === 'plain' ? { plainAttention: true } : {}),
+        ...(ops === 'plain' ? { plainOps: true } : {}),
       });
       checkCancelled(options.signal);
       const weightBytes = model.graph.initializers.reduce((a, t) => a + t.data.byteLength, 0);

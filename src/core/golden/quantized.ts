@@ -7,6 +7,7 @@ import { buildDecoderModel } from '../models/graph';
 import { dequantizeRows, type QuantSpec, quantizeRows } from '../models/graph/quantize';
 import { transpose, WeightReader } from '../models/graph/weights';
 import type { ModelDef, NodeDef, TensorDef } from '../onnx/model';
+import { CONTRIB_DOMAIN } from '../onnx/builder';
 import { openSession, openSessionFromModel, runDecoderFull } from '../onnx/session';
 import { seededRandom } from '../random';
 import { TensorStore } from '../safetensors/checkpoint';
@@ -157,7 +158,7 @@ function weightNoise(cfg: ModelConfig, names: ReadonlyMap<string, readonly numbe
 }
 
 /**
- * The activation twin: `model` with the input of every float MatMul or Gemm whose weight is a 2-D
+ * The activation twin: `model` with the input of every float MatMul, Gemm or FusedMatMul whose weight is a 2-D
  * initializer (the products MatMulNBits computes in the quantized graph) moved by uniform noise in
  * ±step/2, where step is the kernel's int8 step for the value's block: blocks of ACT_BLOCK values
  * along K (the last one padded with zeros), step = max|x| / ACT_LEVELS. The noise is drawn here,
@@ -179,12 +180,13 @@ export function withActivationNoise(model: ModelDef, seed: number, maxRows: numb
   };
   for (const n of model.graph.nodes) {
     const w = inits.get(n.inputs[1] ?? '');
-    if (!((n.opType === 'MatMul' || n.opType === 'Gemm') && n.domain === '' && w?.dtype === 'float32' && w.dims.length === 2)) {
+    const product = ((n.opType === 'MatMul' || n.opType === 'Gemm') && n.domain === '') || (n.opType === 'FusedMatMul' && n.domain === CONTRIB_DOMAIN);
+    if (!(product && w?.dtype === 'float32' && w.dims.length === 2)) {
       nodes.push(n);
       continue;
     }
     const transB = n.attributes.find(([k]) => k === 'transB')?.[1];
-    const K = n.opType === 'Gemm' && transB?.kind === 'int' && transB.value === 1 ? w.dims[1]! : w.dims[0]!;
+    const K = n.opType !== 'MatMul' && transB?.kind === 'int' && transB.value === 1 ? w.dims[1]! : w.dims[0]!;
     const Kp = Math.ceil(K / ACT_BLOCK) * ACT_BLOCK;
     const p = `tuneloop_actnoise${sites++}`;
     const op = (opType: string, inputs: string[], out: string, attributes: NodeDef['attributes'] = []): string => {

@@ -33,7 +33,7 @@ export type Attend = (a: LayerAttention) => { out: Value; present: { key: Value;
 /** The attention every layer of this graph uses, with what the layers share (masks, rotary tables) built once. */
 export function attentionKernel(g: GraphBuilder, cfg: ModelConfig, io: DecoderInputs, options: DecoderOptions): Attend {
   const maskFor = attentionMasks(g, io, cfg);
-  if (options.training || options.plainAttention) {
+  if (options.training || options.plainOps) {
     const rope = cfg.positions.type === 'rope' ? ropeTables(g, cfg, io.positionIds) : undefined;
     return (a) => attention(g, { cfg, ...a, past: io.past[a.layer], mask: maskFor(a.layer), ...(rope ? { rope } : {}) });
   }

@@ -1,4 +1,4 @@
-import type { GraphBuilder, Value } from '../../onnx/builder';
+import { CONTRIB_DOMAIN, type GraphBuilder, type Value } from '../../onnx/builder';
 import type { ModelConfig, RopeConfig } from '../config';
 import type { FrozenWeights } from './frozen';
 import { gatherable, gatherBlockQuantized, matMulNBits, type QuantSpec, quantizeRows } from './quantize';
@@ -54,10 +54,11 @@ export interface DecoderOptions {
   /** Every weight a graph input in its stored layout (full fine-tuning), rather than an initializer. */
   readonly weightsAsInputs?: boolean;
   /**
-   * Inference graphs: attention in plain ONNX ops, as training graphs have it, rather than
-   * onnxruntime's fused kernels (attention-kernels.ts); for comparing the two.
+   * Inference graphs in standard ONNX ops only, as training graphs have them (differentiable), rather
+   * than onnxruntime's fused kernels (attention-kernels.ts, FusedMatMul for linear layers); for
+   * comparing the two, and for autodiff on an inference graph.
    */
-  readonly plainAttention?: boolean;
+  readonly plainOps?: boolean;
   /**
    * Inference exports: every linear layer and the LM head block-quantized (MatMulNBits), and the
    * token embedding too where its rows are whole blocks (GatherBlockQuantized). Norms, biases,
@@ -86,6 +87,8 @@ export class Params {
   private readonly asInputs: boolean;
   private readonly frozen: FrozenWeights | undefined;
   private readonly quant: QuantSpec | undefined;
+  /** Standard ONNX ops only (training graphs, `plainOps`): no FusedMatMul. */
+  private readonly plain: boolean;
 
   constructor(
     private readonly g: GraphBuilder,
@@ -95,6 +98,7 @@ export class Params {
     this.asInputs = options.weightsAsInputs === true;
     this.frozen = options.frozen;
     this.quant = options.quantize;
+    this.plain = options.training !== undefined || options.plainOps === true;
     if (this.quant && (this.asInputs || this.frozen || options.training)) throw new Error('quantized graphs are for inference only');
   }
 
@@ -178,7 +182,9 @@ export class Params {
           );
         const W = this.frozen.matrix(g, fusedName.replace(/weight_t$/, 'weight'), [total, inF], rows, 0, x); // [Σ out, in]
         y = linearRows(g, x, W, inF, total);
-      } else {
+      } else if (this.plain) {
+        // Standard ops (the golden checks' LoRA training graphs, with no fed weights): MatMul, whose
+        // backward rule the autodiff has, on the weights transposed to [in, out] and concatenated.
         const fused = () =>
           concatColumns(
             modules.map((m) => this.w.transposed(`${m.name}.weight`, m.out, inF)),
@@ -186,6 +192,16 @@ export class Params {
             widths,
           );
         y = g.matmul(x, g.initializer(fusedName, 'float32', [inF, total], bytes(fused())));
+      } else {
+        // The rows as stored, [out, in], the modules' one after another, each converted straight into
+        // its place; y = x·Wᵀ by FusedMatMul with transB, whose weights onnxruntime packs as it packs
+        // MatMul's. Transposing them here instead made a third of a 1B export's time.
+        const rows = this.w.rowsOf(
+          modules.map((m) => ({ name: `${m.name}.weight`, rows: m.out })),
+          inF,
+        );
+        const W = g.initializer(fusedName.replace(/weight_t$/, 'weight'), 'float32', [total, inF], bytes(rows)); // [Σ out, in]
+        y = g.node('FusedMatMul', [x, W], { transB: 1 }, ['float32'], CONTRIB_DOMAIN)[0]!;
       }
       if (bias) {
         const fusedBias = () => {
