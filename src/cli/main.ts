@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EVAL_USAGE, evalCommand, RUN_USAGE, runCommand } from './compare';
@@ -13,6 +15,7 @@ import { defaultCacheDir } from '../core/export/cache';
 import { formatBytes } from '../core/format';
 import { clearExports, listExports } from '../core/export/export';
 import { VERSION } from '../core/version';
+import { hugePagesEnv, wantsHugePages } from '../core/huge-pages';
 import { parseRoot, parseThreads, trustedReads, UsageError } from './options';
 import { writeCrashLog } from './crash';
 
@@ -265,8 +268,45 @@ export async function runGuarded(name: string, command: Command, rest: string[],
   }
 }
 
+/** The commands that load or export models, and so touch gigabytes of fresh memory. */
+const MODEL_COMMANDS: ReadonlySet<string> = new Set(['run', 'eval', 'demo', 'export', 'golden']);
+
+/**
+ * The environment to run `argv` again in, when it is a model command and this process was started
+ * without huge pages asked for (see hugePagesEnv: glibc reads the tunable only at start, so the
+ * command runs in a child started with it); undefined to run it here.
+ */
+export function relaunchEnv(argv: readonly string[], env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): NodeJS.ProcessEnv | undefined {
+  const [name, ...rest] = argv;
+  if (name === undefined || !MODEL_COMMANDS.has(name) || rest.some((a) => a === '--help' || a === '-h')) return undefined;
+  return wantsHugePages(env, platform) ? hugePagesEnv(env, platform) : undefined;
+}
+
+/** Runs this CLI again on `argv` in `env`, its output ours; resolves to its exit status. */
+function relaunch(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...argv], { stdio: 'inherit', env });
+    // Ctrl-C reaches the child from the terminal (same process group); this process waits for it to end.
+    const onSigint = () => {};
+    const onSigterm = () => child.kill('SIGTERM');
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
+    child.on('error', (e) => {
+      process.stderr.write(`tuneloop: could not start the command's process (${e.message}); running it here\n`);
+      resolve(main([...argv]));
+    });
+    child.on('exit', (code, signal) => {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+      resolve(code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0));
+    });
+  });
+}
+
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
+  const argv = process.argv.slice(2);
+  const env = relaunchEnv(argv, process.env);
+  (env ? relaunch(argv, env) : main(argv)).then(
     (code) => {
       process.exitCode = code;
     },

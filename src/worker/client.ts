@@ -11,6 +11,7 @@ import {
   type RequestResult,
   type ToWorker,
 } from './protocol';
+import { hugePagesEnv } from '../core/huge-pages';
 
 export class WorkerError extends Error {
   constructor(readonly info: ErrorInfo) {
@@ -74,7 +75,7 @@ export class WorkerClient {
 
   private start(): Promise<void> {
     if (this.ready) return this.ready;
-    const child = fork(this.options.entry, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: this.options.env ?? process.env });
+    const child = fork(this.options.entry, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: hugePagesEnv(this.options.env ?? process.env) });
     this.child = child;
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {

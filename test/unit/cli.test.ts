@@ -12,6 +12,38 @@ function cli(...args: string[]) {
 }
 
 describe('tuneloop CLI', () => {
+  it('model commands run in a process started with huge pages asked for; others, and help, run at once', function () {
+    if (process.platform !== 'linux') this.skip();
+    // Every node process the CLI starts loads the probe, which appends its pid and tunables.
+    const dir = tempDir();
+    const probe = path.join(dir, 'probe.js');
+    const log = path.join(dir, 'log.txt');
+    fs.writeFileSync(probe, `require('fs').appendFileSync(${JSON.stringify(log)}, process.pid + ' ' + (process.env.GLIBC_TUNABLES ?? '-') + '\\n')`);
+    const run = (...args: string[]) => {
+      fs.rmSync(log, { force: true });
+      const { GLIBC_TUNABLES: _, ...env } = process.env;
+      const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], {
+        encoding: 'utf8',
+        env: { ...env, NODE_OPTIONS: `--require ${probe}` },
+      });
+      return {
+        ...r,
+        processes: fs
+          .readFileSync(log, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => l.split(' ')[1]),
+      };
+    };
+    const missing = path.join(dir, 'no-such-model');
+    const exp = run('export', missing, '--out', path.join(dir, 'out'));
+    assert.equal(exp.status, 1, 'the exit status comes through');
+    assert.deepEqual(exp.processes, ['-', 'glibc.malloc.hugetlb=1']);
+    assert.equal(exp.stderr.split(missing).length - 1, 1, `the error once: ${exp.stderr}`);
+    assert.deepEqual(run('check', dir).processes, ['-']);
+    assert.deepEqual(run('export', '--help').processes, ['-']);
+  });
+
   it('info describes a checkpoint: architecture and the parameter count of its weights', () => {
     const r = cli('info', path.join(GOLDEN, 'llama'));
     assert.equal(r.status, 0, r.stderr);

@@ -17,9 +17,9 @@ import {
   readLock,
   releaseLock,
   requestCancel,
-  trainerEnv,
 } from '../../src/core/train/run';
 import { ROOT, tempDir } from '../helpers';
+import { hugePagesEnv } from '../../src/core/huge-pages';
 
 /**
  * Process mechanics of runs with a stand-in trainer (a few lines of Node that write events the way
@@ -60,10 +60,10 @@ describe('run folders and the trainer process', function () {
 
   it('launches the trainer with glibc asking for transparent huge pages, keeping tunables already set', function () {
     if (process.platform !== 'linux') this.skip();
-    assert.equal(trainerEnv({ A: '1' }).GLIBC_TUNABLES, 'glibc.malloc.hugetlb=1');
-    assert.equal(trainerEnv({ A: '1' }).A, '1');
-    assert.equal(trainerEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }).GLIBC_TUNABLES, 'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1');
-    assert.equal(trainerEnv({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }).GLIBC_TUNABLES, 'glibc.malloc.hugetlb=0', "the user's own choice stays");
+    assert.equal(hugePagesEnv({ A: '1' }).GLIBC_TUNABLES, 'glibc.malloc.hugetlb=1');
+    assert.equal(hugePagesEnv({ A: '1' }).A, '1');
+    assert.equal(hugePagesEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }).GLIBC_TUNABLES, 'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1');
+    assert.equal(hugePagesEnv({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }).GLIBC_TUNABLES, 'glibc.malloc.hugetlb=0', "the user's own choice stays");
     // The launched process gets it.
     const dir = tempDir();
     const entry = path.join(dir, 'env.js');

@@ -7,6 +7,7 @@ import { TuneloopError } from '../errors';
 import { describeFsError } from '../fs/text';
 import { writeFileAtomic } from '../fs/atomic';
 import { EventWriter, type RunEvent, readEvents, TERMINAL } from './events';
+import { hugePagesEnv } from '../huge-pages';
 
 /**
  * Run folders: `<runs>/<UTC time>-<name>/` with events.jsonl (the source of truth), owner.lock (the
@@ -233,18 +234,6 @@ export function launchedOwnerAlive(runDir: string, graceMs = 30_000, pid?: numbe
  * Start `entry` (a Node script) on a run in a detached process that outlives its parent: its own
  * process group, stdout ignored, stderr to the run's stderr.log.
  */
-/**
- * The trainer's environment: glibc's malloc asks for transparent huge pages (where the system grants
- * them on request, as Debian's default `madvise` does). The trainer touches gigabytes of fresh memory
- * as it loads the weights; measured at the 0.5B shape on this project's machines, 4 KiB page faults
- * made building the first step take 17 s, huge pages 9 s, at the same step time and peak memory.
- * Other C libraries ignore the variable.
- */
-export function trainerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  if (process.platform !== 'linux' || /glibc\.malloc\.hugetlb/.test(env.GLIBC_TUNABLES ?? '')) return env;
-  return { ...env, GLIBC_TUNABLES: env.GLIBC_TUNABLES ? `${env.GLIBC_TUNABLES}:glibc.malloc.hugetlb=1` : 'glibc.malloc.hugetlb=1' };
-}
-
 export function launchDetached(entry: string, args: readonly string[], runDir: string, env: NodeJS.ProcessEnv = process.env): number {
   let err: number;
   try {
@@ -253,7 +242,7 @@ export function launchDetached(entry: string, args: readonly string[], runDir: s
     throw new TuneloopError(`cannot write in the run folder: ${describeFsError(e)}`, { file: runDir }, 'check that the runs folder can be written');
   }
   try {
-    const child = spawn(process.execPath, [entry, ...args], { detached: true, stdio: ['ignore', 'ignore', err], env: trainerEnv(env), cwd: runDir });
+    const child = spawn(process.execPath, [entry, ...args], { detached: true, stdio: ['ignore', 'ignore', err], env: hugePagesEnv(env), cwd: runDir });
     if (child.pid === undefined) throw new TuneloopError('could not start the trainer process', { file: entry });
     child.unref();
     return child.pid;
