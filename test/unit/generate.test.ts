@@ -33,19 +33,26 @@ describe('generation through transformers.js', function () {
     assert.ok(r.timeToFirstTokenMs > 0 && r.tokensPerSecond > 0);
   });
 
-  it('reports each chosen token’s log-probability under the model (checked against the full-sequence logits)', async () => {
-    const r = await generate(lm, { ids: prompt }, { maxTokens: 6 });
-    const seq = [...prompt, ...r.tokens.map((t) => t.id)];
-    const s = await openSession(path.join(exportDir, 'onnx/model.onnx'));
-    const { logits } = await runDecoderFull(s, decoderShapeOf(exportDir), BigInt64Array.from(seq, BigInt), [1, seq.length]);
-    await s.release();
-    r.tokens.forEach((t, k) => {
-      const pos = prompt.length - 1 + k;
-      const want = logSoftmax(logits.subarray(pos * 512, (pos + 1) * 512))[t.id]!;
-      assert.ok(Math.abs(t.logprob - want) < 1e-4, `token ${k}: ${t.logprob} vs ${want}`);
-      assert.ok(t.logprob <= 0);
+  for (const [how, params] of [
+    ['greedy', { maxTokens: 6 }],
+    [
+      'sampled with a temperature and a repetition penalty, which change the logits after they are recorded',
+      { maxTokens: 6, temperature: 0.7, repetitionPenalty: 1.3, seed: 3 },
+    ],
+  ] as const)
+    it(`reports each chosen token’s log-probability under the model (checked against the full-sequence logits), ${how}`, async () => {
+      const r = await generate(lm, { ids: prompt }, params);
+      const seq = [...prompt, ...r.tokens.map((t) => t.id)];
+      const s = await openSession(path.join(exportDir, 'onnx/model.onnx'));
+      const { logits } = await runDecoderFull(s, decoderShapeOf(exportDir), BigInt64Array.from(seq, BigInt), [1, seq.length]);
+      await s.release();
+      r.tokens.forEach((t, k) => {
+        const pos = prompt.length - 1 + k;
+        const want = logSoftmax(logits.subarray(pos * 512, (pos + 1) * 512))[t.id]!;
+        assert.ok(Math.abs(t.logprob - want) < 1e-4, `token ${k}: ${t.logprob} vs ${want}`);
+        assert.ok(t.logprob <= 0);
+      });
     });
-  });
 
   it('samples reproducibly with a seed, and differently with another', async () => {
     const p = { maxTokens: 16, temperature: 1.5, topK: 100, topP: 0.95 };
