@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { type LabelMetrics, matrixLabelMetrics } from '../core/compare/labels';
 import { meetsMinPassRate } from '../core/compare/matrix';
 import { meetsMaxRegressions, type Regression, type VariantScores } from '../core/compare/scores';
 import type { Snapshot, SnapshotChange } from '../core/compare/snapshot';
@@ -80,6 +81,72 @@ function dtypeText(m: Matrix): string {
   return `${m.dtype} (${from})`;
 }
 
+/** The file's label metrics per variant, when label mode is on (core/compare/labels.ts). */
+function labelsOf(m: Matrix) {
+  return matrixLabelMetrics(
+    m.prompt.task,
+    m.cases,
+    m.variants.map((v) => v.name),
+    m.results,
+  );
+}
+
+const fixed2 = (x: number) => x.toFixed(2);
+
+/** Label metrics as table lines: accuracy and macro-F1 per variant, each label's P/R/F1, and each variant's confusion matrix. */
+function labelLines(m: Matrix, width: number, first: number): string[] {
+  const labels = labelsOf(m);
+  if (!labels) return [];
+  const names = m.variants.map((v) => v.name);
+  const any = names.map((n) => labels.byVariant[n]).find((x): x is LabelMetrics => x !== undefined);
+  if (!any) return [];
+  const why = labels.mode === 'task' ? 'task: classification' : `expected holds ${any.confusion.labels.length} labels`;
+  const cell = (n: string, f: (x: LabelMetrics) => string) => {
+    const x = labels.byVariant[n];
+    return x ? f(x) : 'none';
+  };
+  const labelText = (l: string) => `${l} (${any.perLabel[l]?.support ?? 0})`;
+  const lw = Math.max(first, 'label (n)'.length, ...any.confusion.labels.map((l) => labelText(l).length));
+  const w = Math.max(width, 14);
+  const row = (label: string, cells: readonly string[]) => `  ${label.padEnd(lw)}  ${cells.map((c) => c.padEnd(w)).join('  ')}`.trimEnd();
+  const lines = [`  label metrics (${why}; an output reads as a label when equal to it, ignoring case and a final full stop):`];
+  lines.push(
+    row(
+      'accuracy',
+      names.map((n) => cell(n, (x) => percent(x.accuracy))),
+    ),
+  );
+  lines.push(
+    row(
+      'macro-F1',
+      names.map((n) => cell(n, (x) => fixed2(x.macroF1))),
+    ),
+  );
+  lines.push(`  ${'label (n)'.padEnd(lw)}  ${names.map(() => 'P / R / F1'.padEnd(w)).join('  ')}`.trimEnd());
+  for (const l of any.confusion.labels) {
+    lines.push(
+      row(
+        labelText(l),
+        names.map((n) =>
+          cell(n, (x) => {
+            const s = x.perLabel[l];
+            return s ? `${fixed2(s.precision)} / ${fixed2(s.recall)} / ${fixed2(s.f1)}` : '–';
+          }),
+        ),
+      ),
+    );
+  }
+  for (const n of names) {
+    const x = labels.byVariant[n];
+    if (!x) continue;
+    const cw = Math.max(5, ...x.confusion.columns.map((c) => c.length));
+    lines.push(`  confusion, ${n} (rows: expected; columns: read as):`);
+    lines.push(`    ${''.padEnd(lw)}  ${x.confusion.columns.map((c) => c.padStart(cw)).join(' ')}`);
+    x.confusion.labels.forEach((l, i) => lines.push(`    ${l.padEnd(lw)}  ${x.confusion.matrix[i]!.map((v) => String(v).padStart(cw)).join(' ')}`));
+  }
+  return lines;
+}
+
 export function tableReport(r: FileReport): string {
   const m = r.matrix;
   const lines = [
@@ -113,6 +180,7 @@ export function tableReport(r: FileReport): string {
       ),
     );
   }
+  lines.push(...labelLines(m, width, first));
   for (const v of m.variants) {
     const rate = m.passRates[v.name];
     lines.push(
@@ -177,6 +245,8 @@ export function junitReport(reports: readonly FileReport[]): string {
         ...property('passRate', r.matrix.passRates[v.name]),
         ...(scores?.evaluators ?? []).flatMap((e) => property(`passRate: ${e.name}`, e.rate)),
         ...property('regressionCount', scores?.regressions?.length),
+        ...property('accuracy', labelsOf(r.matrix)?.byVariant[v.name]?.accuracy),
+        ...property('macroF1', labelsOf(r.matrix)?.byVariant[v.name]?.macroF1),
         ...property('maxRegressions', v.maxRegressions),
       ];
       const failures = r.matrix.cases.filter((c) => !r.matrix.results[v.name]?.[c.index]?.passed).length;
@@ -188,6 +258,8 @@ export function junitReport(reports: readonly FileReport[]): string {
 
 export function jsonReport(reports: readonly FileReport[]): string {
   const json = reports.map((r) => ({
+    /** Why label metrics are on ('task': the prompt says task: classification; 'expected': its expected values are labels), or null. */
+    labelMode: labelsOf(r.matrix)?.mode ?? null,
     file: r.matrix.file,
     model: {
       id: r.matrix.model.id,
@@ -214,6 +286,8 @@ export function jsonReport(reports: readonly FileReport[]): string {
         regressions: regressions ? regressions.map((x) => ({ caseIndex: x.caseIndex, evaluator: x.evaluator, base: x.base, output: x.output })) : null,
         regressionCount: regressions?.length ?? null,
         maxRegressions: v.maxRegressions ?? null,
+        /** In label mode: accuracy, macroF1, perLabel {precision, recall, f1, support}, confusion {labels (rows), columns, matrix}; else null. */
+        labelMetrics: labelsOf(r.matrix)?.byVariant[v.name] ?? null,
       };
     }),
     cases: r.matrix.cases.map((c) => ({

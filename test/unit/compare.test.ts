@@ -106,6 +106,44 @@ modelParameters:
     assert.match(changed.stdout, /snapshot q\.snapshot\.json: changed \(1 output\(s\)\)\n {4}adapter case 1 changed: \[-edited-\]/);
   });
 
+  it('eval in label mode (task: classification): accuracy, per-label scores and a confusion matrix from the outputs, in the table, JSON and JUnit', () => {
+    // The labels are the base model's own one-token answers, so that some cases expect what it says
+    // and the others expect another case's answer.
+    const words = ['red', 'blue', 'green', 'black'];
+    const probeFile = (testData: string, extra = '') =>
+      `messages:\n  - role: user\n    content: "Name a colour like {{word}}."\nmodelParameters:\n  maxTokens: 1\ntestData:\n${testData}\n${extra}`;
+    fs.writeFileSync(path.join(ws, 'labels-probe.prompt.yml'), probeFile(words.map((w) => `  - word: ${w}`).join('\n')));
+    const probe = cli(ws, 'eval', 'labels-probe.prompt.yml', '--model', model, '--reporter', 'json');
+    assert.equal(probe.status, 0, probe.stderr);
+    const said = (JSON.parse(probe.stdout).files[0].cases as { outputs: { base: { text: string } } }[]).map((c) => c.outputs.base.text.trim());
+    // Cases 0 and 1 expect what the model says; 2 and 3 expect the answer of case 0.
+    const expected = [said[0]!, said[1]!, said[0]!, said[0]!];
+    fs.writeFileSync(
+      path.join(ws, 'labels.prompt.yml'),
+      probeFile(words.map((w, i) => `  - word: ${w}\n    expected: ${JSON.stringify(expected[i])}`).join('\n'), 'task: classification\n'),
+    );
+    const j = cli(ws, 'eval', 'labels.prompt.yml', '--model', model, '--reporter', 'json');
+    assert.equal(j.status, 0, j.stderr);
+    const file = JSON.parse(j.stdout).files[0];
+    assert.equal(file.labelMode, 'task');
+    const lm = file.variants[0].labelMetrics;
+    const correct = said.filter((s, i) => s.toLowerCase() === expected[i]!.toLowerCase()).length;
+    assert.equal(lm.accuracy, correct / 4);
+    assert.equal(
+      lm.confusion.matrix.flat().reduce((a: number, b: number) => a + b, 0),
+      4,
+      'every case counted once',
+    );
+    const table = cli(ws, 'eval', 'labels.prompt.yml', '--model', model);
+    assert.match(
+      table.stdout,
+      new RegExp(`label metrics \\(task: classification;[^\\n]*\\n {2}accuracy +${((correct / 4) * 100).toFixed(0)}%\\n {2}macro-F1 `),
+    );
+    assert.match(table.stdout, /confusion, base \(rows: expected; columns: read as\):/);
+    const junit = cli(ws, 'eval', 'labels.prompt.yml', '--model', model, '--reporter', 'junit');
+    assert.match(junit.stdout, new RegExp(`<property name="accuracy" value="${correct / 4}"/>`));
+  });
+
   it('eval reports as JSON and JUnit, and fails a variant under its minPassRate', () => {
     const j = cli(ws, 'eval', 'q.prompt.yml', '--model', model, '--reporter', 'json', '--update-snapshots');
     const report = JSON.parse(j.stdout);

@@ -2,7 +2,7 @@ import { jsonSchemaOf } from '../yaml/json-schema';
 import type { JsonObject } from '../yaml/json';
 import { type KeyPath, type KeyTable, keySpec, keysAt as keysIn, type PlaceKeys, type Shape, shape, valuesAt as valuesIn } from '../yaml/key-table';
 import { PARAMETER_SCHEMAS, type ParameterName, type ParameterSchema } from '../infer/parameters';
-import { RESPONSE_FORMATS, ROLES, type STRING_CHECKS } from './types';
+import { RESPONSE_FORMATS, ROLES, type STRING_CHECKS, TASKS } from './types';
 import { EXPORT_DTYPES } from '../dtypes';
 
 export { placeOf, type KeyPath } from '../yaml/key-table';
@@ -57,6 +57,10 @@ export const PROMPT_KEYS: KeyTable = {
     dtype: {
       doc: 'Tuneloop: the type the weights run in: fp32 (float32, the default), q8 (8-bit blocks, onnx/model_quantized.onnx) or q4 (4-bit blocks, onnx/model_q4.onnx). A checkpoint is exported in it, each adapter with it. Overrides the tuneloop.dtype setting; --dtype on the command line overrides it.',
       shape: shape.choice(EXPORT_DTYPES),
+    },
+    task: {
+      doc: 'Tuneloop: classification reads each output as a label and adds accuracy, per-label precision, recall and F1, macro-F1 and a confusion matrix to the reports (on by itself when expected has at most 20 distinct values, each at least twice).',
+      shape: shape.choice(TASKS),
     },
     modelParameters: {
       doc: 'Sampling settings: maxTokens, temperature, topP (and Tuneloop: topK, repetitionPenalty, seed, stop).',
@@ -171,6 +175,6 @@ export function promptJsonSchema(): JsonObject {
     id: 'https://tuneloop.dev/schemas/prompt.schema.json',
     title: 'Tuneloop prompt file (*.prompt.yml)',
     description:
-      'A prompt file in the GitHub Models format, with the optional Tuneloop keys (dtype, adapters, minPassRate, maxRegressions, snapshot, more model parameters and evaluators).',
+      'A prompt file in the GitHub Models format, with the optional Tuneloop keys (dtype, task, adapters, minPassRate, maxRegressions, snapshot, more model parameters and evaluators).',
   });
 }

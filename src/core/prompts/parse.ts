@@ -23,6 +23,8 @@ import {
   type Span,
   type TestCase,
   type TestValue,
+  TASKS,
+  type Task,
 } from './types';
 
 export { placeholders, renderTemplate, variableNames, valueText, type Placeholder } from './template';
@@ -83,6 +85,7 @@ function readRoot(r: Reader, root: YAMLMap): PromptFile {
   }
 
   const dtype = readDtype(r, get('dtype'));
+  const task = readTask(r, get('task'));
   const responseFormat = readResponseFormat(r, get('responseFormat'));
   const schemaEntry = get('jsonSchema');
   const jsonSchema = schemaEntry ? readSchema(r, schemaEntry) : undefined;
@@ -111,6 +114,7 @@ function readRoot(r: Reader, root: YAMLMap): PromptFile {
     ...(description !== undefined ? { description } : {}),
     ...(model !== undefined ? { model } : {}),
     ...(dtype !== undefined ? { dtype } : {}),
+    ...(task !== undefined ? { task } : {}),
     modelParameters: readModelParameters(r, get('modelParameters')),
     ...(responseFormat !== undefined ? { responseFormat } : {}),
     ...(jsonSchema !== undefined ? { jsonSchema } : {}),
@@ -178,6 +182,16 @@ function readDtype(r: Reader, e: Entry | undefined): ExportDtype | undefined {
   if (s === undefined) return undefined;
   if (isExportDtype(s)) return s;
   r.error(r.valueSpan(e), 'unknown-value', `unknown dtype "${s}": use ${quotedList(EXPORT_DTYPES)}${didYouMean(s, EXPORT_DTYPES)}`);
+  return undefined;
+}
+
+/** `task: classification` (Tuneloop): label metrics in the reports. */
+function readTask(r: Reader, e: Entry | undefined): Task | undefined {
+  if (!e) return undefined;
+  const s = r.string(e);
+  if (s === undefined) return undefined;
+  if ((TASKS as readonly string[]).includes(s)) return s as Task;
+  r.error(r.valueSpan(e), 'unknown-value', `unknown task "${s}": use ${quotedList(TASKS)}${didYouMean(s, TASKS)}`);
   return undefined;
 }
 

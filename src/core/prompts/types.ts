@@ -34,6 +34,10 @@ export type { ModelParameters } from '../infer/parameters';
 /** A test value: any YAML scalar or structure (rendered into templates by renderTemplate). */
 export type TestValue = JsonValue;
 
+/** The values of a prompt file's top-level `task` key. */
+export const TASKS = ['classification'] as const;
+export type Task = (typeof TASKS)[number];
+
 export interface TestCase {
   /** Variable name → value. `expected` is conventional (hosted judges compare against it). */
   readonly values: { readonly [name: string]: TestValue };
@@ -98,6 +102,8 @@ export interface PromptFile {
    * key, not under modelParameters, which GitHub Models reads. Absent: the setting's, else fp32.
    */
   readonly dtype?: ExportDtype;
+  /** Tuneloop: `classification` turns on label metrics (core/compare/labels.ts); a top-level key. */
+  readonly task?: Task;
   readonly modelParameters: ModelParameters;
   readonly responseFormat?: ResponseFormat;
   /** The schema itself; GitHub's `{name, strict, schema}` wrapper and JSON strings are unwrapped. */
