@@ -174,6 +174,18 @@ describe('prompt files: validation', () => {
     assert.deepEqual(parse(text).prompt!.modelParameters, {});
   });
 
+  it('task: classification at the top level; another value is an error at its line naming the choice', () => {
+    const file = (task: string) => `task: ${task}\nmessages:\n  - role: user\n    content: hi\n`;
+    const r = parse(file('classification'));
+    assert.deepEqual(r.diagnostics, []);
+    assert.equal(r.prompt!.task, 'classification');
+    const bad = parse(file('classifcation'));
+    const e = only(bad.diagnostics, 'unknown-value');
+    assert.deepEqual([e.severity, e.line, e.column], ['error', 1, 7]);
+    assert.equal(e.message, 'unknown task "classifcation": use "classification" (did you mean "classification"?)');
+    assert.equal(bad.prompt!.task, undefined);
+  });
+
   it('dtype: a top-level choice of fp32, q8 or q4; a wrong value is an error at its line naming the choices; under modelParameters it says to move it', () => {
     const file = (dtype: string) => `name: x\nmodel: m\ndtype: ${dtype}\nmessages:\n  - role: user\n    content: hi\n`;
     for (const d of ['fp32', 'q8', 'q4'] as const) {
