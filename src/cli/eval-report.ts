@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { matrixConfidence } from '../core/compare/confidence';
 import { type LabelMetrics, matrixLabelMetrics } from '../core/compare/labels';
 import { meetsMinPassRate } from '../core/compare/matrix';
 import { meetsMaxRegressions, type Regression, type VariantScores } from '../core/compare/scores';
@@ -147,6 +148,28 @@ function labelLines(m: Matrix, width: number, first: number): string[] {
   return lines;
 }
 
+/** Each variant's answer confidences and reliability (core/compare/confidence.ts). */
+function confidenceOf(m: Matrix) {
+  return matrixConfidence(
+    m.cases,
+    m.variants.map((v) => v.name),
+    m.results,
+  );
+}
+
+/** One line a variant: mean token probability over its answers, on passing and failing ones, and the ECE. */
+function confidenceLine(m: Matrix, variant: string, width: number): string | undefined {
+  const c = confidenceOf(m)[variant];
+  if (!c?.reliability) return undefined;
+  const mean = (pass: boolean | undefined) => {
+    const xs = Object.entries(c.answers)
+      .filter(([i]) => pass === undefined || m.results[variant]?.[Number(i)]?.passed === pass)
+      .map(([, a]) => a.mean);
+    return xs.length ? fixed2(xs.reduce((a, b) => a + b, 0) / xs.length) : '–';
+  };
+  return `  ${variant.padEnd(width)}  confidence: mean token probability ${mean(undefined)} (passing ${mean(true)}, failing ${mean(false)}); calibration error (ECE) ${fixed2(c.reliability.ece)} over ${c.reliability.answers} answer(s)`;
+}
+
 export function tableReport(r: FileReport): string {
   const m = r.matrix;
   const lines = [
@@ -186,6 +209,8 @@ export function tableReport(r: FileReport): string {
     lines.push(
       `  ${v.name.padEnd(width)}  pass rate ${rateText(rate)} on all evaluators (required ${percent(v.minPassRate)})${meetsMinPassRate(rate, v.minPassRate) ? '' : '  FAIL'}`,
     );
+    const confidence = confidenceLine(m, v.name, width);
+    if (confidence) lines.push(confidence);
     const regressions = scoresOf(m, v.name)?.regressions;
     if (regressions === undefined) continue;
     const limit = v.maxRegressions === undefined ? 'no limit' : `allowed ${v.maxRegressions}`;
@@ -247,6 +272,7 @@ export function junitReport(reports: readonly FileReport[]): string {
         ...property('regressionCount', scores?.regressions?.length),
         ...property('accuracy', labelsOf(r.matrix)?.byVariant[v.name]?.accuracy),
         ...property('macroF1', labelsOf(r.matrix)?.byVariant[v.name]?.macroF1),
+        ...property('ece', confidenceOf(r.matrix)[v.name]?.reliability?.ece),
         ...property('maxRegressions', v.maxRegressions),
       ];
       const failures = r.matrix.cases.filter((c) => !r.matrix.results[v.name]?.[c.index]?.passed).length;
@@ -288,6 +314,14 @@ export function jsonReport(reports: readonly FileReport[]): string {
         maxRegressions: v.maxRegressions ?? null,
         /** In label mode: accuracy, macroF1, perLabel {precision, recall, f1, support}, confusion {labels (rows), columns, matrix}; else null. */
         labelMetrics: labelsOf(r.matrix)?.byVariant[v.name] ?? null,
+        /**
+         * From the tokens' log-probabilities: per case, the answer's mean and lowest token probability;
+         * a reliability table (bins of mean token probability against the pass rate) and its ECE.
+         */
+        confidence: (() => {
+          const c = confidenceOf(r.matrix)[v.name];
+          return c?.reliability ? { ece: c.reliability.ece, answers: c.reliability.answers, bins: c.reliability.bins, byCase: c.answers } : null;
+        })(),
       };
     }),
     cases: r.matrix.cases.map((c) => ({

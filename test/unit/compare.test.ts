@@ -106,7 +106,7 @@ modelParameters:
     assert.match(changed.stdout, /snapshot q\.snapshot\.json: changed \(1 output\(s\)\)\n {4}adapter case 1 changed: \[-edited-\]/);
   });
 
-  it('eval in label mode (task: classification): accuracy, per-label scores and a confusion matrix from the outputs, in the table, JSON and JUnit', () => {
+  it('eval in label mode (task: classification): accuracy, per-label scores and a confusion matrix from the outputs, and each answer’s confidence, in the table, JSON and JUnit', () => {
     // The labels are the base model's own one-token answers, so that some cases expect what it says
     // and the others expect another case's answer.
     const words = ['red', 'blue', 'green', 'black'];
@@ -140,8 +140,28 @@ modelParameters:
       new RegExp(`label metrics \\(task: classification;[^\\n]*\\n {2}accuracy +${((correct / 4) * 100).toFixed(0)}%\\n {2}macro-F1 `),
     );
     assert.match(table.stdout, /confusion, base \(rows: expected; columns: read as\):/);
+    // Confidence: each answer's mean token probability, recomputed from the tokens the JSON carries,
+    // and the ECE from those means and the cells' pass marks (all in one bin's worth of checks).
+    const conf = file.variants[0].confidence;
+    const cells = (file.cases as { index: number; outputs: { base: { passed: boolean; tokens: { logprob: number }[] } } }[]).map((c) => c.outputs.base);
+    const means = cells.map((c) => c.tokens.reduce((a, t) => a + Math.exp(t.logprob), 0) / c.tokens.length);
+    means.forEach((m, i) => assert.ok(Math.abs(conf.byCase[i].mean - m) < 1e-12));
+    let ece = 0;
+    for (let b = 0; b < 10; b++) {
+      const inBin = means.map((m, i) => ({ m, passed: cells[i]!.passed })).filter((x) => Math.min(9, Math.floor(x.m * 10)) === b);
+      if (!inBin.length) continue;
+      const avg = inBin.reduce((a, x) => a + x.m, 0) / inBin.length;
+      const rate = inBin.filter((x) => x.passed).length / inBin.length;
+      ece += (inBin.length / means.length) * Math.abs(rate - avg);
+    }
+    assert.ok(Math.abs(conf.ece - ece) < 1e-12, `${conf.ece} vs ${ece}`);
+    assert.match(
+      table.stdout,
+      /\n {2}base {2}confidence: mean token probability [0-9.]+ \(passing [0-9.]+, failing –\); calibration error \(ECE\) [0-9.]+ over 4 answer\(s\)\n/,
+    );
     const junit = cli(ws, 'eval', 'labels.prompt.yml', '--model', model, '--reporter', 'junit');
     assert.match(junit.stdout, new RegExp(`<property name="accuracy" value="${correct / 4}"/>`));
+    assert.match(junit.stdout, new RegExp(`<property name="ece" value="${conf.ece}"/>`));
   });
 
   it('eval reports as JSON and JUnit, and fails a variant under its minPassRate', () => {
