@@ -42,13 +42,14 @@ describe('confidence from token log-probabilities', () => {
     const t = (p: number) => [{ logprob: Math.log(p) }];
     const c = matrixConfidence([{ index: 0 }, { index: 1 }, { index: 2 }], ['base'], {
       base: {
-        0: { tokens: t(0.9), passed: true, finish: 'eos' },
+        0: { tokens: [...t(0.9), ...t(0.5)], passed: true, finish: 'eos' },
         1: { tokens: t(0.3), passed: true, finish: 'cancelled' },
         2: { tokens: [], passed: false, finish: 'eos' },
       },
     }).base!;
     assert.deepEqual(Object.keys(c.answers), ['0']);
     assert.equal(c.reliability!.answers, 1);
-    close(c.reliability!.ece, 0.1);
+    // The bins read the mean token probability (0.7), not the lowest (0.5).
+    close(c.reliability!.ece, 0.3);
   });
 });
