@@ -1,15 +1,19 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { meetsMinPassRate } from '../core/compare/matrix';
 import { planMatrix } from '../core/compare/plan';
 import { meetsMaxRegressions } from '../core/compare/scores';
 import { readPromptFile } from '../core/compare/prompt-file';
+import { appendHistory, historyFileOf } from '../core/compare/history';
 import { compareSnapshot, readSnapshot, snapshotModelId, writeSnapshot } from '../core/compare/snapshot';
 import { formatDiff, wordDiff } from '../core/compare/words';
 import { TuneloopError } from '../core/errors';
 import { DOWNLOAD_HINT, defaultModelDir, dtypeHelp, parseDtypeOption, parseRoot, parseThreads, trustedReads, UsageError } from './options';
 import { findRoot } from '../core/fs/root';
-import { type FileReport, jsonReport, junitReport, outputsOf, scoresOf, tableReport } from './eval-report';
+import { type FileReport, historyLine, jsonReport, junitReport, outputsOf, scoresOf, tableReport } from './eval-report';
+import { defaultCacheDir, fileSha256 } from '../core/export/cache';
 import { runCommandMatrix } from './matrix';
 
 /** `tuneloop run` and `tuneloop eval`: the compare core (core/compare/matrix.ts), printed for terminals and CI. */
@@ -123,7 +127,7 @@ export async function runCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [--update-snapshots] [--model DIR] [--dtype fp32|q8|q4] [--threads N] [--root DIR] [--download]
+export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [--update-snapshots] [--record] [--model DIR] [--dtype fp32|q8|q4] [--threads N] [--root DIR] [--download]
 
 Runs every test case of each prompt file on the base model and each adapter it lists, runs the
 evaluators, and compares the outputs with the prompt file's snapshot (its \`snapshot\` key).
@@ -132,7 +136,9 @@ base (a test case and an evaluator the base passes and the adapter fails). Exit 
 snapshot changed, a variant's pass rate over all evaluators (passed ÷ completed test cases; none
 completed fails) is under its minPassRate (default 1), or an adapter has more regressions than its
 maxRegressions (default: no limit); 0 otherwise. --update-snapshots writes the snapshots instead
-of comparing. A Hub id (the prompt's model or --model) is found in the Hugging Face cache;
+of comparing. --record appends the run's figures (commit, date, model and adapter hashes, pass
+rates, regressions, label metrics, ECE) as one line to NAME.history.jsonl beside the snapshot.
+A Hub id (the prompt's model or --model) is found in the Hugging Face cache;
 --download allows downloading one it does not hold.
 
 ${dtypeHelp('every variant runs')}`;
@@ -140,6 +146,21 @@ ${dtypeHelp('every variant runs')}`;
 /** `--download`: the permission, and how a message tells the user to give it. */
 function downloadOptions(download: boolean | undefined): { allowDownload?: true; downloadHint: string; onProgress: (message: string) => void } {
   return { ...(download ? { allowDownload: true } : {}), downloadHint: DOWNLOAD_HINT, onProgress: (message) => process.stderr.write(`${message}\n`) };
+}
+
+/** The commit of the repository holding `dir` and whether its work tree has changes; nulls outside git (or without git). */
+function gitState(dir: string): { commit: string | null; dirty: boolean | null } {
+  const git = (...a: string[]) => spawnSync('git', ['-C', dir, ...a], { encoding: 'utf8' });
+  const head = git('rev-parse', 'HEAD');
+  if (head.status !== 0) return { commit: null, dirty: null };
+  const status = git('status', '--porcelain');
+  return { commit: head.stdout.trim(), dirty: status.status === 0 ? status.stdout.trim() !== '' : null };
+}
+
+/** sha256 of an adapter folder's weights file, or null when it has none. */
+function adapterSha256(dir: string): string | null {
+  const f = path.join(dir, 'adapter_model.safetensors');
+  return fs.existsSync(f) ? fileSha256(f, defaultCacheDir()) : null;
 }
 
 export async function evalCommand(args: string[]): Promise<number> {
@@ -153,6 +174,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       threads: { type: 'string' },
       root: { type: 'string' },
       download: { type: 'boolean' },
+      record: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -238,7 +260,14 @@ export async function evalCommand(args: string[]): Promise<number> {
         }
       }
     }
-    reports.push({ matrix: m, ...(snapshot ? { snapshot } : {}), failures });
+    const report: FileReport = { matrix: m, ...(snapshot ? { snapshot } : {}), failures };
+    reports.push(report);
+    if (values.record) {
+      const hfile = historyFileOf(file, m.prompt.snapshot);
+      const git = gitState(path.dirname(file));
+      appendHistory(hfile, historyLine(report, { ...git, date: new Date().toISOString(), root, adapterSha256: (dir) => adapterSha256(dir) }));
+      progress(`recorded in ${path.relative(process.cwd(), hfile)}`);
+    }
   }
   if (reporter === 'table') for (const r of reports) process.stdout.write(`${tableReport(r)}\n`);
   else if (reporter === 'junit') process.stdout.write(`${junitReport(reports)}\n`);

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { matrixConfidence } from '../core/compare/confidence';
+import { HISTORY_VERSION, type HistoryLine } from '../core/compare/history';
 import { type LabelMetrics, matrixLabelMetrics } from '../core/compare/labels';
 import { meetsMinPassRate } from '../core/compare/matrix';
 import { meetsMaxRegressions, type Regression, type VariantScores } from '../core/compare/scores';
@@ -333,4 +334,44 @@ export function jsonReport(reports: readonly FileReport[]): string {
     failures: r.failures,
   }));
   return JSON.stringify({ ok: reports.every((r) => r.failures.length === 0), files: json }, null, 2);
+}
+
+/** The history line of a file's run (tuneloop eval --record): what a run over commits needs. */
+export function historyLine(
+  r: FileReport,
+  at: {
+    readonly commit: string | null;
+    readonly dirty: boolean | null;
+    readonly date: string;
+    readonly root: string;
+    readonly adapterSha256: (dir: string) => string | null;
+  },
+): HistoryLine {
+  const m = r.matrix;
+  const labels = labelsOf(m);
+  const confidence = confidenceOf(m);
+  return {
+    version: HISTORY_VERSION,
+    commit: at.commit,
+    dirty: at.dirty,
+    date: at.date,
+    file: path.relative(at.root, m.file),
+    model: { id: m.model.id, sha256: m.modelSha256 ?? null },
+    variants: m.variants.map((v) => {
+      const scores = scoresOf(m, v.name);
+      const lm = labels?.byVariant[v.name];
+      return {
+        name: v.name,
+        adapter: v.adapterDir ? path.relative(at.root, v.adapterDir) : null,
+        adapterSha256: v.adapterDir ? at.adapterSha256(v.adapterDir) : null,
+        dtype: m.dtypes[v.name] ?? null,
+        passRate: m.passRates[v.name] ?? null,
+        evaluators: Object.fromEntries((scores?.evaluators ?? []).map((e) => [e.name, e.rate ?? null])),
+        regressionCount: scores?.regressions?.length ?? null,
+        labelMetrics: lm ? { accuracy: lm.accuracy, macroF1: lm.macroF1 } : null,
+        ece: confidence[v.name]?.reliability?.ece ?? null,
+      };
+    }),
+    failures: r.failures,
+  };
 }

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type MatrixEvent, type MatrixSpec, type ModelLease, meetsMinPassRate, runMatrix } from '../../src/core/compare/matrix';
@@ -162,6 +163,47 @@ modelParameters:
     const junit = cli(ws, 'eval', 'labels.prompt.yml', '--model', model, '--reporter', 'junit');
     assert.match(junit.stdout, new RegExp(`<property name="accuracy" value="${correct / 4}"/>`));
     assert.match(junit.stdout, new RegExp(`<property name="ece" value="${conf.ece}"/>`));
+  });
+
+  it('eval --record appends one line per run to NAME.history.jsonl beside the snapshot: commit, model and adapter hashes, pass rates', () => {
+    const repo = tempDir();
+    const m = goldenCopy(repo);
+    fs.copyFileSync(path.join(ws, 'q.prompt.yml'), path.join(repo, 'q.prompt.yml'));
+    const git = (...a: string[]) => spawnSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', ...a], { encoding: 'utf8' });
+    const history = path.join(repo, 'q.history.jsonl');
+    // Outside git: commit and dirty are null.
+    const first = cli(repo, 'eval', 'q.prompt.yml', '--model', m, '--update-snapshots', '--record');
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stderr, /recorded in q\.history\.jsonl/);
+    git('init', '-q');
+    git('add', '-A');
+    git('commit', '-qm', 'first');
+    const head = git('rev-parse', 'HEAD').stdout.trim();
+    const json = cli(repo, 'eval', 'q.prompt.yml', '--model', m, '--record', '--reporter', 'json');
+    assert.equal(json.status, 0, json.stderr);
+    const lines = fs
+      .readFileSync(history, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.equal(lines.length, 2, 'one line per run, appended');
+    assert.deepEqual([lines[0].commit, lines[0].dirty], [null, null]);
+    assert.equal(lines[1].commit, head);
+    assert.equal(lines[1].dirty, false, 'read before the line is appended: the tree is as committed');
+    assert.equal(lines[1].file, 'q.prompt.yml');
+    const report = JSON.parse(json.stdout).files[0];
+    assert.deepEqual(
+      lines[1].variants.map((v: { name: string; passRate: number; regressionCount: number | null }) => [v.name, v.passRate, v.regressionCount]),
+      report.variants.map((v: { name: string; passRate: number; regressionCount: number | null }) => [v.name, v.passRate, v.regressionCount]),
+    );
+    const adapterFile = path.join(repo, 'models', 'llama', 'adapter', 'adapter_model.safetensors');
+    assert.equal(lines[1].variants[1].adapterSha256, crypto.createHash('sha256').update(fs.readFileSync(adapterFile)).digest('hex'));
+    assert.equal(lines[1].variants[0].adapterSha256, null);
+    assert.equal(lines[1].model.sha256, report.model.sha256);
+    // A change since the commit: the next line says so.
+    fs.writeFileSync(path.join(repo, 'note.txt'), 'edited');
+    assert.equal(cli(repo, 'eval', 'q.prompt.yml', '--model', m, '--record').status, 0);
+    assert.equal(JSON.parse(fs.readFileSync(history, 'utf8').trim().split('\n')[2]!).dirty, true);
   });
 
   it('eval reports as JSON and JUnit, and fails a variant under its minPassRate', () => {

@@ -1,0 +1,77 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TuneloopError } from '../errors';
+
+/**
+ * `tuneloop eval --record`: one JSON line per run appended to NAME.history.jsonl beside the
+ * snapshot (or the prompt file), so that a team sees its pass rates over commits. Lines only ever
+ * get appended; with `NAME.history.jsonl merge=union` in .gitattributes, two branches' lines merge
+ * without a conflict.
+ */
+
+export const HISTORY_VERSION = 1;
+
+export interface HistoryVariant {
+  readonly name: string;
+  /** The adapter folder, relative to the workspace root; null for the base. */
+  readonly adapter: string | null;
+  /** sha256 of the adapter's weights file; null for the base. */
+  readonly adapterSha256: string | null;
+  readonly dtype: string | null;
+  readonly passRate: number | null;
+  /** Evaluator name → its pass rate (null where it did not run). */
+  readonly evaluators: Readonly<Record<string, number | null>>;
+  readonly regressionCount: number | null;
+  readonly labelMetrics: { readonly accuracy: number; readonly macroF1: number } | null;
+  readonly ece: number | null;
+}
+
+export interface HistoryLine {
+  readonly version: number;
+  /** The git commit of the prompt file's repository (HEAD), and whether the work tree had changes; null outside git. */
+  readonly commit: string | null;
+  readonly dirty: boolean | null;
+  readonly date: string;
+  /** The prompt file, relative to the workspace root. */
+  readonly file: string;
+  readonly model: { readonly id: string; readonly sha256: string | null };
+  readonly variants: readonly HistoryVariant[];
+  /** What made the run fail (the same texts as eval's messages); empty when it passed. */
+  readonly failures: readonly string[];
+}
+
+/** The history file of a prompt file: beside its snapshot (X.snapshot.json → X.history.jsonl), else beside it (X.prompt.yml → X.history.jsonl). */
+export function historyFileOf(promptFile: string, snapshot: string | undefined): string {
+  if (snapshot) {
+    const s = path.resolve(path.dirname(promptFile), snapshot);
+    return path.join(path.dirname(s), `${path.basename(s).replace(/\.snapshot\.json$|\.json$/, '')}.history.jsonl`);
+  }
+  return path.join(path.dirname(promptFile), `${path.basename(promptFile).replace(/\.prompt\.ya?ml$|\.ya?ml$/, '')}.history.jsonl`);
+}
+
+/** Appends `line` as one line, in one write (O_APPEND), so that a crash leaves whole lines. */
+export function appendHistory(file: string, line: HistoryLine): void {
+  const text = `${JSON.stringify(line)}\n`;
+  const fd = fs.openSync(file, 'a');
+  try {
+    fs.writeSync(fd, text);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The lines of a history file, oldest first; a line that is not JSON is an error naming its line. */
+export function readHistory(file: string): HistoryLine[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .flatMap((l, i) => {
+      if (!l.trim()) return [];
+      try {
+        return [JSON.parse(l) as HistoryLine];
+      } catch {
+        throw new TuneloopError('not a JSON line', { file, line: i + 1 }, 'each line of a history file is one JSON object; remove or fix that line');
+      }
+    });
+}
