@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TuneloopError } from '../errors';
 
 /**
  * `tuneloop eval --record`: one JSON line per run appended to NAME.history.jsonl beside the
@@ -58,20 +57,4 @@ export function appendHistory(file: string, line: HistoryLine): void {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/** The lines of a history file, oldest first; a line that is not JSON is an error naming its line. */
-export function readHistory(file: string): HistoryLine[] {
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .flatMap((l, i) => {
-      if (!l.trim()) return [];
-      try {
-        return [JSON.parse(l) as HistoryLine];
-      } catch {
-        throw new TuneloopError('not a JSON line', { file, line: i + 1 }, 'each line of a history file is one JSON object; remove or fix that line');
-      }
-    });
 }
