@@ -140,15 +140,29 @@ export async function runCommand(page: Page, title: string): Promise<void> {
 
 export { waitFor };
 
-/** Opens a workspace file through Quick Open and waits for its editor tab. */
+/**
+ * Opens a workspace file through Quick Open and waits for its editor tab. Once in four CI runs on a
+ * loaded machine the Enter on a matching row opened nothing (the list was still settling); then it
+ * closes Quick Open and tries once more, and a second miss fails as before.
+ */
 export async function openFile(page: Page, name: string): Promise<void> {
-  await page.locator('.monaco-workbench .part.editor').click({ position: { x: 400, y: 300 } });
-  await page.keyboard.press('Control+P');
-  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-  await page.keyboard.type(name);
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 20_000 });
-  await page.keyboard.press('Enter');
-  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 20_000 });
+  const tab = page.locator('.tabs-container .tab.active', { hasText: name });
+  for (let attempt = 1; ; attempt++) {
+    await page.locator('.monaco-workbench .part.editor').click({ position: { x: 400, y: 300 } });
+    await page.keyboard.press('Control+P');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+    await page.keyboard.type(name);
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 20_000 });
+    await page.keyboard.press('Enter');
+    try {
+      await tab.waitFor({ timeout: attempt === 1 ? 10_000 : 20_000 });
+      return;
+    } catch (e) {
+      if (attempt === 2) throw e;
+      console.log(`openFile: ${name} did not open from Quick Open; trying once more`);
+      await page.keyboard.press('Escape');
+    }
+  }
 }
 
 /** Runs a palette command without clicking first, once its row shows (the list fills in asynchronously). */
