@@ -7,7 +7,7 @@ import { numberRule } from '../yaml/key-table';
 import { PROMPT_KEYS } from './key-table';
 import { PARAMETER_SCHEMAS, type ParameterName } from '../infer/parameters';
 import { placeholders } from './template';
-import { EXPORT_DTYPES, type ExportDtype, isExportDtype } from '../dtypes';
+import { EXPORT_DTYPES } from '../dtypes';
 import {
   RESPONSE_FORMATS,
   ROLES,
@@ -24,7 +24,6 @@ import {
   type TestCase,
   type TestValue,
   TASKS,
-  type Task,
 } from './types';
 
 export { placeholders, renderTemplate, variableNames, valueText, type Placeholder } from './template';
@@ -84,9 +83,11 @@ function readRoot(r: Reader, root: YAMLMap): PromptFile {
     }
   }
 
-  const dtype = readDtype(r, get('dtype'));
-  const task = readTask(r, get('task'));
-  const responseFormat = readResponseFormat(r, get('responseFormat'));
+  // dtype (fp32|q8|q4: the weights' type the model runs in) and task (classification: label
+  // metrics in the reports) are Tuneloop's.
+  const dtype = readChoice(r, get('dtype'), 'dtype', EXPORT_DTYPES);
+  const task = readChoice(r, get('task'), 'task', TASKS);
+  const responseFormat = readChoice(r, get('responseFormat'), 'responseFormat', RESPONSE_FORMATS);
   const schemaEntry = get('jsonSchema');
   const jsonSchema = schemaEntry ? readSchema(r, schemaEntry) : undefined;
 
@@ -175,32 +176,16 @@ function readStop(r: Reader, e: Entry): string[] | undefined {
   return undefined;
 }
 
-/** `dtype: fp32|q8|q4` (Tuneloop): the weights' type the model runs in. */
-function readDtype(r: Reader, e: Entry | undefined): ExportDtype | undefined {
+/**
+ * A key whose value is one of `choices` (dtype, task, responseFormat): the value, or an error at it
+ * naming the choices, with a did-you-mean.
+ */
+function readChoice<T extends string>(r: Reader, e: Entry | undefined, key: string, choices: readonly T[]): T | undefined {
   if (!e) return undefined;
   const s = r.string(e);
   if (s === undefined) return undefined;
-  if (isExportDtype(s)) return s;
-  r.error(r.valueSpan(e), 'unknown-value', `unknown dtype "${s}": use ${quotedList(EXPORT_DTYPES)}${didYouMean(s, EXPORT_DTYPES)}`);
-  return undefined;
-}
-
-/** `task: classification` (Tuneloop): label metrics in the reports. */
-function readTask(r: Reader, e: Entry | undefined): Task | undefined {
-  if (!e) return undefined;
-  const s = r.string(e);
-  if (s === undefined) return undefined;
-  if ((TASKS as readonly string[]).includes(s)) return s as Task;
-  r.error(r.valueSpan(e), 'unknown-value', `unknown task "${s}": use ${quotedList(TASKS)}${didYouMean(s, TASKS)}`);
-  return undefined;
-}
-
-function readResponseFormat(r: Reader, e: Entry | undefined): ResponseFormat | undefined {
-  if (!e) return undefined;
-  const s = r.string(e);
-  if (s === undefined) return undefined;
-  if ((RESPONSE_FORMATS as readonly string[]).includes(s)) return s as ResponseFormat;
-  r.error(r.valueSpan(e), 'unknown-value', `unknown responseFormat "${s}": use ${quotedList(RESPONSE_FORMATS)}${didYouMean(s, RESPONSE_FORMATS)}`);
+  if ((choices as readonly string[]).includes(s)) return s as T;
+  r.error(r.valueSpan(e), 'unknown-value', `unknown ${key} "${s}": use ${quotedList(choices)}${didYouMean(s, choices)}`);
   return undefined;
 }
 
