@@ -14,6 +14,7 @@ import { DOWNLOAD_HINT, defaultModelDir, dtypeHelp, parseDtypeOption, parseRoot,
 import { findRoot } from '../core/fs/root';
 import { type FileReport, historyLine, jsonReport, junitReport, outputsOf, scoresOf, tableReport } from './eval-report';
 import { defaultCacheDir, fileSha256 } from '../core/export/cache';
+import { ADAPTER_WEIGHTS } from '../core/lora/config';
 import { runCommandMatrix } from './matrix';
 
 /** `tuneloop run` and `tuneloop eval`: the compare core (core/compare/matrix.ts), printed for terminals and CI. */
@@ -159,7 +160,7 @@ function gitState(dir: string): { commit: string | null; dirty: boolean | null }
 
 /** sha256 of an adapter folder's weights file, or null when it has none. */
 function adapterSha256(dir: string): string | null {
-  const f = path.join(dir, 'adapter_model.safetensors');
+  const f = path.join(dir, ADAPTER_WEIGHTS);
   return fs.existsSync(f) ? fileSha256(f, defaultCacheDir()) : null;
 }
 
@@ -265,7 +266,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     if (values.record) {
       const hfile = historyFileOf(file, m.prompt.snapshot);
       const git = gitState(path.dirname(file));
-      appendHistory(hfile, historyLine(report, { ...git, date: new Date().toISOString(), root, adapterSha256: (dir) => adapterSha256(dir) }));
+      appendHistory(hfile, historyLine(report, { ...git, date: new Date().toISOString(), root, adapterSha256 }));
       progress(`recorded in ${path.relative(process.cwd(), hfile)}`);
     }
   }

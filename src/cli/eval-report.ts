@@ -159,8 +159,8 @@ function confidenceOf(m: Matrix) {
 }
 
 /** One line a variant: mean token probability over its answers, on passing and failing ones, and the ECE. */
-function confidenceLine(m: Matrix, variant: string, width: number): string | undefined {
-  const c = confidenceOf(m)[variant];
+function confidenceLine(m: Matrix, confidence: ReturnType<typeof confidenceOf>, variant: string, width: number): string | undefined {
+  const c = confidence[variant];
   if (!c?.reliability) return undefined;
   const mean = (pass: boolean | undefined) => {
     const xs = Object.entries(c.answers)
@@ -205,13 +205,14 @@ export function tableReport(r: FileReport): string {
     );
   }
   lines.push(...labelLines(m, width, first));
+  const confidence = confidenceOf(m);
   for (const v of m.variants) {
     const rate = m.passRates[v.name];
     lines.push(
       `  ${v.name.padEnd(width)}  pass rate ${rateText(rate)} on all evaluators (required ${percent(v.minPassRate)})${meetsMinPassRate(rate, v.minPassRate) ? '' : '  FAIL'}`,
     );
-    const confidence = confidenceLine(m, v.name, width);
-    if (confidence) lines.push(confidence);
+    const sure = confidenceLine(m, confidence, v.name, width);
+    if (sure) lines.push(sure);
     const regressions = scoresOf(m, v.name)?.regressions;
     if (regressions === undefined) continue;
     const limit = v.maxRegressions === undefined ? 'no limit' : `allowed ${v.maxRegressions}`;
@@ -243,8 +244,10 @@ export function tableReport(r: FileReport): string {
  * regressed says so first in its failure, naming the evaluators and quoting both outputs.
  */
 export function junitReport(reports: readonly FileReport[]): string {
-  const suites = reports.flatMap((r) =>
-    r.matrix.variants.map((v) => {
+  const suites = reports.flatMap((r) => {
+    const labels = labelsOf(r.matrix);
+    const confidence = confidenceOf(r.matrix);
+    return r.matrix.variants.map((v) => {
       const scores = scoresOf(r.matrix, v.name);
       const regressed = new Map(byCase(scores?.regressions ?? []).map((c) => [c.caseIndex, c]));
       const cases = r.matrix.cases.map((c) => {
@@ -271,68 +274,72 @@ export function junitReport(reports: readonly FileReport[]): string {
         ...property('passRate', r.matrix.passRates[v.name]),
         ...(scores?.evaluators ?? []).flatMap((e) => property(`passRate: ${e.name}`, e.rate)),
         ...property('regressionCount', scores?.regressions?.length),
-        ...property('accuracy', labelsOf(r.matrix)?.byVariant[v.name]?.accuracy),
-        ...property('macroF1', labelsOf(r.matrix)?.byVariant[v.name]?.macroF1),
-        ...property('ece', confidenceOf(r.matrix)[v.name]?.reliability?.ece),
+        ...property('accuracy', labels?.byVariant[v.name]?.accuracy),
+        ...property('macroF1', labels?.byVariant[v.name]?.macroF1),
+        ...property('ece', confidence[v.name]?.reliability?.ece),
         ...property('maxRegressions', v.maxRegressions),
       ];
       const failures = r.matrix.cases.filter((c) => !r.matrix.results[v.name]?.[c.index]?.passed).length;
       return `  <testsuite name="${escapeXml(path.basename(r.matrix.file))} [${escapeXml(v.name)}]" tests="${r.matrix.cases.length}" failures="${failures}">\n${properties.length ? `    <properties>\n${properties.join('\n')}\n    </properties>\n` : ''}${cases.join('\n')}\n  </testsuite>`;
-    }),
-  );
+    });
+  });
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n${suites.join('\n')}\n</testsuites>`;
 }
 
 export function jsonReport(reports: readonly FileReport[]): string {
-  const json = reports.map((r) => ({
-    /** Why label metrics are on ('task': the prompt says task: classification; 'expected': its expected values are labels), or null. */
-    labelMode: labelsOf(r.matrix)?.mode ?? null,
-    file: r.matrix.file,
-    model: {
-      id: r.matrix.model.id,
-      from: r.matrix.model.from,
-      ...(r.matrix.model.hosted ? { hosted: r.matrix.model.hosted } : {}),
-      sha256: r.matrix.modelSha256,
-      /** The dtype asked for, and where from: option (--dtype), prompt (its dtype key) or default. */
-      dtype: r.matrix.dtype,
-      dtypeFrom: r.matrix.dtypeFrom,
-    },
-    variants: r.matrix.variants.map((v) => {
-      const scores = scoresOf(r.matrix, v.name);
-      const regressions = scores?.regressions;
-      return {
-        name: v.name,
-        adapter: v.adapterDir ?? null,
-        /** The dtype its model ran in, as loaded; null when it did not load. */
-        dtype: r.matrix.dtypes[v.name] ?? null,
-        /** Over all evaluators: a test case passes when none failed. */
-        passRate: r.matrix.passRates[v.name] ?? null,
-        minPassRate: v.minPassRate,
-        evaluators: (scores?.evaluators ?? []).map((e) => ({ name: e.name, passRate: e.rate ?? null, passed: e.passed, ran: e.ran })),
-        /** Null for the base (nothing to regress against). */
-        regressions: regressions ? regressions.map((x) => ({ caseIndex: x.caseIndex, evaluator: x.evaluator, base: x.base, output: x.output })) : null,
-        regressionCount: regressions?.length ?? null,
-        maxRegressions: v.maxRegressions ?? null,
-        /** In label mode: accuracy, macroF1, perLabel {precision, recall, f1, support}, confusion {labels (rows), columns, matrix}; else null. */
-        labelMetrics: labelsOf(r.matrix)?.byVariant[v.name] ?? null,
-        /**
-         * From the tokens' log-probabilities: per case, the answer's mean and lowest token probability;
-         * a reliability table (bins of mean token probability against the pass rate) and its ECE.
-         */
-        confidence: (() => {
-          const c = confidenceOf(r.matrix)[v.name];
-          return c?.reliability ? { ece: c.reliability.ece, answers: c.reliability.answers, bins: c.reliability.bins, byCase: c.answers } : null;
-        })(),
-      };
-    }),
-    cases: r.matrix.cases.map((c) => ({
-      index: c.index,
-      vars: c.vars,
-      outputs: Object.fromEntries(r.matrix.variants.map((v) => [v.name, r.matrix.results[v.name]?.[c.index]])),
-    })),
-    snapshot: r.snapshot ?? null,
-    failures: r.failures,
-  }));
+  const json = reports.map((r) => {
+    const labels = labelsOf(r.matrix);
+    const confidence = confidenceOf(r.matrix);
+    return {
+      /** Why label metrics are on ('task': the prompt says task: classification; 'expected': its expected values are labels), or null. */
+      labelMode: labels?.mode ?? null,
+      file: r.matrix.file,
+      model: {
+        id: r.matrix.model.id,
+        from: r.matrix.model.from,
+        ...(r.matrix.model.hosted ? { hosted: r.matrix.model.hosted } : {}),
+        sha256: r.matrix.modelSha256,
+        /** The dtype asked for, and where from: option (--dtype), prompt (its dtype key) or default. */
+        dtype: r.matrix.dtype,
+        dtypeFrom: r.matrix.dtypeFrom,
+      },
+      variants: r.matrix.variants.map((v) => {
+        const scores = scoresOf(r.matrix, v.name);
+        const regressions = scores?.regressions;
+        return {
+          name: v.name,
+          adapter: v.adapterDir ?? null,
+          /** The dtype its model ran in, as loaded; null when it did not load. */
+          dtype: r.matrix.dtypes[v.name] ?? null,
+          /** Over all evaluators: a test case passes when none failed. */
+          passRate: r.matrix.passRates[v.name] ?? null,
+          minPassRate: v.minPassRate,
+          evaluators: (scores?.evaluators ?? []).map((e) => ({ name: e.name, passRate: e.rate ?? null, passed: e.passed, ran: e.ran })),
+          /** Null for the base (nothing to regress against). */
+          regressions: regressions ? regressions.map((x) => ({ caseIndex: x.caseIndex, evaluator: x.evaluator, base: x.base, output: x.output })) : null,
+          regressionCount: regressions?.length ?? null,
+          maxRegressions: v.maxRegressions ?? null,
+          /** In label mode: accuracy, macroF1, perLabel {precision, recall, f1, support}, confusion {labels (rows), columns, matrix}; else null. */
+          labelMetrics: labels?.byVariant[v.name] ?? null,
+          /**
+           * From the tokens' log-probabilities: per case, the answer's mean and lowest token probability;
+           * a reliability table (bins of mean token probability against the pass rate) and its ECE.
+           */
+          confidence: (() => {
+            const c = confidence[v.name];
+            return c?.reliability ? { ece: c.reliability.ece, answers: c.reliability.answers, bins: c.reliability.bins, byCase: c.answers } : null;
+          })(),
+        };
+      }),
+      cases: r.matrix.cases.map((c) => ({
+        index: c.index,
+        vars: c.vars,
+        outputs: Object.fromEntries(r.matrix.variants.map((v) => [v.name, r.matrix.results[v.name]?.[c.index]])),
+      })),
+      snapshot: r.snapshot ?? null,
+      failures: r.failures,
+    };
+  });
   return JSON.stringify({ ok: reports.every((r) => r.failures.length === 0), files: json }, null, 2);
 }
 

@@ -1,3 +1,5 @@
+import type { Task } from '../prompts/types';
+
 /**
  * Label metrics for classification prompts: when the test cases' `expected` values are labels, each
  * output is read as a label and a variant gets accuracy, per-label precision, recall and F1,
@@ -31,7 +33,7 @@ export interface LabelMetrics {
 }
 
 /** Why label mode is on, or undefined when it is off. */
-export function labelMode(task: 'classification' | undefined, expected: readonly (string | undefined)[]): 'task' | 'expected' | undefined {
+export function labelMode(task: Task | undefined, expected: readonly (string | undefined)[]): 'task' | 'expected' | undefined {
   if (task === 'classification') return expected.some((e) => e !== undefined) ? 'task' : undefined;
   if (expected.length === 0 || expected.some((e) => e === undefined)) return undefined;
   const counts = countBy(expected as string[]);
@@ -99,7 +101,7 @@ function expectedLabel(v: unknown): string | undefined {
  * (`task: classification`, or `expected` values that look like labels); undefined when it is off.
  */
 export function matrixLabelMetrics(
-  task: 'classification' | undefined,
+  task: Task | undefined,
   cases: readonly { readonly index: number; readonly vars: { readonly [name: string]: unknown } }[],
   variants: readonly string[],
   results: Readonly<Record<string, Readonly<Record<number, { readonly text: string; readonly finish: string }>>>>,
