@@ -128,7 +128,7 @@ export async function runCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [--update-snapshots] [--record] [--model DIR] [--dtype fp32|q8|q4] [--threads N] [--root DIR] [--download]
+export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [--update-snapshots] [--record] [--repeat N] [--model DIR] [--dtype fp32|q8|q4] [--threads N] [--root DIR] [--download]
 
 Runs every test case of each prompt file on the base model and each adapter it lists, runs the
 evaluators, and compares the outputs with the prompt file's snapshot (its \`snapshot\` key).
@@ -139,10 +139,23 @@ completed fails) is under its minPassRate (default 1), or an adapter has more re
 maxRegressions (default: no limit); 0 otherwise. --update-snapshots writes the snapshots instead
 of comparing. --record appends the run's figures (commit, date, model and adapter hashes, pass
 rates, regressions, label metrics, ECE) as one line to NAME.history.jsonl beside the snapshot.
+--repeat N runs each test case N times when the prompt samples (temperature > 0), run r with seed
+seed + r: each pass rate comes with its 95% interval, cases that pass in some runs and fail in
+others are listed as flaky, and minPassRate is compared with the interval's lower bound.
 A Hub id (the prompt's model or --model) is found in the Hugging Face cache;
 --download allows downloading one it does not hold.
 
 ${dtypeHelp('every variant runs')}`;
+
+const percentText = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+/** --repeat N: a whole number from 1 to 1000 (default 1). */
+function parseRepeat(value: string | undefined): number {
+  if (value === undefined) return 1;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 1000) throw new UsageError(`--repeat takes a number of runs per test case from 1 to 1000, got "${value}"`);
+  return n;
+}
 
 /** `--download`: the permission, and how a message tells the user to give it. */
 function downloadOptions(download: boolean | undefined): { allowDownload?: true; downloadHint: string; onProgress: (message: string) => void } {
@@ -176,6 +189,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       root: { type: 'string' },
       download: { type: 'boolean' },
       record: { type: 'boolean' },
+      repeat: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -190,6 +204,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   const threads = threadsOption(values.threads);
   const dtype = parseDtypeOption(values.dtype);
   const rootOption = parseRoot(values.root);
+  const repeat = parseRepeat(values.repeat);
   const reports: FileReport[] = [];
   for (const f of positionals) {
     const file = path.resolve(f);
@@ -214,13 +229,28 @@ export async function evalCommand(args: string[]): Promise<number> {
       ...downloadOptions(values.download),
       onProgress: progress,
     });
-    const m = await runCommandMatrix(plan, { ...threads, hashModel: true }, (e) => {
+    // Repeats only where outputs are sampled: greedy decoding gives the same output every run.
+    const sampled = (plan.params.temperature ?? 0) > 0;
+    if (repeat > 1 && !sampled)
+      progress(`--repeat ${repeat}: the prompt's temperature is 0 (greedy), so every run would give the same output; each case runs once`);
+    const m = await runCommandMatrix({ ...plan, ...(repeat > 1 && sampled ? { repeat } : {}) }, { ...threads, hashModel: true }, (e) => {
       if (e.type === 'variantStart') progress(`running ${e.variant.name}`);
       if (e.type === 'progress') progress(e.message);
     });
     const failures: string[] = [];
     for (const v of m.variants) {
       const rate = m.passRates[v.name];
+      const repeated = m.repeats?.[v.name];
+      if (repeated) {
+        // With repeats the gate is the interval's lower bound: passes at least this often, with 95% confidence.
+        if (meetsMinPassRate(repeated.low, v.minPassRate)) continue;
+        failures.push(
+          repeated.low === undefined
+            ? `${v.name}: no run completed, so there is no pass rate to meet the required ${(v.minPassRate * 100).toFixed(0)}%`
+            : `${v.name}: pass rate ${percentText(repeated.rate!)} over ${repeated.completed} runs; its 95% lower bound ${percentText(repeated.low)} is under the required ${(v.minPassRate * 100).toFixed(0)}%${v.minPassRate >= 1 ? ' (with --repeat the lower bound is gated, and no number of runs shows 100%: set minPassRate below 1)' : ''}`,
+        );
+        continue;
+      }
       if (meetsMinPassRate(rate, v.minPassRate)) continue;
       failures.push(
         rate === undefined

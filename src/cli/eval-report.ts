@@ -5,6 +5,7 @@ import { type LabelMetrics, matrixLabelMetrics } from '../core/compare/labels';
 import { meetsMinPassRate } from '../core/compare/matrix';
 import { meetsMaxRegressions, type Regression, type VariantScores } from '../core/compare/scores';
 import type { Snapshot, SnapshotChange } from '../core/compare/snapshot';
+import type { RepeatScores } from '../core/compare/repeats';
 import { formatDiff, wordDiff } from '../core/compare/words';
 import type { Matrix } from './matrix';
 
@@ -171,6 +172,21 @@ function confidenceLine(m: Matrix, confidence: ReturnType<typeof confidenceOf>, 
   return `  ${variant.padEnd(width)}  confidence: mean token probability ${mean(undefined)} (passing ${mean(true)}, failing ${mean(false)}); calibration error (ECE) ${fixed2(c.reliability.ece)} over ${c.reliability.answers} answer(s)`;
 }
 
+const percent1 = (rate: number) => `${(rate * 100).toFixed(1)}%`;
+
+/** With --repeat: the pass rate over all runs with its 95% interval (the gate reads the lower bound), and the flaky cases. */
+function repeatLines(x: RepeatScores, variant: string, minPassRate: number, width: number): string[] {
+  const name = variant.padEnd(width);
+  if (x.rate === undefined) return [`  ${name}  pass rate none (no run completed) on all evaluators (required ${percent(minPassRate)})  FAIL`];
+  const ok = meetsMinPassRate(x.low, minPassRate);
+  const lines = [
+    `  ${name}  pass rate ${percent1(x.rate)} over ${x.completed} runs (${x.repeat} per case), 95% interval ${percent1(x.low!)}–${percent1(x.high!)}; lower bound against the required ${percent(minPassRate)}${ok ? '' : '  FAIL'}`,
+  ];
+  const flaky = x.flaky.map((i) => `case ${i} (${x.byCase[i]!.passed} of ${x.byCase[i]!.runs})`);
+  lines.push(`  ${name}  ${x.flaky.length} flaky case(s) (passed in some runs, failed in others)${flaky.length ? `: ${flaky.join(', ')}` : ''}`);
+  return lines;
+}
+
 export function tableReport(r: FileReport): string {
   const m = r.matrix;
   const lines = [
@@ -190,11 +206,20 @@ export function tableReport(r: FileReport): string {
     lines.push(
       row(
         String(c.index).padStart(4),
-        m.variants.map((v) => (m.results[v.name]?.[c.index]?.passed ? 'pass' : 'FAIL')),
+        m.variants.map((v) => {
+          // With repeats: the runs it passed, of those completed.
+          const x = m.repeats?.[v.name]?.byCase[c.index];
+          if (x) return `${x.passed}/${x.runs}`;
+          return m.results[v.name]?.[c.index]?.passed ? 'pass' : 'FAIL';
+        }),
       ),
     );
   if (m.prompt.evaluators.length) {
-    lines.push('  pass rate of each evaluator (passed ÷ completed test cases it ran on):');
+    lines.push(
+      m.repeats
+        ? '  pass rate of each evaluator (passed ÷ completed runs it ran on):'
+        : '  pass rate of each evaluator (passed ÷ completed test cases it ran on):',
+    );
     m.prompt.evaluators.forEach((e, k) =>
       lines.push(
         row(
@@ -208,16 +233,20 @@ export function tableReport(r: FileReport): string {
   const confidence = confidenceOf(m);
   for (const v of m.variants) {
     const rate = m.passRates[v.name];
-    lines.push(
-      `  ${v.name.padEnd(width)}  pass rate ${rateText(rate)} on all evaluators (required ${percent(v.minPassRate)})${meetsMinPassRate(rate, v.minPassRate) ? '' : '  FAIL'}`,
-    );
+    const repeated = m.repeats?.[v.name];
+    if (repeated) lines.push(...repeatLines(repeated, v.name, v.minPassRate, width));
+    else
+      lines.push(
+        `  ${v.name.padEnd(width)}  pass rate ${rateText(rate)} on all evaluators (required ${percent(v.minPassRate)})${meetsMinPassRate(rate, v.minPassRate) ? '' : '  FAIL'}`,
+      );
     const sure = confidenceLine(m, confidence, v.name, width);
     if (sure) lines.push(sure);
     const regressions = scoresOf(m, v.name)?.regressions;
     if (regressions === undefined) continue;
     const limit = v.maxRegressions === undefined ? 'no limit' : `allowed ${v.maxRegressions}`;
     const ok = meetsMaxRegressions(regressions.length, v.maxRegressions);
-    lines.push(`  ${v.name.padEnd(width)}  ${regressions.length} regression(s) against base (${limit})${ok ? '' : '  FAIL'}`);
+    const which = m.repeats ? ', on run 0 of each case' : '';
+    lines.push(`  ${v.name.padEnd(width)}  ${regressions.length} regression(s) against base (${limit}${which})${ok ? '' : '  FAIL'}`);
     const cases = byCase(regressions);
     for (const c of cases.slice(0, SHOWN_REGRESSIONS)) {
       lines.push(`    case ${c.caseIndex}: base passes and ${v.name} fails ${c.evaluators.map((e) => JSON.stringify(e)).join(', ')}`);
@@ -249,10 +278,12 @@ export function junitReport(reports: readonly FileReport[]): string {
     const confidence = confidenceOf(r.matrix);
     return r.matrix.variants.map((v) => {
       const scores = scoresOf(r.matrix, v.name);
+      const repeats = r.matrix.repeats?.[v.name];
       const regressed = new Map(byCase(scores?.regressions ?? []).map((c) => [c.caseIndex, c]));
       const cases = r.matrix.cases.map((c) => {
         const cell = r.matrix.results[v.name]?.[c.index];
         const failed = cell?.evaluations.filter((e) => e.passed === false) ?? [];
+        const repeatedCase = repeats?.byCase[c.index];
         const regression = regressed.get(c.index);
         const said = regression
           ? [
@@ -260,10 +291,18 @@ export function junitReport(reports: readonly FileReport[]): string {
             ]
           : [];
         const others = failed.filter((e) => !regression?.evaluators.includes(e.name));
-        const message = [...said, ...(others.length ? [`${said.length ? 'also failed' : 'failed'}: ${others.map((e) => e.name).join(', ')}`] : [])].join('; ');
-        const body = failed.length
-          ? `<failure message="${escapeXml(message)}">${escapeXml([...said, ...failed.map((e) => `${e.name}: ${e.detail}`)].join('\n'))}</failure>`
-          : '';
+        // With repeats a case fails when any run failed; the message counts its runs (a flaky case passed in some).
+        const runsFailed = repeatedCase ? repeatedCase.runs - repeatedCase.passed : 0;
+        const runsSaid = runsFailed ? [`failed in ${runsFailed} of ${repeatedCase!.runs} runs${repeatedCase!.passed > 0 ? ' (flaky)' : ''}`] : [];
+        const message = [
+          ...runsSaid,
+          ...said,
+          ...(others.length ? [`${said.length ? 'also failed' : 'failed'}: ${others.map((e) => e.name).join(', ')}`] : []),
+        ].join('; ');
+        const body =
+          failed.length || runsFailed
+            ? `<failure message="${escapeXml(message)}">${escapeXml([...runsSaid, ...said, ...failed.map((e) => `${e.name}: ${e.detail}`)].join('\n'))}</failure>`
+            : '';
         return `    <testcase classname="${escapeXml(path.basename(r.matrix.file))}.${escapeXml(v.name)}" name="case ${c.index}">${body}<system-out>${escapeXml(cell?.text ?? '')}</system-out></testcase>`;
       });
       const property = (name: string, value: number | string | undefined) =>
@@ -272,6 +311,10 @@ export function junitReport(reports: readonly FileReport[]): string {
         ...property('model', r.matrix.model.id),
         ...property('dtype', r.matrix.dtypes[v.name] ?? r.matrix.dtype),
         ...property('passRate', r.matrix.passRates[v.name]),
+        ...property('repeat', repeats?.repeat),
+        ...property('passRateLow', repeats?.low),
+        ...property('passRateHigh', repeats?.high),
+        ...property('flakyCases', repeats ? repeats.flaky.join(' ') : undefined),
         ...(scores?.evaluators ?? []).flatMap((e) => property(`passRate: ${e.name}`, e.rate)),
         ...property('regressionCount', scores?.regressions?.length),
         ...property('accuracy', labels?.byVariant[v.name]?.accuracy),
@@ -279,7 +322,10 @@ export function junitReport(reports: readonly FileReport[]): string {
         ...property('ece', confidence[v.name]?.reliability?.ece),
         ...property('maxRegressions', v.maxRegressions),
       ];
-      const failures = r.matrix.cases.filter((c) => !r.matrix.results[v.name]?.[c.index]?.passed).length;
+      const failures = r.matrix.cases.filter((c) => {
+        const x = repeats?.byCase[c.index];
+        return x ? x.passed < x.runs : !r.matrix.results[v.name]?.[c.index]?.passed;
+      }).length;
       return `  <testsuite name="${escapeXml(path.basename(r.matrix.file))} [${escapeXml(v.name)}]" tests="${r.matrix.cases.length}" failures="${failures}">\n${properties.length ? `    <properties>\n${properties.join('\n')}\n    </properties>\n` : ''}${cases.join('\n')}\n  </testsuite>`;
     });
   });
@@ -311,8 +357,18 @@ export function jsonReport(reports: readonly FileReport[]): string {
           adapter: v.adapterDir ?? null,
           /** The dtype its model ran in, as loaded; null when it did not load. */
           dtype: r.matrix.dtypes[v.name] ?? null,
-          /** Over all evaluators: a test case passes when none failed. */
+          /** Over all evaluators: a test case passes when none failed. With --repeat, over every completed run. */
           passRate: r.matrix.passRates[v.name] ?? null,
+          /**
+           * With --repeat N on a sampled prompt: runs per case, passed and completed runs, the 95% Wilson
+           * interval (low is what minPassRate gates), the flaky cases and each case's passes; else null.
+           */
+          repeat: (() => {
+            const x = r.matrix.repeats?.[v.name];
+            return x
+              ? { runs: x.repeat, passed: x.passed, completed: x.completed, low: x.low ?? null, high: x.high ?? null, flaky: x.flaky, byCase: x.byCase }
+              : null;
+          })(),
           minPassRate: v.minPassRate,
           evaluators: (scores?.evaluators ?? []).map((e) => ({ name: e.name, passRate: e.rate ?? null, passed: e.passed, ran: e.ran })),
           /** Null for the base (nothing to regress against). */
@@ -335,6 +391,17 @@ export function jsonReport(reports: readonly FileReport[]): string {
         index: c.index,
         vars: c.vars,
         outputs: Object.fromEntries(r.matrix.variants.map((v) => [v.name, r.matrix.results[v.name]?.[c.index]])),
+        /** With --repeat: every run's output and verdict, by variant (outputs above hold run 0). */
+        ...(r.matrix.runs
+          ? {
+              runs: Object.fromEntries(
+                r.matrix.variants.map((v) => [
+                  v.name,
+                  (r.matrix.runs?.[v.name]?.[c.index] ?? []).map((x) => ({ text: x.text, passed: x.passed, finish: x.finish })),
+                ]),
+              ),
+            }
+          : {}),
       })),
       snapshot: r.snapshot ?? null,
       failures: r.failures,
@@ -377,6 +444,10 @@ export function historyLine(
         regressionCount: scores?.regressions?.length ?? null,
         labelMetrics: lm ? { accuracy: lm.accuracy, macroF1: lm.macroF1 } : null,
         ece: confidence[v.name]?.reliability?.ece ?? null,
+        repeat: (() => {
+          const x = m.repeats?.[v.name];
+          return x ? { runs: x.repeat, low: x.low ?? null, high: x.high ?? null, flaky: x.flaky.length } : null;
+        })(),
       };
     }),
     failures: r.failures,

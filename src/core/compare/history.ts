@@ -23,6 +23,8 @@ export interface HistoryVariant {
   readonly regressionCount: number | null;
   readonly labelMetrics: { readonly accuracy: number; readonly macroF1: number } | null;
   readonly ece: number | null;
+  /** With --repeat: runs per case, the pass rate's 95% interval and the number of flaky cases; else null. */
+  readonly repeat: { readonly runs: number; readonly low: number | null; readonly high: number | null; readonly flaky: number } | null;
 }
 
 export interface HistoryLine {

@@ -9,6 +9,7 @@ import { DEFAULT_DTYPE, DTYPE_SPECS, type ExportDtype } from '../dtypes';
 import { casePassed, type EvaluationResult, evaluate, type PromptFile, renderMessages, type Variables } from '../prompts';
 import { checkpointSha256 } from '../train/spec';
 import { cellCompleted } from './scores';
+import { repeatSeed } from './repeats';
 import { eventsWhile } from './events-while';
 
 /**
@@ -61,6 +62,11 @@ export interface MatrixSpec {
   readonly params: GenerationParams;
   /** The weights' dtype every variant runs in (default fp32): a checkpoint is exported in it, an adapter merged first. */
   readonly dtype?: ExportDtype | undefined;
+  /**
+   * Runs per test case (default 1). Above 1, run r of each case samples with seed `params.seed + r`
+   * (repeats.ts), and each cell event carries its `run`. Pass rates count every completed run.
+   */
+  readonly repeat?: number | undefined;
 }
 
 /** A model lent to the matrix for one variant's cells; `release` when they are done (dispose it, or keep it for later). */
@@ -90,10 +96,18 @@ export type MatrixEvent =
   | { readonly type: 'progress'; readonly variant: string; readonly message: string }
   /** The variant's model is loaded, in this dtype (the loader's own word for what runs). */
   | { readonly type: 'variantLoaded'; readonly variant: string; readonly dtype: ExportDtype }
-  | { readonly type: 'cellStart'; readonly variant: string; readonly caseIndex: number }
-  | { readonly type: 'token'; readonly variant: string; readonly caseIndex: number; readonly token: GeneratedToken }
-  | { readonly type: 'cellDone'; readonly variant: string; readonly caseIndex: number; readonly cell: CellResult }
-  | { readonly type: 'cellError'; readonly variant: string; readonly caseIndex: number; readonly error: unknown; readonly message: string }
+  /** `run`: which of a case's repeats (0, 1, …), only when the spec repeats cases. */
+  | { readonly type: 'cellStart'; readonly variant: string; readonly caseIndex: number; readonly run?: number }
+  | { readonly type: 'token'; readonly variant: string; readonly caseIndex: number; readonly run?: number; readonly token: GeneratedToken }
+  | { readonly type: 'cellDone'; readonly variant: string; readonly caseIndex: number; readonly run?: number; readonly cell: CellResult }
+  | {
+      readonly type: 'cellError';
+      readonly variant: string;
+      readonly caseIndex: number;
+      readonly run?: number;
+      readonly error: unknown;
+      readonly message: string;
+    }
   | {
       readonly type: 'end';
       /** Passed ÷ completed cells, for each variant with a completed cell. */
@@ -191,6 +205,8 @@ export async function* runMatrix(spec: MatrixSpec, options: MatrixOptions = {}):
   };
   const passRates: Record<string, number> = {};
   const dtype = spec.dtype ?? DEFAULT_DTYPE;
+  const repeat = spec.repeat ?? 1;
+  if (!Number.isInteger(repeat) || repeat < 1) throw new TuneloopError(`repeat must be a whole number ≥ 1, got ${repeat}`, { file: spec.file });
   try {
     for (const v of spec.variants) {
       if (signal.aborted) break;
@@ -219,37 +235,42 @@ export async function* runMatrix(spec: MatrixSpec, options: MatrixOptions = {}):
       let completed = 0;
       try {
         for (const c of spec.cases) {
-          if (signal.aborted) break;
-          yield { type: 'cellStart', variant: v.name, caseIndex: c.index };
-          let cell: CellResult;
-          try {
-            const r = yield* eventsWhile<MatrixEvent, GenerationResult>(
-              (push) =>
-                generate(lease.model, { messages: renderMessages(spec.prompt, c.vars) }, spec.params, {
-                  signal,
-                  onToken: (token) => push({ type: 'token', variant: v.name, caseIndex: c.index, token }),
-                }),
-              onAbort,
-            );
-            const evaluations = evaluate(spec.prompt, r.text, c.vars);
-            cell = {
-              text: r.text,
-              tokens: r.tokens,
-              evaluations,
-              passed: casePassed(evaluations),
-              finish: r.finish,
-              timeToFirstTokenMs: r.timeToFirstTokenMs,
-              tokensPerSecond: r.tokensPerSecond,
-            };
-          } catch (error) {
-            yield { type: 'cellError', variant: v.name, caseIndex: c.index, error, message: describeError(error) };
-            continue;
+          for (let r = 0; r < repeat; r++) {
+            if (signal.aborted) break;
+            // Repeated runs name their run and sample with their own seed; a single run is as it always was.
+            const run = repeat > 1 ? { run: r } : {};
+            const params = repeat > 1 ? { ...spec.params, seed: repeatSeed(spec.params.seed, r) } : spec.params;
+            yield { type: 'cellStart', variant: v.name, caseIndex: c.index, ...run };
+            let cell: CellResult;
+            try {
+              const result = yield* eventsWhile<MatrixEvent, GenerationResult>(
+                (push) =>
+                  generate(lease.model, { messages: renderMessages(spec.prompt, c.vars) }, params, {
+                    signal,
+                    onToken: (token) => push({ type: 'token', variant: v.name, caseIndex: c.index, ...run, token }),
+                  }),
+                onAbort,
+              );
+              const evaluations = evaluate(spec.prompt, result.text, c.vars);
+              cell = {
+                text: result.text,
+                tokens: result.tokens,
+                evaluations,
+                passed: casePassed(evaluations),
+                finish: result.finish,
+                timeToFirstTokenMs: result.timeToFirstTokenMs,
+                tokensPerSecond: result.tokensPerSecond,
+              };
+            } catch (error) {
+              yield { type: 'cellError', variant: v.name, caseIndex: c.index, ...run, error, message: describeError(error) };
+              continue;
+            }
+            if (cellCompleted(cell)) {
+              completed++;
+              if (cell.passed) passed++;
+            }
+            yield { type: 'cellDone', variant: v.name, caseIndex: c.index, ...run, cell };
           }
-          if (cellCompleted(cell)) {
-            completed++;
-            if (cell.passed) passed++;
-          }
-          yield { type: 'cellDone', variant: v.name, caseIndex: c.index, cell };
         }
       } finally {
         await lease.release();
