@@ -9,6 +9,7 @@ import { readPromptFile } from '../core/compare/prompt-file';
 import { appendHistory, historyFileOf } from '../core/compare/history';
 import { compareSnapshot, readSnapshot, snapshotModelId, writeSnapshot } from '../core/compare/snapshot';
 import { formatDiff, wordDiff } from '../core/compare/words';
+import { compareSince, snapshotAtRef } from '../core/compare/since';
 import { TuneloopError } from '../core/errors';
 import { DOWNLOAD_HINT, defaultModelDir, dtypeHelp, parseDtypeOption, parseRoot, parseThreads, trustedReads, UsageError } from './options';
 import { findRoot } from '../core/fs/root';
@@ -128,7 +129,7 @@ export async function runCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [--update-snapshots] [--record] [--repeat N] [--model DIR] [--dtype fp32|q8|q4] [--threads N] [--root DIR] [--download]
+export const EVAL_USAGE = `tuneloop eval FILE... [--reporter table|json|junit] [--update-snapshots] [--record] [--repeat N] [--since REF] [--model DIR] [--dtype fp32|q8|q4] [--threads N] [--root DIR] [--download]
 
 Runs every test case of each prompt file on the base model and each adapter it lists, runs the
 evaluators, and compares the outputs with the prompt file's snapshot (its \`snapshot\` key).
@@ -142,6 +143,10 @@ rates, regressions, label metrics, ECE) as one line to NAME.history.jsonl beside
 --repeat N runs each test case N times when the prompt samples (temperature > 0), run r with seed
 seed + r: each pass rate comes with its 95% interval, cases that pass in some runs and fail in
 others are listed as flaky, and minPassRate is compared with the interval's lower bound.
+--since REF compares the outputs with the snapshot as committed at a git ref (a tag, a branch, a
+commit): the outputs that changed, and each variant's pass rate then (today's evaluators on the
+outputs at REF) and now, with the cases that turned from pass to fail and back. It reports; the
+exit status is decided as without it.
 A Hub id (the prompt's model or --model) is found in the Hugging Face cache;
 --download allows downloading one it does not hold.
 
@@ -190,6 +195,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       download: { type: 'boolean' },
       record: { type: 'boolean' },
       repeat: { type: 'string' },
+      since: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -218,6 +224,18 @@ export async function evalCommand(args: string[]): Promise<number> {
           { file },
           'add snapshot: NAME.snapshot.json to it',
         );
+    }
+    // --since: the snapshot at the ref is read before any model runs, so that a wrong ref costs nothing.
+    let then: ReturnType<typeof snapshotAtRef> | undefined;
+    if (values.since !== undefined) {
+      const p = readPromptFile(file);
+      if (!p.snapshot)
+        throw new TuneloopError(
+          '--since compares with the snapshot at a git ref, and the prompt file has no "snapshot" key',
+          { file },
+          'add snapshot: NAME.snapshot.json, accept it (--update-snapshots) and commit it',
+        );
+      then = snapshotAtRef(path.resolve(path.dirname(file), p.snapshot), values.since);
     }
     const progress = (msg: string) => process.stderr.write(`${path.basename(file)}: ${msg}\n`);
     const plan = await planMatrix(file, {
@@ -291,7 +309,20 @@ export async function evalCommand(args: string[]): Promise<number> {
         }
       }
     }
-    const report: FileReport = { matrix: m, ...(snapshot ? { snapshot } : {}), failures };
+    const since =
+      then && values.since !== undefined
+        ? compareSince(
+            { ref: values.since, ...then },
+            {
+              prompt: m.prompt,
+              cases: m.cases,
+              variants: m.variants.map((v) => v.name),
+              outputs: outputsOf(m),
+              passed: (v, i) => m.results[v]?.[i]?.passed,
+            },
+          )
+        : undefined;
+    const report: FileReport = { matrix: m, ...(snapshot ? { snapshot } : {}), ...(since ? { since } : {}), failures };
     reports.push(report);
     if (values.record) {
       const hfile = historyFileOf(file, m.prompt.snapshot);

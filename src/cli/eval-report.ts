@@ -6,6 +6,7 @@ import { meetsMinPassRate } from '../core/compare/matrix';
 import { meetsMaxRegressions, type Regression, type VariantScores } from '../core/compare/scores';
 import type { Snapshot, SnapshotChange } from '../core/compare/snapshot';
 import type { RepeatScores } from '../core/compare/repeats';
+import type { SinceReport } from '../core/compare/since';
 import { formatDiff, wordDiff } from '../core/compare/words';
 import type { Matrix } from './matrix';
 
@@ -21,6 +22,8 @@ const colour = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 export interface FileReport {
   readonly matrix: Matrix;
   readonly snapshot?: { readonly file: string; readonly status: 'same' | 'changed' | 'missing' | 'updated'; readonly changes: readonly SnapshotChange[] };
+  /** With --since REF: this run against the snapshot committed at REF. */
+  readonly since?: SinceReport | undefined;
   readonly failures: readonly string[];
 }
 
@@ -264,7 +267,33 @@ export function tableReport(r: FileReport): string {
       );
     }
   }
+  if (r.since) lines.push(...sinceLines(r.since, m, width));
   return lines.join('\n');
+}
+
+/** How many changed outputs the --since section shows with word diffs. */
+const SHOWN_SINCE_CHANGES = 10;
+
+/** The --since section: the model then and now, each variant's pass rate then and now with the cases that flipped, and the outputs that changed. */
+function sinceLines(s: SinceReport, m: Matrix, width: number): string[] {
+  const lines = [`  since ${s.ref} (commit ${s.commit.slice(0, 12)}, ${s.snapshot}):`];
+  const sameModel = s.modelThen.sha256 === m.modelSha256;
+  lines.push(
+    `    model: ${sameModel ? 'the same' : `changed (then ${s.modelThen.id} ${s.modelThen.sha256.slice(0, 12)}, now ${m.model.id} ${(m.modelSha256 ?? '').slice(0, 12)})`}`,
+  );
+  const rate = (x: number | null) => (x === null ? 'none' : percent(x));
+  const list = (xs: readonly number[]) => (xs.length ? xs.join(', ') : 'none');
+  for (const v of s.variants)
+    lines.push(
+      `    ${v.name.padEnd(width)}  pass rate ${rate(v.passRateThen)} → ${rate(v.passRateNow)}; pass → FAIL: ${list(v.newlyFailing)}; FAIL → pass: ${list(v.newlyPassing)}`,
+    );
+  lines.push(`    ${s.changes.length} output(s) changed (verdicts then are today's evaluators on the outputs at ${s.ref})${s.changes.length ? ':' : ''}`);
+  for (const ch of s.changes.slice(0, SHOWN_SINCE_CHANGES))
+    lines.push(
+      `      ${ch.variant} case ${ch.caseIndex} ${ch.kind}${ch.kind === 'changed' ? `: ${formatDiff(wordDiff(ch.before!, ch.after!), colour())}` : ''}`,
+    );
+  if (s.changes.length > SHOWN_SINCE_CHANGES) lines.push(`      (and ${s.changes.length - SHOWN_SINCE_CHANGES} more: --reporter json lists them all)`);
+  return lines;
 }
 
 /**
@@ -321,6 +350,7 @@ export function junitReport(reports: readonly FileReport[]): string {
         ...property('macroF1', labels?.byVariant[v.name]?.macroF1),
         ...property('ece', confidence[v.name]?.reliability?.ece),
         ...property('maxRegressions', v.maxRegressions),
+        ...property(`passRate since ${r.since?.ref}`, r.since?.variants.find((x) => x.name === v.name)?.passRateThen ?? undefined),
       ];
       const failures = r.matrix.cases.filter((c) => {
         const x = repeats?.byCase[c.index];
@@ -404,6 +434,8 @@ export function jsonReport(reports: readonly FileReport[]): string {
           : {}),
       })),
       snapshot: r.snapshot ?? null,
+      /** With --since REF: {ref, commit, snapshot (its path in the repository), modelThen, changes, variants: [{name, passRateThen, passRateNow, newlyFailing, newlyPassing}]}; else null. */
+      since: r.since ?? null,
       failures: r.failures,
     };
   });

@@ -54,16 +54,20 @@ export function readSnapshot(file: string, options: { readonly refusingToOverwri
   const notOurs = options.refusingToOverwrite
     ? 'it is not a Tuneloop snapshot, so it is not overwritten: point snapshot: at a new file (NAME.snapshot.json), or remove this one'
     : 'point snapshot: at a new file (NAME.snapshot.json); if this file is a damaged snapshot, remove it and accept the outputs again';
+  return parseSnapshot(readTextFile(file, 'snapshot'), file, notOurs);
+}
+
+/** A snapshot's text, checked; `file` names it in errors (a path, or REF:path for one read from git). */
+export function parseSnapshot(text: string, file: string, hint = 'point snapshot: at a new file (NAME.snapshot.json)'): Snapshot {
   let raw: unknown;
   try {
-    raw = JSON.parse(readTextFile(file, 'snapshot'));
+    raw = JSON.parse(text);
   } catch (e) {
-    if (e instanceof TuneloopError) throw e;
-    throw new TuneloopError(`not valid JSON: ${(e as Error).message}`, { file }, notOurs);
+    throw new TuneloopError(`not valid JSON: ${(e as Error).message}`, { file }, hint);
   }
   const s = raw as Snapshot;
   if (s?.version !== 1 || typeof s.outputs !== 'object' || s.outputs === null || typeof s.model?.id !== 'string') {
-    throw new TuneloopError('not a Tuneloop snapshot (version 1 with model and outputs)', { file }, notOurs);
+    throw new TuneloopError('not a Tuneloop snapshot (version 1 with model and outputs)', { file }, hint);
   }
   for (const [variant, cases] of Object.entries(s.outputs)) {
     for (const [k, v] of Object.entries(cases ?? {}))
