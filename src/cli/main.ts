@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EVAL_USAGE, evalCommand, RUN_USAGE, runCommand } from './compare';
+import { PROBE_USAGE, probeCommand } from './probe';
 import { DEMO_USAGE, demoCommand } from './demo';
 import { EXPORT_USAGE, exportCommand, MODELS_USAGE, modelsCommand } from './models';
 import { trainCommand, TRAIN_USAGE } from './train';
@@ -93,6 +94,11 @@ is an error, 0 otherwise.`,
     summary: 'run every test case on every variant with evaluators and snapshots; exit 1 on regressions',
     usage: EVAL_USAGE,
     run: evalCommand,
+  },
+  probe: {
+    summary: 'run every test case under counterfactual swaps (names, pronouns); exit 1 over maxProbeFlips',
+    usage: PROBE_USAGE,
+    run: probeCommand,
   },
   export: {
     summary: 'write a transformers.js model folder from a checkpoint, an adapter or a run',
@@ -269,7 +275,7 @@ export async function runGuarded(name: string, command: Command, rest: string[],
 }
 
 /** The commands that load or export models, and so touch gigabytes of fresh memory. */
-const MODEL_COMMANDS: ReadonlySet<string> = new Set(['run', 'eval', 'demo', 'export', 'golden']);
+const MODEL_COMMANDS: ReadonlySet<string> = new Set(['run', 'eval', 'probe', 'demo', 'export', 'golden']);
 
 /**
  * The environment to run `argv` again in, when it is a model command and this process was started

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeError, TuneloopError } from '../errors';
-import { type FinishReason, type GeneratedToken, type GenerationParams, type GenerationResult, generate } from '../infer/generate';
+import { continuationLogProb, type FinishReason, type GeneratedToken, type GenerationParams, type GenerationResult, generate } from '../infer/generate';
 import { type LoadedModel, type LoadOptions, loadCausalLM } from '../infer/load';
 import { defaultCacheDir, fileSha256 } from '../export/cache';
 import { exportCheckpoint } from '../export/export';
@@ -35,6 +35,8 @@ export interface MatrixVariant {
 export interface MatrixCase {
   readonly index: number;
   readonly vars: Variables;
+  /** The prompt this case runs with, where it is not the spec's (a probe's swapped messages, core/probes). */
+  readonly prompt?: PromptFile | undefined;
 }
 
 export interface CellResult {
@@ -45,6 +47,8 @@ export interface CellResult {
   readonly finish: FinishReason;
   readonly timeToFirstTokenMs: number;
   readonly tokensPerSecond: number;
+  /** With the spec's `scoreExpected`, where the case has a text `expected`: log p(expected | prompt), teacher-forced. */
+  readonly expectedLogProb?: number | undefined;
 }
 
 export interface MatrixSpec {
@@ -67,6 +71,8 @@ export interface MatrixSpec {
    * (repeats.ts), and each cell event carries its `run`. Pass rates count every completed run.
    */
   readonly repeat?: number | undefined;
+  /** Also score each case's `expected` text as a continuation of its prompt (CellResult.expectedLogProb). */
+  readonly scoreExpected?: boolean | undefined;
 }
 
 /** A model lent to the matrix for one variant's cells; `release` when they are done (dispose it, or keep it for later). */
@@ -243,15 +249,22 @@ export async function* runMatrix(spec: MatrixSpec, options: MatrixOptions = {}):
             yield { type: 'cellStart', variant: v.name, caseIndex: c.index, ...run };
             let cell: CellResult;
             try {
+              const prompt = c.prompt ?? spec.prompt;
+              const messages = renderMessages(prompt, c.vars);
               const result = yield* eventsWhile<MatrixEvent, GenerationResult>(
                 (push) =>
-                  generate(lease.model, { messages: renderMessages(spec.prompt, c.vars) }, params, {
+                  generate(lease.model, { messages }, params, {
                     signal,
                     onToken: (token) => push({ type: 'token', variant: v.name, caseIndex: c.index, ...run, token }),
                   }),
                 onAbort,
               );
-              const evaluations = evaluate(spec.prompt, result.text, c.vars);
+              const evaluations = evaluate(prompt, result.text, c.vars);
+              const expected = c.vars['expected'];
+              const expectedLogProb =
+                spec.scoreExpected && typeof expected === 'string' && expected !== '' && result.finish !== 'cancelled'
+                  ? (await continuationLogProb(lease.model, { messages }, expected)).logprob
+                  : undefined;
               cell = {
                 text: result.text,
                 tokens: result.tokens,
@@ -260,6 +273,7 @@ export async function* runMatrix(spec: MatrixSpec, options: MatrixOptions = {}):
                 finish: result.finish,
                 timeToFirstTokenMs: result.timeToFirstTokenMs,
                 tokensPerSecond: result.tokensPerSecond,
+                ...(expectedLogProb !== undefined ? { expectedLogProb } : {}),
               };
             } catch (error) {
               yield { type: 'cellError', variant: v.name, caseIndex: c.index, ...run, error, message: describeError(error) };

@@ -20,6 +20,8 @@ export interface Variant {
   readonly minPassRate: number;
   /** For an adapter: the most regressions against the base it may have (core/compare/scores.ts); absent, no limit. */
   readonly maxRegressions?: number | undefined;
+  /** The most probe flips it may have (core/probes/report.ts); absent, no limit. */
+  readonly maxProbeFlips?: number | undefined;
 }
 
 export interface ModelChoice {
@@ -111,7 +113,11 @@ export function resolveVariants(
   promptFile: string,
   options: { runsDirs: readonly string[]; only?: readonly string[]; paths?: RecipeCheckOptions },
 ): Variant[] {
-  const base: Variant = { name: 'base', minPassRate: prompt.minPassRate ?? 1 };
+  const base: Variant = {
+    name: 'base',
+    minPassRate: prompt.minPassRate ?? 1,
+    ...(prompt.maxProbeFlips !== undefined ? { maxProbeFlips: prompt.maxProbeFlips } : {}),
+  };
   const seen = new Set(['base']);
   const adapters: Variant[] = [];
   for (const a of prompt.adapters) {
@@ -127,7 +133,14 @@ export function resolveVariants(
     }
     const adapterDir = isRecipe ? trainedAdapterOf(p, options.runsDirs, options.paths) : p;
     const maxRegressions = a.maxRegressions ?? prompt.maxRegressions;
-    adapters.push({ name, adapterDir, minPassRate: a.minPassRate ?? prompt.minPassRate ?? 1, ...(maxRegressions !== undefined ? { maxRegressions } : {}) });
+    const maxProbeFlips = a.maxProbeFlips ?? prompt.maxProbeFlips;
+    adapters.push({
+      name,
+      adapterDir,
+      minPassRate: a.minPassRate ?? prompt.minPassRate ?? 1,
+      ...(maxRegressions !== undefined ? { maxRegressions } : {}),
+      ...(maxProbeFlips !== undefined ? { maxProbeFlips } : {}),
+    });
   }
   return [base, ...adapters].filter((v) => !options.only || options.only.includes(v.name));
 }

@@ -3,7 +3,7 @@ import { BaseStreamer, type LogitsProcessor, random, StoppingCriteria, Tensor } 
 import { TuneloopError } from '../errors';
 import { type GenerationParams, GenerationParamsSchema, PARAMETER_SCHEMAS, type ParameterSchema } from './parameters';
 import type { LoadedModel } from './load';
-import { RecordLogProbs, RepetitionPenalty, Temperature, TopK, TopP } from './processors';
+import { logSumExp, RecordLogProbs, RepetitionPenalty, Temperature, TopK, TopP } from './processors';
 
 export interface ChatMessage {
   readonly role: 'system' | 'user' | 'assistant';
@@ -85,6 +85,40 @@ export function promptIds(lm: LoadedModel, prompt: Prompt): number[] {
 /** transformers.js samples with one global generator: generations in a process run one at a time. */
 let queue: Promise<unknown> = Promise.resolve();
 
+/** Runs `f` after the generations (and scorings) queued before it. */
+function queued<T>(f: () => Promise<T>): Promise<T> {
+  const run = queue.then(f);
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+/**
+ * log p(continuation | prompt) under the model, teacher-forced: one forward pass over the prompt's
+ * ids and the continuation's (tokenized without special tokens), summing each continuation token's
+ * log-softmax at the position before it. What a probe compares for the expected answer.
+ */
+export function continuationLogProb(lm: LoadedModel, prompt: Prompt, continuation: string): Promise<{ readonly logprob: number; readonly tokens: number }> {
+  return queued(async () => {
+    const head = promptIds(lm, prompt);
+    const tail = (lm.tokenizer.encode(continuation, { add_special_tokens: false }) as (number | bigint)[]).map(Number);
+    if (head.length === 0 || tail.length === 0) return { logprob: 0, tokens: 0 };
+    const ids = [...head, ...tail];
+    const input = new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
+    const mask = new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
+    const out = (await (lm.model as unknown as (x: Record<string, Tensor>) => Promise<{ logits: Tensor }>)({ input_ids: input, attention_mask: mask })).logits;
+    const vocab = out.dims[2]!;
+    const data = out.data as Float32Array;
+    let logprob = 0;
+    for (let j = 0; j < tail.length; j++) {
+      // The logits at position p predict the token at p + 1.
+      const row = data.subarray((head.length - 1 + j) * vocab, (head.length + j) * vocab);
+      logprob += row[tail[j]!]! - logSumExp(row);
+    }
+    out.dispose();
+    return { logprob, tokens: tail.length };
+  });
+}
+
 /**
  * Generate from a loaded model, streaming each token as it is chosen. Cancellation is checked after
  * every token, so it stops within one.
@@ -95,9 +129,7 @@ export function generate(lm: LoadedModel, prompt: Prompt, params: GenerationPara
   } catch (e) {
     return Promise.reject(e);
   }
-  const run = queue.then(() => generateNow(lm, prompt, params, callbacks));
-  queue = run.catch(() => undefined);
-  return run;
+  return queued(() => generateNow(lm, prompt, params, callbacks));
 }
 
 async function generateNow(lm: LoadedModel, prompt: Prompt, params: GenerationParams, callbacks: GenerationCallbacks): Promise<GenerationResult> {

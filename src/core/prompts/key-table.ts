@@ -37,6 +37,10 @@ function modelParameterKeys(): PlaceKeys {
 }
 
 const PASS_RATE = { shape: shape.number({ minimum: 0, maximum: 1 }), note: 'the share of test cases that must pass' } as const;
+const MAX_PROBE_FLIPS = {
+  shape: shape.int(0),
+  note: 'the most (test case, evaluator, swap) outcomes that differ from the probe’s first column',
+} as const;
 const MAX_REGRESSIONS = {
   shape: shape.int(0),
   note: 'the most (test case, evaluator) pairs the base model passes and an adapter fails',
@@ -93,6 +97,14 @@ export const PROMPT_KEYS: KeyTable = {
       doc: 'Tuneloop: the most regressions allowed for each adapter, counted over every evaluator: a test case and an evaluator that the base model passes and the adapter fails (default: no limit).',
       ...MAX_REGRESSIONS,
     },
+    probes: {
+      doc: 'Tuneloop: counterfactual probes for `tuneloop probe`: each {name, variable, values} swaps values into a variable, or {name, words} swaps words in the messages and test values (words: pronouns, gendered-nouns, or rows such as [husband, wife]). Every test case runs under every swap on each variant; outputs that change and evaluator outcomes that flip are reported.',
+      shape: shape.list(shape.map('probes[]')),
+    },
+    maxProbeFlips: {
+      doc: 'Tuneloop: the most probe flips allowed for each variant: a test case, evaluator and swap whose outcome differs from the probe’s first column (default: no limit).',
+      ...MAX_PROBE_FLIPS,
+    },
     snapshot: { doc: 'Tuneloop: the snapshot file (JSON) that `tuneloop eval` compares outputs against.', shape: shape.text() },
   },
   modelParameters: modelParameterKeys(),
@@ -141,6 +153,17 @@ export const PROMPT_KEYS: KeyTable = {
     choice: { doc: 'An answer the judge may give.', shape: shape.scalar(), required: true },
     score: { doc: 'Its score.', shape: shape.number(), required: true },
   },
+  'probes[]': {
+    name: { doc: 'The name the reports show.', shape: shape.scalar(), required: true },
+    variable: { doc: 'A variable of the messages whose value each swap replaces.', shape: shape.text() },
+    values: { doc: 'The values swapped into the variable (at least two); the first is the reference.', shape: shape.list(shape.scalar(), { minItems: 2 }) },
+    words: {
+      doc: 'Words swapped in the messages and test values: a built-in table (pronouns: he/she/they with his/her/their, him/her/them, and verb agreement; gendered-nouns: male/female), or rows of words, one per column, e.g. [[husband, wife], [father, mother]]. The first column is the reference.',
+      shape: shape.any(['string', 'array']),
+      values: ['pronouns', 'gendered-nouns'],
+    },
+    labels: { doc: 'Names for the columns of a words table given as rows (default: the first row).', shape: shape.list(shape.scalar(), { minItems: 2 }) },
+  },
   'adapters[]': {
     path: {
       doc: 'An adapter recipe (*.adapter.yml) or a PEFT adapter folder, relative to the prompt file.',
@@ -152,6 +175,7 @@ export const PROMPT_KEYS: KeyTable = {
       doc: 'The most regressions allowed for this adapter (a test case and an evaluator the base passes and it fails); overrides the top-level one.',
       ...MAX_REGRESSIONS,
     },
+    maxProbeFlips: { doc: 'The most probe flips allowed for this adapter; overrides the top-level one.', ...MAX_PROBE_FLIPS },
   },
 };
 
@@ -175,6 +199,6 @@ export function promptJsonSchema(): JsonObject {
     id: 'https://tuneloop.dev/schemas/prompt.schema.json',
     title: 'Tuneloop prompt file (*.prompt.yml)',
     description:
-      'A prompt file in the GitHub Models format, with the optional Tuneloop keys (dtype, task, adapters, minPassRate, maxRegressions, snapshot, more model parameters and evaluators).',
+      'A prompt file in the GitHub Models format, with the optional Tuneloop keys (dtype, task, adapters, minPassRate, maxRegressions, probes, maxProbeFlips, snapshot, more model parameters and evaluators).',
   });
 }

@@ -1,6 +1,7 @@
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import { hostedModel } from './hosted';
 import { readEvaluator, readSchema, type TemplateSite } from './parse-evaluators';
+import { readProbes } from './parse-probes';
 import { describe, type Entry, type NumberRule, type Reader, readYaml } from '../yaml/reader';
 import { didYouMean, quotedList } from '../yaml/suggest';
 import { numberRule } from '../yaml/key-table';
@@ -41,6 +42,8 @@ const PASS_RATE = numberRule(PROMPT_KEYS, '', 'minPassRate');
 const ADAPTER_PASS_RATE = numberRule(PROMPT_KEYS, 'adapters[]', 'minPassRate');
 const MAX_REGRESSIONS = numberRule(PROMPT_KEYS, '', 'maxRegressions');
 const ADAPTER_MAX_REGRESSIONS = numberRule(PROMPT_KEYS, 'adapters[]', 'maxRegressions');
+const MAX_PROBE_FLIPS = numberRule(PROMPT_KEYS, '', 'maxProbeFlips');
+const ADAPTER_MAX_PROBE_FLIPS = numberRule(PROMPT_KEYS, 'adapters[]', 'maxProbeFlips');
 
 /**
  * Parses and validates a prompt file. Returns the prompt whenever the YAML itself can be read (even
@@ -103,6 +106,11 @@ function readRoot(r: Reader, root: YAMLMap): PromptFile {
   const minPassRate = minPassRateEntry ? r.number(minPassRateEntry, PASS_RATE) : undefined;
   const maxRegressionsEntry = get('maxRegressions');
   const maxRegressions = maxRegressionsEntry ? r.number(maxRegressionsEntry, MAX_REGRESSIONS) : undefined;
+  const maxProbeFlipsEntry = get('maxProbeFlips');
+  const maxProbeFlips = maxProbeFlipsEntry ? r.number(maxProbeFlipsEntry, MAX_PROBE_FLIPS) : undefined;
+  // A variable probe swaps a variable the messages render; the messages' sites come first in `sites`.
+  const inMessages = new Set(sites.filter((x) => x.use === 'value').flatMap((x) => placeholders(x.template).map((p) => p.name)));
+  const probes = readProbes(r, get('probes'), inMessages);
   const snapshot = str('snapshot');
   const snapshotEntry = get('snapshot');
   if (snapshot === '' && snapshotEntry)
@@ -125,6 +133,8 @@ function readRoot(r: Reader, root: YAMLMap): PromptFile {
     adapters: readAdapters(r, get('adapters')),
     ...(minPassRate !== undefined ? { minPassRate } : {}),
     ...(maxRegressions !== undefined ? { maxRegressions } : {}),
+    probes,
+    ...(maxProbeFlips !== undefined ? { maxProbeFlips } : {}),
     ...(snapshot ? { snapshot } : {}),
     spans: {
       ...(modelEntry ? { model: r.valueSpan(modelEntry) } : {}),
@@ -317,11 +327,14 @@ function readAdapters(r: Reader, e: Entry | undefined): AdapterEntry[] {
     const minPassRate = rateEntry ? r.number(rateEntry, ADAPTER_PASS_RATE) : undefined;
     const regressionsEntry = entries.get('maxRegressions');
     const maxRegressions = regressionsEntry ? r.number(regressionsEntry, ADAPTER_MAX_REGRESSIONS) : undefined;
+    const flipsEntry = entries.get('maxProbeFlips');
+    const maxProbeFlips = flipsEntry ? r.number(flipsEntry, ADAPTER_MAX_PROBE_FLIPS) : undefined;
     if (path)
       out.push({
         path,
         ...(minPassRate !== undefined ? { minPassRate } : {}),
         ...(maxRegressions !== undefined ? { maxRegressions } : {}),
+        ...(maxProbeFlips !== undefined ? { maxProbeFlips } : {}),
         span: r.spanOf(item),
       });
   });

@@ -89,8 +89,24 @@ export interface AdapterEntry {
   readonly minPassRate?: number;
   /** Overrides the file's maxRegressions for this adapter. */
   readonly maxRegressions?: number;
+  /** Overrides the file's maxProbeFlips for this adapter. */
+  readonly maxProbeFlips?: number;
   readonly span?: Span;
 }
+
+/**
+ * Tuneloop: a counterfactual probe (core/probes): values swapped into each test case, so that a
+ * variant's outputs under each can be compared. Each probe has *columns* (the swaps): a variable's
+ * values, or a word table's columns (`he | she | they`). Column 0 is the reference the others are
+ * compared with.
+ */
+export type Probe = { readonly name: string; readonly span?: Span } & ProbeSwap;
+
+/** What a probe swaps; `labels` names its columns (the values, or a word table's labels). */
+export type ProbeSwap =
+  | { readonly kind: 'variable'; readonly variable: string; readonly values: readonly string[]; readonly labels: readonly string[] }
+  /** Rows of words, one per column; `table` names a built-in table (core/probes/words.ts). */
+  | { readonly kind: 'words'; readonly table?: string; readonly rows: readonly (readonly string[])[]; readonly labels: readonly string[] };
 
 export interface PromptFile {
   readonly name?: string;
@@ -121,6 +137,10 @@ export interface PromptFile {
    * evaluator) pairs the base passes and the adapter fails (core/compare/scores.ts). Absent: no limit.
    */
   readonly maxRegressions?: number;
+  /** Tuneloop: counterfactual probes (`tuneloop probe`); empty when the file has none. */
+  readonly probes: readonly Probe[];
+  /** Tuneloop: the most probe flips each variant may have (core/probes/report.ts). Absent: no limit. */
+  readonly maxProbeFlips?: number;
   /** Tuneloop: the snapshot file, relative to the prompt file. */
   readonly snapshot?: string;
   /** Where the path-valued keys' values are written, for diagnostics about the paths. */

@@ -1,0 +1,161 @@
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { type MatrixPlan, planMatrix } from '../core/compare/plan';
+import { formatDiff, wordDiff } from '../core/compare/words';
+import { TuneloopError } from '../core/errors';
+import { findRoot } from '../core/fs/root';
+import { runProbes } from '../core/probes/run';
+import { meetsMaxProbeFlips, type ProbesReport } from '../core/probes/report';
+import { DOWNLOAD_HINT, defaultModelDir, dtypeHelp, parseDtypeOption, parseRoot, parseThreads, trustedReads } from './options';
+
+/**
+ * `tuneloop probe`: every test case under every swap of the prompt file's probes, on each variant
+ * (core/probes), reported as outputs that change, evaluator outcomes that flip, the change in the
+ * expected answer's log-probability and a divergence per swap; gated by maxProbeFlips.
+ */
+
+export const PROBE_USAGE = `tuneloop probe FILE... [--reporter table|json] [--model DIR] [--dtype fp32|q8|q4] [--variant NAME]... [--threads N] [--root DIR] [--download]
+
+Runs every test case of each prompt file under every swap of its probes (the \`probes\` key: a
+variable's values, or words such as pronouns swapped in the messages and test values) on the base
+model and each adapter. For each probe, swap and variant it reports the outputs that changed
+against the probe's first column, the evaluator outcomes that flipped, the mean change in the
+log-probability of the expected answer (where test cases have \`expected\`), and the divergence of
+the outputs; an adapter's flips that the base does not have are marked new. Exit status 1 when a
+variant has more flips than its maxProbeFlips (top level or per adapter; default: no limit).
+
+${dtypeHelp('every variant runs')}`;
+
+const colour = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
+
+interface FileResult {
+  readonly file: string;
+  readonly plan: MatrixPlan;
+  readonly report: ProbesReport;
+  readonly failures: readonly string[];
+}
+
+/** How many flips and changed outputs the table shows per swap, with both outputs. */
+const SHOWN = 3;
+
+const signed = (x: number | null) => (x === null ? 'none' : `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`);
+
+function table(r: FileResult): string {
+  const lines = [`${path.relative(process.cwd(), r.file)}  (model ${r.plan.model.id}, dtype ${r.plan.dtype})`];
+  for (const p of r.report.probes) {
+    lines.push(
+      `  probe "${p.name}": ${p.swaps}, ${p.labels.map((l) => JSON.stringify(l)).join(' | ')}; reference ${JSON.stringify(p.labels[0])}; applies to ${p.applies} of ${p.cases} test case(s)`,
+    );
+    for (const v of p.variants) {
+      lines.push(`    ${v.variant}: ${v.flips} flip(s)`);
+      for (const s of v.swaps) {
+        const fresh = s.flips.filter((f) => f.new).length;
+        const newText = s.flips.some((f) => f.new !== undefined) ? ` (${fresh} new against base)` : '';
+        lines.push(
+          `      → ${s.label.padEnd(12)} ${s.changed.length} of ${s.applies} output(s) changed, ${s.flips.length} flip(s)${newText}, Δ log p(expected) ${signed(s.deltaLogProb)}, divergence ${s.divergence === null ? 'none' : s.divergence.toFixed(2)}`,
+        );
+        for (const f of s.flips.slice(0, SHOWN)) {
+          const c = s.changed.find((x) => x.caseIndex === f.caseIndex);
+          lines.push(
+            `        case ${f.caseIndex} ${JSON.stringify(f.evaluator)}: ${f.reference ? 'pass' : 'FAIL'} → ${f.swapped ? 'pass' : 'FAIL'}${f.new ? ' (new)' : ''}`,
+          );
+          if (c) lines.push(`          ${formatDiff(wordDiff(c.reference, c.output), colour())}`);
+        }
+        if (s.flips.length > SHOWN) lines.push(`        (and ${s.flips.length - SHOWN} more flip(s): --reporter json lists them all)`);
+        // Changed outputs without a flip, as word diffs: what the swap did that no evaluator caught.
+        const flipped = new Set(s.flips.map((f) => f.caseIndex));
+        const quiet = s.changed.filter((c) => !flipped.has(c.caseIndex));
+        for (const c of quiet.slice(0, SHOWN)) lines.push(`        case ${c.caseIndex} changed: ${formatDiff(wordDiff(c.reference, c.output), colour())}`);
+        if (quiet.length > SHOWN) lines.push(`        (and ${quiet.length - SHOWN} more changed output(s): --reporter json lists them all)`);
+      }
+    }
+  }
+  for (const v of r.plan.variants) {
+    const f = r.report.flips[v.name];
+    if (!f) continue;
+    const limit = v.maxProbeFlips === undefined ? 'no limit' : `allowed ${v.maxProbeFlips}`;
+    const fresh = f.new === null ? '' : `, ${f.new} new against base`;
+    lines.push(`  ${v.name}: ${f.total} flip(s) over all probes${fresh} (${limit})${meetsMaxProbeFlips(f.total, v.maxProbeFlips) ? '' : '  FAIL'}`);
+  }
+  return lines.join('\n');
+}
+
+function json(results: readonly FileResult[]): string {
+  return JSON.stringify(
+    {
+      ok: results.every((r) => r.failures.length === 0),
+      files: results.map((r) => ({
+        file: r.file,
+        model: { id: r.plan.model.id, dtype: r.plan.dtype },
+        /** Per probe: what it swaps, its columns (the first is the reference), and per variant each swap's changed outputs, flips, Δ log p(expected) and divergence. */
+        probes: r.report.probes,
+        /** Per variant: flips over all probes, those the base does not have (null for the base), and the limit. */
+        variants: r.plan.variants.map((v) => ({
+          name: v.name,
+          flips: r.report.flips[v.name]?.total ?? null,
+          newFlips: r.report.flips[v.name]?.new ?? null,
+          maxProbeFlips: v.maxProbeFlips ?? null,
+        })),
+        failures: r.failures,
+      })),
+    },
+    null,
+    2,
+  );
+}
+
+export async function probeCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      reporter: { type: 'string' },
+      model: { type: 'string' },
+      dtype: { type: 'string' },
+      variant: { type: 'string', multiple: true },
+      threads: { type: 'string' },
+      root: { type: 'string' },
+      download: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(`usage: ${PROBE_USAGE}\n`);
+    return 0;
+  }
+  const reporter = values.reporter ?? 'table';
+  if (!['table', 'json'].includes(reporter)) throw new TuneloopError(`unknown reporter "${reporter}" (table or json)`);
+  if (positionals.length === 0) throw new TuneloopError('probe takes one or more prompt files');
+  const threads = parseThreads(values.threads);
+  const dtype = parseDtypeOption(values.dtype);
+  const rootOption = parseRoot(values.root);
+  const results: FileResult[] = [];
+  for (const f of positionals) {
+    const file = path.resolve(f);
+    const progress = (msg: string) => process.stderr.write(`${path.basename(file)}: ${msg}\n`);
+    const plan = await planMatrix(file, {
+      defaultModel: defaultModelDir(),
+      ...(values.model ? { model: values.model } : {}),
+      ...(dtype ? { dtype } : {}),
+      root: findRoot(file, rootOption),
+      trustedReads: trustedReads(),
+      ...(values.variant ? { variants: values.variant } : {}),
+      ...(values.download ? { allowDownload: true } : {}),
+      downloadHint: DOWNLOAD_HINT,
+      onProgress: progress,
+    });
+    const { report } = await runProbes(plan, { ...(threads ? { threads } : {}), onProgress: progress });
+    const failures = plan.variants
+      .filter((v) => !meetsMaxProbeFlips(report.flips[v.name]?.total ?? 0, v.maxProbeFlips))
+      .map(
+        (v) =>
+          `${v.name}: ${report.flips[v.name]!.total} probe flip(s) (a test case, evaluator and swap whose outcome differs from the probe's first column), over its maxProbeFlips of ${v.maxProbeFlips}`,
+      );
+    results.push({ file, plan, report, failures });
+  }
+  if (reporter === 'table') for (const r of results) process.stdout.write(`${table(r)}\n`);
+  else process.stdout.write(`${json(results)}\n`);
+  const failures = results.flatMap((r) => r.failures.map((f) => `${path.relative(process.cwd(), r.file)}: ${f}`));
+  for (const f of failures) process.stderr.write(`tuneloop probe: ${f}\n`);
+  return failures.length ? 1 : 0;
+}
