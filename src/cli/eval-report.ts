@@ -75,7 +75,7 @@ export function outputsOf(m: Matrix): Snapshot['outputs'] {
  * characters other than tab and newlines, lone surrogates; a model's output may have them) written
  * as \\uXXXX, so that a CI's JUnit parser still reads the report.
  */
-function escapeXml(s: string): string {
+export function escapeXml(s: string): string {
   return s
     .replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!)
     .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -6,6 +6,7 @@ import { TuneloopError } from '../core/errors';
 import { findRoot } from '../core/fs/root';
 import { runProbes } from '../core/probes/run';
 import { meetsMaxProbeFlips, type ProbesReport } from '../core/probes/report';
+import { escapeXml } from './eval-report';
 import { DOWNLOAD_HINT, defaultModelDir, dtypeHelp, parseDtypeOption, parseRoot, parseThreads, trustedReads } from './options';
 
 /**
@@ -14,7 +15,7 @@ import { DOWNLOAD_HINT, defaultModelDir, dtypeHelp, parseDtypeOption, parseRoot,
  * expected answer's log-probability and a divergence per swap; gated by maxProbeFlips.
  */
 
-export const PROBE_USAGE = `tuneloop probe FILE... [--reporter table|json] [--model DIR] [--dtype fp32|q8|q4] [--variant NAME]... [--threads N] [--root DIR] [--download]
+export const PROBE_USAGE = `tuneloop probe FILE... [--reporter table|json|junit] [--model DIR] [--dtype fp32|q8|q4] [--variant NAME]... [--threads N] [--root DIR] [--download]
 
 Runs every test case of each prompt file under every swap of its probes (the \`probes\` key: a
 variable's values, or words such as pronouns swapped in the messages and test values) on the base
@@ -80,6 +81,42 @@ function table(r: FileResult): string {
   return lines.join('\n');
 }
 
+/**
+ * JUnit XML: a suite per file and variant, a test case per probe and swap, failing when the swap
+ * flipped an evaluator outcome (each flip named, with both outputs); the suite's properties hold the
+ * variant's flips, those new against the base, and its limit.
+ */
+function junit(results: readonly FileResult[]): string {
+  const suites = results.flatMap((r) =>
+    r.plan.variants.map((v) => {
+      const cases = r.report.probes.flatMap((p) =>
+        (p.variants.find((x) => x.variant === v.name)?.swaps ?? []).map((s) => {
+          const lines = s.flips.map((f) => {
+            const c = s.changed.find((x) => x.caseIndex === f.caseIndex);
+            return `case ${f.caseIndex} ${JSON.stringify(f.evaluator)}: ${f.reference ? 'pass' : 'fail'} → ${f.swapped ? 'pass' : 'fail'}${f.new ? ' (new against base)' : ''}${c ? `: ${JSON.stringify(c.reference)} → ${JSON.stringify(c.output)}` : ''}`;
+          });
+          const body = s.flips.length
+            ? `<failure message="${escapeXml(`${s.flips.length} flip(s) under ${p.labels[0]} → ${s.label}`)}">${escapeXml(lines.join('\n'))}</failure>`
+            : '';
+          const out = `${s.changed.length} of ${s.applies} output(s) changed; Δ log p(expected) ${signed(s.deltaLogProb)}; divergence ${s.divergence === null ? 'none' : s.divergence.toFixed(3)}`;
+          return `    <testcase classname="${escapeXml(path.basename(r.file))}.${escapeXml(v.name)}" name="${escapeXml(`${p.name}: ${p.labels[0]} → ${s.label}`)}">${body}<system-out>${escapeXml(out)}</system-out></testcase>`;
+        }),
+      );
+      const f = r.report.flips[v.name];
+      const props = [
+        ['flips', f?.total],
+        ['newFlips', f?.new ?? undefined],
+        ['maxProbeFlips', v.maxProbeFlips],
+      ]
+        .filter(([, x]) => x !== undefined)
+        .map(([k, x]) => `      <property name="${k}" value="${x}"/>`);
+      const failures = cases.filter((c) => c.includes('<failure')).length;
+      return `  <testsuite name="${escapeXml(path.basename(r.file))} probes [${escapeXml(v.name)}]" tests="${cases.length}" failures="${failures}">\n    <properties>\n${props.join('\n')}\n    </properties>\n${cases.join('\n')}\n  </testsuite>`;
+    }),
+  );
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n${suites.join('\n')}\n</testsuites>`;
+}
+
 function json(results: readonly FileResult[]): string {
   return JSON.stringify(
     {
@@ -124,7 +161,7 @@ export async function probeCommand(args: string[]): Promise<number> {
     return 0;
   }
   const reporter = values.reporter ?? 'table';
-  if (!['table', 'json'].includes(reporter)) throw new TuneloopError(`unknown reporter "${reporter}" (table or json)`);
+  if (!['table', 'json', 'junit'].includes(reporter)) throw new TuneloopError(`unknown reporter "${reporter}" (table, json or junit)`);
   if (positionals.length === 0) throw new TuneloopError('probe takes one or more prompt files');
   const threads = parseThreads(values.threads);
   const dtype = parseDtypeOption(values.dtype);
@@ -154,6 +191,7 @@ export async function probeCommand(args: string[]): Promise<number> {
     results.push({ file, plan, report, failures });
   }
   if (reporter === 'table') for (const r of results) process.stdout.write(`${table(r)}\n`);
+  else if (reporter === 'junit') process.stdout.write(`${junit(results)}\n`);
   else process.stdout.write(`${json(results)}\n`);
   const failures = results.flatMap((r) => r.failures.map((f) => `${path.relative(process.cwd(), r.file)}: ${f}`));
   for (const f of failures) process.stderr.write(`tuneloop probe: ${f}\n`);

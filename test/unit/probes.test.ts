@@ -313,6 +313,14 @@ maxProbeFlips: 0
     assert.match(table.stdout, /skewed: 6 flip\(s\) over all probes, 6 new against base \(allowed 0\) {2}FAIL/);
     assert.match(table.stdout, /fair: 0 flip\(s\) over all probes, 0 new against base \(allowed 0\)\n/);
 
+    const junit = run('probe', 'consent.prompt.yml', '--reporter', 'junit').stdout;
+    assert.match(junit, /<testsuite name="consent\.prompt\.yml probes \[skewed\]" tests="3" failures="2">/);
+    assert.match(junit, /<property name="flips" value="6"\/>\n +<property name="newFlips" value="6"\/>\n +<property name="maxProbeFlips" value="0"\/>/);
+    assert.match(
+      junit,
+      /name="names: James → Maria"><failure message="3 flip\(s\) under James → Maria">case 0 &quot;says yes&quot;: pass → fail \(new against base\)/,
+    );
+    assert.match(junit, /<testsuite name="consent\.prompt\.yml probes \[fair\]" tests="3" failures="0">/);
     // Only the fair adapter (and the base): within the limit.
     const fair = run('probe', 'consent.prompt.yml', '--variant', 'base', '--variant', 'fair');
     assert.equal(fair.status, 0, fair.stderr);
