@@ -11,6 +11,8 @@ import { restore, save } from './saved';
 import { anyRunning, newState, type PanelState } from './state';
 import { Tabs } from './tabs';
 import { TrainView } from './train';
+import { HistoryView } from './history';
+import { ProbesView } from './probes';
 
 /**
  * The run / compare / fine-tune panel's page. It renders what the extension sends (each message
@@ -38,6 +40,8 @@ export function mountPanel(app: HTMLElement): void {
   const controls = new RunControls(ctx);
   const views = { compare: new CompareView(ctx), matrix: new MatrixView(ctx) };
   const train = new TrainView(ctx);
+  const probes = new ProbesView(ctx);
+  const history = new HistoryView(ctx);
   const notices = new Notices();
   const tabs = new Tabs((t) => selectTab(t, true));
 
@@ -62,6 +66,8 @@ export function mountPanel(app: HTMLElement): void {
   const header = el('header', { class: 'topbar' }, el('h1', {}, icon('beaker'), ' Tuneloop'), tabs.list);
   for (const mode of RUN_MODES) tabs.panels.get(mode)!.append(controls.controls[mode], views[mode].root);
   tabs.panels.get('train')!.append(train.root);
+  tabs.panels.get('probes')!.append(probes.root);
+  tabs.panels.get('history')!.append(history.root);
   const promptArea = el('div', { class: 'prompt-area' }, fileRow, controls.setup);
   app.replaceChildren(header, banner, notices.root, promptArea, ...tabs.panels.values());
 
@@ -69,6 +75,10 @@ export function mountPanel(app: HTMLElement): void {
     s.tab = t;
     tabs.show(t);
     promptArea.hidden = t === 'train' || s.prompts.length === 0;
+    // The history needs only the file: no model, variants or settings.
+    controls.setup.hidden = t === 'history';
+    // The history is read when its tab is shown (runs may have been recorded since).
+    if (t === 'history') history.load(user);
     if (user) ctx.save();
   }
 
@@ -102,6 +112,8 @@ export function mountPanel(app: HTMLElement): void {
     if (!renderEmpty()) {
       controls.render();
       for (const mode of RUN_MODES) views[mode].render();
+      probes.render();
+      history.render();
     }
     train.renderLaunch();
     train.renderRuns();
@@ -113,6 +125,8 @@ export function mountPanel(app: HTMLElement): void {
     ...ctx,
     views,
     train,
+    probes,
+    history,
     controls,
     selectTab,
     focusTab: (t) => tabs.panels.get(t)?.focus({ preventScroll: true }),

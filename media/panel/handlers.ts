@@ -4,6 +4,8 @@ import type { RunControls } from './controls';
 import type { ResultsView } from './results';
 import { anyRunning, cellKey, type RunView } from './state';
 import type { TrainView } from './train';
+import type { HistoryView } from './history';
+import type { ProbesView } from './probes';
 
 /**
  * What the page does with each message from the extension (validated first, in app.ts): one handler
@@ -14,6 +16,8 @@ import type { TrainView } from './train';
 export interface Page extends Ctx {
   readonly views: Readonly<Record<RunMode, ResultsView>>;
   readonly train: TrainView;
+  readonly probes: ProbesView;
+  readonly history: HistoryView;
   readonly controls: RunControls;
   selectTab(t: Tab, user?: boolean): void;
   /** Moves keyboard focus to a tab's panel (the extension showed it). */
@@ -138,6 +142,30 @@ const HANDLERS: Handlers = {
     page.train.renderRuns();
   },
   'runs/events': (m, page) => page.train.events(m.dir, m.reset, m.events),
+  'probes/start': (m, page) => {
+    page.s.probes = { start: m };
+    page.probes.render();
+    page.controls.update();
+  },
+  'probes/progress': (m, page) => {
+    const run = page.s.probes;
+    if (!run || run.end) return;
+    run.progress = m.message;
+    const status = page.probes.root.querySelector('#probes-status');
+    if (status) status.textContent = m.message;
+  },
+  'probes/end': (m, page) => {
+    const run = page.s.probes;
+    if (!run) return;
+    run.end = m;
+    page.probes.render();
+    if (m.status === 'failed' && m.message) page.notice('error', m.message);
+    page.controls.update();
+  },
+  'history/data': (m, page) => {
+    page.s.history = m;
+    page.history.render();
+  },
 };
 
 export function receive(page: Page, m: ToPanel): void {

@@ -6,6 +6,7 @@ import { endText, evaluationList } from './compare';
 import type { ResultsView } from './results';
 import { scoresOf } from './scores';
 import { cellKey, cellText, isRunning, type RunView } from './state';
+import { confidenceOf, confidenceText, figureRows } from './figures';
 
 /**
  * The matrix: every test case × the selected variants, each output with its evaluators' results;
@@ -20,6 +21,8 @@ export class MatrixView implements ResultsView {
   private status: HTMLElement | undefined;
   private accept: HTMLButtonElement | undefined;
   private readonly acceptNote = el('span', { class: 'muted small', id: 'accept-note' });
+  /** The rows were put in another order than the file's. */
+  private sorted = false;
 
   constructor(private readonly ctx: Ctx) {}
 
@@ -31,6 +34,7 @@ export class MatrixView implements ResultsView {
     const run = this.run;
     this.cells.clear();
     this.rows.clear();
+    this.sorted = false;
     if (!run) {
       const info = this.ctx.s.info;
       this.root.replaceChildren(
@@ -57,6 +61,18 @@ export class MatrixView implements ResultsView {
       s.onlyRegressions = regressions.checked;
       this.ctx.save();
       this.applyFilter();
+    });
+    // Rows in file order, or least sure first for one variant: where it does not know, is it wrong?
+    const sort = el(
+      'select',
+      { id: 'sort-confidence', 'aria-label': 'Order the rows' },
+      el('option', { value: '', selected: !s.sortByConfidence }, 'In file order'),
+      ...run.header.variants.map((v) => el('option', { value: v.id, selected: s.sortByConfidence === v.id }, `Least confident first: ${v.name}`)),
+    );
+    sort.addEventListener('change', () => {
+      s.sortByConfidence = sort.value || undefined;
+      this.ctx.save();
+      this.order();
     });
     this.accept = button([icon('check'), ' Accept as snapshot'], { class: 'primary', id: 'accept-snapshot', 'aria-describedby': 'accept-note' }, () =>
       this.ctx.post({ type: 'snapshot/accept', runId: run.header.runId }),
@@ -88,6 +104,7 @@ export class MatrixView implements ResultsView {
         { class: 'toolbar' },
         el('label', { class: 'toggle' }, filter, ' Only rows where the variants differ'),
         el('label', { class: 'toggle' }, regressions, ' Only regressions against the base'),
+        sort,
         el('span', { class: 'spacer' }),
         this.acceptNote,
         this.accept,
@@ -142,6 +159,7 @@ export class MatrixView implements ResultsView {
             'div',
             { class: 'small muted' },
             `${formatNumber(c.cell.tokensPerSecond, 1)} tokens/s`,
+            confidenceText(c.cell.tokens),
             snap ? el('span', { class: `snap ${snap}` }, snap === 'same' ? ' · = snapshot' : snap === 'changed' ? ' · ≠ snapshot' : ' · not in snapshot') : '',
           )
         : '',
@@ -185,7 +203,7 @@ export class MatrixView implements ResultsView {
       }),
     );
     const overall = el('tr', { class: 'overall' });
-    this.foot.replaceChildren(...evaluatorRows, overall, regressionRow);
+    this.foot.replaceChildren(...evaluatorRows, overall, regressionRow, ...figureRows(run));
     overall.replaceChildren(
       el('th', { scope: 'row' }, scores.evaluators.length > 1 ? 'All evaluators' : 'Pass rate'),
       ...run.header.variants.map((v) => {
@@ -241,5 +259,24 @@ export class MatrixView implements ResultsView {
 
   private applyFilter(): void {
     for (const c of this.run?.header.cases ?? []) this.applyFilterRow(c.index);
+    this.order();
+  }
+
+  /** The rows in file order, or by the chosen variant's mean token probability, least sure first (cases without one last). */
+  private order(): void {
+    const run = this.run;
+    const body = this.rows.values().next().value?.parentElement;
+    if (!run || !body) return;
+    const by = this.ctx.s.sortByConfidence;
+    // Rows are built in file order: nothing to move until a sort was chosen.
+    if (!by && !this.sorted) return;
+    this.sorted = by !== undefined;
+    const sure = by ? confidenceOf(run)[by]?.answers : undefined;
+    const key = (i: number) => (sure ? (sure[i]?.mean ?? Number.POSITIVE_INFINITY) : i);
+    const ordered = [...run.header.cases].sort((a, b) => key(a.index) - key(b.index) || a.index - b.index);
+    for (const c of ordered) {
+      const tr = this.rows.get(c.index);
+      if (tr) body.append(tr);
+    }
   }
 }

@@ -9,7 +9,15 @@ import {
   type Tab,
   type TokenInfo,
   type TrainEvent,
+  type ToPanel,
 } from '../../src/extension/panel/protocol';
+
+/** The Probes tab's run: what the extension said at its start, its progress, and its end with the report. */
+export interface ProbesRunView {
+  readonly start: Extract<ToPanel, { type: 'probes/start' }>;
+  progress?: string;
+  end?: Extract<ToPanel, { type: 'probes/end' }>;
+}
 
 /** What the page knows: sent by the extension (validated), plus the user's choices. */
 export interface CellView {
@@ -48,6 +56,8 @@ export interface PanelState {
   onlyDiffering: boolean;
   /** The matrix shows only rows where an adapter regresses a case the base passed. */
   onlyRegressions: boolean;
+  /** The matrix's rows by this variant's confidence, least sure first; undefined: file order. */
+  sortByConfidence: string | undefined;
   compare: RunView | undefined;
   matrix: RunView | undefined;
   runs: RunRow[];
@@ -55,6 +65,9 @@ export interface PanelState {
   selectedRun: string | undefined;
   trainEvents: TrainEvent[];
   recipe: string | undefined;
+  probes: ProbesRunView | undefined;
+  /** The selected prompt file's recorded history (History tab). */
+  history: Extract<ToPanel, { type: 'history/data' }> | undefined;
 }
 
 export function newState(): PanelState {
@@ -76,6 +89,7 @@ export function newState(): PanelState {
     diff: true,
     onlyDiffering: false,
     onlyRegressions: false,
+    sortByConfidence: undefined,
     compare: undefined,
     matrix: undefined,
     runs: [],
@@ -83,6 +97,8 @@ export function newState(): PanelState {
     selectedRun: undefined,
     trainEvents: [],
     recipe: undefined,
+    probes: undefined,
+    history: undefined,
   };
 }
 
@@ -100,7 +116,7 @@ export function isRunning(run: RunView | undefined): boolean {
 
 /** Whether a run of either mode is going (one at a time: the extension refuses a second). */
 export function anyRunning(s: PanelState): boolean {
-  return RUN_MODES.some((mode) => isRunning(s[mode]));
+  return RUN_MODES.some((mode) => isRunning(s[mode])) || (s.probes !== undefined && s.probes.end === undefined);
 }
 
 /** The selected variants of the current prompt file (base and the file's adapters unless the user chose). */

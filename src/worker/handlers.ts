@@ -3,7 +3,7 @@ import { describeModelFolder } from '../core/infer/describe';
 import { VERSION } from '../core/version';
 import { InProcessInference } from '../core/infer/service';
 import type { RequestEvent, RequestMethod, RequestParams, RequestResult } from './protocol';
-import { runMatrixRequest } from './matrix';
+import { runMatrixRequest, runProbesRequest } from './matrix';
 import { renderPrompt } from './render';
 
 export interface HandlerContext {
@@ -31,6 +31,7 @@ export const HANDLERS: { [M in RequestMethod]: (params: RequestParams<M>, ctx: H
   },
   renderPrompt: (params) => renderPrompt(params),
   runMatrix: (params, ctx) => runMatrixRequest(params, ctx),
+  runProbes: (params, ctx) => runProbesRequest(params, ctx),
   describeCheckpoint: async ({ dir }) => {
     const { summary, lines } = await describeModelFolder(dir);
     return { architecture: summary.architecture, modelType: summary.config.modelType, parameters: summary.parameters, lines };

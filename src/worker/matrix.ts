@@ -2,6 +2,7 @@ import { type ModelLease, runMatrix } from '../core/compare/matrix';
 import { parsePromptText } from '../core/compare/prompt-file';
 import { type LoadedModel, type LoadOptions, loadCausalLM } from '../core/infer/load';
 import { resolveModel } from '../core/models/resolve';
+import { runProbes } from '../core/probes/run';
 import type { Variables } from '../core/prompts';
 import type { HandlerContext } from './handlers';
 import type { RequestParams, RequestResult } from './protocol';
@@ -42,26 +43,48 @@ const keptModel = async (dir: string, options: LoadOptions): Promise<ModelLease>
 /** How the panel's user allows a download, for the message when the request did not. */
 const PANEL_DOWNLOAD_HINT = 'allow the download in the panel';
 
+/** The base model as the matrix finds it: a folder, or a Hub id from the Hugging Face cache (downloaded when the request allows it). */
+function baseModel(p: { model: string; allowDownload?: boolean | undefined }, ctx: HandlerContext) {
+  return {
+    id: p.model,
+    dir: async (onProgress: (message: string) => void) =>
+      (
+        await resolveModel(p.model, {
+          base: process.cwd(),
+          allowDownload: p.allowDownload,
+          downloadHint: PANEL_DOWNLOAD_HINT,
+          signal: ctx.signal,
+          onProgress,
+        })
+      ).dir,
+  };
+}
+
+/** The panel's Probes tab (request `runProbes`): core/probes/run.ts on kept models. */
+export async function runProbesRequest(p: RequestParams<'runProbes'>, ctx: HandlerContext): Promise<RequestResult<'runProbes'>> {
+  const prompt = parsePromptText(p.promptText, p.promptFile);
+  const { report, cancelled } = await runProbes(
+    {
+      file: p.promptFile,
+      prompt,
+      model: baseModel(p, ctx),
+      variants: p.variants,
+      cases: p.cases.map((c) => ({ index: c.index, vars: c.vars as Variables })),
+      params: p.params,
+      ...(p.dtype ? { dtype: p.dtype } : {}),
+    },
+    { cacheDir: p.cacheDir, threads: p.threads, signal: ctx.signal, loadModel: keptModel, onProgress: (message) => ctx.emit({ type: 'progress', message }) },
+  );
+  return { report: structuredClone(report) as RequestResult<'runProbes'>['report'], cancelled };
+}
+
 export async function runMatrixRequest(p: RequestParams<'runMatrix'>, ctx: HandlerContext): Promise<RequestResult<'runMatrix'>> {
   const prompt = parsePromptText(p.promptText, p.promptFile);
   const events = runMatrix(
     {
       file: p.promptFile,
       prompt,
-      model: {
-        id: p.model,
-        // A folder, or a Hub id from the Hugging Face cache (downloaded when the request allows it).
-        dir: async (onProgress) =>
-          (
-            await resolveModel(p.model, {
-              base: process.cwd(),
-              allowDownload: p.allowDownload,
-              downloadHint: PANEL_DOWNLOAD_HINT,
-              signal: ctx.signal,
-              onProgress,
-            })
-          ).dir,
-      },
+      model: baseModel(p, ctx),
       variants: p.variants,
       cases: p.cases.map((c) => ({ index: c.index, vars: c.vars as Variables })),
       params: p.params,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { GenerationParamsSchema } from '../core/infer/parameters';
 import { EXPORT_DTYPES } from '../core/dtypes';
+import { ProbesReportSchema } from '../core/probes/schema';
 
 /**
  * extension (or CLI, or test) ⇄ worker process. The worker is forked with an IPC channel; every
@@ -114,6 +115,26 @@ export const REQUESTS = {
       hashModel: z.boolean().optional(),
     }),
     result: z.object({ passRates: z.record(z.string(), z.number()), cancelled: z.boolean(), modelSha256: z.string().optional() }),
+  },
+  /**
+   * The prompt's probes (core/probes): every test case under every swap on each variant, with the
+   * expected answers scored; progress as `progress` events, the report as the result. The first
+   * error stops it (a probe's figures with a missing run would mislead).
+   */
+  runProbes: {
+    params: z.object({
+      promptFile: z.string().min(1),
+      promptText: z.string(),
+      model: z.string().min(1),
+      allowDownload: z.boolean().optional(),
+      variants: z.array(MatrixVariant).min(1),
+      cases: z.array(z.object({ index: z.number().int().nonnegative(), vars: z.record(z.string(), z.unknown()) })).min(1),
+      params: GenerationParamsSchema,
+      dtype: Dtype.optional(),
+      threads: z.number().int().nonnegative().optional(),
+      cacheDir: z.string().optional(),
+    }),
+    result: z.object({ report: ProbesReportSchema, cancelled: z.boolean() }),
   },
 } as const;
 

@@ -40,7 +40,52 @@ adapters:
 snapshot: support.snapshot.json
 modelParameters:
   maxTokens: 24
+probes:
+  - name: names
+    variable: customer
+    values: [Ada, Grace, Wei]
 `;
+
+/** Two recorded runs, as tuneloop eval --record writes them (the workspace's own runs cannot record: a listed recipe is untrained at first). */
+const HISTORY = ['2026-11-01T09:00:00.000Z', '2026-12-01T09:00:00.000Z']
+  .map((date, i) =>
+    JSON.stringify({
+      version: 1,
+      commit: ['1a2b3c4d5e6f7a8b', '2b3c4d5e6f7a8b9c'][i],
+      dirty: false,
+      date,
+      file: 'support.prompt.yml',
+      model: { id: './llama', sha256: null },
+      variants: [
+        {
+          name: 'base',
+          adapter: null,
+          adapterSha256: null,
+          dtype: 'fp32',
+          passRate: 1,
+          evaluators: { short: 1 },
+          regressionCount: null,
+          labelMetrics: null,
+          ece: null,
+          repeat: null,
+        },
+        {
+          name: 'adapter_trained',
+          adapter: 'llama/adapter_trained',
+          adapterSha256: null,
+          dtype: 'fp32',
+          passRate: [0.5, 1][i],
+          evaluators: { short: [0.5, 1][i] },
+          regressionCount: [1, 0][i],
+          labelMetrics: null,
+          ece: null,
+          repeat: null,
+        },
+      ],
+      failures: [],
+    }),
+  )
+  .join('\n');
 
 // Long enough (tens of seconds on two cores) to reload the window while it runs.
 const STEPS = 3000;
@@ -67,6 +112,7 @@ function workspace(): string {
   fs.cpSync(path.join(ROOT, 'test/fixtures/golden/llama'), path.join(ws, 'llama'), { recursive: true });
   fs.writeFileSync(path.join(ws, 'support.prompt.yml'), PROMPT);
   fs.writeFileSync(path.join(ws, 'tone.adapter.yml'), RECIPE);
+  fs.writeFileSync(path.join(ws, 'support.history.jsonl'), `${HISTORY}\n`);
   const words = ['red', 'blue', 'green', 'gold', 'pink', 'gray', 'teal', 'navy'];
   fs.mkdirSync(path.join(ws, 'data'));
   fs.writeFileSync(
@@ -135,6 +181,35 @@ async function main(): Promise<void> {
     if (!(await panel.locator('#accept-snapshot').isDisabled())) throw new Error('accept should wait for every listed adapter');
     log(`accept as snapshot: ${await panel.locator('#accept-note').innerText()}`);
     await shot(page, '3-matrix');
+
+    // Probes: each case under each name swap, on base and the adapter, in the worker.
+    await panel.getByRole('tab', { name: 'Probes' }).click();
+    await panel.getByRole('button', { name: 'Run probes' }).click();
+    const totals = panel.locator('ul.probe-totals li');
+    await totals.first().waitFor({ timeout: 120_000 });
+    const totalTexts = await totals.allInnerTexts();
+    if (
+      totalTexts.length !== 2 ||
+      !/^base: \d+ flip\(s\) over all probes/.test(totalTexts[0]!) ||
+      !/^adapter_trained: \d+ flip\(s\) over all probes, \d+ new against base/.test(totalTexts[1]!)
+    )
+      throw new Error(`probe totals: ${totalTexts.join(' | ')}`);
+    const swapRows = await panel.locator('section.probe[data-probe="names"] tbody tr th').allInnerTexts();
+    if (swapRows.join(',') !== 'Grace,Wei') throw new Error(`probe swaps: ${swapRows.join(', ')}`);
+    log(`probes: ${totalTexts.join(' | ')}`);
+    await shot(page, '3b-probes');
+
+    // History: the recorded runs, plotted.
+    await panel.getByRole('tab', { name: 'History' }).click();
+    const historyChart = panel.locator('.history-chart');
+    await historyChart.locator('canvas').waitFor({ timeout: 30_000 });
+    const points = await historyChart.getAttribute('data-points');
+    const series = await historyChart.getAttribute('data-series');
+    if (points !== '2' || series !== '2') throw new Error(`history chart: ${points} point(s), ${series} series`);
+    const newest = await panel.locator('table.history-table tbody tr').first().locator('td').allInnerTexts();
+    if (newest[2] !== '2b3c4d5e' || newest[4] !== '100%') throw new Error(`history newest run: ${newest.join(' | ')}`);
+    log(`history: ${points} recorded runs; newest ${newest.join(' | ')}`);
+    await shot(page, '3c-history');
 
     // 3. Fine-tune from the panel: the detached trainer, the loss curve growing as it writes events.
     await panel.getByRole('tab', { name: 'Fine-tune' }).click();

@@ -625,4 +625,106 @@ describe('panel controller (stand-in page, real worker)', function () {
     const after = await f.page.wait('panel/prompt', (m) => m.info.variants.some((v) => v.kind === 'run' && v.available), 20_000);
     assert.ok(after);
   });
+
+  it('probes: runs the file’s probes in the worker and posts the same report as tuneloop probe; Stop stops them; a file without probes is refused', async () => {
+    const probed = `${PROMPT(false)}probes:\n  - name: words\n    variable: word\n    values: [red, green]\nmaxProbeFlips: 0\n`;
+    const f = make({ 'colours.prompt.yml': probed, 'plain.prompt.yml': PROMPT(false) });
+    const file = path.join(f.ws, 'colours.prompt.yml');
+    await f.send({ type: 'panel/ready' });
+    await f.send({ type: 'panel/selectPrompt', file });
+    const { info } = await f.page.wait('panel/prompt', (m) => m.info.file === file);
+    assert.deepEqual(info.probes, [{ name: 'words', swaps: 'variable word', labels: ['red', 'green'] }]);
+    const variants = info.variants.filter((v) => v.listed).map((v) => v.id);
+    await f.send({ type: 'probes/run', file, model: LLAMA, variants });
+    const start = await f.page.wait('probes/start');
+    assert.deepEqual(
+      start.variants.map((v) => v.name),
+      ['base', 'adapter_trained'],
+    );
+    const end = await f.page.wait('probes/end');
+    assert.equal(end.status, 'done', end.message);
+    assert.ok(f.page.of('probes/progress').length > 0, 'progress while it runs');
+    assert.deepEqual(end.limits, { base: 0, adapter_trained: 0 });
+    // The CLI on the same file (and cache) reports the same figures.
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'probe', 'colours.prompt.yml', '--reporter', 'json'], {
+      cwd: f.ws,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: cacheDir },
+    });
+    assert.deepEqual(end.report!.probes, JSON.parse(r.stdout).files[0].probes, r.stderr);
+
+    // Stop: the run ends cancelled (or done, had it finished first), and a new one can start.
+    await f.send({ type: 'probes/run', file, model: LLAMA, variants });
+    await f.page.wait('probes/start', (m) => m !== start);
+    await f.send({ type: 'probes/stop' });
+    const stopped = await f.page.wait('probes/end', (m) => m !== end);
+    assert.ok(stopped.status === 'cancelled' || stopped.status === 'done', stopped.message);
+
+    // Untrusted: no model runs.
+    f.env.trusted = false;
+    const before = f.page.of('probes/start').length;
+    await f.send({ type: 'probes/run', file, model: LLAMA, variants });
+    assert.match(f.page.of('panel/notice').at(-1)!.message, /runs no model and no training in an untrusted workspace/);
+    assert.equal(f.page.of('probes/start').length, before);
+    f.env.trusted = true;
+
+    await f.send({ type: 'panel/selectPrompt', file: path.join(f.ws, 'plain.prompt.yml') });
+    const plain = await f.page.wait('panel/prompt', (m) => m.info.file.endsWith('plain.prompt.yml'));
+    await f.send({ type: 'probes/run', file: plain.info.file, model: LLAMA, variants });
+    assert.match(f.page.of('panel/notice').at(-1)!.message, /the prompt file has no probes/);
+  });
+
+  it('history: reads NAME.history.jsonl beside the snapshot, oldest first, and counts (and logs) the lines it cannot read', async () => {
+    const f = make();
+    const file = path.join(f.ws, 'colours.prompt.yml');
+    const line = (date: string, rate: number) =>
+      JSON.stringify({
+        version: 1,
+        commit: 'abc',
+        dirty: false,
+        date,
+        file: 'colours.prompt.yml',
+        model: { id: 'm', sha256: null },
+        failures: ['x'],
+        variants: [
+          {
+            name: 'base',
+            adapter: null,
+            adapterSha256: null,
+            dtype: 'fp32',
+            passRate: rate,
+            evaluators: {},
+            regressionCount: null,
+            labelMetrics: { accuracy: 0.5, macroF1: 0.4 },
+            ece: 0.1,
+            repeat: null,
+          },
+        ],
+      });
+    fs.writeFileSync(
+      path.join(f.ws, 'colours.history.jsonl'),
+      `${line('2026-12-02T00:00:00Z', 1)}\nnot json\n${line('2026-12-01T00:00:00Z', 0.5)}\n{"version": 99}\n`,
+    );
+    await f.send({ type: 'panel/ready' });
+    await f.page.wait('panel/prompt');
+    await f.send({ type: 'history/load', file });
+    const h = await f.page.wait('history/data');
+    assert.equal(h.historyLabel, 'colours.history.jsonl');
+    assert.deepEqual(
+      h.points.map((p) => [p.date, p.variants[0]!.passRate, p.variants[0]!.accuracy, p.failures]),
+      [
+        ['2026-12-01T00:00:00Z', 0.5, 0.5, 1],
+        ['2026-12-02T00:00:00Z', 1, 0.5, 1],
+      ],
+    );
+    assert.equal(h.unreadable, 2);
+    assert.ok(
+      f.env.logs.some((l) => /colours\.history\.jsonl:2: history line not read: not JSON/.test(l)),
+      f.env.logs.join('\n'),
+    );
+    assert.ok(f.env.logs.some((l) => /colours\.history\.jsonl:4: history line not read: version 99/.test(l)));
+    // A file the panel did not list is refused.
+    await f.send({ type: 'history/load', file: path.join(f.ws, 'other.prompt.yml') });
+    assert.match(f.page.of('panel/notice').at(-1)!.message, /unknown prompt file/);
+  });
 });

@@ -48,6 +48,110 @@ const INFO: PromptInfo = {
     { name: 'short', kind: 'maxLength', local: true },
   ],
   snapshot: { label: 'support.snapshot.json', exists: false },
+  probes: [
+    { name: 'names', swaps: 'variable customer', labels: ['Ada', 'Grace', 'Wei'] },
+    { name: 'pronouns', swaps: 'words (pronouns)', labels: ['he', 'she', 'they'] },
+  ],
+};
+
+/** A probes report as the worker computes it (core/probes/report.ts): the adapter flips "polite" when Grace asks. */
+const PROBES_REPORT = {
+  probes: [
+    {
+      name: 'names',
+      kind: 'variable' as const,
+      swaps: 'variable customer',
+      labels: ['Ada', 'Grace', 'Wei'],
+      applies: 2,
+      cases: 2,
+      variants: [
+        {
+          variant: 'base',
+          flips: 0,
+          swaps: [
+            { label: 'Grace', applies: 2, changed: [], flips: [], deltaLogProb: -0.02, divergence: 0 },
+            { label: 'Wei', applies: 2, changed: [], flips: [], deltaLogProb: 0.01, divergence: 0 },
+          ],
+        },
+        {
+          variant: 'tone',
+          flips: 1,
+          swaps: [
+            {
+              label: 'Grace',
+              applies: 2,
+              changed: [{ caseIndex: 0, reference: 'Your parcel is on its way, Ada.', output: 'Parcel shipped.' }],
+              flips: [{ caseIndex: 0, evaluator: 'polite', reference: true, swapped: false, new: true }],
+              deltaLogProb: -1.84,
+              divergence: 0.6,
+            },
+            { label: 'Wei', applies: 2, changed: [], flips: [], deltaLogProb: 0.03, divergence: 0 },
+          ],
+        },
+      ],
+    },
+    {
+      name: 'pronouns',
+      kind: 'words' as const,
+      swaps: 'words (pronouns)',
+      labels: ['he', 'she', 'they'],
+      applies: 0,
+      cases: 2,
+      variants: [
+        {
+          variant: 'base',
+          flips: 0,
+          swaps: [0, 1].map((i) => ({ label: ['she', 'they'][i]!, applies: 0, changed: [], flips: [], deltaLogProb: null, divergence: null })),
+        },
+        {
+          variant: 'tone',
+          flips: 0,
+          swaps: [0, 1].map((i) => ({ label: ['she', 'they'][i]!, applies: 0, changed: [], flips: [], deltaLogProb: null, divergence: null })),
+        },
+      ],
+    },
+  ],
+  flips: { base: { total: 0, new: null }, tone: { total: 1, new: 1 } },
+};
+
+/** Three recorded runs (tuneloop eval --record): the adapter climbs, then one line is unreadable. */
+const HISTORY: ToPanel = {
+  type: 'history/data',
+  file: FILE,
+  historyLabel: 'support.history.jsonl',
+  unreadable: 1,
+  points: [
+    {
+      date: '2026-11-01T10:00:00.000Z',
+      commit: 'a1b2c3d4e5f6',
+      dirty: false,
+      failures: 1,
+      variants: [
+        { name: 'base', passRate: 0.5, regressionCount: null, accuracy: null, ece: null },
+        { name: 'tone', passRate: 0.5, regressionCount: 1, accuracy: null, ece: null },
+      ],
+    },
+    {
+      date: '2026-11-15T10:00:00.000Z',
+      commit: 'b2c3d4e5f6a1',
+      dirty: false,
+      failures: 0,
+      variants: [
+        { name: 'base', passRate: 0.5, regressionCount: null, accuracy: null, ece: null },
+        { name: 'tone', passRate: 0.75, regressionCount: 0, accuracy: null, ece: null },
+      ],
+    },
+    {
+      date: '2026-12-01T10:00:00.000Z',
+      commit: 'c3d4e5f6a1b2',
+      dirty: true,
+      failures: 0,
+      variants: [
+        { name: 'base', passRate: 0.5, regressionCount: null, accuracy: null, ece: null },
+        { name: 'tone', passRate: 1, regressionCount: 0, accuracy: null, ece: null },
+      ],
+    },
+  ],
 };
 
 const INIT: ToPanel = {
@@ -481,6 +585,134 @@ describe('webview app in headless Chromium', function () {
     await light.shot('train-light');
   });
 
+  it('matrix figures: label metrics for a classification, each answer’s confidence, calibration per variant, rows sorted least sure first', async () => {
+    const p = await open({ theme: 'dark' });
+    await p.waitPosted('panel/ready');
+    await p.send(INIT, { type: 'panel/prompt', info: INFO }, { type: 'panel/show', tab: 'matrix' });
+    const h: RunHeader = {
+      ...compareHeader('run-7'),
+      mode: 'matrix',
+      task: 'classification',
+      cases: [0, 1, 2, 3].map((i) => ({ index: i, label: `Case ${i + 1}`, expected: i % 2 ? 'negative' : 'positive' })),
+    };
+    const answer = (text: string, logprob: number, passed: boolean): CellInfo => ({ ...cell(text), tokens: [{ text, logprob }], passed, evaluations: [] });
+    await p.send(
+      { type: 'run/start', header: h },
+      // The base says positive to everything, surely; the adapter is right but for case 4, where it is least sure.
+      ...[0, 1, 2, 3].map((i) => ({ type: 'run/cell' as const, runId: 'run-7', variant: 'base', caseIndex: i, cell: answer('positive', -0.05, i % 2 === 0) })),
+      { type: 'run/cell', runId: 'run-7', variant: ADAPTER, caseIndex: 0, cell: answer('positive', -0.1, true) },
+      { type: 'run/cell', runId: 'run-7', variant: ADAPTER, caseIndex: 1, cell: answer('Negative.', -0.2, true) },
+      { type: 'run/cell', runId: 'run-7', variant: ADAPTER, caseIndex: 2, cell: answer('positive', -0.3, true) },
+      { type: 'run/cell', runId: 'run-7', variant: ADAPTER, caseIndex: 3, cell: answer('positive', -1.2, false) },
+      { type: 'run/end', runId: 'run-7', status: 'done', passRates: { base: 0.5, [ADAPTER]: 0.75 } },
+    );
+    // Accuracy 2/4 and 3/4; macro-F1: base (0.67 + 0) / 2 = 0.33, the adapter (0.8 + 0.67) / 2 = 0.73.
+    assert.deepEqual(await p.page.locator('table.matrix tfoot tr.label-accuracy td').allInnerTexts(), ['50%', '75%']);
+    assert.deepEqual(await p.page.locator('table.matrix tfoot tr.label-f1 td').allInnerTexts(), ['0.33', '0.73']);
+    // Confidence on passing / failing answers: e^-0.05 = 0.95 both for the base; the adapter 0.82 / 0.30.
+    assert.deepEqual(await p.page.locator('table.matrix tfoot tr.confidence td').allInnerTexts(), ['0.95 / 0.95; ECE 0.45', '0.82 / 0.30; ECE 0.21']);
+    assert.match(await p.page.locator(`table.matrix tbody tr[data-case="3"] td[data-variant="${ADAPTER}"]`).innerText(), /p 0\.30 \(lowest 0\.30\)/);
+    await p.page.locator('#sort-confidence').selectOption({ label: 'Least confident first: tone' });
+    assert.deepEqual(await p.page.locator('table.matrix tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-case'))), ['3', '2', '1', '0']);
+    await p.shot('matrix-figures-dark');
+    await p.page.locator('#sort-confidence').selectOption({ label: 'In file order' });
+    assert.deepEqual(await p.page.locator('table.matrix tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-case'))), ['0', '1', '2', '3']);
+  });
+
+  it('probes: runs the file’s probes on the selected variants, shows each swap’s figures, the flips with word diffs, and the totals against maxProbeFlips', async () => {
+    for (const theme of ['light', 'dark', 'high-contrast'] as const) {
+      const p = await open({ theme });
+      await p.waitPosted('panel/ready');
+      await p.send(INIT, { type: 'panel/prompt', info: INFO }, { type: 'panel/show', tab: 'probes' });
+      assert.deepEqual(await p.page.locator('ul.probe-list li').allInnerTexts(), [
+        'names — variable customer: Ada | Grace | Wei (reference Ada)',
+        'pronouns — words (pronouns): he | she | they (reference he)',
+      ]);
+      await p.page.getByRole('button', { name: 'Run probes' }).click();
+      const [req] = await p.waitPosted('probes/run');
+      assert.deepEqual(req, { type: 'probes/run', file: FILE, model: '/ws/llama', variants: ['base', ADAPTER] });
+      await p.send(
+        {
+          type: 'probes/start',
+          file: FILE,
+          fileLabel: 'support.prompt.yml',
+          modelLabel: 'llama',
+          variants: [
+            { id: 'base', name: 'base' },
+            { id: ADAPTER, name: 'tone' },
+          ],
+        },
+        { type: 'probes/progress', message: 'tone: 10 of 12 run(s)' },
+      );
+      await p.page.getByText('tone: 10 of 12 run(s)').waitFor();
+      assert.equal(await p.page.getByRole('button', { name: 'Run probes' }).isDisabled(), true, 'one run at a time');
+      await p.send({ type: 'probes/end', status: 'done', report: PROBES_REPORT, limits: { base: 0, tone: 0 } });
+      const names = p.page.locator('section.probe[data-probe="names"]');
+      assert.deepEqual(await names.locator('tbody tr').first().locator('td').allInnerTexts(), [
+        '0 flip(s)\n0/2 changed · Δ log p −0.02 · divergence 0.00',
+        '1 flip(s) (1 new)\n1/2 changed · Δ log p −1.84 · divergence 0.60',
+      ]);
+      assert.equal(await names.locator('td.fail').count(), 1);
+      assert.match(await names.locator('li.probe-flip').innerText(), /tone case 1, Ada → Grace: "polite" pass → fail\s*new against base/);
+      // The reference's words struck out, the swapped output's inserted.
+      assert.deepEqual(await names.locator('li.probe-flip del').allInnerTexts(), ['Your', 'parcel is on its way, Ada']);
+      assert.deepEqual(await names.locator('li.probe-flip ins').allInnerTexts(), ['Parcel', 'shipped']);
+      assert.deepEqual(await p.page.locator('ul.probe-totals li').allInnerTexts(), [
+        'base: 0 flip(s) over all probes (allowed 0)',
+        'tone: 1 flip(s) over all probes, 1 new against base (allowed 0) over maxProbeFlips',
+      ]);
+      const overflow = (await p.page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
+      assert.ok(overflow <= 0, `${theme}: the page is ${overflow} px wider than 800 px`);
+      await p.shot(`probes-${theme}`);
+      await p.page.getByRole('button', { name: 'Run probes' }).waitFor();
+      assert.equal(await p.page.getByRole('button', { name: 'Stop' }).first().isDisabled(), true);
+    }
+  });
+
+  it('probes: a file without probes says how to add them', async () => {
+    const p = await open({ theme: 'dark' });
+    await p.waitPosted('panel/ready');
+    await p.send(INIT, { type: 'panel/prompt', info: { ...INFO, probes: [] } }, { type: 'panel/show', tab: 'probes' });
+    await p.page.getByText('This prompt file has no probes.').waitFor();
+    assert.equal(await p.page.getByRole('button', { name: 'Run probes' }).count(), 0);
+  });
+
+  it('history: asks for the file’s history when the tab is shown, plots each variant’s pass rate over the recorded runs, lists them newest first', async () => {
+    for (const theme of ['light', 'dark', 'high-contrast'] as const) {
+      const p = await open({ theme });
+      await p.waitPosted('panel/ready');
+      await p.send(INIT, { type: 'panel/prompt', info: INFO });
+      await p.page.getByRole('tab', { name: 'History' }).click();
+      assert.deepEqual(await p.waitPosted('history/load'), [{ type: 'history/load', file: FILE }]);
+      await p.send(HISTORY);
+      const chart = p.page.locator('.history-chart');
+      await chart.locator('canvas').waitFor();
+      assert.deepEqual([await chart.getAttribute('data-points'), await chart.getAttribute('data-series')], ['3', '2']);
+      assert.equal(await chart.locator('.chart-box').getAttribute('aria-label'), 'Pass rates over 3 recorded run(s); latest: base 50%, tone 100%');
+      assert.deepEqual(await p.page.locator('.u-legend .u-series th').allInnerTexts(), ['run', 'base', 'tone']);
+      assert.deepEqual(await p.page.locator('table.history-table tbody tr').first().locator('td').allInnerTexts(), [
+        '3',
+        '2026-12-01 10:00:00',
+        'c3d4e5f6 (changed)',
+        '50%',
+        '100%',
+        '0',
+      ]);
+      assert.match(await p.page.locator('table.history-table tbody tr').last().innerText(), /a1b2c3d4.*75%|a1b2c3d4.*50%, 1 regression\(s\)/);
+      await p.page.getByText('1 line(s) of support.history.jsonl could not be read').waitFor();
+      await p.shot(`history-${theme}`);
+    }
+  });
+
+  it('history: none recorded yet says how to record', async () => {
+    const p = await open({ theme: 'light' });
+    await p.waitPosted('panel/ready');
+    await p.send(INIT, { type: 'panel/prompt', info: INFO }, { type: 'panel/show', tab: 'history' });
+    await p.waitPosted('history/load');
+    await p.send({ type: 'history/data', file: FILE, historyLabel: 'support.history.jsonl', points: [], unreadable: 0 });
+    await p.page.getByText('No recorded runs in support.history.jsonl yet.').waitFor();
+  });
+
   it('is keyboard reachable: tabs with the arrow keys, every control focusable', async () => {
     const p = await open();
     await p.waitPosted('panel/ready');
@@ -489,7 +721,11 @@ describe('webview app in headless Chromium', function () {
     await p.page.keyboard.press('ArrowRight');
     assert.equal(await p.page.getByRole('tab', { name: 'Matrix' }).getAttribute('aria-selected'), 'true');
     await p.page.keyboard.press('ArrowRight');
+    assert.equal(await p.page.getByRole('tab', { name: 'Probes' }).getAttribute('aria-selected'), 'true');
+    await p.page.keyboard.press('End');
     assert.equal(await p.page.getByRole('tab', { name: 'Fine-tune' }).getAttribute('aria-selected'), 'true');
+    await p.page.keyboard.press('ArrowLeft');
+    assert.equal(await p.page.getByRole('tab', { name: 'History' }).getAttribute('aria-selected'), 'true');
     await p.page.keyboard.press('Home');
     assert.equal(await p.page.getByRole('tab', { name: 'Run & compare' }).getAttribute('aria-selected'), 'true');
     // Tabbing from the tab list reaches the Run button.

@@ -60,3 +60,45 @@ export function appendHistory(file: string, line: HistoryLine): void {
     fs.closeSync(fd);
   }
 }
+
+/** A history file read back: its lines, oldest first, and those that could not be read (a merge gone wrong, a hand edit). */
+export interface HistoryRead {
+  readonly lines: readonly HistoryLine[];
+  readonly unreadable: readonly { readonly line: number; readonly reason: string }[];
+}
+
+/** What a line must hold to be plotted; the rest of it is read as written. */
+function historyLineProblem(x: unknown): string | undefined {
+  if (!x || typeof x !== 'object' || Array.isArray(x)) return 'not a JSON object';
+  const l = x as Partial<HistoryLine>;
+  if (typeof l.version !== 'number' || l.version > HISTORY_VERSION)
+    return `version ${String(l.version)} is not one this Tuneloop reads (1 to ${HISTORY_VERSION})`;
+  if (typeof l.date !== 'string') return 'no date';
+  if (!Array.isArray(l.variants) || l.variants.some((v) => !v || typeof v.name !== 'string')) return 'no variants';
+  return undefined;
+}
+
+/** Reads NAME.history.jsonl; a missing file is an empty history. */
+export function readHistory(file: string): HistoryRead {
+  if (!fs.existsSync(file)) return { lines: [], unreadable: [] };
+  const lines: HistoryLine[] = [];
+  const unreadable: { line: number; reason: string }[] = [];
+  fs.readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((text, i) => {
+      if (text.trim() === '') return;
+      let x: unknown;
+      try {
+        x = JSON.parse(text);
+      } catch (e) {
+        unreadable.push({ line: i + 1, reason: `not JSON: ${(e as Error).message}` });
+        return;
+      }
+      const problem = historyLineProblem(x);
+      if (problem) unreadable.push({ line: i + 1, reason: problem });
+      else lines.push(x as HistoryLine);
+    });
+  // Lines merged from two branches (merge=union) come in file order; the plot wants time order.
+  lines.sort((a, b) => a.date.localeCompare(b.date));
+  return { lines, unreadable };
+}

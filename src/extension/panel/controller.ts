@@ -5,6 +5,7 @@ import type { PanelEnv, ShowOptions, WorkerLike } from './env';
 import { RunsFollower } from './follow';
 import { Generations } from './generation';
 import { FromPanel, type RunRequest, type ToPanel } from './protocol';
+import { historyMessage, ProbeRuns } from './probes';
 import { acceptSnapshot } from './snapshot';
 import { describePrompt, type PromptSource } from './sources';
 
@@ -31,6 +32,7 @@ export class PanelController {
   private readonly downloadsAsked = new Set<string>();
   private readonly generation: Generations;
   private readonly trainingRuns: RunsFollower;
+  private readonly probes: ProbeRuns;
   private disposed = false;
 
   constructor(
@@ -39,6 +41,7 @@ export class PanelController {
   ) {
     const post = (m: ToPanel) => this.post(m);
     this.generation = new Generations(env, worker, post);
+    this.probes = new ProbeRuns(env, worker, post);
     this.trainingRuns = new RunsFollower(env, post, { live: () => this.ready && !this.disposed, finished: () => this.runFinished() });
   }
 
@@ -124,11 +127,29 @@ export class PanelController {
         return this.startRun(m);
       case 'run/stop':
         this.generation.stop();
+        this.probes.stop();
         return;
       case 'run/openDiff':
         return this.generation.openDiff(m.runId, m.left, m.right);
       case 'snapshot/accept':
         return this.acceptSnapshot(m.runId);
+      case 'probes/run': {
+        this.requireTrust('run a model');
+        this.known(this.prompts, m.file, 'prompt file');
+        if (this.generation.busy) throw new Error('a run is still going: stop it first');
+        const source = await this.describe(m.file);
+        this.source = source;
+        return this.probes.run(source, m.model, m.variants);
+      }
+      case 'probes/stop':
+        this.probes.stop();
+        return;
+      case 'history/load': {
+        this.known(this.prompts, m.file, 'prompt file');
+        const source = this.source?.info.file === m.file ? this.source : await this.describe(m.file);
+        this.post(historyMessage(source, this.env));
+        return;
+      }
       case 'train/start': {
         this.requireTrust('fine-tune');
         this.known(this.recipes, m.recipe, 'adapter recipe');
@@ -188,6 +209,7 @@ export class PanelController {
     this.pending = undefined;
     if (this.source && (!pending?.file || pending.file !== this.source.info.file)) this.post({ type: 'panel/prompt', info: this.source.info });
     this.generation.replayLatest();
+    this.probes.replay();
     this.trainingRuns.refollow();
     if (pending) await this.applyShow(pending);
     else if (!this.source) {
@@ -258,7 +280,7 @@ export class PanelController {
   private async startRun(req: RunRequest): Promise<void> {
     this.requireTrust('run a model');
     this.known(this.prompts, req.file, 'prompt file');
-    if (this.generation.busy) throw new Error('a run is still going: stop it first');
+    if (this.generation.busy || this.probes.busy) throw new Error('a run is still going: stop it first');
     // The file as it is now (the user may have edited it since it was selected).
     const source = await this.describe(req.file);
     this.source = source;
@@ -287,6 +309,7 @@ export class PanelController {
   dispose(): void {
     this.disposed = true;
     this.generation.dispose();
+    this.probes.stop();
     this.trainingRuns.dispose();
   }
 }

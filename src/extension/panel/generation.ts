@@ -118,6 +118,7 @@ export class Generations {
       dtypeFrom: dtype.from,
       cases: cases.map((c) => ({ index: c.index, label: c.label, ...expectedOf(c.vars) })),
       hasSnapshot: source.snapshotFile !== undefined,
+      ...(prompt.task ? { task: prompt.task } : {}),
     };
     const run: GenerationRun = {
       header,

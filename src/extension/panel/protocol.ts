@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { GenerationParamsSchema } from '../../core/infer/parameters';
 import { RunEvent } from '../../core/train/run-event';
 import { EXPORT_DTYPES } from '../../core/dtypes';
+import { ProbesReportSchema } from '../../core/probes/schema';
+import { TASKS } from '../../core/prompts/types';
 
 /**
  * extension ⇄ the run / compare / fine-tune panel. Both sides validate what they receive with these
@@ -27,7 +29,7 @@ export type GenerationOverrides = z.infer<typeof GenerationOverrides>;
 /** The number parameters' limits, for the panel's inputs. */
 export { numberLimits } from '../../core/infer/parameters';
 
-export const TABS = ['compare', 'matrix', 'train'] as const;
+export const TABS = ['compare', 'matrix', 'probes', 'history', 'train'] as const;
 export const Tab = z.enum(TABS);
 export type Tab = z.infer<typeof Tab>;
 
@@ -82,6 +84,8 @@ export const PromptInfo = z.object({
   evaluators: z.array(z.object({ name: Label, kind: Label, local: z.boolean() })),
   /** The prompt file's snapshot file, when it names one. */
   snapshot: z.object({ label: Label, exists: z.boolean() }).optional(),
+  /** Its probes (what the Probes tab runs): each name, what it swaps, and its columns. */
+  probes: z.array(z.object({ name: Label, swaps: Label, labels: z.array(Label) })),
 });
 export type PromptInfo = z.infer<typeof PromptInfo>;
 
@@ -122,6 +126,8 @@ export const RunHeader = z.object({
   /** The cases run; `expected` is the case's value of that name, shown beside each output. */
   cases: z.array(z.object({ index: z.number().int().nonnegative(), label: Label, expected: Text.optional() })),
   hasSnapshot: z.boolean(),
+  /** The prompt's `task` (classification turns label metrics on; they also turn on when `expected` looks like labels). */
+  task: z.enum(TASKS).optional(),
 });
 export type RunHeader = z.infer<typeof RunHeader>;
 
@@ -162,6 +168,24 @@ export const TrainEvent = z.discriminatedUnion('type', [
 ]);
 export type TrainEvent = z.infer<typeof TrainEvent>;
 
+/** One recorded run of a prompt file, as the History tab plots it. */
+export const HistoryPoint = z.object({
+  date: Label,
+  commit: Label.nullable(),
+  dirty: z.boolean().nullable(),
+  variants: z.array(
+    z.object({
+      name: Label,
+      passRate: z.number().min(0).max(1).nullable(),
+      regressionCount: z.number().int().nonnegative().nullable(),
+      accuracy: z.number().min(0).max(1).nullable(),
+      ece: z.number().min(0).max(1).nullable(),
+    }),
+  ),
+  failures: z.number().int().nonnegative(),
+});
+export type HistoryPoint = z.infer<typeof HistoryPoint>;
+
 export const ToPanel = z.discriminatedUnion('type', [
   // What the workspace holds.
   z.object({
@@ -198,6 +222,26 @@ export const ToPanel = z.discriminatedUnion('type', [
     passRates: z.record(z.string(), z.number().min(0).max(1)),
   }),
   z.object({ type: z.literal('snapshot/written'), runId: Id, label: Label }),
+  // Probes: one run at a time, its progress, then its report (core/probes/report.ts).
+  z.object({ type: z.literal('probes/start'), file: Id, fileLabel: Label, modelLabel: Label, variants: z.array(z.object({ id: Id, name: Label })) }),
+  z.object({ type: z.literal('probes/progress'), message: Text }),
+  z.object({
+    type: z.literal('probes/end'),
+    status: z.enum(['done', 'cancelled', 'failed']),
+    message: Text.optional(),
+    report: ProbesReportSchema.optional(),
+    /** Each variant's limit (maxProbeFlips), by name; absent: no limit. */
+    limits: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  }),
+  /** The prompt file's history (tuneloop eval --record): one point per recorded run, oldest first. */
+  z.object({
+    type: z.literal('history/data'),
+    file: Id,
+    historyLabel: Label,
+    points: z.array(HistoryPoint).max(100_000),
+    /** Lines that could not be read (each named in the log). */
+    unreadable: z.number().int().nonnegative(),
+  }),
   // Fine-tuning runs, read from their folders.
   z.object({ type: z.literal('runs/list'), runs: z.array(RunRow), runsFolder: Label.optional() }),
   /** Events of the run the page shows: all of them (`reset`) or those appended since the last message. */
@@ -235,6 +279,9 @@ export const FromPanel = z.discriminatedUnion('type', [
     right: z.object({ variant: Id, caseIndex: z.number().int().nonnegative() }),
   }),
   z.object({ type: z.literal('snapshot/accept'), runId: Id }),
+  z.object({ type: z.literal('probes/run'), file: Id, model: Id, variants: z.array(Id).min(1).max(64) }),
+  z.object({ type: z.literal('probes/stop') }),
+  z.object({ type: z.literal('history/load'), file: Id }),
   z.object({ type: z.literal('train/start'), recipe: Id }),
   z.object({ type: z.literal('train/select'), dir: Id }),
   z.object({ type: z.literal('train/cancel'), dir: Id }),

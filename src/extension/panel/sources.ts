@@ -299,6 +299,11 @@ export function describePrompt(file: string, text: string, options: SourceOption
     variants: v.infos,
     evaluators: (prompt?.evaluators ?? []).map((e) => ({ name: e.name, kind: e.kind, local: e.kind !== 'uses' && e.kind !== 'llm' })),
     ...(snapshotFile ? { snapshot: { label: options.label(snapshotFile), exists: fs.existsSync(snapshotFile) } } : {}),
+    probes: (prompt?.probes ?? []).map((p) => ({
+      name: p.name,
+      swaps: p.kind === 'variable' ? `variable ${p.variable}` : `words${p.table ? ` (${p.table})` : ''}`,
+      labels: [...p.labels],
+    })),
   };
   return {
     info,
