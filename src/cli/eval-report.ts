@@ -113,7 +113,8 @@ function labelLines(m: Matrix, width: number, first: number): string[] {
   };
   const labelText = (l: string) => `${l} (${any.perLabel[l]?.support ?? 0})`;
   const lw = Math.max(first, 'label (n)'.length, ...any.confusion.labels.map((l) => labelText(l).length));
-  const w = Math.max(width, 14);
+  // As wide as a "P / R / F1" cell (1.00 / 1.00 / 1.00).
+  const w = Math.max(width, 18);
   const row = (label: string, cells: readonly string[]) => `  ${label.padEnd(lw)}  ${cells.map((c) => c.padEnd(w)).join('  ')}`.trimEnd();
   const lines = [`  label metrics (${why}; an output reads as a label when equal to it, ignoring case and a final full stop):`];
   lines.push(
