@@ -327,7 +327,8 @@ export async function evalCommand(args: string[]): Promise<number> {
     if (values.record) {
       const hfile = historyFileOf(file, m.prompt.snapshot);
       const git = gitState(path.dirname(file));
-      appendHistory(hfile, historyLine(report, { ...git, date: new Date().toISOString(), root, adapterSha256 }));
+      const modelId = snapshotModelId(m.model, file, { embeddedModel: defaultModelDir(), root });
+      appendHistory(hfile, historyLine(report, { ...git, date: new Date().toISOString(), root, modelId, adapterSha256 }));
       progress(`recorded in ${path.relative(process.cwd(), hfile)}`);
     }
   }

@@ -451,6 +451,8 @@ export function historyLine(
     readonly dirty: boolean | null;
     readonly date: string;
     readonly root: string;
+    /** The model as a snapshot names it (the same on every machine: snapshot.ts snapshotModelId). */
+    readonly modelId: string;
     readonly adapterSha256: (dir: string) => string | null;
   },
 ): HistoryLine {
@@ -463,7 +465,7 @@ export function historyLine(
     dirty: at.dirty,
     date: at.date,
     file: path.relative(at.root, m.file),
-    model: { id: m.model.id, sha256: m.modelSha256 ?? null },
+    model: { id: at.modelId, sha256: m.modelSha256 ?? null },
     variants: m.variants.map((v) => {
       const scores = scoresOf(m, v.name);
       const lm = labels?.byVariant[v.name];

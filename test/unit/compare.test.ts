@@ -200,6 +200,8 @@ modelParameters:
     assert.equal(lines[1].variants[1].adapterSha256, crypto.createHash('sha256').update(fs.readFileSync(adapterFile)).digest('hex'));
     assert.equal(lines[1].variants[0].adapterSha256, null);
     assert.equal(lines[1].model.sha256, report.model.sha256);
+    // Named as the snapshot names it, the same on every machine: not this machine's absolute path.
+    assert.equal(lines[1].model.id, 'models/llama');
     // A change since the commit: the next line says so.
     fs.writeFileSync(path.join(repo, 'note.txt'), 'edited');
     assert.equal(cli(repo, 'eval', 'q.prompt.yml', '--model', m, '--record').status, 0);
