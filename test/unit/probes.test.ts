@@ -11,6 +11,8 @@ import { parsePrompt } from '../../src/core/prompts';
 import { WORD_TABLES, WordSwapper } from '../../src/core/word-swaps';
 import { goldenCopy, ROOT, tempDir } from '../helpers';
 
+const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+
 describe('probes: word swaps', () => {
   const pronouns = new WordSwapper(WORD_TABLES['pronouns']!);
   const cases: [string, string, string, string][] = [
@@ -334,7 +336,7 @@ maxProbeFlips: 0
   });
 });
 
-describe('the probes example', function () {
+describe('the evaluation examples (probes, labels, repeats), as the README quotes them', function () {
   this.timeout(300_000);
   it('examples/probes.prompt.yml runs every swap on the base and the adapter: names apply to every case, pronouns to the "He asks" half', () => {
     const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'probe', 'probes.prompt.yml', '--reporter', 'json', '--threads', '2'], {
@@ -355,9 +357,54 @@ describe('the probes example', function () {
       f.variants.map((v: { name: string }) => v.name),
       ['base', 'answer-format'],
     );
+    // The README's figures: 4 flips on the adapter, all new against the base, none on the base.
+    assert.deepEqual(
+      f.variants.map((v: { name: string; flips: number; newFlips: number | null }) => [v.name, v.flips, v.newFlips]),
+      [
+        ['base', 0, null],
+        ['answer-format', 4, 4],
+      ],
+    );
+    assert.match(README, /4 evaluator\s+outcomes flip over all swaps, all new against the base/);
     // Every swap of every probe reports its figures on both variants.
     for (const p of f.probes)
       for (const v of p.variants)
         for (const s of v.swaps) assert.ok(typeof s.divergence === 'number' && typeof s.deltaLogProb === 'number', `${p.name} ${v.variant} ${s.label}`);
+  });
+
+  const example = (...args: string[]) =>
+    spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args, '--threads', '2'], {
+      encoding: 'utf8',
+      cwd: path.join(ROOT, 'examples'),
+      env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: path.join(tempDir(), '.cache') },
+    });
+
+  it('colour-labels.prompt.yml: label metrics per variant, as the README gives them', () => {
+    const r = example('eval', 'colour-labels.prompt.yml', '--reporter', 'json');
+    assert.equal(r.status, 0, r.stderr);
+    const f = JSON.parse(r.stdout).files[0];
+    assert.equal(f.labelMode, 'task');
+    const m = Object.fromEntries(
+      f.variants.map((v: { name: string; labelMetrics: { accuracy: number; macroF1: number; confusion: { columns: string[]; matrix: number[][] } } }) => [
+        v.name,
+        v.labelMetrics,
+      ]),
+    );
+    assert.deepEqual([Math.round(m.base.accuracy * 100), m.base.macroF1.toFixed(2)], [92, '0.91']);
+    assert.deepEqual([Math.round(m['answer-format'].accuracy * 100), m['answer-format'].macroF1.toFixed(2)], [42, '0.56']);
+    assert.match(README, /accuracy 92%, macro-F1 0\.91/);
+    assert.match(README, /drops to 42% \(macro-F1 0\.56\)/);
+    // "half of every label in (other)": each row of the adapter's confusion puts at least half its cases there.
+    const other = m['answer-format'].confusion.columns.indexOf('(other)');
+    for (const row of m['answer-format'].confusion.matrix) assert.ok(row[other]! * 2 >= row.reduce((a: number, b: number) => a + b, 0), JSON.stringify(row));
+  });
+
+  it('answer-format-sampled.prompt.yml --repeat 5: the rate, interval and flaky cases the README gives; exit 1 on the lower bound', () => {
+    const r = example('eval', 'answer-format-sampled.prompt.yml', '--repeat', '5', '--reporter', 'json');
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /answer-format: pass rate 90\.0% over 70 runs; its 95% lower bound 80\.8% is under the required 85%/);
+    const v = JSON.parse(r.stdout).files[0].variants.find((x: { name: string }) => x.name === 'answer-format');
+    assert.deepEqual([v.repeat.completed, v.repeat.passed, v.repeat.flaky.length], [70, 63, 6]);
+    assert.match(README, /the adapter passes 90\.0% of 70 runs, 95% interval 80\.8–95\.1%, and 6 of\s+the 14 cases are flaky/);
   });
 });
