@@ -1,3 +1,4 @@
+import { labelOf } from '../../src/core/compare/labels';
 import { el } from '../dom';
 import { type CellView, cellText } from './state';
 
@@ -14,9 +15,22 @@ function matchesExpected(text: string, expected: string): boolean {
   return text.trim() === expected.trim();
 }
 
-/** The mark for a cell: only once it has finished without an error, and only when its case has an expected value. */
-export function expectedMark(c: CellView | undefined, expected: string | undefined): HTMLElement | null {
+/**
+ * The mark for a cell: only once it has finished without an error, and only when its case has an
+ * expected value. With `labels` (label mode), the output is read as a label as the label metrics
+ * read it (`Negative.` is the label `negative`), so that the mark and the accuracy agree.
+ */
+export function expectedMark(c: CellView | undefined, expected: string | undefined, labels?: readonly string[]): HTMLElement | null {
   if (expected === undefined || !c?.cell || c.running || c.cell.finish === 'error') return null;
+  if (labels) {
+    const read = labelOf(cellText(c), labels);
+    const same = read === expected;
+    return el(
+      'span',
+      { class: `expected-mark ${same ? 'pass' : 'fail'}`, title: 'Label mode: the output read as a label (case and a final full stop aside)' },
+      same ? '✓ the expected label' : labels.includes(read) ? `✗ read as ${read}` : '✗ not a label',
+    );
+  }
   const same = matchesExpected(cellText(c), expected);
   return el(
     'span',

@@ -1,5 +1,5 @@
 import { answerConfidence, matrixConfidence } from '../../src/core/compare/confidence';
-import { matrixLabelMetrics } from '../../src/core/compare/labels';
+import { labelMode, matrixLabelMetrics } from '../../src/core/compare/labels';
 import { el } from '../dom';
 import { cellKey, type RunView } from './state';
 
@@ -91,4 +91,80 @@ export function figureRows(run: RunView): HTMLTableRowElement[] {
     ),
   );
   return rows;
+}
+
+/**
+ * Label mode's detail under the matrix: each label's precision, recall and F1 per variant, and each
+ * variant's confusion matrix (rows: expected; columns: what the output reads as). Filled into one
+ * <details> kept across updates, so that an open one stays open while cells arrive.
+ */
+export function fillLabelDetails(run: RunView, details: HTMLDetailsElement): void {
+  const ids = run.header.variants.map((v) => v.id);
+  const labels = matrixLabelMetrics(
+    run.header.task,
+    run.header.cases.map((c) => ({ index: c.index, vars: c.expected === undefined ? {} : { expected: c.expected } })),
+    ids,
+    cellsOf(run),
+  );
+  const any = labels ? ids.map((id) => labels.byVariant[id]).find((x) => x !== undefined) : undefined;
+  details.hidden = !labels || !any;
+  if (!labels || !any) return;
+  const names = new Map(run.header.variants.map((v) => [v.id, v.name]));
+  const perLabel = el(
+    'table',
+    { class: 'matrix label-table' },
+    el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Label (n)'), ...ids.map((id) => el('th', { scope: 'col' }, `${names.get(id)}: P / R / F1`)))),
+    el(
+      'tbody',
+      {},
+      ...any.confusion.labels.map((l) =>
+        el(
+          'tr',
+          { 'data-label': l },
+          el('th', { scope: 'row' }, `${l} (${any.perLabel[l]?.support ?? 0})`),
+          ...ids.map((id) => {
+            const x = labels.byVariant[id]?.perLabel[l];
+            return el('td', {}, x ? `${fixed2(x.precision)} / ${fixed2(x.recall)} / ${fixed2(x.f1)}` : '—');
+          }),
+        ),
+      ),
+    ),
+  );
+  const confusions = ids.flatMap((id) => {
+    const m = labels.byVariant[id];
+    if (!m) return [];
+    return [
+      el('h4', {}, `Confusion, ${names.get(id)} (rows: expected; columns: read as)`),
+      el(
+        'table',
+        { class: 'matrix confusion', 'data-variant': id },
+        el('thead', {}, el('tr', {}, el('th', {}, ''), ...m.confusion.columns.map((c) => el('th', { scope: 'col' }, c)))),
+        el(
+          'tbody',
+          {},
+          ...m.confusion.labels.map((l, i) =>
+            el(
+              'tr',
+              {},
+              el('th', { scope: 'row' }, l),
+              ...m.confusion.matrix[i]!.map((n, j) => el('td', { class: n && m.confusion.columns[j] !== l ? 'off' : n ? 'on' : '' }, String(n))),
+            ),
+          ),
+        ),
+      ),
+    ];
+  });
+  const summary = details.querySelector('summary') ?? el('summary', {}, 'Per-label precision, recall and F1, and confusion matrices');
+  details.replaceChildren(
+    summary,
+    el('div', { class: 'table-wrap' }, perLabel),
+    ...confusions.map((x) => (x.tagName === 'TABLE' ? el('div', { class: 'table-wrap' }, x) : x)),
+  );
+}
+
+/** In label mode, the labels (the expected values) an output is read against; undefined otherwise. */
+export function labelsOfRun(run: RunView): readonly string[] | undefined {
+  const expected = run.header.cases.map((c) => c.expected);
+  if (!labelMode(run.header.task, expected)) return undefined;
+  return [...new Set(expected.filter((e): e is string => e !== undefined))].sort();
 }

@@ -6,7 +6,7 @@ import { endText, evaluationList } from './compare';
 import type { ResultsView } from './results';
 import { scoresOf } from './scores';
 import { cellKey, cellText, isRunning, type RunView } from './state';
-import { confidenceOf, confidenceText, figureRows } from './figures';
+import { confidenceOf, confidenceText, figureRows, fillLabelDetails, labelsOfRun } from './figures';
 
 /**
  * The matrix: every test case × the selected variants, each output with its evaluators' results;
@@ -21,6 +21,7 @@ export class MatrixView implements ResultsView {
   private status: HTMLElement | undefined;
   private accept: HTMLButtonElement | undefined;
   private readonly acceptNote = el('span', { class: 'muted small', id: 'accept-note' });
+  private readonly labelDetails = el('details', { class: 'label-details', hidden: true });
   /** The rows were put in another order than the file's. */
   private sorted = false;
 
@@ -111,6 +112,7 @@ export class MatrixView implements ResultsView {
       ),
       this.status,
       el('div', { class: 'table-wrap' }, el('table', { class: 'matrix' }, el('thead', {}, head), body, this.foot)),
+      this.labelDetails,
     );
     for (const v of run.header.variants) for (const c of run.header.cases) this.paint(v.id, c.index);
     this.summary();
@@ -151,7 +153,7 @@ export class MatrixView implements ResultsView {
     const expected = run.header.cases.find((x) => x.index === caseIndex)?.expected;
     td.replaceChildren(
       out,
-      expectedMark(c, expected) ?? '',
+      expectedMark(c, expected, labelsOfRun(run)) ?? '',
       evaluationList(c.cell, regressed) ?? '',
       baseText !== undefined ? el('div', { class: 'regression-base small' }, el('span', { class: 'muted' }, 'base: '), baseText || '(empty)') : '',
       c.cell && c.cell.finish !== 'error'
@@ -204,6 +206,7 @@ export class MatrixView implements ResultsView {
     );
     const overall = el('tr', { class: 'overall' });
     this.foot.replaceChildren(...evaluatorRows, overall, regressionRow, ...figureRows(run));
+    fillLabelDetails(run, this.labelDetails);
     overall.replaceChildren(
       el('th', { scope: 'row' }, scores.evaluators.length > 1 ? 'All evaluators' : 'Pass rate'),
       ...run.header.variants.map((v) => {

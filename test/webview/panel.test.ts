@@ -612,11 +612,31 @@ describe('webview app in headless Chromium', function () {
     // Confidence on passing / failing answers: e^-0.05 = 0.95 both for the base; the adapter 0.82 / 0.30.
     assert.deepEqual(await p.page.locator('table.matrix tfoot tr.confidence td').allInnerTexts(), ['0.95 / 0.95; ECE 0.45', '0.82 / 0.30; ECE 0.21']);
     assert.match(await p.page.locator(`table.matrix tbody tr[data-case="3"] td[data-variant="${ADAPTER}"]`).innerText(), /p 0\.30 \(lowest 0\.30\)/);
+    // In label mode the mark reads the output as a label, as the accuracy does: "Negative." is the label negative.
+    assert.match(await p.page.locator(`table.matrix tbody tr[data-case="1"] td[data-variant="${ADAPTER}"] .expected-mark`).innerText(), /✓ the expected label/);
+    assert.match(await p.page.locator(`table.matrix tbody tr[data-case="3"] td[data-variant="${ADAPTER}"] .expected-mark`).innerText(), /✗ read as positive/);
+    // Per label and the confusion matrices, under the table.
+    await p.page.locator('details.label-details summary').click();
+    assert.deepEqual(await p.page.locator('table.label-table tbody tr[data-label="negative"] td').allInnerTexts(), [
+      '0.00 / 0.00 / 0.00',
+      '1.00 / 0.50 / 0.67',
+    ]);
+    assert.deepEqual(await p.page.locator(`table.confusion[data-variant="${ADAPTER}"] tbody tr`).allInnerTexts(), ['negative\t1\t1', 'positive\t0\t2']);
     await p.page.locator('#sort-confidence').selectOption({ label: 'Least confident first: tone' });
-    assert.deepEqual(await p.page.locator('table.matrix tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-case'))), ['3', '2', '1', '0']);
+    assert.deepEqual(await p.page.locator('table.matrix tbody tr[data-case]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-case'))), [
+      '3',
+      '2',
+      '1',
+      '0',
+    ]);
     await p.shot('matrix-figures-dark');
     await p.page.locator('#sort-confidence').selectOption({ label: 'In file order' });
-    assert.deepEqual(await p.page.locator('table.matrix tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-case'))), ['0', '1', '2', '3']);
+    assert.deepEqual(await p.page.locator('table.matrix tbody tr[data-case]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-case'))), [
+      '0',
+      '1',
+      '2',
+      '3',
+    ]);
   });
 
   it('probes: runs the file’s probes on the selected variants, shows each swap’s figures, the flips with word diffs, and the totals against maxProbeFlips', async () => {
