@@ -1,5 +1,6 @@
 import type { CellInfo } from '../../src/extension/panel/protocol';
 import { button, el, formatNumber, icon } from '../dom';
+import { divergenceBlock } from './divergence';
 import { dtypeTag } from './dtype';
 import { expectedBlock, expectedMark } from './expected';
 import type { Ctx } from './app';
@@ -225,7 +226,16 @@ export class CompareView implements ResultsView {
     col.stats.textContent = stats(c);
     const regressed = c && !c.running ? (scoresOf(run).regressed.get(cellKey(variant, caseIndex)) ?? []) : [];
     const expected = run.header.cases[0]?.expected;
-    col.evals.replaceChildren(...[expectedMark(c, expected), evaluationList(c?.cell, regressed)].filter((x): x is HTMLElement => x !== null));
+    // Once both outputs are complete: where this one leaves the base's tokens, and what each model weighed there.
+    const baseDone = baseId && baseId !== variant ? run.cells.get(cellKey(baseId, caseIndex)) : undefined;
+    const parts =
+      baseDone?.cell && !baseDone.running && c?.cell && !c.running && c.cell.finish !== 'error' && baseDone.cell.finish !== 'error'
+        ? divergenceBlock(baseDone.tokens, c.tokens, {
+            base: run.header.variants[0]!.name,
+            other: run.header.variants.find((v) => v.id === variant)?.name ?? variant,
+          })
+        : null;
+    col.evals.replaceChildren(...[expectedMark(c, expected), evaluationList(c?.cell, regressed), parts].filter((x): x is HTMLElement => x !== null));
     const cancelled = c?.cell?.finish === 'cancelled';
     col.status.textContent = c?.running
       ? ' streaming'

@@ -36,7 +36,9 @@ export const PromptSchema = z.union([
 ]);
 /** Generation parameters: the one schema of them, with the prompt file format's limits. */
 export { GenerationParamsSchema };
-const Token = z.object({ id: z.number().int(), text: z.string(), logprob: z.number() });
+const Alternative = z.object({ id: z.number().int(), text: z.string(), logprob: z.number() });
+/** A generated token, with the most likely tokens at its step (core/infer/generate.ts TOP_ALTERNATIVES). */
+const Token = z.object({ id: z.number().int(), text: z.string(), logprob: z.number(), top: z.array(Alternative).max(20).readonly().optional() });
 const GenerationResultSchema = z.object({
   promptIds: z.array(z.number().int()).readonly(),
   tokens: z.array(Token).readonly(),

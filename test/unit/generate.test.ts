@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { TuneloopError } from '../../src/core/errors';
 import { generate, type GeneratedToken } from '../../src/core/infer/generate';
 import { type LoadedModel, loadCausalLM } from '../../src/core/infer/load';
-import { logSoftmax, RepetitionPenalty, TopK, TopP } from '../../src/core/infer/processors';
+import { Tensor } from '@huggingface/transformers';
+import { logSoftmax, RecordLogProbs, RepetitionPenalty, TopK, TopP } from '../../src/core/infer/processors';
 import { exportCheckpoint } from '../../src/core/export/export';
 import { openSession, runDecoderFull } from '../../src/core/onnx/session';
 import { GOLDEN, tempDir } from '../helpers';
@@ -48,9 +49,23 @@ describe('generation through transformers.js', function () {
       await s.release();
       r.tokens.forEach((t, k) => {
         const pos = prompt.length - 1 + k;
-        const want = logSoftmax(logits.subarray(pos * 512, (pos + 1) * 512))[t.id]!;
+        const all = logSoftmax(logits.subarray(pos * 512, (pos + 1) * 512));
+        const want = all[t.id]!;
         assert.ok(Math.abs(t.logprob - want) < 1e-4, `token ${k}: ${t.logprob} vs ${want}`);
         assert.ok(t.logprob <= 0);
+        // The five most likely tokens at the step, by a full sort of the same distribution.
+        const best = [...all.keys()].sort((a, b) => all[b]! - all[a]! || a - b).slice(0, 5);
+        assert.deepEqual(
+          t.top?.map((x) => x.id),
+          best,
+          `token ${k}`,
+        );
+        t.top?.forEach((x, j) => assert.ok(Math.abs(x.logprob - all[best[j]!]!) < 1e-4));
+        assert.deepEqual(
+          t.top?.map((x) => x.text),
+          best.map((id) => lm.tokenizer.decode([id], { skip_special_tokens: false })),
+        );
+        if (how === 'greedy') assert.equal(t.top?.[0]?.id, t.id, 'greedy picks the most likely');
       });
     });
 
@@ -146,6 +161,27 @@ describe('logits processors (Hugging Face semantics, hand-computed cases)', () =
     const r = row([5, 1, 3, 3, 0]);
     new TopK(2).process([], r);
     assert.deepEqual(Array.from(r), [5, -Infinity, 3, 3, -Infinity]);
+  });
+
+  it('the top k recorded: largest first, ties by the lower id, k past the vocabulary gives it all', () => {
+    const record = new RecordLogProbs();
+    const logits = new Tensor('float32', Float32Array.from([1, 5, 3, 5, 0, 4]), [1, 6]);
+    record._call([[0n]], logits);
+    const z = Math.log([1, 5, 3, 5, 0, 4].reduce((a, x) => a + Math.exp(x), 0));
+    assert.deepEqual(
+      record.top(0, 3).map((t) => [t.id, Number((t.logprob + z).toFixed(5))]),
+      [
+        [1, 5],
+        [3, 5],
+        [5, 4],
+      ],
+    );
+    assert.deepEqual(
+      record.top(0, 10).map((t) => t.id),
+      [1, 3, 5, 2, 0, 4],
+    );
+    assert.ok(Math.abs(record.logprob(0, 1) - (5 - z)) < 1e-6);
+    assert.deepEqual(record.top(0, 0), []);
   });
 
   it('repetition penalty divides positive and multiplies negative logits of seen tokens, once each', () => {

@@ -585,6 +585,96 @@ describe('webview app in headless Chromium', function () {
     await light.shot('train-light');
   });
 
+  it('where base and tuned part ways: at the first differing token, both models’ five most likely tokens with probabilities, the chosen one marked', async () => {
+    for (const theme of ['light', 'dark', 'high-contrast'] as const) {
+      const p = await comparePage(theme);
+      await p.waitPosted('run/start');
+      const h = compareHeader();
+      const tok = (id: number, text: string, top: [string, number][]) => ({
+        id,
+        text,
+        logprob: Math.log(top.find(([t]) => t === text)?.[1] ?? 0.01),
+        top: top.map(([t, pr]) => ({ text: t, logprob: Math.log(pr) })),
+      });
+      const same1 = tok(1, 'Your', [
+        ['Your', 0.9],
+        ['The', 0.05],
+        ['Hi', 0.02],
+        ['Dear', 0.01],
+        ['A', 0.01],
+      ]);
+      const same2 = tok(2, ' parcel', [
+        [' parcel', 0.8],
+        [' order', 0.1],
+        [' package', 0.05],
+        [' item', 0.02],
+        [' box', 0.01],
+      ]);
+      const baseCell = {
+        ...cell('Your parcel is late.'),
+        tokens: [
+          same1,
+          same2,
+          tok(3, ' is', [
+            [' is', 0.6],
+            [' has', 0.3],
+            [' will', 0.05],
+            [' was', 0.03],
+            [' should', 0.01],
+          ]),
+          tok(4, ' late.', [
+            [' late.', 0.5],
+            [' here.', 0.4],
+            [' lost.', 0.05],
+            [' gone.', 0.03],
+            [' ok.', 0.01],
+          ]),
+        ],
+      };
+      const tunedCell = {
+        ...cell('Your parcel has shipped.'),
+        tokens: [
+          same1,
+          same2,
+          tok(5, ' has', [
+            [' has', 0.7],
+            [' is', 0.2],
+            [' will', 0.05],
+            [' was', 0.03],
+            [' should', 0.01],
+          ]),
+          tok(6, ' shipped.', [
+            [' shipped.', 0.9],
+            [' left.', 0.05],
+            [' gone.', 0.03],
+            [' arrived.', 0.01],
+            [' moved.', 0.01],
+          ]),
+        ],
+      };
+      await p.send(
+        { type: 'run/start', header: h },
+        { type: 'run/cell', runId: h.runId, variant: 'base', caseIndex: 0, cell: baseCell },
+        { type: 'run/cell', runId: h.runId, variant: ADAPTER, caseIndex: 0, cell: tunedCell },
+        { type: 'run/end', runId: h.runId, status: 'done', passRates: {} },
+      );
+      const block = p.page.locator(`article.column[data-variant="${ADAPTER}"] section.divergence`);
+      await block.waitFor();
+      assert.match(await block.locator('p').first().innerText(), /^Part ways at token 3, after "Your parcel":$/);
+      assert.deepEqual(await block.locator('.divergence-side').first().locator('li').allInnerTexts(), [
+        '" is" 60.0% ← chosen',
+        '" has" 30.0%',
+        '" will" 5.0%',
+        '" was" 3.0%',
+        '" should" 1.0%',
+      ]);
+      assert.deepEqual(await block.locator('.divergence-side').last().locator('li.chosen').allInnerTexts(), ['" has" 70.0% ← chosen']);
+      // The base column itself shows none.
+      assert.equal(await p.page.locator('article.column[data-variant="base"] section.divergence').count(), 0);
+      await p.shot(`divergence-${theme}`);
+    }
+  });
+
   it('matrix figures: label metrics for a classification, each answer’s confidence, calibration per variant, rows sorted least sure first', async () => {
     const p = await open({ theme: 'dark' });
     await p.waitPosted('panel/ready');

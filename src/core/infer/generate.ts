@@ -27,7 +27,15 @@ export interface GeneratedToken {
   readonly text: string;
   /** log p(token) under the model's own distribution at that step (before penalties and sampling warps). */
   readonly logprob: number;
+  /**
+   * The TOP_ALTERNATIVES most likely tokens at that step under the same distribution, most likely
+   * first (the chosen token among them when it was likely enough): what the model weighed there.
+   */
+  readonly top?: readonly { readonly id: number; readonly text: string; readonly logprob: number }[] | undefined;
 }
+
+/** How many of the most likely tokens each generated token records. */
+export const TOP_ALTERNATIVES = 5;
 
 export type FinishReason = 'eos' | 'length' | 'stop' | 'cancelled';
 
@@ -175,7 +183,8 @@ async function generateNow(lm: LoadedModel, prompt: Prompt, params: GenerationPa
         const at = text.indexOf(s);
         if (at >= 0 && (stopHit === undefined || at < stopHit.index)) stopHit = { index: at };
       }
-      const token = { id, text: delta, logprob: record.logprob(0, id) };
+      const top = record.top(0, TOP_ALTERNATIVES).map((t) => ({ ...t, text: tokenizer.decode([t.id], { skip_special_tokens: false }) }));
+      const token = { id, text: delta, logprob: record.logprob(0, id), top };
       tokens.push(token);
       callbacks.onToken?.(token);
     }

@@ -48,6 +48,7 @@ export class RecordLogProbs extends RowProcessor {
   private last: Float32Array[] = [];
   override _call(_inputIds: bigint[][], logits: Tensor): Tensor {
     const now = rows(logits);
+    this.lse = [];
     this.last = now.map((r, b) => {
       const kept = this.last[b]?.length === r.length ? this.last[b]! : new Float32Array(r.length);
       kept.set(r);
@@ -55,11 +56,41 @@ export class RecordLogProbs extends RowProcessor {
     });
     return logits;
   }
+  /** Each row's log-sum-exp at the last step, computed once for logprob and top. */
+  private lse: (number | undefined)[] = [];
   process(): void {}
+  private logZ(b: number): number {
+    const row = this.last[b]!;
+    this.lse[b] ??= logSumExp(row);
+    return this.lse[b]!;
+  }
   /** log p(token) at the last step for batch row `b`. */
   logprob(b: number, token: number): number {
     const row = this.last[b];
-    return row ? row[token]! - logSumExp(row) : Number.NaN;
+    return row ? row[token]! - this.logZ(b) : Number.NaN;
+  }
+  /**
+   * The k most likely tokens at the last step for batch row `b`, most likely first, with their log
+   * probabilities (under the model's own distribution, as `logprob`). One pass over the row keeping
+   * the k best: no sort of the vocabulary.
+   */
+  top(b: number, k: number): { id: number; logprob: number }[] {
+    const row = this.last[b];
+    if (!row || k <= 0) return [];
+    const ids: number[] = [];
+    for (let i = 0; i < row.length; i++) {
+      if (ids.length === k && row[i]! <= row[ids[k - 1]!]!) continue;
+      let at = ids.length < k ? ids.length : k - 1;
+      if (ids.length < k) ids.push(i);
+      // Insertion into the kept k, largest first (ties keep the lower id first).
+      while (at > 0 && row[ids[at - 1]!]! < row[i]!) {
+        ids[at] = ids[at - 1]!;
+        at--;
+      }
+      ids[at] = i;
+    }
+    const z = this.logZ(b);
+    return ids.map((id) => ({ id, logprob: row[id]! - z }));
   }
 }
 

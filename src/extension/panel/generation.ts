@@ -202,7 +202,7 @@ export class Generations {
     const state = run.cells.get(k) ?? { variant: v.id, caseIndex: e.caseIndex, tokens: [] };
     run.cells.set(k, state);
     if (e.type === 'cellToken') {
-      const t = { text: e.token.text, logprob: e.token.logprob };
+      const t = tokenInfo(e.token);
       state.tokens.push(t);
       const buf = this.tokenBuffer.get(`${runId}\n${k}`) ?? [];
       buf.push(t);
@@ -228,7 +228,7 @@ export class Generations {
       const before = snapshot?.[v.name]?.[String(e.caseIndex)];
       cell = {
         text: c.text,
-        tokens: c.tokens.map((t) => ({ text: t.text, logprob: t.logprob })),
+        tokens: c.tokens.map(tokenInfo),
         evaluations: c.evaluations.map((x) => ({ ...x })),
         passed: c.passed,
         timeToFirstTokenMs: Math.max(0, c.timeToFirstTokenMs),
@@ -305,4 +305,9 @@ export class Generations {
 function expectedOf(vars: Record<string, unknown>): { expected?: string } {
   const e = vars.expected;
   return typeof e === 'string' || typeof e === 'number' || typeof e === 'boolean' ? { expected: String(e) } : {};
+}
+
+/** A worker token as the page gets it: the alternatives without their ids (the page compares tokens by their own id). */
+function tokenInfo(t: { id: number; text: string; logprob: number; top?: readonly { text: string; logprob: number }[] | undefined }): TokenInfo {
+  return { text: t.text, logprob: t.logprob, id: t.id, ...(t.top ? { top: t.top.map((a) => ({ text: a.text, logprob: a.logprob })) } : {}) };
 }

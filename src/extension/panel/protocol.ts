@@ -89,7 +89,20 @@ export const PromptInfo = z.object({
 });
 export type PromptInfo = z.infer<typeof PromptInfo>;
 
-export const TokenInfo = z.object({ text: Text, logprob: z.number() });
+/**
+ * A token as the page shows it: its text and log-probability, and the most likely tokens at its
+ * step (where base and tuned part ways, the page shows both models' alternatives). `id` tells
+ * where two outputs' tokens first differ.
+ */
+export const TokenInfo = z.object({
+  text: Text,
+  logprob: z.number(),
+  id: z.number().int().optional(),
+  top: z
+    .array(z.object({ text: Label, logprob: z.number() }))
+    .max(20)
+    .optional(),
+});
 export type TokenInfo = z.infer<typeof TokenInfo>;
 
 export const CellInfo = z.object({
