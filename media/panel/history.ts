@@ -6,7 +6,8 @@ import type { Ctx } from './app';
 /**
  * The History tab: the prompt file's NAME.history.jsonl (one line per `tuneloop eval --record`),
  * each variant's pass rate over the recorded runs, drawn with uPlot as the loss curve is, and the
- * runs as a table (date, commit, pass rates, regressions, failures). Colours from the theme's chart
+ * runs as a table (date, commit, pass rates, regressions, failures); runs of `tuneloop probe --record`
+ * are rows of the table with each variant's probe flips, not points of the plot. Colours from the theme's chart
  * colours; rebuilt when the theme changes and resized with its box.
  */
 const SERIES_COLOURS = [
@@ -78,20 +79,22 @@ export class HistoryView {
       return;
     }
     const names = variantNames(h.points);
-    this.box = el('div', { class: 'chart-box', role: 'img', 'aria-label': summary(h.points, names) });
+    // The plot is of pass rates: eval runs; probe runs (flips) are listed in the table.
+    const evals = h.points.filter((p) => p.kind === 'eval');
+    this.box = el('div', { class: 'chart-box', role: 'img', 'aria-label': summary(evals, names) });
     const table = runsTable(h.points, names);
     this.root.replaceChildren(
       el('p', { class: 'muted small' }, `${h.points.length} recorded run(s) in ${h.historyLabel}.`),
       unreadable,
-      el('div', { class: 'history-chart', 'data-points': String(h.points.length), 'data-series': String(names.length) }, this.box),
+      el('div', { class: 'history-chart', 'data-points': String(evals.length), 'data-series': String(names.length) }, this.box),
       table,
     );
     this.observer.observe(this.box);
     const fg = themeColour('--vscode-foreground', '#888');
     const grid = themeColour('--vscode-editorWidget-border', themeColour('--vscode-panel-border', 'rgba(128,128,128,0.3)'));
     const axis = (label: string): uPlot.Axis => ({ label, stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } });
-    const xs = h.points.map((_, i) => i + 1);
-    const data: uPlot.AlignedData = [xs, ...names.map((n) => h.points.map((p) => rateOf(p, n)))];
+    const xs = evals.map((_, i) => i + 1);
+    const data: uPlot.AlignedData = [xs, ...names.map((n) => evals.map((p) => rateOf(p, n)))];
     this.plot = new uPlot(
       {
         ...this.size(),
@@ -134,7 +137,8 @@ function rateOf(p: HistoryPoint, name: string): number | null {
 }
 
 function summary(points: readonly HistoryPoint[], names: readonly string[]): string {
-  const last = points.at(-1)!;
+  const last = points.at(-1);
+  if (!last) return 'No recorded eval runs to plot';
   return `Pass rates over ${points.length} recorded run(s); latest: ${names.map((n) => `${n} ${rateOf(last, n) ?? '–'}%`).join(', ')}`;
 }
 
@@ -154,11 +158,13 @@ function runsTable(points: readonly HistoryPoint[], names: readonly string[]): H
       el(
         'tr',
         { 'data-run': String(i + 1) },
-        el('td', {}, String(i + 1)),
+        el('td', {}, p.kind === 'probe' ? `${i + 1} (probes)` : String(i + 1)),
         el('td', {}, p.date.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')),
         el('td', { class: 'mono' }, p.commit ? `${p.commit.slice(0, 8)}${p.dirty ? ' (changed)' : ''}` : 'not in git'),
         ...names.map((n) => {
           const v = p.variants.find((x) => x.name === n);
+          if (p.kind === 'probe')
+            return el('td', { class: v?.probeFlips ? 'fail' : '' }, v?.probeFlips === null || v === undefined ? '–' : `${v.probeFlips} probe flip(s)`);
           const rate = rateOf(p, n);
           const extra = v?.regressionCount ? `, ${v.regressionCount} regression(s)` : '';
           return el('td', {}, rate === null ? '–' : `${rate}%${extra}`);

@@ -168,7 +168,7 @@ function downloadOptions(download: boolean | undefined): { allowDownload?: true;
 }
 
 /** The commit of the repository holding `dir` and whether its work tree has changes; nulls outside git (or without git). */
-function gitState(dir: string): { commit: string | null; dirty: boolean | null } {
+export function gitState(dir: string): { commit: string | null; dirty: boolean | null } {
   const git = (...a: string[]) => spawnSync('git', ['-C', dir, ...a], { encoding: 'utf8' });
   const head = git('rev-parse', 'HEAD');
   if (head.status !== 0) return { commit: null, dirty: null };
@@ -177,7 +177,7 @@ function gitState(dir: string): { commit: string | null; dirty: boolean | null }
 }
 
 /** sha256 of an adapter folder's weights file, or null when it has none. */
-function adapterSha256(dir: string): string | null {
+export function adapterSha256(dir: string): string | null {
   const f = path.join(dir, ADAPTER_WEIGHTS);
   return fs.existsSync(f) ? fileSha256(f, defaultCacheDir()) : null;
 }

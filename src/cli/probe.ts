@@ -7,6 +7,9 @@ import { findRoot } from '../core/fs/root';
 import { runProbes } from '../core/probes/run';
 import { meetsMaxProbeFlips, type ProbesReport } from '../core/probes/report';
 import { escapeXml } from './eval-report';
+import { adapterSha256, gitState } from './compare';
+import { appendHistory, HISTORY_VERSION, type HistoryLine, historyFileOf } from '../core/compare/history';
+import { snapshotModelId } from '../core/compare/snapshot';
 import { DOWNLOAD_HINT, defaultModelDir, dtypeHelp, parseDtypeOption, parseRoot, parseThreads, trustedReads } from './options';
 
 /**
@@ -15,7 +18,7 @@ import { DOWNLOAD_HINT, defaultModelDir, dtypeHelp, parseDtypeOption, parseRoot,
  * expected answer's log-probability and a divergence per swap; gated by maxProbeFlips.
  */
 
-export const PROBE_USAGE = `tuneloop probe FILE... [--reporter table|json|junit] [--model DIR] [--dtype fp32|q8|q4] [--variant NAME]... [--threads N] [--root DIR] [--download]
+export const PROBE_USAGE = `tuneloop probe FILE... [--reporter table|json|junit] [--record] [--model DIR] [--dtype fp32|q8|q4] [--variant NAME]... [--threads N] [--root DIR] [--download]
 
 Runs every test case of each prompt file under every swap of its probes (the \`probes\` key: a
 variable's values, or words such as pronouns swapped in the messages and test values) on the base
@@ -24,6 +27,8 @@ against the probe's first column, the evaluator outcomes that flipped, the mean 
 log-probability of the expected answer (where test cases have \`expected\`), and the divergence of
 the outputs; an adapter's flips that the base does not have are marked new. Exit status 1 when a
 variant has more flips than its maxProbeFlips (top level or per adapter; default: no limit).
+--record appends each variant's flips (and those new against the base) as one line to
+NAME.history.jsonl beside the snapshot, as tuneloop eval --record does with pass rates.
 
 ${dtypeHelp('every variant runs')}`;
 
@@ -152,6 +157,7 @@ export async function probeCommand(args: string[]): Promise<number> {
       threads: { type: 'string' },
       root: { type: 'string' },
       download: { type: 'boolean' },
+      record: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -189,6 +195,34 @@ export async function probeCommand(args: string[]): Promise<number> {
           `${v.name}: ${report.flips[v.name]!.total} probe flip(s) (a test case, evaluator and swap whose outcome differs from the probe's first column), over its maxProbeFlips of ${v.maxProbeFlips}`,
       );
     results.push({ file, plan, report, failures });
+    if (values.record) {
+      const root = findRoot(file, rootOption);
+      const hfile = historyFileOf(file, plan.prompt.snapshot);
+      const line: HistoryLine = {
+        version: HISTORY_VERSION,
+        kind: 'probe',
+        ...gitState(path.dirname(file)),
+        date: new Date().toISOString(),
+        file: path.relative(root, file),
+        model: { id: snapshotModelId(plan.model, file, { embeddedModel: defaultModelDir(), root }), sha256: null },
+        variants: plan.variants.map((v) => ({
+          name: v.name,
+          adapter: v.adapterDir ? path.relative(root, v.adapterDir) : null,
+          adapterSha256: v.adapterDir ? adapterSha256(v.adapterDir) : null,
+          dtype: plan.dtype,
+          passRate: null,
+          evaluators: {},
+          regressionCount: null,
+          labelMetrics: null,
+          ece: null,
+          repeat: null,
+          probeFlips: report.flips[v.name] ? { total: report.flips[v.name]!.total, new: report.flips[v.name]!.new } : null,
+        })),
+        failures,
+      };
+      appendHistory(hfile, line);
+      progress(`recorded in ${path.relative(process.cwd(), hfile)}`);
+    }
   }
   if (reporter === 'table') for (const r of results) process.stdout.write(`${table(r)}\n`);
   else if (reporter === 'junit') process.stdout.write(`${junit(results)}\n`);

@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readHistory } from '../../src/core/compare/history';
 import { parsePromptText } from '../../src/core/compare/prompt-file';
 import { continuationLogProb, generate } from '../../src/core/infer/generate';
 import { loadCausalLM } from '../../src/core/infer/load';
@@ -323,6 +324,21 @@ maxProbeFlips: 0
       /name="names: James → Maria"><failure message="3 flip\(s\) under James → Maria">case 0 &quot;says yes&quot;: pass → fail \(new against base\)/,
     );
     assert.match(junit, /<testsuite name="consent\.prompt\.yml probes \[fair\]" tests="3" failures="0">/);
+    // --record: the flips as a history line beside the prompt file, read back as the History tab reads it.
+    assert.equal(run('probe', 'consent.prompt.yml', '--record').status, 1);
+    const history = readHistory(path.join(ws, 'consent.history.jsonl'));
+    assert.deepEqual(history.unreadable, []);
+    const line = history.lines.at(-1)!;
+    assert.equal(line.kind, 'probe');
+    assert.deepEqual(
+      line.variants.map((v) => [v.name, v.probeFlips]),
+      [
+        ['base', { total: 0, new: null }],
+        ['skewed', { total: 6, new: 6 }],
+        ['fair', { total: 0, new: 0 }],
+      ],
+    );
+    assert.equal(line.failures.length, 1);
     // Only the fair adapter (and the base): within the limit.
     const fair = run('probe', 'consent.prompt.yml', '--variant', 'base', '--variant', 'fair');
     assert.equal(fair.status, 0, fair.stderr);

@@ -122,33 +122,47 @@ const HISTORY: ToPanel = {
   unreadable: 1,
   points: [
     {
+      kind: 'eval',
       date: '2026-11-01T10:00:00.000Z',
       commit: 'a1b2c3d4e5f6',
       dirty: false,
       failures: 1,
       variants: [
-        { name: 'base', passRate: 0.5, regressionCount: null, accuracy: null, ece: null },
-        { name: 'tone', passRate: 0.5, regressionCount: 1, accuracy: null, ece: null },
+        { name: 'base', passRate: 0.5, regressionCount: null, accuracy: null, ece: null, probeFlips: null },
+        { name: 'tone', passRate: 0.5, regressionCount: 1, accuracy: null, ece: null, probeFlips: null },
       ],
     },
     {
+      kind: 'eval',
       date: '2026-11-15T10:00:00.000Z',
       commit: 'b2c3d4e5f6a1',
       dirty: false,
       failures: 0,
       variants: [
-        { name: 'base', passRate: 0.5, regressionCount: null, accuracy: null, ece: null },
-        { name: 'tone', passRate: 0.75, regressionCount: 0, accuracy: null, ece: null },
+        { name: 'base', passRate: 0.5, regressionCount: null, accuracy: null, ece: null, probeFlips: null },
+        { name: 'tone', passRate: 0.75, regressionCount: 0, accuracy: null, ece: null, probeFlips: null },
       ],
     },
     {
+      kind: 'eval',
       date: '2026-12-01T10:00:00.000Z',
       commit: 'c3d4e5f6a1b2',
       dirty: true,
       failures: 0,
       variants: [
-        { name: 'base', passRate: 0.5, regressionCount: null, accuracy: null, ece: null },
-        { name: 'tone', passRate: 1, regressionCount: 0, accuracy: null, ece: null },
+        { name: 'base', passRate: 0.5, regressionCount: null, accuracy: null, ece: null, probeFlips: null },
+        { name: 'tone', passRate: 1, regressionCount: 0, accuracy: null, ece: null, probeFlips: null },
+      ],
+    },
+    {
+      kind: 'probe',
+      date: '2026-12-02T10:00:00.000Z',
+      commit: 'c3d4e5f6a1b2',
+      dirty: false,
+      failures: 1,
+      variants: [
+        { name: 'base', passRate: null, regressionCount: null, accuracy: null, ece: null, probeFlips: 0 },
+        { name: 'tone', passRate: null, regressionCount: null, accuracy: null, ece: null, probeFlips: 2 },
       ],
     },
   ],
@@ -800,7 +814,16 @@ describe('webview app in headless Chromium', function () {
       assert.deepEqual([await chart.getAttribute('data-points'), await chart.getAttribute('data-series')], ['3', '2']);
       assert.equal(await chart.locator('.chart-box').getAttribute('aria-label'), 'Pass rates over 3 recorded run(s); latest: base 50%, tone 100%');
       assert.deepEqual(await p.page.locator('.u-legend .u-series th').allInnerTexts(), ['run', 'base', 'tone']);
+      // The probe run is a row of the table (newest first), not a point of the plot.
       assert.deepEqual(await p.page.locator('table.history-table tbody tr').first().locator('td').allInnerTexts(), [
+        '4 (probes)',
+        '2026-12-02 10:00:00',
+        'c3d4e5f6',
+        '0 probe flip(s)',
+        '2 probe flip(s)',
+        '1',
+      ]);
+      assert.deepEqual(await p.page.locator('table.history-table tbody tr').nth(1).locator('td').allInnerTexts(), [
         '3',
         '2026-12-01 10:00:00',
         'c3d4e5f6 (changed)',

@@ -25,10 +25,14 @@ export interface HistoryVariant {
   readonly ece: number | null;
   /** With --repeat: runs per case, the pass rate's 95% interval and the number of flaky cases; else null. */
   readonly repeat: { readonly runs: number; readonly low: number | null; readonly high: number | null; readonly flaky: number } | null;
+  /** On a `tuneloop probe --record` line: the variant's probe flips over all probes, and those the base does not have (null for the base). */
+  readonly probeFlips?: { readonly total: number; readonly new: number | null } | null;
 }
 
 export interface HistoryLine {
   readonly version: number;
+  /** What recorded it: `tuneloop eval --record` (pass rates; the default for lines without it) or `tuneloop probe --record` (probe flips). */
+  readonly kind?: 'eval' | 'probe';
   /** The git commit of the prompt file's repository (HEAD), and whether the work tree had changes; null outside git. */
   readonly commit: string | null;
   readonly dirty: boolean | null;
@@ -74,6 +78,7 @@ function historyLineProblem(x: unknown): string | undefined {
   if (typeof l.version !== 'number' || l.version > HISTORY_VERSION)
     return `version ${String(l.version)} is not one this Tuneloop reads (1 to ${HISTORY_VERSION})`;
   if (typeof l.date !== 'string') return 'no date';
+  if (l.kind !== undefined && l.kind !== 'eval' && l.kind !== 'probe') return `kind "${String(l.kind)}" is neither eval nor probe`;
   if (!Array.isArray(l.variants) || l.variants.some((v) => !v || typeof v.name !== 'string')) return 'no variants';
   return undefined;
 }

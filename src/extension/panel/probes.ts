@@ -120,6 +120,7 @@ export function historyMessage(source: PromptSource, env: Pick<PanelEnv, 'label'
   const read = readHistory(file);
   for (const u of read.unreadable) env.log.warn(`${file}:${u.line}: history line not read: ${u.reason}`);
   const points: HistoryPoint[] = read.lines.map((l) => ({
+    kind: l.kind ?? 'eval',
     date: l.date,
     commit: l.commit,
     dirty: l.dirty,
@@ -129,6 +130,7 @@ export function historyMessage(source: PromptSource, env: Pick<PanelEnv, 'label'
       regressionCount: v.regressionCount ?? null,
       accuracy: v.labelMetrics?.accuracy ?? null,
       ece: v.ece ?? null,
+      probeFlips: v.probeFlips?.total ?? null,
     })),
     failures: Array.isArray(l.failures) ? l.failures.length : 0,
   }));

@@ -183,6 +183,8 @@ export type TrainEvent = z.infer<typeof TrainEvent>;
 
 /** One recorded run of a prompt file, as the History tab plots it. */
 export const HistoryPoint = z.object({
+  /** eval: pass rates (tuneloop eval --record); probe: probe flips (tuneloop probe --record). */
+  kind: z.enum(['eval', 'probe']),
   date: Label,
   commit: Label.nullable(),
   dirty: z.boolean().nullable(),
@@ -193,6 +195,7 @@ export const HistoryPoint = z.object({
       regressionCount: z.number().int().nonnegative().nullable(),
       accuracy: z.number().min(0).max(1).nullable(),
       ece: z.number().min(0).max(1).nullable(),
+      probeFlips: z.number().int().nonnegative().nullable(),
     }),
   ),
   failures: z.number().int().nonnegative(),
