@@ -11,6 +11,7 @@ import { Log } from './log';
 import { autorunIfTrusted, type CommandId, followRunsWhenTrusted, gateCommand, type TrustGate } from './trust';
 import { promptFileOf, TuneloopPanel } from './panel/panel';
 import { caseAtOffset } from '../core/prompts/lenses';
+import { registerTestExplorer } from './testing';
 
 /**
  * The extension is a thin shell over the core: it registers commands and views, and hands model work
@@ -134,7 +135,7 @@ export function activate(context: vscode.ExtensionContext): { commands: string[]
     cancel: (dir) => cancelRun(training, { dir }),
     resume: (dir) => resume(training, { dir }),
   });
-  context.subscriptions.push(panel);
+  context.subscriptions.push(panel, registerTestExplorer(log, worker, runsFolder));
   const ctx: CommandContext = { log, worker, training, panel };
   // Runs started before a window reload may still be going: follow them again, once the workspace is trusted.
   context.subscriptions.push(
