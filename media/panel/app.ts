@@ -86,7 +86,8 @@ export function mountPanel(app: HTMLElement): void {
     banner.hidden = s.trusted;
     banner.replaceChildren(
       icon('warning'),
-      ' This workspace is not trusted: Tuneloop reads and checks its files, but runs no model and no training. Trust the workspace to run them.',
+      ' This workspace is not trusted: Tuneloop reads and checks its files, but runs no model and no training. Trust the workspace to run them. ',
+      button('Manage Workspace Trust', { class: 'secondary small', id: 'manage-trust' }, () => post({ type: 'panel/manageTrust' })),
     );
   }
 

@@ -34,6 +34,9 @@ interface CommandContext {
 const COMMANDS: Readonly<Record<CommandId, CommandSpec>> = {
   'tuneloop.openPanel': {
     run: ({ panel }, arg) => {
+      // From the Runs view: that run, on the Fine-tune tab.
+      const run = (arg as { run?: unknown } | undefined)?.run;
+      if (typeof run === 'string') return panel.open({ tab: 'train', run });
       const file = promptFileOf(arg);
       return panel.open(file ? { file } : {});
     },
@@ -116,6 +119,9 @@ function caseOf(file: string, caseArg: unknown): number | undefined {
   return caseAtOffset(editor.document.getText(), editor.document.offsetAt(editor.selection.active));
 }
 
+/** The action beside the untrusted-workspace warning: VS Code's own trust editor. */
+const MANAGE_TRUST = 'Manage Workspace Trust';
+
 export function activate(context: vscode.ExtensionContext): { commands: string[] } {
   const log = new Log();
   const worker = new WorkerClient({ entry: context.asAbsolutePath('dist/worker.js'), onLog: (level, m) => log.write(level, m) });
@@ -143,7 +149,13 @@ export function activate(context: vscode.ExtensionContext): { commands: string[]
       reattach(training),
     ),
   );
-  const gate: TrustGate = { isTrusted: () => vscode.workspace.isTrusted, warn: (m) => void vscode.window.showWarningMessage(m) };
+  const gate: TrustGate = {
+    isTrusted: () => vscode.workspace.isTrusted,
+    warn: (m) =>
+      void vscode.window
+        .showWarningMessage(m, MANAGE_TRUST)
+        .then((a) => (a === MANAGE_TRUST ? vscode.commands.executeCommand('workbench.trust.manage') : undefined)),
+  };
   for (const [id, spec] of Object.entries(COMMANDS) as [CommandId, CommandSpec][]) {
     context.subscriptions.push(
       vscode.commands.registerCommand(

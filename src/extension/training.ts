@@ -52,7 +52,8 @@ export class RunsTree implements vscode.TreeDataProvider<RunRow>, vscode.Disposa
     item.tooltip = r.dir;
     item.contextValue = `run-${r.state}`;
     item.resourceUri = vscode.Uri.file(r.dir);
-    item.command = { command: 'revealInExplorer', title: 'Reveal', arguments: [vscode.Uri.file(path.join(r.dir, EVENTS))] };
+    // A click opens the run in the panel (its loss curve, samples, cancel and resume), not its events file.
+    item.command = { command: 'tuneloop.openPanel', title: 'Open in the panel', arguments: [{ run: r.dir }] };
     return item;
   }
 

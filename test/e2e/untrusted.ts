@@ -101,6 +101,11 @@ async function main(): Promise<void> {
     if (!(await start.isDisabled())) throw new Error('the Fine-tune button is enabled in an untrusted workspace');
     log(`panel: the Fine-tune button is disabled (${await start.getAttribute('title')})`);
     await shot(page, '4-panel-fine-tune');
+    // The banner's button: VS Code's own trust editor.
+    await panel.getByRole('button', { name: 'Manage Workspace Trust' }).first().click();
+    await page.locator('.tabs-container .tab', { hasText: 'Workspace Trust' }).first().waitFor({ timeout: 20_000 });
+    log('panel: "Manage Workspace Trust" opened the Workspace Trust editor');
+    await shot(page, '5-trust-editor');
     if (fs.existsSync(runs)) throw new Error('a run folder appeared');
     log(`PASSED in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   } catch (e) {

@@ -126,6 +126,8 @@ interface Fixture {
     diffs: { left: string; right: string; title: string }[];
     logs: string[];
     trainCalls: string[];
+    /** How often the trust editor was asked for. */
+    trustEditorOpened: number;
   };
   readonly controller: PanelController;
   send(m: FromPanel): Promise<void>;
@@ -184,6 +186,8 @@ function fixture(worker: WorkerClient, cacheDir: string, files: Record<string, s
       void env.diffs.push({ left: left.text, right: right.text, title }),
     openFile: async () => undefined,
     revealFolder: async () => undefined,
+    trustEditorOpened: 0,
+    manageTrust: async () => void env.trustEditorOpened++,
     train: {
       start: async (recipe: string) => {
         env.trainCalls.push(`start ${recipe}`);
@@ -672,6 +676,14 @@ describe('panel controller (stand-in page, real worker)', function () {
     const plain = await f.page.wait('panel/prompt', (m) => m.info.file.endsWith('plain.prompt.yml'));
     await f.send({ type: 'probes/run', file: plain.info.file, model: LLAMA, variants });
     assert.match(f.page.of('panel/notice').at(-1)!.message, /the prompt file has no probes/);
+  });
+
+  it('the untrusted banner’s button opens VS Code’s trust editor', async () => {
+    const f = make();
+    f.env.trusted = false;
+    await f.send({ type: 'panel/ready' });
+    await f.send({ type: 'panel/manageTrust' });
+    assert.equal(f.env.trustEditorOpened, 1);
   });
 
   it('history: reads NAME.history.jsonl beside the snapshot, oldest first, and counts (and logs) the lines it cannot read', async () => {

@@ -899,6 +899,9 @@ describe('webview app in headless Chromium', function () {
     await p.page.getByRole('tab', { name: 'Fine-tune' }).click();
     assert.equal(await p.page.getByRole('button', { name: 'Fine-tune' }).isDisabled(), true);
     await p.shot('untrusted-light');
+    // The banner opens VS Code's trust editor.
+    await p.page.getByRole('button', { name: 'Manage Workspace Trust' }).click();
+    assert.deepEqual(await p.waitPosted('panel/manageTrust'), [{ type: 'panel/manageTrust' }]);
   });
 
   it('the runs table keeps each run name and "step / total" whole on a wide panel (two columns)', async () => {

@@ -123,6 +123,9 @@ export class PanelController {
         if (!known) throw new Error('unknown file');
         return this.env.openFile(m.file);
       }
+      case 'panel/manageTrust':
+        await this.env.manageTrust?.();
+        return;
       case 'run/start':
         return this.startRun(m);
       case 'run/stop':

@@ -34,6 +34,8 @@ export interface PanelEnv {
   openDiff(left: { title: string; text: string }, right: { title: string; text: string }, title: string): Promise<void>;
   openFile(file: string): Promise<void>;
   revealFolder(dir: string): Promise<void>;
+  /** VS Code's workspace-trust editor (the untrusted banner's button). Absent: the button does nothing. */
+  manageTrust?(): Promise<void>;
   readonly train: {
     /** Starts a run in the detached trainer; its folder. */
     start(recipe: string): Promise<string | undefined>;

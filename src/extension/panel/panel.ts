@@ -170,6 +170,9 @@ export class TuneloopPanel implements vscode.Disposable {
       async revealFolder(dir) {
         await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(dir));
       },
+      async manageTrust() {
+        await vscode.commands.executeCommand('workbench.trust.manage');
+      },
       train: {
         start: (recipe) => training.start(recipe),
         cancel: (dir) => training.cancel(dir),

@@ -286,6 +286,8 @@ export const FromPanel = z.discriminatedUnion('type', [
   /** Ask for a folder dialog to add a model. */
   z.object({ type: z.literal('panel/pickModel'), file: Id }),
   z.object({ type: z.literal('panel/openFile'), file: Id }),
+  /** The banner's button in an untrusted workspace: VS Code's trust editor. */
+  z.object({ type: z.literal('panel/manageTrust') }),
   RunRequest,
   z.object({ type: z.literal('run/stop') }),
   z.object({
