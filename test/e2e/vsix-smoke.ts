@@ -91,6 +91,15 @@ async function languageFeatures(page: Page, shots: string): Promise<void> {
   log(`completion inside {{ }}: ${labels.join(', ')}`);
   await page.keyboard.press('Escape');
 
+  // The mistake fixed in the editor: its problem goes from the Problems panel as the text changes (no save).
+  await page.keyboard.press('Control+Home');
+  await token(page, 'role: bot', 'bot').dblclick();
+  await page.keyboard.type('user');
+  await waitFor('the fixed role to leave the Problems panel', 30_000, async () =>
+    (await page.locator('.markers-panel', { hasText: 'unknown role "bot"' }).count()) === 0 ? true : undefined,
+  );
+  log('after the edit the Problems panel no longer shows it');
+
   // The Preview lens: the rendered messages, the chat template's text and the token count, from the worker.
   await openFile(page, 'greet.prompt.yml');
   await page.locator('.editor-group-container.active .codelens-decoration a', { hasText: 'Preview' }).first().click();
@@ -105,6 +114,42 @@ async function languageFeatures(page: Page, shots: string): Promise<void> {
   await page.screenshot({ path: path.join(shots, 'preview.png') });
   const tokens = /·\s+(\d+)/.exec(await counted.first().innerText())?.[1];
   log(`preview of greet.prompt.yml through ./llama's chat template: test case 1 is ${tokens} tokens`);
+
+  // Without a model (the GitHub sample names a hosted one, and no default is set): the messages only, and why.
+  await openFile(page, 'summarize.prompt.yml');
+  await page.locator('.editor-group-container.active .codelens-decoration a', { hasText: 'Preview' }).first().click();
+  await page
+    .locator('.monaco-editor .view-line', { hasText: /No\s+model\s+is\s+configured/ })
+    .first()
+    .waitFor({ timeout: 30_000 });
+  await page
+    .locator('.monaco-editor .view-line', { hasText: /Please\s+respond\s+to\s+this\s+message\s+appropriately/ })
+    .first()
+    .waitFor({ timeout: 10_000 });
+  await page.screenshot({ path: path.join(shots, 'preview-no-model.png') });
+  log('preview without a model: the messages, and "No model is configured"');
+}
+
+/** Adapter recipes in the editor: diagnostics (an unknown value, a missing dataset), value completion, the Fine-tune CodeLens. */
+async function recipeFeatures(page: Page, shots: string): Promise<void> {
+  await openFile(page, 'tone.adapter.yml');
+  const lens = page.locator('.editor-group-container.active .codelens-decoration a', { hasText: 'Fine-tune' });
+  await lens.first().waitFor({ timeout: 30_000 });
+  log(`recipe CodeLens: ${(await lens.first().innerText()).trim()}`);
+  await palette(page, 'View: Focus Problems');
+  for (const text of ['dataset "train.jsonl" not found', 'lorra']) await page.locator('.markers-panel', { hasText: text }).first().waitFor({ timeout: 30_000 });
+  log('recipe problems: the missing dataset and the unknown method');
+  // Completion of the method's values, the wrong one deleted.
+  await token(page, 'method:', 'lorra').dblclick();
+  await page.keyboard.press('Backspace');
+  await page.keyboard.press('Control+Space');
+  const suggest = page.locator('.suggest-widget.visible');
+  await suggest.locator('.monaco-list-row', { hasText: 'full' }).first().waitFor({ timeout: 20_000 });
+  const labels = (await suggest.locator('.monaco-list-row .label-name').allInnerTexts()).map((l) => l.trim());
+  if (!labels.includes('lora')) throw new Error(`method completion lacks "lora": ${labels.join(', ')}`);
+  await page.screenshot({ path: path.join(shots, 'recipe.png') });
+  log(`method completion: ${labels.join(', ')}`);
+  await page.keyboard.press('Escape');
 }
 
 async function main(): Promise<void> {
@@ -125,6 +170,7 @@ async function main(): Promise<void> {
   fs.copyFileSync(path.join(ROOT, 'test/fixtures/examples/github/sample_prompt.yml'), path.join(workspace, 'summarize.prompt.yml'));
   fs.writeFileSync(path.join(workspace, 'broken.prompt.yml'), BROKEN_PROMPT);
   fs.writeFileSync(path.join(workspace, 'greet.prompt.yml'), PREVIEW_PROMPT);
+  fs.writeFileSync(path.join(workspace, 'tone.adapter.yml'), 'base_model: HuggingFaceTB/SmolLM2-135M\ndataset:\n  path: train.jsonl\nmethod: lorra\n');
   const model = path.join(workspace, 'llama');
   fs.cpSync(path.join(ROOT, 'test/fixtures/golden/llama'), model, { recursive: true });
 
@@ -183,6 +229,7 @@ async function main(): Promise<void> {
     );
 
     await languageFeatures(s.page, shots);
+    await recipeFeatures(s.page, shots);
     log('PASSED');
   } catch (e) {
     await s.page.screenshot({ path: path.join(shots, 'failure.png') }).catch(() => undefined);

@@ -5,8 +5,8 @@ import { downloadAndUnzipVSCode, runTests } from '@vscode/test-electron';
 /**
  * Extension-host tests in a desktop VS Code, through @vscode/test-electron. They need VS Code itself,
  * which is downloaded on first use. Where it cannot be downloaded (an offline machine), this says so
- * in one line and exits without claiming any test passed; where it can, the tests run and their
- * result is the exit status.
+ * in one line and fails, unless TUNELOOP_ALLOW_HOST_SKIP=1 (CI here, where the code-server end-to-end
+ * tests cover the same editor checks); where it can, the tests run and their result is the exit status.
  */
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const VERSION = process.env.TUNELOOP_VSCODE_VERSION ?? '1.100.3';
@@ -21,8 +21,12 @@ async function main(): Promise<number> {
     executable = await timeout(downloadAndUnzipVSCode({ version: VERSION, cachePath: path.join(ROOT, '.vscode-test') }), 120_000, 'the download');
   } catch (e) {
     const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0];
-    console.log(`extension-host tests SKIPPED (not run): VS Code ${VERSION} could not be downloaded: ${reason}`);
-    return 0;
+    // A skip is a failure unless asked for: a suite that did not run must not read as passed.
+    const allowed = process.env.TUNELOOP_ALLOW_HOST_SKIP === '1';
+    console.log(
+      `extension-host tests SKIPPED (not run): VS Code ${VERSION} could not be downloaded: ${reason}${allowed ? ' (allowed by TUNELOOP_ALLOW_HOST_SKIP=1)' : '; set TUNELOOP_ALLOW_HOST_SKIP=1 to accept that'}`,
+    );
+    return allowed ? 0 : 1;
   }
   const workspace = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'tuneloop-host-'));
   fs.cpSync(path.join(ROOT, 'test', 'fixtures', 'examples', 'github'), workspace, { recursive: true });
