@@ -139,8 +139,21 @@ async function recipeFeatures(page: Page, shots: string): Promise<void> {
   await palette(page, 'View: Focus Problems');
   for (const text of ['dataset "train.jsonl" not found', 'lorra']) await page.locator('.markers-panel', { hasText: text }).first().waitFor({ timeout: 30_000 });
   log('recipe problems: the missing dataset and the unknown method');
-  // Completion of the method's values, the wrong one deleted.
-  await token(page, 'method:', 'lorra').dblclick();
+  // The quick fix on the misspelt method (Ctrl+.): "did you mean" applied, the problem gone.
+  await token(page, 'method:', 'lorra').click();
+  await page.keyboard.press('Control+.');
+  const fix = page.locator('.action-widget', { hasText: 'Change to "lora"' });
+  await fix.first().waitFor({ timeout: 20_000 });
+  await page.screenshot({ path: path.join(shots, 'recipe-quick-fix.png') });
+  // The only fix, focused: Enter applies it.
+  await page.keyboard.press('Enter');
+  await token(page, 'method:', 'lora').waitFor({ timeout: 10_000 });
+  await waitFor('the fixed method to leave the Problems panel', 30_000, async () =>
+    (await page.locator('.markers-panel', { hasText: 'lorra' }).count()) === 0 ? true : undefined,
+  );
+  log('quick fix: Change to "lora" applied, its problem gone');
+  // Completion of the method's values, the value deleted.
+  await token(page, 'method:', 'lora').dblclick();
   await page.keyboard.press('Backspace');
   await page.keyboard.press('Control+Space');
   const suggest = page.locator('.suggest-widget.visible');

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { WorkerClient } from '../../worker/client';
 import type { Log } from '../log';
 import { DiagnosticsController } from './diagnostics';
+import { QuickFixProvider } from './fixes';
 import { SELECTOR } from './languages';
 import { PREVIEW_SCHEME, PreviewProvider } from './preview';
 import { CompletionProvider, HoverProvider, LensProvider, TRIGGER_CHARACTERS } from './providers';
@@ -10,7 +11,7 @@ export { openPreview } from './preview';
 
 /**
  * Editor support for prompt files (`tuneloop-prompt`) and adapter recipes (`tuneloop-adapter`):
- * live diagnostics, completion, hover, CodeLens and the rendered-prompt preview. The returned
+ * live diagnostics with quick fixes, completion, hover, CodeLens and the rendered-prompt preview. The returned
  * object owns every registration; disposing it (with the extension) removes them all.
  */
 export class LanguageFeatures implements vscode.Disposable {
@@ -23,6 +24,7 @@ export class LanguageFeatures implements vscode.Disposable {
       vscode.languages.registerCompletionItemProvider(SELECTOR, new CompletionProvider(log), ...TRIGGER_CHARACTERS),
       vscode.languages.registerHoverProvider(SELECTOR, new HoverProvider(log)),
       vscode.languages.registerCodeLensProvider(SELECTOR, new LensProvider(log)),
+      vscode.languages.registerCodeActionsProvider(SELECTOR, new QuickFixProvider(log), { providedCodeActionKinds: QuickFixProvider.kinds }),
       preview,
       vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, preview),
     ];
