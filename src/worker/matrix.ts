@@ -1,4 +1,4 @@
-import { type ModelLease, runMatrix } from '../core/compare/matrix';
+import { type MatrixSpec, type ModelLease, runMatrix } from '../core/compare/matrix';
 import { parsePromptText } from '../core/compare/prompt-file';
 import { type LoadedModel, type LoadOptions, loadCausalLM } from '../core/infer/load';
 import { resolveModel } from '../core/models/resolve';
@@ -60,38 +60,34 @@ function baseModel(p: { model: string; allowDownload?: boolean | undefined }, ct
   };
 }
 
+/** The matrix a request asks for: its prompt (as the editor holds it), base model, variants and cases. */
+function matrixSpec(p: RequestParams<'runProbes'>, ctx: HandlerContext): MatrixSpec {
+  return {
+    file: p.promptFile,
+    prompt: parsePromptText(p.promptText, p.promptFile),
+    model: baseModel(p, ctx),
+    variants: p.variants,
+    cases: p.cases.map((c) => ({ index: c.index, vars: c.vars as Variables })),
+    params: p.params,
+    ...(p.dtype ? { dtype: p.dtype } : {}),
+  };
+}
+
 /** The panel's Probes tab (request `runProbes`): core/probes/run.ts on kept models. */
 export async function runProbesRequest(p: RequestParams<'runProbes'>, ctx: HandlerContext): Promise<RequestResult<'runProbes'>> {
-  const prompt = parsePromptText(p.promptText, p.promptFile);
-  const { report, cancelled } = await runProbes(
-    {
-      file: p.promptFile,
-      prompt,
-      model: baseModel(p, ctx),
-      variants: p.variants,
-      cases: p.cases.map((c) => ({ index: c.index, vars: c.vars as Variables })),
-      params: p.params,
-      ...(p.dtype ? { dtype: p.dtype } : {}),
-    },
-    { cacheDir: p.cacheDir, threads: p.threads, signal: ctx.signal, loadModel: keptModel, onProgress: (message) => ctx.emit({ type: 'progress', message }) },
-  );
-  return { report: structuredClone(report) as RequestResult<'runProbes'>['report'], cancelled };
+  const { report, cancelled } = await runProbes(matrixSpec(p, ctx), {
+    cacheDir: p.cacheDir,
+    threads: p.threads,
+    signal: ctx.signal,
+    loadModel: keptModel,
+    onProgress: (message) => ctx.emit({ type: 'progress', message }),
+  });
+  // The report's readonly arrays are the schema's, read-write: the same data, typed for the protocol.
+  return { report: report as RequestResult<'runProbes'>['report'], cancelled };
 }
 
 export async function runMatrixRequest(p: RequestParams<'runMatrix'>, ctx: HandlerContext): Promise<RequestResult<'runMatrix'>> {
-  const prompt = parsePromptText(p.promptText, p.promptFile);
-  const events = runMatrix(
-    {
-      file: p.promptFile,
-      prompt,
-      model: baseModel(p, ctx),
-      variants: p.variants,
-      cases: p.cases.map((c) => ({ index: c.index, vars: c.vars as Variables })),
-      params: p.params,
-      ...(p.dtype ? { dtype: p.dtype } : {}),
-    },
-    { cacheDir: p.cacheDir, threads: p.threads, signal: ctx.signal, hashModel: p.hashModel, loadModel: keptModel },
-  );
+  const events = runMatrix(matrixSpec(p, ctx), { cacheDir: p.cacheDir, threads: p.threads, signal: ctx.signal, hashModel: p.hashModel, loadModel: keptModel });
   for await (const e of events) {
     switch (e.type) {
       case 'progress':

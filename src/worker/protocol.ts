@@ -69,6 +69,26 @@ export type MatrixCell = z.infer<typeof MatrixCell>;
 /** One conversation through a tokenizer's chat template (renderPrompt), or why the template refused it. */
 const RenderedCase = z.union([z.object({ text: z.string(), tokenCount: z.number().int().nonnegative() }), z.object({ error: z.string() })]);
 
+/** A prompt's test cases × variants to run: runMatrix's parameters, and (less hashModel) runProbes'. */
+const MatrixParams = z.object({
+  /** The prompt file (for messages, relative paths and errors) and its text as the editor holds it. */
+  promptFile: z.string().min(1),
+  promptText: z.string(),
+  /** The base model: a Hugging Face checkpoint folder (adapters merge into it) or a transformers.js folder, or a Hub id (models/resolve.ts). */
+  model: z.string().min(1),
+  /** The user consented to downloading a Hub model the Hugging Face cache does not hold. */
+  allowDownload: z.boolean().optional(),
+  variants: z.array(MatrixVariant).min(1),
+  cases: z.array(z.object({ index: z.number().int().nonnegative(), vars: z.record(z.string(), z.unknown()) })).min(1),
+  params: GenerationParamsSchema,
+  /** The dtype every variant runs in (fp32 when absent): the prompt file's, else the setting's; adapters are merged, then quantized. */
+  dtype: Dtype.optional(),
+  threads: z.number().int().nonnegative().optional(),
+  cacheDir: z.string().optional(),
+  /** Also hash the base model (for a snapshot file). */
+  hashModel: z.boolean().optional(),
+});
+
 export const REQUESTS = {
   ping: { params: z.object({}), result: z.object({ pid: z.number().int(), version: z.string() }) },
   describeCheckpoint: { params: z.object({ dir: z.string().min(1) }), result: CheckpointDescription },
@@ -98,24 +118,7 @@ export const REQUESTS = {
    * (event variantError) and the others still run. Cancelling stops at once; cells done so far stay.
    */
   runMatrix: {
-    params: z.object({
-      /** The prompt file (for messages, relative paths and errors) and its text as the editor holds it. */
-      promptFile: z.string().min(1),
-      promptText: z.string(),
-      /** The base model: a Hugging Face checkpoint folder (adapters merge into it) or a transformers.js folder, or a Hub id (models/resolve.ts). */
-      model: z.string().min(1),
-      /** The user consented to downloading a Hub model the Hugging Face cache does not hold. */
-      allowDownload: z.boolean().optional(),
-      variants: z.array(MatrixVariant).min(1),
-      cases: z.array(z.object({ index: z.number().int().nonnegative(), vars: z.record(z.string(), z.unknown()) })).min(1),
-      params: GenerationParamsSchema,
-      /** The dtype every variant runs in (fp32 when absent): the prompt file's, else the setting's; adapters are merged, then quantized. */
-      dtype: Dtype.optional(),
-      threads: z.number().int().nonnegative().optional(),
-      cacheDir: z.string().optional(),
-      /** Also hash the base model (for a snapshot file). */
-      hashModel: z.boolean().optional(),
-    }),
+    params: MatrixParams,
     result: z.object({ passRates: z.record(z.string(), z.number()), cancelled: z.boolean(), modelSha256: z.string().optional() }),
   },
   /**
@@ -124,18 +127,8 @@ export const REQUESTS = {
    * error stops it (a probe's figures with a missing run would mislead).
    */
   runProbes: {
-    params: z.object({
-      promptFile: z.string().min(1),
-      promptText: z.string(),
-      model: z.string().min(1),
-      allowDownload: z.boolean().optional(),
-      variants: z.array(MatrixVariant).min(1),
-      cases: z.array(z.object({ index: z.number().int().nonnegative(), vars: z.record(z.string(), z.unknown()) })).min(1),
-      params: GenerationParamsSchema,
-      dtype: Dtype.optional(),
-      threads: z.number().int().nonnegative().optional(),
-      cacheDir: z.string().optional(),
-    }),
+    /** As runMatrix's, less hashModel (no snapshot comes of probes). */
+    params: MatrixParams.omit({ hashModel: true }),
     result: z.object({ report: ProbesReportSchema, cancelled: z.boolean() }),
   },
 } as const;
