@@ -1,5 +1,5 @@
 import type { PromptSource, ResolvedVariant } from './panel/sources';
-import { fileParams } from './panel/sources';
+import { expectedText, fileParams, matrixRequest } from './panel/sources';
 import type { WorkerLike } from './panel/env';
 import type { GenerationParams } from '../core/infer/generate';
 import type { ExportDtype } from '../core/dtypes';
@@ -90,30 +90,17 @@ export async function runTests(worker: WorkerLike, r: TestRunRequest): Promise<v
   const wanted = new Set(r.cells.map((c) => key(c.variantId, c.caseIndex)));
   const byName = new Map(variants.map((v) => [v.name, v]));
   const baseCells = new Map<number, MatrixCell>();
-  const expectedOf = (i: number) => {
-    const e = prompt.testData?.[i]?.values['expected'];
-    return typeof e === 'string' || typeof e === 'number' || typeof e === 'boolean' ? String(e) : undefined;
-  };
   if (variants.length === 0) return;
   try {
     await worker.request(
       'runMatrix',
-      {
-        promptFile: r.source.info.file,
-        promptText: r.source.text,
-        model: r.model,
-        variants: variants.map((v) => ({
-          name: v.name,
-          ...(v.adapterDir ? { adapterDir: v.adapterDir } : {}),
-          ...(v.modelDir ? { modelDir: v.modelDir } : {}),
-        })),
-        cases: caseIndices.map((index) => ({ index, vars: (prompt.testData?.[index]?.values ?? {}) as Record<string, unknown> })),
-        params: fileParams(prompt) as GenerationParams,
-        dtype: r.settings.dtype,
-        cacheDir: r.settings.cacheDir,
-        ...(r.settings.threads ? { threads: r.settings.threads } : {}),
-        ...(r.source.downloadable.includes(r.model) ? { allowDownload: true } : {}),
-      },
+      matrixRequest(
+        r.source,
+        r.model,
+        variants,
+        caseIndices.map((index) => ({ index, vars: (prompt.testData?.[index]?.values ?? {}) as Record<string, unknown> })),
+        { params: fileParams(prompt) as GenerationParams, ...r.settings },
+      ),
       r.signal,
       (e) => {
         if (e.type === 'token' || e.type === 'progress' || e.type === 'cellToken' || e.type === 'variantLoaded') return;
@@ -132,7 +119,16 @@ export async function runTests(worker: WorkerLike, r: TestRunRequest): Promise<v
         else if (e.type === 'cellError') finish(v.id, e.caseIndex, { kind: 'errored', message: e.message.split('\n')[0]! });
         else if (e.type === 'cell') {
           if (v === base) baseCells.set(e.caseIndex, e.cell);
-          finish(v.id, e.caseIndex, outcomeOf(e.cell, expectedOf(e.caseIndex), v === base ? undefined : baseCells.get(e.caseIndex), base?.name ?? 'base'));
+          finish(
+            v.id,
+            e.caseIndex,
+            outcomeOf(
+              e.cell,
+              expectedText(prompt.testData?.[e.caseIndex]?.values ?? {}),
+              v === base ? undefined : baseCells.get(e.caseIndex),
+              base?.name ?? 'base',
+            ),
+          );
         }
       },
     );

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { chooseDtype } from '../core/compare/variants';
 import { cachedHubModel } from '../core/models/resolve';
 import type { WorkerClient } from '../worker/client';
 import type { Log } from './log';
@@ -168,7 +169,12 @@ export class TestExplorer implements vscode.Disposable {
           source,
           model,
           cells: fileLeaves.map((l) => ({ caseIndex: l.caseIndex, variantId: l.variantId })),
-          settings: { cacheDir: cacheFolder(), threads: threads() || undefined, dtype: source.prompt?.dtype ?? dtype() },
+          // The dtype rule the panel and the CLI follow (the prompt's, else the setting's).
+          settings: {
+            cacheDir: cacheFolder(),
+            threads: threads() || undefined,
+            dtype: source.prompt ? chooseDtype(source.prompt, { setting: dtype() }).dtype : dtype(),
+          },
           signal: abort.signal,
           started: (v, i) => {
             const l = leafOf.get(`${v}\n${i}`);

@@ -4,7 +4,7 @@ import type { GenerationParams } from '../../core/infer/generate';
 import type { RequestEvent } from '../../worker/protocol';
 import type { PanelEnv, WorkerLike } from './env';
 import { type CellInfo, type GenerationOverrides, RUN_MODES, type RunHeader, type RunRequest, type TokenInfo, type ToPanel } from './protocol';
-import { fileParams, type PromptSource, type ResolvedVariant, snapshotOutputs, typedCase } from './sources';
+import { expectedText, fileParams, matrixRequest, type PromptSource, type ResolvedVariant, snapshotOutputs, typedCase } from './sources';
 import { chooseDtype } from '../../core/compare/variants';
 import type { ExportDtype } from '../../core/dtypes';
 
@@ -116,7 +116,10 @@ export class Generations {
       modelLabel: this.env.label(req.model),
       variants: variants.map((v) => ({ id: v.id, name: v.name, kind: v.kind, minPassRate: v.minPassRate, dtype: dtype.dtype })),
       dtypeFrom: dtype.from,
-      cases: cases.map((c) => ({ index: c.index, label: c.label, ...expectedOf(c.vars) })),
+      cases: cases.map((c) => {
+        const expected = expectedText(c.vars);
+        return { index: c.index, label: c.label, ...(expected !== undefined ? { expected } : {}) };
+      }),
       hasSnapshot: source.snapshotFile !== undefined,
       ...(prompt.task ? { task: prompt.task } : {}),
     };
@@ -143,22 +146,8 @@ export class Generations {
       const result = await this.worker.request(
         'runMatrix',
         {
-          promptFile: req.file,
-          promptText: source.text,
-          model: req.model,
-          variants: variants.map((v) => ({
-            name: v.name,
-            ...(v.adapterDir ? { adapterDir: v.adapterDir } : {}),
-            ...(v.modelDir ? { modelDir: v.modelDir } : {}),
-          })),
-          cases: cases.map((c) => ({ index: c.index, vars: c.vars })),
-          params,
-          dtype: dtype.dtype,
-          cacheDir: s.cacheDir,
-          ...(s.threads ? { threads: s.threads } : {}),
+          ...matrixRequest(source, req.model, variants, cases, { params, dtype: dtype.dtype, cacheDir: s.cacheDir, threads: s.threads }),
           hashModel: req.mode === 'matrix',
-          // A Hub model the user agreed to download (the panel asked): the worker may fetch it.
-          ...(source.downloadable.includes(req.model) ? { allowDownload: true } : {}),
         },
         run.abort.signal,
         (e) => this.onWorkerEvent(run, byName, e, snapshot),
@@ -299,12 +288,6 @@ export class Generations {
     this.active?.abort.abort();
     if (this.flushTimer) clearTimeout(this.flushTimer);
   }
-}
-
-/** A test case's `expected` value as text (numbers and booleans too, as YAML writes them), when it has one. */
-function expectedOf(vars: Record<string, unknown>): { expected?: string } {
-  const e = vars.expected;
-  return typeof e === 'string' || typeof e === 'number' || typeof e === 'boolean' ? { expected: String(e) } : {};
 }
 
 /** A worker token as the page gets it: the alternatives without their ids (the page compares tokens by their own id). */

@@ -4,7 +4,7 @@ import { chooseDtype } from '../../core/compare/variants';
 import type { GenerationParams } from '../../core/infer/generate';
 import type { PanelEnv, WorkerLike } from './env';
 import type { HistoryPoint, ToPanel } from './protocol';
-import { fileParams, type PromptSource } from './sources';
+import { fileParams, matrixRequest, type PromptSource } from './sources';
 
 /**
  * The panel's Probes tab and History tab, extension side. Probes: one run at a time in the worker
@@ -75,22 +75,12 @@ export class ProbeRuns {
     try {
       const result = await this.worker.request(
         'runProbes',
-        {
-          promptFile: file,
-          promptText: source.text,
-          model,
-          variants: variants.map((v) => ({
-            name: v.name,
-            ...(v.adapterDir ? { adapterDir: v.adapterDir } : {}),
-            ...(v.modelDir ? { modelDir: v.modelDir } : {}),
-          })),
-          cases,
+        matrixRequest(source, model, variants, cases, {
           params: fileParams(prompt) as GenerationParams,
           dtype: dtype.dtype,
           cacheDir: s.cacheDir,
-          ...(s.threads ? { threads: s.threads } : {}),
-          ...(source.downloadable.includes(model) ? { allowDownload: true } : {}),
-        },
+          threads: s.threads,
+        }),
         this.abort.signal,
         (e) => {
           if (e.type === 'progress') this.post({ type: 'probes/progress', message: e.message });

@@ -9,6 +9,9 @@ import { looksLikeHubId } from '../../core/hub/id';
 import { readSpec } from '../../core/train/spec';
 import { checkpointDir, checkpointSteps, listRuns, type RunSummary } from '../../core/train/run';
 import type { CaseInfo, GenerationOverrides, ModelOption, PromptInfo, VariantInfo } from './protocol';
+import type { RequestParams } from '../../worker/protocol';
+import type { ExportDtype } from '../../core/dtypes';
+import type { GenerationParams } from '../../core/infer/parameters';
 import { RECIPE_FILE } from '../../core/recipes/recipe';
 
 /**
@@ -330,4 +333,36 @@ export function snapshotOutputs(file: string | undefined): Snapshot['outputs'] |
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The worker's request for a matrix over a prompt as the editor holds it (runMatrix and runProbes
+ * take the same): the model, the variants by the names the worker reports them with, the cases and
+ * the settings; a Hub model the user agreed to download may be fetched.
+ */
+export function matrixRequest(
+  source: PromptSource,
+  model: string,
+  variants: readonly ResolvedVariant[],
+  cases: readonly { readonly index: number; readonly vars: Record<string, unknown> }[],
+  run: { readonly params: GenerationParams; readonly dtype: ExportDtype; readonly cacheDir: string; readonly threads?: number | undefined },
+): RequestParams<'runProbes'> {
+  return {
+    promptFile: source.info.file,
+    promptText: source.text,
+    model,
+    variants: variants.map((v) => ({ name: v.name, ...(v.adapterDir ? { adapterDir: v.adapterDir } : {}), ...(v.modelDir ? { modelDir: v.modelDir } : {}) })),
+    cases: cases.map((c) => ({ index: c.index, vars: c.vars })),
+    params: run.params,
+    dtype: run.dtype,
+    cacheDir: run.cacheDir,
+    ...(run.threads ? { threads: run.threads } : {}),
+    ...(source.downloadable.includes(model) ? { allowDownload: true } : {}),
+  };
+}
+
+/** A test case's `expected` as text (shown beside outputs, compared in the Testing view); none when absent or not a scalar. */
+export function expectedText(vars: Readonly<Record<string, unknown>>): string | undefined {
+  const e = vars['expected'];
+  return typeof e === 'string' || typeof e === 'number' || typeof e === 'boolean' ? String(e) : undefined;
 }
