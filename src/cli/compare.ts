@@ -13,7 +13,7 @@ import { compareSince, snapshotAtRef } from '../core/compare/since';
 import { TuneloopError } from '../core/errors';
 import { DOWNLOAD_HINT, defaultModelDir, dtypeHelp, parseDtypeOption, parseRoot, parseThreads, trustedReads, UsageError } from './options';
 import { findRoot } from '../core/fs/root';
-import { type FileReport, historyLine, jsonReport, junitReport, outputsOf, scoresOf, tableReport } from './eval-report';
+import { type FileReport, historyLine, jsonReport, junitReport, outputsOf, percent1, scoresOf, tableReport } from './eval-report';
 import { defaultCacheDir, fileSha256 } from '../core/export/cache';
 import { ADAPTER_WEIGHTS } from '../core/lora/config';
 import { runCommandMatrix } from './matrix';
@@ -152,8 +152,6 @@ A Hub id (the prompt's model or --model) is found in the Hugging Face cache;
 
 ${dtypeHelp('every variant runs')}`;
 
-const percentText = (x: number) => `${(x * 100).toFixed(1)}%`;
-
 /** --repeat N: a whole number from 1 to 1000 (default 1). */
 function parseRepeat(value: string | undefined): number {
   if (value === undefined) return 1;
@@ -163,7 +161,7 @@ function parseRepeat(value: string | undefined): number {
 }
 
 /** `--download`: the permission, and how a message tells the user to give it. */
-function downloadOptions(download: boolean | undefined): { allowDownload?: true; downloadHint: string; onProgress: (message: string) => void } {
+export function downloadOptions(download: boolean | undefined): { allowDownload?: true; downloadHint: string; onProgress: (message: string) => void } {
   return { ...(download ? { allowDownload: true } : {}), downloadHint: DOWNLOAD_HINT, onProgress: (message) => process.stderr.write(`${message}\n`) };
 }
 
@@ -265,7 +263,7 @@ export async function evalCommand(args: string[]): Promise<number> {
         failures.push(
           repeated.low === undefined
             ? `${v.name}: no run completed, so there is no pass rate to meet the required ${(v.minPassRate * 100).toFixed(0)}%`
-            : `${v.name}: pass rate ${percentText(repeated.rate!)} over ${repeated.completed} runs; its 95% lower bound ${percentText(repeated.low)} is under the required ${(v.minPassRate * 100).toFixed(0)}%${v.minPassRate >= 1 ? ' (with --repeat the lower bound is gated, and no number of runs shows 100%: set minPassRate below 1)' : ''}`,
+            : `${v.name}: pass rate ${percent1(repeated.rate!)} over ${repeated.completed} runs; its 95% lower bound ${percent1(repeated.low)} is under the required ${(v.minPassRate * 100).toFixed(0)}%${v.minPassRate >= 1 ? ' (with --repeat the lower bound is gated, and no number of runs shows 100%: set minPassRate below 1)' : ''}`,
         );
         continue;
       }

@@ -176,7 +176,8 @@ function confidenceLine(m: Matrix, confidence: ReturnType<typeof confidenceOf>, 
   return `  ${variant.padEnd(width)}  confidence: mean token probability ${mean(undefined)} (passing ${mean(true)}, failing ${mean(false)}); calibration error (ECE) ${fixed2(c.reliability.ece)} over ${c.reliability.answers} answer(s)`;
 }
 
-const percent1 = (rate: number) => `${(rate * 100).toFixed(1)}%`;
+/** A rate to one decimal: `80.8%`. */
+export const percent1 = (rate: number) => `${(rate * 100).toFixed(1)}%`;
 
 /** With --repeat: the pass rate over all runs with its 95% interval (the gate reads the lower bound), and the flaky cases. */
 function repeatLines(x: RepeatScores, variant: string, minPassRate: number, width: number): string[] {

@@ -7,10 +7,10 @@ import { findRoot } from '../core/fs/root';
 import { runProbes } from '../core/probes/run';
 import { meetsMaxProbeFlips, type ProbesReport } from '../core/probes/report';
 import { escapeXml } from './eval-report';
-import { adapterSha256, gitState } from './compare';
+import { adapterSha256, downloadOptions, gitState } from './compare';
 import { appendHistory, HISTORY_VERSION, type HistoryLine, historyFileOf } from '../core/compare/history';
 import { snapshotModelId } from '../core/compare/snapshot';
-import { DOWNLOAD_HINT, defaultModelDir, dtypeHelp, parseDtypeOption, parseRoot, parseThreads, trustedReads } from './options';
+import { defaultModelDir, dtypeHelp, parseDtypeOption, parseRoot, parseThreads, trustedReads } from './options';
 
 /**
  * `tuneloop probe`: every test case under every swap of the prompt file's probes, on each variant
@@ -175,16 +175,16 @@ export async function probeCommand(args: string[]): Promise<number> {
   const results: FileResult[] = [];
   for (const f of positionals) {
     const file = path.resolve(f);
+    const root = findRoot(file, rootOption);
     const progress = (msg: string) => process.stderr.write(`${path.basename(file)}: ${msg}\n`);
     const plan = await planMatrix(file, {
       defaultModel: defaultModelDir(),
       ...(values.model ? { model: values.model } : {}),
       ...(dtype ? { dtype } : {}),
-      root: findRoot(file, rootOption),
+      root,
       trustedReads: trustedReads(),
       ...(values.variant ? { variants: values.variant } : {}),
-      ...(values.download ? { allowDownload: true } : {}),
-      downloadHint: DOWNLOAD_HINT,
+      ...downloadOptions(values.download),
       onProgress: progress,
     });
     const { report } = await runProbes(plan, { ...(threads ? { threads } : {}), onProgress: progress });
@@ -196,7 +196,6 @@ export async function probeCommand(args: string[]): Promise<number> {
       );
     results.push({ file, plan, report, failures });
     if (values.record) {
-      const root = findRoot(file, rootOption);
       const hfile = historyFileOf(file, plan.prompt.snapshot);
       const line: HistoryLine = {
         version: HISTORY_VERSION,
