@@ -1,3 +1,4 @@
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -31,4 +32,16 @@ export function goldenCopy(ws: string, arch = 'llama'): string {
   const dir = path.join(ws, 'models', arch);
   if (!fs.existsSync(dir)) fs.cpSync(path.join(GOLDEN, arch), dir, { recursive: true });
   return dir;
+}
+
+/**
+ * The built CLI (dist/cli.js) run in `cwd`, without colour, its export cache in `cwd/.cache` unless
+ * `env` names another (or changes anything else).
+ */
+export function runCli(cwd: string, args: readonly string[], env: Readonly<Record<string, string>> = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], {
+    encoding: 'utf8',
+    cwd,
+    env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: path.join(cwd, '.cache'), ...env },
+  });
 }

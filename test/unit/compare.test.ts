@@ -11,7 +11,7 @@ import { formatDiff, wordDiff } from '../../src/core/compare/words';
 import { loadCausalLM } from '../../src/core/infer/load';
 import { evaluate } from '../../src/core/prompts/evaluate';
 import { SafetensorsFile, writeSafetensors } from '../../src/core/safetensors';
-import { goldenCopy, ROOT, tempDir } from '../helpers';
+import { goldenCopy, ROOT, runCli, tempDir } from '../helpers';
 import { fakeHubHome } from '../hub-cache';
 
 function cli(cwd: string, ...args: string[]) {
@@ -19,11 +19,7 @@ function cli(cwd: string, ...args: string[]) {
 }
 
 function cliWith(cwd: string, env: Record<string, string>, ...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], {
-    encoding: 'utf8',
-    cwd,
-    env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: path.join(cwd, '.cache'), ...env },
-  });
+  const r = runCli(cwd, args, env);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

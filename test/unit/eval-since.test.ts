@@ -2,19 +2,14 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { goldenCopy, ROOT, tempDir } from '../helpers';
+import { goldenCopy, runCli, tempDir } from '../helpers';
 
 describe('tuneloop eval --since REF', function () {
   this.timeout(120_000);
   const repo = tempDir();
   goldenCopy(repo);
   const git = (...a: string[]) => spawnSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', ...a], { encoding: 'utf8' });
-  const cli = (...args: string[]) =>
-    spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], {
-      encoding: 'utf8',
-      cwd: repo,
-      env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: path.join(repo, '.cache') },
-    });
+  const cli = (...args: string[]) => runCli(repo, args);
   const prompt = (expected1: string) => `name: q
 model: models/llama
 minPassRate: 0
@@ -112,11 +107,7 @@ snapshot: q.snapshot.json
     const outside = tempDir();
     goldenCopy(outside);
     fs.copyFileSync(path.join(repo, 'q.prompt.yml'), path.join(outside, 'q.prompt.yml'));
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'eval', 'q.prompt.yml', '--since', 'v1'], {
-      encoding: 'utf8',
-      cwd: outside,
-      env: { ...process.env, NO_COLOR: '1', GIT_CEILING_DIRECTORIES: path.dirname(outside) },
-    });
+    const r = runCli(outside, ['eval', 'q.prompt.yml', '--since', 'v1'], { GIT_CEILING_DIRECTORIES: path.dirname(outside) });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /not in a git repository/);
   });

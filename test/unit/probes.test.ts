@@ -1,5 +1,4 @@
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readHistory } from '../../src/core/compare/history';
@@ -10,7 +9,7 @@ import { expandProbes } from '../../src/core/probes/expand';
 import { divergence, type ProbeCell, probeReport } from '../../src/core/probes/report';
 import { parsePrompt } from '../../src/core/prompts';
 import { WORD_TABLES, WordSwapper } from '../../src/core/word-swaps';
-import { goldenCopy, ROOT, tempDir } from '../helpers';
+import { goldenCopy, ROOT, runCli, tempDir } from '../helpers';
 
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 
@@ -220,12 +219,7 @@ describe('probes: the expected answer’s log-probability', function () {
 describe('tuneloop probe: a biased adapter is caught', function () {
   this.timeout(300_000);
   const ws = tempDir();
-  const run = (...args: string[]) =>
-    spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], {
-      encoding: 'utf8',
-      cwd: ws,
-      env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: path.join(ws, '.cache') },
-    });
+  const run = (...args: string[]) => runCli(ws, args);
 
   before(() => {
     goldenCopy(ws);
@@ -354,12 +348,10 @@ maxProbeFlips: 0
 
 describe('the evaluation examples (probes, labels, repeats), as the README quotes them', function () {
   this.timeout(300_000);
+  // The committed examples, run where they are; exports go to a temporary cache, not into the repository.
+  const example = (...args: string[]) => runCli(path.join(ROOT, 'examples'), [...args, '--threads', '2'], { TUNELOOP_CACHE: path.join(tempDir(), '.cache') });
   it('examples/probes.prompt.yml runs every swap on the base and the adapter: names apply to every case, pronouns to the "He asks" half', () => {
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'probe', 'probes.prompt.yml', '--reporter', 'json', '--threads', '2'], {
-      encoding: 'utf8',
-      cwd: path.join(ROOT, 'examples'),
-      env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: path.join(tempDir(), '.cache') },
-    });
+    const r = example('probe', 'probes.prompt.yml', '--reporter', 'json');
     assert.equal(r.status, 0, r.stderr);
     const f = JSON.parse(r.stdout).files[0];
     assert.deepEqual(
@@ -387,13 +379,6 @@ describe('the evaluation examples (probes, labels, repeats), as the README quote
       for (const v of p.variants)
         for (const s of v.swaps) assert.ok(typeof s.divergence === 'number' && typeof s.deltaLogProb === 'number', `${p.name} ${v.variant} ${s.label}`);
   });
-
-  const example = (...args: string[]) =>
-    spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args, '--threads', '2'], {
-      encoding: 'utf8',
-      cwd: path.join(ROOT, 'examples'),
-      env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: path.join(tempDir(), '.cache') },
-    });
 
   it('colour-labels.prompt.yml: label metrics per variant, as the README gives them', () => {
     const r = example('eval', 'colour-labels.prompt.yml', '--reporter', 'json');

@@ -1,9 +1,8 @@
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repeatScores, wilsonInterval } from '../../src/core/compare/repeats';
-import { goldenCopy, ROOT, tempDir } from '../helpers';
+import { goldenCopy, runCli, tempDir } from '../helpers';
 
 describe('repeats: pass rates with intervals, flaky cases', () => {
   it('the Wilson interval matches hand-computed values', () => {
@@ -59,12 +58,7 @@ adapters:
   - path: models/llama/adapter
     minPassRate: ${minPassRate}
 `;
-  const cli = (...args: string[]) =>
-    spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], {
-      encoding: 'utf8',
-      cwd: ws,
-      env: { ...process.env, NO_COLOR: '1', TUNELOOP_CACHE: path.join(ws, '.cache') },
-    });
+  const cli = (...args: string[]) => runCli(ws, args);
   type Json = {
     files: {
       variants: {
