@@ -1,7 +1,7 @@
 import { answerConfidence, matrixConfidence } from '../../src/core/compare/confidence';
 import { labelMode, matrixLabelMetrics } from '../../src/core/compare/labels';
 import { el } from '../dom';
-import { cellKey, type RunView } from './state';
+import { resultCells, type RunView } from './state';
 
 /**
  * The matrix's figures beyond pass rates, computed on the page from the cells received, with the
@@ -11,26 +11,11 @@ import { cellKey, type RunView } from './state';
  * and on failing answers and the calibration error, ECE).
  */
 
-/** A run's completed cells, by variant id and case index, as the core functions read them. */
-function cellsOf(run: RunView) {
-  const results: Record<string, Record<number, { text: string; finish: string; passed: boolean; tokens: readonly { logprob: number }[] }>> = {};
-  for (const v of run.header.variants) {
-    const cells: Record<number, { text: string; finish: string; passed: boolean; tokens: readonly { logprob: number }[] }> = {};
-    for (const c of run.header.cases) {
-      const cell = run.cells.get(cellKey(v.id, c.index))?.cell;
-      if (!cell || cell.finish === 'error') continue;
-      cells[c.index] = { text: cell.text, finish: cell.finish, passed: cell.passed, tokens: cell.tokens };
-    }
-    results[v.id] = cells;
-  }
-  return results;
-}
-
 export function confidenceOf(run: RunView) {
   return matrixConfidence(
     run.header.cases,
     run.header.variants.map((v) => v.id),
-    cellsOf(run),
+    resultCells(run),
   );
 }
 
@@ -45,7 +30,7 @@ const fixed2 = (x: number) => x.toFixed(2);
 /** The footer rows: confidence and calibration for every run; accuracy and macro-F1 in label mode. */
 export function figureRows(run: RunView): HTMLTableRowElement[] {
   const ids = run.header.variants.map((v) => v.id);
-  const results = cellsOf(run);
+  const results = resultCells(run);
   const rows: HTMLTableRowElement[] = [];
   const labels = matrixLabelMetrics(
     run.header.task,
@@ -104,7 +89,7 @@ export function fillLabelDetails(run: RunView, details: HTMLDetailsElement): voi
     run.header.task,
     run.header.cases.map((c) => ({ index: c.index, vars: c.expected === undefined ? {} : { expected: c.expected } })),
     ids,
-    cellsOf(run),
+    resultCells(run),
   );
   const any = labels ? ids.map((id) => labels.byVariant[id]).find((x) => x !== undefined) : undefined;
   details.hidden = !labels || !any;

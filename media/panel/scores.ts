@@ -1,5 +1,5 @@
-import { type Cells, type ScoredCell, scoreMatrix, type VariantScores } from '../../src/core/compare/scores';
-import { cellKey, type RunView } from './state';
+import { type Cells, scoreMatrix, type VariantScores } from '../../src/core/compare/scores';
+import { cellKey, resultCells, type RunView } from './state';
 
 /**
  * The page's view of a run through the scores every report uses (src/core/compare/scores.ts): each
@@ -16,18 +16,12 @@ export interface RunScores {
 }
 
 export function scoresOf(run: RunView): RunScores {
-  const results: Record<string, Record<number, ScoredCell>> = {};
-  let evaluators: readonly string[] = [];
-  for (const v of run.header.variants) {
-    const cells: Record<number, ScoredCell> = {};
-    for (const c of run.header.cases) {
-      const cell = run.cells.get(cellKey(v.id, c.index))?.cell;
-      if (!cell || cell.finish === 'error') continue;
-      cells[c.index] = { text: cell.text, finish: cell.finish, evaluations: cell.evaluations };
-      if (evaluators.length === 0) evaluators = cell.evaluations.map((e) => e.name);
-    }
-    results[v.id] = cells;
-  }
+  const results = resultCells(run);
+  // The evaluators' names, from the first cell with a result (every cell lists them in the prompt's order).
+  const first = Object.values(results)
+    .flatMap((cells) => Object.values(cells))
+    .find((c) => c.evaluations.length > 0);
+  const evaluators = first?.evaluations.map((e) => e.name) ?? [];
   const base = run.header.variants.find((v) => v.kind === 'base')?.id;
   const scores = scoreMatrix({
     evaluators: evaluators.map((name) => ({ name })),

@@ -104,6 +104,23 @@ export function newState(): PanelState {
 
 export const cellKey = (variant: string, caseIndex: number) => `${variant}\n${caseIndex}`;
 
+/** A cell with a result: one that did not fail. */
+export type ResultCell = CellInfo & { readonly finish: Exclude<CellInfo['finish'], 'error'> };
+
+/** A run's cells that have a result, by variant id and case index: what the scores and the matrix's figures read. */
+export function resultCells(run: RunView): Record<string, Record<number, ResultCell>> {
+  const results: Record<string, Record<number, ResultCell>> = {};
+  for (const v of run.header.variants) {
+    const cells: Record<number, ResultCell> = {};
+    for (const c of run.header.cases) {
+      const cell = run.cells.get(cellKey(v.id, c.index))?.cell;
+      if (cell && cell.finish !== 'error') cells[c.index] = cell as ResultCell;
+    }
+    results[v.id] = cells;
+  }
+  return results;
+}
+
 /** The text of a cell so far: the final text once done (stop strings cut), else the tokens streamed. */
 export function cellText(c: CellView | undefined): string {
   if (!c) return '';
