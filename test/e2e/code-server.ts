@@ -45,6 +45,23 @@ export function installVsix(vsix: string, extensionsDir: string): string {
   return execFileSync(CODE_SERVER, ['--install-extension', vsix, '--extensions-dir', extensionsDir], { encoding: 'utf8' });
 }
 
+/**
+ * What an end-to-end script starts with: the linux-x64 .vsix (its argument, else this version's in
+ * dist-vsix/) installed into a fresh extensions folder, code-server checked for, and its screenshot
+ * folder test-results/`shotsDir` made.
+ */
+export function prepareE2e(shotsDir: string, log: (s: string) => void): { readonly vsix: string; readonly extensionsDir: string; readonly shots: string } {
+  const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const vsix = path.resolve(process.argv[2] ?? path.join(ROOT, 'dist-vsix', `tuneloop-linux-x64-${version}.vsix`));
+  if (!fs.existsSync(vsix)) throw new Error(`no .vsix at ${vsix}; run npm run package -- --target linux-x64 first`);
+  if (!fs.existsSync(CODE_SERVER)) throw new Error('code-server is not installed; run test/e2e/setup.sh');
+  const shots = path.join(ROOT, 'test-results', shotsDir);
+  fs.mkdirSync(shots, { recursive: true });
+  const extensionsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-cs-ext-'));
+  log(installVsix(vsix, extensionsDir).trim().split('\n').pop()!);
+  return { vsix, extensionsDir, shots };
+}
+
 export interface CodeServerOptions {
   /**
    * Workspace trust on, the workspace not trusted (Restricted Mode): VS Code asks nothing at startup

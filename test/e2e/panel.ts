@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
-import { CODE_SERVER, installVsix, openCodeServer, openFile, outputChannelText, palette, ROOT, trainCount, waitFor, webviewFrame } from './code-server';
+import { openCodeServer, openFile, outputChannelText, palette, prepareE2e, ROOT, trainCount, waitFor, webviewFrame } from './code-server';
 
 /**
  * The run / compare / fine-tune panel in a real VS Code (code-server 4.100.3) with the packaged .vsix:
@@ -123,17 +123,10 @@ function workspace(): string {
 }
 
 async function main(): Promise<void> {
-  const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  const vsix = path.resolve(process.argv[2] ?? path.join(ROOT, 'dist-vsix', `tuneloop-linux-x64-${version}.vsix`));
-  if (!fs.existsSync(vsix)) throw new Error(`no .vsix at ${vsix}; run npm run package -- --target linux-x64 first`);
-  if (!fs.existsSync(CODE_SERVER)) throw new Error('code-server is not installed; run test/e2e/setup.sh');
-  const shots = path.join(ROOT, 'test-results', 'e2e-panel');
-  fs.mkdirSync(shots, { recursive: true });
+  const { extensionsDir, shots } = prepareE2e('e2e-panel', log);
   const shot = (page: Page, name: string) => page.screenshot({ path: path.join(shots, `${name}.png`) });
   const started = Date.now();
 
-  const extensionsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-cs-ext-'));
-  log(installVsix(vsix, extensionsDir).trim().split('\n').pop()!);
   const ws = workspace();
   const s = await openCodeServer(ws, extensionsDir, log);
   const page = s.page;
