@@ -380,6 +380,20 @@ describe('the evaluation examples (probes, labels, repeats), as the README quote
         for (const s of v.swaps) assert.ok(typeof s.divergence === 'number' && typeof s.deltaLogProb === 'number', `${p.name} ${v.variant} ${s.label}`);
   });
 
+  it('every example prompt file passes tuneloop eval, as the demo tells a newcomer to run it (examples/*.prompt.yml)', () => {
+    const files = fs.readdirSync(path.join(ROOT, 'examples')).filter((f) => f.endsWith('.prompt.yml'));
+    assert.ok(files.length >= 4, files.join(', '));
+    const r = example('eval', ...files);
+    assert.equal(
+      r.status,
+      0,
+      r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('tuneloop eval:'))
+        .join('\n'),
+    );
+  });
+
   it('colour-labels.prompt.yml: label metrics per variant, as the README gives them', () => {
     const r = example('eval', 'colour-labels.prompt.yml', '--reporter', 'json');
     assert.equal(r.status, 0, r.stderr);
