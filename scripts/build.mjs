@@ -39,7 +39,9 @@ const node = {
 };
 
 await Promise.all([
-  esbuild.build({ ...node, entryPoints: { extension: 'src/extension/main.ts' }, outdir: 'dist' }),
+  // The activation entry stays tiny; what it loads after activate returns is its own bundle (see main.ts).
+  esbuild.build({ ...node, entryPoints: { extension: 'src/extension/main.ts' }, outdir: 'dist', external: [...external, './features.js'] }),
+  esbuild.build({ ...node, entryPoints: { features: 'src/extension/features.ts' }, outdir: 'dist' }),
   esbuild.build({ ...node, entryPoints: { worker: 'src/worker/main.ts' }, outdir: 'dist' }),
   esbuild.build({ ...node, entryPoints: { trainer: 'src/worker/trainer.ts' }, outdir: 'dist' }),
   esbuild.build({ ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } }),

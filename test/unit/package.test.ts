@@ -67,7 +67,7 @@ describe('extension manifest', () => {
 });
 
 describe('bundles', () => {
-  for (const b of ['extension', 'worker', 'trainer', 'cli']) {
+  for (const b of ['extension', 'features', 'worker', 'trainer', 'cli']) {
     it(`dist/${b}.js keeps vscode and onnxruntime external and leaves sharp out`, () => {
       const js = fs.readFileSync(path.join(ROOT, 'dist', `${b}.js`), 'utf8');
       const required = new Set([...js.matchAll(/require\("([^"./][^"]*)"\)/g)].map((m) => m[1]!));
@@ -78,10 +78,19 @@ describe('bundles', () => {
     });
   }
 
-  it('the extension host bundle stays light: no transformers.js, no onnxruntime (models load in the worker)', () => {
+  it('the extension host bundles stay light: no transformers.js, no onnxruntime (models load in the worker)', () => {
+    for (const b of ['extension', 'features']) {
+      const js = fs.readFileSync(path.join(ROOT, 'dist', `${b}.js`), 'utf8');
+      assert.ok(!/require\("onnxruntime-(node|common)"\)/.test(js), `${b}.js loads onnxruntime`);
+      assert.ok(!js.includes('@huggingface/transformers') && !js.includes('AutoModelForCausalLM'), `${b}.js bundles transformers.js`);
+    }
+  });
+
+  it('the activation entry is a few kilobytes that load only vscode, and features.js after activate returns', () => {
     const js = fs.readFileSync(path.join(ROOT, 'dist', 'extension.js'), 'utf8');
-    assert.ok(!/require\("onnxruntime-(node|common)"\)/.test(js), 'extension.js loads onnxruntime');
-    assert.ok(!js.includes('@huggingface/transformers') && !js.includes('AutoModelForCausalLM'), 'extension.js bundles transformers.js');
+    assert.ok(js.length < 16_000, `dist/extension.js is ${js.length} bytes: what activation needs not has crept into it`);
+    assert.deepEqual([...new Set([...js.matchAll(/require\("([^"]*)"\)/g)].map((m) => m[1]))].sort(), ['./features.js', 'vscode']);
+    assert.ok(fs.statSync(path.join(ROOT, 'dist', 'features.js')).size > 100_000, 'dist/features.js holds the extension');
   });
 
   it('the CLI and worker bundle transformers.js (its version string is inside)', () => {
@@ -114,6 +123,7 @@ describe('platform packages (.vsix file lists)', function () {
         'README.md',
         'LICENSE',
         'dist/extension.js',
+        'dist/features.js',
         'dist/worker.js',
         'dist/trainer.js',
         'dist/webview.js',

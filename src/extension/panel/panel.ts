@@ -22,7 +22,9 @@ export interface PanelTraining {
  * a window reload, through a serializer), its controller, and the editor services the controller
  * asks for (files, settings, dialogs, the diff editor, the trainer through training.ts).
  */
-export const PANEL_VIEW_TYPE = 'tuneloop.panel';
+import { PANEL_VIEW_TYPE } from '../ids';
+
+export { PANEL_VIEW_TYPE };
 const OUTPUT_SCHEME = 'tuneloop-output';
 
 /** Outputs opened in the diff editor: read-only documents held in memory, the latest few. */
@@ -59,16 +61,6 @@ export class TuneloopPanel implements vscode.Disposable {
   ) {
     this.disposables.push(
       vscode.workspace.registerTextDocumentContentProvider(OUTPUT_SCHEME, this.outputs),
-      // After a window reload VS Code gives the panel back: the page asks for its state again.
-      vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
-        deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown) => {
-          this.adopt(panel);
-          const s = state as { tab?: unknown; file?: unknown } | undefined;
-          const tab = Tab.safeParse(s?.tab);
-          const file = typeof s?.file === 'string' && fs.existsSync(s.file) ? s.file : undefined;
-          await this.controller?.show({ ...(tab.success ? { tab: tab.data } : {}), ...(file ? { file } : {}) });
-        },
-      }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => void this.controller?.receive({ type: 'panel/ready' })),
       vscode.workspace.onDidSaveTextDocument((d) => {
         if (d.uri.scheme === 'file' && /\.prompt\.ya?ml$/.test(d.uri.fsPath))
@@ -78,6 +70,18 @@ export class TuneloopPanel implements vscode.Disposable {
     const watcher = vscode.workspace.createFileSystemWatcher('**/*.{prompt,adapter}.{yml,yaml}', false, true, false);
     const changed = () => void this.controller?.filesChanged().catch((e: unknown) => this.log.warn(`panel: ${String(e)}`));
     this.disposables.push(watcher, watcher.onDidCreate(changed), watcher.onDidDelete(changed));
+  }
+
+  /**
+   * After a window reload VS Code gives the panel back (main.ts's serializer, registered while the
+   * extension activates, hands it here once this module has loaded): the page asks for its state again.
+   */
+  async revive(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+    this.adopt(panel);
+    const s = state as { tab?: unknown; file?: unknown } | undefined;
+    const tab = Tab.safeParse(s?.tab);
+    const file = typeof s?.file === 'string' && fs.existsSync(s.file) ? s.file : undefined;
+    await this.controller?.show({ ...(tab.success ? { tab: tab.data } : {}), ...(file ? { file } : {}) });
   }
 
   /** Opens (or reveals) the panel; `options` selects a tab, a prompt file, and whether to run at once. */
