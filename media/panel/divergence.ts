@@ -24,7 +24,10 @@ export function divergenceBlock(base: readonly TokenInfo[], other: readonly Toke
   const shownPrefix = prefix.length > 40 ? `…${prefix.slice(-40)}` : prefix;
   const list = (name: string, t: TokenInfo) => {
     const top = t.top ?? [];
-    const chosenShown = top.some((a) => a.text === t.text);
+    // By id where both have one: a token that is part of a character decodes alone as "�" in the list
+    // but as "" in the output, and is the same token.
+    const isChosen = (a: { id?: number | undefined; text: string }) => (a.id !== undefined && t.id !== undefined ? a.id === t.id : a.text === t.text);
+    const chosenShown = top.some(isChosen);
     return el(
       'div',
       { class: 'divergence-side' },
@@ -35,10 +38,10 @@ export function divergenceBlock(base: readonly TokenInfo[], other: readonly Toke
         ...top.map((a) =>
           el(
             'li',
-            { class: a.text === t.text ? 'chosen' : '' },
+            { class: isChosen(a) ? 'chosen' : '' },
             el('code', {}, JSON.stringify(a.text)),
             ` ${(Math.exp(a.logprob) * 100).toFixed(1)}%`,
-            a.text === t.text ? ' ← chosen' : '',
+            isChosen(a) ? ' ← chosen' : '',
           ),
         ),
       ),

@@ -214,7 +214,16 @@ export class TrainView {
           el(
             'li',
             {},
-            el('div', { class: 'muted small' }, `step ${e.step} · `, el('code', {}, e.prompt)),
+            el('div', { class: 'muted small' }, `step ${e.step}`, e.line !== undefined ? ` · validation row at line ${e.line}` : ''),
+            // The row's messages as a person reads them; the raw tokens (chat template and all) only for
+            // rows without messages, and as the tooltip.
+            e.messages
+              ? el(
+                  'div',
+                  { class: 'sample-prompt', title: e.prompt },
+                  ...e.messages.map((m) => el('div', { class: 'sample-message' }, el('span', { class: 'sample-role' }, m.role), ' ', m.content)),
+                )
+              : el('code', {}, e.prompt),
             el('pre', { class: 'sample' }, e.output || '(empty)'),
           ),
         );

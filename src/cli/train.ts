@@ -75,7 +75,7 @@ async function follow(runDir: string, out: NodeJS.WriteStream, offset = 0, cance
             print(`step ${e.step}: validation loss ${e.loss.toFixed(4)}`);
             break;
           case 'sample':
-            print(`step ${e.step}: sample ${JSON.stringify(e.prompt.slice(-60))} → ${JSON.stringify(e.output.slice(0, 80))}`);
+            print(`step ${e.step}: sample ${JSON.stringify((e.messages?.at(-1)?.content ?? e.prompt).slice(-60))} → ${JSON.stringify(e.output.slice(0, 80))}`);
             break;
           case 'checkpoint':
             print(`step ${e.step}: checkpoint ${e.path}`);

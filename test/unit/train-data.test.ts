@@ -57,6 +57,8 @@ describe('training data', () => {
     );
     const learned = tok.decode(e.ids.slice(start), { skip_special_tokens: false });
     assert.ok(learned.startsWith(golden.chat.messages[2].content) && learned.includes('<|im_end|>'), learned);
+    // What a training sample shows for it: the messages before the first reply, not the template.
+    assert.deepEqual(e.shown, golden.chat.messages.slice(0, 2));
   });
 
   it('chat messages with train_on_prompt: the same ids, every token counted (one rendering, however many turns)', () => {

@@ -89,6 +89,14 @@ describe('LoRA training from a recipe, in the detached trainer', function () {
     const samples = uninterrupted.filter((e): e is Extract<RunEvent, { type: 'sample' }> => e.type === 'sample');
     assert.equal(samples.length, 3, 'a sample generation at each evaluation');
     assert.match(samples[0]!.prompt, /^color \d+: \w+\?$/);
+    // Each evaluation samples the next validation row, shown as the row's prompt (a user message).
+    assert.equal(new Set(samples.map((s) => s.line)).size, 3, `sampled rows at lines ${samples.map((s) => s.line).join(', ')}`);
+    const rows = fs.readFileSync(path.join(ws, 'data', 'colors.jsonl'), 'utf8').split('\n');
+    for (const s of samples) {
+      const row = JSON.parse(rows[s.line! - 1]!) as { prompt: string };
+      assert.deepEqual(s.messages, [{ role: 'user', content: row.prompt }]);
+      assert.equal(s.prompt, row.prompt);
+    }
     assert.match(samples.at(-1)!.output, /a color/, `the tuned model continues the pattern: ${JSON.stringify(samples.map((s) => s.output))}`);
     const started = uninterrupted[0]!;
     assert.ok(started.type === 'started' && started.trainExamples === 32 && started.validationExamples === 8);
@@ -139,5 +147,8 @@ describe('LoRA training from a recipe, in the detached trainer', function () {
       'every step once, in order',
     );
     trace.forEach(([s, loss], i) => assert.ok(Math.abs(loss - want[i]![1]) < 1e-5, `step ${s}: ${loss} vs ${want[i]![1]}`));
+    // The samples after the resume are of the rows the uninterrupted run sampled at those steps.
+    const sampled = (evs: RunEvent[]) => evs.flatMap((e) => (e.type === 'sample' ? [`${e.step}@${e.line}`] : []));
+    assert.deepEqual(sampled([...first, ...second]), sampled(uninterrupted));
   });
 });

@@ -16,6 +16,12 @@ export interface Example {
   readonly line: number;
   readonly ids: readonly number[];
   readonly mask: readonly number[];
+  /**
+   * The prompt as a person reads it (training samples show it): a chat row's messages before its first
+   * assistant turn, an alpaca row's instruction and input, a prompt-completion row's prompt, as user
+   * messages. Absent for plain text rows, whose prompt is the first half of the text.
+   */
+  readonly shown?: readonly ChatMessage[];
 }
 
 export interface TokenizeReport {
@@ -163,6 +169,7 @@ export function tokenizeRows(tok: PreTrainedTokenizer, rows: readonly { line: nu
     if (missing.length) throw new TuneloopError(`missing "${missing[0]}" for the ${format} format`, { file, line });
     let ids: number[];
     let mask: number[];
+    let shown: ChatMessage[] | undefined;
     const promptThenCompletion = (prompt: string, completion: string) => {
       const p = tok.encode(prompt);
       const c = [...tok.encode(completion, { add_special_tokens: false }), options.eosTokenId];
@@ -177,11 +184,13 @@ export function tokenizeRows(tok: PreTrainedTokenizer, rows: readonly { line: nu
       }
       case 'prompt-completion':
         promptThenCompletion(str(row, 'prompt', file, line), str(row, 'completion', file, line));
+        shown = [{ role: 'user', content: str(row, 'prompt', file, line) }];
         break;
       case 'alpaca': {
         const input = row.input === undefined ? '' : str(row, 'input', file, line);
         const instruction = str(row, 'instruction', file, line);
         const output = str(row, 'output', file, line);
+        shown = [{ role: 'user', content: input ? `${instruction}\n\n${input}` : instruction }];
         if (tok.chat_template) {
           ({ ids, mask } = tokenizeMessages(
             tok,
@@ -197,6 +206,8 @@ export function tokenizeRows(tok: PreTrainedTokenizer, rows: readonly { line: nu
       }
       case 'messages': {
         const messages = messagesOf(row, file, line);
+        const firstReply = messages.findIndex((m) => m.role === 'assistant');
+        shown = messages.slice(0, firstReply < 0 ? messages.length : firstReply);
         if (options.trainOnPrompt && tok.chat_template) {
           // Every token counts, so no turn needs marking: one rendering, not one per assistant turn
           // (a conversation of n turns would otherwise be rendered 2n + 1 times).
@@ -219,7 +230,7 @@ export function tokenizeRows(tok: PreTrainedTokenizer, rows: readonly { line: nu
         'raise max_seq_len or shorten the prompt',
       );
     }
-    examples.push({ line, ids: ids!, mask: mask! });
+    examples.push({ line, ids: ids!, mask: mask!, ...(shown?.length ? { shown } : {}) });
   }
   return { examples, truncated, tokensCut };
 }

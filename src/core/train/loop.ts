@@ -150,7 +150,9 @@ export interface TrainHooks {
   readonly checkpoint: (state: TrainState) => string;
   readonly signal?: AbortSignal;
   /** Generate a sample at evaluation time (optional). */
-  readonly sample?: (state: TrainState) => Promise<{ prompt: string; output: string } | undefined>;
+  readonly sample?: (
+    state: TrainState,
+  ) => Promise<{ prompt: string; output: string; messages?: { role: string; content: string }[]; line?: number } | undefined>;
 }
 
 export async function train(

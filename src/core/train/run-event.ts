@@ -29,7 +29,17 @@ export const RunEvent = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('eval'), time: z.string(), step: z.number().int(), loss: z.number() }),
   z.object({ type: z.literal('checkpoint'), time: z.string(), step: z.number().int(), path: z.string() }),
-  z.object({ type: z.literal('sample'), time: z.string(), step: z.number().int(), prompt: z.string(), output: z.string() }),
+  // `prompt` is the tokens as the model saw them (chat template included); `messages`, when the row had
+  // them, the same prompt as a person reads it; `line` is the validation row's line in its file.
+  z.object({
+    type: z.literal('sample'),
+    time: z.string(),
+    step: z.number().int(),
+    prompt: z.string(),
+    output: z.string(),
+    messages: z.array(z.object({ role: z.string(), content: z.string() })).optional(),
+    line: z.number().int().optional(),
+  }),
   z.object({ type: z.literal('log'), time: z.string(), level: z.enum(['info', 'warn']), message: z.string() }),
   // The result folder: `adapter/` (a PEFT adapter) after LoRA, `model/` (a checkpoint) after full fine-tuning.
   z.object({

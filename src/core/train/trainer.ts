@@ -22,6 +22,9 @@ import { assertTrainingFits, planTrainingMemory } from './memory';
 import { acquireLock, cancelRequested, checkpointDir, checkpointSteps, EVENTS, releaseLock } from './run';
 import { prepareData, readSpec, type RunSpec, withHashes, writeSpec } from './spec';
 
+/** How many validation rows' prompts the training samples rotate through. */
+const SAMPLE_PROMPTS = 4;
+
 /**
  * A training run, start to end, in the process that owns it (the detached trainer, or a test). Every
  * outcome ends in events.jsonl: done, cancelled (after a checkpoint) or failed (with the error).
@@ -176,16 +179,26 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
       pruneCheckpoints(runDir);
       return dir;
     };
-    // Samples at each evaluation: the first validation row's prompt, greedy, with the weights of the moment.
-    const probe = data.validation[0];
-    sampler = probe
-      ? new TrainingSampler(cfg, store, tok, lora?.modules, {
-          eosTokenIds: cfg.eosTokenIds,
-          ...(spec.threads ? { threads: spec.threads } : {}),
-          ...(frozen ? { frozen } : {}),
-        })
+    // Samples at each evaluation, greedy, with the weights of the moment: the first few validation rows'
+    // prompts in turn, so that the panel shows more than one question.
+    const probes = data.validation.slice(0, SAMPLE_PROMPTS);
+    sampler =
+      probes.length > 0
+        ? new TrainingSampler(cfg, store, tok, lora?.modules, {
+            eosTokenIds: cfg.eosTokenIds,
+            ...(spec.threads ? { threads: spec.threads } : {}),
+            ...(frozen ? { frozen } : {}),
+          })
+        : undefined;
+    const sample = sampler
+      ? async (s: TrainState) => {
+          // The k-th evaluation's row, from the step (so that a resumed run samples as the uninterrupted one).
+          const k = config.evalEvery ? Math.ceil(s.step / config.evalEvery) - 1 : 0;
+          const probe = probes[k % probes.length]!;
+          const r = await sampler!.sample(TrainingSampler.promptOf(probe), s.params);
+          return { ...r, line: probe.line, ...(probe.shown ? { messages: [...probe.shown] } : {}) };
+        }
       : undefined;
-    const sample = sampler && probe ? (s: TrainState) => sampler!.sample(TrainingSampler.promptOf(probe), s.params) : undefined;
     const outcome = await train(model, config, data, state, {
       emit,
       checkpoint,

@@ -290,7 +290,7 @@ export class Generations {
   }
 }
 
-/** A worker token as the page gets it: the alternatives without their ids (the page compares tokens by their own id). */
-function tokenInfo(t: { id: number; text: string; logprob: number; top?: readonly { text: string; logprob: number }[] | undefined }): TokenInfo {
-  return { text: t.text, logprob: t.logprob, id: t.id, ...(t.top ? { top: t.top.map((a) => ({ text: a.text, logprob: a.logprob })) } : {}) };
+/** A worker token as the page gets it, ids included (the page tells tokens apart by id: two may decode alike). */
+function tokenInfo(t: { id: number; text: string; logprob: number; top?: readonly { id: number; text: string; logprob: number }[] | undefined }): TokenInfo {
+  return { text: t.text, logprob: t.logprob, id: t.id, ...(t.top ? { top: t.top.map((a) => ({ id: a.id, text: a.text, logprob: a.logprob })) } : {}) };
 }

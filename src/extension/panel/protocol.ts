@@ -99,7 +99,7 @@ export const TokenInfo = z.object({
   logprob: z.number(),
   id: z.number().int().optional(),
   top: z
-    .array(z.object({ text: Label, logprob: z.number() }))
+    .array(z.object({ id: z.number().int().optional(), text: Label, logprob: z.number() }))
     .max(20)
     .optional(),
 });
@@ -173,7 +173,14 @@ export const TrainEvent = z.discriminatedUnion('type', [
   trainer('step').omit({ gradNorm: true }),
   trainer('eval'),
   trainer('checkpoint').omit({ path: true }),
-  trainer('sample').extend({ prompt: Text, output: Text }),
+  trainer('sample').extend({
+    prompt: Text,
+    output: Text,
+    messages: z
+      .array(z.object({ role: Text, content: Text }))
+      .max(64)
+      .optional(),
+  }),
   trainer('log').extend({ message: Text }),
   trainer('done').omit({ result: true }),
   trainer('cancelled').omit({ checkpoint: true }),
