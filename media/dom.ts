@@ -67,3 +67,5 @@ export function icon(name: keyof typeof ICONS): SVGSVGElement {
 export function formatNumber(n: number, digits = 1): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
+
+export { count } from '../src/core/format';

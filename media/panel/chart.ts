@@ -1,6 +1,6 @@
 import uPlot from 'uplot';
 import type { TrainEvent } from '../../src/extension/panel/protocol';
-import { el } from '../dom';
+import { count, el } from '../dom';
 
 /**
  * The live loss curve of a fine-tuning run: training loss per step and validation loss at each
@@ -74,7 +74,7 @@ export class LossChart {
     const text =
       p.train === 0
         ? 'No steps yet.'
-        : `${p.train} step(s)${lastTrain != null ? `, training loss ${lastTrain.toFixed(4)}` : ''}${p.validation ? `; ${p.validation} evaluation(s), validation loss ${lastVal!.toFixed(4)}` : ''}.`;
+        : `${count(p.train, 'step')}${lastTrain != null ? `, training loss ${lastTrain.toFixed(4)}` : ''}${p.validation ? `; ${count(p.validation, 'evaluation')}, validation loss ${lastVal!.toFixed(4)}` : ''}.`;
     this.summary.textContent = text;
     this.box.setAttribute('aria-label', `Loss curve: ${text}`);
     this.root.dataset.train = String(p.train);

@@ -1,5 +1,5 @@
 import type { CellInfo } from '../../src/extension/panel/protocol';
-import { button, el, formatNumber, icon } from '../dom';
+import { button, count, el, formatNumber, icon } from '../dom';
 import { divergenceBlock } from './divergence';
 import { dtypeTag } from './dtype';
 import { expectedBlock, expectedMark } from './expected';
@@ -54,11 +54,11 @@ export function renderCaseChoice(ctx: Ctx): HTMLElement {
 
 function stats(c: CellView | undefined): string {
   if (!c) return 'waiting';
-  if (c.running) return `streaming · ${c.tokens.length} token(s)`;
+  if (c.running) return `streaming · ${count(c.tokens.length, 'token')}`;
   const cell = c.cell;
   if (!cell) return '';
   if (cell.finish === 'error') return 'failed';
-  return `first token ${formatNumber(cell.timeToFirstTokenMs, 0)} ms · ${formatNumber(cell.tokensPerSecond, 1)} tokens/s · ${cell.tokens.length} token(s) · ${cell.finish === 'eos' ? 'end of text' : cell.finish === 'length' ? 'max tokens' : cell.finish}`;
+  return `first token ${formatNumber(cell.timeToFirstTokenMs, 0)} ms · ${formatNumber(cell.tokensPerSecond, 1)} tokens/s · ${count(cell.tokens.length, 'token')} · ${cell.finish === 'eos' ? 'end of text' : cell.finish === 'length' ? 'max tokens' : cell.finish}`;
 }
 
 /** A cell's evaluator results; `regressed` names those the base passed on this case (a regression). */
@@ -264,5 +264,5 @@ export function endText(run: RunView): string {
   if (e.status === 'failed') return `Failed: ${e.message ?? 'see the Tuneloop log'}`;
   if (e.status === 'cancelled') return 'Stopped.';
   const dtype = run.header.variants[0]?.dtype;
-  return `Done: ${run.header.variants.length} variant(s) on ${run.header.modelLabel}${dtype ? ` (${dtype})` : ''}.`;
+  return `Done: ${count(run.header.variants.length, 'variant')} on ${run.header.modelLabel}${dtype ? ` (${dtype})` : ''}.`;
 }

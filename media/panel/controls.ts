@@ -1,5 +1,5 @@
 import { type RunMode, RUN_MODES } from '../../src/extension/panel/protocol';
-import { button, el, icon } from '../dom';
+import { button, count, el, icon } from '../dom';
 import type { Ctx } from './app';
 import { renderCaseChoice } from './compare';
 import { renderModel, renderParams, renderVariants } from './setup';
@@ -120,7 +120,7 @@ export class RunControls {
         el(
           'p',
           { class: 'muted' },
-          `${Math.max(1, info.cases.length)} test case(s) × the selected variants · ${info.evaluators.length} evaluator(s) · ${snapshotNote}`,
+          `${count(Math.max(1, info.cases.length), 'test case')} × the selected variants · ${count(info.evaluators.length, 'evaluator')} · ${snapshotNote}`,
         ),
         this.buttons('matrix'),
       ),

@@ -1,6 +1,6 @@
 import uPlot from 'uplot';
 import type { HistoryPoint } from '../../src/extension/panel/protocol';
-import { el } from '../dom';
+import { count, el } from '../dom';
 import type { Ctx } from './app';
 
 /**
@@ -60,7 +60,7 @@ export class HistoryView {
       return;
     }
     const unreadable = h.unreadable
-      ? el('p', { class: 'warn small' }, `${h.unreadable} line(s) of ${h.historyLabel} could not be read: the Tuneloop log names them.`)
+      ? el('p', { class: 'warn small' }, `${count(h.unreadable, 'line')} of ${h.historyLabel} could not be read: the Tuneloop log names them.`)
       : '';
     if (h.points.length === 0) {
       this.root.replaceChildren(
@@ -84,7 +84,7 @@ export class HistoryView {
     this.box = el('div', { class: 'chart-box', role: 'img', 'aria-label': summary(evals, names) });
     const table = runsTable(h.points, names);
     this.root.replaceChildren(
-      el('p', { class: 'muted small' }, `${h.points.length} recorded run(s) in ${h.historyLabel}.`),
+      el('p', { class: 'muted small' }, `${count(h.points.length, 'recorded run')} in ${h.historyLabel}.`),
       unreadable,
       el('div', { class: 'history-chart', 'data-points': String(evals.length), 'data-series': String(names.length) }, this.box),
       table,
@@ -139,7 +139,7 @@ function rateOf(p: HistoryPoint, name: string): number | null {
 function summary(points: readonly HistoryPoint[], names: readonly string[]): string {
   const last = points.at(-1);
   if (!last) return 'No recorded eval runs to plot';
-  return `Pass rates over ${points.length} recorded run(s); latest: ${names.map((n) => `${n} ${rateOf(last, n) ?? '–'}%`).join(', ')}`;
+  return `Pass rates over ${count(points.length, 'recorded run')}; latest: ${names.map((n) => `${n} ${rateOf(last, n) ?? '–'}%`).join(', ')}`;
 }
 
 function runsTable(points: readonly HistoryPoint[], names: readonly string[]): HTMLElement {
@@ -164,9 +164,9 @@ function runsTable(points: readonly HistoryPoint[], names: readonly string[]): H
         ...names.map((n) => {
           const v = p.variants.find((x) => x.name === n);
           if (p.kind === 'probe')
-            return el('td', { class: v?.probeFlips ? 'fail' : '' }, v?.probeFlips === null || v === undefined ? '–' : `${v.probeFlips} probe flip(s)`);
+            return el('td', { class: v?.probeFlips ? 'fail' : '' }, v?.probeFlips === null || v === undefined ? '–' : `${count(v.probeFlips, 'probe flip')}`);
           const rate = rateOf(p, n);
-          const extra = v?.regressionCount ? `, ${v.regressionCount} regression(s)` : '';
+          const extra = v?.regressionCount ? `, ${count(v.regressionCount, 'regression')}` : '';
           return el('td', {}, rate === null ? '–' : `${rate}%${extra}`);
         }),
         el('td', { class: p.failures ? 'fail' : '' }, String(p.failures)),

@@ -1,6 +1,6 @@
 import { wordDiff } from '../../src/core/compare/words';
 import type { ToPanel } from '../../src/extension/panel/protocol';
-import { button, el, icon } from '../dom';
+import { button, count, el, icon } from '../dom';
 import type { Ctx } from './app';
 import { anyRunning, selectedVariants } from './state';
 
@@ -124,7 +124,7 @@ export class ProbesView {
         el(
           'section',
           { class: 'probe', 'data-probe': p.name },
-          el('h3', {}, `${p.name}`, el('span', { class: 'muted small' }, ` ${p.swaps}; applies to ${p.applies} of ${p.cases} test case(s)`)),
+          el('h3', {}, `${p.name}`, el('span', { class: 'muted small' }, ` ${p.swaps}; applies to ${p.applies} of ${count(p.cases, 'test case')}`)),
           el('div', { class: 'table-wrap' }, el('table', { class: 'matrix probe-table' }, el('thead', {}, head), el('tbody', {}, ...rows))),
           flips.length
             ? el('ul', { class: 'probe-flips' }, ...flips)
@@ -144,7 +144,7 @@ export class ProbesView {
         'li',
         { class: over ? 'fail' : '', 'data-variant': n },
         el('strong', {}, n),
-        `: ${f?.total ?? 0} flip(s) over all probes${f?.new != null ? `, ${f.new} new against base` : ''} (${limit === undefined ? 'no limit' : `allowed ${limit}`})`,
+        `: ${count(f?.total ?? 0, 'flip')} over all probes${f?.new != null ? `, ${f.new} new against base` : ''} (${limit === undefined ? 'no limit' : `allowed ${limit}`})`,
         over ? ' ' : '',
         over ? el('span', { class: 'chip-kind regression' }, 'over maxProbeFlips') : '',
       );
@@ -162,7 +162,7 @@ function swapCell(s: Swap): HTMLTableCellElement {
   return el(
     'td',
     { class: s.flips.length ? 'fail' : 'pass', 'data-flips': String(s.flips.length) },
-    el('div', {}, `${s.flips.length} flip(s)${fresh ? ` (${fresh} new)` : ''}`),
+    el('div', {}, `${count(s.flips.length, 'flip')}${fresh ? ` (${fresh} new)` : ''}`),
     el(
       'div',
       { class: 'muted small' },

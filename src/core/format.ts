@@ -9,3 +9,8 @@ export function formatBytes(n: number): string {
   }
   return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
+
+/** "1 step", "12 steps": a count with its noun in the right number (never "step(s)"). */
+export function count(n: number, singular: string, plural = `${singular}s`): string {
+  return `${n} ${n === 1 ? singular : plural}`;
+}

@@ -1,13 +1,20 @@
 import * as vscode from 'vscode';
 import { VERSION } from '../core/version';
+import { HOME_VIEW_ID } from './ids';
 import type { Log } from './log';
 import { webviewHtml, webviewOptions } from './webview/html';
 import { FromHome, type ToHome } from './webview/home-protocol';
 import { describeInvalid } from './webview/invalid';
 
+type FileKind = 'prompt' | 'adapter';
+
+function findKind(kind: FileKind): Thenable<vscode.Uri[]> {
+  return vscode.workspace.findFiles(`**/*.${kind}.{yml,yaml}`, '{**/node_modules/**,**/.tuneloop/**}', 1000);
+}
+
 /** The Home view in the Tuneloop activity bar: what to do first, and what the workspace holds. */
 export class HomeViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
-  static readonly id = 'tuneloop.home';
+  static readonly id = HOME_VIEW_ID;
   private view: vscode.WebviewView | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -31,6 +38,7 @@ export class HomeViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         }
         const m = parsed.data;
         if (m.type === 'ready') void this.pushState();
+        else if (m.type === 'showFiles') void this.pickFile(m.kind);
         else void vscode.commands.executeCommand(m.command);
       }),
       view.onDidDispose(() => {
@@ -41,10 +49,7 @@ export class HomeViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 
   private async pushState(): Promise<void> {
     if (!this.view) return;
-    const [prompts, adapters] = await Promise.all([
-      vscode.workspace.findFiles('**/*.prompt.{yml,yaml}', '**/node_modules/**', 1000),
-      vscode.workspace.findFiles('**/*.adapter.{yml,yaml}', '**/node_modules/**', 1000),
-    ]);
+    const [prompts, adapters] = await Promise.all([findKind('prompt'), findKind('adapter')]);
     const state: ToHome = {
       type: 'state',
       version: VERSION,
@@ -54,6 +59,16 @@ export class HomeViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       adapterRecipes: adapters.length,
     };
     await this.view.webview.postMessage(state);
+  }
+
+  /** The files a count stands for, in a quick pick; the one picked opens in the editor. */
+  private async pickFile(kind: FileKind): Promise<void> {
+    const files = (await findKind(kind)).sort((a, b) => vscode.workspace.asRelativePath(a).localeCompare(vscode.workspace.asRelativePath(b)));
+    const picked = await vscode.window.showQuickPick(
+      files.map((uri) => ({ label: vscode.workspace.asRelativePath(uri), uri })),
+      { title: kind === 'prompt' ? 'Prompt files in this workspace' : 'Adapter recipes in this workspace', placeHolder: 'Pick one to open' },
+    );
+    if (picked) await vscode.window.showTextDocument(picked.uri);
   }
 
   dispose(): void {

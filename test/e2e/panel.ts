@@ -2,7 +2,21 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
-import { openCodeServer, openFile, outputChannelText, palette, prepareE2e, ROOT, trainCount, waitFor, webviewFrame } from './code-server';
+import {
+  hostActivationMs,
+  openCodeServer,
+  openFile,
+  outputChannelText,
+  palette,
+  pickTheme,
+  prepareE2e,
+  ROOT,
+  THEMES,
+  themeSlug,
+  trainCount,
+  waitFor,
+  webviewFrame,
+} from './code-server';
 
 /**
  * The run / compare / fine-tune panel in a real VS Code (code-server 4.100.3) with the packaged .vsix:
@@ -136,7 +150,10 @@ async function main(): Promise<void> {
       90_000,
       () => /Tuneloop \S+ activated .* in (\d+) ms/.exec(outputChannelText(s.userDataDir, 'Tuneloop'))?.[1],
     );
-    log(`activated: activate() took ${activated} ms (goal: under 50 ms)`);
+    // Issue 16: VS Code's own figure, from loading the entry to activate() returning, under 50 ms.
+    const host = await hostActivationMs(page);
+    log(`activated: VS Code's activation time ${host} ms (activate() itself ${activated} ms; goal: under 50 ms)`);
+    if (host >= 50) throw new Error(`VS Code reports Tuneloop's activation took ${host} ms (the goal is under 50 ms)`);
 
     // 1. Compare from the second test case's CodeLens: base and the adapter the file lists, streamed
     // side by side, on that case (not case 1).
@@ -165,6 +182,12 @@ async function main(): Promise<void> {
     if (sides !== 2 || alternatives !== 10) throw new Error(`the divergence view shows ${sides} side(s), ${alternatives} alternative(s)`);
     log(`divergence: ${(await parts.first().locator('p').first().innerText()).trim()}`);
     await shot(page, '1-compare');
+    // The adapter's column (word diff, the divergence block) in each theme, ending in the first.
+    await parts.first().scrollIntoViewIfNeeded();
+    for (const theme of [...THEMES.slice(1), THEMES[0]]) {
+      await pickTheme(page, theme);
+      await shot(page, `1-compare-${themeSlug(theme)}`);
+    }
 
     // "Open in diff editor": VS Code's own diff view of the two outputs.
     await panel.getByRole('button', { name: 'Open in diff editor' }).click();
@@ -200,8 +223,8 @@ async function main(): Promise<void> {
     const totalTexts = await totals.allInnerTexts();
     if (
       totalTexts.length !== 2 ||
-      !/^base: \d+ flip\(s\) over all probes/.test(totalTexts[0]!) ||
-      !/^adapter_trained: \d+ flip\(s\) over all probes, \d+ new against base/.test(totalTexts[1]!)
+      !/^base: \d+ flips? over all probes/.test(totalTexts[0]!) ||
+      !/^adapter_trained: \d+ flips? over all probes, \d+ new against base/.test(totalTexts[1]!)
     )
       throw new Error(`probe totals: ${totalTexts.join(' | ')}`);
     const swapRows = await panel.locator('section.probe[data-probe="names"] tbody tr th').allInnerTexts();

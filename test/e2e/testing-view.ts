@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { openCodeServer, outputChannelText, palette, prepareE2e, ROOT, waitFor } from './code-server';
+import { openCodeServer, outputChannelText, palette, pickTheme, prepareE2e, ROOT, THEMES, themeSlug, waitFor } from './code-server';
 
 /**
  * VS Code's Testing view on the example workspace, in a real VS Code (code-server 4.100.3) with the
@@ -80,17 +80,9 @@ async function main(): Promise<void> {
     log(`rows marked failed: ${failed}, passed: ${passed}`);
     if (failed === 0 || passed === 0) throw new Error('expected both failed (the base) and passed (the adapter) tests');
     // The three themes, picked as a user picks them.
-    for (const theme of ['Light Modern', 'Dark Modern', 'Dark High Contrast']) {
-      // Ctrl+K Ctrl+T: the installed themes (the palette's "Color Theme" row may be the Marketplace's, which is offline here).
-      await page.keyboard.press('Control+K');
-      await page.keyboard.press('Control+T');
-      await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-      await page.keyboard.type(theme);
-      const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: theme }).first();
-      await row.waitFor({ timeout: 10_000 });
-      await row.click();
-      await page.waitForTimeout(800);
-      await page.screenshot({ path: path.join(shots, `1-results-${theme.toLowerCase().replace(/ /g, '-')}.png`) });
+    for (const theme of THEMES) {
+      await pickTheme(page, theme);
+      await page.screenshot({ path: path.join(shots, `1-results-${themeSlug(theme)}.png`) });
     }
     // A failure's message in the Test Results view: VS Code's diff of expected against the output.
     const message = page

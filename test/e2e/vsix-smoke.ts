@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
-import { CODE_SERVER, installVsix, openCodeServer, openFile, outputChannelText, palette, ROOT, runCommand, waitFor } from './code-server';
+import { CODE_SERVER, installVsix, openCodeServer, openFile, outputChannelText, palette, renderedPreviewText, ROOT, runCommand, waitFor } from './code-server';
 
 /**
  * The linux-x64 .vsix in a real VS Code (code-server 4.100.3): it installs, activates on a workspace
@@ -103,29 +103,23 @@ async function languageFeatures(page: Page, shots: string): Promise<void> {
   // The Preview lens: the rendered messages, the chat template's text and the token count, from the worker.
   await openFile(page, 'greet.prompt.yml');
   await page.locator('.editor-group-container.active .codelens-decoration a', { hasText: 'Preview' }).first().click();
-  // Markdown wraps long lines, so the count may sit on the next visual line: match up to the number
-  // (Monaco renders spaces as no-break spaces, which \s matches).
-  const counted = page.locator('.monaco-editor .view-line', { hasText: /Test\s+case\s+1\s+of\s+2\s+\(line\s+\d+\)\s+·\s+\d+/ });
-  await counted.first().waitFor({ timeout: 60_000 });
-  await page
-    .locator('.monaco-editor .view-line', { hasText: /<\|im_start\|>user/ })
-    .first()
-    .waitFor({ timeout: 10_000 });
+  // VS Code's Markdown preview, rendered: the count, and the chat template's text in a code block.
+  const previewed = await renderedPreviewText(page, /Test case 1 of 2 \(line \d+\) · \d+/);
+  if (!previewed.includes('<|im_start|>user')) throw new Error(`the preview lacks the chat template's text: ${previewed.slice(0, 400)}`);
   await page.screenshot({ path: path.join(shots, 'preview.png') });
-  const tokens = /·\s+(\d+)/.exec(await counted.first().innerText())?.[1];
+  const tokens = /Test case 1 of 2 \(line \d+\) · (\d+)/.exec(previewed)?.[1];
   log(`preview of greet.prompt.yml through ./llama's chat template: test case 1 is ${tokens} tokens`);
+  // An edit of the source (unsaved) renders again in the open preview.
+  await page.locator('.monaco-editor .view-lines .view-line', { hasText: 'name: Ada' }).locator('span > span', { hasText: /^Ada$/ }).first().dblclick();
+  await page.keyboard.type('Lovelace');
+  await renderedPreviewText(page, /Say hello to Lovelace in French\./, 30_000);
+  log('an edit of the source shows in the rendered preview');
 
   // Without a model (the GitHub sample names a hosted one, and no default is set): the messages only, and why.
   await openFile(page, 'summarize.prompt.yml');
   await page.locator('.editor-group-container.active .codelens-decoration a', { hasText: 'Preview' }).first().click();
-  await page
-    .locator('.monaco-editor .view-line', { hasText: /No\s+model\s+is\s+configured/ })
-    .first()
-    .waitFor({ timeout: 30_000 });
-  await page
-    .locator('.monaco-editor .view-line', { hasText: /Please\s+respond\s+to\s+this\s+message\s+appropriately/ })
-    .first()
-    .waitFor({ timeout: 10_000 });
+  const noModel = await renderedPreviewText(page, /No model is configured/, 30_000);
+  if (!noModel.includes('Please respond to this message appropriately')) throw new Error(`the preview lacks the messages: ${noModel.slice(0, 400)}`);
   await page.screenshot({ path: path.join(shots, 'preview-no-model.png') });
   log('preview without a model: the messages, and "No model is configured"');
 }
@@ -207,9 +201,15 @@ async function main(): Promise<void> {
     // The Home view in the activity bar renders the empty state from validated messages.
     await s.page.locator('.activitybar [aria-label^="Tuneloop"]').first().click();
     const home = s.page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
-    await home.getByText('This workspace has 3 prompt file(s)').waitFor({ timeout: 60_000 });
+    await home.getByText('This workspace has 3 prompt files').waitFor({ timeout: 60_000 });
     await s.page.screenshot({ path: path.join(shots, 'home-view.png') });
-    log('home view shows the workspace state');
+    // The count opens a pick of those files; the one picked opens in the editor.
+    await home.getByRole('link', { name: '3 prompt files' }).click();
+    await s.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'prompt.yml' }).first().waitFor({ timeout: 20_000 });
+    const pickedFile = (await s.page.locator('.quick-input-widget .monaco-list-row .label-name').first().innerText()).trim();
+    await s.page.keyboard.press('Enter');
+    await s.page.locator('.tabs-container .tab.active', { hasText: path.basename(pickedFile) }).waitFor({ timeout: 20_000 });
+    log(`home view shows the workspace state; its count opened ${pickedFile}`);
 
     // Describe a model folder: the command's folder picker is code-server's simple dialog, which fills
     // itself in asynchronously and can swallow input on a loaded machine: try up to three times.

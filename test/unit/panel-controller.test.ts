@@ -248,6 +248,30 @@ describe('panel controller (stand-in page, real worker)', function () {
     assert.ok(!('caseIndex' in f.page.of('panel/prompt').at(-1)!), 'only two cases');
   });
 
+  it('a save of the selected prompt file sends its info again (the matrix header counts the new evaluator); another file changes nothing', async () => {
+    const f = make();
+    const file = path.join(f.ws, 'colours.prompt.yml');
+    await f.send({ type: 'panel/ready' });
+    const first = await f.page.wait('panel/prompt');
+    assert.deepEqual(
+      first.info.evaluators.map((e) => e.name),
+      ['short'],
+    );
+    const before = f.page.of('panel/prompt').length;
+    await f.controller.fileSaved(path.join(f.ws, 'other.prompt.yml'));
+    assert.equal(f.page.of('panel/prompt').length, before, 'a save of another file sent the prompt again');
+    fs.writeFileSync(
+      file,
+      fs.readFileSync(file, 'utf8').replace('    maxLength: 400\n', '    maxLength: 400\n  - name: mentions-colour\n    string:\n      contains: colour\n'),
+    );
+    await f.controller.fileSaved(file);
+    const again = await f.page.wait('panel/prompt', (m) => m.info.evaluators.length === 2, 30_000);
+    assert.deepEqual(
+      again.info.evaluators.map((e) => e.name),
+      ['short', 'mentions-colour'],
+    );
+  });
+
   it("a run's header carries each case's expected value, for the page to show beside the outputs", async () => {
     const f = make({ 'colours.prompt.yml': PROMPT().replace('  - word: red\n', '  - word: red\n    expected: Red is a colour.\n') });
     const file = path.join(f.ws, 'colours.prompt.yml');

@@ -225,9 +225,20 @@ const STEPS: TrainEvent[] = [
     (_, i): TrainEvent => ({ type: 'step', time: 't', step: i + 1, loss: 3.2 * Math.exp(-i / 6) + 0.4, lr: 0.01, tokensPerSecond: 900, etaSeconds: 30 - i }),
   ),
   { type: 'eval', time: 't', step: 4, loss: 2.9 },
-  { type: 'sample', time: 't', step: 4, prompt: 'color 3: gold?', output: ' gold gold is' },
+  {
+    type: 'sample',
+    time: 't',
+    step: 4,
+    prompt: '<|im_start|>system\nAnswer briefly.<|im_end|>\n<|im_start|>user\ncolor 3: gold?<|im_end|>\n<|im_start|>assistant\n',
+    messages: [
+      { role: 'system', content: 'Answer briefly.' },
+      { role: 'user', content: 'color 3: gold?' },
+    ],
+    line: 27,
+    output: ' gold gold is',
+  },
   { type: 'eval', time: 't', step: 8, loss: 1.9 },
-  { type: 'sample', time: 't', step: 8, prompt: 'color 3: gold?', output: ' gold is a color.' },
+  { type: 'sample', time: 't', step: 8, prompt: 'color 5: teal?', line: 31, output: ' teal is a color.' },
 ];
 
 const RUNS: ToPanel = {
@@ -350,7 +361,7 @@ describe('webview app in headless Chromium', function () {
     assert.deepEqual(await p.page.locator('.column header .chip-dtype').allInnerTexts(), ['q4', 'q4']);
     // Time to first token and tokens per second, per column; evaluator results.
     const stats = await p.page.locator('.column .stats').allInnerTexts();
-    assert.match(stats[0]!, /first token 84 ms · 41\.5 tokens\/s · \d+ token\(s\) · end of text/);
+    assert.match(stats[0]!, /first token 84 ms · 41\.5 tokens\/s · \d+ tokens · end of text/);
     assert.match(stats[1]!, /first token 97 ms · 38\.2 tokens\/s/);
     assert.match(await p.page.locator('.column[data-variant="base"] .evals').innerText(), /✗ polite[\s\S]*✓ short/);
 
@@ -576,8 +587,12 @@ describe('webview app in headless Chromium', function () {
     assert.equal(await chart.getAttribute('data-train'), '12');
     assert.equal(await chart.getAttribute('data-validation'), '2');
     assert.equal(await p.page.locator('.chart canvas').count(), 1);
-    assert.match(await p.page.locator('.chart-summary').innerText(), /12 step\(s\), training loss 0\.\d{4}; 2 evaluation\(s\), validation loss 1\.9000/);
-    assert.deepEqual(await p.page.locator('pre.sample').allInnerTexts(), [' gold is a color.', ' gold gold is']);
+    assert.match(await p.page.locator('.chart-summary').innerText(), /12 steps, training loss 0\.\d{4}; 2 evaluations, validation loss 1\.9000/);
+    assert.deepEqual(await p.page.locator('pre.sample').allInnerTexts(), [' teal is a color.', ' gold gold is']);
+    // A chat row's sample shows its messages, not the chat template; a row without messages its prompt.
+    assert.deepEqual(await p.page.locator('.sample-prompt .sample-message').allInnerTexts(), ['SYSTEM Answer briefly.', 'USER color 3: gold?']);
+    assert.equal(await p.page.locator('.samples').getByText('<|im_start|>').count(), 0);
+    assert.match(await p.page.locator('.samples li').first().innerText(), /step 8 · validation row at line 31\s+color 5: teal\?/);
     assert.match(await p.page.locator('.run-status').innerText(), /running\s+step 12 of 24 · ETA 19 s/);
     await p.shot('train-dark');
     await p.page.getByRole('button', { name: 'Cancel run' }).click();
@@ -689,6 +704,28 @@ describe('webview app in headless Chromium', function () {
     }
   });
 
+  it('where they part ways: a chosen token that decodes alone differently ("" in the output, "�" in the list) is still marked chosen, by id', async () => {
+    const p = await comparePage('dark');
+    await p.waitPosted('run/start');
+    const h = compareHeader();
+    const alternatives = [
+      { id: 7, text: '�', logprob: Math.log(0.016) },
+      { id: 8, text: 'st', logprob: Math.log(0.014) },
+    ];
+    const baseCell = { ...cell('é'), tokens: [{ id: 7, text: '', logprob: Math.log(0.016), top: alternatives }] };
+    const tunedCell = { ...cell('st'), tokens: [{ id: 8, text: 'st', logprob: Math.log(0.021), top: alternatives }] };
+    await p.send(
+      { type: 'run/start', header: h },
+      { type: 'run/cell', runId: h.runId, variant: 'base', caseIndex: 0, cell: baseCell },
+      { type: 'run/cell', runId: h.runId, variant: ADAPTER, caseIndex: 0, cell: tunedCell },
+      { type: 'run/end', runId: h.runId, status: 'done', passRates: {} },
+    );
+    const block = p.page.locator(`article.column[data-variant="${ADAPTER}"] section.divergence`);
+    await block.waitFor();
+    assert.deepEqual(await block.locator('.divergence-side').first().locator('li.chosen').allInnerTexts(), ['"�" 1.6% ← chosen']);
+    assert.equal(await block.getByText('outside its top').count(), 0);
+  });
+
   it('matrix figures: label metrics for a classification, each answer’s confidence, calibration per variant, rows sorted least sure first', async () => {
     const p = await open({ theme: 'dark' });
     await p.waitPosted('panel/ready');
@@ -766,15 +803,15 @@ describe('webview app in headless Chromium', function () {
             { id: ADAPTER, name: 'tone' },
           ],
         },
-        { type: 'probes/progress', message: 'tone: 10 of 12 run(s)' },
+        { type: 'probes/progress', message: 'tone: 10 of 12 runs' },
       );
-      await p.page.getByText('tone: 10 of 12 run(s)').waitFor();
+      await p.page.getByText('tone: 10 of 12 runs').waitFor();
       assert.equal(await p.page.getByRole('button', { name: 'Run probes' }).isDisabled(), true, 'one run at a time');
       await p.send({ type: 'probes/end', status: 'done', report: PROBES_REPORT, limits: { base: 0, tone: 0 } });
       const names = p.page.locator('section.probe[data-probe="names"]');
       assert.deepEqual(await names.locator('tbody tr').first().locator('td').allInnerTexts(), [
-        '0 flip(s)\n0/2 changed · Δ log p −0.02 · divergence 0.00',
-        '1 flip(s) (1 new)\n1/2 changed · Δ log p −1.84 · divergence 0.60',
+        '0 flips\n0/2 changed · Δ log p −0.02 · divergence 0.00',
+        '1 flip (1 new)\n1/2 changed · Δ log p −1.84 · divergence 0.60',
       ]);
       assert.equal(await names.locator('td.fail').count(), 1);
       assert.match(await names.locator('li.probe-flip').innerText(), /tone case 1, Ada → Grace: "polite" pass → fail\s*new against base/);
@@ -782,8 +819,8 @@ describe('webview app in headless Chromium', function () {
       assert.deepEqual(await names.locator('li.probe-flip del').allInnerTexts(), ['Your', 'parcel is on its way, Ada']);
       assert.deepEqual(await names.locator('li.probe-flip ins').allInnerTexts(), ['Parcel', 'shipped']);
       assert.deepEqual(await p.page.locator('ul.probe-totals li').allInnerTexts(), [
-        'base: 0 flip(s) over all probes (allowed 0)',
-        'tone: 1 flip(s) over all probes, 1 new against base (allowed 0) over maxProbeFlips',
+        'base: 0 flips over all probes (allowed 0)',
+        'tone: 1 flip over all probes, 1 new against base (allowed 0) over maxProbeFlips',
       ]);
       const overflow = (await p.page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
       assert.ok(overflow <= 0, `${theme}: the page is ${overflow} px wider than 800 px`);
@@ -812,15 +849,15 @@ describe('webview app in headless Chromium', function () {
       const chart = p.page.locator('.history-chart');
       await chart.locator('canvas').waitFor();
       assert.deepEqual([await chart.getAttribute('data-points'), await chart.getAttribute('data-series')], ['3', '2']);
-      assert.equal(await chart.locator('.chart-box').getAttribute('aria-label'), 'Pass rates over 3 recorded run(s); latest: base 50%, tone 100%');
+      assert.equal(await chart.locator('.chart-box').getAttribute('aria-label'), 'Pass rates over 3 recorded runs; latest: base 50%, tone 100%');
       assert.deepEqual(await p.page.locator('.u-legend .u-series th').allInnerTexts(), ['run', 'base', 'tone']);
       // The probe run is a row of the table (newest first), not a point of the plot.
       assert.deepEqual(await p.page.locator('table.history-table tbody tr').first().locator('td').allInnerTexts(), [
         '4 (probes)',
         '2026-12-02 10:00:00',
         'c3d4e5f6',
-        '0 probe flip(s)',
-        '2 probe flip(s)',
+        '0 probe flips',
+        '2 probe flips',
         '1',
       ]);
       assert.deepEqual(await p.page.locator('table.history-table tbody tr').nth(1).locator('td').allInnerTexts(), [
@@ -831,8 +868,8 @@ describe('webview app in headless Chromium', function () {
         '100%',
         '0',
       ]);
-      assert.match(await p.page.locator('table.history-table tbody tr').last().innerText(), /a1b2c3d4.*75%|a1b2c3d4.*50%, 1 regression\(s\)/);
-      await p.page.getByText('1 line(s) of support.history.jsonl could not be read').waitFor();
+      assert.match(await p.page.locator('table.history-table tbody tr').last().innerText(), /a1b2c3d4.*75%|a1b2c3d4.*50%, 1 regression/);
+      await p.page.getByText('1 line of support.history.jsonl could not be read').waitFor();
       await p.shot(`history-${theme}`);
     }
   });
@@ -951,9 +988,19 @@ describe('webview app in headless Chromium', function () {
     const p = await open({ view: 'home', theme: 'dark', width: 320 });
     await p.waitPosted('ready');
     await p.send({ type: 'state', version: '0.1.0', trusted: true, hasWorkspace: true, promptFiles: 3, adapterRecipes: 1 });
-    await p.page.getByText('This workspace has 3 prompt file(s) and 1 adapter recipe(s).').waitFor();
-    await p.page.getByRole('button', { name: 'Open the run & compare panel' }).click();
+    await p.page.getByText('This workspace has 3 prompt files and 1 adapter recipe.').waitFor();
+    await p.page.getByRole('button', { name: 'Open the panel' }).click();
     assert.deepEqual(await p.waitPosted('runCommand'), [{ type: 'runCommand', command: 'tuneloop.openPanel' }]);
+    // The counts are links to pick one of those files.
+    await p.page.getByRole('link', { name: '3 prompt files' }).click();
+    assert.deepEqual(await p.waitPosted('showFiles'), [{ type: 'showFiles', kind: 'prompt' }]);
+    // In a short view (it shares the side bar with Runs) the buttons come before the text that may be cut.
+    await p.page.setViewportSize({ width: 320, height: 200 });
+    const log = await p.page.getByRole('button', { name: 'Show log' }).boundingBox();
+    assert.ok(log && log.y + log.height <= 200, `Show log ends at ${log && log.y + log.height} px, below a 200 px view`);
     await p.shot('home-dark');
+    await p.send({ type: 'state', version: '0.1.0', trusted: true, hasWorkspace: true, promptFiles: 0, adapterRecipes: 1 });
+    await p.page.getByText('This workspace has 0 prompt files and 1 adapter recipe.').waitFor();
+    assert.equal(await p.page.getByRole('link').count(), 1, 'no link for a count of none');
   });
 });

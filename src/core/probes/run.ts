@@ -1,5 +1,6 @@
 import { type CellResult, type MatrixOptions, type MatrixSpec, runMatrix } from '../compare/matrix';
 import { TuneloopError } from '../errors';
+import { count } from '../format';
 import { expandProbes } from './expand';
 import { type ProbesReport, probeReport } from './report';
 
@@ -22,7 +23,9 @@ export async function runProbes(
     );
   const expanded = expandProbes(spec.prompt, spec.cases);
   const progress = options.onProgress ?? (() => undefined);
-  progress(`${expanded.cases.length} distinct run(s) per variant for ${spec.prompt.probes.length} probe(s) over ${spec.cases.length} test case(s)`);
+  progress(
+    `${count(expanded.cases.length, 'distinct run')} per variant for ${count(spec.prompt.probes.length, 'probe')} over ${count(spec.cases.length, 'test case')}`,
+  );
   const cells: Record<string, Record<number, CellResult>> = {};
   let cancelled = false;
   let done = 0;
@@ -36,7 +39,7 @@ export async function runProbes(
     if (e.type === 'cellDone') {
       (cells[e.variant] ??= {})[e.caseIndex] = e.cell;
       done++;
-      if (done % 10 === 0 || done === expanded.cases.length) progress(`${e.variant}: ${done} of ${expanded.cases.length} run(s)`);
+      if (done % 10 === 0 || done === expanded.cases.length) progress(`${e.variant}: ${done} of ${count(expanded.cases.length, 'run')}`);
     }
     if (e.type === 'end') cancelled = e.cancelled;
   }

@@ -13,7 +13,10 @@ import { previewText } from './previewText';
  * never loads (its bundle stays light): the worker renders it (request `renderPrompt`).
  *
  * The preview's URI names its source, `tuneloop-preview:<source path>.preview.md?<source URI>`, so
- * the tab reads "NAME.prompt.yml.preview.md" and Markdown highlighting comes with the extension.
+ * it is a Markdown document, and the command shows it in VS Code's own Markdown preview (rendered, not
+ * the source; its editor is where the text is when the Markdown extension is disabled). The Markdown
+ * preview reads the document again when it changes or is opened again, so a preview is kept up to date
+ * as long as its source is open, whether or not VS Code still holds the preview's document.
  */
 export const PREVIEW_SCHEME = 'tuneloop-preview';
 
@@ -48,8 +51,10 @@ export class PreviewProvider implements vscode.TextDocumentContentProvider, vsco
   ) {
     this.subscriptions = [
       vscode.workspace.onDidChangeTextDocument((e) => this.schedule(previewUri(e.document.uri))),
+      // VS Code closes a document no editor shows after a few minutes, the rendered Markdown preview's
+      // included: the preview is forgotten when its source closes instead.
       vscode.workspace.onDidCloseTextDocument((d) => {
-        if (d.uri.scheme === PREVIEW_SCHEME) this.contents.delete(d.uri.toString());
+        if (d.uri.scheme !== PREVIEW_SCHEME) this.contents.delete(previewUri(d.uri).toString());
       }),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('tuneloop.defaultModel')) for (const u of this.contents.keys()) void this.refresh(vscode.Uri.parse(u, true));
@@ -90,7 +95,11 @@ export class PreviewProvider implements vscode.TextDocumentContentProvider, vsco
     // A preview closed while it rendered stays closed; the first render is what opens it.
     if (notify && !this.contents.has(key)) return text;
     this.contents.set(key, text);
-    if (notify) this.changed.fire(uri);
+    if (notify) {
+      // An open document hears of the change; a closed one is opened again, which the Markdown preview hears.
+      if (vscode.workspace.textDocuments.some((d) => d.uri.toString() === key)) this.changed.fire(uri);
+      else await vscode.workspace.openTextDocument(uri);
+    }
     return text;
   }
 
@@ -148,6 +157,11 @@ export async function openPreview(arg: unknown): Promise<{ uri: string; text: st
   // An open preview keeps its text until its provider says otherwise: render it afresh first.
   const text = vscode.workspace.textDocuments.some((d) => d.uri.toString() === uri.toString()) ? await registered?.refresh(uri) : undefined;
   const doc = await vscode.workspace.openTextDocument(uri);
-  await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
+  const shown = await vscode.commands.executeCommand('markdown.showPreviewToSide', uri).then(
+    () => true,
+    () => false,
+  );
+  // Without VS Code's Markdown extension (disabled), the Markdown text in an editor.
+  if (!shown) await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
   return { uri: uri.toString(), text: text ?? doc.getText() };
 }

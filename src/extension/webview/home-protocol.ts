@@ -25,5 +25,7 @@ export type ToHome = z.infer<typeof ToHome>;
 export const FromHome = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   z.object({ type: z.literal('runCommand'), command: z.enum(HOME_COMMANDS) }),
+  // A count was clicked: pick one of those files to open.
+  z.object({ type: z.literal('showFiles'), kind: z.enum(['prompt', 'adapter']) }),
 ]);
 export type FromHome = z.infer<typeof FromHome>;
