@@ -7,6 +7,7 @@ import { PROBE_USAGE, probeCommand } from './probe';
 import { DEMO_USAGE, demoCommand } from './demo';
 import { EXPORT_USAGE, exportCommand, MODELS_USAGE, modelsCommand } from './models';
 import { trainCommand, TRAIN_USAGE } from './train';
+import { distillCommand, DISTILL_USAGE } from './distill';
 import { describeError, TuneloopError } from '../core/errors';
 import { describeModelFolder } from '../core/infer/describe';
 import { checkFiles, countDiagnostics, findPromptFiles, formatDiagnostic } from '../core/prompts';
@@ -114,6 +115,11 @@ is an error, 0 otherwise.`,
     summary: 'the whole loop on the example workspace: base, fine-tune, comparison',
     usage: DEMO_USAGE,
     run: (args) => demoCommand(args, path.join(__dirname, 'trainer.js')),
+  },
+  distill: {
+    summary: 'distil a teacher (a long prompt or a bigger model) into an adapter: dataset, training, held-out comparison',
+    usage: DISTILL_USAGE,
+    run: (args) => distillCommand(args, path.join(__dirname, 'trainer.js')),
   },
   train: {
     summary: 'fine-tune an adapter from a recipe in a background process, with progress; resume or follow runs',
@@ -275,7 +281,7 @@ export async function runGuarded(name: string, command: Command, rest: string[],
 }
 
 /** The commands that load or export models, and so touch gigabytes of fresh memory. */
-const MODEL_COMMANDS: ReadonlySet<string> = new Set(['run', 'eval', 'probe', 'demo', 'export', 'golden']);
+const MODEL_COMMANDS: ReadonlySet<string> = new Set(['run', 'eval', 'probe', 'demo', 'distill', 'export', 'golden']);
 
 /**
  * The environment to run `argv` again in, when it is a model command and this process was started

@@ -38,7 +38,7 @@ function progressLine(e: Extract<RunEvent, { type: 'step' }>, total: number | un
   return `${bar}step ${e.step}${total ? `/${total}` : ''}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${e.tokensPerSecond.toFixed(0)} tok/s  ETA ${eta}`;
 }
 
-async function follow(runDir: string, out: NodeJS.WriteStream, offset = 0, cancelOnInterrupt = true, pid?: number): Promise<number> {
+export async function follow(runDir: string, out: NodeJS.WriteStream, offset = 0, cancelOnInterrupt = true, pid?: number): Promise<number> {
   let total: number | undefined;
   let lastWasProgress = false;
   const tty = out.isTTY === true;

@@ -8,15 +8,17 @@ import {
   allHeldOut,
   baseCorpus,
   drawHeldOut,
+  distillInputs,
   FORMAT_PATTERN,
   formatTestCases,
   formatTrainingRows,
   heldOutPlain,
+  jsonTeacherSystemPrompt,
   type MessagesRow,
   sha256,
   toJsonl,
 } from '../../src/core/default-model/corpus';
-import { EXAMPLE_RECIPE, writeExample } from '../../src/core/default-model/example';
+import { DISTILL_EXAMPLE, EXAMPLE_RECIPE, writeDistillExample, writeExample } from '../../src/core/default-model/example';
 import { allFacts, DOMAINS, type DomainName } from '../../src/core/default-model/facts';
 import { figureProbes, type ModelFigures, measureModel } from '../../src/core/default-model/figures';
 import { scoreModel } from '../../src/core/default-model/measure';
@@ -116,7 +118,12 @@ describe('default model: the corpus generators', () => {
     const probes = Object.values(figureProbes()).flat();
     // The examples before a probe's question are training data too: only the last turn is held out.
     const shown = probes.map((p) => ({ messages: p.messages.slice(0, -1) }));
-    const training = [...textsOf(corpus), ...textsOf(formatTrainingRows({ count: EXAMPLE_RECIPE.rows })), ...textsOf(committedData())];
+    // The distillation example's inputs and its teacher's few-shot examples are training data too.
+    const distill: MessagesRow[] = [
+      ...distillInputs({ count: DISTILL_EXAMPLE.inputs }).map((i) => ({ messages: [{ role: 'user' as const, content: i.question }] })),
+      { messages: [{ role: 'system' as const, content: jsonTeacherSystemPrompt() }] },
+    ];
+    const training = [...textsOf(corpus), ...textsOf(formatTrainingRows({ count: EXAMPLE_RECIPE.rows })), ...textsOf(committedData()), ...textsOf(distill)];
     const texts = [...training, ...textsOf(shown)];
     assert.deepEqual(heldOutTemplateHits(texts), []);
     const joined = `\n${texts.join('\n')}\n`;
@@ -182,6 +189,9 @@ describe('default model: the corpus generators', () => {
     for (const f of ['answer-format.prompt.yml', 'answer-format.adapter.yml', path.join('data', 'answer-format.jsonl')])
       assert.ok(fs.readFileSync(path.join(dir, f)).equals(fs.readFileSync(path.join(EXAMPLES, f))), `${f}: run npm run rebuild:example`);
     assert.equal(committedData().length, EXAMPLE_RECIPE.rows);
+    writeDistillExample(dir);
+    for (const f of ['json-answers-teacher.prompt.yml', 'json-answers.prompt.yml', 'json-answers.adapter.yml', path.join('data', 'json-answers-inputs.jsonl')])
+      assert.ok(fs.readFileSync(path.join(dir, f)).equals(fs.readFileSync(path.join(EXAMPLES, f))), `${f}: run npm run rebuild:example`);
   });
 
   it('answer each behaviour in its own form, and word its system prompts apart', () => {

@@ -47,6 +47,9 @@ export interface CellResult {
   readonly finish: FinishReason;
   readonly timeToFirstTokenMs: number;
   readonly tokensPerSecond: number;
+  /** Tokens of the rendered prompt (what a call costs in input), and the seconds the generation took, prefill included. */
+  readonly promptTokens?: number | undefined;
+  readonly seconds?: number | undefined;
   /** With the spec's `scoreExpected`, where the case has a text `expected`: log p(expected | prompt), teacher-forced. */
   readonly expectedLogProb?: number | undefined;
 }
@@ -273,6 +276,8 @@ export async function* runMatrix(spec: MatrixSpec, options: MatrixOptions = {}):
                 finish: result.finish,
                 timeToFirstTokenMs: result.timeToFirstTokenMs,
                 tokensPerSecond: result.tokensPerSecond,
+                promptTokens: result.promptIds.length,
+                seconds: result.seconds,
                 ...(expectedLogProb !== undefined ? { expectedLogProb } : {}),
               };
             } catch (error) {

@@ -279,3 +279,32 @@ export function formatTestCases(options: { readonly seed?: number; readonly perD
     expected: formatAnswer(fact),
   }));
 }
+
+export const DEFAULT_DISTILL_SEED = 9099;
+
+/** An input for the distillation example: a training question, with its fact's answer word and plain sentence (reference answers). */
+export interface DistillInput {
+  readonly question: string;
+  readonly answer: string;
+  readonly sentence: string;
+}
+
+/** `count` training questions (training templates only, so none overlaps a held-out test question). */
+export function distillInputs(options: { readonly seed?: number; readonly count?: number } = {}): DistillInput[] {
+  const r = seededRandom(options.seed ?? DEFAULT_DISTILL_SEED);
+  const pool = factPool();
+  return Array.from({ length: options.count ?? 240 }, () => {
+    const { fact, question } = trainQuestion(pool, r);
+    return { question, answer: fact.answer, sentence: fact.sentence };
+  });
+}
+
+/**
+ * The distillation example's long system prompt: a JSON instruction, then `n` examples of questions
+ * answered in JSON (distinct facts, training templates), as the base corpus writes them.
+ */
+export function jsonTeacherSystemPrompt(options: { readonly seed?: number; readonly examples?: number } = {}): string {
+  const r = seededRandom((options.seed ?? DEFAULT_DISTILL_SEED) + 1);
+  const pairs = examples(factPool(), options.examples ?? 6, 'json', r, new Set());
+  return `${trainSystemPrompts('json')[1]}\n${EXAMPLE_HEADERS[0]}\n${exampleBlock(pairs, EXAMPLE_STYLES[0]!)}`;
+}

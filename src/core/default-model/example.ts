@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FORMAT_PATTERN, formatTestCases, formatTrainingRows, toJsonl } from './corpus';
+import { distillInputs, FORMAT_PATTERN, formatTestCases, formatTrainingRows, jsonTeacherSystemPrompt, toJsonl } from './corpus';
 
 /**
  * The example workspace (examples/): a prompt file whose test cases are held-out questions (asked in
@@ -93,6 +93,106 @@ export function writeExample(dir: string, options: { modelPath?: string } = {}):
   fs.writeFileSync(path.join(dir, 'answer-format.adapter.yml'), recipe);
 }
 
+/**
+ * The distillation example: a teacher prompt (a JSON instruction and six examples in the system
+ * prompt) whose held-out test cases are the answer-format example's questions, a student prompt
+ * (the question alone), 240 inputs (training questions, with their answer word and plain sentence
+ * as reference answers), and the recipe that distils the teacher into a LoRA adapter.
+ */
+export const DISTILL_EXAMPLE = { inputs: 240, validationRows: 16, r: 8, alpha: 16, learningRate: 0.002, steps: 120, batchSize: 8, warmupSteps: 6, seed: 7 };
+
+export function writeDistillExample(dir: string, options: { modelPath?: string } = {}): void {
+  fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
+  const quote = (s: string) => JSON.stringify(s);
+  const model = options.modelPath ?? '../models/default';
+  const system = jsonTeacherSystemPrompt();
+  const teacher = [
+    '# The teacher of the distillation example (json-answers.adapter.yml): a long system prompt, a',
+    '# JSON instruction and six examples, that makes the default model answer {"answer": "<word>"}.',
+    '# Its test cases are the held-out questions the student is measured on; no input may overlap them.',
+    'name: JSON answers (teacher)',
+    `model: ${model}`,
+    'modelParameters:',
+    '  maxTokens: 24',
+    'messages:',
+    '  - role: system',
+    `    content: ${quote(system)}`,
+    '  - role: user',
+    '    content: "{{question}}"',
+    'testData:',
+    ...formatTestCases({ perDomain: 7 }).flatMap((c) => [`  - question: ${quote(c.question)}`, `    answer: ${quote(c.answer)}`]),
+    'evaluators:',
+    '  # The whole answer, as the teacher is told to give it.',
+    '  - name: json answer',
+    '    string:',
+    '      equals: \'{"answer": "{{answer}}"}\'',
+    '  - name: right fact',
+    '    string:',
+    '      contains: "{{answer}}"',
+    '# The teacher is the reference here; the base model without the system prompt is not expected to pass.',
+    'minPassRate: 0.8',
+    '',
+  ].join('\n');
+  fs.writeFileSync(path.join(dir, 'json-answers-teacher.prompt.yml'), teacher);
+  const student = [
+    '# The student of the distillation example: the question alone, which the distilled adapter',
+    '# (json-answers.adapter.yml, tuneloop distill) answers as the teacher does with its long prompt.',
+    'name: JSON answers (student)',
+    `model: ${model}`,
+    'modelParameters:',
+    '  maxTokens: 24',
+    'messages:',
+    '  - role: user',
+    '    content: "{{question}}"',
+    'testData:',
+    ...formatTestCases({ perDomain: 1 }).flatMap((c) => [`  - question: ${quote(c.question)}`, `    answer: ${quote(c.answer)}`]),
+    'evaluators:',
+    '  - name: json answer',
+    '    string:',
+    '      equals: \'{"answer": "{{answer}}"}\'',
+    '# Without the adapter the question alone gets a plain sentence: the base is not expected to pass.',
+    'minPassRate: 0',
+    '',
+  ].join('\n');
+  fs.writeFileSync(path.join(dir, 'json-answers.prompt.yml'), student);
+  fs.writeFileSync(path.join(dir, 'data', 'json-answers-inputs.jsonl'), toJsonl(distillInputs({ count: DISTILL_EXAMPLE.inputs })));
+  const x = DISTILL_EXAMPLE;
+  const recipe = [
+    '# Distils the teacher prompt (a JSON instruction and six examples) into a LoRA adapter, so that the',
+    '# question alone gets {"answer": "<word>"}: tuneloop distill json-answers.adapter.yml',
+    'name: json-answers',
+    `base_model: ${model}`,
+    'teacher:',
+    '  prompt: json-answers-teacher.prompt.yml',
+    'student:',
+    '  prompt: json-answers.prompt.yml',
+    'inputs:',
+    '  path: data/json-answers-inputs.jsonl',
+    'contamination:',
+    '  ngram: 8',
+    '  threshold: 0.5',
+    '  action: refuse',
+    'dataset:',
+    '  path: data/json-answers.distilled.jsonl',
+    `  validation_split: ${x.validationRows}`,
+    'method: lora',
+    'lora:',
+    `  r: ${x.r}`,
+    `  lora_alpha: ${x.alpha}`,
+    'training:',
+    `  learning_rate: ${x.learningRate}`,
+    `  max_steps: ${x.steps}`,
+    `  batch_size: ${x.batchSize}`,
+    '  max_seq_len: 64',
+    `  warmup_steps: ${x.warmupSteps}`,
+    `  seed: ${x.seed}`,
+    '  eval_every: 20',
+    'output: adapters/json-answers',
+    '',
+  ].join('\n');
+  fs.writeFileSync(path.join(dir, 'json-answers.adapter.yml'), recipe);
+}
+
 if (require.main === module) {
   const dir = process.argv[2];
   if (!dir) {
@@ -100,4 +200,5 @@ if (require.main === module) {
     process.exit(2);
   }
   writeExample(path.resolve(dir));
+  writeDistillExample(path.resolve(dir));
 }

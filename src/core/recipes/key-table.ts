@@ -1,4 +1,4 @@
-import { BASE_DTYPES, DATASET_FORMATS, SCHEDULE_NAMES } from './vocabulary';
+import { BASE_DTYPES, CONTAMINATION_ACTIONS, DATASET_FORMATS, DISTILL_KINDS, SCHEDULE_NAMES } from './vocabulary';
 import { jsonSchemaOf } from '../yaml/json-schema';
 import type { JsonObject } from '../yaml/json';
 import { type KeyTable, shape } from '../yaml/key-table';
@@ -9,6 +9,8 @@ export const RECIPE_VALUES = {
   'dataset.format': [...DATASET_FORMATS, 'prompt-file'],
   'training.schedule': [...SCHEDULE_NAMES],
   'training.base_dtype': [...BASE_DTYPES],
+  'teacher.kind': [...DISTILL_KINDS],
+  'contamination.action': [...CONTAMINATION_ACTIONS],
 } as const;
 
 /**
@@ -34,6 +36,22 @@ export const RECIPE_KEYS: KeyTable = {
       doc: 'Optimisation: learning_rate, epochs or max_steps, batch_size, gradient_accumulation, max_seq_len, schedule, warmup_steps, weight_decay, max_grad_norm, seed, eval_every, checkpoint_every, train_on_prompt, gradient_checkpointing, base_dtype.',
       shape: shape.map('training'),
     },
+    teacher: {
+      doc: 'Distillation (tuneloop distill): the prompt file whose messages the teacher runs (its testData are the held-out cases, never inputs), optionally another model and an adapter. With teacher, dataset.path is where the generated rows are written.',
+      shape: shape.map('teacher'),
+    },
+    student: {
+      doc: "Distillation: the prompt file holding the short messages the student (base_model with this recipe's adapter) is called with.",
+      shape: shape.map('student'),
+    },
+    inputs: {
+      doc: 'Distillation: the rows of variables the teacher answers: path (JSONL) and/or expand (lists whose cross product gives rows), with near-duplicates dropped.',
+      shape: shape.map('inputs'),
+    },
+    contamination: {
+      doc: "Distillation: the check that no input overlaps a held-out test case of the teacher's prompt file (word n-grams): ngram, threshold, action.",
+      shape: shape.map('contamination'),
+    },
     output: {
       doc: 'A folder (relative to this file, inside the workspace) to copy the finished adapter to. Tuneloop replaces it only when it is new, empty, or holds its .tuneloop-output marker; otherwise training asks for --force.',
       shape: shape.text(),
@@ -53,6 +71,54 @@ export const RECIPE_KEYS: KeyTable = {
       doc: 'A fraction (0 ≤ f < 1) or a count of rows held out to measure validation loss (default 0.1).',
       shape: shape.number({ minimum: 0 }),
       expects: 'a fraction below 1 or a whole number of rows',
+    },
+  },
+  teacher: {
+    prompt: {
+      doc: 'The teacher: a prompt file (relative to this recipe) whose messages, model parameters and evaluators are used; its testData are the held-out cases the student is measured on.',
+      shape: shape.text(),
+      required: true,
+    },
+    model: {
+      doc: "The teacher's model: a local checkpoint folder (relative to this recipe) or a Hub id (default: the prompt file's model).",
+      shape: shape.text(),
+    },
+    adapter: { doc: 'A PEFT adapter folder (relative to this recipe) the teacher runs with.', shape: shape.text() },
+    kind: {
+      doc: "sequence (default): the teacher's outputs become the student's training rows.",
+      shape: shape.choice(RECIPE_VALUES['teacher.kind']),
+    },
+  },
+  student: {
+    prompt: {
+      doc: "The student's prompt file (relative to this recipe): its messages, rendered with each input's variables, become the rows' prompts.",
+      shape: shape.text(),
+      required: true,
+    },
+  },
+  inputs: {
+    path: { doc: 'A JSONL file of rows of variables (relative to this recipe), e.g. {"question": "..."}.', shape: shape.text() },
+    expand: {
+      doc: 'Variables given as lists, e.g. {colour: [red, green], thing: [car, door]}: their cross product gives rows (crossed with the rows of path, when both are given).',
+      shape: shape.any(['object']),
+    },
+    dedupe: {
+      doc: 'Drop inputs that repeat an earlier one: 1 drops exact repeats only (after case and spacing are normalised); below 1, also those whose word-trigram Jaccard similarity reaches it (default 0.9).',
+      shape: shape.number({ exclusiveMinimum: 0, maximum: 1 }),
+    },
+  },
+  contamination: {
+    ngram: {
+      doc: 'Word n-gram length compared between inputs and held-out test cases (default 8; a text shorter than that is compared whole).',
+      shape: shape.int(1, 32),
+    },
+    threshold: {
+      doc: "The share of a text's n-grams (the shorter one's) found in the other above which an input and a test case overlap (default 0.5).",
+      shape: shape.number({ exclusiveMinimum: 0, maximum: 1 }),
+    },
+    action: {
+      doc: 'refuse (default): distill stops and lists the overlapping pairs; warn: it lists them and goes on.',
+      shape: shape.choice(RECIPE_VALUES['contamination.action']),
     },
   },
   lora: {

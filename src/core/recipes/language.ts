@@ -46,9 +46,15 @@ const PATH_KEYS: readonly {
   readonly get: (r: NonNullable<RecipeParseResult['recipe']>) => string | undefined;
   readonly onlyLocal?: boolean;
 }[] = [
-  { at: ['dataset', 'path'], what: 'dataset', get: (r) => r.dataset.path },
+  // A distillation recipe writes its dataset (tuneloop distill): it need not exist.
+  { at: ['dataset', 'path'], what: 'dataset', get: (r) => (r.distill ? undefined : r.dataset.path) },
   { at: ['dataset', 'prompt_file'], what: 'prompt file', get: (r) => r.dataset.promptFile },
   { at: ['base_model'], what: 'base model folder', get: (r) => r.baseModel, onlyLocal: true },
+  { at: ['teacher', 'prompt'], what: 'teacher prompt file', get: (r) => r.distill?.teacher.prompt },
+  { at: ['teacher', 'model'], what: 'teacher model folder', get: (r) => r.distill?.teacher.model, onlyLocal: true },
+  { at: ['teacher', 'adapter'], what: 'teacher adapter folder', get: (r) => r.distill?.teacher.adapter },
+  { at: ['student', 'prompt'], what: 'student prompt file', get: (r) => r.distill?.student.prompt },
+  { at: ['inputs', 'path'], what: 'inputs', get: (r) => r.distill?.inputs.path },
 ];
 
 /**

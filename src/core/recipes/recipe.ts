@@ -10,7 +10,7 @@ import type { Diagnostic, Span } from '../yaml/diagnostic';
 import { numberRule, shapeValues } from '../yaml/key-table';
 import { describe, type Entry, type Reader, readYaml } from '../yaml/reader';
 import { didYouMean } from '../yaml/suggest';
-import type { BaseDtype, DatasetFormat, ScheduleName } from './vocabulary';
+import type { BaseDtype, ContaminationAction, DatasetFormat, DistillKind, ScheduleName } from './vocabulary';
 import { RECIPE_KEYS } from './key-table';
 
 export type { BaseDtype } from './vocabulary';
@@ -56,12 +56,37 @@ export interface Recipe {
   };
   /** Where the final adapter is copied, relative to the recipe (optional). */
   readonly output?: string;
+  /** With `teacher:`, a distillation recipe (tuneloop distill): `dataset.path` is where its rows are written. */
+  readonly distill?: DistillSpec;
   /** Where each path-valued key's value is written, for diagnostics about the path. */
   readonly spans: { readonly [K in RecipePathKey]?: Span };
 }
 
+/** A distillation recipe's own sections (paths relative to the recipe). */
+export interface DistillSpec {
+  readonly teacher: { readonly prompt: string; readonly model?: string; readonly adapter?: string; readonly kind: DistillKind };
+  readonly student: { readonly prompt: string };
+  readonly inputs: {
+    readonly path?: string;
+    /** Variable → its values; the rows are their cross product (crossed with path's rows). */
+    readonly expand?: Readonly<Record<string, readonly string[]>>;
+    /** 1: exact repeats only; below: word-trigram Jaccard similarity at which an input is a near-duplicate. */
+    readonly dedupe: number;
+  };
+  readonly contamination: { readonly ngram: number; readonly threshold: number; readonly action: ContaminationAction };
+}
+
 /** The keys whose values are paths (relative to the recipe). */
-export type RecipePathKey = 'base_model' | 'dataset.path' | 'dataset.prompt_file' | 'output';
+export type RecipePathKey =
+  | 'base_model'
+  | 'dataset.path'
+  | 'dataset.prompt_file'
+  | 'output'
+  | 'teacher.prompt'
+  | 'teacher.model'
+  | 'teacher.adapter'
+  | 'student.prompt'
+  | 'inputs.path';
 
 export interface RecipeParseResult {
   readonly recipe?: Recipe;
@@ -169,7 +194,8 @@ export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult 
       `"base_dtype: ${baseDtype}" needs method: lora: method full trains every weight in float32, so its base weights stay fp32; remove base_dtype (or set it to fp32), or train with method: lora`,
     );
   const output = top.get('output') ? r.string(top.get('output')!) : undefined;
-  const spans: { [K in RecipePathKey]?: Span } = {};
+  const distill = top.has('teacher') || top.has('student') || top.has('inputs') ? readDistill(r, top, section, num) : undefined;
+  const spans: { [K in RecipePathKey]?: Span } = { ...distill?.spans };
   const spanOf = (key: RecipePathKey, e: Entry | undefined) => {
     if (e) spans[key] = r.valueSpan(e);
   };
@@ -214,10 +240,82 @@ export function parseRecipe(text: string, file = '<recipe>'): RecipeParseResult 
             baseDtype,
           },
           ...(output !== undefined ? { output } : {}),
+          ...(distill?.spec ? { distill: distill.spec } : {}),
           spans,
         }
       : undefined;
   return recipe ? { recipe, diagnostics: r.sorted() } : { diagnostics: r.sorted() };
+}
+
+/**
+ * The distillation sections (teacher, student, inputs, contamination): teacher and student are
+ * required together, and the inputs must give rows (a path, or lists to expand).
+ */
+function readDistill(
+  r: Reader,
+  top: Map<string, Entry>,
+  section: (key: string) => Map<string, Entry>,
+  num: (place: string, m: Map<string, Entry>, key: string, fallback?: number) => number | undefined,
+): { spec?: DistillSpec; spans: { [K in RecipePathKey]?: Span } } {
+  const spans: { [K in RecipePathKey]?: Span } = {};
+  const text = (m: Map<string, Entry>, key: string, span?: RecipePathKey): string | undefined => {
+    const e = m.get(key);
+    if (!e) return undefined;
+    if (span) spans[span] = r.valueSpan(e);
+    return r.string(e);
+  };
+  const missing = (key: string, what: string) => {
+    const e = top.get(key);
+    r.error(e ? e.keyNode : r.span(0, 0), 'required', what);
+  };
+  const te = section('teacher');
+  const st = section('student');
+  const inp = section('inputs');
+  const co = section('contamination');
+  if (!top.has('teacher'))
+    missing('student', 'a distillation recipe needs "teacher": {prompt: LONG.prompt.yml}, the prompt file whose outputs the student learns');
+  if (!top.has('student'))
+    missing('teacher', 'a distillation recipe needs "student": {prompt: SHORT.prompt.yml}, the short messages the adapter is called with');
+  if (!top.has('inputs')) missing('teacher', 'a distillation recipe needs "inputs": {path: data/inputs.jsonl} (rows of variables) or {expand: {...}}');
+  const teacherPrompt = text(te, 'prompt', 'teacher.prompt');
+  if (top.has('teacher') && !te.has('prompt')) missing('teacher', 'missing "teacher.prompt": the prompt file the teacher runs');
+  const studentPrompt = text(st, 'prompt', 'student.prompt');
+  if (top.has('student') && !st.has('prompt')) missing('student', 'missing "student.prompt": the prompt file of the short messages');
+  const model = text(te, 'model', 'teacher.model');
+  const adapter = text(te, 'adapter', 'teacher.adapter');
+  const kind = choice<DistillKind>(r, te.get('kind'), 'teacher', 'sequence');
+  const inputsPath = text(inp, 'path', 'inputs.path');
+  let expand: Record<string, string[]> | undefined;
+  const ex = inp.get('expand');
+  if (ex) {
+    const m = r.map(ex, 'variable names, each with a list of values');
+    if (m) {
+      expand = {};
+      for (const e of r.entries(m, undefined, false).values()) {
+        const values = isSeq(e.value)
+          ? r.items(e.value).map((n) => (isScalar(n) && n.value !== null && typeof n.value !== 'object' ? String(n.value) : undefined))
+          : [];
+        if (values.length === 0 || values.some((v) => v === undefined)) r.error(r.valueSpan(e), 'type', `expand "${e.key}" must be a non-empty list of values`);
+        else expand[e.key] = values as string[];
+      }
+    }
+  }
+  if (top.has('inputs') && inputsPath === undefined && expand === undefined)
+    r.error(top.get('inputs')!.keyNode, 'required', '"inputs" needs "path" (a JSONL file of variable rows) or "expand" (lists of values), or both');
+  const spec =
+    teacherPrompt !== undefined && studentPrompt !== undefined && (inputsPath !== undefined || expand !== undefined)
+      ? {
+          teacher: { prompt: teacherPrompt, ...(model !== undefined ? { model } : {}), ...(adapter !== undefined ? { adapter } : {}), kind },
+          student: { prompt: studentPrompt },
+          inputs: { ...(inputsPath !== undefined ? { path: inputsPath } : {}), ...(expand ? { expand } : {}), dedupe: num('inputs', inp, 'dedupe', 0.9)! },
+          contamination: {
+            ngram: num('contamination', co, 'ngram', 8)!,
+            threshold: num('contamination', co, 'threshold', 0.5)!,
+            action: choice<ContaminationAction>(r, co.get('action'), 'contamination', 'refuse'),
+          },
+        }
+      : undefined;
+  return { ...(spec ? { spec } : {}), spans };
 }
 
 export interface RecipeCheckOptions {
@@ -270,9 +368,18 @@ export function checkRecipeFile(file: string, options: RecipeCheckOptions = {}):
     else if (kind === 'file' && st.isDirectory()) diagnostics.push(at(file, s, 'error', `${what} "${rel}" is a folder: name the file inside it`));
     else if (kind === 'folder' && !st.isDirectory()) diagnostics.push(at(file, s, 'error', `${what} "${rel}" is a file: name the checkpoint folder`));
   };
-  exists('dataset.path', 'dataset', recipe.dataset.path, 'file');
+  // A distillation recipe's dataset is what tuneloop distill writes: it need not exist yet.
+  if (!recipe.distill) exists('dataset.path', 'dataset', recipe.dataset.path, 'file');
   if (recipe.dataset.promptFile) exists('dataset.prompt_file', 'prompt file', recipe.dataset.promptFile, 'file');
   if (isLocalModel(recipe)) exists('base_model', 'base model folder', recipe.baseModel, 'folder');
+  const d = recipe.distill;
+  if (d) {
+    exists('teacher.prompt', 'teacher prompt file', d.teacher.prompt, 'file');
+    exists('student.prompt', 'student prompt file', d.student.prompt, 'file');
+    if (d.inputs.path !== undefined) exists('inputs.path', 'inputs', d.inputs.path, 'file');
+    if (d.teacher.adapter !== undefined) exists('teacher.adapter', 'teacher adapter folder', d.teacher.adapter, 'folder');
+    if (d.teacher.model !== undefined && isLocal(recipe, d.teacher.model)) exists('teacher.model', 'teacher model folder', d.teacher.model, 'folder');
+  }
   return { recipe, diagnostics: diagnostics.sort((x, y) => x.line - y.line || x.column - y.column) };
 }
 
@@ -282,7 +389,11 @@ function at(file: string, s: Span | undefined, severity: Diagnostic['severity'],
 
 /** A base model named as a folder (it exists here, or it is not shaped like a Hub id). */
 function isLocalModel(recipe: Recipe): boolean {
-  return !looksLikeHubId(recipe.baseModel) || fs.existsSync(path.resolve(path.dirname(recipe.file), recipe.baseModel));
+  return isLocal(recipe, recipe.baseModel);
+}
+
+function isLocal(recipe: Recipe, model: string): boolean {
+  return !looksLikeHubId(model) || fs.existsSync(path.resolve(path.dirname(recipe.file), model));
 }
 
 /**
@@ -302,6 +413,17 @@ export function recipePathRuleProblems(recipe: Recipe, options: RecipeCheckOptio
   read('dataset.path', 'dataset', recipe.dataset.path);
   if (recipe.dataset.promptFile) read('dataset.prompt_file', 'prompt file', recipe.dataset.promptFile);
   if (isLocalModel(recipe)) read('base_model', 'base model folder', recipe.baseModel);
+  const d = recipe.distill;
+  if (d) {
+    read('teacher.prompt', 'teacher prompt file', d.teacher.prompt);
+    read('student.prompt', 'student prompt file', d.student.prompt);
+    if (d.inputs.path !== undefined) read('inputs.path', 'inputs', d.inputs.path);
+    if (d.teacher.adapter !== undefined) read('teacher.adapter', 'teacher adapter folder', d.teacher.adapter);
+    if (d.teacher.model !== undefined && isLocal(recipe, d.teacher.model)) read('teacher.model', 'teacher model folder', d.teacher.model);
+    // The generated dataset is written, so it must be a place Tuneloop may write.
+    const outside = placeProblem(near(recipe.dataset.path), c, 'write');
+    if (outside) out.push(at(file, recipe.spans['dataset.path'], 'error', `dataset "${recipe.dataset.path}" ${outside}: ${ROOT_HINT}`));
+  }
   if (recipe.output !== undefined) {
     const s = recipe.spans.output;
     const target = near(recipe.output);
@@ -330,7 +452,14 @@ export function recipePathRuleProblems(recipe: Recipe, options: RecipeCheckOptio
 /** What a recipe's output folder must never contain: the workspace root, the recipe, its data. */
 export function outputProtects(recipe: Recipe, root: string): string[] {
   const near = (rel: string) => realPathLoose(path.resolve(path.dirname(recipe.file), rel));
-  return [root, realPathLoose(recipe.file), near(recipe.dataset.path), ...(recipe.dataset.promptFile ? [near(recipe.dataset.promptFile)] : [])];
+  const d = recipe.distill;
+  return [
+    root,
+    realPathLoose(recipe.file),
+    near(recipe.dataset.path),
+    ...(recipe.dataset.promptFile ? [near(recipe.dataset.promptFile)] : []),
+    ...(d ? [near(d.teacher.prompt), near(d.student.prompt), ...(d.inputs.path !== undefined ? [near(d.inputs.path)] : [])] : []),
+  ];
 }
 
 export const RECIPE_FILE = /\.adapter\.ya?ml$/;

@@ -13,3 +13,15 @@ export type ScheduleName = (typeof SCHEDULE_NAMES)[number];
 /** How the frozen base weights are held during training (`training.base_dtype`); int8 is symmetric per-channel. */
 export const BASE_DTYPES = ['fp32', 'bf16', 'int8'] as const;
 export type BaseDtype = (typeof BASE_DTYPES)[number];
+
+/**
+ * How a teacher's behaviour reaches the student (`teacher.kind`): `sequence`, the teacher's outputs
+ * become the student's training rows (sequence-level knowledge distillation, Kim and Rush 2016).
+ * Token-level distillation (the teacher's top-k log-probabilities per position) is not built yet.
+ */
+export const DISTILL_KINDS = ['sequence'] as const;
+export type DistillKind = (typeof DISTILL_KINDS)[number];
+
+/** What a contamination check does when a training input overlaps a held-out test case. */
+export const CONTAMINATION_ACTIONS = ['refuse', 'warn'] as const;
+export type ContaminationAction = (typeof CONTAMINATION_ACTIONS)[number];

@@ -8,7 +8,7 @@ import { describeFsError } from '../fs/text';
 import { defaultCacheDir as hubCacheDir } from '../hub';
 import { loadModelConfig } from '../models/config';
 import { resolveModel } from '../models/resolve';
-import { outputProtects } from '../recipes/recipe';
+import { outputProtects, type Recipe } from '../recipes/recipe';
 import { CANCEL, checkpointDir, checkpointSteps, createRunDir, EVENTS, inspectRun, launchDetached, ownerAlive } from './run';
 import { loadRecipe, resolveSpec, SPEC_FILE, writeSpec } from './spec';
 import { loraSpecOf, unmatchedTargetsWarning } from './lora-spec';
@@ -37,6 +37,11 @@ export interface StartOptions {
   readonly force?: boolean;
   /** Bytes available for the memory check (default: what the system reports). */
   readonly availableMemory?: number;
+  /**
+   * The recipe run on another dataset (absolute path) under another name, its adapter copied to no
+   * output: a distillation's baseline, the same student trained the same way on reference answers.
+   */
+  readonly variant?: { readonly name: string; readonly dataset: string };
 }
 
 async function resolveBaseDir(baseModel: string, recipeFile: string, options: StartOptions): Promise<string> {
@@ -98,7 +103,15 @@ export interface StartedRun {
 
 export async function startRun(recipeFile: string, options: StartOptions): Promise<StartedRun> {
   const root = findRoot(recipeFile, options.root);
-  const recipe = loadRecipe(recipeFile, { root, trustedReads: [...(options.trustedReads ?? []), hubCacheDir()] });
+  const loaded = loadRecipe(recipeFile, { root, trustedReads: [...(options.trustedReads ?? []), hubCacheDir()] });
+  const recipe = options.variant ? variantOf(loaded, options.variant) : loaded;
+  const dataset = path.resolve(path.dirname(recipeFile), recipe.dataset.path);
+  if (recipe.distill && !fs.existsSync(dataset))
+    throw new TuneloopError(
+      `dataset "${recipe.dataset.path}" is what tuneloop distill writes, and it has not been written yet`,
+      { file: recipeFile, key: 'dataset.path' },
+      `run tuneloop distill ${path.relative(process.cwd(), recipeFile) || recipeFile}`,
+    );
   const baseDir = await resolveBaseDir(recipe.baseModel, recipeFile, options);
   const spec = resolveSpec(recipe, baseDir, { root, ...(options.threads ? { threads: options.threads } : {}), ...(options.force ? { force: true } : {}) });
   if (spec.output) {
@@ -123,6 +136,11 @@ export async function startRun(recipeFile: string, options: StartOptions): Promi
   writeSpec(runDir, spec);
   const pid = launchDetached(options.trainerEntry, [runDir], runDir, options.env);
   return { runDir, pid, warnings, memory };
+}
+
+function variantOf(recipe: Recipe, variant: NonNullable<StartOptions['variant']>): Recipe {
+  const { output: _output, ...rest } = recipe;
+  return { ...rest, name: variant.name, dataset: { ...recipe.dataset, path: path.relative(path.dirname(recipe.file), variant.dataset) } };
 }
 
 /** The run's latest checkpoint folder, if any. */

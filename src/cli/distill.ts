@@ -1,0 +1,254 @@
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { chooseDtype } from '../core/compare/variants';
+import { describePairs } from '../core/distill/contamination';
+import { type HeldOutReport, type HeldOutSide, heldOutReport, type SideFigures } from '../core/distill/held-out';
+import { type DistillPlan, planDistill, studentRow } from '../core/distill/plan';
+import { runTeacher, teacherKey } from '../core/distill/teacher';
+import { TuneloopError } from '../core/errors';
+import { defaultCacheDir } from '../core/export/cache';
+import { count } from '../core/format';
+import { writeFileAtomic } from '../core/fs/atomic';
+import { resolveModel } from '../core/models/resolve';
+import { generationParams } from '../core/prompts/params';
+import type { Variables } from '../core/prompts/render';
+import { describeMemoryPlan } from '../core/train/memory';
+import { startRun } from '../core/train/start';
+import { DOWNLOAD_HINT, parseRoot, parseThreads, trustedReads, UsageError } from './options';
+import { follow } from './train';
+
+export const DISTILL_USAGE = `tuneloop distill RECIPE.adapter.yml [--baseline FIELD] [--no-train] [--runs DIR] [--threads N]
+                 [--json] [--download] [--force] [--root DIR]
+
+Distils a teacher (a long prompt, or another model) into an adapter: the recipe's teacher answers
+its inputs (cached by content, so a stopped run resumes), the answers become the student's rows
+(dataset.path), the adapter is trained on them, and the student (its short prompt and the new
+adapter) is compared with the teacher on the teacher prompt file's held-out test cases.
+
+  --baseline FIELD  also train the same student, same steps and seed, on the inputs' FIELD as the
+                    answer (reference answers, no teacher), and compare it too
+  --no-train        stop after writing the dataset
+  --json            print the held-out comparison as JSON
+  --runs DIR        where run folders go (default: .tuneloop/runs under the current folder)
+  --threads N       onnxruntime threads (default: its own choice)
+  --download        allow downloading a Hub model the Hugging Face cache does not hold
+  --force           replace the recipe's output folder even if it holds files Tuneloop did not write
+  --root DIR        the workspace root the recipe's paths must stay inside
+Ctrl-C stops the teacher (its answers so far are kept) or the training (after a checkpoint).
+Exit status: 0 when done, 1 on an error (a contaminated input, with contamination.action: refuse),
+130 when stopped.`;
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+function sideLine(s: SideFigures): string {
+  const a = s.agreement
+    ? `; agrees exactly on ${pct(s.agreement.exact)}, passes ${pct(s.agreement.passedWhereTeacherPassed)} of the ${s.agreement.teacherPassed} the teacher passes`
+    : '';
+  return `  ${s.name.padEnd(26)} ${pct(s.passRate).padStart(6)} (${s.passed}/${s.cases})${a}`;
+}
+
+function reportLines(r: HeldOutReport): string[] {
+  const sides = [r.teacher, ...r.students];
+  const evaluators = Object.keys(r.teacher.evaluators);
+  const width = Math.max(...sides.map((s) => s.name.length), 8);
+  return [
+    `held-out cases: ${r.cases} (the teacher prompt file's testData)`,
+    ...sides.map(sideLine),
+    '  per evaluator:',
+    ...evaluators.map((e) => `    ${e.padEnd(20)} ${sides.map((s) => `${s.name} ${s.evaluators[e] === undefined ? '–' : pct(s.evaluators[e]!)}`).join(' · ')}`),
+    '  input tokens per call and decode time per case:',
+    ...sides.map(
+      (s) => `    ${s.name.padEnd(width)} ${s.meanPromptTokens.toFixed(1).padStart(7)} tokens · ${(s.meanSeconds * 1000).toFixed(0).padStart(5)} ms`,
+    ),
+    `  input tokens fall by ${pct(r.inputTokenSaving)} (${r.students[0]?.name ?? 'student'} against the teacher)`,
+  ];
+}
+
+/** Writes rows of JSONL atomically. */
+function writeJsonl(file: string, rows: readonly unknown[]): void {
+  writeFileAtomic(file, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+}
+
+async function teacherAnswers(
+  plan: DistillPlan,
+  options: { cacheDir: string; threads?: number | undefined },
+): Promise<{ answers: string[]; cut: number } | 'stopped'> {
+  const prompt = plan.teacherPrompt;
+  const dtype = chooseDtype(prompt).dtype;
+  const spec = {
+    file: plan.teacherFile,
+    prompt,
+    model: { id: plan.teacherModelDir, dir: plan.teacherModelDir },
+    variants: [{ name: 'teacher', ...(plan.teacherAdapterDir ? { adapterDir: plan.teacherAdapterDir } : {}) }],
+    params: generationParams(prompt),
+    dtype,
+  };
+  const key = teacherKey(spec, plan.teacherModelDir, plan.teacherAdapterDir, options.cacheDir);
+  const controller = new AbortController();
+  const onInt = () => {
+    process.stderr.write('\nstopping the teacher: the answers so far are kept, and a second run goes on from them\n');
+    controller.abort();
+  };
+  process.once('SIGINT', onInt);
+  const tty = process.stderr.isTTY === true;
+  let last = 0;
+  try {
+    const run = await runTeacher(
+      spec,
+      key,
+      plan.inputs.map((r) => r.vars as Variables),
+      {
+        cacheDir: options.cacheDir,
+        threads: options.threads,
+        signal: controller.signal,
+        onMessage: (m) => process.stderr.write(`${m}\n`),
+        onProgress: (done, total, cached) => {
+          const now = Date.now();
+          if (done !== total && now - last < (tty ? 200 : 5000)) return;
+          last = now;
+          const line = `teacher: ${done}/${total} answers${cached ? ` (${cached} from the cache)` : ''}`;
+          process.stderr.write(tty ? `\r\x1b[2K${line}${done === total ? '\n' : ''}` : `${line}\n`);
+        },
+      },
+    );
+    if (run.cancelled || run.answers.some((a) => a === undefined)) return 'stopped';
+    process.stdout.write(`teacher: ${run.generated} answers generated, ${run.cached} from the cache (${run.cacheFile})\n`);
+    return { answers: run.answers.map((a) => a!.text), cut: run.answers.filter((a) => a!.finish === 'length').length };
+  } finally {
+    process.off('SIGINT', onInt);
+  }
+}
+
+export async function distillCommand(args: string[], trainerEntry: string): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      baseline: { type: 'string' },
+      'no-train': { type: 'boolean' },
+      json: { type: 'boolean' },
+      runs: { type: 'string' },
+      threads: { type: 'string' },
+      download: { type: 'boolean' },
+      force: { type: 'boolean' },
+      root: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(`usage: ${DISTILL_USAGE}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('distill takes one recipe file');
+  const started = Date.now();
+  const recipeFile = path.resolve(positionals[0]!);
+  const threads = parseThreads(values.threads);
+  const root = parseRoot(values.root);
+  const cacheDir = defaultCacheDir();
+  const plan = await planDistill(recipeFile, {
+    root,
+    trustedReads: trustedReads(),
+    allowDownload: values.download,
+    downloadHint: DOWNLOAD_HINT,
+    onProgress: (m) => process.stderr.write(`${m}\n`),
+  });
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(
+    `inputs: ${count(plan.inputs.length, 'row')}${plan.dropped.length ? ` (${count(plan.dropped.length, 'duplicate')} dropped, e.g. ${plan.dropped[0]!.source} repeats ${plan.dropped[0]!.duplicateOf})` : ''}`,
+  );
+  if (plan.contamination.length > 0) {
+    const lines = describePairs(plan.contamination);
+    const inputs = new Set(plan.contamination.map((p) => p.input.source)).size;
+    const what = `${count(inputs, 'input')} overlap held-out test cases of ${path.basename(plan.teacherFile)} (${plan.distill.contamination.ngram}-grams, threshold ${plan.distill.contamination.threshold})`;
+    if (plan.distill.contamination.action === 'refuse')
+      throw new TuneloopError(
+        `${what}:\n${lines.join('\n')}`,
+        { file: recipeFile },
+        'remove those inputs (or the test cases), or set contamination.action: warn to go on regardless',
+      );
+    process.stderr.write(`warning: ${what}:\n${lines.join('\n')}\n`);
+  }
+
+  const answers = await teacherAnswers(plan, { cacheDir, threads });
+  if (answers === 'stopped') {
+    out('stopped: run the same command again to go on from the answers kept');
+    return 130;
+  }
+  const rows = plan.inputs.map((r, i) => studentRow(plan.studentPrompt, r.vars as Variables, answers.answers[i]!));
+  writeJsonl(plan.datasetFile, rows);
+  out(
+    `dataset: ${count(rows.length, 'row')} written to ${path.relative(process.cwd(), plan.datasetFile)}${answers.cut ? ` (${count(answers.cut, 'answer')} cut at the teacher's maxTokens)` : ''}`,
+  );
+  if (values['no-train']) return 0;
+
+  const runsDir = path.resolve(values.runs ?? path.join('.tuneloop', 'runs'));
+  const startOptions = {
+    runsDir,
+    trainerEntry,
+    trustedReads: trustedReads(),
+    ...(root ? { root } : {}),
+    ...(threads ? { threads } : {}),
+    ...(values.download ? { allowDownload: true } : {}),
+    downloadHint: DOWNLOAD_HINT,
+    ...(values.force ? { force: true } : {}),
+  };
+  const train = async (variant?: { name: string; dataset: string }): Promise<string | number> => {
+    const { runDir, pid, warnings, memory } = await startRun(recipeFile, { ...startOptions, ...(variant ? { variant } : {}) });
+    for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+    out(`${describeMemoryPlan(memory)}\nrun ${runDir} (trainer pid ${pid})`);
+    const status = await follow(runDir, process.stdout, 0, true, pid);
+    return status === 0 ? path.join(runDir, 'adapter') : status;
+  };
+  const adapter = await train();
+  if (typeof adapter === 'number') return adapter;
+
+  let baselineAdapter: string | undefined;
+  if (values.baseline) {
+    const field = values.baseline;
+    const missing = plan.inputs.find((r) => typeof r.vars[field] !== 'string');
+    if (missing) throw new TuneloopError(`input ${missing.source} has no text "${field}" for --baseline`, {}, 'name a field every input row has');
+    const file = plan.datasetFile.replace(/(\.jsonl)?$/, '.baseline.jsonl');
+    writeJsonl(
+      file,
+      plan.inputs.map((r) => studentRow(plan.studentPrompt, r.vars as Variables, r.vars[field] as string)),
+    );
+    out(`baseline: the same student trained on the inputs' "${field}" (${path.relative(process.cwd(), file)})`);
+    const b = await train({ name: `${plan.recipe.name}-baseline`, dataset: file });
+    if (typeof b === 'number') return b;
+    baselineAdapter = b;
+  }
+
+  const studentDir = (await resolveModel(plan.recipe.baseModel, { base: path.dirname(recipeFile), place: { file: recipeFile, key: 'base_model' } })).dir;
+  const teacher: HeldOutSide = {
+    name: 'teacher',
+    prompt: plan.teacherPrompt,
+    file: plan.teacherFile,
+    modelDir: plan.teacherModelDir,
+    adapterDir: plan.teacherAdapterDir,
+  };
+  const student = (name: string, adapterDir?: string): HeldOutSide => ({
+    name,
+    prompt: plan.studentPrompt,
+    file: plan.studentFile,
+    modelDir: studentDir,
+    ...(adapterDir ? { adapterDir } : {}),
+  });
+  const report = await heldOutReport(
+    teacher,
+    [student('student', adapter), student('student, no adapter'), ...(baselineAdapter ? [student('baseline (reference answers)', baselineAdapter)] : [])],
+    {
+      params: generationParams(plan.teacherPrompt),
+      dtype: chooseDtype(plan.teacherPrompt).dtype,
+      cacheDir,
+      threads,
+      onSide: (name) => process.stderr.write(`held-out: ${name}\n`),
+    },
+  );
+  if (values.json)
+    out(JSON.stringify({ ...report, adapter, ...(baselineAdapter ? { baselineAdapter } : {}), seconds: (Date.now() - started) / 1000 }, null, 2));
+  else {
+    for (const line of reportLines(report)) out(line);
+    out(`distilled in ${((Date.now() - started) / 1000).toFixed(0)} s; the adapter is in ${path.relative(process.cwd(), adapter)}`);
+  }
+  return 0;
+}
