@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { activation, applyRope, MASK_VALUE, rmsNorm } from '../../src/core/models/graph/decoder';
 import type { Value } from '../../src/core/onnx/builder';
-import { crossEntropySum, crossEntropyWithGradient } from '../../src/core/onnx/autodiff';
+import { crossEntropySum, crossEntropyWithGradient, softCrossEntropySum, softCrossEntropyWithGradient } from '../../src/core/onnx/autodiff';
 import { GraphBuilder } from '../../src/core/onnx/builder';
 import { openSessionFromModel } from '../../src/core/onnx/session';
 import { gradcheck, type GradcheckGraph, type GradcheckOptions } from '../gradcheck';
@@ -318,6 +318,57 @@ describe('autodiff: backward rules against finite differences (float64)', functi
         },
         { feeds: { targets: i64([0, 6, 2, 2, 5, 0], [2, 3]), weights: f64([1, 1, 0, 1, 0, 1], [2, 3]) } },
       ));
+
+    it('soft cross-entropy against a teacher’s top-k (token-level distillation), at temperature 2', () =>
+      expectGradients(
+        (g) => {
+          const logits = X(g, 'logits', [2, 3, 7]);
+          const ids = g.input('ids', 'int64', [2, 3, 2]);
+          const q = X(g, 'q', [2, 3, 2]);
+          return { output: softCrossEntropySum(g, g.mul(logits, g.scalarF(3)), ids, q, 2), wrt: [logits] };
+        },
+        { feeds: { ids: i64([0, 6, 2, 3, 1, 4, 5, 0, 6, 2, 3, 3], [2, 3, 2]), q: f64([0.7, 0.3, 0.5, 0.5, 0, 0, 0.9, 0.1, 0.2, 0.8, 0.6, 0.4], [2, 3, 2]) } },
+      ));
+
+    it('the distillation step’s hand-written gradient (1/τ)·(softmax(z/τ)·Σq − scatter(q)) matches central differences of the same loss', async () => {
+      for (const temperature of [1, 2.5]) {
+        const g = new GraphBuilder('soft', { floatType: 'float64' });
+        const logits = X(g, 'logits', [2, 3, 7]);
+        const ids = g.input('ids', 'int64', [2, 3, 3]);
+        const q = X(g, 'q', [2, 3, 3]);
+        const { lossSum, dlogits } = softCrossEntropyWithGradient(g, logits, ids, q, temperature);
+        g.output(lossSum, 'loss', []);
+        g.output(dlogits, 'dlogits', [2, 3, 7]);
+        const s = await openSessionFromModel(g.model({ producerName: 't', producerVersion: '0' }), 1, { graphOptimizationLevel: 'basic' });
+        try {
+          const x = Float64Array.from({ length: 42 }, (_, i) => Math.sin(i * 1.7) * 2);
+          // Weighted teacher probabilities: one position without soft targets (all 0), one weighted 0.5·τ².
+          const qs = [0.6, 0.3, 0.1, 0.5, 0.25, 0.25, 0, 0, 0, 0.8, 0.1, 0.1, 0.2, 0.2, 0.6, 0.4, 0.4, 0.2].map((v, i) =>
+            i >= 15 ? v * 0.5 * temperature ** 2 : v,
+          );
+          const feeds = {
+            logits: new ort.Tensor('float64', x, [2, 3, 7]),
+            ids: i64([0, 6, 2, 3, 1, 4, 5, 0, 6, 2, 3, 1, 6, 5, 4, 0, 1, 2], [2, 3, 3]),
+            q: f64(qs, [2, 3, 3]),
+          };
+          const analytic = (await s.run(feeds)).dlogits!.data as Float64Array;
+          const loss = async () => ((await s.run(feeds, ['loss'])).loss!.data as Float64Array)[0]!;
+          const h = 1e-6;
+          for (let k = 0; k < x.length; k++) {
+            const x0 = x[k]!;
+            x[k] = x0 + h;
+            const up = await loss();
+            x[k] = x0 - h;
+            const down = await loss();
+            x[k] = x0;
+            const numeric = (up - down) / (2 * h);
+            assert.ok(Math.abs(analytic[k]! - numeric) < 1e-7, `τ ${temperature}, logit ${k}: ${analytic[k]} vs ${numeric}`);
+          }
+        } finally {
+          await s.release();
+        }
+      }
+    });
 
     it("the training step's hand-written gradient w·(softmax − onehot) matches central differences of the same loss", async () => {
       const g = new GraphBuilder('ce', { floatType: 'float64' });

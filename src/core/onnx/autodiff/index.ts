@@ -1,3 +1,3 @@
 export { addGradients, type GradientOptions } from './grad';
-export { crossEntropySum, crossEntropyWithGradient } from './loss';
+export { crossEntropySum, crossEntropyWithGradient, softCrossEntropySum, softCrossEntropyWithGradient } from './loss';
 export { BACKWARD, type BackwardArgs, type BackwardRule, FLOAT_TYPES, NO_GRADIENT, sumTo, zeros } from './rules';

@@ -39,3 +39,41 @@ function forward(g: GraphBuilder, logits: Value, targets: Value, weights: Value)
   const lossSum = g.neg(g.op('ReduceSum', [g.mul(picked, w)], { keepdims: 0 })); // [] (no axes: every axis)
   return { logProbs, idx, w, lossSum };
 }
+
+/**
+ * Token-level distillation's soft loss (Hinton et al. 2015, "Distilling the Knowledge in a Neural
+ * Network"): Σ over positions and the teacher's top-k tokens of −q·log softmax(logits / τ)[id], the
+ * soft cross-entropy against the teacher's top-k distribution. `q` carries the teacher's
+ * probabilities (renormalised over its top k at temperature τ) already multiplied by each position's
+ * weight (α·τ²·mask, folded in by the caller), so the graph is one gather and one sum.
+ *
+ *   logits [B, S, V] float
+ *   ids    [B, S, K] int64: the teacher's top-k token ids at each position (any valid id where q is 0)
+ *   q      [B, S, K] float: weighted teacher probabilities (0 where a position has no soft target)
+ *
+ * The soft CE and KL(teacher ‖ student) differ by the teacher's entropy, which does not depend on
+ * the student: their gradients are the same.
+ */
+export function softCrossEntropySum(g: GraphBuilder, logits: Value, ids: Value, q: Value, temperature: number): Value {
+  return g.scope('soft_loss', () => softForward(g, logits, ids, q, temperature).lossSum);
+}
+
+/**
+ * The soft loss and its gradient, written directly: d/dlogits = (1/τ)·(softmax(logits/τ)·Σ_k q_k −
+ * scatter(q at ids)). The tests check it against central differences of the same loss.
+ */
+export function softCrossEntropyWithGradient(g: GraphBuilder, logits: Value, ids: Value, q: Value, temperature: number): { lossSum: Value; dlogits: Value } {
+  return g.scope('soft_loss', () => {
+    const { logProbs, lossSum } = softForward(g, logits, ids, q, temperature);
+    const mass = g.op('ReduceSum', [q, g.i64(-1)], { keepdims: 1 }); // [B, S, 1]
+    const dense = g.op('ScatterElements', [g.mul(g.op('Exp', [logProbs]), mass), ids, g.neg(q)], { axis: -1, reduction: 'add' }); // [B, S, V]
+    return { lossSum, dlogits: g.mul(dense, g.scalarF(1 / temperature)) };
+  });
+}
+
+function softForward(g: GraphBuilder, logits: Value, ids: Value, q: Value, temperature: number): { logProbs: Value; lossSum: Value } {
+  const logProbs = g.op('LogSoftmax', [temperature === 1 ? logits : g.mul(logits, g.scalarF(1 / temperature))], { axis: -1 }); // [B, S, V]
+  const picked = g.op('GatherElements', [logProbs, ids], { axis: -1 }); // [B, S, K]
+  const lossSum = g.neg(g.op('ReduceSum', [g.mul(picked, q)], { keepdims: 0 })); // []
+  return { logProbs, lossSum };
+}
