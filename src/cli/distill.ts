@@ -9,9 +9,9 @@ import { TuneloopError } from '../core/errors';
 import { defaultCacheDir } from '../core/export/cache';
 import { count } from '../core/format';
 import { writeFileAtomic } from '../core/fs/atomic';
-import { resolveModel } from '../core/models/resolve';
 import { generationParams } from '../core/prompts/params';
 import type { Variables } from '../core/prompts/render';
+import type { TeacherTokens } from '../core/train/data';
 import { describeMemoryPlan } from '../core/train/memory';
 import { startRun } from '../core/train/start';
 import { DOWNLOAD_HINT, parseRoot, parseThreads, trustedReads, UsageError } from './options';
@@ -72,7 +72,7 @@ function writeJsonl(file: string, rows: readonly unknown[]): void {
 async function teacherAnswers(
   plan: DistillPlan,
   options: { cacheDir: string; threads?: number | undefined },
-): Promise<{ answers: string[]; cut: number } | 'stopped'> {
+): Promise<{ answers: string[]; tokens: (TeacherTokens | undefined)[]; cut: number } | 'stopped'> {
   const prompt = plan.teacherPrompt;
   const dtype = chooseDtype(prompt).dtype;
   const spec = {
@@ -83,7 +83,8 @@ async function teacherAnswers(
     params: generationParams(prompt),
     dtype,
   };
-  const key = teacherKey(spec, plan.teacherModelDir, plan.teacherAdapterDir, options.cacheDir);
+  const tokens = plan.distill.teacher.kind === 'token';
+  const key = teacherKey(spec, plan.teacherModelDir, plan.teacherAdapterDir, options.cacheDir, tokens);
   const controller = new AbortController();
   const onInt = () => {
     process.stderr.write('\nstopping the teacher: the answers so far are kept, and a second run goes on from them\n');
@@ -99,6 +100,7 @@ async function teacherAnswers(
       plan.inputs.map((r) => r.vars as Variables),
       {
         cacheDir: options.cacheDir,
+        tokens,
         threads: options.threads,
         signal: controller.signal,
         onMessage: (m) => process.stderr.write(`${m}\n`),
@@ -113,7 +115,11 @@ async function teacherAnswers(
     );
     if (run.cancelled || run.answers.some((a) => a === undefined)) return 'stopped';
     process.stdout.write(`teacher: ${run.generated} answers generated, ${run.cached} from the cache (${run.cacheFile})\n`);
-    return { answers: run.answers.map((a) => a!.text), cut: run.answers.filter((a) => a!.finish === 'length').length };
+    return {
+      answers: run.answers.map((a) => a!.text),
+      tokens: run.answers.map((a) => a!.tokens),
+      cut: run.answers.filter((a) => a!.finish === 'length').length,
+    };
   } finally {
     process.off('SIGINT', onInt);
   }
@@ -147,14 +153,17 @@ export async function distillCommand(args: string[], trainerEntry: string): Prom
   const cacheDir = defaultCacheDir();
   const plan = await planDistill(recipeFile, {
     root,
+    cacheDir,
+    threads,
     trustedReads: trustedReads(),
     allowDownload: values.download,
     downloadHint: DOWNLOAD_HINT,
     onProgress: (m) => process.stderr.write(`${m}\n`),
   });
   const out = (line: string) => process.stdout.write(`${line}\n`);
+  const reworded = plan.inputs.filter((r) => r.paraphrase !== undefined).length;
   out(
-    `inputs: ${count(plan.inputs.length, 'row')}${plan.dropped.length ? ` (${count(plan.dropped.length, 'duplicate')} dropped, e.g. ${plan.dropped[0]!.source} repeats ${plan.dropped[0]!.duplicateOf})` : ''}`,
+    `inputs: ${count(plan.inputs.length, 'row')}${reworded ? `, ${reworded} of them rewordings` : ''}${plan.dropped.length ? ` (${count(plan.dropped.length, 'duplicate')} dropped, e.g. ${plan.dropped[0]!.source} repeats ${plan.dropped[0]!.duplicateOf})` : ''}`,
   );
   if (plan.contamination.length > 0) {
     const lines = describePairs(plan.contamination);
@@ -174,7 +183,7 @@ export async function distillCommand(args: string[], trainerEntry: string): Prom
     out('stopped: run the same command again to go on from the answers kept');
     return 130;
   }
-  const rows = plan.inputs.map((r, i) => studentRow(plan.studentPrompt, r.vars as Variables, answers.answers[i]!));
+  const rows = plan.inputs.map((r, i) => studentRow(plan.studentPrompt, r.vars as Variables, answers.answers[i]!, answers.tokens[i]));
   writeJsonl(plan.datasetFile, rows);
   out(
     `dataset: ${count(rows.length, 'row')} written to ${path.relative(process.cwd(), plan.datasetFile)}${answers.cut ? ` (${count(answers.cut, 'answer')} cut at the teacher's maxTokens)` : ''}`,
@@ -218,7 +227,7 @@ export async function distillCommand(args: string[], trainerEntry: string): Prom
     baselineAdapter = b;
   }
 
-  const studentDir = (await resolveModel(plan.recipe.baseModel, { base: path.dirname(recipeFile), place: { file: recipeFile, key: 'base_model' } })).dir;
+  const studentDir = plan.studentModelDir;
   const teacher: HeldOutSide = {
     name: 'teacher',
     prompt: plan.teacherPrompt,

@@ -197,6 +197,23 @@ async function main(): Promise<void> {
     await shot(page, '2-diff-editor');
     await page.keyboard.press('Control+W');
 
+    // The case under the cursor: Compare from the palette with the cursor in case 1's lines.
+    panel = await webviewFrame(page, 'panel');
+    const case2 = (await panel.locator('.output').allInnerTexts()).join('\n');
+    await page.locator('.monaco-editor .view-lines .view-line', { hasText: 'Where is my parcel?' }).first().click();
+    await palette(page, 'Tuneloop: Compare Base and Adapters');
+    panel = await webviewFrame(page, 'panel');
+    await waitFor('the panel on case 1', 60_000, async () => ((await panel.locator('select#case').inputValue()) === '0' ? true : undefined));
+    // Finished: both columns done, with case 1's outputs (not the case 2 outputs still shown before it starts).
+    await waitFor('the compare of case 1 to finish', 120_000, async () =>
+      (await panel.locator('.output[data-state="done"]').count()) === 2 &&
+      (await panel.locator('.output').allInnerTexts()).join('\n') !== case2 &&
+      (await panel.getByRole('button', { name: 'Stop' }).isDisabled())
+        ? true
+        : undefined,
+    );
+    log('Compare from the palette, the cursor in case 1: the panel compared case 1');
+
     // 2. The matrix: every case × variant with the evaluators' results. Not yet a snapshot: the file
     // also lists tone.adapter.yml, which is not trained, so `tuneloop eval` could not reproduce it.
     panel = await webviewFrame(page, 'panel');

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { contaminatedPairs, overlap } from '../../src/core/distill/contamination';
 import { dedupeInputs, expandInputs, jaccard, ngrams } from '../../src/core/distill/inputs';
 import { checkRecipeFile, parseRecipe } from '../../src/core/recipes/recipe';
-import { ROOT, runCli, tempDir } from '../helpers';
+import { GOLDEN, ROOT, runCli, tempDir } from '../helpers';
 
 /**
  * Distillation (issue 15): the recipe's teacher/student/inputs/contamination sections, the inputs'
@@ -84,7 +84,7 @@ describe('distillation', function () {
       const { recipe, diagnostics } = parseRecipe(RECIPE, 'r.adapter.yml');
       assert.deepEqual(diagnostics, []);
       assert.deepEqual(recipe!.distill, {
-        teacher: { prompt: 'teacher.prompt.yml', kind: 'sequence' },
+        teacher: { prompt: 'teacher.prompt.yml', kind: 'sequence', temperature: 2, alpha: 0.5 },
         student: { prompt: 'student.prompt.yml' },
         inputs: { path: 'data/inputs.jsonl', dedupe: 0.9 },
         contamination: { ngram: 8, threshold: 0.5, action: 'refuse' },
@@ -252,6 +252,120 @@ describe('distillation', function () {
     // Another teacher (its messages changed) has another cache.
     fs.writeFileSync(path.join(ws, 'teacher.prompt.yml'), TEACHER.replace('Answer in one word.', 'Reply with a single word.'));
     assert.match(runCli(ws, ['distill', 'short.adapter.yml', '--no-train']).stdout, /teacher: 6 answers generated, 0 from the cache/);
+  });
+
+  it('token-level: rows carry the teacher’s ids and top-5, which the student’s tokens align with; training reports every row carrying them', () => {
+    const ws = workspace(
+      QUESTIONS.map((q) => ({ question: q })),
+      RECIPE.replace('  prompt: teacher.prompt.yml\n', '  prompt: teacher.prompt.yml\n  kind: token\n  temperature: 2\n  alpha: 0.5\n'),
+    );
+    const r = runCli(ws, ['distill', 'short.adapter.yml', '--no-train']);
+    assert.equal(r.status, 0, r.stderr);
+    const rows = fs
+      .readFileSync(path.join(ws, 'data', 'distilled.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { teacher: { ids: number[]; top: [number, number][][] } });
+    for (const row of rows) {
+      assert.ok(row.teacher.ids.length > 0 && row.teacher.top.length === row.teacher.ids.length);
+      // Greedy: each token is its step's most likely, first in its top 5, whose log-probabilities fall.
+      row.teacher.top.forEach((top, j) => {
+        assert.equal(top.length, 5);
+        assert.equal(top[0]![0], row.teacher.ids[j]);
+        for (let k = 1; k < 5; k++) assert.ok(top[k]![1] <= top[k - 1]![1]);
+      });
+    }
+    const t = runCli(ws, ['train', 'short.adapter.yml']);
+    assert.equal(t.status, 0, t.stderr);
+    assert.match(t.stdout, /token-level distillation: 6 of 6 rows carry the teacher's top-5, on \d+ of \d+ answer tokens \(τ 2, α 0\.5\)/);
+  });
+
+  it('token-level needs one tokenizer for teacher and student, and says so', () => {
+    const ws = workspace(
+      [{ question: 'x' }],
+      RECIPE.replace('  prompt: teacher.prompt.yml\n', '  prompt: teacher.prompt.yml\n  model: llama\n  kind: token\n'),
+    );
+    fs.cpSync(path.join(GOLDEN, 'llama'), path.join(ws, 'llama'), { recursive: true });
+    // The golden llama shares the default model's tokenizer: give the teacher's copy one token renamed.
+    const file = path.join(ws, 'llama', 'tokenizer.json');
+    const tok = JSON.parse(fs.readFileSync(file, 'utf8')) as { model: { vocab: Record<string, number> } };
+    const [name, id] = Object.entries(tok.model.vocab).find(([, v]) => v === 300)!;
+    delete tok.model.vocab[name];
+    tok.model.vocab['renamed-token'] = id;
+    fs.writeFileSync(file, JSON.stringify(tok));
+    const r = runCli(ws, ['distill', 'short.adapter.yml', '--no-train']);
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stderr,
+      /teacher\.kind: token needs the teacher and the student to share a tokenizer, and .*llama\/tokenizer\.json differs from .*default\/tokenizer\.json.*use teacher\.kind: sequence/s,
+    );
+  });
+
+  it('paraphrasing: each input reworded n times by a prompt on the local model, seeded (the same rows twice), then deduplicated and checked for contamination like any input', () => {
+    const recipe = RECIPE.replace(
+      '  path: data/inputs.jsonl\n',
+      '  path: data/inputs.jsonl\n  paraphrase:\n    prompt: reword.prompt.yml\n    variable: question\n    n: 2\n    seed: 3\n',
+    );
+    const ws = workspace(
+      ['Which colour is grass?', 'What is 2 plus 3?', 'Name the capital of France.'].map((q) => ({ question: q })),
+      recipe,
+    );
+    fs.writeFileSync(
+      path.join(ws, 'reword.prompt.yml'),
+      'modelParameters:\n  temperature: 0.9\n  maxTokens: 16\nmessages:\n  - role: user\n    content: "Say this another way: {{question}}"\n',
+    );
+    // The default model answers rather than rewords: its first rewording of the grass question is
+    // "Grass is green.", which this held-out case repeats.
+    fs.writeFileSync(path.join(ws, 'teacher.prompt.yml'), TEACHER.replace('  - question: What colour is grass?\n', '  - question: Grass is green.\n'));
+    const refused = runCli(ws, ['distill', 'short.adapter.yml', '--no-train']);
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /data\/inputs\.jsonl:1 \(paraphrase 1\) "Grass is green\." overlaps held-out .*teacher\.prompt\.yml:\d+ "Grass is green\." \(100%\)/,
+    );
+    fs.appendFileSync(path.join(ws, 'short.adapter.yml'), 'contamination:\n  action: warn\n');
+    const first = runCli(ws, ['distill', 'short.adapter.yml', '--no-train']);
+    assert.equal(first.status, 0, first.stderr);
+    const m = /inputs: (\d+) rows, (\d+) of them rewordings/.exec(first.stdout);
+    assert.ok(m && Number(m[2]) >= 1 && Number(m[1]) === 3 + Number(m[2]), first.stdout);
+    assert.equal(
+      fs
+        .readFileSync(path.join(ws, 'data', 'distilled.jsonl'), 'utf8')
+        .trim()
+        .split('\n').length,
+      Number(m[1]),
+    );
+    // Seeded: at a temperature where every sample differs, the same seed gives the same rows, another seed others.
+    fs.writeFileSync(
+      path.join(ws, 'reword.prompt.yml'),
+      'modelParameters:\n  temperature: 2\n  maxTokens: 12\nmessages:\n  - role: user\n    content: "Say this another way: {{question}}"\n',
+    );
+    const distilled = () => {
+      const r = runCli(ws, ['distill', 'short.adapter.yml', '--no-train']);
+      assert.equal(r.status, 0, r.stderr);
+      return fs.readFileSync(path.join(ws, 'data', 'distilled.jsonl'), 'utf8');
+    };
+    const seeded = distilled();
+    assert.equal(distilled(), seeded, 'the same seed gives the same rows');
+    const file = path.join(ws, 'short.adapter.yml');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('    seed: 3\n', '    seed: 4\n'));
+    assert.notEqual(distilled(), seeded, 'another seed gives other rewordings');
+  });
+
+  it('paraphrase needs its prompt and the variable to reword', () => {
+    const d = parseRecipe(
+      RECIPE.replace('  path: data/inputs.jsonl\n', '  path: data/inputs.jsonl\n  paraphrase:\n    prompt: reword.prompt.yml\n'),
+      'r.adapter.yml',
+    ).diagnostics;
+    assert.ok(
+      d.some((x) => /missing "inputs.paraphrase.variable"/.test(x.message)),
+      JSON.stringify(d),
+    );
+    const { recipe } = parseRecipe(
+      RECIPE.replace('  path: data/inputs.jsonl\n', '  path: data/inputs.jsonl\n  paraphrase:\n    prompt: p.prompt.yml\n    variable: question\n'),
+      'r.adapter.yml',
+    );
+    assert.deepEqual(recipe!.distill!.inputs.paraphrase, { prompt: 'p.prompt.yml', variable: 'question', n: 1, seed: 1 });
   });
 
   it('tuneloop train on a distillation recipe before distill says to run distill', () => {

@@ -10,8 +10,10 @@ import { readJsonl } from '../train/data';
  */
 export interface InputRow {
   readonly vars: Variables;
-  /** `file:line` of the JSONL row, or `expand` for a row made only from lists. */
+  /** `file:line` of the JSONL row, or `expand` for a row made only from lists; a rewording adds "(paraphrase k)". */
   readonly source: string;
+  /** Which rewording of its source this row is (paraphrase.ts), from 1. */
+  readonly paraphrase?: number;
 }
 
 export interface DroppedInput {

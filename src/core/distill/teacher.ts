@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { type CellResult, type MatrixSpec, runMatrix } from '../compare/matrix';
 import { fileSha256 } from '../export/cache';
 import type { Variables } from '../prompts/render';
+import type { TeacherTokens } from '../train/data';
 
 /**
  * The teacher's answers to the inputs, generated through the matrix (one model load for all rows)
@@ -16,10 +17,14 @@ import type { Variables } from '../prompts/render';
 export interface TeacherAnswer {
   readonly text: string;
   readonly finish: CellResult['finish'];
+  /** With `tokens` (token-level distillation): the answer's token ids and each one's top-k [id, log-probability]. */
+  readonly tokens?: TeacherTokens;
 }
 
 export interface TeacherRunOptions {
   readonly cacheDir: string;
+  /** Keep each answer's tokens and their top-k (token-level distillation). */
+  readonly tokens?: boolean | undefined;
   readonly threads?: number | undefined;
   readonly signal?: AbortSignal | undefined;
   /** After each answer (cached or new): how many of the inputs have one. */
@@ -70,9 +75,17 @@ export function sha256(text: string): string {
 }
 
 /** The teacher's identity for the cache: everything that changes its answers. */
-export function teacherKey(spec: Pick<MatrixSpec, 'prompt' | 'params' | 'dtype'>, modelDir: string, adapterDir: string | undefined, cacheDir: string): string {
+export function teacherKey(
+  spec: Pick<MatrixSpec, 'prompt' | 'params' | 'dtype'>,
+  modelDir: string,
+  adapterDir: string | undefined,
+  cacheDir: string,
+  tokens = false,
+): string {
   return sha256(
     canonical({
+      // Answers with their tokens' top-k are another cache than text alone.
+      ...(tokens ? { tokens: true } : {}),
       model: folderSha256(modelDir, cacheDir),
       adapter: adapterDir ? folderSha256(adapterDir, cacheDir) : null,
       messages: spec.prompt.messages.map((m) => ({ role: m.role, content: m.content })),
@@ -88,9 +101,9 @@ function readCache(file: string): Map<string, TeacherAnswer> {
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
     if (line.trim() === '') continue;
     try {
-      const o = JSON.parse(line) as { row?: unknown; text?: unknown; finish?: unknown };
+      const o = JSON.parse(line) as { row?: unknown; text?: unknown; finish?: unknown; tokens?: TeacherTokens };
       if (typeof o.row === 'string' && typeof o.text === 'string' && typeof o.finish === 'string')
-        out.set(o.row, { text: o.text, finish: o.finish as TeacherAnswer['finish'] });
+        out.set(o.row, { text: o.text, finish: o.finish as TeacherAnswer['finish'], ...(o.tokens ? { tokens: o.tokens } : {}) });
     } catch {
       // A line cut short by a crash: that input is generated again.
     }
@@ -123,7 +136,18 @@ export async function runTeacher(spec: Omit<MatrixSpec, 'cases'>, key: string, i
         if (e.type === 'progress') options.onMessage?.(e.message);
         if (e.type === 'end') cancelled = e.cancelled;
         if (e.type !== 'cellDone' || e.cell.finish === 'cancelled') continue;
-        const answer: TeacherAnswer = { text: e.cell.text, finish: e.cell.finish };
+        const answer: TeacherAnswer = {
+          text: e.cell.text,
+          finish: e.cell.finish,
+          ...(options.tokens
+            ? {
+                tokens: {
+                  ids: e.cell.tokens.map((t) => t.id),
+                  top: e.cell.tokens.map((t) => (t.top ?? [{ id: t.id, logprob: t.logprob }]).map((a) => [a.id, a.logprob] as [number, number])),
+                },
+              }
+            : {}),
+        };
         answers[e.caseIndex] = answer;
         fs.writeSync(fd, `${JSON.stringify({ row: rowKeys[e.caseIndex], ...answer })}\n`);
         generated++;

@@ -85,8 +85,16 @@ export const RECIPE_KEYS: KeyTable = {
     },
     adapter: { doc: 'A PEFT adapter folder (relative to this recipe) the teacher runs with.', shape: shape.text() },
     kind: {
-      doc: "sequence (default): the teacher's outputs become the student's training rows.",
+      doc: "sequence (default): the teacher's outputs become the student's training rows. token: the rows also carry the teacher's top-5 log-probabilities at each answer token, learned with a soft cross-entropy (the teacher's and student's tokenizers must be the same).",
       shape: shape.choice(RECIPE_VALUES['teacher.kind']),
+    },
+    temperature: {
+      doc: 'kind token: the temperature τ both distributions are softened by; the soft loss is scaled by τ² (default 2).',
+      shape: shape.number({ exclusiveMinimum: 0 }),
+    },
+    alpha: {
+      doc: 'kind token: the weight of the soft loss; the hard next-token loss on the same tokens gets 1 − alpha (default 0.5).',
+      shape: shape.number({ minimum: 0, maximum: 1 }),
     },
   },
   student: {
@@ -102,10 +110,24 @@ export const RECIPE_KEYS: KeyTable = {
       doc: 'Variables given as lists, e.g. {colour: [red, green], thing: [car, door]}: their cross product gives rows (crossed with the rows of path, when both are given).',
       shape: shape.any(['object']),
     },
+    paraphrase: {
+      doc: 'More inputs: each input reworded n times by a prompt file run on a local model (sampled at its modelParameters, seeded); repeats are then dropped like any input. Keys: prompt, variable, n, seed.',
+      shape: shape.map('inputs.paraphrase'),
+    },
     dedupe: {
       doc: 'Drop inputs that repeat an earlier one: 1 drops exact repeats only (after case and spacing are normalised); below 1, also those whose word-trigram Jaccard similarity reaches it (default 0.9).',
       shape: shape.number({ exclusiveMinimum: 0, maximum: 1 }),
     },
+  },
+  'inputs.paraphrase': {
+    prompt: {
+      doc: "A prompt file (relative to this recipe) whose messages ask for a rewording of the input (they render the input's variables); its model, else base_model, runs it.",
+      shape: shape.text(),
+      required: true,
+    },
+    variable: { doc: 'The input variable the rewording replaces (e.g. question).', shape: shape.text(), required: true },
+    n: { doc: 'Rewordings per input (default 1).', shape: shape.int(1, 16) },
+    seed: { doc: 'Seed of the first rewording; the k-th uses seed + k (default 1).', shape: shape.int(0) },
   },
   contamination: {
     ngram: {

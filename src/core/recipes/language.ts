@@ -55,6 +55,7 @@ const PATH_KEYS: readonly {
   { at: ['teacher', 'adapter'], what: 'teacher adapter folder', get: (r) => r.distill?.teacher.adapter },
   { at: ['student', 'prompt'], what: 'student prompt file', get: (r) => r.distill?.student.prompt },
   { at: ['inputs', 'path'], what: 'inputs', get: (r) => r.distill?.inputs.path },
+  { at: ['inputs', 'paraphrase', 'prompt'], what: 'paraphrase prompt file', get: (r) => r.distill?.inputs.paraphrase?.prompt },
 ];
 
 /**

@@ -64,7 +64,15 @@ export interface Recipe {
 
 /** A distillation recipe's own sections (paths relative to the recipe). */
 export interface DistillSpec {
-  readonly teacher: { readonly prompt: string; readonly model?: string; readonly adapter?: string; readonly kind: DistillKind };
+  readonly teacher: {
+    readonly prompt: string;
+    readonly model?: string;
+    readonly adapter?: string;
+    readonly kind: DistillKind;
+    /** kind token: the soft loss's temperature and weight. */
+    readonly temperature: number;
+    readonly alpha: number;
+  };
   readonly student: { readonly prompt: string };
   readonly inputs: {
     readonly path?: string;
@@ -72,6 +80,8 @@ export interface DistillSpec {
     readonly expand?: Readonly<Record<string, readonly string[]>>;
     /** 1: exact repeats only; below: word-trigram Jaccard similarity at which an input is a near-duplicate. */
     readonly dedupe: number;
+    /** More inputs: `variable` reworded `n` times by a prompt file, seeded. */
+    readonly paraphrase?: { readonly prompt: string; readonly variable: string; readonly n: number; readonly seed: number };
   };
   readonly contamination: { readonly ngram: number; readonly threshold: number; readonly action: ContaminationAction };
 }
@@ -86,7 +96,8 @@ export type RecipePathKey =
   | 'teacher.model'
   | 'teacher.adapter'
   | 'student.prompt'
-  | 'inputs.path';
+  | 'inputs.path'
+  | 'inputs.paraphrase.prompt';
 
 export interface RecipeParseResult {
   readonly recipe?: Recipe;
@@ -300,14 +311,40 @@ function readDistill(
       }
     }
   }
+  let paraphrase: NonNullable<DistillSpec['inputs']['paraphrase']> | undefined;
+  const pe = inp.get('paraphrase');
+  if (pe) {
+    const m = r.map(pe, Object.keys(RECIPE_KEYS['inputs.paraphrase'] ?? {}).join(', '));
+    if (m) {
+      const pm = entriesOf(r, m, 'inputs.paraphrase');
+      const prompt = text(pm, 'prompt', 'inputs.paraphrase.prompt');
+      const variable = text(pm, 'variable');
+      if (prompt === undefined) r.error(pe.keyNode, 'required', 'missing "inputs.paraphrase.prompt": the prompt file that rewords an input');
+      if (variable === undefined) r.error(pe.keyNode, 'required', 'missing "inputs.paraphrase.variable": the input variable to reword');
+      if (prompt !== undefined && variable !== undefined)
+        paraphrase = { prompt, variable, n: num('inputs.paraphrase', pm, 'n', 1)!, seed: num('inputs.paraphrase', pm, 'seed', 1)! };
+    }
+  }
   if (top.has('inputs') && inputsPath === undefined && expand === undefined)
     r.error(top.get('inputs')!.keyNode, 'required', '"inputs" needs "path" (a JSONL file of variable rows) or "expand" (lists of values), or both');
   const spec =
     teacherPrompt !== undefined && studentPrompt !== undefined && (inputsPath !== undefined || expand !== undefined)
       ? {
-          teacher: { prompt: teacherPrompt, ...(model !== undefined ? { model } : {}), ...(adapter !== undefined ? { adapter } : {}), kind },
+          teacher: {
+            prompt: teacherPrompt,
+            ...(model !== undefined ? { model } : {}),
+            ...(adapter !== undefined ? { adapter } : {}),
+            kind,
+            temperature: num('teacher', te, 'temperature', 2)!,
+            alpha: num('teacher', te, 'alpha', 0.5)!,
+          },
           student: { prompt: studentPrompt },
-          inputs: { ...(inputsPath !== undefined ? { path: inputsPath } : {}), ...(expand ? { expand } : {}), dedupe: num('inputs', inp, 'dedupe', 0.9)! },
+          inputs: {
+            ...(inputsPath !== undefined ? { path: inputsPath } : {}),
+            ...(expand ? { expand } : {}),
+            dedupe: num('inputs', inp, 'dedupe', 0.9)!,
+            ...(paraphrase ? { paraphrase } : {}),
+          },
           contamination: {
             ngram: num('contamination', co, 'ngram', 8)!,
             threshold: num('contamination', co, 'threshold', 0.5)!,
@@ -377,6 +414,7 @@ export function checkRecipeFile(file: string, options: RecipeCheckOptions = {}):
     exists('teacher.prompt', 'teacher prompt file', d.teacher.prompt, 'file');
     exists('student.prompt', 'student prompt file', d.student.prompt, 'file');
     if (d.inputs.path !== undefined) exists('inputs.path', 'inputs', d.inputs.path, 'file');
+    if (d.inputs.paraphrase) exists('inputs.paraphrase.prompt', 'paraphrase prompt file', d.inputs.paraphrase.prompt, 'file');
     if (d.teacher.adapter !== undefined) exists('teacher.adapter', 'teacher adapter folder', d.teacher.adapter, 'folder');
     if (d.teacher.model !== undefined && isLocal(recipe, d.teacher.model)) exists('teacher.model', 'teacher model folder', d.teacher.model, 'folder');
   }
@@ -418,6 +456,7 @@ export function recipePathRuleProblems(recipe: Recipe, options: RecipeCheckOptio
     read('teacher.prompt', 'teacher prompt file', d.teacher.prompt);
     read('student.prompt', 'student prompt file', d.student.prompt);
     if (d.inputs.path !== undefined) read('inputs.path', 'inputs', d.inputs.path);
+    if (d.inputs.paraphrase) read('inputs.paraphrase.prompt', 'paraphrase prompt file', d.inputs.paraphrase.prompt);
     if (d.teacher.adapter !== undefined) read('teacher.adapter', 'teacher adapter folder', d.teacher.adapter);
     if (d.teacher.model !== undefined && isLocal(recipe, d.teacher.model)) read('teacher.model', 'teacher model folder', d.teacher.model);
     // The generated dataset is written, so it must be a place Tuneloop may write.

@@ -16,10 +16,14 @@ export type BaseDtype = (typeof BASE_DTYPES)[number];
 
 /**
  * How a teacher's behaviour reaches the student (`teacher.kind`): `sequence`, the teacher's outputs
- * become the student's training rows (sequence-level knowledge distillation, Kim and Rush 2016).
- * Token-level distillation (the teacher's top-k log-probabilities per position) is not built yet.
+ * become the student's training rows (sequence-level knowledge distillation, Kim and Rush 2016);
+ * `token`, the rows also carry the teacher's top-k log-probabilities at each answer token, and the
+ * student learns them with a soft cross-entropy at a temperature (Hinton et al. 2015).
  */
-export const DISTILL_KINDS = ['sequence'] as const;
+export const DISTILL_KINDS = ['sequence', 'token'] as const;
+
+/** The teacher's tokens per position that token-level distillation learns: the top 5 generation records (infer/generate.ts TOP_ALTERNATIVES). */
+export const DISTILL_TOP_K = 5;
 export type DistillKind = (typeof DISTILL_KINDS)[number];
 
 /** What a contamination check does when a training input overlaps a held-out test case. */

@@ -22,6 +22,25 @@ export interface Example {
    * messages. Absent for plain text rows, whose prompt is the first half of the text.
    */
   readonly shown?: readonly ChatMessage[];
+  /**
+   * Token-level distillation: the teacher's top-k [id, log-probability] at each of its answer's
+   * tokens, from position `start` of `ids` on (the first token the loss learns), for as many tokens
+   * as the student's tokenization of the answer agrees with the teacher's.
+   */
+  readonly soft?: { readonly start: number; readonly top: readonly (readonly (readonly [number, number])[])[] };
+}
+
+/** A distillation row's teacher: its answer's token ids and each token's top-k [id, log-probability]. */
+export interface TeacherTokens {
+  readonly ids: readonly number[];
+  readonly top: readonly (readonly (readonly [number, number])[])[];
+}
+
+/** Token-level distillation's settings for the batches: top-k per position, temperature τ, weight α of the soft loss. */
+export interface SoftTargets {
+  readonly k: number;
+  readonly temperature: number;
+  readonly alpha: number;
 }
 
 export interface TokenizeReport {
@@ -230,7 +249,8 @@ export function tokenizeRows(tok: PreTrainedTokenizer, rows: readonly { line: nu
         'raise max_seq_len or shorten the prompt',
       );
     }
-    examples.push({ line, ids: ids!, mask: mask!, ...(shown?.length ? { shown } : {}) });
+    const soft = format === 'messages' && row.teacher !== undefined ? alignTeacher(row.teacher, ids!, mask!, file, line) : undefined;
+    examples.push({ line, ids: ids!, mask: mask!, ...(shown?.length ? { shown } : {}), ...(soft ? { soft } : {}) });
   }
   return { examples, truncated, tokensCut };
 }
@@ -267,9 +287,34 @@ export interface Batch {
   readonly weights: Float32Array;
   /** Counted targets in this batch. */
   readonly counted: number;
+  /** Token-level distillation: [B·S·k] the teacher's top-k ids and their weighted probabilities (α·τ²·p; 0 where none). */
+  readonly softIds?: BigInt64Array;
+  readonly softQ?: Float32Array;
+  readonly k?: number;
 }
 
-export function makeBatch(examples: readonly Example[], padId: number, length = Math.max(...examples.map((e) => e.ids.length))): Batch {
+/**
+ * The teacher's tokens against the student's: from the first learned position, as long as the ids
+ * agree (the student re-tokenizes the answer text, which a byte-level BPE almost always does the
+ * same way; where it does not, the rest of the row has hard targets only).
+ */
+function alignTeacher(raw: unknown, ids: readonly number[], mask: readonly number[], file: string, line: number): Example['soft'] {
+  const t = raw as Partial<TeacherTokens> | null;
+  const okTop = (x: unknown) => Array.isArray(x) && x.every((p) => Array.isArray(p) && p.length === 2 && Number.isInteger(p[0]) && typeof p[1] === 'number');
+  if (typeof t !== 'object' || t === null || !Array.isArray(t.ids) || !Array.isArray(t.top) || t.top.length !== t.ids.length || !t.top.every(okTop))
+    throw new TuneloopError(
+      '"teacher" must be {ids: [...], top: [[[id, logprob], ...], ...]} with one top list per id',
+      { file, line },
+      'run tuneloop distill again to write it',
+    );
+  const start = mask.findIndex((m, k) => m === 1 && k > 0);
+  if (start < 0) return undefined;
+  let n = 0;
+  while (n < t.ids.length && start + n < ids.length && ids[start + n] === t.ids[n]) n++;
+  return n > 0 ? { start, top: t.top.slice(0, n) } : undefined;
+}
+
+export function makeBatch(examples: readonly Example[], padId: number, length = Math.max(...examples.map((e) => e.ids.length)), soft?: SoftTargets): Batch {
   const B = examples.length;
   const S = length;
   const inputIds = new BigInt64Array(B * S).fill(BigInt(padId));
@@ -290,5 +335,28 @@ export function makeBatch(examples: readonly Example[], padId: number, length = 
       }
     }
   });
-  return { size: B, length: S, inputIds, attentionMask, targets, weights, counted };
+  if (!soft) return { size: B, length: S, inputIds, attentionMask, targets, weights, counted };
+  // Soft targets: at position t the logits predict token t + 1, whose teacher distribution is top[t + 1 − start].
+  // q = α·τ²·softmax(logprob / τ) over the top k; the hard weight there becomes 1 − α.
+  const K = soft.k;
+  const softIds = new BigInt64Array(B * S * K);
+  const softQ = new Float32Array(B * S * K);
+  const scale = soft.alpha * soft.temperature ** 2;
+  examples.forEach((e, b) => {
+    if (!e.soft) return;
+    e.soft.top.forEach((top, j) => {
+      const t = e.soft!.start + j - 1;
+      if (t < 0 || t + 1 >= e.ids.length || weights[b * S + t] !== 1) return;
+      const k = Math.min(K, top.length);
+      const m = Math.max(...top.slice(0, k).map(([, lp]) => lp / soft.temperature));
+      const ex = top.slice(0, k).map(([, lp]) => Math.exp(lp / soft.temperature - m));
+      const z = ex.reduce((a, x) => a + x, 0);
+      for (let i = 0; i < k; i++) {
+        softIds[(b * S + t) * K + i] = BigInt(top[i]![0]);
+        softQ[(b * S + t) * K + i] = (scale * ex[i]!) / z;
+      }
+      weights[b * S + t] = 1 - soft.alpha;
+    });
+  });
+  return { size: B, length: S, inputIds, attentionMask, targets, weights, counted, softIds, softQ, k: K };
 }

@@ -1,4 +1,4 @@
-import { addGradients, crossEntropyWithGradient } from '../onnx/autodiff';
+import { addGradients, crossEntropyWithGradient, softCrossEntropyWithGradient } from '../onnx/autodiff';
 import { GraphBuilder, type Value } from '../onnx/builder';
 import type { ModelDef } from '../onnx/model';
 import { after } from '../onnx/sequence';
@@ -32,6 +32,12 @@ export interface TrainingGraphSpec {
   readonly seq: number;
   readonly mode: 'lora' | 'full';
   readonly lora?: readonly LoraTrainModule[];
+  /**
+   * Token-level distillation: inputs `soft_ids` [B, S, k] (int64) and `soft_q` [B, S, k] (the teacher's
+   * top-k probabilities at temperature τ, weighted by α·τ², data.ts makeBatch), and the soft
+   * cross-entropy added to the loss and its gradient.
+   */
+  readonly softTargets?: { readonly k: number; readonly temperature: number };
   /** PEFT's lora_dropout: a mask input per module when above 0. */
   readonly loraDropout?: number;
   readonly outputLogits?: boolean;
@@ -123,11 +129,19 @@ export function buildTrainingGraph(cfg: ModelConfig, weights: WeightReader, spec
   }
   const targets = g.input('targets', 'int64', [spec.batch, spec.seq]);
   const weightsIn = g.input('weights', 'float32', [spec.batch, spec.seq]);
+  const st = spec.softTargets;
+  const soft = st
+    ? {
+        ids: g.input('soft_ids', 'int64', [spec.batch, spec.seq, st.k]),
+        q: g.input('soft_q', 'float32', [spec.batch, spec.seq, st.k]),
+        temperature: st.temperature,
+      }
+    : undefined;
   // Back-propagate from the logits, or from the final hidden states when the head ran in chunks.
   const { loss, from, seed } = hidden
-    ? chunkedLoss(g, hidden, targets, weightsIn, { tokens: N, perChunk, hiddenSize: cfg.hiddenSize, lossOnly: spec.lossOnly === true })
+    ? chunkedLoss(g, hidden, targets, weightsIn, { tokens: N, perChunk, hiddenSize: cfg.hiddenSize, lossOnly: spec.lossOnly === true, soft })
     : (() => {
-        const l = crossEntropyWithGradient(g, logits!, targets, weightsIn);
+        const l = lossWithGradient(g, logits!, targets, weightsIn, soft);
         return { loss: l.lossSum, from: logits!, seed: l.dlogits };
       })();
   g.output(loss, 'loss_sum', []);
@@ -147,6 +161,20 @@ export function buildTrainingGraph(cfg: ModelConfig, weights: WeightReader, spec
   };
 }
 
+interface SoftInputs {
+  readonly ids: Value;
+  readonly q: Value;
+  readonly temperature: number;
+}
+
+/** The next-token cross-entropy, plus the soft cross-entropy against the teacher's top-k when distilling token by token. */
+function lossWithGradient(g: GraphBuilder, logits: Value, targets: Value, weights: Value, soft: SoftInputs | undefined): { lossSum: Value; dlogits: Value } {
+  const hard = crossEntropyWithGradient(g, logits, targets, weights);
+  if (!soft) return hard;
+  const s = softCrossEntropyWithGradient(g, logits, soft.ids, soft.q, soft.temperature);
+  return { lossSum: g.add(hard.lossSum, s.lossSum), dlogits: g.add(hard.dlogits, s.dlogits) };
+}
+
 /**
  * The LM head and the loss over chunks of `perChunk` tokens: per chunk, its logits [c, V], the summed
  * cross-entropy and (unless `lossOnly`) the gradient of the hidden rows [c, H] through the head. Each
@@ -158,13 +186,16 @@ function chunkedLoss(
   hidden: { x: Value; head: (rows: Value) => Value },
   targets: Value,
   weights: Value,
-  o: { tokens: number; perChunk: number; hiddenSize: number; lossOnly: boolean },
+  o: { tokens: number; perChunk: number; hiddenSize: number; lossOnly: boolean; soft?: SoftInputs | undefined },
 ): { loss: Value; from: Value; seed?: Value } {
   return g.scope('chunked_loss', () => {
     const shape = g.shapeOf(hidden.x)!;
     const rows = g.reshape(hidden.x, [o.tokens, o.hiddenSize]); // [N, H]
     const t = g.reshape(targets, [o.tokens]); // [N]
     const w = g.reshape(weights, [o.tokens]); // [N]
+    const k = o.soft ? (g.shapeOf(o.soft.ids)![2] as number) : 0;
+    const softIds = o.soft ? g.reshape(o.soft.ids, [o.tokens, k]) : undefined; // [N, k]
+    const softQ = o.soft ? g.reshape(o.soft.q, [o.tokens, k]) : undefined; // [N, k]
     const losses: Value[] = [];
     const grads: Value[] = [];
     let last: Value[] = [];
@@ -175,7 +206,11 @@ function chunkedLoss(
       // last, holding every chunk's log-probabilities until then) and its gradient.
       if (last.length) h = after(g, h, ...last);
       const logits = hidden.head(h); // [c, V]
-      const l = crossEntropyWithGradient(g, logits, g.slice(t, [start], [end], [0]), g.slice(w, [start], [end], [0]));
+      const soft =
+        o.soft && softIds && softQ
+          ? { ids: g.slice(softIds, [start], [end], [0]), q: g.slice(softQ, [start], [end], [0]), temperature: o.soft.temperature }
+          : undefined;
+      const l = lossWithGradient(g, logits, g.slice(t, [start], [end], [0]), g.slice(w, [start], [end], [0]), soft);
       losses.push(l.lossSum);
       if (o.lossOnly) last = [l.lossSum];
       else {

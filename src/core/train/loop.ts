@@ -1,5 +1,5 @@
 import { TuneloopError } from '../errors';
-import { type Batch, type Example, makeBatch, shuffle } from './data';
+import { type Batch, type Example, makeBatch, type SoftTargets, shuffle } from './data';
 import type { RunEventPayload } from './events';
 import { type AdamWState, adamwStep, clipGradNorm, globalNorm } from './optim';
 import { learningRate, type ScheduleName } from './schedule';
@@ -40,6 +40,8 @@ export interface TrainConfig {
   readonly padId: number;
   /** Pad every micro-batch to this length (static graph shapes), or to its longest example. */
   readonly padTo?: number;
+  /** Token-level distillation: batches carry the teacher's top-k targets (data.ts makeBatch). */
+  readonly soft?: SoftTargets;
   readonly evalEvery?: number;
   readonly checkpointEvery?: number;
   /** Also a checkpoint when this many seconds passed since the last one (default: none by time). */
@@ -137,7 +139,7 @@ export async function evaluate(model: StepModel, examples: readonly Example[], s
   let sum = 0;
   let counted = 0;
   for (let i = 0; i < examples.length; i += config.batchSize) {
-    const b = makeBatch(examples.slice(i, i + config.batchSize), config.padId, config.padTo);
+    const b = makeBatch(examples.slice(i, i + config.batchSize), config.padId, config.padTo, config.soft);
     sum += await model.lossSum(b, state.params);
     counted += b.counted;
   }
@@ -173,7 +175,7 @@ export async function train(
       return 'cancelled';
     }
     const t0 = Date.now();
-    const micro = stepExamples(data.train, config, state.step).map((ex) => makeBatch(ex, config.padId, config.padTo));
+    const micro = stepExamples(data.train, config, state.step).map((ex) => makeBatch(ex, config.padId, config.padTo, config.soft));
     const lr = learningRate(config.lr, { name: config.schedule, warmupSteps: config.warmupSteps, totalSteps: total }, state.step);
     const { loss, gradNorm } = await optimizerStep(model, micro, state, lr, config);
     state.step += 1;

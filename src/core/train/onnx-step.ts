@@ -137,6 +137,14 @@ export class OnnxStepModel implements StepModel {
       targets: new ort.Tensor('int64', batch.targets, [B, S]),
       weights: new ort.Tensor('float32', batch.weights, [B, S]),
     };
+    const soft = this.options.spec.softTargets;
+    if (soft) {
+      // A batch without the teacher's targets (none of its rows has them) has soft weights 0.
+      const n = B * S * soft.k;
+      if (batch.k !== undefined && batch.k !== soft.k) throw new Error(`the batch has ${batch.k} soft targets per position, the graph ${soft.k}`);
+      feeds['soft_ids'] = new ort.Tensor('int64', batch.softIds ?? new BigInt64Array(n), [B, S, soft.k]);
+      feeds['soft_q'] = new ort.Tensor('float32', batch.softQ ?? new Float32Array(n), [B, S, soft.k]);
+    }
     for (const t of graph.trainable) {
       const p = params.get(t.name);
       if (!p) throw new Error(`no value for trainable tensor ${t.name}`);

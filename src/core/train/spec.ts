@@ -6,14 +6,14 @@ import { TuneloopError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic';
 import { readJsonFile } from '../fs/json';
 import { readTextFile } from '../fs/text';
-import { BASE_DTYPES, DATASET_FORMATS, SCHEDULE_NAMES } from '../recipes/vocabulary';
+import { BASE_DTYPES, DATASET_FORMATS, DISTILL_TOP_K, SCHEDULE_NAMES } from '../recipes/vocabulary';
 import { z } from 'zod';
 import { defaultCacheDir, fileSha256 } from '../export/cache';
 import { parsePrompt, renderMessages } from '../prompts';
 import type { Recipe } from '../recipes/recipe';
 import { checkRecipeFile, type RecipeCheckOptions } from '../recipes/recipe';
 import { TensorStore } from '../safetensors/checkpoint';
-import { type Example, readJsonl, splitTrainValidation, tokenizeRows } from './data';
+import { type Example, readJsonl, type SoftTargets, splitTrainValidation, tokenizeRows } from './data';
 
 /**
  * What a run needs, resolved from its recipe once, at launch: absolute paths, the base model's and
@@ -42,6 +42,8 @@ export interface RunSpec {
   /** The workspace root the recipe's paths were checked against (real path). */
   readonly root?: string;
   readonly threads?: number;
+  /** Token-level distillation (a recipe with teacher.kind token): the soft loss's top k, temperature and weight. */
+  readonly softTargets?: SoftTargets;
 }
 
 /** The type the frozen base weights are held in during training (RunSpec.training.baseDtype). */
@@ -91,6 +93,7 @@ const RunSpecFile = z.object({
   }),
   output: z.string().optional(),
   force: z.boolean().optional(),
+  softTargets: z.object({ k: z.number().int().positive(), temperature: z.number().positive(), alpha: z.number().min(0).max(1) }).optional(),
   root: z.string().optional(),
   threads: z.number().int().positive().optional(),
 });
@@ -151,6 +154,9 @@ export function resolveSpec(recipe: Recipe, baseDir: string, options: { threads?
     ...(options.force ? { force: true } : {}),
     ...(options.root ? { root: options.root } : {}),
     ...(options.threads ? { threads: options.threads } : {}),
+    ...(recipe.distill?.teacher.kind === 'token'
+      ? { softTargets: { k: DISTILL_TOP_K, temperature: recipe.distill.teacher.temperature, alpha: recipe.distill.teacher.alpha } }
+      : {}),
   };
 }
 

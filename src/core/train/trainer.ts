@@ -112,6 +112,21 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
         level: 'warn',
         message: `${data.truncated} row(s) were longer than max_seq_len ${spec.training.maxSeqLen}: ${data.tokensCut} token(s) cut`,
       });
+    if (spec.softTargets) {
+      // Token-level distillation: how much of the data carries the teacher's distributions.
+      const all = [...data.train, ...data.validation];
+      const rows = all.filter((e) => e.soft).length;
+      const tokens = all.reduce((a, e) => a + (e.soft?.top.length ?? 0), 0);
+      const answer = all.reduce((a, e) => a + e.mask.filter((m, t) => m === 1 && t > 0).length, 0);
+      emit({
+        type: 'log',
+        level: rows === 0 ? 'warn' : 'info',
+        message:
+          rows === 0
+            ? 'token-level distillation: no row carries the teacher\'s top-k ("teacher" in the dataset): training uses the hard targets only; run tuneloop distill with teacher.kind: token'
+            : `token-level distillation: ${rows} of ${all.length} rows carry the teacher's top-${spec.softTargets.k}, on ${tokens} of ${answer} answer tokens (τ ${spec.softTargets.temperature}, α ${spec.softTargets.alpha})`,
+      });
+    }
     const lora = spec.method === 'lora' ? loraSpecOf(cfg, spec) : undefined;
     const unmatched = lora ? unmatchedTargetsWarning(cfg, lora.unmatched) : undefined;
     if (unmatched) emit({ type: 'log', level: 'warn', message: unmatched });
@@ -136,6 +151,7 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
       padId: cfg.padTokenId ?? eos,
       // One static shape per run: every micro-batch is padded to the longest example.
       padTo: Math.max(...data.train.map((e) => e.ids.length), ...data.validation.map((e) => e.ids.length)),
+      ...(spec.softTargets ? { soft: spec.softTargets } : {}),
       // Unless the recipe says otherwise: every 50 steps or 10 minutes, whichever comes first.
       ...(t.checkpointEvery !== undefined
         ? { checkpointEvery: t.checkpointEvery }
@@ -156,9 +172,12 @@ export async function runTraining(runDir: string, options: RunOptions = {}): Pro
     // One copy of the frozen weights for the training, validation and sampling sessions (LoRA).
     const frozen = lora ? new FrozenWeights(t.baseDtype) : undefined;
     model = new OnnxStepModel(cfg, store, {
-      spec: lora
-        ? { mode: 'lora', lora: lora.modules, loraDropout: spec.lora.loraDropout, gradientCheckpointing: t.gradientCheckpointing }
-        : { mode: 'full', gradientCheckpointing: t.gradientCheckpointing },
+      spec: {
+        ...(lora
+          ? { mode: 'lora' as const, lora: lora.modules, loraDropout: spec.lora.loraDropout, gradientCheckpointing: t.gradientCheckpointing }
+          : { mode: 'full' as const, gradientCheckpointing: t.gradientCheckpointing }),
+        ...(spec.softTargets ? { softTargets: { k: spec.softTargets.k, temperature: spec.softTargets.temperature } } : {}),
+      },
       ...(frozen ? { frozen } : {}),
       seed: t.seed,
       ...(spec.threads ? { threads: spec.threads } : {}),
