@@ -19,6 +19,29 @@ export class NaiveDecoder {
     for (const spec of expectedWeights(cfg)) this.w.set(spec.name, { data: Float64Array.from(store.readFloat32(spec.name)), shape: spec.shape });
   }
 
+  /**
+   * A copy with LoRA adapters merged into its linear layers, in float64: W + scale·B·A (PEFT's
+   * merge), for A [r, in] and B [out, r] by module name (`model.layers.0.self_attn.q_proj`).
+   */
+  withLora(adapters: ReadonlyMap<string, { readonly a: Float64Array; readonly b: Float64Array; readonly r: number; readonly scale: number }>): NaiveDecoder {
+    const copy = Object.create(NaiveDecoder.prototype) as NaiveDecoder;
+    const w = new Map(this.w);
+    for (const [module, { a, b, r, scale }] of adapters) {
+      const W = this.get(`${module}.weight`);
+      const [out, inF] = W.shape as [number, number];
+      const merged = Float64Array.from(W.data);
+      for (let o = 0; o < out; o++)
+        for (let i = 0; i < inF; i++) {
+          let s = 0;
+          for (let k = 0; k < r; k++) s += b[o * r + k]! * a[k * inF + i]!;
+          merged[o * inF + i] = merged[o * inF + i]! + scale * s;
+        }
+      w.set(`${module}.weight`, { data: merged, shape: W.shape });
+    }
+    Object.assign(copy, { cfg: this.cfg, w });
+    return copy;
+  }
+
   private get(name: string) {
     const t = this.w.get(name);
     if (!t) throw new Error(`no weight ${name}`);

@@ -4,10 +4,13 @@ import { targetedModulesWithScale } from '../../src/core/lora/adapter';
 import { parseLoraConfig } from '../../src/core/lora/config';
 import { loadModelConfig, type ModelConfig } from '../../src/core/models/config';
 import { TensorStore } from '../../src/core/safetensors/checkpoint';
-import { type Batch, type Example, makeBatch, type SoftTargets } from '../../src/core/train/data';
+import { type Example, makeBatch, type SoftTargets } from '../../src/core/train/data';
+import { optimizerStep } from '../../src/core/train/loop';
+import { newAdamWState } from '../../src/core/train/optim';
 import { loraInputName } from '../../src/core/train/graph';
 import { initLora } from '../../src/core/train/lora-params';
 import { OnnxStepModel } from '../../src/core/train/onnx-step';
+import { distillLossSum, referenceDistillTrace } from '../reference/distill-trace';
 import { NaiveDecoder } from '../reference/naive-decoder';
 import { GOLDEN } from '../helpers';
 import { rng } from '../make-checkpoint';
@@ -35,33 +38,6 @@ function examples(cfg: ModelConfig, B: number, S: number, seed: number): Example
     // The last row's teacher agreed for only part of its answer: soft targets stop there.
     return { line: b + 1, ids, mask: ids.map((_, t) => (t >= start ? 1 : 0)), soft: { start, top: b === B - 1 ? top.slice(0, 2) : top } };
   });
-}
-
-/** The loss in float64: Σ w·−log p(target) + Σ q·−log softmax(z/τ)[id], from the naive decoder's logits. */
-function referenceLoss(ref: NaiveDecoder, batch: Batch, temperature: number): number {
-  let sum = 0;
-  const { size: B, length: S } = batch;
-  const K = batch.k ?? 0;
-  for (let b = 0; b < B; b++) {
-    const len = Array.from(batch.attentionMask.subarray(b * S, (b + 1) * S)).filter((m) => m === 1n).length;
-    const logits = ref.forward(Array.from(batch.inputIds.subarray(b * S, b * S + len), Number));
-    for (let t = 0; t < len; t++) {
-      const row = logits[t]!;
-      const logSoftmax = (scale: number) => {
-        const x = row.map((v) => v * scale);
-        const max = Math.max(...x);
-        const z = Math.log(x.reduce((a, v) => a + Math.exp(v - max), 0));
-        return x.map((v) => v - max - z);
-      };
-      const w = batch.weights[b * S + t]!;
-      if (w !== 0) sum -= w * logSoftmax(1)[Number(batch.targets[b * S + t])]!;
-      if (K) {
-        const lp = logSoftmax(1 / temperature);
-        for (let k = 0; k < K; k++) sum -= batch.softQ![(b * S + t) * K + k]! * lp[Number(batch.softIds![(b * S + t) * K + k])]!;
-      }
-    }
-  }
-  return sum;
 }
 
 describe('token-level distillation in the training step', function () {
@@ -102,7 +78,7 @@ describe('token-level distillation in the training step', function () {
       const plain = new OnnxStepModel(cfg, store, { seed: 1, threads: 2, spec: { mode: 'lora', lora: modules } });
       try {
         const got = await whole.lossSum(batch, zero);
-        const want = referenceLoss(new NaiveDecoder(cfg, store), batch, SOFT.temperature);
+        const want = distillLossSum(new NaiveDecoder(cfg, store), batch, SOFT.temperature);
         assert.ok(Math.abs(got - want) <= 1e-4 * Math.abs(want), `engine ${got} vs float64 reference ${want}`);
         // The soft part is there: without it the loss is the hard part alone.
         const hardOnly = await plain.lossSum(batch, zero);
@@ -144,6 +120,45 @@ describe('token-level distillation in the training step', function () {
         await chunked.dispose();
         await plain.dispose();
       }
+    } finally {
+      store.close();
+    }
+  });
+
+  it('two optimizer steps follow a float64 reference trace (test/reference/distill-trace.ts): losses and gradient norms', async function () {
+    this.timeout(300_000);
+    const store = TensorStore.openDir(dir);
+    try {
+      // LoRA on one module keeps the reference's central differences to 256 parameters.
+      const one = targetedModulesWithScale(cfg, parseLoraConfig({ r: 2, lora_alpha: 4, target_modules: 'model\\.layers\\.0\\.self_attn\\.q_proj' }));
+      assert.equal(one.length, 1);
+      const batch = makeBatch(examples(cfg, 1, 9, 13), 0, 9, SOFT);
+      const init = initLora(one, 5);
+      const model = new OnnxStepModel(cfg, store, { seed: 1, threads: 2, spec: { mode: 'lora', lora: one, softTargets: SOFT } });
+      const engine: { loss: number; gradNorm: number }[] = [];
+      try {
+        const state = { step: 0, params: new Map([...init].map(([k, v]) => [k, Float32Array.from(v)])), optimizer: newAdamWState() };
+        for (let k = 0; k < 2; k++) {
+          engine.push(await optimizerStep(model, [batch], state, 0.01, { weightDecay: 0, betas: [0.9, 0.999], eps: 1e-8, clipGradNorm: 1 }));
+          state.step++;
+        }
+      } finally {
+        await model.dispose();
+      }
+      const reference = referenceDistillTrace(
+        new NaiveDecoder(cfg, store),
+        batch,
+        one.map((m) => ({ name: m.module.name, r: m.r, scale: m.scale })),
+        new Map([...init].map(([k, v]) => [k, Float64Array.from(v)])),
+        { steps: 2, lr: 0.01, clip: 1, temperature: SOFT.temperature },
+      );
+      engine.forEach((e, k) => {
+        const r = reference[k]!;
+        assert.ok(Math.abs(e.loss - r.loss) <= 1e-4 * r.loss, `step ${k + 1}: loss ${e.loss} vs float64 ${r.loss}`);
+        assert.ok(Math.abs(e.gradNorm - r.gradNorm) <= 1e-3 * r.gradNorm, `step ${k + 1}: gradient norm ${e.gradNorm} vs float64 ${r.gradNorm}`);
+      });
+      // The steps did something: the second loss is below the first.
+      assert.ok(reference[1]!.loss < reference[0]!.loss, `${reference[0]!.loss} → ${reference[1]!.loss}`);
     } finally {
       store.close();
     }
