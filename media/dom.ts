@@ -48,6 +48,8 @@ const ICONS: Record<string, string> = {
   beaker: 'M6 1.5v5l-4 7.5h12l-4-7.5v-5M5 1.5h6M4 10.5h8',
   debugContinue: 'M3 3v10M6 3l7 5-7 5z',
   warning: 'M8 1.5l6.5 12h-13zM8 6v3.5M8 11v1',
+  'mortar-board': 'M1 6l7-3.5L15 6l-7 3.5zM4 7.5v4c2 1.5 6 1.5 8 0v-4M14 6.5v4',
+  edit: 'M10.5 2.5l3 3-8 8h-3v-3zM9 4l3 3',
 };
 
 export function icon(name: keyof typeof ICONS): SVGSVGElement {

@@ -13,6 +13,7 @@ import { Tabs } from './tabs';
 import { TrainView } from './train';
 import { HistoryView } from './history';
 import { ProbesView } from './probes';
+import { DistillView } from './distill';
 
 /**
  * The run / compare / fine-tune panel's page. It renders what the extension sends (each message
@@ -42,6 +43,7 @@ export function mountPanel(app: HTMLElement): void {
   const train = new TrainView(ctx);
   const probes = new ProbesView(ctx);
   const history = new HistoryView(ctx);
+  const distill = new DistillView(ctx);
   const notices = new Notices();
   const tabs = new Tabs((t) => selectTab(t, true));
 
@@ -68,13 +70,14 @@ export function mountPanel(app: HTMLElement): void {
   tabs.panels.get('train')!.append(train.root);
   tabs.panels.get('probes')!.append(probes.root);
   tabs.panels.get('history')!.append(history.root);
+  tabs.panels.get('distill')!.append(distill.root);
   const promptArea = el('div', { class: 'prompt-area' }, fileRow, controls.setup);
   app.replaceChildren(header, banner, notices.root, promptArea, ...tabs.panels.values());
 
   function selectTab(t: Tab, user = false): void {
     s.tab = t;
     tabs.show(t);
-    promptArea.hidden = t === 'train' || s.prompts.length === 0;
+    promptArea.hidden = t === 'train' || t === 'distill' || s.prompts.length === 0;
     // The history needs only the file: no model, variants or settings.
     controls.setup.hidden = t === 'history';
     // The history is read when its tab is shown (runs may have been recorded since).
@@ -118,6 +121,7 @@ export function mountPanel(app: HTMLElement): void {
     }
     train.renderLaunch();
     train.renderRuns();
+    distill.render();
     selectTab(s.tab);
     controls.update();
   }
@@ -128,6 +132,7 @@ export function mountPanel(app: HTMLElement): void {
     train,
     probes,
     history,
+    distill,
     controls,
     selectTab,
     focusTab: (t) => tabs.panels.get(t)?.focus({ preventScroll: true }),

@@ -5,6 +5,7 @@ import type { ResultsView } from './results';
 import { anyRunning, cellKey, type RunView } from './state';
 import type { TrainView } from './train';
 import type { HistoryView } from './history';
+import type { DistillView } from './distill';
 import type { ProbesView } from './probes';
 
 /**
@@ -18,6 +19,7 @@ export interface Page extends Ctx {
   readonly train: TrainView;
   readonly probes: ProbesView;
   readonly history: HistoryView;
+  readonly distill: DistillView;
   readonly controls: RunControls;
   selectTab(t: Tab, user?: boolean): void;
   /** Moves keyboard focus to a tab's panel (the extension showed it). */
@@ -159,6 +161,34 @@ const HANDLERS: Handlers = {
     if (!run) return;
     run.end = m;
     page.probes.render();
+    if (m.status === 'failed' && m.message) page.notice('error', m.message);
+    page.controls.update();
+  },
+  'distill/progress': (m, page) => {
+    const d = page.s.distill;
+    d.progress = m.message;
+    // The first progress of a job: the buttons change (Stop on, the others off); later ones only the line.
+    if (d.running === undefined) {
+      d.running = 'run';
+      d.error = undefined;
+      page.distill.render();
+      page.controls.update();
+    } else page.distill.progress();
+  },
+  'distill/data': (m, page) => {
+    page.s.distill.data = m;
+    page.distill.render();
+  },
+  'distill/report': (m, page) => {
+    page.s.distill.report = m;
+    page.distill.render();
+  },
+  'distill/end': (m, page) => {
+    const d = page.s.distill;
+    d.running = undefined;
+    d.progress = undefined;
+    d.error = m.status === 'failed' ? m.message : m.status === 'cancelled' ? 'Stopped.' : undefined;
+    page.distill.render();
     if (m.status === 'failed' && m.message) page.notice('error', m.message);
     page.controls.update();
   },

@@ -1,3 +1,4 @@
+import type { DistillState } from './distill';
 import {
   type CellInfo,
   type FileEntry,
@@ -68,6 +69,9 @@ export interface PanelState {
   probes: ProbesRunView | undefined;
   /** The selected prompt file's recorded history (History tab). */
   history: Extract<ToPanel, { type: 'history/data' }> | undefined;
+  /** The Distill tab: its recipe, and its last job's messages. */
+  distillRecipe: string | undefined;
+  distill: DistillState;
 }
 
 export function newState(): PanelState {
@@ -99,6 +103,8 @@ export function newState(): PanelState {
     recipe: undefined,
     probes: undefined,
     history: undefined,
+    distillRecipe: undefined,
+    distill: {},
   };
 }
 
@@ -133,7 +139,7 @@ export function isRunning(run: RunView | undefined): boolean {
 
 /** Whether a run of either mode is going (one at a time: the extension refuses a second). */
 export function anyRunning(s: PanelState): boolean {
-  return RUN_MODES.some((mode) => isRunning(s[mode])) || (s.probes !== undefined && s.probes.end === undefined);
+  return RUN_MODES.some((mode) => isRunning(s[mode])) || (s.probes !== undefined && s.probes.end === undefined) || s.distill.running !== undefined;
 }
 
 /** The selected variants of the current prompt file (base and the file's adapters unless the user chose). */

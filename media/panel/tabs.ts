@@ -1,7 +1,14 @@
 import { type Tab, TABS } from '../../src/extension/panel/protocol';
 import { el } from '../dom';
 
-const TAB_LABELS: Record<Tab, string> = { compare: 'Run & compare', matrix: 'Matrix', probes: 'Probes', history: 'History', train: 'Fine-tune' };
+const TAB_LABELS: Record<Tab, string> = {
+  compare: 'Run & compare',
+  matrix: 'Matrix',
+  probes: 'Probes',
+  history: 'History',
+  train: 'Fine-tune',
+  distill: 'Distill',
+};
 
 /** The keys that move between tabs, as the ARIA tabs pattern asks: from a tab's index to the next one's. */
 const KEY_MOVES = new Map<string, (i: number) => number>([

@@ -1,17 +1,15 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { chooseDtype } from '../core/compare/variants';
-import { describePairs } from '../core/distill/contamination';
+import { contaminationError, contaminationProblem, type DistillDataset, writeDistillDataset } from '../core/distill/dataset';
 import { type HeldOutReport, type HeldOutSide, heldOutReport, type SideFigures } from '../core/distill/held-out';
 import { type DistillPlan, planDistill, studentRow } from '../core/distill/plan';
-import { runTeacher, teacherKey } from '../core/distill/teacher';
 import { TuneloopError } from '../core/errors';
 import { defaultCacheDir } from '../core/export/cache';
 import { count } from '../core/format';
 import { writeFileAtomic } from '../core/fs/atomic';
 import { generationParams } from '../core/prompts/params';
 import type { Variables } from '../core/prompts/render';
-import type { TeacherTokens } from '../core/train/data';
 import { describeMemoryPlan } from '../core/train/memory';
 import { startRun } from '../core/train/start';
 import { DOWNLOAD_HINT, parseRoot, parseThreads, trustedReads, UsageError } from './options';
@@ -69,22 +67,8 @@ function writeJsonl(file: string, rows: readonly unknown[]): void {
   writeFileAtomic(file, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
 }
 
-async function teacherAnswers(
-  plan: DistillPlan,
-  options: { cacheDir: string; threads?: number | undefined },
-): Promise<{ answers: string[]; tokens: (TeacherTokens | undefined)[]; cut: number } | 'stopped'> {
-  const prompt = plan.teacherPrompt;
-  const dtype = chooseDtype(prompt).dtype;
-  const spec = {
-    file: plan.teacherFile,
-    prompt,
-    model: { id: plan.teacherModelDir, dir: plan.teacherModelDir },
-    variants: [{ name: 'teacher', ...(plan.teacherAdapterDir ? { adapterDir: plan.teacherAdapterDir } : {}) }],
-    params: generationParams(prompt),
-    dtype,
-  };
-  const tokens = plan.distill.teacher.kind === 'token';
-  const key = teacherKey(spec, plan.teacherModelDir, plan.teacherAdapterDir, options.cacheDir, tokens);
+/** The data stage with a progress line on stderr; Ctrl-C stops the teacher (its answers are kept). */
+async function dataStage(plan: DistillPlan, options: { cacheDir: string; threads?: number | undefined }): Promise<DistillDataset | 'stopped'> {
   const controller = new AbortController();
   const onInt = () => {
     process.stderr.write('\nstopping the teacher: the answers so far are kept, and a second run goes on from them\n');
@@ -94,32 +78,19 @@ async function teacherAnswers(
   const tty = process.stderr.isTTY === true;
   let last = 0;
   try {
-    const run = await runTeacher(
-      spec,
-      key,
-      plan.inputs.map((r) => r.vars as Variables),
-      {
-        cacheDir: options.cacheDir,
-        tokens,
-        threads: options.threads,
-        signal: controller.signal,
-        onMessage: (m) => process.stderr.write(`${m}\n`),
-        onProgress: (done, total, cached) => {
-          const now = Date.now();
-          if (done !== total && now - last < (tty ? 200 : 5000)) return;
-          last = now;
-          const line = `teacher: ${done}/${total} answers${cached ? ` (${cached} from the cache)` : ''}`;
-          process.stderr.write(tty ? `\r\x1b[2K${line}${done === total ? '\n' : ''}` : `${line}\n`);
-        },
+    return await writeDistillDataset(plan, {
+      cacheDir: options.cacheDir,
+      threads: options.threads,
+      signal: controller.signal,
+      onMessage: (m) => process.stderr.write(`${m}\n`),
+      onProgress: (done, total, cached) => {
+        const now = Date.now();
+        if (done !== total && now - last < (tty ? 200 : 5000)) return;
+        last = now;
+        const line = `teacher: ${done}/${total} answers${cached ? ` (${cached} from the cache)` : ''}`;
+        process.stderr.write(tty ? `\r\x1b[2K${line}${done === total ? '\n' : ''}` : `${line}\n`);
       },
-    );
-    if (run.cancelled || run.answers.some((a) => a === undefined)) return 'stopped';
-    process.stdout.write(`teacher: ${run.generated} answers generated, ${run.cached} from the cache (${run.cacheFile})\n`);
-    return {
-      answers: run.answers.map((a) => a!.text),
-      tokens: run.answers.map((a) => a!.tokens),
-      cut: run.answers.filter((a) => a!.finish === 'length').length,
-    };
+    });
   } finally {
     process.off('SIGINT', onInt);
   }
@@ -165,28 +136,19 @@ export async function distillCommand(args: string[], trainerEntry: string): Prom
   out(
     `inputs: ${count(plan.inputs.length, 'row')}${reworded ? `, ${reworded} of them rewordings` : ''}${plan.dropped.length ? ` (${count(plan.dropped.length, 'duplicate')} dropped, e.g. ${plan.dropped[0]!.source} repeats ${plan.dropped[0]!.duplicateOf})` : ''}`,
   );
-  if (plan.contamination.length > 0) {
-    const lines = describePairs(plan.contamination);
-    const inputs = new Set(plan.contamination.map((p) => p.input.source)).size;
-    const what = `${count(inputs, 'input')} overlap held-out test cases of ${path.basename(plan.teacherFile)} (${plan.distill.contamination.ngram}-grams, threshold ${plan.distill.contamination.threshold})`;
-    if (plan.distill.contamination.action === 'refuse')
-      throw new TuneloopError(
-        `${what}:\n${lines.join('\n')}`,
-        { file: recipeFile },
-        'remove those inputs (or the test cases), or set contamination.action: warn to go on regardless',
-      );
-    process.stderr.write(`warning: ${what}:\n${lines.join('\n')}\n`);
-  }
+  const problem = contaminationProblem(plan);
+  const refused = contaminationError(plan, recipeFile);
+  if (refused) throw refused;
+  if (problem) process.stderr.write(`warning: ${problem.message}:\n${problem.lines.join('\n')}\n`);
 
-  const answers = await teacherAnswers(plan, { cacheDir, threads });
-  if (answers === 'stopped') {
+  const data = await dataStage(plan, { cacheDir, threads });
+  if (data === 'stopped') {
     out('stopped: run the same command again to go on from the answers kept');
     return 130;
   }
-  const rows = plan.inputs.map((r, i) => studentRow(plan.studentPrompt, r.vars as Variables, answers.answers[i]!, answers.tokens[i]));
-  writeJsonl(plan.datasetFile, rows);
+  out(`teacher: ${data.generated} answers generated, ${data.cached} from the cache (${data.cacheFile})`);
   out(
-    `dataset: ${count(rows.length, 'row')} written to ${path.relative(process.cwd(), plan.datasetFile)}${answers.cut ? ` (${count(answers.cut, 'answer')} cut at the teacher's maxTokens)` : ''}`,
+    `dataset: ${count(data.rows, 'row')} written to ${path.relative(process.cwd(), data.datasetFile)}${data.cut ? ` (${count(data.cut, 'answer')} cut at the teacher's maxTokens)` : ''}`,
   );
   if (values['no-train']) return 0;
 

@@ -11,6 +11,7 @@ import { autorunIfTrusted, type CommandId, followRunsWhenTrusted, gateCommand, t
 import { promptFileOf, TuneloopPanel } from './panel/panel';
 import { caseAtOffset } from '../core/prompts/lenses';
 import { registerTestExplorer } from './testing';
+import { distillRecipe } from './distill';
 
 /**
  * The extension is a thin shell over the core: it registers commands and views, and hands model work
@@ -45,6 +46,7 @@ const COMMANDS: Readonly<Record<CommandId, CommandSpec>> = {
   'tuneloop.comparePrompt': { run: ({ panel }, arg, caseArg) => openOnPrompt(panel, arg, 'compare', caseArg) },
   'tuneloop.previewPrompt': { run: (_ctx, arg) => openPreview(arg) },
   'tuneloop.trainAdapter': { run: ({ training }, arg) => trainAdapter(training, arg) },
+  'tuneloop.distillRecipe': { run: (ctx, arg) => distillRecipe(ctx, arg) },
   'tuneloop.cancelRun': { run: ({ training }, arg) => cancelRun(training, arg) },
   'tuneloop.resumeRun': { run: ({ training }, arg) => resume(training, arg) },
   'tuneloop.clearCache': {

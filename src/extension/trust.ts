@@ -16,6 +16,8 @@ export const COMMAND_NEEDS_TRUST = {
   // Reads the prompt and, in a trusted workspace only, the model's tokenizer files: no model runs.
   'tuneloop.previewPrompt': false,
   'tuneloop.trainAdapter': true,
+  // Runs the teacher model (in the worker), then training.
+  'tuneloop.distillRecipe': true,
   // Cancelling stops a process; it runs no model, so it is allowed everywhere.
   'tuneloop.cancelRun': false,
   'tuneloop.resumeRun': true,

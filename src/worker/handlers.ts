@@ -5,6 +5,7 @@ import { InProcessInference } from '../core/infer/service';
 import type { RequestEvent, RequestMethod, RequestParams, RequestResult } from './protocol';
 import { runMatrixRequest, runProbesRequest } from './matrix';
 import { renderPrompt } from './render';
+import { distillDataRequest, distillReportRequest } from './distill';
 
 export interface HandlerContext {
   readonly signal: AbortSignal;
@@ -32,6 +33,8 @@ export const HANDLERS: { [M in RequestMethod]: (params: RequestParams<M>, ctx: H
   renderPrompt: (params) => renderPrompt(params),
   runMatrix: (params, ctx) => runMatrixRequest(params, ctx),
   runProbes: (params, ctx) => runProbesRequest(params, ctx),
+  distillData: (params, ctx) => distillDataRequest(params, ctx),
+  distillReport: (params, ctx) => distillReportRequest(params, ctx),
   describeCheckpoint: async ({ dir }) => {
     const { summary, lines } = await describeModelFolder(dir);
     return { architecture: summary.architecture, modelType: summary.config.modelType, parameters: summary.parameters, lines };

@@ -69,6 +69,20 @@ export type MatrixCell = z.infer<typeof MatrixCell>;
 /** One conversation through a tokenizer's chat template (renderPrompt), or why the template refused it. */
 const RenderedCase = z.union([z.object({ text: z.string(), tokenCount: z.number().int().nonnegative() }), z.object({ error: z.string() })]);
 
+/** One side of a distillation's held-out comparison (core/distill/held-out.ts SideFigures). */
+const SideFiguresSchema = z.object({
+  name: z.string(),
+  passed: z.number().int(),
+  cases: z.number().int(),
+  passRate: z.number(),
+  evaluators: z.record(z.string(), z.number()),
+  meanPromptTokens: z.number(),
+  meanSeconds: z.number(),
+  agreement: z.object({ exact: z.number(), passedWhereTeacherPassed: z.number(), teacherPassed: z.number().int() }).optional(),
+  outputs: z.array(z.string()).readonly(),
+  casePassed: z.array(z.boolean()).readonly(),
+});
+
 /** A prompt's test cases × variants to run: runMatrix's parameters, and (less hashModel) runProbes'. */
 const MatrixParams = z.object({
   /** The prompt file (for messages, relative paths and errors) and its text as the editor holds it. */
@@ -130,6 +144,55 @@ export const REQUESTS = {
     /** As runMatrix's, less hashModel (no snapshot comes of probes). */
     params: MatrixParams.omit({ hashModel: true }),
     result: z.object({ report: ProbesReportSchema, cancelled: z.boolean() }),
+  },
+  /**
+   * A distillation recipe's data stage (core/distill/dataset.ts): inputs planned and checked, the
+   * teacher's answers (cached, resumable) written to the recipe's dataset. Progress as `progress`
+   * events; a refused contamination is an error; cancelling keeps the answers so far.
+   */
+  distillData: {
+    params: z.object({
+      recipe: z.string().min(1),
+      root: z.string().optional(),
+      trustedReads: z.array(z.string()).readonly().optional(),
+      cacheDir: z.string().optional(),
+      threads: z.number().int().nonnegative().optional(),
+    }),
+    result: z.object({
+      cancelled: z.boolean(),
+      datasetFile: z.string(),
+      inputs: z.number().int(),
+      rewordings: z.number().int(),
+      dropped: z.number().int(),
+      rows: z.number().int(),
+      generated: z.number().int(),
+      cached: z.number().int(),
+      cut: z.number().int(),
+      /** With contamination.action warn: what overlapped. */
+      warning: z.string().optional(),
+    }),
+  },
+  /**
+   * The student (the short prompt with the recipe's trained adapter) against the teacher (the long
+   * prompt) on the teacher prompt file's held-out cases (core/distill/held-out.ts).
+   */
+  distillReport: {
+    params: z.object({
+      recipe: z.string().min(1),
+      root: z.string().optional(),
+      trustedReads: z.array(z.string()).readonly().optional(),
+      runsDirs: z.array(z.string()).readonly(),
+      cacheDir: z.string().optional(),
+      threads: z.number().int().nonnegative().optional(),
+    }),
+    result: z.object({
+      adapter: z.string(),
+      /** Each held-out case as the student's messages render it. */
+      cases: z.array(z.string()).readonly(),
+      teacher: SideFiguresSchema,
+      student: SideFiguresSchema,
+      inputTokenSaving: z.number(),
+    }),
   },
 } as const;
 

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { contaminatedPairs, overlap } from '../../src/core/distill/contamination';
 import { dedupeInputs, expandInputs, jaccard, ngrams } from '../../src/core/distill/inputs';
 import { checkRecipeFile, parseRecipe } from '../../src/core/recipes/recipe';
+import { WorkerClient, WorkerError } from '../../src/worker/client';
 import { GOLDEN, ROOT, runCli, tempDir } from '../helpers';
 
 /**
@@ -366,6 +367,44 @@ describe('distillation', function () {
       'r.adapter.yml',
     );
     assert.deepEqual(recipe!.distill!.inputs.paraphrase, { prompt: 'p.prompt.yml', variable: 'question', n: 1, seed: 1 });
+  });
+
+  it('the extension’s Distill, in the worker (request distillData): the same rows as the command, progress as events; a refused contamination is the user’s error', async () => {
+    const worker = new WorkerClient({ entry: path.join(ROOT, 'dist', 'worker.js') });
+    try {
+      const ws = workspace(QUESTIONS.map((q) => ({ question: q })));
+      const events: string[] = [];
+      const cacheDir = path.join(ws, '.cache');
+      const r = await worker.request('distillData', { recipe: path.join(ws, 'short.adapter.yml'), cacheDir }, undefined, (e) => {
+        if (e.type === 'progress') events.push(e.message);
+      });
+      assert.deepEqual(
+        { ...r, datasetFile: path.relative(ws, r.datasetFile) },
+        {
+          cancelled: false,
+          datasetFile: path.join('data', 'distilled.jsonl'),
+          inputs: 6,
+          rewordings: 0,
+          dropped: 0,
+          rows: 6,
+          generated: 6,
+          cached: 0,
+          cut: r.cut,
+        },
+      );
+      assert.ok(events.includes('teacher: 6/6 answers'), events.join(' | '));
+      const fromWorker = fs.readFileSync(r.datasetFile, 'utf8');
+      const cli = runCli(ws, ['distill', 'short.adapter.yml', '--no-train']);
+      assert.equal(cli.status, 0, cli.stderr);
+      assert.equal(fs.readFileSync(r.datasetFile, 'utf8'), fromWorker);
+      fs.appendFileSync(path.join(ws, 'data', 'inputs.jsonl'), '{"question": "What colour is grass?"}\n');
+      await assert.rejects(
+        worker.request('distillData', { recipe: path.join(ws, 'short.adapter.yml'), cacheDir }),
+        (e: unknown) => e instanceof WorkerError && e.info.user && /1 input overlap held-out test cases/.test(e.message),
+      );
+    } finally {
+      worker.dispose();
+    }
   });
 
   it('tuneloop train on a distillation recipe before distill says to run distill', () => {

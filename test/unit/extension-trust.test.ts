@@ -31,7 +31,7 @@ describe('workspace trust in the extension', () => {
         .filter(([, v]) => v)
         .map(([id]) => id)
         .sort();
-      assert.deepEqual(needTrust, ['tuneloop.resumeRun', 'tuneloop.trainAdapter']);
+      assert.deepEqual(needTrust, ['tuneloop.distillRecipe', 'tuneloop.resumeRun', 'tuneloop.trainAdapter']);
     });
 
     it('classifies every command package.json declares, and no other', () => {

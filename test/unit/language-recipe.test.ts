@@ -101,6 +101,14 @@ describe('adapter recipe language', () => {
     assert.equal(LENS_COMMANDS[lenses[0]!.action], 'tuneloop.trainAdapter');
     assert.equal(lenses[0]!.offset, '# comment\n'.length);
     assert.match(lenses[0]!.tooltip, /LoRA r=8 of \.\/models\/base/);
+    // A distillation recipe (teacher:) gets Distill instead: its dataset is the teacher's answers.
+    const distill = recipeCodeLenses(
+      `${RECIPE}teacher:\n  prompt: long.prompt.yml\nstudent:\n  prompt: short.prompt.yml\ninputs:\n  path: data/inputs.jsonl\n`,
+    );
+    assert.deepEqual(
+      distill.map((l) => [LENS_COMMANDS[l.action], l.title]),
+      [['tuneloop.distillRecipe', '$(mortar-board) Distill']],
+    );
   });
 
   it('diagnoses the recipe and the paths it names, at their values', () => {

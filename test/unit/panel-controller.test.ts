@@ -702,6 +702,57 @@ describe('panel controller (stand-in page, real worker)', function () {
     assert.match(f.page.of('panel/notice').at(-1)!.message, /the prompt file has no probes/);
   });
 
+  it('distill: the teacher’s rows previewed, training started and followed, then student against teacher on the held-out cases; refused when untrusted', async () => {
+    const f = make({
+      'short.adapter.yml':
+        'name: short\nbase_model: model\nteacher:\n  prompt: teacher.prompt.yml\nstudent:\n  prompt: student.prompt.yml\ninputs:\n  path: data/inputs.jsonl\ndataset:\n  path: data/distilled.jsonl\n  validation_split: 2\ntraining:\n  max_steps: 2\n  batch_size: 2\n  max_seq_len: 64\n',
+      'teacher.prompt.yml':
+        'model: model\nmodelParameters:\n  maxTokens: 8\nmessages:\n  - role: system\n    content: Answer in one word.\n  - role: user\n    content: "{{question}}"\ntestData:\n  - question: What colour is grass?\n    answer: green\n  - question: What is the opposite of hot?\n    answer: cold\nevaluators:\n  - name: right\n    string:\n      contains: "{{answer}}"\n',
+      'student.prompt.yml': 'model: model\nmessages:\n  - role: user\n    content: "{{question}}"\n',
+      'data/inputs.jsonl': `${['What is 2 plus 3?', 'Name the capital of France.', 'What is the plural of cat?', 'What does a dog say?', 'What colour is the sky?', 'Big is the opposite of what?'].map((q) => JSON.stringify({ question: q })).join('\n')}\n`,
+    });
+    fs.cpSync(path.join(ROOT, 'models', 'default'), path.join(f.ws, 'model'), { recursive: true });
+    const recipe = path.join(f.ws, 'short.adapter.yml');
+    await f.send({ type: 'panel/ready' });
+    const init = await f.page.wait('panel/init');
+    assert.deepEqual(init.recipes, [{ file: recipe, label: 'short.adapter.yml', distill: true }]);
+    f.env.trusted = false;
+    await f.send({ type: 'distill/run', recipe });
+    assert.ok(
+      f.env.logs.some((l) => /untrusted workspace: trust the workspace to distill/.test(l)),
+      f.env.logs.join('\n'),
+    );
+    assert.equal(f.page.of('distill/data').length, 0);
+    f.env.trusted = true;
+    await f.send({ type: 'distill/run', recipe });
+    const data = await f.page.wait('distill/data');
+    assert.equal(data.total, 6);
+    assert.deepEqual(
+      data.rows.map((r) => r.input),
+      [
+        'What is 2 plus 3?',
+        'Name the capital of France.',
+        'What is the plural of cat?',
+        'What does a dog say?',
+        'What colour is the sky?',
+        'Big is the opposite of what?',
+      ],
+    );
+    assert.ok(data.rows.every((r) => r.answer.length > 0));
+    assert.ok(f.page.of('distill/progress').some((m) => m.message === 'teacher: 6/6 answers'));
+    const shown = await f.page.wait('panel/show', (m) => m.tab === 'train');
+    assert.deepEqual(f.env.trainCalls, [`start ${recipe}`]);
+    while (inspectRun(shown.run!).state !== 'done') await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await f.page.wait('distill/end')).status, 'done');
+    await f.send({ type: 'distill/compare', recipe });
+    const report = await f.page.wait('distill/report');
+    assert.deepEqual(report.cases, ['What colour is grass?', 'What is the opposite of hot?']);
+    assert.equal(report.adapterLabel, path.relative(f.ws, path.join(shown.run!, 'adapter')));
+    for (const side of [report.teacher, report.student]) assert.ok(side.outputs.length === 2 && side.casePassed.length === 2);
+    assert.ok(report.teacher.meanPromptTokens > report.student.meanPromptTokens, 'the student’s prompt is the shorter');
+    assert.ok(Math.abs(report.inputTokenSaving - (1 - report.student.meanPromptTokens / report.teacher.meanPromptTokens)) < 1e-9);
+  });
+
   it('the untrusted banner’s button opens VS Code’s trust editor', async () => {
     const f = make();
     f.env.trusted = false;

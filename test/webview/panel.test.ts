@@ -984,6 +984,98 @@ describe('webview app in headless Chromium', function () {
     assert.equal(await p.page.getByLabel('Test case').isVisible(), true);
   });
 
+  it('distill: the recipe’s rows previewed (the dataset opens to edit), then student against teacher with word diffs and the input-token saving', async () => {
+    const RECIPE = '/ws/json.adapter.yml';
+    const side = (name: string, outputs: string[], passed: boolean[], tokens: number, agreement?: boolean) => ({
+      name,
+      passRate: passed.filter(Boolean).length / passed.length,
+      passed: passed.filter(Boolean).length,
+      cases: passed.length,
+      meanPromptTokens: tokens,
+      meanSeconds: tokens / 4000,
+      ...(agreement ? { agreement: { exact: 0.5, passedWhereTeacherPassed: 1, teacherPassed: 1 } } : {}),
+      outputs,
+      casePassed: passed,
+    });
+    for (const theme of ['light', 'dark', 'high-contrast'] as const) {
+      const p = await open({ theme });
+      await p.waitPosted('panel/ready');
+      await p.send({ ...INIT, recipes: [...(INIT as { recipes: object[] }).recipes, { file: RECIPE, label: 'json.adapter.yml', distill: true }] } as ToPanel, {
+        type: 'panel/show',
+        tab: 'distill',
+      });
+      // Only distillation recipes are offered.
+      assert.deepEqual(await p.page.locator('#distill-recipe option').allInnerTexts(), ['json.adapter.yml']);
+      await p.page.getByRole('button', { name: 'Distill and train' }).click();
+      assert.deepEqual(await p.waitPosted('distill/run'), [{ type: 'distill/run', recipe: RECIPE }]);
+      await p.send({ type: 'distill/progress', message: 'teacher: 120/238 answers' });
+      assert.equal(await p.page.locator('#distill-status').innerText(), 'teacher: 120/238 answers');
+      assert.equal(await p.page.getByRole('button', { name: 'Distill and train' }).isDisabled(), true);
+      await p.send(
+        {
+          type: 'distill/data',
+          recipe: RECIPE,
+          dataset: '/ws/data/json.distilled.jsonl',
+          datasetLabel: 'data/json.distilled.jsonl',
+          rows: [
+            { input: '3 plus 7 equals what?', answer: '{"answer": "10"}' },
+            { input: 'Big is the opposite of what?', answer: '{"answer": "thick"}' },
+          ],
+          total: 238,
+          generated: 118,
+          cached: 120,
+        },
+        { type: 'distill/end', status: 'done' },
+      );
+      assert.match(
+        await p.page.locator('.distill-rows h3').innerText(),
+        /Rows: 238 in data\/json\.distilled\.jsonl \(118 answers generated, 120 from the cache\)/,
+      );
+      assert.deepEqual(await p.page.locator('.distill-rows tbody td').allInnerTexts(), [
+        '3 plus 7 equals what?',
+        '{"answer": "10"}',
+        'Big is the opposite of what?',
+        '{"answer": "thick"}',
+      ]);
+      await p.page.getByRole('button', { name: 'Open to edit' }).click();
+      assert.deepEqual(await p.waitPosted('panel/openFile'), [{ type: 'panel/openFile', file: '/ws/data/json.distilled.jsonl' }]);
+      await p.page.getByRole('button', { name: 'Compare with the teacher' }).click();
+      assert.deepEqual(await p.waitPosted('distill/compare'), [{ type: 'distill/compare', recipe: RECIPE }]);
+      await p.send(
+        {
+          type: 'distill/report',
+          recipe: RECIPE,
+          adapterLabel: '.tuneloop/runs/20261207T190159Z-json/adapter',
+          cases: ['Could you tell me the colour of snow?', 'What is the name of the capital of Wales?'],
+          teacher: side('teacher', ['{"answer": "white"}', '{"answer": "bark"}'], [true, false], 316.6),
+          student: side('student', ['{"answer": "white"}', '{"answer": "grey"}'], [true, false], 36.6, true),
+          inputTokenSaving: 1 - 36.6 / 316.6,
+        },
+        { type: 'distill/end', status: 'done' },
+      );
+      assert.equal(await p.page.locator('.distill-saving').innerText(), 'Input tokens per call fall by 88.4%.');
+      assert.match(
+        await p.page.locator('.distill-figures li').last().innerText(),
+        /student 50\.0% \(1\/2\) · 36\.6 input tokens per call · 9 ms per case · passes 100\.0% of the 1 the teacher passes/,
+      );
+      const rows = p.page.locator('.distill-report tbody tr');
+      assert.equal(await rows.count(), 2);
+      // The differing answer: the student's word diff against the teacher's.
+      assert.deepEqual(await rows.nth(1).locator('del.removed').allInnerTexts(), ['bark']);
+      assert.deepEqual(await rows.nth(1).locator('ins.added').allInnerTexts(), ['grey']);
+      assert.equal(await rows.nth(0).locator('ins, del').count(), 0);
+      await p.shot(`distill-${theme}`);
+    }
+  });
+
+  it('distill: without a distillation recipe the tab says how to write one', async () => {
+    const p = await open({ theme: 'dark' });
+    await p.waitPosted('panel/ready');
+    await p.send(INIT, { type: 'panel/show', tab: 'distill' });
+    await p.page.getByText('No distillation recipe in this workspace').waitFor();
+    assert.match(await p.page.locator('.distill pre.snippet').innerText(), /teacher:\n {2}prompt: long\.prompt\.yml/);
+  });
+
   it('keeps the Home view working', async () => {
     const p = await open({ view: 'home', theme: 'dark', width: 320 });
     await p.waitPosted('ready');

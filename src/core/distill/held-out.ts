@@ -32,6 +32,8 @@ export interface SideFigures {
   /** Against the teacher (absent on the teacher): outputs equal to the teacher's, and passes on the cases the teacher passes. */
   readonly agreement?: { readonly exact: number; readonly passedWhereTeacherPassed: number; readonly teacherPassed: number };
   readonly outputs: readonly string[];
+  /** Whether each case passed (every evaluator that ran here passed). */
+  readonly casePassed: readonly boolean[];
 }
 
 export interface HeldOutReport {
@@ -78,7 +80,7 @@ function figures(name: string, cells: readonly CellResult[], teacher?: readonly 
       f.ran++;
       if (e.passed) f.passed++;
     }
-  const passed = cells.filter((c) => c.passed).length;
+  const passedCount = cells.filter((c) => c.passed).length;
   let agreement: SideFigures['agreement'];
   if (teacher) {
     const teacherPassed = cells.filter((_, i) => teacher[i]?.passed).length;
@@ -90,14 +92,15 @@ function figures(name: string, cells: readonly CellResult[], teacher?: readonly 
   }
   return {
     name,
-    passed,
+    passed: passedCount,
     cases: cells.length,
-    passRate: cells.length ? passed / cells.length : 0,
+    passRate: cells.length ? passedCount / cells.length : 0,
     evaluators: Object.fromEntries(Object.entries(byEvaluator).map(([k, f]) => [k, f.passed / f.ran])),
     meanPromptTokens: mean(cells.map((c) => c.promptTokens ?? 0)),
     meanSeconds: mean(cells.map((c) => c.seconds ?? 0)),
     ...(agreement ? { agreement } : {}),
     outputs: cells.map((c) => c.text),
+    casePassed: cells.map((c) => c.passed),
   };
 }
 

@@ -36,6 +36,16 @@ export function recipeHoverAt(text: string, offset: number): HoverInfo | undefin
 export function recipeCodeLenses(text: string): LensSpec[] {
   const { recipe } = parseRecipe(text);
   const what = recipe ? `${recipe.method === 'lora' ? `LoRA r=${recipe.lora.r}` : 'full fine-tuning'} of ${recipe.baseModel}` : 'the adapter';
+  // A distillation recipe's dataset is the teacher's answers: Distill makes it, then trains.
+  if (recipe?.distill)
+    return [
+      {
+        offset: firstContentLine(text),
+        action: 'distill',
+        title: '$(mortar-board) Distill',
+        tooltip: `The teacher (${recipe.distill.teacher.prompt}) answers the inputs, then the ${what} trains on its answers`,
+      },
+    ];
   return [{ offset: firstContentLine(text), action: 'train', title: '$(rocket) Fine-tune', tooltip: `Launch the training run: ${what}` }];
 }
 

@@ -38,7 +38,7 @@ export interface HoverInfo {
  * What a CodeLens asks for. Core names the action; the extension owns the command that performs it
  * (src/extension/language/lens-commands.ts), so no VS Code command id lives in core.
  */
-export type LensAction = 'run' | 'compare' | 'preview' | 'train';
+export type LensAction = 'run' | 'compare' | 'preview' | 'train' | 'distill';
 
 export interface LensSpec {
   /** Where the lens sits: the start of the line it is shown above. */

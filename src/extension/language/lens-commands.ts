@@ -11,4 +11,5 @@ export const LENS_COMMANDS = {
   compare: 'tuneloop.comparePrompt',
   preview: 'tuneloop.previewPrompt',
   train: 'tuneloop.trainAdapter',
+  distill: 'tuneloop.distillRecipe',
 } as const satisfies { readonly [A in LensAction]: CommandId };

@@ -1,11 +1,13 @@
 import * as path from 'node:path';
 import { VERSION } from '../../core/version';
+import { parseRecipe } from '../../core/recipes/recipe';
 import { describeInvalid } from '../webview/invalid';
 import type { PanelEnv, ShowOptions, WorkerLike } from './env';
 import { RunsFollower } from './follow';
 import { Generations } from './generation';
 import { FromPanel, type RunRequest, type ToPanel } from './protocol';
 import { historyMessage, ProbeRuns } from './probes';
+import { DistillRuns } from './distill';
 import { acceptSnapshot } from './snapshot';
 import { describePrompt, type PromptSource } from './sources';
 
@@ -33,6 +35,9 @@ export class PanelController {
   private readonly generation: Generations;
   private readonly trainingRuns: RunsFollower;
   private readonly probes: ProbeRuns;
+  private readonly distill: DistillRuns;
+  /** Which recipes are distillations (teacher:), from their text when listed. */
+  private distillRecipes = new Set<string>();
   private disposed = false;
 
   constructor(
@@ -42,6 +47,7 @@ export class PanelController {
     const post = (m: ToPanel) => this.post(m);
     this.generation = new Generations(env, worker, post);
     this.probes = new ProbeRuns(env, worker, post);
+    this.distill = new DistillRuns(env, worker, post);
     this.trainingRuns = new RunsFollower(env, post, { live: () => this.ready && !this.disposed, finished: () => this.runFinished() });
   }
 
@@ -163,6 +169,26 @@ export class PanelController {
         this.post({ type: 'panel/show', tab: 'train', run: dir });
         return;
       }
+      case 'distill/run': {
+        this.requireTrust('distill');
+        this.known(this.recipes, m.recipe, 'adapter recipe');
+        if (!this.distillRecipes.has(m.recipe)) throw new Error('not a distillation recipe: it has no "teacher"');
+        return this.distill.run(m.recipe, async (recipe) => {
+          const dir = await this.env.train.start(recipe);
+          if (!dir) return;
+          this.trainingRuns.poll(true);
+          this.trainingRuns.follow(dir);
+          this.post({ type: 'panel/show', tab: 'train', run: dir });
+        });
+      }
+      case 'distill/compare':
+        this.requireTrust('run a model');
+        this.known(this.recipes, m.recipe, 'adapter recipe');
+        if (!this.distillRecipes.has(m.recipe)) throw new Error('not a distillation recipe: it has no "teacher"');
+        return this.distill.compare(m.recipe);
+      case 'distill/stop':
+        this.distill.stop();
+        return;
       case 'train/select':
         this.trainingRuns.known(m.dir);
         this.trainingRuns.follow(m.dir);
@@ -226,13 +252,15 @@ export class PanelController {
     const extra = [...this.prompts.keys()].filter((f) => !prompts.includes(f));
     this.prompts = new Map([...prompts, ...extra].map((f) => [f, this.env.label(f)] as const).sort((a, b) => a[1].localeCompare(b[1])));
     this.recipes = new Map(recipes.map((f) => [f, this.env.label(f)] as const).sort((a, b) => a[1].localeCompare(b[1])));
+    const texts = await Promise.all(recipes.map((f) => this.env.readDocument(f).catch(() => '')));
+    this.distillRecipes = new Set(recipes.filter((_, i) => parseRecipe(texts[i]!, recipes[i]).recipe?.distill !== undefined));
     this.post({
       type: 'panel/init',
       version: VERSION,
       trusted: this.env.isTrusted(),
       hasWorkspace: this.env.hasWorkspace(),
       prompts: [...this.prompts].map(([file, label]) => ({ file, label })),
-      recipes: [...this.recipes].map(([file, label]) => ({ file, label })),
+      recipes: [...this.recipes].map(([file, label]) => ({ file, label, ...(this.distillRecipes.has(file) ? { distill: true } : {}) })),
     });
   }
 

@@ -29,11 +29,12 @@ export type GenerationOverrides = z.infer<typeof GenerationOverrides>;
 /** The number parameters' limits, for the panel's inputs. */
 export { numberLimits } from '../../core/infer/parameters';
 
-export const TABS = ['compare', 'matrix', 'probes', 'history', 'train'] as const;
+export const TABS = ['compare', 'matrix', 'probes', 'history', 'train', 'distill'] as const;
 export const Tab = z.enum(TABS);
 export type Tab = z.infer<typeof Tab>;
 
-export const FileEntry = z.object({ file: Id, label: Label });
+/** A prompt file or recipe the panel offers; `distill`: a recipe with teacher: (the Distill tab's). */
+export const FileEntry = z.object({ file: Id, label: Label, distill: z.boolean().optional() });
 export type FileEntry = z.infer<typeof FileEntry>;
 
 export const VARIANT_KINDS = ['base', 'adapter', 'recipe', 'run', 'checkpoint'] as const;
@@ -209,6 +210,18 @@ export const HistoryPoint = z.object({
 });
 export type HistoryPoint = z.infer<typeof HistoryPoint>;
 
+const DistillSide = z.object({
+  name: Label,
+  passRate: z.number().min(0).max(1),
+  passed: z.number().int().nonnegative(),
+  cases: z.number().int().nonnegative(),
+  meanPromptTokens: z.number().nonnegative(),
+  meanSeconds: z.number().nonnegative(),
+  agreement: z.object({ exact: z.number(), passedWhereTeacherPassed: z.number(), teacherPassed: z.number().int() }).optional(),
+  outputs: z.array(Text).max(10_000),
+  casePassed: z.array(z.boolean()).max(10_000),
+});
+
 export const ToPanel = z.discriminatedUnion('type', [
   // What the workspace holds.
   z.object({
@@ -265,12 +278,39 @@ export const ToPanel = z.discriminatedUnion('type', [
     /** Lines that could not be read (each named in the log). */
     unreadable: z.number().int().nonnegative(),
   }),
+  // Distillation (the Distill tab): the data stage's progress and rows, then the held-out comparison.
+  z.object({ type: z.literal('distill/progress'), message: Text }),
+  z.object({
+    type: z.literal('distill/data'),
+    recipe: Id,
+    dataset: Id,
+    datasetLabel: Label,
+    /** The first rows: the student's input (its messages' text) and the teacher's answer. */
+    rows: z.array(z.object({ input: Text, answer: Text })).max(50),
+    total: z.number().int().nonnegative(),
+    generated: z.number().int().nonnegative(),
+    cached: z.number().int().nonnegative(),
+    warning: Text.optional(),
+  }),
+  z.object({ type: z.literal('distill/end'), status: z.enum(['done', 'cancelled', 'failed']), message: Text.optional() }),
+  z.object({
+    type: z.literal('distill/report'),
+    recipe: Id,
+    adapterLabel: Label,
+    cases: z.array(Text).max(10_000),
+    teacher: DistillSide,
+    student: DistillSide,
+    inputTokenSaving: z.number(),
+  }),
   // Fine-tuning runs, read from their folders.
   z.object({ type: z.literal('runs/list'), runs: z.array(RunRow), runsFolder: Label.optional() }),
   /** Events of the run the page shows: all of them (`reset`) or those appended since the last message. */
   z.object({ type: z.literal('runs/events'), dir: Id, reset: z.boolean(), events: z.array(TrainEvent) }),
 ]);
 export type ToPanel = z.infer<typeof ToPanel>;
+
+/** One side of the held-out comparison: pass rate, input tokens and time per case, each output and whether it passed. */
+export type DistillSide = z.infer<typeof DistillSide>;
 
 export const RunRequest = z.object({
   type: z.literal('run/start'),
@@ -308,6 +348,9 @@ export const FromPanel = z.discriminatedUnion('type', [
   z.object({ type: z.literal('probes/stop') }),
   z.object({ type: z.literal('history/load'), file: Id }),
   z.object({ type: z.literal('train/start'), recipe: Id }),
+  z.object({ type: z.literal('distill/run'), recipe: Id }),
+  z.object({ type: z.literal('distill/compare'), recipe: Id }),
+  z.object({ type: z.literal('distill/stop') }),
   z.object({ type: z.literal('train/select'), dir: Id }),
   z.object({ type: z.literal('train/cancel'), dir: Id }),
   z.object({ type: z.literal('train/resume'), dir: Id }),
