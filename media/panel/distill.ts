@@ -33,12 +33,20 @@ export class DistillView {
   render(): void {
     const s = this.ctx.s;
     const recipes = s.recipes.filter((r) => r.distill);
+    // From a prompt file: its starter recipe, student prompt and inputs (written beside it, opened to edit).
+    const prompt = s.prompts.find((p) => p.file === s.file);
+    const fromPrompt = prompt
+      ? button([icon('mortar-board'), ` New distillation recipe from ${prompt.label}`], { class: 'secondary', id: 'distill-new' }, () =>
+          this.ctx.post({ type: 'distill/new', file: prompt.file }),
+        )
+      : '';
     if (recipes.length === 0) {
       this.root.replaceChildren(
         el(
           'div',
           { class: 'empty' },
           el('p', {}, 'No distillation recipe in this workspace. An adapter recipe with a teacher distils a long prompt (or a larger model) into an adapter:'),
+          el('div', { class: 'toolbar' }, fromPrompt),
           el(
             'pre',
             { class: 'snippet' },
@@ -75,7 +83,7 @@ export class DistillView {
     );
     const open = button([icon('file'), ' Open recipe'], { class: 'secondary' }, () => this.ctx.post({ type: 'panel/openFile', file: recipe }));
     this.root.replaceChildren(
-      el('div', { class: 'file-row' }, el('label', { for: 'distill-recipe' }, 'Distillation recipe'), select, open),
+      el('div', { class: 'file-row' }, el('label', { for: 'distill-recipe' }, 'Distillation recipe'), select, open, fromPrompt),
       el(
         'p',
         { class: 'muted small' },

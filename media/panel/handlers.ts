@@ -183,6 +183,12 @@ const HANDLERS: Handlers = {
     page.s.distill.report = m;
     page.distill.render();
   },
+  'distill/select': (m, page) => {
+    page.s.distillRecipe = m.recipe;
+    page.save();
+    page.selectTab('distill', true);
+    page.distill.render();
+  },
   'distill/end': (m, page) => {
     const d = page.s.distill;
     d.running = undefined;

@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { contaminatedPairs, overlap } from '../../src/core/distill/contamination';
 import { dedupeInputs, expandInputs, jaccard, ngrams } from '../../src/core/distill/inputs';
+import { distillStarter } from '../../src/core/distill/starter';
+import { parsePromptText } from '../../src/core/compare/prompt-file';
 import { checkRecipeFile, parseRecipe } from '../../src/core/recipes/recipe';
 import { WorkerClient, WorkerError } from '../../src/worker/client';
 import { GOLDEN, ROOT, runCli, tempDir } from '../helpers';
@@ -405,6 +407,36 @@ describe('distillation', function () {
     } finally {
       worker.dispose();
     }
+  });
+
+  it('from a prompt file: a starter recipe, a student prompt without the system prompt and an inputs row, which distill runs; nothing is replaced', () => {
+    const ws = workspace([{ question: 'x' }]);
+    const file = path.join(ws, 'teacher.prompt.yml');
+    const prompt = parsePromptText(fs.readFileSync(file, 'utf8'), file);
+    const made = distillStarter(file, prompt, ['question']);
+    assert.deepEqual(made.written.map((f) => path.relative(ws, f)).sort(), [
+      path.join('data', 'teacher-inputs.jsonl'),
+      'teacher-distilled.adapter.yml',
+      'teacher-short.prompt.yml',
+    ]);
+    const student = parsePromptText(fs.readFileSync(made.student, 'utf8'), made.student);
+    assert.deepEqual(
+      student.messages.map((m) => [m.role, m.content]),
+      [['user', '{{question}}']],
+    );
+    const { recipe, diagnostics } = checkRecipeFile(made.recipe);
+    assert.deepEqual(
+      diagnostics.filter((d) => d.severity === 'error'),
+      [],
+    );
+    assert.equal(recipe!.distill!.teacher.prompt, 'teacher.prompt.yml');
+    assert.equal(recipe!.baseModel, '../models/default');
+    const r = runCli(ws, ['distill', path.basename(made.recipe), '--no-train']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /dataset: 1 row written/);
+    fs.writeFileSync(made.student, 'messages:\n  - role: user\n    content: "Q: {{question}}"\n');
+    assert.deepEqual(distillStarter(file, prompt, ['question']).written, [], 'the files exist: none is written again');
+    assert.match(fs.readFileSync(made.student, 'utf8'), /Q: \{\{question\}\}/);
   });
 
   it('tuneloop train on a distillation recipe before distill says to run distill', () => {

@@ -751,6 +751,14 @@ describe('panel controller (stand-in page, real worker)', function () {
     for (const side of [report.teacher, report.student]) assert.ok(side.outputs.length === 2 && side.casePassed.length === 2);
     assert.ok(report.teacher.meanPromptTokens > report.student.meanPromptTokens, 'the student’s prompt is the shorter');
     assert.ok(Math.abs(report.inputTokenSaving - (1 - report.student.meanPromptTokens / report.teacher.meanPromptTokens)) < 1e-9);
+
+    // From a prompt file: a new distillation recipe (and its student prompt and inputs), listed and selected.
+    await f.send({ type: 'distill/new', file: path.join(f.ws, 'teacher.prompt.yml') });
+    const made = path.join(f.ws, 'teacher-distilled.adapter.yml');
+    assert.ok(
+      fs.existsSync(made) && fs.existsSync(path.join(f.ws, 'teacher-short.prompt.yml')) && fs.existsSync(path.join(f.ws, 'data', 'teacher-inputs.jsonl')),
+    );
+    assert.deepEqual(f.page.of('distill/select').at(-1), { type: 'distill/select', recipe: made });
   });
 
   it('the untrusted banner’s button opens VS Code’s trust editor', async () => {

@@ -1074,6 +1074,20 @@ describe('webview app in headless Chromium', function () {
     await p.send(INIT, { type: 'panel/show', tab: 'distill' });
     await p.page.getByText('No distillation recipe in this workspace').waitFor();
     assert.match(await p.page.locator('.distill pre.snippet').innerText(), /teacher:\n {2}prompt: long\.prompt\.yml/);
+    // From the selected prompt file: the extension writes a starter recipe, then selects it here.
+    await p.page.getByRole('button', { name: 'New distillation recipe from support.prompt.yml' }).click();
+    assert.deepEqual(await p.waitPosted('distill/new'), [{ type: 'distill/new', file: FILE }]);
+    await p.send(
+      {
+        ...INIT,
+        recipes: [
+          { file: '/ws/a.adapter.yml', label: 'a.adapter.yml', distill: true },
+          { file: '/ws/support-distilled.adapter.yml', label: 'support-distilled.adapter.yml', distill: true },
+        ],
+      } as ToPanel,
+      { type: 'distill/select', recipe: '/ws/support-distilled.adapter.yml' },
+    );
+    assert.equal(await p.page.locator('#distill-recipe').inputValue(), '/ws/support-distilled.adapter.yml');
   });
 
   it('keeps the Home view working', async () => {

@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import { VERSION } from '../../core/version';
 import { parseRecipe } from '../../core/recipes/recipe';
+import { parsePrompt, variableNames } from '../../core/prompts';
+import { distillStarter } from '../../core/distill/starter';
 import { describeInvalid } from '../webview/invalid';
 import type { PanelEnv, ShowOptions, WorkerLike } from './env';
 import { RunsFollower } from './follow';
@@ -189,6 +191,20 @@ export class PanelController {
       case 'distill/stop':
         this.distill.stop();
         return;
+      case 'distill/new': {
+        this.known(this.prompts, m.file, 'prompt file');
+        if (!this.env.inWorkspace(m.file)) throw new Error('the prompt file is outside the workspace: the panel writes nowhere else');
+        const { prompt } = parsePrompt(await this.env.readDocument(m.file), m.file);
+        if (!prompt) throw new Error('the prompt file cannot be read: fix its problems first');
+        const variables = [...new Set(prompt.messages.flatMap((x) => variableNames(x.content)))];
+        const made = distillStarter(m.file, prompt, variables);
+        this.env.log.info(
+          `panel: distillation starter for ${this.env.label(m.file)}: ${made.written.map((f) => this.env.label(f)).join(', ') || 'the files existed'}`,
+        );
+        await this.sendInit();
+        this.post({ type: 'distill/select', recipe: made.recipe });
+        return this.env.openFile(made.recipe);
+      }
       case 'train/select':
         this.trainingRuns.known(m.dir);
         this.trainingRuns.follow(m.dir);

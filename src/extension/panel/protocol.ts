@@ -293,6 +293,8 @@ export const ToPanel = z.discriminatedUnion('type', [
     warning: Text.optional(),
   }),
   z.object({ type: z.literal('distill/end'), status: z.enum(['done', 'cancelled', 'failed']), message: Text.optional() }),
+  /** Select this recipe on the Distill tab (one just made from a prompt file). */
+  z.object({ type: z.literal('distill/select'), recipe: Id }),
   z.object({
     type: z.literal('distill/report'),
     recipe: Id,
@@ -351,6 +353,8 @@ export const FromPanel = z.discriminatedUnion('type', [
   z.object({ type: z.literal('distill/run'), recipe: Id }),
   z.object({ type: z.literal('distill/compare'), recipe: Id }),
   z.object({ type: z.literal('distill/stop') }),
+  /** "New distillation recipe" from a prompt file: its starter files (core/distill/starter.ts). */
+  z.object({ type: z.literal('distill/new'), file: Id }),
   z.object({ type: z.literal('train/select'), dir: Id }),
   z.object({ type: z.literal('train/cancel'), dir: Id }),
   z.object({ type: z.literal('train/resume'), dir: Id }),
