@@ -893,6 +893,8 @@ describe('webview app in headless Chromium', function () {
     await p.page.keyboard.press('ArrowRight');
     assert.equal(await p.page.getByRole('tab', { name: 'Probes' }).getAttribute('aria-selected'), 'true');
     await p.page.keyboard.press('End');
+    assert.equal(await p.page.getByRole('tab', { name: 'Distill' }).getAttribute('aria-selected'), 'true');
+    await p.page.keyboard.press('ArrowLeft');
     assert.equal(await p.page.getByRole('tab', { name: 'Fine-tune' }).getAttribute('aria-selected'), 'true');
     await p.page.keyboard.press('ArrowLeft');
     assert.equal(await p.page.getByRole('tab', { name: 'History' }).getAttribute('aria-selected'), 'true');
