@@ -167,7 +167,7 @@ async function main(): Promise<void> {
     const columns = await panel.locator('.column header strong').allInnerTexts();
     if (columns.join(',') !== 'base,adapter_trained') throw new Error(`columns: ${columns.join(', ')}`);
     const stats = await panel.locator('.column .stats').allInnerTexts();
-    for (const st of stats) if (!/first token \d+ ms · [\d.]+ tokens\/s/.test(st)) throw new Error(`no timing in a column: ${st}`);
+    for (const st of stats) if (!/first token \d+ ms · [\d.,]+ tokens\/s/.test(st)) throw new Error(`no timing in a column: ${st}`);
     const marks = await panel.locator(`.output[data-variant="adapter:${path.join(ws, 'llama', 'adapter_trained')}"] :is(ins.added, del.removed)`).count();
     if (marks === 0) throw new Error('the adapter column shows no word diff against base');
     // The recipe is listed too, not trained yet.
