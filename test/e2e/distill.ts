@@ -55,10 +55,11 @@ async function main(): Promise<void> {
     if (options.length !== 1 || !options[0]!.includes('json-answers.adapter.yml')) throw new Error(`distill recipes: ${options.join(', ')}`);
     await panel.getByRole('button', { name: 'Distill and train' }).click();
     // The rows (the teacher's answers), then the run on the Fine-tune tab, followed to its end.
-    await panel.locator('.distill-rows').waitFor({ timeout: 180_000 });
-    const heading = await panel.locator('.distill-rows h3').innerText();
+    // Attached, not visible: with the teacher's answers cached, training starts (and the page moves to Fine-tune) at once.
+    await panel.locator('.distill-rows').waitFor({ state: 'attached', timeout: 180_000 });
+    const heading = (await panel.locator('.distill-rows h3').textContent()) ?? '';
     if (!/Rows: 238 in .*json-answers\.distilled\.jsonl/.test(heading)) throw new Error(`rows: ${heading}`);
-    const answers = await panel.locator('.distill-rows tbody td:nth-child(2)').allInnerTexts();
+    const answers = await panel.locator('.distill-rows tbody td:nth-child(2)').allTextContents();
     if (!answers.every((a) => /^\{"answer": "[^"]+"\}$/.test(a.trim()))) throw new Error(`the teacher's answers: ${answers.join(' | ')}`);
     log(`${heading.trim()}; first answers ${answers.slice(0, 3).join(' | ')}`);
     await shot('1-rows');

@@ -304,7 +304,8 @@ async function main(): Promise<void> {
     // The Output channel says how the run ended (the window reloaded during it: the follower after the reload says it).
     const finished = await waitFor(
       'the log to say the run finished',
-      20_000,
+      // VS Code writes an output channel's file in batches: on a loaded machine a line may take a while.
+      60_000,
       () => /-tone: finished after \d+ steps; the adapter is in /.exec(outputChannelText(s.userDataDir, 'Tuneloop'))?.[0],
     );
     log(`log: ${finished}`);
