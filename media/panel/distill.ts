@@ -1,7 +1,7 @@
-import { wordDiff } from '../../src/core/compare/words';
 import type { DistillSide, ToPanel } from '../../src/extension/panel/protocol';
 import { button, count, el, icon } from '../dom';
 import type { Ctx } from './app';
+import { wordDiffNodes } from './output';
 
 export type DistillData = Extract<ToPanel, { type: 'distill/data' }>;
 export type DistillReport = Extract<ToPanel, { type: 'distill/report' }>;
@@ -175,11 +175,5 @@ export class DistillView {
 
 /** The student's answer, word by word against the teacher's. */
 function diffAgainst(teacher: string, student: string): HTMLElement {
-  const nodes: Node[] = [];
-  for (const part of wordDiff(teacher, student)) {
-    if (part.kind === 'same') nodes.push(document.createTextNode(part.text));
-    else if (part.kind === 'added') nodes.push(el('ins', { class: 'added joined', title: 'the student’s' }, part.text));
-    else nodes.push(el('del', { class: 'removed joined', title: 'the teacher’s' }, part.text));
-  }
-  return el('span', { class: 'cell-output' }, ...nodes);
+  return el('span', { class: 'cell-output' }, ...wordDiffNodes(teacher, student, { added: 'the student’s', removed: 'the teacher’s' }));
 }

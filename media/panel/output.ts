@@ -110,3 +110,14 @@ export function shadeLegend(): HTMLElement {
     el('span', { class: 'tok p5' }, '< 0.1'),
   );
 }
+
+/** `other` word by word against `reference`: inserted words as <ins>, removed as <del>, with their tooltips. */
+export function wordDiffNodes(reference: string, other: string, titles: { readonly added: string; readonly removed: string }): Node[] {
+  return wordDiff(reference, other).map((part) =>
+    part.kind === 'same'
+      ? document.createTextNode(part.text)
+      : part.kind === 'added'
+        ? el('ins', { class: 'added joined', title: titles.added }, part.text)
+        : el('del', { class: 'removed joined', title: titles.removed }, part.text),
+  );
+}

@@ -1,7 +1,7 @@
-import { wordDiff } from '../../src/core/compare/words';
 import type { ToPanel } from '../../src/extension/panel/protocol';
 import { button, count, el, icon } from '../dom';
 import type { Ctx } from './app';
+import { wordDiffNodes } from './output';
 import { anyRunning, selectedVariants } from './state';
 
 type Report = NonNullable<Extract<ToPanel, { type: 'probes/end' }>['report']>;
@@ -173,11 +173,5 @@ function swapCell(s: Swap): HTMLTableCellElement {
 
 /** The reference output against the swapped one, word by word. */
 function diffLine(reference: string, output: string): HTMLElement {
-  const nodes: Node[] = [];
-  for (const part of wordDiff(reference, output)) {
-    if (part.kind === 'same') nodes.push(document.createTextNode(part.text));
-    else if (part.kind === 'added') nodes.push(el('ins', { class: 'added joined', title: 'under the swap' }, part.text));
-    else nodes.push(el('del', { class: 'removed joined', title: 'under the reference' }, part.text));
-  }
-  return el('p', { class: 'cell-output' }, ...nodes);
+  return el('p', { class: 'cell-output' }, ...wordDiffNodes(reference, output, { added: 'under the swap', removed: 'under the reference' }));
 }
