@@ -1,13 +1,13 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { chooseDtype } from '../core/compare/variants';
-import { contaminationError, contaminationProblem, type DistillDataset, writeDistillDataset } from '../core/distill/dataset';
+import { contaminationError, contaminationProblem, type DistillDataset, writeDistillDataset, writeJsonl } from '../core/distill/dataset';
+import { percent1 } from './eval-report';
 import { type HeldOutReport, type HeldOutSide, heldOutReport, type SideFigures } from '../core/distill/held-out';
 import { type DistillPlan, planDistill, studentRow } from '../core/distill/plan';
 import { TuneloopError } from '../core/errors';
 import { defaultCacheDir } from '../core/export/cache';
 import { count } from '../core/format';
-import { writeFileAtomic } from '../core/fs/atomic';
 import { generationParams } from '../core/prompts/params';
 import type { Variables } from '../core/prompts/render';
 import { describeMemoryPlan } from '../core/train/memory';
@@ -36,13 +36,11 @@ Ctrl-C stops the teacher (its answers so far are kept) or the training (after a 
 Exit status: 0 when done, 1 on an error (a contaminated input, with contamination.action: refuse),
 130 when stopped.`;
 
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-
 function sideLine(s: SideFigures): string {
   const a = s.agreement
-    ? `; agrees exactly on ${pct(s.agreement.exact)}, passes ${pct(s.agreement.passedWhereTeacherPassed)} of the ${s.agreement.teacherPassed} the teacher passes`
+    ? `; agrees exactly on ${percent1(s.agreement.exact)}, passes ${percent1(s.agreement.passedWhereTeacherPassed)} of the ${s.agreement.teacherPassed} the teacher passes`
     : '';
-  return `  ${s.name.padEnd(26)} ${pct(s.passRate).padStart(6)} (${s.passed}/${s.cases})${a}`;
+  return `  ${s.name.padEnd(26)} ${percent1(s.passRate).padStart(6)} (${s.passed}/${s.cases})${a}`;
 }
 
 function reportLines(r: HeldOutReport): string[] {
@@ -53,18 +51,15 @@ function reportLines(r: HeldOutReport): string[] {
     `held-out cases: ${r.cases} (the teacher prompt file's testData)`,
     ...sides.map(sideLine),
     '  per evaluator:',
-    ...evaluators.map((e) => `    ${e.padEnd(20)} ${sides.map((s) => `${s.name} ${s.evaluators[e] === undefined ? '–' : pct(s.evaluators[e]!)}`).join(' · ')}`),
+    ...evaluators.map(
+      (e) => `    ${e.padEnd(20)} ${sides.map((s) => `${s.name} ${s.evaluators[e] === undefined ? '–' : percent1(s.evaluators[e]!)}`).join(' · ')}`,
+    ),
     '  input tokens per call and decode time per case:',
     ...sides.map(
       (s) => `    ${s.name.padEnd(width)} ${s.meanPromptTokens.toFixed(1).padStart(7)} tokens · ${(s.meanSeconds * 1000).toFixed(0).padStart(5)} ms`,
     ),
-    `  input tokens fall by ${pct(r.inputTokenSaving)} (${r.students[0]?.name ?? 'student'} against the teacher)`,
+    `  input tokens fall by ${percent1(r.inputTokenSaving)} (${r.students[0]?.name ?? 'student'} against the teacher)`,
   ];
-}
-
-/** Writes rows of JSONL atomically. */
-function writeJsonl(file: string, rows: readonly unknown[]): void {
-  writeFileAtomic(file, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
 }
 
 /** The data stage with a progress line on stderr; Ctrl-C stops the teacher (its answers are kept). */

@@ -54,6 +54,11 @@ export function contaminationError(plan: DistillPlan, recipeFile: string): Tunel
   );
 }
 
+/** Rows as JSONL, written atomically (the student's dataset, and the CLI's --baseline rows). */
+export function writeJsonl(file: string, rows: readonly unknown[]): void {
+  writeFileAtomic(file, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+}
+
 /** The teacher answers every input; the rows are written unless it was stopped first ('stopped'). */
 export async function writeDistillDataset(plan: DistillPlan, options: DistillDataOptions): Promise<DistillDataset | 'stopped'> {
   const prompt = plan.teacherPrompt;
@@ -75,7 +80,7 @@ export async function writeDistillDataset(plan: DistillPlan, options: DistillDat
   );
   if (run.cancelled || run.answers.some((a) => a === undefined)) return 'stopped';
   const rows = plan.inputs.map((r, i) => studentRow(plan.studentPrompt, r.vars as Variables, run.answers[i]!.text, run.answers[i]!.tokens));
-  writeFileAtomic(plan.datasetFile, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  writeJsonl(plan.datasetFile, rows);
   return {
     datasetFile: plan.datasetFile,
     rows: rows.length,
