@@ -337,36 +337,17 @@ describe('autodiff: backward rules against finite differences (float64)', functi
         const ids = g.input('ids', 'int64', [2, 3, 3]);
         const q = X(g, 'q', [2, 3, 3]);
         const { lossSum, dlogits } = softCrossEntropyWithGradient(g, logits, ids, q, temperature);
-        g.output(lossSum, 'loss', []);
-        g.output(dlogits, 'dlogits', [2, 3, 7]);
-        const s = await openSessionFromModel(g.model({ producerName: 't', producerVersion: '0' }), 1, { graphOptimizationLevel: 'basic' });
-        try {
-          const x = Float64Array.from({ length: 42 }, (_, i) => Math.sin(i * 1.7) * 2);
-          // Weighted teacher probabilities: one position without soft targets (all 0), one weighted 0.5·τ².
-          const qs = [0.6, 0.3, 0.1, 0.5, 0.25, 0.25, 0, 0, 0, 0.8, 0.1, 0.1, 0.2, 0.2, 0.6, 0.4, 0.4, 0.2].map((v, i) =>
-            i >= 15 ? v * 0.5 * temperature ** 2 : v,
-          );
-          const feeds = {
-            logits: new ort.Tensor('float64', x, [2, 3, 7]),
-            ids: i64([0, 6, 2, 3, 1, 4, 5, 0, 6, 2, 3, 1, 6, 5, 4, 0, 1, 2], [2, 3, 3]),
-            q: f64(qs, [2, 3, 3]),
-          };
-          const analytic = (await s.run(feeds)).dlogits!.data as Float64Array;
-          const loss = async () => ((await s.run(feeds, ['loss'])).loss!.data as Float64Array)[0]!;
-          const h = 1e-6;
-          for (let k = 0; k < x.length; k++) {
-            const x0 = x[k]!;
-            x[k] = x0 + h;
-            const up = await loss();
-            x[k] = x0 - h;
-            const down = await loss();
-            x[k] = x0;
-            const numeric = (up - down) / (2 * h);
-            assert.ok(Math.abs(analytic[k]! - numeric) < 1e-7, `τ ${temperature}, logit ${k}: ${analytic[k]} vs ${numeric}`);
-          }
-        } finally {
-          await s.release();
-        }
+        // Weighted teacher probabilities: one position without soft targets (all 0), one weighted 0.5·τ².
+        const qs = [0.6, 0.3, 0.1, 0.5, 0.25, 0.25, 0, 0, 0, 0.8, 0.1, 0.1, 0.2, 0.2, 0.6, 0.4, 0.4, 0.2].map((v, i) =>
+          i >= 15 ? v * 0.5 * temperature ** 2 : v,
+        );
+        await expectHandGradient(
+          g,
+          lossSum,
+          dlogits,
+          { ids: i64([0, 6, 2, 3, 1, 4, 5, 0, 6, 2, 3, 1, 6, 5, 4, 0, 1, 2], [2, 3, 3]), q: f64(qs, [2, 3, 3]) },
+          `τ ${temperature}`,
+        );
       }
     });
 
@@ -376,28 +357,36 @@ describe('autodiff: backward rules against finite differences (float64)', functi
       const targets = g.input('targets', 'int64', [2, 3]);
       const weights = X(g, 'weights', [2, 3]);
       const { lossSum, dlogits } = crossEntropyWithGradient(g, logits, targets, weights);
-      g.output(lossSum, 'loss', []);
-      g.output(dlogits, 'dlogits', [2, 3, 7]);
-      const s = await openSessionFromModel(g.model({ producerName: 't', producerVersion: '0' }), 1, { graphOptimizationLevel: 'basic' });
-      try {
-        const x = Float64Array.from({ length: 42 }, (_, i) => Math.sin(i * 1.7) * 2);
-        const feeds = { logits: new ort.Tensor('float64', x, [2, 3, 7]), targets: i64([0, 6, 2, 2, 5, 0], [2, 3]), weights: f64([1, 1, 0, 1, 0, 0.5], [2, 3]) };
-        const analytic = (await s.run(feeds)).dlogits!.data as Float64Array;
-        const loss = async () => ((await s.run(feeds, ['loss'])).loss!.data as Float64Array)[0]!;
-        const h = 1e-6;
-        for (let k = 0; k < x.length; k++) {
-          const x0 = x[k]!;
-          x[k] = x0 + h;
-          const up = await loss();
-          x[k] = x0 - h;
-          const down = await loss();
-          x[k] = x0;
-          const numeric = (up - down) / (2 * h);
-          assert.ok(Math.abs(analytic[k]! - numeric) < 1e-7, `logit ${k}: ${analytic[k]} vs ${numeric}`);
-        }
-      } finally {
-        await s.release();
-      }
+      await expectHandGradient(g, lossSum, dlogits, { targets: i64([0, 6, 2, 2, 5, 0], [2, 3]), weights: f64([1, 1, 0, 1, 0, 0.5], [2, 3]) }, 'cross-entropy');
     });
   });
 });
+
+/**
+ * A loss's hand-written gradient d loss / d logits ([2, 3, 7] logits, float64) against central
+ * differences of the same loss, logit by logit, to 1e-7.
+ */
+async function expectHandGradient(g: GraphBuilder, lossSum: Value, dlogits: Value, feeds: Record<string, ort.Tensor>, what: string): Promise<void> {
+  g.output(lossSum, 'loss', []);
+  g.output(dlogits, 'dlogits', [2, 3, 7]);
+  const s = await openSessionFromModel(g.model({ producerName: 't', producerVersion: '0' }), 1, { graphOptimizationLevel: 'basic' });
+  try {
+    const x = Float64Array.from({ length: 42 }, (_, i) => Math.sin(i * 1.7) * 2);
+    const all = { ...feeds, logits: new ort.Tensor('float64', x, [2, 3, 7]) };
+    const analytic = (await s.run(all)).dlogits!.data as Float64Array;
+    const loss = async () => ((await s.run(all, ['loss'])).loss!.data as Float64Array)[0]!;
+    const h = 1e-6;
+    for (let k = 0; k < x.length; k++) {
+      const x0 = x[k]!;
+      x[k] = x0 + h;
+      const up = await loss();
+      x[k] = x0 - h;
+      const down = await loss();
+      x[k] = x0;
+      const numeric = (up - down) / (2 * h);
+      assert.ok(Math.abs(analytic[k]! - numeric) < 1e-7, `${what}, logit ${k}: ${analytic[k]} vs ${numeric}`);
+    }
+  } finally {
+    await s.release();
+  }
+}
