@@ -10,10 +10,8 @@ import { defaultCacheDir } from '../core/export/cache';
 import { count } from '../core/format';
 import { generationParams } from '../core/prompts/params';
 import type { Variables } from '../core/prompts/render';
-import { describeMemoryPlan } from '../core/train/memory';
-import { startRun } from '../core/train/start';
 import { DOWNLOAD_HINT, parseRoot, parseThreads, trustedReads, UsageError } from './options';
-import { follow } from './train';
+import { follow, startAndReport, startOptionsFrom } from './train';
 
 export const DISTILL_USAGE = `tuneloop distill RECIPE.adapter.yml [--baseline FIELD] [--no-train] [--runs DIR] [--threads N]
                  [--json] [--download] [--force] [--root DIR]
@@ -147,21 +145,9 @@ export async function distillCommand(args: string[], trainerEntry: string): Prom
   );
   if (values['no-train']) return 0;
 
-  const runsDir = path.resolve(values.runs ?? path.join('.tuneloop', 'runs'));
-  const startOptions = {
-    runsDir,
-    trainerEntry,
-    trustedReads: trustedReads(),
-    ...(root ? { root } : {}),
-    ...(threads ? { threads } : {}),
-    ...(values.download ? { allowDownload: true } : {}),
-    downloadHint: DOWNLOAD_HINT,
-    ...(values.force ? { force: true } : {}),
-  };
+  const startOptions = startOptionsFrom(values, trainerEntry);
   const train = async (variant?: { name: string; dataset: string }): Promise<string | number> => {
-    const { runDir, pid, warnings, memory } = await startRun(recipeFile, { ...startOptions, ...(variant ? { variant } : {}) });
-    for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-    out(`${describeMemoryPlan(memory)}\nrun ${runDir} (trainer pid ${pid})`);
+    const { runDir, pid } = await startAndReport(recipeFile, { ...startOptions, ...(variant ? { variant } : {}) });
     const status = await follow(runDir, process.stdout, 0, true, pid);
     return status === 0 ? path.join(runDir, 'adapter') : status;
   };

@@ -5,7 +5,7 @@ import { TuneloopError } from '../core/errors';
 import { followEvents, type RunEvent } from '../core/train/events';
 import { EVENTS, inspectRun, launchedOwnerAlive, requestCancel } from '../core/train/run';
 import { describeMemoryPlan } from '../core/train/memory';
-import { resumeRun, startRun } from '../core/train/start';
+import { resumeRun, type StartOptions, startRun } from '../core/train/start';
 import { SPEC_FILE } from '../core/train/spec';
 import { DOWNLOAD_HINT, existingFolder, parseRoot, parseThreads, trustedReads, UsageError } from './options';
 
@@ -115,6 +115,34 @@ function runFolder(value: string): string {
   return dir;
 }
 
+/** The options `tuneloop train` and `tuneloop distill` start runs with, from their shared flags. */
+export function startOptionsFrom(
+  values: { runs?: string | undefined; threads?: string | undefined; root?: string | undefined; download?: boolean | undefined; force?: boolean | undefined },
+  trainerEntry: string,
+): StartOptions {
+  const threads = parseThreads(values.threads);
+  const root = parseRoot(values.root);
+  return {
+    runsDir: path.resolve(values.runs ?? path.join('.tuneloop', 'runs')),
+    trainerEntry,
+    trustedReads: trustedReads(),
+    ...(root ? { root } : {}),
+    ...(threads ? { threads } : {}),
+    ...(values.download ? { allowDownload: true } : {}),
+    downloadHint: DOWNLOAD_HINT,
+    ...(values.force ? { force: true } : {}),
+  };
+}
+
+/** Starts a run and says so: its warnings, the memory plan and the run folder. */
+export async function startAndReport(recipe: string, options: StartOptions): Promise<{ runDir: string; pid: number }> {
+  const { runDir, pid, warnings, memory } = await startRun(recipe, options);
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  process.stdout.write(`${describeMemoryPlan(memory)}\n`);
+  process.stdout.write(`run ${runDir} (trainer pid ${pid})\n`);
+  return { runDir, pid };
+}
+
 export async function trainCommand(args: string[], trainerEntry: string): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -143,21 +171,7 @@ export async function trainCommand(args: string[], trainerEntry: string): Promis
     return follow(runDir, process.stdout, offset, true, pid);
   }
   if (positionals.length !== 1) throw new UsageError('train takes one recipe file (or --resume RUN / --follow RUN)');
-  const threads = parseThreads(values.threads);
-  const root = parseRoot(values.root);
-  const { runDir, pid, warnings, memory } = await startRun(path.resolve(positionals[0]!), {
-    runsDir: path.resolve(values.runs ?? path.join('.tuneloop', 'runs')),
-    trainerEntry,
-    trustedReads: trustedReads(),
-    ...(root ? { root } : {}),
-    ...(threads ? { threads } : {}),
-    ...(values.download ? { allowDownload: true } : {}),
-    downloadHint: DOWNLOAD_HINT,
-    ...(values.force ? { force: true } : {}),
-  });
-  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-  process.stdout.write(`${describeMemoryPlan(memory)}\n`);
-  process.stdout.write(`run ${runDir} (trainer pid ${pid})\n`);
+  const { runDir, pid } = await startAndReport(path.resolve(positionals[0]!), startOptionsFrom(values, trainerEntry));
   if (values.detach) {
     process.stdout.write(`follow it with: tuneloop train --follow ${runDir}\n`);
     return 0;
