@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { isInside, realPathLoose } from '../fs/root';
 import { TuneloopError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic';
+import { sortKeys } from '../fs/json';
 import { describeFsError, readTextFile } from '../fs/text';
 
 /**
@@ -14,17 +15,6 @@ export interface Snapshot {
   readonly version: 1;
   readonly model: { readonly id: string; readonly sha256: string };
   readonly outputs: { readonly [variant: string]: { readonly [caseIndex: string]: string } };
-}
-
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object')
-    return Object.fromEntries(
-      Object.keys(v as object)
-        .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
-        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
-    );
-  return v;
 }
 
 /**

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type CellResult, type MatrixSpec, runMatrix } from '../compare/matrix';
 import { fileSha256 } from '../export/cache';
+import { sortKeys } from '../fs/json';
 import type { Variables } from '../prompts/render';
 import type { TeacherTokens } from '../train/data';
 
@@ -61,13 +62,7 @@ export function folderSha256(dir: string, cacheDir: string): string {
 
 /** Canonical JSON (keys sorted), so that equal variables hash alike whatever their order in the file. */
 function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v !== null && typeof v === 'object')
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  return JSON.stringify(v);
+  return JSON.stringify(sortKeys(v));
 }
 
 export function sha256(text: string): string {

@@ -27,3 +27,15 @@ export function readJsonFile<T>(file: string, schema: z.ZodType<T>, what: string
   }
   return r.data;
 }
+
+/** The value with every object's keys in order (numbers in their numeric order): for files that diff well and for content keys. */
+export function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v as object)
+        .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
+  return v;
+}
