@@ -11,6 +11,7 @@ import {
   type RequestResult,
   type ToWorker,
 } from './protocol';
+import { modelExecArgv } from '../core/gc-flags';
 import { hugePagesEnv } from '../core/huge-pages';
 
 export class WorkerError extends Error {
@@ -75,7 +76,11 @@ export class WorkerClient {
 
   private start(): Promise<void> {
     if (this.ready) return this.ready;
-    const child = fork(this.options.entry, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: hugePagesEnv(this.options.env ?? process.env) });
+    const child = fork(this.options.entry, [], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: hugePagesEnv(this.options.env ?? process.env),
+      execArgv: modelExecArgv(),
+    });
     this.child = child;
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
