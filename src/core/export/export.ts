@@ -29,7 +29,7 @@ import { quantizedBytes } from '../models/graph/quantize';
  */
 
 /** Bump when the graphs change, so that older exports are not reused. */
-export const EXPORT_FORMAT = 6;
+export const EXPORT_FORMAT = 7;
 const MARKER = 'tuneloop-export.json';
 /** Above this, initializers go to onnx/model.onnx_data (protobuf messages are limited to 2 GiB). */
 const EXTERNAL_DATA_ABOVE = 1.8 * 2 ** 30;

@@ -219,9 +219,15 @@ export class GraphBuilder {
     throw new Error(`scalar: no constants of type ${dtype}`);
   }
 
-  /** Add a node; returns its outputs. `dtypes` gives each output's type (default: the first input's). */
-  node(opType: string, inputs: readonly (Value | undefined)[], attrs: Record<string, Attr> = {}, dtypes?: readonly DType[], domain = ''): Value[] {
-    const outDtypes = dtypes ?? [inputs[0]!.dtype];
+  /**
+   * Add a node; returns its outputs. `dtypes` gives each output's type (default: the first input's);
+   * a null leaves that optional output out (an empty name in the node, as ONNX writes an omitted
+   * output; contrib ops only), and the outputs returned are the others, in order.
+   */
+  node(opType: string, inputs: readonly (Value | undefined)[], attrs: Record<string, Attr> = {}, dtypes?: readonly (DType | null)[], domain = ''): Value[] {
+    const declared = dtypes ?? [inputs[0]!.dtype];
+    const outDtypes = declared.filter((d): d is DType => d !== null);
+    if (outDtypes.length < declared.length && domain === '') throw new Error(`${opType}: outputs are left out only of contrib ops`);
     const names = outDtypes.map(() => this.fresh(opType));
     const facts = inferShapes(
       opType,
@@ -238,7 +244,10 @@ export class GraphBuilder {
       domain,
       name: `${outputs[0]!.name}/node`,
       inputs: inputs.map((i) => (i ? (this.renamed.get(i.name) ?? i.name) : '')),
-      outputs: outputs.map((o) => o.name),
+      outputs: (() => {
+        let k = 0;
+        return declared.map((d) => (d === null ? '' : outputs[k++]!.name));
+      })(),
       attributes: Object.entries(attrs).map(([k, v]) => [k, attribute(v)] as const),
     });
     this.tape.push({ opType, domain, inputs, outputs, attrs: { ...attrs } });

@@ -447,6 +447,22 @@ export function rmsNorm(g: GraphBuilder, x: Value, weight: Value, eps: number): 
   return g.mul(g.div(x, g.sqrt(g.add(variance, g.scalarF(eps)))), weight);
 }
 
+/**
+ * The residual stream's next value, x + delta [B, S, H], and its RMSNorm, in one onnxruntime kernel
+ * (com.microsoft SkipSimplifiedLayerNormalization, whose fourth output is the sum): what an
+ * inference export's decoder layer does twice, for the Add and the norm's kernel it replaces.
+ */
+export function skipRmsNorm(g: GraphBuilder, x: Value, delta: Value, weight: Value, eps: number): { sum: Value; normed: Value } {
+  const [normed, sum] = g.node(
+    'SkipSimplifiedLayerNormalization',
+    [x, delta, weight],
+    { epsilon: { float: eps } },
+    ['float32', null, null, 'float32'],
+    CONTRIB_DOMAIN,
+  );
+  return { sum: sum!, normed: normed! };
+}
+
 export function activation(g: GraphBuilder, x: Value, act: ModelConfig['activation']): Value {
   switch (act) {
     case 'silu':

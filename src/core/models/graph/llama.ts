@@ -1,7 +1,7 @@
 import type { GraphBuilder, Value } from '../../onnx/builder';
 import type { ModelConfig } from '../config';
 import { attentionKernel } from './attention-kernels';
-import { activation, declareDecoderInputs, type DecoderOptions, finishDecoder, Params, rmsNorm } from './decoder';
+import { activation, declareDecoderInputs, type DecoderOptions, finishDecoder, Params, rmsNorm, skipRmsNorm } from './decoder';
 import type { WeightReader } from './weights';
 
 /**
@@ -19,11 +19,22 @@ export function buildLlamaGraph(g: GraphBuilder, cfg: ModelConfig, w: WeightRead
   const attend = attentionKernel(g, cfg, io, options);
   const present: { key: Value; value: Value }[] = [];
 
+  // Inference exports in fused ops add each residual in the kernel of the norm that follows it
+  // (skipRmsNorm): a layer's last addition, its MLP output, waits in `pending` for the next layer's
+  // first norm, or the final one. Training and plain graphs add at the end of each layer, so that a
+  // layer's recorded ops (recomputed under gradient checkpointing) start from its one input.
+  const fuseResidual = options.training === undefined && options.plainOps !== true;
+  let pending: Value | undefined; // [B, S, H]
+  const addAndNorm = (x: Value, delta: Value | undefined, weight: Value) =>
+    delta ? skipRmsNorm(g, x, delta, weight, cfg.norm.eps) : { sum: x, normed: rmsNorm(g, x, weight, cfg.norm.eps) };
+
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `model.layers.${i}`;
     const start = g.recorded().length;
     x = g.scope(`layers.${i}`, () => {
-      const h = rmsNorm(g, x, params.get(`${p}.input_layernorm.weight`, [H]), cfg.norm.eps); // [B, S, H]
+      const first = addAndNorm(x, pending, params.get(`${p}.input_layernorm.weight`, [H]));
+      const input = first.sum; // [B, S, H]
+      const h = first.normed; // [B, S, H]
       const [q, k, v] = params.linears(
         h,
         H,
@@ -41,11 +52,12 @@ export function buildLlamaGraph(g: GraphBuilder, cfg: ModelConfig, w: WeightRead
       const att = attend({ layer: i, q: q!, k: k!, v: v!, ...(qkNorm ? { qkNorm } : {}) });
       present.push(att.present);
       const [o] = params.linears(att.out, nH * d, [{ name: `${p}.self_attn.o_proj`, out: H }], cfg.attention.outputBias, lora); // [B, S, H]
-      const r = g.add(x, o!);
+      const postWeight = params.get(`${p}.post_attention_layernorm.weight`, [H]);
+      const second = fuseResidual ? skipRmsNorm(g, input, o!, postWeight, cfg.norm.eps) : addAndNorm(g.add(input, o!), undefined, postWeight);
+      const r = second.sum; // [B, S, H]
 
-      const h2 = rmsNorm(g, r, params.get(`${p}.post_attention_layernorm.weight`, [H]), cfg.norm.eps);
       const [gate, up] = params.linears(
-        h2,
+        second.normed,
         H,
         [
           { name: `${p}.mlp.gate_proj`, out: I },
@@ -56,12 +68,16 @@ export function buildLlamaGraph(g: GraphBuilder, cfg: ModelConfig, w: WeightRead
       ); // [B, S, I] each
       const act = g.mul(activation(g, gate!, cfg.activation), up!);
       const [down] = params.linears(act, I, [{ name: `${p}.mlp.down_proj`, out: H }], cfg.mlp.bias, lora);
+      if (fuseResidual) {
+        pending = down!;
+        return r;
+      }
       return g.add(r, down!);
     });
     options.training?.onLayer?.(start, g.recorded().length);
   }
 
-  const normed = rmsNorm(g, x, params.get('model.norm.weight', [H]), cfg.norm.eps);
+  const normed = addAndNorm(x, pending, params.get('model.norm.weight', [H])).normed;
   const head = cfg.tieWordEmbeddings ? () => embed : () => params.embedding('lm_head.weight', [V, H]);
   finishDecoder(g, cfg, normed, head, io, present, options);
 }
