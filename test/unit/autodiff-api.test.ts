@@ -85,6 +85,34 @@ describe('builder: static shapes and known values', () => {
     assert.throws(() => g.scalar('bool', 1));
   });
 
+  it('leaves an optional contrib output out as an empty name, returning the others in order; onnxruntime runs it', async () => {
+    const g = new GraphBuilder('t');
+    const x = g.input('x', 'float32', [1, 4]);
+    const skip = g.input('skip', 'float32', [1, 4]);
+    const w = g.initializer('w', 'float32', [4], new Uint8Array(new Float32Array([1, 1, 1, 1]).buffer));
+    const outs = g.node('SkipSimplifiedLayerNormalization', [x, skip, w], { epsilon: { float: 0 } }, ['float32', null, null, 'float32'], 'com.microsoft');
+    assert.equal(outs.length, 2);
+    g.output(outs[0]!, 'normed', [1, 4]);
+    g.output(outs[1]!, 'sum', [1, 4]);
+    assert.deepEqual(
+      g
+        .graph()
+        .nodes.find((n) => n.opType === 'SkipSimplifiedLayerNormalization')!
+        .outputs.map((o) => o !== ''),
+      [true, false, false, true],
+    );
+    const s = await ort.InferenceSession.create(Buffer.concat(encodeModel(g.model({ producerName: 'test', producerVersion: '0' }))));
+    const r = await s.run({
+      x: new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4]), [1, 4]),
+      skip: new ort.Tensor('float32', Float32Array.from([1, 0, 1, 0]), [1, 4]),
+    });
+    await s.release();
+    assert.deepEqual([...(r['sum']!.data as Float32Array)], [2, 2, 4, 4]);
+    const rms = Math.sqrt((4 + 4 + 16 + 16) / 4); // of the sum
+    (r['normed']!.data as Float32Array).forEach((v, i) => assert.ok(Math.abs(v - [2, 2, 4, 4][i]! / rms) < 1e-6));
+    assert.throws(() => g.node('Split', [x], {}, ['float32', null]), /only of contrib ops/);
+  });
+
   it('declares trainable initializers as inputs, keeping their data', () => {
     const g = new GraphBuilder('t', { trainable: (n) => n.startsWith('train.') });
     const data = new Uint8Array(new Float32Array([1, 2, 3]).buffer);
