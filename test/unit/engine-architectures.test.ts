@@ -83,17 +83,20 @@ describe('exported graphs against the float64 reference', function () {
         makeCheckpoint(dir, config, 3);
         const cfg = parseModelConfig(config);
         const exp = await exportCheckpoint(dir, { cacheDir, ops });
-        // The fused export runs attention in onnxruntime's kernels, one GroupQueryAttention a layer
-        // (and RotaryEmbedding on q and k where the model has rotary positions), and a llama-family
-        // layer's four linear groups (q/k/v, o, gate/up, down) as FusedMatMul on the weights as stored;
-        // the plain one has none of them (GPT-2's Conv1D weights are [in, out] already: MatMul).
+        // The fused export runs attention in onnxruntime's kernels, one GroupQueryAttention a layer,
+        // which rotates q and k itself from the packed q/k/v (RotaryEmbedding on q and k only where
+        // q/k RMSNorm comes between), and a llama-family layer's four linear groups (q/k/v, o,
+        // gate/up, down) as FusedMatMul on the weights as stored, its residual additions inside
+        // SkipSimplifiedLayerNormalization; the plain one has none of them (GPT-2's Conv1D weights are
+        // [in, out] already: MatMul).
         const opTypes = readOnnx(fs.readFileSync(path.join(exp.dir, 'onnx', 'model.onnx'))).nodes.map((n) => n.opType);
         const count = (op: string) => opTypes.filter((o) => o === op).length;
         const rotary = cfg.positions.type === 'rope';
         const L = cfg.numLayers;
+        const llama = cfg.family !== 'gpt2';
         assert.deepEqual(
-          [count('GroupQueryAttention'), count('RotaryEmbedding'), count('FusedMatMul'), count('Softmax')],
-          ops === 'fused' ? [L, rotary ? 2 * L : 0, cfg.family === 'gpt2' ? 0 : 4 * L, 0] : [0, 0, 0, L],
+          [count('GroupQueryAttention'), count('RotaryEmbedding'), count('FusedMatMul'), count('Softmax'), count('SkipSimplifiedLayerNormalization')],
+          ops === 'fused' ? [L, rotary && cfg.attention.qkNorm ? 2 * L : 0, llama ? 4 * L : 0, 0, llama ? 2 * L : 0] : [0, 0, 0, L, 0],
         );
         const session = await openSession(path.join(exp.dir, 'onnx', 'model.onnx'), 2);
         const shape = decoderShapeOf(exp.dir);

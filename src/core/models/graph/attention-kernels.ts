@@ -26,6 +26,8 @@ export interface LayerAttention {
   readonly v: Value;
   /** Per-head RMSNorm weights for q and k (qwen3). */
   readonly qkNorm?: { readonly q: Value; readonly k: Value; readonly eps: number };
+  /** q, k and v as one kernel computed them, [B, S, (nH + 2·kvH)·d], where they are exactly that (see Params.linearsPacked). */
+  readonly packed?: Value;
 }
 
 export type Attend = (a: LayerAttention) => { out: Value; present: { key: Value; value: Value } };
@@ -81,12 +83,30 @@ function fusedAttention(
     s.rotary
       ? g.node('RotaryEmbedding', [x, s.rotary.positionIds, s.rotary.cos, s.rotary.sin], { interleaved: 0, num_heads: n }, ['float32'], CONTRIB_DOMAIN)[0]!
       : x;
+  const attrs = { num_heads: nH, kv_num_heads: kvH, scale: { float: cfg.attention.scale[a.layer]! } };
+  if (a.packed && s.rotary && !a.qkNorm) {
+    // One kernel for the lot: GroupQueryAttention splits the packed q/k/v and rotates q and k itself
+    // (do_rotary, from the same cos/sin tables), where a layer otherwise ran a Split and two
+    // RotaryEmbeddings before it. It rotates by the position in the padded row (from seqlens_k), not
+    // by the position_ids fed: its own position_ids input takes a row's first id and counts on, which
+    // a left-padded row's ids (1 under the padding, then 0, 1, …) are not. The two differ by the
+    // row's padding for every real token, and rotary attention depends only on differences of
+    // positions, so the real tokens' outputs are the same (the left-padded batch in the tests).
+    const [out, key, value] = g.node(
+      'GroupQueryAttention',
+      [a.packed, undefined, undefined, past.key, past.value, s.seqlensK, s.total, s.rotary.cos, s.rotary.sin, undefined, mask],
+      { ...attrs, do_rotary: 1, rotary_interleaved: 0 },
+      ['float32', 'float32', 'float32'],
+      CONTRIB_DOMAIN,
+    );
+    return { out: out!, present: { key: key!, value: value! } }; // [B, S, nH·d]; [B, kvH, T, d] each
+  }
   const q = rotate(normed(a.q, nH, a.qkNorm?.q), nH); // [B, S, nH·d]
   const k = rotate(normed(a.k, kvH, a.qkNorm?.k), kvH); // [B, S, kvH·d]
   const [out, key, value] = g.node(
     'GroupQueryAttention',
     [q, k, a.v, past.key, past.value, s.seqlensK, s.total, undefined, undefined, undefined, mask],
-    { num_heads: nH, kv_num_heads: kvH, scale: { float: cfg.attention.scale[a.layer]! } },
+    attrs,
     ['float32', 'float32', 'float32'],
     CONTRIB_DOMAIN,
   );

@@ -150,8 +150,24 @@ export class Params {
    * their outputs, in order, each with its LoRA branch when it has one.
    */
   linears(x: Value, inF: number, modules: readonly { readonly name: string; readonly out: number }[], bias: boolean, lora: LoraProvider | undefined): Value[] {
+    return this.linearsPacked(x, inF, modules, bias, lora).outs;
+  }
+
+  /**
+   * As `linears`, and with `packed`, their outputs concatenated [.., Σ out] as one kernel computed
+   * them, where that is exactly the modules' outputs: weights not fed as inputs, and no LoRA branch
+   * added to any of them.
+   */
+  linearsPacked(
+    x: Value,
+    inF: number,
+    modules: readonly { readonly name: string; readonly out: number }[],
+    bias: boolean,
+    lora: LoraProvider | undefined,
+  ): { outs: Value[]; packed?: Value } {
     const g = this.g;
     let outs: Value[];
+    let y: Value | undefined; // [.., Σ out]
     if (this.asInputs) {
       outs = modules.map((m) => {
         const y = g.matmul(x, g.transpose(this.get(`${m.name}.weight`, [m.out, inF]), [1, 0]));
@@ -164,7 +180,6 @@ export class Params {
         modules.length === 1
           ? `${modules[0]!.name}.weight_t`
           : `${commonPrefix(modules.map((m) => m.name))}fused_${modules.map((m) => m.name.split('.').at(-1)).join('_')}.weight_t`;
-      let y: Value; // [.., Σ out]
       if (this.quant) {
         // Stored [out, in] rows are MatMulNBits' layout: no transpose.
         const rows = this.w.rowsOf(
@@ -218,13 +233,15 @@ export class Params {
       }
       outs = modules.length === 1 ? [y] : g.split(y, -1, widths);
     }
-    return withLoras(
+    const withBranches = withLoras(
       g,
       x,
       outs,
       modules.map((m) => m.name),
       lora,
     );
+    const exact = y !== undefined && withBranches.every((v, k) => v === outs[k]);
+    return exact ? { outs: withBranches, packed: y! } : { outs: withBranches };
   }
 }
 

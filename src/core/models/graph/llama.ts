@@ -35,7 +35,7 @@ export function buildLlamaGraph(g: GraphBuilder, cfg: ModelConfig, w: WeightRead
       const first = addAndNorm(x, pending, params.get(`${p}.input_layernorm.weight`, [H]));
       const input = first.sum; // [B, S, H]
       const h = first.normed; // [B, S, H]
-      const [q, k, v] = params.linears(
+      const qkv = params.linearsPacked(
         h,
         H,
         [
@@ -49,7 +49,8 @@ export function buildLlamaGraph(g: GraphBuilder, cfg: ModelConfig, w: WeightRead
       const qkNorm = cfg.attention.qkNorm
         ? { q: params.get(`${p}.self_attn.q_norm.weight`, [d]), k: params.get(`${p}.self_attn.k_norm.weight`, [d]), eps: cfg.norm.eps }
         : undefined;
-      const att = attend({ layer: i, q: q!, k: k!, v: v!, ...(qkNorm ? { qkNorm } : {}) });
+      const [q, k, v] = qkv.outs;
+      const att = attend({ layer: i, q: q!, k: k!, v: v!, ...(qkNorm ? { qkNorm } : {}), ...(qkv.packed ? { packed: qkv.packed } : {}) });
       present.push(att.present);
       const [o] = params.linears(att.out, nH * d, [{ name: `${p}.self_attn.o_proj`, out: H }], cfg.attention.outputBias, lora); // [B, S, H]
       const postWeight = params.get(`${p}.post_attention_layernorm.weight`, [H]);
