@@ -7,6 +7,7 @@ import { exportCheckpoint } from '../src/core/export/export';
 import { generate } from '../src/core/infer/generate';
 import { loadCausalLM } from '../src/core/infer/load';
 import { parseModelConfig } from '../src/core/models/config';
+import { LOGITS_TO_KEEP } from '../src/core/onnx/decoder-io';
 import { bandwidth } from './decode';
 import { readWeightBytes, type WeightBytes } from './onnx-weights';
 import { pickByKey, SHAPES, writeRandomCheckpoint } from './scale';
@@ -40,6 +41,8 @@ function stepFeeds(session: ort.InferenceSession, past: number, cfg: ReturnType<
     if (name === 'input_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from([17n]), [1, 1]);
     else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', new BigInt64Array(past + 1).fill(1n), [1, past + 1]);
     else if (name === 'position_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from([BigInt(past)]), [1, 1]);
+    else if (name === LOGITS_TO_KEEP)
+      feeds[name] = new ort.Tensor('int64', BigInt64Array.from([1n]), []); // as transformers.js generates
     else if (name.startsWith('past_key_values.'))
       feeds[name] = new ort.Tensor('float32', new Float32Array(cfg.numKvHeads * past * cfg.headDim), [1, cfg.numKvHeads, past, cfg.headDim]);
     else throw new Error(`unexpected input ${name}`);

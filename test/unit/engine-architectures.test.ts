@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { LOGITS_TO_KEEP } from '../../src/core/onnx/decoder-io';
 import { decoderShapeOf, parseModelConfig } from '../../src/core/models/config';
 import { exportCheckpoint } from '../../src/core/export/export';
 import { openSession, runDecoderFull } from '../../src/core/onnx/session';
@@ -51,9 +52,10 @@ const CASES: Record<string, Record<string, unknown>> = {
 
 type Feeds = Record<string, ort.Tensor>;
 
-async function step(session: ort.InferenceSession, layers: number, ids: number[], past: Feeds | undefined, pastLen: number, kvH: number, d: number) {
+async function step(session: ort.InferenceSession, layers: number, ids: number[], past: Feeds | undefined, pastLen: number, kvH: number, d: number, keep = 0) {
   const S = ids.length;
   const feeds: Feeds = {
+    [LOGITS_TO_KEEP]: new ort.Tensor('int64', BigInt64Array.from([BigInt(keep)]), []),
     input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
     attention_mask: new ort.Tensor('int64', new BigInt64Array(pastLen + S).fill(1n), [1, pastLen + S]),
     position_ids: new ort.Tensor(
@@ -118,8 +120,13 @@ describe('exported graphs against the float64 reference', function () {
           for (let t = 0; t < n; t++) for (let i = 0; i < V; i++) cacheErr = Math.max(cacheErr, Math.abs(logits[t * V + i]! - want[t0 + t]![i]!));
         };
         compare(out.logits!.data as Float32Array, 0, 5);
+        // As transformers.js generates (num_logits_to_keep 1): the prefill gives the last row only.
+        const last = await step(session, shape.numLayers, ids.slice(0, 5), undefined, 0, shape.numKvHeads, shape.headDim, 1);
+        assert.deepEqual(last.logits!.dims, [1, 1, V]);
+        const lastErr = (last.logits!.data as Float32Array).reduce((m, v, i) => Math.max(m, Math.abs(v - (out.logits!.data as Float32Array)[4 * V + i]!)), 0);
+        assert.ok(lastErr < 1e-5, `the last row alone: ${lastErr} from the full prefill's`);
         for (let t = 5; t < ids.length; t++) {
-          out = await step(session, shape.numLayers, [ids[t]!], out, t, shape.numKvHeads, shape.headDim);
+          out = await step(session, shape.numLayers, [ids[t]!], out, t, shape.numKvHeads, shape.headDim, 1);
           assert.deepEqual(out[`present.0.key`]!.dims, [1, shape.numKvHeads, t + 1, shape.headDim]);
           compare(out.logits!.data as Float32Array, t, 1);
         }

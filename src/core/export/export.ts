@@ -29,7 +29,7 @@ import { quantizedBytes } from '../models/graph/quantize';
  */
 
 /** Bump when the graphs change, so that older exports are not reused. */
-export const EXPORT_FORMAT = 7;
+export const EXPORT_FORMAT = 8;
 const MARKER = 'tuneloop-export.json';
 /** Above this, initializers go to onnx/model.onnx_data (protobuf messages are limited to 2 GiB). */
 const EXTERNAL_DATA_ABOVE = 1.8 * 2 ** 30;
@@ -214,6 +214,7 @@ export async function exportCheckpoint(src: string, options: ExportOptions = {})
         ...(spec.quantize ? { quantize: spec.quantize } : {}),
         ...(adapter && !merge ? { lora: initializerLora(adapter) } : {}),
         ...(ops === 'plain' ? { plainOps: true } : {}),
+        logitsToKeep: true,
       });
       checkCancelled(options.signal);
       const weightBytes = model.graph.initializers.reduce((a, t) => a + t.data.byteLength, 0);

@@ -1,7 +1,7 @@
 import { TuneloopError } from '../errors';
 import type { GraphBuilder } from '../onnx/builder';
 import type { ModelConfig } from '../models/config';
-import type { LoraProvider } from '../models/graph/decoder';
+import type { LoraProvider } from '../models/graph/lora-branches';
 import { bytes } from '../models/graph/weights';
 import { type Adapter, mergeInto } from './adapter';
 

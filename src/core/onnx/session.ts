@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { TuneloopError } from '../errors';
+import { LOGITS_TO_KEEP } from './decoder-io';
 import { encodeModel, type ModelDef } from './model';
 
 /**
@@ -68,6 +69,7 @@ export async function runDecoderFull(
     for (const kv of ['key', 'value'])
       feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [B, shape.numKvHeads, 0, shape.headDim]);
   }
+  if (session.inputNames.includes(LOGITS_TO_KEEP)) feeds[LOGITS_TO_KEEP] = new ort.Tensor('int64', BigInt64Array.from([0n]), []); // every position's
   const out = await session.run(feeds, ['logits']);
   const logits = out.logits!;
   return { logits: logits.data as Float32Array, dims: logits.dims };

@@ -4,7 +4,7 @@ import type { ModelDef } from '../onnx/model';
 import { after } from '../onnx/sequence';
 import type { ModelConfig } from '../models/config';
 import { buildDecoderInto } from '../models/graph';
-import type { LoraProvider } from '../models/graph/decoder';
+import type { LoraProvider } from '../models/graph/lora-branches';
 import type { FrozenWeights } from '../models/graph/frozen';
 import type { WeightReader } from '../models/graph/weights';
 import type { LinearModule } from '../lora/modules';

@@ -2,7 +2,7 @@ import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import type { ModelConfig } from '../models/config';
 import { buildDecoderModel } from '../models/graph';
-import type { LoraProvider } from '../models/graph/decoder';
+import type { LoraProvider } from '../models/graph/lora-branches';
 import type { FrozenWeights } from '../models/graph/frozen';
 import { WeightReader } from '../models/graph/weights';
 import { openSessionFromModel } from '../onnx/session';

@@ -1,7 +1,9 @@
 import { CONTRIB_DOMAIN, type GraphBuilder, type Value } from '../../onnx/builder';
+import { LOGITS_TO_KEEP } from '../../onnx/decoder-io';
 import type { ModelConfig, RopeConfig } from '../config';
 import type { FrozenWeights } from './frozen';
 import { gatherable, gatherBlockQuantized, matMulNBits, type QuantSpec, quantizeRows } from './quantize';
+import { commonPrefix, type LoraProvider, withBranch, withLora, withLoras } from './lora-branches';
 import { bytes, concatColumns, type WeightReader } from './weights';
 
 /**
@@ -12,18 +14,6 @@ import { bytes, concatColumns, type WeightReader } from './weights';
  * Shapes: B batch, S new tokens, P past tokens, T = P + S, H hidden, nH / kvH query / kv heads,
  * d head_dim.
  */
-
-/** A LoRA branch on one linear module: y + scale · (x·Aᵀ)·Bᵀ, with A [r, in] and B [out, r] as PEFT stores them. */
-export interface LoraBranch {
-  readonly a: Value;
-  readonly b: Value;
-  readonly scale: number;
-  /** PEFT's lora_dropout on the branch's input: a mask of 0 and 1/(1−p), fed per step. */
-  readonly inputMask?: Value;
-}
-
-/** Gives the LoRA branch of a module (by Hugging Face module path), or undefined for none. */
-export type LoraProvider = (g: GraphBuilder, module: string) => LoraBranch | undefined;
 
 export interface DecoderOptions {
   readonly lora?: LoraProvider;
@@ -65,6 +55,13 @@ export interface DecoderOptions {
    * position tables and LoRA branches stay float32.
    */
   readonly quantize?: QuantSpec;
+  /**
+   * Inference exports: a `num_logits_to_keep` input (int64 scalar; Hugging Face's logits_to_keep),
+   * the LM head run on the last that many positions only, 0 meaning all. transformers.js feeds 1
+   * while generating (so a prompt's prefill computes one row of logits, not one per prompt token)
+   * and 0 for a forward pass (scoring a continuation needs every position's).
+   */
+  readonly logitsToKeep?: boolean;
 }
 
 /** An embedding table [rows, width]: the rows of ids, the whole table, and x·tableᵀ (a tied LM head). */
@@ -253,69 +250,6 @@ function linearRows(g: GraphBuilder, x: Value, W: Value, inF: number, outF: numb
   return g.reshape(g.gemmTransB(g.reshape(x, [-1, inF]), W), g.concat([lead, g.i64(outF)], 0));
 }
 
-/**
- * Outputs ys[k] of modules[k], all computed from the same input x, each plus its LoRA branch. Branches
- * without dropout share one down-projection: x·[A₁; A₂; …]ᵀ [.., Σr], split per module, which in a
- * training graph also gives x one gradient contribution for all of them instead of one each (q, k
- * and v; gate and up).
- */
-function withLoras(g: GraphBuilder, x: Value, ys: readonly Value[], modules: readonly string[], lora: LoraProvider | undefined): Value[] {
-  const branches = modules.map((m) => lora?.(g, m));
-  const shared = branches.flatMap((b, k) => (b && !b.inputMask ? [k] : []));
-  if (shared.length < 2) return ys.map((y, k) => withBranch(g, x, y, modules[k]!, branches[k]));
-  const out = ys.map((y, k) => (shared.includes(k) ? y : withBranch(g, x, y, modules[k]!, branches[k])));
-  return g.scope(`${commonPrefix(shared.map((k) => modules[k]!))}lora`, () => {
-    const group = shared.map((k) => branches[k]!);
-    const a = g.op(
-      'Concat',
-      group.map((b) => b.a),
-      { axis: 0 },
-    ); // [Σr, in]
-    const down = g.matmul(x, g.transpose(a, [1, 0])); // [.., Σr]
-    const ranks = group.map((b) => rankOf(g, b.a));
-    const downs = g.split(down, -1, ranks); // [.., r] each
-    shared.forEach((k, j) => (out[k] = g.add(ys[k]!, upProjection(g, downs[j]!, group[j]!))));
-    return out;
-  });
-}
-
-/** r of a LoRA A [r, in], known when the graph is built. */
-function rankOf(g: GraphBuilder, a: Value): number {
-  const r = g.shapeOf(a)?.[0];
-  if (r === undefined) throw new Error(`LoRA: the rank of ${a.name} is not known when the graph is built`);
-  return r;
-}
-
-function commonPrefix(names: readonly string[]): string {
-  const first = names[0]!;
-  let n = first.lastIndexOf('.') + 1;
-  while (n > 0 && !names.every((x) => x.startsWith(first.slice(0, n)))) n = first.lastIndexOf('.', n - 2) + 1;
-  return first.slice(0, n);
-}
-
-/** y [.., out] plus the module's LoRA branch applied to its input x [.., in], when it has one. */
-export function withLora(g: GraphBuilder, x: Value, y: Value, module: string, lora: LoraProvider | undefined): Value {
-  return withBranch(g, x, y, module, lora?.(g, module));
-}
-
-function withBranch(g: GraphBuilder, x: Value, y: Value, module: string, branch: LoraBranch | undefined): Value {
-  if (!branch) return y;
-  return g.scope(`${module}.lora`, () => {
-    const xin = branch.inputMask ? g.mul(x, branch.inputMask) : x; // dropout(x)
-    const down = g.matmul(xin, g.transpose(branch.a, [1, 0])); // [.., r]
-    return g.add(y, upProjection(g, down, branch));
-  });
-}
-
-/**
- * scale · down·Bᵀ [.., out] for down [.., r]. The scale goes on B ([out, r]), not on the product:
- * in a training graph the backward pass then scales B's small gradient instead of the [.., out]
- * gradient of every token.
- */
-function upProjection(g: GraphBuilder, down: Value, branch: LoraBranch): Value {
-  return g.matmul(down, g.transpose(g.mul(branch.b, g.scalarF(branch.scale)), [1, 0]));
-}
-
 /** The most negative float32: masked scores get this (finite, so a fully masked row is uniform, not NaN). */
 export const MASK_VALUE = -3.4028234663852886e38;
 
@@ -328,6 +262,8 @@ export interface DecoderInputs {
   readonly positionIds: Value;
   /** Per layer: [B, kvH, P, d] float32; empty for training graphs, which have no cache. */
   readonly past: readonly { readonly key: Value; readonly value: Value }[];
+  /** [] int64: how many last positions get logits, 0 for all (DecoderOptions.logitsToKeep). */
+  readonly logitsToKeep?: Value;
 }
 
 export function declareDecoderInputs(g: GraphBuilder, cfg: ModelConfig, options: DecoderOptions = {}): DecoderInputs {
@@ -346,7 +282,8 @@ export function declareDecoderInputs(g: GraphBuilder, cfg: ModelConfig, options:
     key: g.input(`past_key_values.${i}.key`, 'float32', ['batch_size', cfg.numKvHeads, 'past_sequence_length', cfg.headDim]),
     value: g.input(`past_key_values.${i}.value`, 'float32', ['batch_size', cfg.numKvHeads, 'past_sequence_length', cfg.headDim]),
   }));
-  return { inputIds, attentionMask, positionIds, past };
+  const logitsToKeep = options.logitsToKeep ? g.input(LOGITS_TO_KEEP, 'int64', []) : undefined;
+  return { inputIds, attentionMask, positionIds, past, ...(logitsToKeep ? { logitsToKeep } : {}) };
 }
 
 export function declareDecoderOutputs(
@@ -361,7 +298,7 @@ export function declareDecoderOutputs(
     if (options.training.outputLogits !== false) g.output(logits, 'logits', [options.training.batch, options.training.seq, cfg.vocabSize]);
     return;
   }
-  g.output(logits, 'logits', ['batch_size', 'sequence_length', cfg.vocabSize]);
+  g.output(logits, 'logits', ['batch_size', options.logitsToKeep ? 'logits_length' : 'sequence_length', cfg.vocabSize]);
   present.forEach((p, i) => {
     g.output(p.key, `present.${i}.key`, ['batch_size', cfg.numKvHeads, 'total_sequence_length', cfg.headDim]);
     g.output(p.value, `present.${i}.value`, ['batch_size', cfg.numKvHeads, 'total_sequence_length', cfg.headDim]);
@@ -571,7 +508,9 @@ export function finishDecoder(
     onHidden(x, (rows) => withBranch(g, rows, g.gemmTransB(rows, E), 'lm_head', branch)); // [N, V]
     return;
   }
-  declareDecoderOutputs(g, cfg, withLora(g, x, headFromRows(g, x, head(), io, V, H, options), 'lm_head', options.lora), present, options);
+  // The last k positions, [B, k, H] (x[:, −k:], all of them when k is 0, whose start −0 is the first).
+  const rows = io.logitsToKeep ? g.slice(x, g.neg(g.unsqueeze(io.logitsToKeep, [0])), g.i64(Number.MAX_SAFE_INTEGER), [1]) : x;
+  declareDecoderOutputs(g, cfg, withLora(g, rows, headFromRows(g, rows, head(), io, V, H, options), 'lm_head', options.lora), present, options);
 }
 
 /** logits [B, S, V] = x [B, S, H] · Eᵀ with E [V, H] kept as stored (a tied embedding is not copied). */
@@ -587,5 +526,5 @@ export function headFromRows(
   if (options.training) return g.matmul(x, g.transpose(head.table(), [1, 0])); // static shapes: plain MatMul
   const flat = g.reshape(x, [-1, hidden]); // [B·S, H]
   const logits = head.project(flat); // [B·S, V]
-  return g.reshape(logits, g.concat([g.shape(io.inputIds), g.i64(vocab)], 0));
+  return g.reshape(logits, g.concat([io.logitsToKeep ? g.shape(x, 0, 2) : g.shape(io.inputIds), g.i64(vocab)], 0));
 }

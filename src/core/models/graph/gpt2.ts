@@ -1,7 +1,8 @@
 import type { GraphBuilder, Value } from '../../onnx/builder';
 import type { ModelConfig } from '../config';
 import { attentionKernel } from './attention-kernels';
-import { activation, declareDecoderInputs, type DecoderOptions, finishDecoder, Params, withLora } from './decoder';
+import { activation, declareDecoderInputs, type DecoderOptions, finishDecoder, Params } from './decoder';
+import { withLora } from './lora-branches';
 import type { WeightReader } from './weights';
 
 /**
