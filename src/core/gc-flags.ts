@@ -10,7 +10,7 @@
  * 128-token prompt, three alternating pairs on this project's 2-core machine: 35.3–36.2 ms a token
  * with V8's default (GC 4.7–4.8 ms a token) against 33.1–34.5 ms with this flag (GC 0.75–0.81 ms).
  * V8 reads the flag only at start (setting it later aborts the process), so such processes are
- * started with it. The trainer is started as before (its training steps were not measured with it).
+ * started with it. The trainer is not: its steps allocate little on the JavaScript side.
  */
 export const MODEL_PROCESS_FLAGS: readonly string[] = ['--single-threaded-gc'];
 
