@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { modelExecArgv } from '../src/core/gc-flags';
 import { hugePagesEnv } from '../src/core/huge-pages';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -160,10 +159,7 @@ interface ChildRun {
 /** Runs this script as a child with `args` and measures it from outside. */
 async function runChild(args: readonly string[], timeoutMs: number): Promise<ChildRun> {
   // In the environment the worker and the CLI's model commands run in (huge pages asked for).
-  const proc: ChildProcess = spawn(process.execPath, [...modelExecArgv(), __filename, ...args], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: hugePagesEnv(process.env),
-  });
+  const proc: ChildProcess = spawn(process.execPath, [__filename, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: hugePagesEnv(process.env) });
   const sampler = new MemorySampler(proc.pid!, 50);
   let phase: MemorySampler | undefined;
   let phaseMemory: MemoryReport | undefined;

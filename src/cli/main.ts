@@ -17,7 +17,6 @@ import { defaultCacheDir } from '../core/export/cache';
 import { formatBytes } from '../core/format';
 import { clearExports, listExports } from '../core/export/export';
 import { VERSION } from '../core/version';
-import { hasModelFlags, modelExecArgv } from '../core/gc-flags';
 import { hugePagesEnv, wantsHugePages } from '../core/huge-pages';
 import { parseRoot, parseThreads, trustedReads, UsageError } from './options';
 import { writeCrashLog } from './crash';
@@ -285,27 +284,20 @@ export async function runGuarded(name: string, command: Command, rest: string[],
 const MODEL_COMMANDS: ReadonlySet<string> = new Set(['run', 'eval', 'probe', 'demo', 'distill', 'export', 'golden']);
 
 /**
- * How to run `argv` again, when it is a model command and this process was started without what
- * such a command wants: huge pages asked for (see hugePagesEnv: glibc reads the tunable only at
- * start) and V8's model-process flags (gc-flags.ts: V8 reads them only at start). The command then
- * runs in a child started with both; undefined to run it here.
+ * The environment to run `argv` again in, when it is a model command and this process was started
+ * without huge pages asked for (see hugePagesEnv: glibc reads the tunable only at start, so the
+ * command runs in a child started with it); undefined to run it here.
  */
-export function relaunchPlan(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv,
-  platform: NodeJS.Platform = process.platform,
-  execArgv: readonly string[] = process.execArgv,
-): { readonly env: NodeJS.ProcessEnv; readonly execArgv: readonly string[] } | undefined {
+export function relaunchEnv(argv: readonly string[], env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): NodeJS.ProcessEnv | undefined {
   const [name, ...rest] = argv;
   if (name === undefined || !MODEL_COMMANDS.has(name) || rest.some((a) => a === '--help' || a === '-h')) return undefined;
-  if (!wantsHugePages(env, platform) && hasModelFlags(execArgv)) return undefined;
-  return { env: hugePagesEnv(env, platform), execArgv: modelExecArgv(execArgv) };
+  return wantsHugePages(env, platform) ? hugePagesEnv(env, platform) : undefined;
 }
 
-/** Runs this CLI again on `argv` as `plan` says, its output ours; resolves to its exit status. */
-function relaunch(argv: readonly string[], plan: NonNullable<ReturnType<typeof relaunchPlan>>): Promise<number> {
+/** Runs this CLI again on `argv` in `env`, its output ours; resolves to its exit status. */
+function relaunch(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...plan.execArgv, process.argv[1]!, ...argv], { stdio: 'inherit', env: plan.env });
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...argv], { stdio: 'inherit', env });
     // Ctrl-C reaches the child from the terminal (same process group); this process waits for it to end.
     const onSigint = () => {};
     const onSigterm = () => child.kill('SIGTERM');
@@ -325,8 +317,8 @@ function relaunch(argv: readonly string[], plan: NonNullable<ReturnType<typeof r
 
 if (require.main === module) {
   const argv = process.argv.slice(2);
-  const plan = relaunchPlan(argv, process.env);
-  (plan ? relaunch(argv, plan) : main(argv)).then(
+  const env = relaunchEnv(argv, process.env);
+  (env ? relaunch(argv, env) : main(argv)).then(
     (code) => {
       process.exitCode = code;
     },

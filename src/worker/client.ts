@@ -11,7 +11,6 @@ import {
   type RequestResult,
   type ToWorker,
 } from './protocol';
-import { modelExecArgv } from '../core/gc-flags';
 import { hugePagesEnv } from '../core/huge-pages';
 
 export class WorkerError extends Error {
@@ -76,11 +75,7 @@ export class WorkerClient {
 
   private start(): Promise<void> {
     if (this.ready) return this.ready;
-    const child = fork(this.options.entry, [], {
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: hugePagesEnv(this.options.env ?? process.env),
-      execArgv: modelExecArgv(),
-    });
+    const child = fork(this.options.entry, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: hugePagesEnv(this.options.env ?? process.env) });
     this.child = child;
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
