@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { PanelEnv, WorkerLike } from './env';
 import type { ToPanel } from './protocol';
+import { ReplayedJob } from './replayed-job';
 
 /** Rows of the generated dataset the page previews. */
 const PREVIEW_ROWS = 12;
@@ -15,31 +16,9 @@ const PREVIEW_ROWS = 12;
  * out cases (request distillReport), for the page's side-by-side table. One job at a time; Stop
  * cancels it (the teacher's answers so far stay cached). The last messages are kept for a rebuilt page.
  */
-export class DistillRuns {
-  private abort: AbortController | undefined;
-  private last: ToPanel[] = [];
-
-  constructor(
-    private readonly env: PanelEnv,
-    private readonly worker: WorkerLike,
-    private readonly post: (m: ToPanel) => void,
-  ) {}
-
-  get busy(): boolean {
-    return this.abort !== undefined;
-  }
-
-  stop(): void {
-    this.abort?.abort();
-  }
-
-  replay(): void {
-    for (const m of this.last) this.post(m);
-  }
-
-  private send(m: ToPanel): void {
-    if (m.type !== 'distill/progress') this.last.push(m);
-    this.post(m);
+export class DistillRuns extends ReplayedJob {
+  constructor(env: PanelEnv, worker: WorkerLike, post: (m: ToPanel) => void) {
+    super(env, worker, post, 'distill/progress');
   }
 
   private request(recipe: string) {

@@ -4,6 +4,7 @@ import { chooseDtype } from '../../core/compare/variants';
 import type { GenerationParams } from '../../core/infer/generate';
 import type { PanelEnv, WorkerLike } from './env';
 import type { HistoryPoint, ToPanel } from './protocol';
+import { ReplayedJob } from './replayed-job';
 import { fileParams, matrixRequest, type PromptSource } from './sources';
 
 /**
@@ -12,33 +13,14 @@ import { fileParams, matrixRequest, type PromptSource } from './sources';
  * posted to the page, the last report kept for a rebuilt page. History: the prompt file's
  * NAME.history.jsonl (tuneloop eval --record) read and sent as points.
  */
-export class ProbeRuns {
-  private abort: AbortController | undefined;
-  private last: ToPanel[] = [];
-
-  constructor(
-    private readonly env: PanelEnv,
-    private readonly worker: WorkerLike,
-    private readonly post: (m: ToPanel) => void,
-  ) {}
-
-  get busy(): boolean {
-    return this.abort !== undefined;
+export class ProbeRuns extends ReplayedJob {
+  constructor(env: PanelEnv, worker: WorkerLike, post: (m: ToPanel) => void) {
+    super(env, worker, post, 'probes/progress');
   }
 
-  stop(): void {
-    this.abort?.abort();
-  }
-
-  /** The last run's messages again (the page was rebuilt). */
-  replay(): void {
-    for (const m of this.last) this.post(m);
-  }
-
-  private send(m: ToPanel): void {
+  protected override send(m: ToPanel): void {
     if (m.type === 'probes/start') this.last = [];
-    if (m.type !== 'probes/progress') this.last.push(m);
-    this.post(m);
+    super.send(m);
   }
 
   async run(source: PromptSource, model: string, variantIds: readonly string[]): Promise<void> {
