@@ -146,6 +146,10 @@ export function outputChannelText(userDataDir: string, channel: string): string 
   return found.map((f) => fs.readFileSync(f, 'utf8')).join('\n');
 }
 
+/** Waits (up to 90 s) for the extension's "Tuneloop VERSION activated" line in its output channel. */
+export async function waitForActivation(s: Session): Promise<void> {
+  await waitFor('the extension to activate', 90_000, () => (/Tuneloop \S+ activated/.test(outputChannelText(s.userDataDir, 'Tuneloop')) ? true : undefined));
+}
 export async function runCommand(page: Page, title: string): Promise<void> {
   await page.locator('.monaco-workbench .part.editor').click({ position: { x: 400, y: 300 } });
   await page.keyboard.press('Control+Shift+P');

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { openCodeServer, openFile, outputChannelText, palette, pickTheme, prepareE2e, ROOT, THEMES, themeSlug, waitFor, webviewFrame } from './code-server';
+import { openCodeServer, openFile, palette, pickTheme, prepareE2e, ROOT, THEMES, themeSlug, waitFor, webviewFrame, waitForActivation } from './code-server';
 
 /**
  * The Distill tab in a real VS Code (code-server 4.100.3) with the packaged .vsix, on a copy of the
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const s = await openCodeServer(ws, extensionsDir, log);
   const page = s.page;
   try {
-    await waitFor('the extension to activate', 90_000, () => (/Tuneloop \S+ activated/.test(outputChannelText(s.userDataDir, 'Tuneloop')) ? true : undefined));
+    await waitForActivation(s);
     // The recipe: a Distill lens (not Fine-tune), since its dataset is the teacher's answers.
     await openFile(page, 'json-answers.adapter.yml');
     const lenses = page.locator('.editor-group-container.active .codelens-decoration a');

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { openCodeServer, openFile, outputChannelText, prepareE2e, ROOT, waitFor, webviewFrame } from './code-server';
+import { openCodeServer, openFile, prepareE2e, ROOT, waitFor, webviewFrame, waitForActivation } from './code-server';
 
 /**
  * The example workspace's compare view on a q4 base, in a real VS Code (code-server 4.100.3) with the
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const s = await openCodeServer(ws, extensionsDir, log);
   const page = s.page;
   try {
-    await waitFor('the extension to activate', 90_000, () => (/Tuneloop \S+ activated/.test(outputChannelText(s.userDataDir, 'Tuneloop')) ? true : undefined));
+    await waitForActivation(s);
     await openFile(page, 'answer-format.prompt.yml');
     await page.locator('.editor-group-container.active .codelens-decoration a', { hasText: 'Compare case 2' }).first().click({ timeout: 30_000 });
     const panel = await webviewFrame(page, 'panel');

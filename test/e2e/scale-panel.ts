@@ -4,7 +4,18 @@ import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { datasetRows, SHAPES, writeDataset, writeRandomCheckpoint } from '../../bench/scale';
 import { memAvailable } from '../../src/core/infer/memory';
-import { CODE_SERVER, installVsix, openCodeServer, outputChannelText, palette, ROOT, trainCount, waitFor, webviewFrame } from './code-server';
+import {
+  CODE_SERVER,
+  installVsix,
+  openCodeServer,
+  outputChannelText,
+  palette,
+  ROOT,
+  trainCount,
+  waitFor,
+  webviewFrame,
+  waitForActivation,
+} from './code-server';
 
 /**
  * A real-size fine-tune from the panel (issue 13's acceptance run, not part of CI: about 10 minutes
@@ -75,7 +86,7 @@ training:
   const s = await openCodeServer(ws, extensionsDir, log);
   const page = s.page;
   try {
-    await waitFor('the extension to activate', 90_000, () => (/Tuneloop \S+ activated/.test(outputChannelText(s.userDataDir, 'Tuneloop')) ? true : undefined));
+    await waitForActivation(s);
     await palette(page, 'Tuneloop: Open Panel');
     const panel = await webviewFrame(page, 'panel');
     // The page draws its state when the extension sends it, selecting its saved tab: click until it stays.

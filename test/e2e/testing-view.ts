@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { openCodeServer, outputChannelText, palette, pickTheme, prepareE2e, ROOT, THEMES, themeSlug, waitFor } from './code-server';
+import { openCodeServer, outputChannelText, palette, pickTheme, prepareE2e, ROOT, THEMES, themeSlug, waitFor, waitForActivation } from './code-server';
 
 /**
  * VS Code's Testing view on the example workspace, in a real VS Code (code-server 4.100.3) with the
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const s = await openCodeServer(ws, extensionsDir, log);
   const page = s.page;
   try {
-    await waitFor('the extension to activate', 90_000, () => (/Tuneloop \S+ activated/.test(outputChannelText(s.userDataDir, 'Tuneloop')) ? true : undefined));
+    await waitForActivation(s);
     await palette(page, 'Testing: Focus on Test Explorer View');
     const tree = page.locator('.test-explorer .monaco-list');
     await tree.locator('.monaco-list-row', { hasText: 'answer-format.prompt.yml' }).first().waitFor({ timeout: 60_000 });
