@@ -7,6 +7,7 @@ import { distillStarter } from '../../src/core/distill/starter';
 import { parsePromptText } from '../../src/core/compare/prompt-file';
 import { checkRecipeFile, parseRecipe } from '../../src/core/recipes/recipe';
 import { WorkerClient, WorkerError } from '../../src/worker/client';
+import { DISTILL_QUESTIONS as QUESTIONS } from '../distill-fixture';
 import { GOLDEN, ROOT, runCli, tempDir } from '../helpers';
 
 /**
@@ -69,15 +70,6 @@ function workspace(inputs: readonly object[], recipe = RECIPE): string {
   fs.writeFileSync(path.join(ws, 'data', 'inputs.jsonl'), `${inputs.map((r) => JSON.stringify(r)).join('\n')}\n`);
   return ws;
 }
-
-const QUESTIONS = [
-  'What is 2 plus 3?',
-  'Name the capital of France.',
-  'What is the plural of cat?',
-  'What does a dog say?',
-  'What colour is the sky?',
-  'Big is the opposite of what?',
-];
 
 describe('distillation', function () {
   this.timeout(300_000);

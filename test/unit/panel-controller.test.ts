@@ -11,6 +11,7 @@ import { resumeRun, startRun } from '../../src/core/train/start';
 import { PanelController, type PanelEnv } from '../../src/extension/panel/controller';
 import { type FromPanel, ToPanel } from '../../src/extension/panel/protocol';
 import { WorkerClient } from '../../src/worker/client';
+import { DISTILL_QUESTIONS } from '../distill-fixture';
 import { goldenCopy, ROOT, tempDir } from '../helpers';
 
 /**
@@ -709,7 +710,7 @@ describe('panel controller (stand-in page, real worker)', function () {
       'teacher.prompt.yml':
         'model: model\nmodelParameters:\n  maxTokens: 8\nmessages:\n  - role: system\n    content: Answer in one word.\n  - role: user\n    content: "{{question}}"\ntestData:\n  - question: What colour is grass?\n    answer: green\n  - question: What is the opposite of hot?\n    answer: cold\nevaluators:\n  - name: right\n    string:\n      contains: "{{answer}}"\n',
       'student.prompt.yml': 'model: model\nmessages:\n  - role: user\n    content: "{{question}}"\n',
-      'data/inputs.jsonl': `${['What is 2 plus 3?', 'Name the capital of France.', 'What is the plural of cat?', 'What does a dog say?', 'What colour is the sky?', 'Big is the opposite of what?'].map((q) => JSON.stringify({ question: q })).join('\n')}\n`,
+      'data/inputs.jsonl': `${DISTILL_QUESTIONS.map((q) => JSON.stringify({ question: q })).join('\n')}\n`,
     });
     fs.cpSync(path.join(ROOT, 'models', 'default'), path.join(f.ws, 'model'), { recursive: true });
     const recipe = path.join(f.ws, 'short.adapter.yml');
@@ -729,14 +730,7 @@ describe('panel controller (stand-in page, real worker)', function () {
     assert.equal(data.total, 6);
     assert.deepEqual(
       data.rows.map((r) => r.input),
-      [
-        'What is 2 plus 3?',
-        'Name the capital of France.',
-        'What is the plural of cat?',
-        'What does a dog say?',
-        'What colour is the sky?',
-        'Big is the opposite of what?',
-      ],
+      DISTILL_QUESTIONS,
     );
     assert.ok(data.rows.every((r) => r.answer.length > 0));
     assert.ok(f.page.of('distill/progress').some((m) => m.message === 'teacher: 6/6 answers'));
