@@ -239,15 +239,14 @@ export class GraphBuilder {
     const outputs = outDtypes.map((dtype, k) => withShape(names[k]!, dtype, facts[k]));
     outputs.forEach((o, k) => this.facts.set(o.name, facts[k]!));
     for (const o of outputs) this.produced.add(o.name);
+    let made = 0;
+    const nodeOutputs = declared.map((d) => (d === null ? '' : outputs[made++]!.name)); // the node's, omitted ones named ''
     this.nodes.push({
       opType,
       domain,
       name: `${outputs[0]!.name}/node`,
       inputs: inputs.map((i) => (i ? (this.renamed.get(i.name) ?? i.name) : '')),
-      outputs: (() => {
-        let k = 0;
-        return declared.map((d) => (d === null ? '' : outputs[k++]!.name));
-      })(),
+      outputs: nodeOutputs,
       attributes: Object.entries(attrs).map(([k, v]) => [k, attribute(v)] as const),
     });
     this.tape.push({ opType, domain, inputs, outputs, attrs: { ...attrs } });

@@ -510,21 +510,13 @@ export function finishDecoder(
   }
   // The last k positions, [B, k, H] (x[:, −k:], all of them when k is 0, whose start −0 is the first).
   const rows = io.logitsToKeep ? g.slice(x, g.neg(g.unsqueeze(io.logitsToKeep, [0])), g.i64(Number.MAX_SAFE_INTEGER), [1]) : x;
-  declareDecoderOutputs(g, cfg, withLora(g, rows, headFromRows(g, rows, head(), io, V, H, options), 'lm_head', options.lora), present, options);
+  declareDecoderOutputs(g, cfg, withLora(g, rows, headFromRows(g, rows, head(), V, H, options), 'lm_head', options.lora), present, options);
 }
 
 /** logits [B, S, V] = x [B, S, H] · Eᵀ with E [V, H] kept as stored (a tied embedding is not copied). */
-export function headFromRows(
-  g: GraphBuilder,
-  x: Value,
-  head: EmbeddingWeights,
-  io: DecoderInputs,
-  vocab: number,
-  hidden: number,
-  options: DecoderOptions = {},
-): Value {
+export function headFromRows(g: GraphBuilder, x: Value, head: EmbeddingWeights, vocab: number, hidden: number, options: DecoderOptions = {}): Value {
   if (options.training) return g.matmul(x, g.transpose(head.table(), [1, 0])); // static shapes: plain MatMul
   const flat = g.reshape(x, [-1, hidden]); // [B·S, H]
   const logits = head.project(flat); // [B·S, V]
-  return g.reshape(logits, g.concat([io.logitsToKeep ? g.shape(x, 0, 2) : g.shape(io.inputIds), g.i64(vocab)], 0));
+  return g.reshape(logits, g.concat([g.shape(x, 0, 2), g.i64(vocab)], 0));
 }

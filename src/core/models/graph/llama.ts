@@ -25,14 +25,19 @@ export function buildLlamaGraph(g: GraphBuilder, cfg: ModelConfig, w: WeightRead
   // layer's recorded ops (recomputed under gradient checkpointing) start from its one input.
   const fuseResidual = options.training === undefined && options.plainOps !== true;
   let pending: Value | undefined; // [B, S, H]
-  const addAndNorm = (x: Value, delta: Value | undefined, weight: Value) =>
-    delta ? skipRmsNorm(g, x, delta, weight, cfg.norm.eps) : { sum: x, normed: rmsNorm(g, x, weight, cfg.norm.eps) };
+  /** x + delta (x alone without a delta) [B, S, H], and its RMSNorm. */
+  const normAfter = (x: Value, delta: Value | undefined, weight: Value): { sum: Value; normed: Value } => {
+    if (!delta) return { sum: x, normed: rmsNorm(g, x, weight, cfg.norm.eps) };
+    if (fuseResidual) return skipRmsNorm(g, x, delta, weight, cfg.norm.eps);
+    const sum = g.add(x, delta);
+    return { sum, normed: rmsNorm(g, sum, weight, cfg.norm.eps) };
+  };
 
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `model.layers.${i}`;
     const start = g.recorded().length;
     x = g.scope(`layers.${i}`, () => {
-      const first = addAndNorm(x, pending, params.get(`${p}.input_layernorm.weight`, [H]));
+      const first = normAfter(x, pending, params.get(`${p}.input_layernorm.weight`, [H]));
       const input = first.sum; // [B, S, H]
       const h = first.normed; // [B, S, H]
       const qkv = params.linearsPacked(
@@ -53,8 +58,7 @@ export function buildLlamaGraph(g: GraphBuilder, cfg: ModelConfig, w: WeightRead
       const att = attend({ layer: i, q: q!, k: k!, v: v!, ...(qkNorm ? { qkNorm } : {}), ...(qkv.packed ? { packed: qkv.packed } : {}) });
       present.push(att.present);
       const [o] = params.linears(att.out, nH * d, [{ name: `${p}.self_attn.o_proj`, out: H }], cfg.attention.outputBias, lora); // [B, S, H]
-      const postWeight = params.get(`${p}.post_attention_layernorm.weight`, [H]);
-      const second = fuseResidual ? skipRmsNorm(g, input, o!, postWeight, cfg.norm.eps) : addAndNorm(g.add(input, o!), undefined, postWeight);
+      const second = normAfter(input, o!, params.get(`${p}.post_attention_layernorm.weight`, [H]));
       const r = second.sum; // [B, S, H]
 
       const [gate, up] = params.linears(
@@ -78,7 +82,7 @@ export function buildLlamaGraph(g: GraphBuilder, cfg: ModelConfig, w: WeightRead
     options.training?.onLayer?.(start, g.recorded().length);
   }
 
-  const normed = addAndNorm(x, pending, params.get('model.norm.weight', [H])).normed;
+  const normed = normAfter(x, pending, params.get('model.norm.weight', [H])).normed;
   const head = cfg.tieWordEmbeddings ? () => embed : () => params.embedding('lm_head.weight', [V, H]);
   finishDecoder(g, cfg, normed, head, io, present, options);
 }
